@@ -1,0 +1,101 @@
+//! Numeric verification of derivatives at random points.
+//!
+//! A symbolic derivative is compared with forward-mode dual numbers run on the
+//! expression it came from (see [`crate::eval`]). For an n-th derivative each step is
+//! checked against the dual derivative of the step before. Points are drawn from a
+//! seeded generator, so a check is reproducible; points where either side is undefined
+//! (outside the domain of `ln`, `sqrt`, `asin`, ...) are skipped.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::eval::{self, Env, Model};
+use crate::expr::{Expr, Sym};
+
+/// A small deterministic generator (SplitMix64), enough for sampling test points.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A float uniform in `[lo, hi)`.
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The outcome of a numeric check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckReport {
+    /// The largest error seen: relative where the value's magnitude is at least 1,
+    /// absolute below that.
+    pub max_error: f64,
+    /// How many points were compared.
+    pub points: usize,
+}
+
+/// The error measure: relative for large values, absolute for small ones.
+pub fn mixed_error(got: f64, want: f64) -> f64 {
+    if got == want {
+        return 0.0;
+    }
+    (got - want).abs() / want.abs().max(1.0)
+}
+
+const RANGES: [(f64, f64); 4] = [(0.1, 0.9), (1.1, 2.5), (-0.9, -0.1), (-2.5, -1.1)];
+
+/// Draws a point for `vars`, each coordinate from one of a few ranges on both sides of
+/// zero, so that `ln`, `sqrt`, `asin` and `acosh` all find points in their domains.
+pub fn random_point(vars: &[Sym], rng: &mut Rng) -> Env {
+    vars.iter()
+        .map(|v| {
+            let (lo, hi) = RANGES[(rng.next_u64() % 4) as usize];
+            (v.clone(), rng.uniform(lo, hi))
+        })
+        .collect()
+}
+
+/// Checks that each `derivs[k + 1]` is the derivative of `derivs[k]` along `x`,
+/// at `n_points` random points.
+pub fn check_chain(derivs: &[Expr], x: &Sym, n_points: usize, seed: u64) -> Result<CheckReport> {
+    let mut vars: Vec<Sym> = derivs.iter().flat_map(|d| d.free_vars()).collect();
+    vars.push(x.clone());
+    vars.sort();
+    vars.dedup();
+    let mut rng = Rng::new(seed);
+    let model = Model::new(seed);
+    let mut report = CheckReport { max_error: 0.0, points: 0 };
+    for pair in derivs.windows(2) {
+        let mut found = 0;
+        for _ in 0..n_points * 20 {
+            if found == n_points {
+                break;
+            }
+            let env = random_point(&vars, &mut rng);
+            let dual = eval::eval_dual(&pair[0], &env, x, Some(&model))?;
+            let sym = eval::eval_with(&pair[1], &env, Some(&model))?;
+            if !(dual.v.is_finite() && dual.d.is_finite() && sym.is_finite()) {
+                continue;
+            }
+            found += 1;
+            report.max_error = report.max_error.max(mixed_error(sym, dual.d));
+        }
+        if found == 0 {
+            return Err(Error::new(ErrorKind::Check(
+                "no point found where the expression and its derivative are both defined".into(),
+            )));
+        }
+        report.points += found;
+    }
+    Ok(report)
+}

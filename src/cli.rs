@@ -1,0 +1,424 @@
+//! The command line: subcommands, input sources, output formats and exit codes.
+//!
+//! This is the only module that does IO. [`run`] takes the arguments and three streams
+//! and returns the exit code, so tests drive it in-process. Output is built in full
+//! before anything is written: on an error stdout stays empty and stderr gets one
+//! message with a caret under the offending column. Exit codes: 0 success, 1 a failed
+//! check or unreadable file, 2 bad input or usage.
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::check::{self, CheckReport};
+use crate::defs::Problem;
+use crate::diff;
+use crate::error::{Error, ErrorKind, Result, Span};
+use crate::eval::{self, Env};
+use crate::expr::{Expr, Func, Node, Sym};
+use crate::func;
+use crate::print::{latex::to_latex, text::to_text};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "deriv",
+    version,
+    about = "Symbolic differentiation that prints derivatives the way people write them"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Differentiate an expression
+    Diff(DiffArgs),
+    /// Print one partial derivative per variable, in order
+    Grad(GradArgs),
+    /// Evaluate an expression at a point
+    Eval(EvalArgs),
+    /// Print an expression as LaTeX
+    Latex(InputArgs),
+    /// Print an expression's canonical form
+    Parse(InputArgs),
+}
+
+#[derive(Args, Debug)]
+struct InputArgs {
+    /// The expression or definitions (`-` reads stdin)
+    #[arg(allow_hyphen_values = false)]
+    expr: Option<OsString>,
+    /// Read definitions from a file; EXPR, if given, comes after them
+    #[arg(long, value_name = "FILE")]
+    file: Option<std::path::PathBuf>,
+    /// Define a name that EXPR uses (repeatable)
+    #[arg(long = "let", value_name = "NAME=DEF")]
+    lets: Vec<OsString>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Text,
+    Latex,
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct DiffArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The variable to differentiate by (may be left out when there is one)
+    #[arg(long, value_name = "VAR")]
+    wrt: Option<OsString>,
+    /// How many times to differentiate
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    order: u64,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Verify the result against dual numbers at random points
+    #[arg(long)]
+    check: bool,
+    /// The largest error --check accepts
+    #[arg(long, default_value_t = 1e-9, value_name = "TOL")]
+    tolerance: f64,
+}
+
+#[derive(Args, Debug)]
+struct GradArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The variables, comma-separated
+    #[arg(long, value_name = "VARS", required = true)]
+    wrt: OsString,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Verify each component against dual numbers at random points
+    #[arg(long)]
+    check: bool,
+    /// The largest error --check accepts
+    #[arg(long, default_value_t = 1e-9, value_name = "TOL")]
+    tolerance: f64,
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Values of the variables, as `x=1,y=pi/2`
+    #[arg(long, value_name = "VAR=VALUE,...")]
+    at: Option<OsString>,
+}
+
+/// Runs the command line with `args` (without the program name). Returns the exit code.
+pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8 {
+    let argv = std::iter::once(OsString::from("deriv")).chain(args.iter().cloned());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let rendered = e.render().ansi().to_string();
+            let _ =
+                if code == 0 { stdout.write_all(rendered.as_bytes()) } else { stderr.write_all(rendered.as_bytes()) };
+            return code;
+        }
+    };
+    let mut warnings = Vec::new();
+    match execute(cli.command, stdin, &mut warnings) {
+        Ok(out) => {
+            for w in warnings {
+                let _ = writeln!(stderr, "{w}");
+            }
+            if stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()).is_err() {
+                return 1;
+            }
+            0
+        }
+        Err(e) => {
+            let _ = writeln!(stderr, "{e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn os_to_string(s: &OsString) -> Result<String> {
+    match s.to_str() {
+        Some(t) => Ok(t.to_owned()),
+        None => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::ffi::OsStrExt;
+                utf8(s.as_bytes().to_vec())
+            }
+            #[cfg(not(unix))]
+            {
+                Err(Error::new(ErrorKind::Utf8 { byte: 0, offset: 0 }))
+            }
+        }
+    }
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let byte = e.as_bytes()[offset];
+        Error::new(ErrorKind::Utf8 { byte, offset })
+    })
+}
+
+fn read_input(input: &InputArgs, stdin: &mut dyn Read) -> Result<String> {
+    let mut text = String::new();
+    if let Some(path) = &input.file {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::new(ErrorKind::Io(format!("cannot read `{}`: {e}", path.display()))))?;
+        text = utf8(bytes)?;
+    }
+    match &input.expr {
+        Some(e) if e == "-" => {
+            let mut bytes = Vec::new();
+            stdin.read_to_end(&mut bytes).map_err(|e| Error::new(ErrorKind::Io(format!("cannot read stdin: {e}"))))?;
+            push_statement(&mut text, &utf8(bytes)?);
+        }
+        Some(e) => push_statement(&mut text, &os_to_string(e)?),
+        None if input.file.is_some() => {}
+        None => {
+            return Err(Error::new(ErrorKind::Argument(
+                "no expression: pass EXPR, `-` for stdin, or --file FILE".into(),
+            )))
+        }
+    }
+    Ok(text.strip_prefix('\u{FEFF}').map(str::to_owned).unwrap_or(text))
+}
+
+fn push_statement(text: &mut String, s: &str) {
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(s);
+}
+
+fn load(input: &InputArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<Problem> {
+    let text = read_input(input, stdin)?;
+    let lets = input.lets.iter().map(os_to_string).collect::<Result<Vec<_>>>()?;
+    let p = Problem::load(&lets, &text)?;
+    warn_typos(&p, warnings);
+    Ok(p)
+}
+
+/// Warns about abstract functions whose names are one typo away from a built-in.
+fn warn_typos(p: &Problem, warnings: &mut Vec<String>) {
+    let mut seen = Vec::new();
+    let mut stack: Vec<Expr> = p.defs.iter().map(|d| d.body.clone()).chain([p.target.clone()]).collect();
+    while let Some(e) = stack.pop() {
+        if let Node::Call(Func::Abstract(a), _) = e.node() {
+            let n = a.name.as_str();
+            if !seen.contains(&n.to_owned()) {
+                seen.push(n.to_owned());
+                if let Some(f) = func::FUNCS.iter().find(|f| n.len() >= 3 && one_edit(n, f.name)) {
+                    warnings.push(format!(
+                        "warning: `{n}` is not a built-in function, so it is abstract; did you mean `{}`?",
+                        f.name
+                    ));
+                }
+            }
+        }
+        stack.extend(e.children());
+    }
+}
+
+/// Whether `a` becomes `b` by one insertion, deletion, substitution or transposition.
+fn one_edit(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a == b {
+        return false;
+    }
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[prefix..], &b[prefix..]);
+    match (ra.len(), rb.len()) {
+        (la, lb) if la == lb => {
+            ra[1..] == rb[1..] || (la >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
+        }
+        (la, lb) if la + 1 == lb => ra == &rb[1..],
+        (la, lb) if la == lb + 1 => &ra[1..] == rb,
+        _ => false,
+    }
+}
+
+fn variable(p: &Problem, wrt: &str) -> Result<Sym> {
+    let x = diff::check_variable(wrt)?;
+    if let Some(d) = p.get(&x) {
+        return Err(Error::new(ErrorKind::Argument(format!(
+            "cannot differentiate with respect to `{x}`: it is defined as {}",
+            to_text(&d.body)
+        ))));
+    }
+    Ok(x)
+}
+
+fn default_variable(e: &Expr) -> Result<Sym> {
+    let vars = e.free_vars();
+    match vars.as_slice() {
+        [x] => Ok(x.clone()),
+        [] => Err(Error::new(ErrorKind::Argument("the expression has no variable: pass --wrt VAR".into()))),
+        _ => {
+            let names: Vec<&str> = vars.iter().map(Sym::as_str).collect();
+            Err(Error::new(ErrorKind::Argument(format!(
+                "{} free variables ({}): pass --wrt to choose one",
+                names.len(),
+                names.join(", ")
+            ))))
+        }
+    }
+}
+
+fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
+    match cmd {
+        Command::Diff(a) => run_diff(a, stdin, warnings),
+        Command::Grad(a) => run_grad(a, stdin, warnings),
+        Command::Eval(a) => run_eval(a, stdin, warnings),
+        Command::Latex(a) => {
+            let p = load(&a, stdin, warnings)?;
+            Ok(format!("{}\n", to_latex(&p.target)))
+        }
+        Command::Parse(a) => {
+            let p = load(&a, stdin, warnings)?;
+            Ok(format!("{}\n", to_text(&p.target)))
+        }
+    }
+}
+
+fn check_figures(report: &CheckReport, tol: f64) -> Result<()> {
+    if report.max_error > tol {
+        return Err(Error::new(ErrorKind::Check(format!(
+            "check failed: max error {:.3e} at {} points exceeds the tolerance {tol:e}",
+            report.max_error, report.points
+        ))));
+    }
+    Ok(())
+}
+
+fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
+    let p = load(&a.input, stdin, warnings)?;
+    let input = p.inlined_target();
+    let x = match &a.wrt {
+        Some(w) => variable(&p, &os_to_string(w)?)?,
+        None => default_variable(&input)?,
+    };
+    let mut chain = vec![input.clone()];
+    for _ in 0..a.order {
+        let last = chain.last().cloned().unwrap_or_else(Expr::zero);
+        if last.is_zero() && chain.len() > 1 {
+            break;
+        }
+        chain.push(diff::diff(&last, &x));
+    }
+    let d = chain.last().cloned().unwrap_or_else(Expr::zero);
+    let report = if a.check {
+        let r = check::check_chain(&chain, &x, 12, 0x5EED)?;
+        check_figures(&r, a.tolerance)?;
+        Some(r)
+    } else {
+        None
+    };
+    let out = match a.format {
+        Format::Text => format!("{}\n", to_text(&d)),
+        Format::Latex => format!("{}\n", to_latex(&d)),
+        Format::Json => {
+            let mut obj = serde_json::json!({
+                "input": to_text(&p.target),
+                "variable": x.as_str(),
+                "order": a.order,
+                "derivative": { "text": to_text(&d), "latex": to_latex(&d) },
+            });
+            if let Some(r) = &report {
+                obj["check"] =
+                    serde_json::json!({ "max_error": r.max_error, "points": r.points, "tolerance": a.tolerance });
+            }
+            format!("{obj}\n")
+        }
+    };
+    if let (Some(r), Format::Text | Format::Latex) = (&report, a.format) {
+        warnings.push(format!("check: passed, max error {:.3e} at {} points", r.max_error, r.points));
+    }
+    Ok(out)
+}
+
+fn run_grad(a: GradArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
+    let p = load(&a.input, stdin, warnings)?;
+    let input = p.inlined_target();
+    let wrt = os_to_string(&a.wrt)?;
+    let vars = wrt.split(',').map(|w| variable(&p, w.trim())).collect::<Result<Vec<_>>>()?;
+    let grads = diff::gradient(&input, &vars);
+    let mut reports = Vec::new();
+    if a.check {
+        for (x, g) in vars.iter().zip(&grads) {
+            let r = check::check_chain(&[input.clone(), g.clone()], x, 12, 0x5EED)?;
+            check_figures(&r, a.tolerance)?;
+            reports.push(r);
+        }
+    }
+    Ok(match a.format {
+        Format::Text => grads.iter().map(|g| format!("{}\n", to_text(g))).collect(),
+        Format::Latex => grads.iter().map(|g| format!("{}\n", to_latex(g))).collect(),
+        Format::Json => {
+            let comps: Vec<serde_json::Value> = vars
+                .iter()
+                .zip(&grads)
+                .enumerate()
+                .map(|(i, (x, g))| {
+                    let mut c = serde_json::json!({ "variable": x.as_str(), "text": to_text(g), "latex": to_latex(g) });
+                    if let Some(r) = reports.get(i) {
+                        c["check"] = serde_json::json!({ "max_error": r.max_error, "points": r.points });
+                    }
+                    c
+                })
+                .collect();
+            format!("{}\n", serde_json::json!({ "input": to_text(&p.target), "gradient": comps }))
+        }
+    })
+}
+
+fn parse_point(at: &str) -> Result<Env> {
+    let mut env = Env::new();
+    if at.trim().is_empty() {
+        return Ok(env);
+    }
+    let mut offset = 0;
+    for part in at.split(',') {
+        let span = Span::new(offset, offset + part.len());
+        offset += part.len() + 1;
+        let bad = |msg: String| Error::at(ErrorKind::Argument(msg), span, at);
+        let (name, value) = part.split_once('=').ok_or_else(|| bad("expected VAR=VALUE".into()))?;
+        let x = diff::check_variable(name.trim()).map_err(|e| bad(e.kind.to_string()))?;
+        let v = crate::parse::parse_expr(value)
+            .map_err(|e| bad(format!("bad value for `{x}`: {}", e.kind)))
+            .and_then(|e| eval::eval(&e, &Env::new()).map_err(|e| bad(e.kind.to_string())))?;
+        if !v.is_finite() {
+            return Err(bad(format!("the value of `{x}` is not a finite number")));
+        }
+        if env.insert(x.clone(), v).is_some() {
+            return Err(bad(format!("`{x}` is given twice")));
+        }
+    }
+    Ok(env)
+}
+
+fn run_eval(a: EvalArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
+    let p = load(&a.input, stdin, warnings)?;
+    let at = match &a.at {
+        Some(s) => os_to_string(s)?,
+        None => String::new(),
+    };
+    let env = parse_point(&at)?;
+    let v = eval::eval(&p.inlined_target(), &env)?;
+    if !v.is_finite() {
+        return Err(Error::new(ErrorKind::Eval(
+            "the value is not a finite real number here (a division by zero, or outside the domain of ln, sqrt, ...)"
+                .into(),
+        )));
+    }
+    Ok(format!("{v}\n"))
+}

@@ -1,0 +1,141 @@
+//! The differentiator: sum, product, power and chain rules over canonical expressions.
+//!
+//! Built-in functions contribute their derivative from the [`FUNCS`] table (written in
+//! deriv syntax over `u`, parsed once); abstract functions `g(z)` differentiate to
+//! `g'(z)`, or to partials `f'[1](x, y)` for several arguments. Quotients need no rule
+//! of their own: `a/b` is `a*b^-1`, so the product and power rules cover them. Work is
+//! memoized per shared node, so the cost is linear in the size of the expression DAG.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::expr::{self, AbstractFn, Expr, Func, Node, Sym};
+use crate::func::FUNCS;
+use crate::parse;
+
+thread_local! {
+    static RULES: Vec<Expr> = FUNCS
+        .iter()
+        .map(|f| parse::parse_expr(f.derivative).unwrap_or_else(|e| panic!("bad derivative rule for {}: {e}", f.name)))
+        .collect();
+}
+
+/// The derivative of the built-in row `i` at `arg`.
+pub fn builtin_derivative(i: usize, arg: &Expr) -> Expr {
+    let rule = RULES.with(|r| r[i].clone());
+    expr::substitute(&rule, &Sym::new("u"), arg)
+}
+
+/// The first derivative of `e` with respect to the variable `x`.
+pub fn diff(e: &Expr, x: &Sym) -> Expr {
+    let mut memo = HashMap::new();
+    diff_rec(e, x, &mut memo)
+}
+
+/// The `order`-th derivative; stops early once a derivative is zero.
+pub fn diff_n(e: &Expr, x: &Sym, order: u64) -> Expr {
+    let mut d = e.clone();
+    for _ in 0..order {
+        if d.is_zero() {
+            break;
+        }
+        d = diff(&d, x);
+    }
+    d
+}
+
+/// The gradient: one derivative per variable, in order.
+pub fn gradient(e: &Expr, vars: &[Sym]) -> Vec<Expr> {
+    vars.iter().map(|v| diff(e, v)).collect()
+}
+
+/// Checks that `x` names a variable one can differentiate by: not empty, not a number,
+/// not an expression, not a constant.
+pub fn check_variable(x: &str) -> Result<Sym> {
+    let bad = |msg: String| Err(Error::new(ErrorKind::Argument(msg)));
+    if x.trim().is_empty() {
+        return bad("the variable to differentiate by is empty".into());
+    }
+    match parse::parse_expr(x) {
+        Ok(e) => match e.node() {
+            Node::Var(s) => Ok(s.clone()),
+            Node::Num(_) => bad(format!("cannot differentiate with respect to a number (`{x}`)")),
+            _ if x == "e" || x == "pi" => bad(format!("cannot differentiate with respect to the constant `{x}`")),
+            _ => bad(format!("`{x}` is not a variable: differentiate with respect to a name such as x")),
+        },
+        Err(_) => bad(format!("`{x}` is not a variable name")),
+    }
+}
+
+fn diff_rec(e: &Expr, x: &Sym, memo: &mut HashMap<u64, Expr>) -> Expr {
+    if let Some(d) = memo.get(&e.id()) {
+        return d.clone();
+    }
+    let d = if !e.contains(x) {
+        Expr::zero()
+    } else {
+        match e.node() {
+            Node::Num(_) | Node::Const(_) => Expr::zero(),
+            Node::Var(s) => {
+                if s == x {
+                    Expr::one()
+                } else {
+                    Expr::zero()
+                }
+            }
+            Node::Add(ts) => Expr::add(ts.iter().map(|t| diff_rec(t, x, memo)).collect::<Vec<_>>()),
+            Node::Mul(fs) => {
+                let mut terms = Vec::new();
+                for (i, f) in fs.iter().enumerate() {
+                    let df = diff_rec(f, x, memo);
+                    if df.is_zero() {
+                        continue;
+                    }
+                    let mut factors: Vec<Expr> =
+                        fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, g)| g.clone()).collect();
+                    factors.push(df);
+                    terms.push(Expr::mul(factors));
+                }
+                Expr::add(terms)
+            }
+            Node::Pow(b, p) => {
+                let (db, dp) = (diff_rec(b, x, memo), diff_rec(p, x, memo));
+                if dp.is_zero() {
+                    // d(b^p) = p*b^(p-1)*b'
+                    Expr::mul([p.clone(), Expr::pow(b.clone(), Expr::minus(p.clone(), Expr::one())), db])
+                } else if db.is_zero() {
+                    // d(b^p) = b^p*ln(b)*p'
+                    Expr::mul([e.clone(), Expr::ln(b.clone()), dp])
+                } else {
+                    // Logarithmic differentiation: d(b^p) = b^p*(p'*ln(b) + p*b'/b)
+                    let inner = Expr::add([
+                        Expr::mul([dp, Expr::ln(b.clone())]),
+                        Expr::mul([p.clone(), db, Expr::pow(b.clone(), Expr::int(-1))]),
+                    ]);
+                    Expr::mul([e.clone(), inner])
+                }
+            }
+            Node::Call(Func::Builtin(i), args) => {
+                let du = diff_rec(&args[0], x, memo);
+                Expr::mul([builtin_derivative(*i, &args[0]), du])
+            }
+            Node::Call(Func::Abstract(f), args) => {
+                let mut terms = Vec::new();
+                for (i, a) in args.iter().enumerate() {
+                    let da = diff_rec(a, x, memo);
+                    if da.is_zero() {
+                        continue;
+                    }
+                    let mut partials = f.partials.clone();
+                    partials.push(i as u32);
+                    partials.sort_unstable();
+                    let g = Func::Abstract(AbstractFn { name: f.name.clone(), partials });
+                    terms.push(Expr::mul([Expr::call(g, args.clone()), da]));
+                }
+                Expr::add(terms)
+            }
+        }
+    };
+    memo.insert(e.id(), d.clone());
+    d
+}

@@ -1,0 +1,267 @@
+//! Numeric evaluation in `f64` and in forward-mode dual numbers.
+//!
+//! [`eval`] computes a value; [`eval_dual`] computes a value and its derivative along one
+//! variable at once, without looking at any symbolic derivative: built-ins use the
+//! hand-written `slope` of their [`FUNCS`] row, so the dual numbers are an independent
+//! witness for the symbolic differentiator. Abstract functions are evaluated through a
+//! [`Model`], a concrete smooth family standing in for `g` and all its derivatives.
+
+use std::collections::HashMap;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::expr::{AbstractFn, Constant, Expr, Func, Node, Sym};
+use crate::func::FUNCS;
+use crate::number;
+
+/// Values of the variables.
+pub type Env = HashMap<Sym, f64>;
+
+/// A concrete stand-in for abstract functions: `f(x1..xn) = sin(a·x + b) + c·|x|²/2`,
+/// with parameters drawn per function name from a seed.
+#[derive(Clone, Debug)]
+pub struct Model {
+    seed: u64,
+}
+
+impl Model {
+    /// A model whose parameters are drawn from `seed`.
+    pub fn new(seed: u64) -> Model {
+        Model { seed }
+    }
+
+    fn params(&self, name: &Sym, n: usize) -> (Vec<f64>, f64, f64) {
+        let mut h = self.seed ^ 0x9E37_79B9_7F4A_7C15;
+        for b in name.as_str().bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x100_0000_01B3);
+        }
+        let mut rng = crate::check::Rng::new(h);
+        let a = (0..n).map(|_| rng.uniform(0.6, 1.4)).collect();
+        (a, rng.uniform(-1.0, 1.0), rng.uniform(0.2, 0.8))
+    }
+
+    /// The value of `f`, differentiated by `f.partials`, at `args`.
+    pub fn value(&self, f: &AbstractFn, args: &[f64]) -> f64 {
+        let (a, b, c) = self.params(&f.name, args.len());
+        let s: f64 = a.iter().zip(args).map(|(ai, xi)| ai * xi).sum::<f64>() + b;
+        let k = f.partials.len();
+        let scale: f64 = f.partials.iter().map(|&i| a[i as usize]).product();
+        let trig = scale * (s + k as f64 * std::f64::consts::FRAC_PI_2).sin();
+        let quad = match f.partials.as_slice() {
+            [] => c * args.iter().map(|x| x * x).sum::<f64>() / 2.0,
+            [i] => c * args[*i as usize],
+            [i, j] if i == j => c,
+            _ => 0.0,
+        };
+        trig + quad
+    }
+}
+
+/// A number type the evaluator can run on.
+pub trait Scalar:
+    Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Neg<Output = Self>
+{
+    /// A constant.
+    fn constant(v: f64) -> Self;
+    /// The real part.
+    fn value(self) -> f64;
+    /// `self ^ e`.
+    fn pow(self, e: Self) -> Self;
+    /// A built-in function of one argument.
+    fn builtin(self, i: usize) -> Self;
+    /// An abstract function.
+    fn abstract_call(model: &Model, f: &AbstractFn, args: &[Self]) -> Self;
+}
+
+fn real_pow(b: f64, e: f64) -> f64 {
+    // A negative base with an odd-denominator rational exponent has a real value.
+    if b < 0.0 && e.fract() != 0.0 {
+        let r = num_rational::Ratio::<i64>::approximate_float(e);
+        if let Some(r) = r.filter(|r| (*r.numer() as f64 / *r.denom() as f64 - e).abs() < 1e-15 && r.denom() % 2 == 1) {
+            let mag = (-b).powf(e);
+            return if r.numer() % 2 == 0 { mag } else { -mag };
+        }
+    }
+    b.powf(e)
+}
+
+impl Scalar for f64 {
+    fn constant(v: f64) -> f64 {
+        v
+    }
+    fn value(self) -> f64 {
+        self
+    }
+    fn pow(self, e: f64) -> f64 {
+        if e.fract() == 0.0 && e.abs() < 1e9 {
+            self.powi(e as i32)
+        } else {
+            real_pow(self, e)
+        }
+    }
+    fn builtin(self, i: usize) -> f64 {
+        (FUNCS[i].eval)(self)
+    }
+    fn abstract_call(model: &Model, f: &AbstractFn, args: &[f64]) -> f64 {
+        model.value(f, args)
+    }
+}
+
+/// A dual number `v + d·ε` with `ε² = 0`: carries a derivative through arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dual {
+    /// The value.
+    pub v: f64,
+    /// The derivative.
+    pub d: f64,
+}
+
+impl Add for Dual {
+    type Output = Dual;
+    fn add(self, o: Dual) -> Dual {
+        Dual { v: self.v + o.v, d: self.d + o.d }
+    }
+}
+
+impl Sub for Dual {
+    type Output = Dual;
+    fn sub(self, o: Dual) -> Dual {
+        Dual { v: self.v - o.v, d: self.d - o.d }
+    }
+}
+
+impl Mul for Dual {
+    type Output = Dual;
+    fn mul(self, o: Dual) -> Dual {
+        Dual { v: self.v * o.v, d: self.d * o.v + self.v * o.d }
+    }
+}
+
+impl Div for Dual {
+    type Output = Dual;
+    fn div(self, o: Dual) -> Dual {
+        Dual { v: self.v / o.v, d: (self.d * o.v - self.v * o.d) / (o.v * o.v) }
+    }
+}
+
+impl Neg for Dual {
+    type Output = Dual;
+    fn neg(self) -> Dual {
+        Dual { v: -self.v, d: -self.d }
+    }
+}
+
+impl Scalar for Dual {
+    fn constant(v: f64) -> Dual {
+        Dual { v, d: 0.0 }
+    }
+    fn value(self) -> f64 {
+        self.v
+    }
+    fn pow(self, e: Dual) -> Dual {
+        let v = Scalar::pow(self.v, e.v);
+        // d(b^e) = e*b^(e-1)*b' + b^e*ln(b)*e', each term only where it is not zero.
+        let mut d = 0.0;
+        if self.d != 0.0 {
+            d += e.v * Scalar::pow(self.v, e.v - 1.0) * self.d;
+        }
+        if e.d != 0.0 {
+            d += v * self.v.ln() * e.d;
+        }
+        Dual { v, d }
+    }
+    fn builtin(self, i: usize) -> Dual {
+        let f = &FUNCS[i];
+        let d = if self.d == 0.0 { 0.0 } else { (f.slope)(self.v) * self.d };
+        Dual { v: (f.eval)(self.v), d }
+    }
+    fn abstract_call(model: &Model, f: &AbstractFn, args: &[Dual]) -> Dual {
+        let vals: Vec<f64> = args.iter().map(|a| a.v).collect();
+        let mut d = 0.0;
+        for (i, a) in args.iter().enumerate() {
+            if a.d != 0.0 {
+                let mut partials = f.partials.clone();
+                partials.push(i as u32);
+                partials.sort_unstable();
+                d += model.value(&AbstractFn { name: f.name.clone(), partials }, &vals) * a.d;
+            }
+        }
+        Dual { v: model.value(f, &vals), d }
+    }
+}
+
+/// Evaluates `e` on any [`Scalar`], with variables from `vars`. Shared nodes are
+/// evaluated once.
+pub fn eval_with<S: Scalar>(e: &Expr, vars: &HashMap<Sym, S>, model: Option<&Model>) -> Result<S> {
+    let mut memo: HashMap<u64, S> = HashMap::new();
+    eval_rec(e, vars, model, &mut memo)
+}
+
+fn eval_rec<S: Scalar>(
+    e: &Expr,
+    vars: &HashMap<Sym, S>,
+    model: Option<&Model>,
+    memo: &mut HashMap<u64, S>,
+) -> Result<S> {
+    if let Some(v) = memo.get(&e.id()) {
+        return Ok(*v);
+    }
+    let v = match e.node() {
+        Node::Num(r) => S::constant(number::to_f64(r)),
+        Node::Const(Constant::Pi) => S::constant(std::f64::consts::PI),
+        Node::Var(s) => *vars
+            .get(s)
+            .ok_or_else(|| Error::new(ErrorKind::Eval(format!("no value for `{s}`: give one with --at {s}=..."))))?,
+        Node::Add(ts) => {
+            let mut acc = S::constant(0.0);
+            for t in ts {
+                acc = acc + eval_rec(t, vars, model, memo)?;
+            }
+            acc
+        }
+        Node::Mul(fs) => {
+            let mut acc = S::constant(1.0);
+            for f in fs {
+                acc = acc * eval_rec(f, vars, model, memo)?;
+            }
+            acc
+        }
+        Node::Pow(b, x) => {
+            let b = eval_rec(b, vars, model, memo)?;
+            let x = eval_rec(x, vars, model, memo)?;
+            if x.value() == -1.0 {
+                S::constant(1.0) / b
+            } else {
+                b.pow(x)
+            }
+        }
+        Node::Call(Func::Builtin(i), args) => eval_rec(&args[0], vars, model, memo)?.builtin(*i),
+        Node::Call(Func::Abstract(f), args) => {
+            let model = model.ok_or_else(|| {
+                Error::new(ErrorKind::Eval(format!(
+                    "cannot evaluate the abstract function `{}`: define it with --let",
+                    f.name
+                )))
+            })?;
+            let mut xs = Vec::with_capacity(args.len());
+            for a in args {
+                xs.push(eval_rec(a, vars, Some(model), memo)?);
+            }
+            S::abstract_call(model, f, &xs)
+        }
+    };
+    memo.insert(e.id(), v);
+    Ok(v)
+}
+
+/// The value of `e` at `env`.
+pub fn eval(e: &Expr, env: &Env) -> Result<f64> {
+    eval_with(e, env, None)
+}
+
+/// The value of `e` and of its derivative along `x` at `env`, by dual numbers.
+pub fn eval_dual(e: &Expr, env: &Env, x: &Sym, model: Option<&Model>) -> Result<Dual> {
+    let vars: HashMap<Sym, Dual> =
+        env.iter().map(|(k, &v)| (k.clone(), Dual { v, d: if k == x { 1.0 } else { 0.0 } })).collect();
+    eval_with(e, &vars, model)
+}

@@ -1,0 +1,779 @@
+//! The expression type: immutable, hash-consed, canonical by construction.
+//!
+//! An [`Expr`] is a reference-counted pointer to an interned node. Every node is built by
+//! a constructor ([`Expr::add`], [`Expr::mul`], [`Expr::pow`], [`Expr::call`], ...) that
+//! puts it in canonical form — sums and products flattened, sorted and with like terms
+//! collected, exact constants folded, identities dropped — and then looks it up in a
+//! per-thread table, so that structurally equal expressions are one node. Equality and
+//! hashing are therefore pointer operations, and memoizing work per node (as the
+//! differentiator and evaluator do) makes them linear in the size of the expression DAG.
+
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::rc::{Rc, Weak};
+
+use num_bigint::BigInt;
+use num_traits::{One, Signed, Zero};
+
+use crate::func::{self, FUNCS};
+use crate::number::{self, Rational};
+
+/// An interned variable or function name.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Sym(Rc<str>);
+
+impl Sym {
+    /// Makes a name.
+    pub fn new(name: &str) -> Sym {
+        Sym(Rc::from(name))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn bloom(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.0.hash(&mut h);
+        1u64 << (h.finish() % 64)
+    }
+}
+
+impl fmt::Debug for Sym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Sym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Ord for Sym {
+    /// Natural order: `x2` before `x10`, then plain text order.
+    fn cmp(&self, other: &Sym) -> Ordering {
+        natural_cmp(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for Sym {
+    fn partial_cmp(&self, other: &Sym) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let split = |s: &str| {
+        let i = s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let (head, digits) = s.split_at(i);
+        (head.to_owned(), digits.parse::<u128>().ok())
+    };
+    let (ha, na) = split(a);
+    let (hb, nb) = split(b);
+    ha.cmp(&hb).then(na.cmp(&nb)).then(a.cmp(b))
+}
+
+/// A mathematical constant other than `e` (which is `exp(1)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Constant {
+    /// The ratio of a circle's circumference to its diameter.
+    Pi,
+}
+
+/// A function symbol: a built-in row of [`FUNCS`] or an abstract function.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Func {
+    /// Index into [`FUNCS`].
+    Builtin(usize),
+    /// An unknown function such as `g`, with the partial derivatives taken so far.
+    Abstract(AbstractFn),
+}
+
+/// An abstract function `g` and the multiset of argument positions (0-based, sorted)
+/// it has been differentiated by: `g''` of one argument is `partials = [0, 0]`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AbstractFn {
+    /// The function's name.
+    pub name: Sym,
+    /// Sorted argument positions, one per differentiation.
+    pub partials: Vec<u32>,
+}
+
+impl Func {
+    /// The name as written in the input.
+    pub fn name(&self) -> &str {
+        match self {
+            Func::Builtin(i) => FUNCS[*i].name,
+            Func::Abstract(a) => a.name.as_str(),
+        }
+    }
+
+    fn sort_key(&self) -> (&str, &[u32]) {
+        match self {
+            Func::Builtin(i) => (FUNCS[*i].name, &[]),
+            Func::Abstract(a) => (a.name.as_str(), &a.partials),
+        }
+    }
+}
+
+/// The shape of an expression node. Read it with [`Expr::node`]; build it only through
+/// the constructors on [`Expr`].
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub enum Node {
+    /// An exact rational number.
+    Num(Rational),
+    /// A named constant.
+    Const(Constant),
+    /// A variable.
+    Var(Sym),
+    /// A sum of at least two terms, sorted, at most one of them a number (first).
+    Add(Vec<Expr>),
+    /// A product of at least two factors, sorted, at most one a number (the coefficient, first).
+    Mul(Vec<Expr>),
+    /// `base ^ exponent`.
+    Pow(Expr, Expr),
+    /// A function applied to its arguments.
+    Call(Func, Vec<Expr>),
+}
+
+struct Inner {
+    id: u64,
+    node: Node,
+    depth: u32,
+    syms: u64,
+}
+
+/// An immutable, shared, canonical expression. Cloning is a reference-count increment;
+/// equality and hashing compare identities.
+#[derive(Clone)]
+pub struct Expr(Rc<Inner>);
+
+impl PartialEq for Expr {
+    fn eq(&self, other: &Expr) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Expr {}
+
+impl Hash for Expr {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state);
+    }
+}
+
+impl fmt::Debug for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+#[derive(Default)]
+struct Interner {
+    table: HashMap<u64, Vec<Weak<Inner>>>,
+    next_id: u64,
+    entries: usize,
+    purge_at: usize,
+}
+
+thread_local! {
+    static INTERNER: RefCell<Interner> = RefCell::new(Interner { purge_at: 1024, ..Default::default() });
+}
+
+fn shallow_hash(node: &Node) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    node.hash(&mut h);
+    h.finish()
+}
+
+fn intern(node: Node) -> Expr {
+    let hash = shallow_hash(&node);
+    INTERNER.with(|cell| {
+        let mut it = cell.borrow_mut();
+        if let Some(bucket) = it.table.get(&hash) {
+            for weak in bucket {
+                if let Some(rc) = weak.upgrade() {
+                    if rc.node == node {
+                        return Expr(rc);
+                    }
+                }
+            }
+        }
+        let (depth, syms) = match &node {
+            Node::Var(s) => (1, s.bloom()),
+            _ => node_children(&node).iter().fold((1, 0), |(d, s), c| (d.max(c.0.depth + 1), s | c.0.syms)),
+        };
+        it.next_id += 1;
+        let rc = Rc::new(Inner { id: it.next_id, node, depth, syms });
+        if it.entries >= it.purge_at {
+            it.table.retain(|_, bucket| {
+                bucket.retain(|w| w.strong_count() > 0);
+                !bucket.is_empty()
+            });
+            it.entries = it.table.values().map(Vec::len).sum();
+            it.purge_at = (it.entries * 2).max(1024);
+        }
+        it.table.entry(hash).or_default().push(Rc::downgrade(&rc));
+        it.entries += 1;
+        Expr(rc)
+    })
+}
+
+fn node_children(node: &Node) -> Vec<&Expr> {
+    match node {
+        Node::Add(v) | Node::Mul(v) | Node::Call(_, v) => v.iter().collect(),
+        Node::Pow(b, e) => vec![b, e],
+        _ => Vec::new(),
+    }
+}
+
+impl Expr {
+    // ---- leaves ---------------------------------------------------------------------
+
+    /// An exact rational number.
+    pub fn num(r: Rational) -> Expr {
+        intern(Node::Num(r))
+    }
+
+    /// An integer.
+    pub fn int(n: i64) -> Expr {
+        Expr::num(number::int(n))
+    }
+
+    /// Zero.
+    pub fn zero() -> Expr {
+        Expr::int(0)
+    }
+
+    /// One.
+    pub fn one() -> Expr {
+        Expr::int(1)
+    }
+
+    /// A variable.
+    pub fn var(name: &str) -> Expr {
+        intern(Node::Var(Sym::new(name)))
+    }
+
+    /// A variable from an existing name.
+    pub fn sym(s: Sym) -> Expr {
+        intern(Node::Var(s))
+    }
+
+    /// The constant pi.
+    pub fn pi() -> Expr {
+        intern(Node::Const(Constant::Pi))
+    }
+
+    /// Euler's number `e`, which is `exp(1)`.
+    pub fn e() -> Expr {
+        Expr::exp(Expr::one())
+    }
+
+    // ---- accessors ------------------------------------------------------------------
+
+    /// The node's shape.
+    pub fn node(&self) -> &Node {
+        &self.0.node
+    }
+
+    /// A number unique to this node for the life of the process.
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The length of the longest path to a leaf.
+    pub fn depth(&self) -> u32 {
+        self.0.depth
+    }
+
+    /// The children in order (the base then the exponent for a power).
+    pub fn children(&self) -> Vec<Expr> {
+        match self.node() {
+            Node::Add(v) | Node::Mul(v) | Node::Call(_, v) => v.clone(),
+            Node::Pow(b, e) => vec![b.clone(), e.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The number, when this is one.
+    pub fn as_num(&self) -> Option<&Rational> {
+        match self.node() {
+            Node::Num(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the number zero.
+    pub fn is_zero(&self) -> bool {
+        self.as_num().is_some_and(Zero::is_zero)
+    }
+
+    /// Whether this is the number one.
+    pub fn is_one(&self) -> bool {
+        self.as_num().is_some_and(One::is_one)
+    }
+
+    /// The argument when this is `exp(u)`.
+    pub fn as_exp(&self) -> Option<&Expr> {
+        match self.node() {
+            Node::Call(Func::Builtin(func::EXP), args) => Some(&args[0]),
+            _ => None,
+        }
+    }
+
+    /// Whether `v` may occur in this expression (exact).
+    pub fn contains(&self, v: &Sym) -> bool {
+        let bit = v.bloom();
+        let mut stack = vec![self.clone()];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(e) = stack.pop() {
+            if e.0.syms & bit == 0 || !seen.insert(e.id()) {
+                continue;
+            }
+            match e.node() {
+                Node::Var(s) if s == v => return true,
+                _ => stack.extend(e.children()),
+            }
+        }
+        false
+    }
+
+    /// The variables that occur in this expression, sorted.
+    pub fn free_vars(&self) -> Vec<Sym> {
+        let mut out = std::collections::BTreeSet::new();
+        let mut stack = vec![self.clone()];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(e) = stack.pop() {
+            if !seen.insert(e.id()) {
+                continue;
+            }
+            match e.node() {
+                Node::Var(s) => {
+                    out.insert(s.clone());
+                }
+                _ => stack.extend(e.children()),
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Splits off the numeric coefficient: `-3*x*y` is `(-3, x*y)`, `5` is `(5, 1)`.
+    pub fn coeff_rest(&self) -> (Rational, Expr) {
+        match self.node() {
+            Node::Num(r) => (r.clone(), Expr::one()),
+            Node::Mul(fs) => match fs[0].as_num() {
+                Some(c) if fs.len() == 2 => (c.clone(), fs[1].clone()),
+                Some(c) => (c.clone(), intern(Node::Mul(fs[1..].to_vec()))),
+                None => (Rational::one(), self.clone()),
+            },
+            _ => (Rational::one(), self.clone()),
+        }
+    }
+
+    /// Splits a factor into base and exponent: `x^2` is `(x, 2)`, `e^u` is `(e, u)`
+    /// (base `e` stands for the exponential), anything else is `(self, 1)`.
+    fn base_exp(&self) -> (Expr, Expr) {
+        match self.node() {
+            Node::Pow(b, e) => (b.clone(), e.clone()),
+            Node::Call(Func::Builtin(func::EXP), args) => (Expr::e(), args[0].clone()),
+            _ => (self.clone(), Expr::one()),
+        }
+    }
+
+    // ---- canonicalising constructors --------------------------------------------------
+
+    /// The sum of `terms`: flattened, numbers folded, like terms collected, sorted.
+    pub fn add(terms: impl IntoIterator<Item = Expr>) -> Expr {
+        let mut constant = Rational::zero();
+        let mut order: Vec<Expr> = Vec::new();
+        let mut coeffs: HashMap<Expr, Rational> = HashMap::new();
+        let mut stack: Vec<Expr> = terms.into_iter().collect();
+        stack.reverse();
+        while let Some(t) = stack.pop() {
+            match t.node() {
+                Node::Num(r) => constant += r,
+                Node::Add(ts) => stack.extend(ts.iter().rev().cloned()),
+                _ => {
+                    let (c, rest) = t.coeff_rest();
+                    match coeffs.get_mut(&rest) {
+                        Some(acc) => *acc += c,
+                        None => {
+                            order.push(rest.clone());
+                            coeffs.insert(rest, c);
+                        }
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Expr> = order
+            .into_iter()
+            .filter_map(|rest| {
+                let c = coeffs.remove(&rest)?;
+                (!c.is_zero()).then(|| Expr::mul([Expr::num(c), rest]))
+            })
+            .collect();
+        out.sort_by(cmp_terms);
+        if !constant.is_zero() {
+            out.insert(0, Expr::num(constant));
+        }
+        match out.len() {
+            0 => Expr::zero(),
+            1 => out.pop().unwrap_or_else(Expr::zero),
+            _ => intern(Node::Add(out)),
+        }
+    }
+
+    /// `a - b`.
+    pub fn minus(a: Expr, b: Expr) -> Expr {
+        Expr::add([a, Expr::negate(b)])
+    }
+
+    /// `-a`.
+    pub fn negate(a: Expr) -> Expr {
+        Expr::mul([Expr::int(-1), a])
+    }
+
+    /// `a / b`.
+    pub fn quotient(a: Expr, b: Expr) -> Expr {
+        Expr::mul([a, Expr::pow(b, Expr::int(-1))])
+    }
+
+    /// The product of `factors`: flattened, numbers folded into one coefficient, powers
+    /// of the same base combined (`x*x` is `x^2`, `e^a*e^b` is `e^(a+b)`), sorted. A
+    /// number times a sum is distributed (`2*(x + 1)` is `2*x + 2`).
+    pub fn mul(factors: impl IntoIterator<Item = Expr>) -> Expr {
+        let mut coeff = Rational::one();
+        let mut order: Vec<Expr> = Vec::new();
+        let mut exps: HashMap<Expr, Vec<Expr>> = HashMap::new();
+        let mut stack: Vec<Expr> = factors.into_iter().collect();
+        while let Some(f) = stack.pop() {
+            match f.node() {
+                Node::Num(r) => {
+                    if r.is_zero() {
+                        return Expr::zero();
+                    }
+                    coeff *= r;
+                }
+                Node::Mul(fs) => stack.extend(fs.iter().cloned()),
+                _ => {
+                    let (b, e) = f.base_exp();
+                    match exps.get_mut(&b) {
+                        Some(v) => v.push(e),
+                        None => {
+                            order.push(b.clone());
+                            exps.insert(b, vec![e]);
+                        }
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Expr> = Vec::new();
+        let mut pending: Vec<Expr> = Vec::new();
+        for b in order {
+            let Some(es) = exps.remove(&b) else { continue };
+            let combined = if es.len() == 1 {
+                let e = es.into_iter().next().unwrap_or_else(Expr::one);
+                if e.is_one() && !b.is_e() {
+                    b
+                } else {
+                    Expr::pow(b, e)
+                }
+            } else {
+                Expr::pow(b, Expr::add(es))
+            };
+            match combined.node() {
+                Node::Num(r) => coeff *= r,
+                // A power that distributed (`(x*y)^2`) may share bases with `out`.
+                Node::Mul(fs) => pending.extend(fs.iter().cloned()),
+                _ => out.push(combined),
+            }
+        }
+        if !pending.is_empty() {
+            out.extend(pending);
+            out.push(Expr::num(coeff));
+            return Expr::mul(out);
+        }
+        if coeff.is_zero() {
+            return Expr::zero();
+        }
+        out.sort_by(cmp_factors);
+        if out.is_empty() {
+            return Expr::num(coeff);
+        }
+        if out.len() == 1 && coeff.is_one() {
+            return out.pop().unwrap_or_else(Expr::one);
+        }
+        if out.len() == 1 {
+            if let Node::Add(ts) = out[0].node() {
+                let c = Expr::num(coeff);
+                return Expr::add(ts.iter().map(|t| Expr::mul([c.clone(), t.clone()])));
+            }
+        }
+        if !coeff.is_one() {
+            out.insert(0, Expr::num(coeff));
+        }
+        intern(Node::Mul(out))
+    }
+
+    fn is_e(&self) -> bool {
+        self.as_exp().is_some_and(Expr::is_one)
+    }
+
+    /// `base ^ exponent`, folded where exact and valid for every real value:
+    /// `x^0 = 1`, `x^1 = x`, `1^x = 1`, `e^u = exp(u)`, `(e^u)^v = e^(u*v)`,
+    /// `(x^a)^n = x^(a*n)` and `(x*y)^n = x^n*y^n` for integer `n`, exact rational powers.
+    pub fn pow(base: Expr, exponent: Expr) -> Expr {
+        if exponent.is_zero() || base.is_one() {
+            return Expr::one();
+        }
+        if exponent.is_one() {
+            return base;
+        }
+        if let Some(u) = base.as_exp() {
+            return Expr::exp(Expr::mul([u.clone(), exponent]));
+        }
+        let int_exp: Option<BigInt> = exponent.as_num().filter(|r| r.is_integer()).map(|r| r.to_integer());
+        match (base.node(), exponent.node()) {
+            (Node::Num(b), Node::Num(e)) => {
+                if let Some(r) = fold_num_pow(b, e) {
+                    return r;
+                }
+            }
+            (Node::Pow(b, e), _) if int_exp.is_some() => {
+                return Expr::pow(b.clone(), Expr::mul([e.clone(), exponent]));
+            }
+            (Node::Mul(fs), _) if int_exp.is_some() => {
+                return Expr::mul(fs.iter().map(|f| Expr::pow(f.clone(), exponent.clone())));
+            }
+            _ => {}
+        }
+        if base.is_zero() && exponent.as_num().is_some_and(Signed::is_positive) {
+            return Expr::zero();
+        }
+        intern(Node::Pow(base, exponent))
+    }
+
+    /// `sqrt(x)`, which is `x^(1/2)`.
+    pub fn sqrt(x: Expr) -> Expr {
+        Expr::pow(x, Expr::num(Rational::new(1.into(), 2.into())))
+    }
+
+    /// `e^u`.
+    pub fn exp(u: Expr) -> Expr {
+        Expr::call(Func::Builtin(func::EXP), vec![u])
+    }
+
+    /// `ln(u)`.
+    pub fn ln(u: Expr) -> Expr {
+        Expr::call(Func::Builtin(func::LN), vec![u])
+    }
+
+    /// A function applied to arguments, with exact values folded: a built-in's value at
+    /// zero, `ln(e^u) = u`, `e^ln(u) = u`.
+    pub fn call(f: Func, args: Vec<Expr>) -> Expr {
+        if let Func::Builtin(i) = f {
+            let arg = &args[0];
+            if arg.is_zero() {
+                if let Some((n, d)) = FUNCS[i].at_zero {
+                    return Expr::num(Rational::new(n.into(), d.into()));
+                }
+            }
+            match (i, arg.node()) {
+                (func::LN, _) if arg.as_exp().is_some() => return arg.as_exp().cloned().unwrap_or_else(Expr::zero),
+                (func::EXP, Node::Call(Func::Builtin(func::LN), inner)) => return inner[0].clone(),
+                (func::LN, Node::Num(r)) if r.is_one() => return Expr::zero(),
+                _ => {}
+            }
+        }
+        intern(Node::Call(f, args))
+    }
+}
+
+macro_rules! binary_op {
+    ($trait:ident, $method:ident, $build:expr) => {
+        impl std::ops::$trait for Expr {
+            type Output = Expr;
+            fn $method(self, rhs: Expr) -> Expr {
+                $build(self, rhs)
+            }
+        }
+    };
+}
+
+binary_op!(Add, add, |a, b| Expr::add([a, b]));
+binary_op!(Sub, sub, Expr::minus);
+binary_op!(Mul, mul, |a, b| Expr::mul([a, b]));
+binary_op!(Div, div, Expr::quotient);
+
+impl std::ops::Neg for Expr {
+    type Output = Expr;
+    fn neg(self) -> Expr {
+        Expr::negate(self)
+    }
+}
+
+fn fold_num_pow(b: &Rational, e: &Rational) -> Option<Expr> {
+    if e.is_integer() {
+        return number::pow_int(b, &e.to_integer()).map(Expr::num);
+    }
+    // b^(p/q): fold when b has an exact q-th root.
+    let root = number::exact_root(b, e.denom())?;
+    number::pow_int(&root, e.numer()).map(Expr::num)
+}
+
+// ---- ordering ---------------------------------------------------------------------------
+
+fn kind_rank(e: &Expr) -> u8 {
+    match e.node() {
+        Node::Num(_) => 0,
+        Node::Const(_) => 1,
+        Node::Var(_) => 2,
+        Node::Call(..) => 3,
+        Node::Add(_) => 4,
+        Node::Mul(_) => 5,
+        Node::Pow(..) => 6,
+    }
+}
+
+/// The canonical total order on expressions.
+pub fn cmp_expr(a: &Expr, b: &Expr) -> Ordering {
+    if a == b {
+        return Ordering::Equal;
+    }
+    kind_rank(a).cmp(&kind_rank(b)).then_with(|| match (a.node(), b.node()) {
+        (Node::Num(x), Node::Num(y)) => x.cmp(y),
+        (Node::Const(x), Node::Const(y)) => x.cmp(y),
+        (Node::Var(x), Node::Var(y)) => x.cmp(y),
+        (Node::Call(f, xs), Node::Call(g, ys)) => {
+            let (fa, fb) = (f.sort_key(), g.sort_key());
+            fa.0.cmp(fb.0).then_with(|| cmp_lists(xs, ys)).then_with(|| fa.1.cmp(fb.1))
+        }
+        (Node::Add(xs), Node::Add(ys)) | (Node::Mul(xs), Node::Mul(ys)) => cmp_lists(xs, ys),
+        (Node::Pow(b1, e1), Node::Pow(b2, e2)) => cmp_expr(b1, b2).then_with(|| cmp_expr(e1, e2)),
+        _ => Ordering::Equal,
+    })
+}
+
+fn cmp_lists(xs: &[Expr], ys: &[Expr]) -> Ordering {
+    for (x, y) in xs.iter().zip(ys) {
+        let o = cmp_expr(x, y);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    xs.len().cmp(&ys.len())
+}
+
+/// Factors order by base, then exponent: `x*x^2*sin(x)` reads in that order.
+fn cmp_factors(a: &Expr, b: &Expr) -> Ordering {
+    let (ba, ea) = a.base_exp();
+    let (bb, eb) = b.base_exp();
+    cmp_expr(&ba, &bb).then_with(|| cmp_expr(&ea, &eb)).then_with(|| cmp_expr(a, b))
+}
+
+/// Terms order by their factors, ignoring the coefficient; lower degree first.
+fn cmp_terms(a: &Expr, b: &Expr) -> Ordering {
+    let factors = |e: &Expr| -> Vec<Expr> {
+        let (_, rest) = e.coeff_rest();
+        match rest.node() {
+            Node::Mul(fs) => fs.clone(),
+            _ => vec![rest],
+        }
+    };
+    let (fa, fb) = (factors(a), factors(b));
+    for (x, y) in fa.iter().zip(&fb) {
+        let o = cmp_factors(x, y);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    fa.len().cmp(&fb.len()).then_with(|| cmp_expr(a, b))
+}
+
+/// Replaces every occurrence of the variable `v` by `value`, rebuilding canonically.
+pub fn substitute(e: &Expr, v: &Sym, value: &Expr) -> Expr {
+    let mut map = HashMap::new();
+    map.insert(v.clone(), value.clone());
+    substitute_all(e, &map)
+}
+
+/// Replaces variables by expressions, all at once, rebuilding canonically.
+pub fn substitute_all(e: &Expr, map: &HashMap<Sym, Expr>) -> Expr {
+    let mut memo: HashMap<u64, Expr> = HashMap::new();
+    let mask = map.keys().fold(0u64, |m, s| m | s.bloom());
+    subst_rec(e, map, mask, &mut memo)
+}
+
+fn subst_rec(e: &Expr, map: &HashMap<Sym, Expr>, mask: u64, memo: &mut HashMap<u64, Expr>) -> Expr {
+    if e.0.syms & mask == 0 {
+        return e.clone();
+    }
+    if let Some(r) = memo.get(&e.id()) {
+        return r.clone();
+    }
+    let mut go = |x: &Expr| subst_rec(x, map, mask, memo);
+    let r = match e.node() {
+        Node::Var(s) => map.get(s).cloned().unwrap_or_else(|| e.clone()),
+        Node::Num(_) | Node::Const(_) => e.clone(),
+        Node::Add(ts) => Expr::add(ts.iter().map(&mut go).collect::<Vec<_>>()),
+        Node::Mul(fs) => Expr::mul(fs.iter().map(&mut go).collect::<Vec<_>>()),
+        Node::Pow(b, x) => {
+            let b = go(b);
+            Expr::pow(b, go(x))
+        }
+        Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(&mut go).collect()),
+    };
+    memo.insert(e.id(), r.clone());
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn x() -> Expr {
+        Expr::var("x")
+    }
+
+    #[test]
+    fn equal_things_are_one_node() {
+        let a = Expr::add([x(), Expr::int(1)]);
+        let b = Expr::add([Expr::int(1), x()]);
+        assert_eq!(a, b);
+        assert_eq!(a.id(), b.id());
+    }
+
+    #[test]
+    fn constructors_canonicalise() {
+        assert_eq!(Expr::mul([x(), x()]), Expr::pow(x(), Expr::int(2)));
+        assert_eq!(Expr::add([x(), x()]), Expr::mul([Expr::int(2), x()]));
+        assert_eq!(Expr::pow(x(), Expr::zero()), Expr::one());
+        assert_eq!(Expr::pow(x(), Expr::one()), x());
+        assert_eq!(Expr::minus(x(), x()), Expr::zero());
+        assert_eq!(Expr::quotient(x(), x()), Expr::one());
+        assert_eq!(Expr::pow(Expr::int(2), Expr::int(10)), Expr::int(1024));
+        assert_eq!(Expr::mul([Expr::exp(x()), Expr::exp(x())]), Expr::exp(Expr::mul([Expr::int(2), x()])));
+        assert_eq!(Expr::sqrt(Expr::int(4)), Expr::int(2));
+        assert_eq!(Expr::ln(Expr::exp(x())), x());
+    }
+
+    #[test]
+    fn huge_powers_stay_symbolic() {
+        let p = Expr::pow(Expr::int(10), Expr::pow(Expr::int(10), Expr::int(10)));
+        assert!(matches!(p.node(), Node::Pow(..)));
+    }
+
+    #[test]
+    fn contains_is_exact() {
+        let e = Expr::add([Expr::var("a"), Expr::mul([Expr::var("b"), Expr::var("c")])]);
+        assert!(e.contains(&Sym::new("c")));
+        assert!(!e.contains(&Sym::new("x")));
+    }
+}

@@ -1,0 +1,166 @@
+//! Exact rational numbers: parsing decimal literals, bounded powers and roots.
+//!
+//! Every number deriv manipulates is an exact [`Rational`]. Arithmetic that could
+//! explode (a huge integer power) is bounded by [`MAX_BITS`]: when a result would be
+//! larger the caller keeps the expression symbolic instead.
+
+use num_bigint::{BigInt, Sign};
+use num_integer::Integer;
+use num_traits::{One, Signed, ToPrimitive, Zero};
+
+/// An exact rational number of any size.
+pub type Rational = num_rational::BigRational;
+
+/// The largest number of bits a folded power may produce.
+pub const MAX_BITS: u64 = 1 << 16;
+
+/// The largest decimal exponent a literal may carry (`1e400` is fine, `1e100000` is not).
+pub const MAX_DECIMAL_EXPONENT: i64 = 10_000;
+
+/// Builds an integer rational.
+pub fn int(n: i64) -> Rational {
+    Rational::from_integer(BigInt::from(n))
+}
+
+/// Parses a decimal literal such as `12`, `0.5`, `.5`, `1e-3`, `2.5E+10` exactly.
+/// Returns `None` when the exponent is beyond [`MAX_DECIMAL_EXPONENT`].
+pub fn parse_decimal(text: &str) -> Option<Rational> {
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(i) => (&text[..i], text[i + 1..].parse::<i64>().ok()?),
+        None => (text, 0),
+    };
+    let (whole, frac) = match mantissa.find('.') {
+        Some(i) => (&mantissa[..i], &mantissa[i + 1..]),
+        None => (mantissa, ""),
+    };
+    let digits = format!("{whole}{frac}");
+    let digits = if digits.is_empty() { "0" } else { &digits };
+    let n: BigInt = digits.parse().ok()?;
+    let scale = exponent.checked_sub(frac.len() as i64)?;
+    if scale.abs() > MAX_DECIMAL_EXPONENT + frac.len() as i64 || exponent.abs() > MAX_DECIMAL_EXPONENT {
+        return None;
+    }
+    let ten = BigInt::from(10);
+    let p = num_traits::pow(ten, scale.unsigned_abs() as usize);
+    Some(if scale >= 0 { Rational::from_integer(n * p) } else { Rational::new(n, p) })
+}
+
+/// Bits needed to hold the numerator and denominator of `r`.
+pub fn bits(r: &Rational) -> u64 {
+    r.numer().bits().max(r.denom().bits())
+}
+
+/// `base^n` for an integer `n`, or `None` when the result would exceed [`MAX_BITS`]
+/// or divide by zero.
+pub fn pow_int(base: &Rational, n: &BigInt) -> Option<Rational> {
+    if base.is_zero() {
+        return match n.sign() {
+            Sign::Minus => None,
+            Sign::NoSign => Some(Rational::one()),
+            Sign::Plus => Some(Rational::zero()),
+        };
+    }
+    if base.is_one() {
+        return Some(Rational::one());
+    }
+    if *base == -Rational::one() {
+        return Some(if n.is_even() { Rational::one() } else { -Rational::one() });
+    }
+    let e = n.abs().to_u64()?;
+    if bits(base).saturating_mul(e) > MAX_BITS {
+        return None;
+    }
+    let r = num_traits::pow(base.clone(), e as usize);
+    Some(if n.is_negative() { r.recip() } else { r })
+}
+
+/// The exact `q`-th root of `r` when it is rational (`8/27`, `3` gives `2/3`).
+pub fn exact_root(r: &Rational, q: &BigInt) -> Option<Rational> {
+    let q = q.to_u32()?;
+    if q == 0 || r.is_negative() && q % 2 == 0 {
+        return None;
+    }
+    let root = |n: &BigInt| -> Option<BigInt> {
+        let c = n.nth_root(q);
+        (num_traits::pow(c.clone(), q as usize) == *n).then_some(c)
+    };
+    Some(Rational::new(root(r.numer())?, root(r.denom())?))
+}
+
+/// The value of `r` as the nearest `f64` (infinite when out of range).
+pub fn to_f64(r: &Rational) -> f64 {
+    r.to_f64().unwrap_or(f64::NAN)
+}
+
+/// Whether `r` prints exactly as a short decimal (`0.044715`) rather than a fraction.
+/// Small fractions such as `1/2` or `3/8` keep the fraction form.
+pub fn decimal_digits(r: &Rational) -> Option<String> {
+    if r.is_integer() {
+        return None;
+    }
+    let mut d = r.denom().clone();
+    let (two, five) = (BigInt::from(2), BigInt::from(5));
+    let (mut a, mut b) = (0u64, 0u64);
+    while d.is_multiple_of(&two) {
+        d /= &two;
+        a += 1;
+    }
+    while d.is_multiple_of(&five) {
+        d /= &five;
+        b += 1;
+    }
+    if !d.is_one() {
+        return None;
+    }
+    let small = r.numer().abs() < BigInt::from(100) && *r.denom() <= BigInt::from(100);
+    if small {
+        return None;
+    }
+    let k = a.max(b) as usize;
+    let scaled = (r * Rational::from_integer(num_traits::pow(BigInt::from(10), k))).to_integer();
+    let neg = scaled.is_negative();
+    let mut s = scaled.abs().to_string();
+    if s.len() <= k {
+        s = format!("{}{}", "0".repeat(k + 1 - s.len()), s);
+    }
+    let (i, f) = s.split_at(s.len() - k);
+    Some(format!("{}{}.{}", if neg { "-" } else { "" }, i, f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(parse_decimal("0.1"), Some(Rational::new(1.into(), 10.into())));
+        assert_eq!(parse_decimal("1e-3"), Some(Rational::new(1.into(), 1000.into())));
+        assert_eq!(parse_decimal(".5"), Some(Rational::new(1.into(), 2.into())));
+        assert_eq!(parse_decimal("2.5E+1"), Some(int(25)));
+        assert!(parse_decimal("1e99999").is_none());
+    }
+
+    #[test]
+    fn decimal_printing_round_trips() {
+        for s in ["0.044715", "-1.0507009873554804934193349852946", "0.001"] {
+            let r = parse_decimal(s.trim_start_matches('-')).unwrap();
+            let r = if s.starts_with('-') { -r } else { r };
+            assert_eq!(decimal_digits(&r).as_deref(), Some(s));
+        }
+        assert_eq!(decimal_digits(&Rational::new(1.into(), 2.into())), None);
+        assert_eq!(decimal_digits(&Rational::new(1.into(), 3.into())), None);
+    }
+
+    #[test]
+    fn powers_are_bounded() {
+        assert_eq!(pow_int(&int(2), &BigInt::from(10)), Some(int(1024)));
+        assert_eq!(pow_int(&int(2), &BigInt::from(-1)), Some(Rational::new(1.into(), 2.into())));
+        assert!(pow_int(&int(10), &BigInt::from(10_000_000_000i64)).is_none());
+        assert!(pow_int(&int(0), &BigInt::from(-1)).is_none());
+        assert_eq!(
+            exact_root(&Rational::new(8.into(), 27.into()), &BigInt::from(3)),
+            Some(Rational::new(2.into(), 3.into()))
+        );
+        assert_eq!(exact_root(&int(2), &BigInt::from(2)), None);
+    }
+}

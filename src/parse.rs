@@ -1,0 +1,690 @@
+//! The parser: text in the grammar of `grammar/deriv.ebnf` to canonical expressions.
+//!
+//! Lexemes (numbers, identifiers, operators, comments) are read with nom; the grammar's
+//! productions are one function each below (`program`, `statement`, `sum`, `product`,
+//! `unary`, `power`, `primary`, `call`), and build [`Expr`]s through the canonicalising
+//! constructors as they go. Every recursive descent (parenthesis, call, unary sign,
+//! exponent) counts against [`MAX_DEPTH`], so hostile nesting gives an error, not a
+//! stack overflow. Sums and products are collected into one list before they are built,
+//! so a 100,000-term sum costs one canonicalisation, not 100,000.
+
+use nom::branch::alt;
+use nom::bytes::complete::{take_till, take_while};
+use nom::character::complete::{char, digit0, digit1, one_of, satisfy};
+use nom::combinator::{opt, recognize};
+use nom::{IResult, Parser as _};
+
+use crate::error::{Error, ErrorKind, Result, Span};
+use crate::expr::{AbstractFn, Expr, Func, Sym};
+use crate::func;
+use crate::number;
+
+/// How deeply parentheses, calls, signs and exponents may nest.
+pub const MAX_DEPTH: usize = 2000;
+
+/// One statement of a program: `name = expr` or a bare `expr`.
+#[derive(Clone, Debug)]
+pub struct Statement {
+    /// The defined name and its span, for a definition.
+    pub name: Option<(Sym, Span)>,
+    /// The expression.
+    pub body: Expr,
+    /// The span of the whole statement.
+    pub span: Span,
+}
+
+/// Parses a program: statements separated by `;` or newlines, with `#` comments.
+pub fn parse_program(src: &str) -> Result<Vec<Statement>> {
+    let mut p = Parser::new(src);
+    p.program()
+}
+
+/// Parses a single expression (no definitions).
+pub fn parse_expr(src: &str) -> Result<Expr> {
+    let stmts = parse_program(src)?;
+    match stmts.as_slice() {
+        [Statement { name: None, body, .. }] => Ok(body.clone()),
+        [Statement { name: Some((_, span)), .. }] => {
+            Err(Error::at(ErrorKind::Misuse("expected an expression, found a definition".into()), *span, src))
+        }
+        _ => Err(Error::at(
+            ErrorKind::Misuse("expected one expression, found several statements".into()),
+            stmts[1].span,
+            src,
+        )),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tok {
+    Num,
+    Ident,
+    Op(char),
+    DoubleStar,
+    Newline,
+    Bad(char),
+    End,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Token {
+    tok: Tok,
+    span: Span,
+}
+
+fn number(input: &str) -> IResult<&str, &str> {
+    let mantissa = alt((recognize((digit1, opt((char('.'), digit0)))), recognize((char('.'), digit1))));
+    let exponent = (one_of("eE"), opt(one_of("+-")), digit1);
+    recognize((mantissa, opt(exponent))).parse(input)
+}
+
+fn identifier(input: &str) -> IResult<&str, &str> {
+    let start = satisfy(|c| c.is_alphabetic() || c == '_');
+    let rest = take_while(|c: char| c.is_alphabetic() || c.is_ascii_digit() || c == '_');
+    recognize((start, rest)).parse(input)
+}
+
+fn blank(input: &str) -> IResult<&str, &str> {
+    let spaces = take_while(|c| c == ' ' || c == '\t' || c == '\r');
+    let comment = recognize((char('#'), take_till(|c| c == '\n')));
+    recognize((spaces, opt(comment))).parse(input)
+}
+
+fn lex(src: &str) -> Vec<Token> {
+    let mut toks = Vec::new();
+    let mut rest = src;
+    let offset = |r: &str| src.len() - r.len();
+    loop {
+        if let Ok((r, _)) = blank(rest) {
+            rest = r;
+        }
+        let start = offset(rest);
+        let Some(c) = rest.chars().next() else {
+            toks.push(Token { tok: Tok::End, span: Span::at(start) });
+            return toks;
+        };
+        let (tok, len) = if let Ok((r, _)) = number(rest) {
+            (Tok::Num, rest.len() - r.len())
+        } else if let Ok((r, _)) = identifier(rest) {
+            (Tok::Ident, rest.len() - r.len())
+        } else if rest.starts_with("**") {
+            (Tok::DoubleStar, 2)
+        } else if c == '\n' {
+            (Tok::Newline, 1)
+        } else if "+-*/^(),'[]=;".contains(c) {
+            (Tok::Op(c), 1)
+        } else {
+            (Tok::Bad(c), c.len_utf8())
+        };
+        toks.push(Token { tok, span: Span::new(start, start + len) });
+        rest = &rest[len..];
+    }
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    toks: Vec<Token>,
+    pos: usize,
+    depth: usize,
+    /// Parenthesis depth: newlines inside parentheses are white space.
+    parens: usize,
+}
+
+fn describe_char(c: char) -> (String, Option<&'static str>) {
+    let name = if c.is_ascii_graphic() { format!("`{c}`") } else { format!("U+{:04X}", c as u32) };
+    let hint = match c {
+        '|' => Some("write abs(x) for an absolute value"),
+        '\u{2212}' => Some("U+2212 is a minus sign: use -"),
+        '\u{00D7}' | '\u{22C5}' | '\u{00B7}' => Some("use * to multiply"),
+        '\u{00B2}' | '\u{00B3}' | '\u{00B9}' => Some("write powers with ^, as in x^2"),
+        '\u{00A0}' => Some("U+00A0 is a no-break space: use an ordinary space"),
+        '\u{200B}' => Some("U+200B is a zero-width space: delete it"),
+        '!' => Some("there is no factorial; deriv reads + - * / ^ and calls"),
+        '%' => Some("there is no % operator"),
+        _ => None,
+    };
+    (name, hint)
+}
+
+impl<'a> Parser<'a> {
+    fn new(src: &'a str) -> Parser<'a> {
+        Parser { src, toks: lex(src), pos: 0, depth: 0, parens: 0 }
+    }
+
+    fn peek(&mut self) -> Token {
+        while self.parens > 0 && self.toks[self.pos].tok == Tok::Newline {
+            self.pos += 1;
+        }
+        self.toks[self.pos]
+    }
+
+    fn peek2(&mut self) -> Token {
+        self.peek();
+        self.toks[(self.pos + 1).min(self.toks.len() - 1)]
+    }
+
+    fn bump(&mut self) -> Token {
+        let t = self.peek();
+        if t.tok != Tok::End {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn text(&self, t: Token) -> &'a str {
+        &self.src[t.span.start..t.span.end]
+    }
+
+    fn err(&self, kind: ErrorKind, span: Span) -> Error {
+        Error::at(kind, span, self.src)
+    }
+
+    fn found(&self, t: Token) -> String {
+        match t.tok {
+            Tok::End => "end of input".into(),
+            Tok::Newline => "end of line".into(),
+            Tok::Bad(c) => describe_char(c).0,
+            _ => format!("`{}`", self.text(t)),
+        }
+    }
+
+    fn expected(&self, what: &str, t: Token) -> Error {
+        if let Tok::Bad(c) = t.tok {
+            return self.bad_char(c, t.span);
+        }
+        let e = self.err(ErrorKind::Expected { expected: what.into(), found: self.found(t) }, t.span);
+        match t.tok {
+            Tok::Op('[') => e.with_hint("use ( ) for grouping"),
+            Tok::DoubleStar => e.with_hint("use ^ for powers"),
+            _ => e,
+        }
+    }
+
+    fn bad_char(&self, c: char, span: Span) -> Error {
+        let (name, hint) = describe_char(c);
+        let e = self.err(ErrorKind::UnexpectedChar(name), span);
+        match hint {
+            Some(h) => e.with_hint(h),
+            None => e,
+        }
+    }
+
+    fn enter(&mut self, at: Token) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            // Unclosed parentheses are the likelier fault than honest deep nesting.
+            let rest = &self.src[at.span.start..];
+            let (opens, closes) = (rest.matches('(').count(), rest.matches(')').count());
+            if opens > closes {
+                return Err(self.err(ErrorKind::Unclosed(self.column(at.span)), Span::at(self.src.len())));
+            }
+            return Err(self.err(ErrorKind::TooDeep(MAX_DEPTH), at.span));
+        }
+        Ok(())
+    }
+
+    fn column(&self, span: Span) -> usize {
+        Error::at(ErrorKind::Empty, span, self.src).column().unwrap_or(1)
+    }
+
+    // ---- program = { separator } [ statement { separator { separator } [ statement ] } ]
+
+    fn program(&mut self) -> Result<Vec<Statement>> {
+        let mut out = Vec::new();
+        loop {
+            let t = self.peek();
+            match t.tok {
+                Tok::End => break,
+                Tok::Newline => {
+                    self.bump();
+                }
+                Tok::Op(';') => {
+                    return Err(self.err(
+                        ErrorKind::Expected { expected: "a statement before `;`".into(), found: "`;`".into() },
+                        t.span,
+                    ))
+                }
+                _ => {
+                    out.push(self.statement()?);
+                    let t = self.peek();
+                    match t.tok {
+                        Tok::End | Tok::Newline => {}
+                        Tok::Op(';') => {
+                            self.bump();
+                        }
+                        _ => return Err(self.trailing(t)),
+                    }
+                }
+            }
+        }
+        if out.is_empty() {
+            let end = Span::at(self.src.len());
+            let e = self.err(ErrorKind::Empty, end);
+            return Err(if self.src.contains('#') {
+                e.with_hint("there is no expression after the comments")
+            } else {
+                e
+            });
+        }
+        Ok(out)
+    }
+
+    fn trailing(&self, t: Token) -> Error {
+        match t.tok {
+            Tok::Op(')') => self.err(
+                ErrorKind::Expected { expected: "an operator or end of input".into(), found: "unmatched `)`".into() },
+                t.span,
+            ),
+            Tok::Op('=') => {
+                self.err(ErrorKind::Definition("unexpected `=`: a definition is `name = expression`".into()), t.span)
+            }
+            Tok::Op(',') => self.err(
+                ErrorKind::Expected { expected: "an operator".into(), found: "`,` outside a function call".into() },
+                t.span,
+            ),
+            _ => self.expected("an operator", t),
+        }
+    }
+
+    // ---- statement = identifier "=" sum | sum
+
+    fn statement(&mut self) -> Result<Statement> {
+        let start = self.peek();
+        if start.tok == Tok::Op('=') {
+            return Err(self
+                .err(ErrorKind::Definition("a definition needs a name before `=`".into()), start.span)
+                .with_hint("write name = expression"));
+        }
+        if start.tok == Tok::Ident && self.peek2().tok == Tok::Op('=') {
+            let name = self.text(start);
+            if func::CONSTANTS.contains(&name) {
+                return Err(self.err(
+                    ErrorKind::Definition(format!("`{name}` is a built-in constant and cannot be redefined")),
+                    start.span,
+                ));
+            }
+            if func::is_builtin(name) {
+                return Err(self.err(
+                    ErrorKind::Definition(format!("`{name}` is a built-in function and cannot be redefined")),
+                    start.span,
+                ));
+            }
+            self.bump();
+            self.bump();
+            let body = self.sum()?;
+            let end = self.toks[self.pos.saturating_sub(1)].span.end;
+            return Ok(Statement {
+                name: Some((Sym::new(name), start.span)),
+                body,
+                span: Span::new(start.span.start, end),
+            });
+        }
+        let body = self.sum()?;
+        let end = self.toks[self.pos.saturating_sub(1)].span.end;
+        Ok(Statement { name: None, body, span: Span::new(start.span.start, end) })
+    }
+
+    // ---- sum = product { ("+" | "-") product }
+
+    fn sum(&mut self) -> Result<Expr> {
+        let mut terms = vec![self.product()?];
+        loop {
+            match self.peek().tok {
+                Tok::Op('+') => {
+                    self.bump();
+                    terms.push(self.product()?);
+                }
+                Tok::Op('-') => {
+                    self.bump();
+                    terms.push(Expr::negate(self.product()?));
+                }
+                _ => break,
+            }
+        }
+        Ok(if terms.len() == 1 { terms.swap_remove(0) } else { Expr::add(terms) })
+    }
+
+    // ---- product = unary { ("*" | "/") unary }
+
+    fn product(&mut self) -> Result<Expr> {
+        let mut factors = vec![self.operand()?];
+        loop {
+            let t = self.peek();
+            match t.tok {
+                Tok::Op('*') => {
+                    self.bump();
+                    factors.push(self.operand()?);
+                }
+                Tok::Op('/') => {
+                    self.bump();
+                    let d = self.operand()?;
+                    factors.push(Expr::pow(d, Expr::int(-1)));
+                }
+                Tok::DoubleStar => {
+                    return Err(self
+                        .err(ErrorKind::Expected { expected: "an operator".into(), found: "`**`".into() }, t.span)
+                        .with_hint("use ^ for powers, as in x^2"))
+                }
+                _ => break,
+            }
+        }
+        Ok(if factors.len() == 1 { factors.swap_remove(0) } else { Expr::mul(factors) })
+    }
+
+    /// A unary, then a check that no operand follows it directly (`2x`, `x y`, `(a)(b)`).
+    fn operand(&mut self) -> Result<Expr> {
+        let before = self.pos;
+        let e = self.unary()?;
+        let prev = self.toks[self.pos - 1];
+        let t = self.peek();
+        if matches!(t.tok, Tok::Num | Tok::Ident | Tok::Op('(')) {
+            return Err(self.missing_operator(prev, t, before));
+        }
+        Ok(e)
+    }
+
+    fn missing_operator(&self, prev: Token, t: Token, first: usize) -> Error {
+        let adjacent = prev.span.end == t.span.start;
+        let (a, b) = (self.text(prev), self.text(t));
+        if prev.tok == Tok::Num && adjacent {
+            if t.tok == Tok::Num && b.starts_with('.') {
+                return self.err(ErrorKind::BadNumber("a number has at most one decimal point".into()), t.span);
+            }
+            if t.tok == Tok::Ident && (b == "e" || b == "E") && !a.contains(['e', 'E']) {
+                return self
+                    .err(ErrorKind::BadNumber("the exponent of a number needs digits".into()), t.span)
+                    .with_hint(format!("write {a}e2 for {a}*10^2, or {a}*e for a product"));
+            }
+            if t.tok == Tok::Ident && a == "0" && b.starts_with(['x', 'X']) {
+                return self
+                    .err(ErrorKind::MissingOperator(format!("`{b}`")), t.span)
+                    .with_hint(format!("there are no hex literals; for a product write 0*{b}"));
+            }
+        }
+        let whole = &self.src[self.toks[first].span.start..prev.span.end];
+        let next = if t.tok == Tok::Op('(') { "(".to_owned() } else { b.to_owned() };
+        let hint = if t.tok == Tok::Op('(') {
+            format!("write {whole}*(...) to multiply")
+        } else {
+            format!("write {whole}*{next} to multiply")
+        };
+        self.err(ErrorKind::MissingOperator(format!("`{next}`")), t.span).with_hint(hint)
+    }
+
+    // ---- unary = ("-" | "+") unary | power
+
+    fn unary(&mut self) -> Result<Expr> {
+        let t = self.peek();
+        match t.tok {
+            Tok::Op('-') => {
+                self.bump();
+                self.enter(t)?;
+                let e = self.unary()?;
+                self.depth -= 1;
+                Ok(Expr::negate(e))
+            }
+            Tok::Op('+') => {
+                self.bump();
+                self.enter(t)?;
+                let e = self.unary();
+                self.depth -= 1;
+                e
+            }
+            _ => self.power(),
+        }
+    }
+
+    // ---- power = primary [ "^" unary ]
+
+    fn power(&mut self) -> Result<Expr> {
+        let base = self.primary()?;
+        let t = self.peek();
+        if t.tok != Tok::Op('^') {
+            return Ok(base);
+        }
+        self.bump();
+        self.enter(t)?;
+        let exponent = self.unary()?;
+        self.depth -= 1;
+        Ok(Expr::pow(base, exponent))
+    }
+
+    // ---- primary = number | "(" sum ")" | call | identifier
+
+    fn primary(&mut self) -> Result<Expr> {
+        let t = self.bump();
+        match t.tok {
+            Tok::Num => {
+                let text = self.text(t);
+                number::parse_decimal(text)
+                    .map(Expr::num)
+                    .ok_or_else(|| self.err(ErrorKind::NumberTooLarge(number::MAX_DECIMAL_EXPONENT), t.span))
+            }
+            Tok::Op('(') => {
+                self.enter(t)?;
+                self.parens += 1;
+                let e = self.sum();
+                self.parens -= 1;
+                let e = e?;
+                self.depth -= 1;
+                self.close(t)?;
+                Ok(e)
+            }
+            Tok::Ident => self.name(t),
+            _ => {
+                let what = if t.tok == Tok::Op('\'') {
+                    "an expression (a prime follows a function name)"
+                } else {
+                    "an expression"
+                };
+                Err(self.expected(what, t))
+            }
+        }
+    }
+
+    fn close(&mut self, open: Token) -> Result<()> {
+        let t = self.peek();
+        match t.tok {
+            Tok::Op(')') => {
+                self.bump();
+                Ok(())
+            }
+            Tok::End => Err(self.err(ErrorKind::Unclosed(self.column(open.span)), t.span)),
+            _ => Err(self.expected("`)`", t)),
+        }
+    }
+
+    // ---- call = identifier { "'" } [ "[" integer { "," integer } "]" ] "(" sum { "," sum } ")"
+
+    fn name(&mut self, t: Token) -> Result<Expr> {
+        let name = self.text(t);
+        let mut primes = 0u32;
+        let mut prime_span = None;
+        while self.peek().tok == Tok::Op('\'') {
+            let p = self.bump();
+            prime_span.get_or_insert(p.span);
+            primes += 1;
+        }
+        let mut positions: Option<Vec<u32>> = None;
+        if primes > 0 && self.peek().tok == Tok::Op('[') {
+            positions = Some(self.partial_positions()?);
+        }
+        if self.peek().tok != Tok::Op('(') {
+            if let Some(span) = prime_span {
+                return Err(self
+                    .err(ErrorKind::Misuse(format!("a prime needs a function call: `{name}` is not called")), span)
+                    .with_hint(format!("write {name}'(x) for the derivative of a function {name}")));
+            }
+            if func::is_builtin(name) {
+                let next = self.peek();
+                if matches!(next.tok, Tok::Num | Tok::Ident) {
+                    let arg = self.text(next);
+                    return Err(self
+                        .err(ErrorKind::MissingOperator(format!("`{arg}`")), next.span)
+                        .with_hint(format!("write {name}({arg}) to call `{name}`")));
+                }
+                return Err(
+                    self.err(ErrorKind::Misuse(format!("`{name}` is a function: call it as {name}(...)")), t.span)
+                );
+            }
+            return Ok(match name {
+                "e" => Expr::e(),
+                "pi" => Expr::pi(),
+                _ => Expr::var(name),
+            });
+        }
+        if func::CONSTANTS.contains(&name) {
+            return Err(self.err(ErrorKind::Misuse(format!("`{name}` is a constant, not a function")), t.span));
+        }
+        let open = self.bump();
+        self.enter(open)?;
+        self.parens += 1;
+        let args = self.arguments(name, open);
+        self.parens -= 1;
+        let args = args?;
+        self.depth -= 1;
+        self.build_call(name, t, primes, positions, args, open)
+    }
+
+    fn partial_positions(&mut self) -> Result<Vec<u32>> {
+        self.bump();
+        let mut out = Vec::new();
+        loop {
+            let t = self.bump();
+            let n = (t.tok == Tok::Num).then(|| self.text(t).parse::<u32>().ok()).flatten().filter(|&n| n >= 1);
+            let Some(n) = n else {
+                return Err(self.expected("an argument position (1, 2, ...)", t));
+            };
+            out.push(n - 1);
+            let t = self.bump();
+            match t.tok {
+                Tok::Op(',') => continue,
+                Tok::Op(']') => break,
+                _ => return Err(self.expected("`,` or `]`", t)),
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    fn arguments(&mut self, name: &str, open: Token) -> Result<Vec<(Expr, Span)>> {
+        let first = self.peek();
+        if first.tok == Tok::Op(')') {
+            return Err(self.err(
+                ErrorKind::Expected { expected: format!("an argument for `{name}`"), found: "`)`".into() },
+                first.span,
+            ));
+        }
+        let mut args = Vec::new();
+        loop {
+            let start = self.peek().span.start;
+            let e = self.sum()?;
+            let end = self.toks[self.pos - 1].span.end;
+            args.push((e, Span::new(start, end)));
+            if self.peek().tok == Tok::Op(',') {
+                self.bump();
+                continue;
+            }
+            self.close(open)?;
+            return Ok(args);
+        }
+    }
+
+    fn build_call(
+        &self,
+        name: &str,
+        t: Token,
+        primes: u32,
+        positions: Option<Vec<u32>>,
+        args: Vec<(Expr, Span)>,
+        open: Token,
+    ) -> Result<Expr> {
+        let n = args.len();
+        let arity_error = |expected: &str, at: usize| {
+            self.err(ErrorKind::Arity { name: name.into(), expected: expected.into(), found: n }, args[at].1)
+        };
+        if func::is_builtin(name) {
+            if primes > 0 {
+                return Err(self
+                    .err(ErrorKind::Misuse(format!("`{name}` is built in: primes are for abstract functions")), t.span)
+                    .with_hint("use `deriv diff` to differentiate a built-in function"));
+            }
+            let mut a: Vec<Expr> = args.iter().map(|(e, _)| e.clone()).collect();
+            return match (name, n) {
+                ("log", 2) => {
+                    let x = a.pop().unwrap_or_else(Expr::one);
+                    let b = a.pop().unwrap_or_else(Expr::one);
+                    Ok(Expr::quotient(Expr::ln(x), Expr::ln(b)))
+                }
+                ("log", _) if n > 2 => Err(arity_error("1 or 2 arguments", 2)),
+                (_, 1) => {
+                    let x = a.pop().unwrap_or_else(Expr::one);
+                    Ok(match name {
+                        "sqrt" => Expr::sqrt(x),
+                        "log" => Expr::ln(x),
+                        _ => Expr::call(Func::Builtin(func::lookup(name).unwrap_or(func::EXP)), vec![x]),
+                    })
+                }
+                _ => Err(arity_error("1 argument", 1)),
+            };
+        }
+        let partials = match positions {
+            Some(ps) => {
+                if let Some(&bad) = ps.iter().find(|&&p| p as usize >= n) {
+                    return Err(self.err(
+                        ErrorKind::Misuse(format!("`{name}` has {n} argument(s), so there is no argument {}", bad + 1)),
+                        t.span,
+                    ));
+                }
+                ps
+            }
+            None if primes == 0 => Vec::new(),
+            None if n == 1 => vec![0; primes as usize],
+            None => {
+                return Err(self
+                    .err(
+                        ErrorKind::Misuse(format!("`{name}` has {n} arguments: say which one the prime is for")),
+                        open.span,
+                    )
+                    .with_hint(format!("write {name}'[1](...) for the derivative in the first argument")))
+            }
+        };
+        let f = Func::Abstract(AbstractFn { name: Sym::new(name), partials });
+        Ok(Expr::call(f, args.into_iter().map(|(e, _)| e).collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(src: &str) -> usize {
+        parse_program(src).err().and_then(|e| e.column()).unwrap_or(0)
+    }
+
+    #[test]
+    fn error_columns() {
+        assert_eq!(col("x +* 2"), 4);
+        assert_eq!(col("(x+1"), 5);
+        assert_eq!(col("2x"), 2);
+        assert_eq!(col("sin x"), 5);
+        assert_eq!(col("1.2.3"), 4);
+        assert_eq!(col("1e"), 2);
+        assert_eq!(col("sin(x,y)"), 6);
+        assert_eq!(col("sin()"), 5);
+        assert_eq!(col("x'"), 2);
+        assert_eq!(col("e(x)"), 1);
+        assert_eq!(col("p = x = y"), 7);
+        assert_eq!(col(";;"), 1);
+        assert_eq!(col("   "), 4);
+        assert_eq!(col("\u{3c3} + )"), 5);
+    }
+
+    #[test]
+    fn precedence() {
+        assert_eq!(parse_expr("-x^2").ok(), parse_expr("-(x^2)").ok());
+        assert_eq!(parse_expr("2^3^2").ok(), Some(Expr::int(512)));
+        assert_eq!(parse_expr("e^-z").ok(), parse_expr("exp(-z)").ok());
+        assert_eq!(parse_expr("x--1").ok(), parse_expr("x+1").ok());
+    }
+}

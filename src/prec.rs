@@ -1,0 +1,19 @@
+//! The one precedence table, shared by the parser's grammar and both printers.
+//!
+//! Levels from loosest to tightest. `^` is right-associative, and a unary minus binds
+//! looser than `^` (`-x^2` is `-(x^2)`) but may open an exponent (`e^-z`).
+
+/// How tightly a printed form binds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Prec {
+    /// `a + b`, `a - b`.
+    Sum,
+    /// `-a`.
+    Neg,
+    /// `a*b`, `a/b`.
+    Product,
+    /// `a^b`.
+    Power,
+    /// Numbers, names, calls, parenthesised groups.
+    Atom,
+}

@@ -1,0 +1,342 @@
+//! The LaTeX printer, following `LATEX.md`: output that KaTeX, MathJax and pdflatex
+//! render, ASCII only.
+//!
+//! `\frac` for quotients, `e^{u}` (or `\exp\left(u\right)` when `u` is tall or long),
+//! `\tanh^{2}(x)` for powers of named functions, `\operatorname{sigmoid}` for names LaTeX
+//! lacks, `g'(z)` and `\partial_{1} f(x, y)` for abstract derivatives, braced subscripts
+//! (`x_{1}`, `w_{j,k}`), Greek names as commands, and `\left( \right)` only around tall
+//! contents.
+
+use num_bigint::BigInt;
+use num_traits::Signed;
+
+use super::{fraction, is_negative, ordered_terms};
+use crate::expr::{Constant, Expr, Func, Node};
+use crate::func::FUNCS;
+use crate::number::{self, Rational};
+use crate::prec::Prec;
+
+const GREEK: &[&str] = &[
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "varepsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "vartheta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "pi",
+    "varpi",
+    "rho",
+    "varrho",
+    "sigma",
+    "varsigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "varphi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Xi",
+    "Pi",
+    "Sigma",
+    "Upsilon",
+    "Phi",
+    "Psi",
+    "Omega",
+];
+
+const GREEK_CHARS: &[(char, &str)] = &[
+    ('α', "alpha"),
+    ('β', "beta"),
+    ('γ', "gamma"),
+    ('δ', "delta"),
+    ('ε', "epsilon"),
+    ('ζ', "zeta"),
+    ('η', "eta"),
+    ('θ', "theta"),
+    ('ι', "iota"),
+    ('κ', "kappa"),
+    ('λ', "lambda"),
+    ('μ', "mu"),
+    ('ν', "nu"),
+    ('ξ', "xi"),
+    ('π', "pi"),
+    ('ρ', "rho"),
+    ('σ', "sigma"),
+    ('ς', "varsigma"),
+    ('τ', "tau"),
+    ('υ', "upsilon"),
+    ('φ', "phi"),
+    ('χ', "chi"),
+    ('ψ', "psi"),
+    ('ω', "omega"),
+    ('Γ', "Gamma"),
+    ('Δ', "Delta"),
+    ('Θ', "Theta"),
+    ('Λ', "Lambda"),
+    ('Ξ', "Xi"),
+    ('Π', "Pi"),
+    ('Σ', "Sigma"),
+    ('Φ', "Phi"),
+    ('Ψ', "Psi"),
+    ('Ω', "Omega"),
+];
+
+/// The expression as LaTeX math (without surrounding `$`).
+pub fn to_latex(e: &Expr) -> String {
+    latex(e).0
+}
+
+/// A name as LaTeX: Greek names become commands, a trailing index becomes a braced
+/// subscript (`x1` is `x_{1}`, `w_j_k` is `w_{j,k}`), other long names `\mathit{name}`.
+pub fn name(n: &str) -> String {
+    let ascii: String = n
+        .chars()
+        .map(|c| match GREEK_CHARS.iter().find(|(g, _)| *g == c) {
+            Some((_, word)) => format!("{word} "),
+            None if c.is_ascii() => c.to_string(),
+            None => format!("U{:04X}", c as u32),
+        })
+        .collect::<String>()
+        .replace(' ', "");
+    let mut parts = ascii.split('_').filter(|p| !p.is_empty());
+    let head = parts.next().unwrap_or("");
+    let mut indices: Vec<&str> = parts.collect();
+    let (head, trailing) = split_digits(head);
+    if let Some(t) = trailing {
+        indices.insert(0, t);
+    }
+    let head = if GREEK.contains(&head) {
+        format!("\\{head}")
+    } else if head.chars().count() > 1 {
+        format!("\\mathit{{{head}}}")
+    } else {
+        head.to_owned()
+    };
+    if indices.is_empty() {
+        return head;
+    }
+    let sep = if indices.len() > 1 && indices.iter().all(|i| i.len() == 1) && !ascii.contains('_') { "" } else { "," };
+    format!("{head}_{{{}}}", indices.join(sep))
+}
+
+fn split_digits(s: &str) -> (&str, Option<&str>) {
+    let i = s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if i == 0 || i == s.len() {
+        (s, None)
+    } else {
+        (&s[..i], Some(&s[i..]))
+    }
+}
+
+fn is_tall(s: &str) -> bool {
+    s.contains("\\frac") || s.contains("\\sqrt")
+}
+
+fn paren(s: &str) -> String {
+    if is_tall(s) {
+        format!("\\left({s}\\right)")
+    } else {
+        format!("({s})")
+    }
+}
+
+fn wrap((s, p): (String, Prec), min: Prec) -> String {
+    if p < min {
+        paren(&s)
+    } else {
+        s
+    }
+}
+
+fn integer(n: &BigInt) -> String {
+    let s = n.abs().to_string();
+    if s.len() > 20 {
+        let zeros = s.len() - s.trim_end_matches('0').len();
+        if s.trim_end_matches('0') == "1" {
+            return format!("{}10^{{{zeros}}}", if n.is_negative() { "-" } else { "" });
+        }
+    }
+    n.to_string()
+}
+
+fn num(r: &Rational) -> (String, Prec) {
+    let neg = r.is_negative();
+    let p = if neg { Prec::Neg } else { Prec::Atom };
+    if r.is_integer() {
+        return (integer(r.numer()), p);
+    }
+    if let Some(d) = number::decimal_digits(r) {
+        return (d, p);
+    }
+    let a = r.abs();
+    let s = format!("\\frac{{{}}}{{{}}}", integer(a.numer()), integer(a.denom()));
+    if neg {
+        (format!("-{s}"), Prec::Neg)
+    } else {
+        (s, Prec::Product)
+    }
+}
+
+fn latex(e: &Expr) -> (String, Prec) {
+    match e.node() {
+        Node::Num(r) => num(r),
+        Node::Const(Constant::Pi) => ("\\pi".into(), Prec::Atom),
+        Node::Var(s) => (name(s.as_str()), Prec::Atom),
+        Node::Add(ts) => {
+            let mut out = String::new();
+            for (i, t) in ordered_terms(ts).iter().enumerate() {
+                if i == 0 {
+                    out.push_str(&wrap(latex(t), Prec::Neg));
+                } else if is_negative(t) {
+                    out.push_str(" - ");
+                    out.push_str(&wrap(latex(&Expr::negate(t.clone())), Prec::Product));
+                } else {
+                    out.push_str(" + ");
+                    out.push_str(&wrap(latex(t), Prec::Product));
+                }
+            }
+            (out, Prec::Sum)
+        }
+        Node::Mul(_) => product(e),
+        Node::Pow(_, x) if is_negative(x) => product(e),
+        Node::Pow(b, x) => power(b, x),
+        Node::Call(f, args) => call(e, f, args),
+    }
+}
+
+fn product(e: &Expr) -> (String, Prec) {
+    let fr = fraction(e);
+    let mut numer: Vec<String> = Vec::new();
+    match number::decimal_digits(&fr.coeff) {
+        Some(d) => numer.push(d),
+        None => {
+            if let Some(n) = fr.coeff_numer() {
+                numer.push(integer(n));
+            }
+        }
+    }
+    let coeff_denom = if number::decimal_digits(&fr.coeff).is_some() { None } else { fr.coeff_denom().map(integer) };
+    numer.extend(fr.numer.iter().map(|f| wrap(latex(f), Prec::Product)));
+    let mut denom: Vec<String> = coeff_denom.into_iter().collect();
+    denom.extend(fr.denom.iter().map(|f| wrap(latex(f), Prec::Product)));
+    let sign = if fr.negative { "-" } else { "" };
+    let top = juxtapose(&numer);
+    if denom.is_empty() {
+        let p = if fr.negative {
+            Prec::Neg
+        } else if numer.len() == 1 {
+            fr.numer.first().map_or(Prec::Atom, |f| latex(f).1)
+        } else {
+            Prec::Product
+        };
+        return (format!("{sign}{top}"), p);
+    }
+    let top = if top.is_empty() { "1".to_owned() } else { top };
+    let p = if fr.negative { Prec::Neg } else { Prec::Product };
+    (format!("{sign}\\frac{{{top}}}{{{}}}", juxtapose(&denom)), p)
+}
+
+/// Factors side by side, with `\cdot` where the next factor starts with a digit.
+fn juxtapose(fs: &[String]) -> String {
+    let mut out = String::new();
+    for (i, f) in fs.iter().enumerate() {
+        if i > 0 {
+            out.push_str(if f.starts_with(|c: char| c.is_ascii_digit()) { " \\cdot " } else { " " });
+        }
+        out.push_str(f);
+    }
+    out
+}
+
+fn exponent(x: &Expr) -> String {
+    latex(x).0
+}
+
+fn power(b: &Expr, x: &Expr) -> (String, Prec) {
+    if x.as_num().is_some_and(|r| *r == Rational::new(1.into(), 2.into())) {
+        return (format!("\\sqrt{{{}}}", latex(b).0), Prec::Atom);
+    }
+    // A named function's power goes after its name: \tanh^{2}(x).
+    if let Node::Call(Func::Builtin(i), args) = b.node() {
+        let f = &FUNCS[*i];
+        if b.as_exp().is_none() && !f.latex.is_empty() {
+            return (format!("{}^{{{}}}{}", f.latex, exponent(x), paren(&latex(&args[0]).0)), Prec::Power);
+        }
+    }
+    (format!("{}^{{{}}}", wrap(latex(b), Prec::Atom), exponent(x)), Prec::Power)
+}
+
+fn call(e: &Expr, f: &Func, args: &[Expr]) -> (String, Prec) {
+    let arglist = || args.iter().map(|a| latex(a).0).collect::<Vec<_>>().join(", ");
+    if let Some(u) = e.as_exp() {
+        if u.is_one() {
+            return ("e".into(), Prec::Atom);
+        }
+        let s = latex(u).0;
+        if is_tall(&s) || s.len() > 24 {
+            return (format!("\\exp\\left({s}\\right)"), Prec::Atom);
+        }
+        return (format!("e^{{{s}}}"), Prec::Power);
+    }
+    match f {
+        Func::Builtin(i) => {
+            let def = &FUNCS[*i];
+            if def.name == "abs" {
+                return (format!("\\left|{}\\right|", arglist()), Prec::Atom);
+            }
+            (format!("{}{}", def.latex, paren(&arglist())), Prec::Atom)
+        }
+        Func::Abstract(a) => {
+            let n = a.name.as_str();
+            let head = if n.chars().count() == 1 && n.is_ascii() {
+                n.to_owned()
+            } else {
+                let named = name(n);
+                if named.starts_with('\\') && !named.starts_with("\\mathit") {
+                    named
+                } else {
+                    format!("\\operatorname{{{}}}", n.replace('_', "\\_"))
+                }
+            };
+            let s = if args.len() == 1 {
+                match a.partials.len() {
+                    0 => head,
+                    k @ 1..=3 => format!("{head}{}", "'".repeat(k)),
+                    k => format!("{head}^{{({k})}}"),
+                }
+            } else if a.partials.is_empty() {
+                head
+            } else {
+                let mut parts = String::new();
+                let mut i = 0;
+                while i < a.partials.len() {
+                    let p = a.partials[i];
+                    let run = a.partials[i..].iter().take_while(|&&q| q == p).count();
+                    parts.push_str(&format!("\\partial_{{{}}}", p + 1));
+                    if run > 1 {
+                        parts.push_str(&format!("^{{{run}}}"));
+                    }
+                    parts.push(' ');
+                    i += run;
+                }
+                format!("{parts}{head}")
+            };
+            (format!("{s}{}", paren(&arglist())), Prec::Atom)
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The plain-text printer: deriv's own input syntax, with minimal parentheses.
+//!
+//! The output parses back to the same expression (a property test holds it to that):
+//! `x^2`, `-x`, `a - b`, `a/b`, `sqrt(x)`, `e^z`, `e^-z`, `g'(z)`, `f'[1](x, y)`. Exact
+//! numbers print as integers, as `p/q`, or as decimals when the decimal is exact and
+//! reads better (`0.044715`).
+
+use std::fmt::{self, Write};
+
+use num_traits::Signed;
+
+use super::{fraction, is_negative, ordered_terms};
+use crate::expr::{Constant, Expr, Func, Node};
+use crate::number::{self, Rational};
+use crate::prec::Prec;
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&to_text(self))
+    }
+}
+
+/// The expression in deriv's input syntax.
+pub fn to_text(e: &Expr) -> String {
+    let mut out = String::new();
+    write_expr(e, &mut out);
+    out
+}
+
+fn prec(e: &Expr) -> Prec {
+    match e.node() {
+        Node::Num(r) => num_prec(r),
+        Node::Const(_) | Node::Var(_) => Prec::Atom,
+        Node::Add(_) => Prec::Sum,
+        Node::Mul(_) => {
+            let fr = fraction(e);
+            if fr.negative {
+                Prec::Neg
+            } else if fr.numer.len() + usize::from(fr.coeff_numer().is_some()) <= 1
+                && fr.denom.is_empty()
+                && fr.coeff_denom().is_none()
+            {
+                fr.numer.first().map_or(Prec::Atom, prec)
+            } else {
+                Prec::Product
+            }
+        }
+        Node::Pow(_, x) if is_negative(x) => Prec::Product,
+        Node::Pow(_, x) if is_half(x) => Prec::Atom,
+        Node::Pow(..) => Prec::Power,
+        Node::Call(..) => match e.as_exp() {
+            Some(u) if u.is_one() => Prec::Atom,
+            Some(_) => Prec::Power,
+            None => Prec::Atom,
+        },
+    }
+}
+
+fn num_prec(r: &Rational) -> Prec {
+    if r.is_negative() {
+        Prec::Neg
+    } else if r.is_integer() || number::decimal_digits(r).is_some() {
+        Prec::Atom
+    } else {
+        Prec::Product
+    }
+}
+
+fn is_half(x: &Expr) -> bool {
+    x.as_num().is_some_and(|r| *r == Rational::new(1.into(), 2.into()))
+}
+
+fn write_paren(e: &Expr, min: Prec, out: &mut String) {
+    if prec(e) < min {
+        out.push('(');
+        write_expr(e, out);
+        out.push(')');
+    } else {
+        write_expr(e, out);
+    }
+}
+
+fn write_num(r: &Rational, out: &mut String) {
+    if r.is_integer() {
+        let _ = write!(out, "{}", r.numer());
+    } else if let Some(d) = number::decimal_digits(r) {
+        out.push_str(&d);
+    } else {
+        let _ = write!(out, "{}/{}", r.numer(), r.denom());
+    }
+}
+
+fn write_expr(e: &Expr, out: &mut String) {
+    match e.node() {
+        Node::Num(r) => write_num(r, out),
+        Node::Const(Constant::Pi) => out.push_str("pi"),
+        Node::Var(s) => out.push_str(s.as_str()),
+        Node::Add(ts) => {
+            for (i, t) in ordered_terms(ts).iter().enumerate() {
+                if i == 0 {
+                    write_paren(t, Prec::Neg, out);
+                } else if is_negative(t) {
+                    out.push_str(" - ");
+                    write_paren(&Expr::negate(t.clone()), Prec::Product, out);
+                } else {
+                    out.push_str(" + ");
+                    write_paren(t, Prec::Product, out);
+                }
+            }
+        }
+        Node::Mul(_) => write_fraction(e, out),
+        Node::Pow(_, x) if is_negative(x) => write_fraction(e, out),
+        Node::Pow(b, x) if is_half(x) => {
+            out.push_str("sqrt(");
+            write_expr(b, out);
+            out.push(')');
+        }
+        Node::Pow(b, x) => {
+            write_paren(b, Prec::Atom, out);
+            out.push('^');
+            write_exponent(x, out);
+        }
+        Node::Call(f, args) => {
+            if let Some(u) = e.as_exp() {
+                out.push('e');
+                if !u.is_one() {
+                    out.push('^');
+                    write_exponent(u, out);
+                }
+                return;
+            }
+            out.push_str(f.name());
+            if let Func::Abstract(a) = f {
+                if args.len() == 1 {
+                    out.push_str(&"'".repeat(a.partials.len()));
+                } else if !a.partials.is_empty() {
+                    let ps: Vec<String> = a.partials.iter().map(|p| (p + 1).to_string()).collect();
+                    let _ = write!(out, "'[{}]", ps.join(","));
+                }
+            }
+            out.push('(');
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_expr(a, out);
+            }
+            out.push(')');
+        }
+    }
+}
+
+/// Exponents stay bare when they are atoms or the negation of one (`x^2`, `e^-z`);
+/// anything else is parenthesised (`x^(n - 1)`, `e^(-x^2/2)`).
+fn write_exponent(x: &Expr, out: &mut String) {
+    let neg = Expr::negate(x.clone());
+    if prec(x) == Prec::Atom {
+        write_expr(x, out);
+    } else if is_negative(x) && prec(&neg) == Prec::Atom && !matches!(neg.node(), Node::Num(_)) {
+        out.push('-');
+        write_expr(&neg, out);
+    } else {
+        out.push('(');
+        write_expr(x, out);
+        out.push(')');
+    }
+}
+
+fn write_fraction(e: &Expr, out: &mut String) {
+    let fr = fraction(e);
+    if fr.negative {
+        out.push('-');
+    }
+    let decimal = number::decimal_digits(&fr.coeff);
+    let mut numer: Vec<String> = Vec::new();
+    let mut denom: Vec<String> = Vec::new();
+    match &decimal {
+        Some(d) => numer.push(d.clone()),
+        None => {
+            if let Some(n) = fr.coeff_numer() {
+                numer.push(n.to_string());
+            }
+            if let Some(d) = fr.coeff_denom() {
+                denom.push(d.to_string());
+            }
+        }
+    }
+    for f in &fr.numer {
+        let mut s = String::new();
+        write_paren(f, Prec::Product, &mut s);
+        numer.push(s);
+    }
+    if numer.is_empty() {
+        numer.push("1".into());
+    }
+    out.push_str(&numer.join("*"));
+    match (denom.len(), fr.denom.as_slice()) {
+        (0, []) => {}
+        (1, []) => {
+            out.push('/');
+            out.push_str(&denom[0]);
+        }
+        (0, [single]) => {
+            out.push('/');
+            write_paren(single, Prec::Power, out);
+        }
+        _ => {
+            for f in &fr.denom {
+                let mut s = String::new();
+                write_paren(f, Prec::Product, &mut s);
+                denom.push(s);
+            }
+            let _ = write!(out, "/({})", denom.join("*"));
+        }
+    }
+}
