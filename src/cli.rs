@@ -126,8 +126,35 @@ pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stde
             return code;
         }
     };
-    let mut warnings = Vec::new();
-    match execute(cli.command, stdin, &mut warnings) {
+    // Standard input is read here, so the work below can run on a thread of its own.
+    let needs_stdin = args.iter().any(|a| a == "-");
+    let mut input = Vec::new();
+    if needs_stdin {
+        if let Err(e) = stdin.read_to_end(&mut input) {
+            let _ = writeln!(stderr, "error: cannot read stdin: {e}");
+            return 1;
+        }
+    }
+    // Deep input is bounded by the parser's depth limit; a large stack makes sure every
+    // recursive stage below that limit has room, whatever thread called us.
+    let work = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(WORKER_STACK)
+            .spawn_scoped(s, || {
+                let mut warnings = Vec::new();
+                let res = execute(cli.command, &mut &input[..], &mut warnings);
+                (res, warnings)
+            })
+            .map(|h| h.join())
+    });
+    let (res, warnings) = match work {
+        Ok(Ok(r)) => r,
+        _ => {
+            let _ = writeln!(stderr, "error: internal failure (please report this input)");
+            return 1;
+        }
+    };
+    match res {
         Ok(out) => {
             for w in warnings {
                 let _ = writeln!(stderr, "{w}");
@@ -143,6 +170,10 @@ pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stde
         }
     }
 }
+
+/// The stack of the thread that does the work: room for recursion to the parser's
+/// depth limit in every stage. Only the pages touched are ever committed.
+const WORKER_STACK: usize = 1 << 30;
 
 fn os_to_string(s: &OsString) -> Result<String> {
     match s.to_str() {

@@ -67,20 +67,24 @@ pub trait Scalar:
     fn value(self) -> f64;
     /// `self ^ e`.
     fn pow(self, e: Self) -> Self;
+    /// `self ^ (p/q)` for an exact exponent, real for negative bases when `q` is odd.
+    fn pow_rational(self, p: i64, q: i64) -> Self;
     /// A built-in function of one argument.
     fn builtin(self, i: usize) -> Self;
     /// An abstract function.
     fn abstract_call(model: &Model, f: &AbstractFn, args: &[Self]) -> Self;
 }
 
-fn real_pow(b: f64, e: f64) -> f64 {
-    // A negative base with an odd-denominator rational exponent has a real value.
-    if b < 0.0 && e.fract() != 0.0 {
-        let r = num_rational::Ratio::<i64>::approximate_float(e);
-        if let Some(r) = r.filter(|r| (*r.numer() as f64 / *r.denom() as f64 - e).abs() < 1e-15 && r.denom() % 2 == 1) {
-            let mag = (-b).powf(e);
-            return if r.numer() % 2 == 0 { mag } else { -mag };
-        }
+/// `b^(p/q)` for an exact rational exponent: real for a negative base when `q` is odd
+/// (the real cube root of -8 is -2).
+fn rational_pow(b: f64, p: i64, q: i64) -> f64 {
+    let e = p as f64 / q as f64;
+    if b < 0.0 && q % 2 == 1 {
+        let mag = (-b).powf(e);
+        return if p % 2 == 0 { mag } else { -mag };
+    }
+    if q == 1 && p.unsigned_abs() < i32::MAX as u64 {
+        return b.powi(p as i32);
     }
     b.powf(e)
 }
@@ -93,11 +97,10 @@ impl Scalar for f64 {
         self
     }
     fn pow(self, e: f64) -> f64 {
-        if e.fract() == 0.0 && e.abs() < 1e9 {
-            self.powi(e as i32)
-        } else {
-            real_pow(self, e)
-        }
+        self.powf(e)
+    }
+    fn pow_rational(self, p: i64, q: i64) -> f64 {
+        rational_pow(self, p, q)
     }
     fn builtin(self, i: usize) -> f64 {
         (FUNCS[i].eval)(self)
@@ -170,6 +173,10 @@ impl Scalar for Dual {
         }
         Dual { v, d }
     }
+    fn pow_rational(self, p: i64, q: i64) -> Dual {
+        let d = if self.d == 0.0 { 0.0 } else { p as f64 / q as f64 * rational_pow(self.v, p - q, q) * self.d };
+        Dual { v: rational_pow(self.v, p, q), d }
+    }
     fn builtin(self, i: usize) -> Dual {
         let f = &FUNCS[i];
         let d = if self.d == 0.0 { 0.0 } else { (f.slope)(self.v) * self.d };
@@ -226,14 +233,13 @@ fn eval_rec<S: Scalar>(
             }
             acc
         }
+        Node::Pow(b, x) if small_ratio(x).is_some() => {
+            let (p, q) = small_ratio(x).unwrap_or((1, 1));
+            eval_rec(b, vars, model, memo)?.pow_rational(p, q)
+        }
         Node::Pow(b, x) => {
             let b = eval_rec(b, vars, model, memo)?;
-            let x = eval_rec(x, vars, model, memo)?;
-            if x.value() == -1.0 {
-                S::constant(1.0) / b
-            } else {
-                b.pow(x)
-            }
+            b.pow(eval_rec(x, vars, model, memo)?)
         }
         Node::Call(Func::Builtin(i), args) => eval_rec(&args[0], vars, model, memo)?.builtin(*i),
         Node::Call(Func::Abstract(f), args) => {
@@ -252,6 +258,13 @@ fn eval_rec<S: Scalar>(
     };
     memo.insert(e.id(), v);
     Ok(v)
+}
+
+/// The exponent as a small exact fraction `p/q`, when it is a number.
+fn small_ratio(x: &Expr) -> Option<(i64, i64)> {
+    use num_traits::ToPrimitive;
+    let r = x.as_num()?;
+    Some((r.numer().to_i64()?, r.denom().to_i64()?))
 }
 
 /// The value of `e` at `env`.

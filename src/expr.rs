@@ -16,6 +16,7 @@ use std::hash::{Hash, Hasher};
 use std::rc::{Rc, Weak};
 
 use num_bigint::BigInt;
+use num_integer::Integer;
 use num_traits::{One, Signed, Zero};
 
 use crate::func::{self, FUNCS};
@@ -463,7 +464,15 @@ impl Expr {
                 }
                 Node::Mul(fs) => stack.extend(fs.iter().cloned()),
                 _ => {
-                    let (b, e) = f.base_exp();
+                    let (mut b, e) = f.base_exp();
+                    // A sum whose terms are all negative is factored as -(...): (-1 - a)
+                    // and (1 + a) are the same base.
+                    if let (Some(n), Some(neg)) = (e.as_num().filter(|r| r.is_integer()), b.negated_sum()) {
+                        if n.to_integer().is_odd() {
+                            coeff = -coeff;
+                        }
+                        b = neg;
+                    }
                     match exps.get_mut(&b) {
                         Some(v) => v.push(e),
                         None => {
@@ -522,6 +531,16 @@ impl Expr {
         intern(Node::Mul(out))
     }
 
+    /// `-self` when this is a sum whose terms all have negative coefficients.
+    fn negated_sum(&self) -> Option<Expr> {
+        match self.node() {
+            Node::Add(ts) if ts.iter().all(|t| t.coeff_rest().0.is_negative()) => {
+                Some(Expr::add(ts.iter().map(|t| Expr::negate(t.clone())).collect::<Vec<_>>()))
+            }
+            _ => None,
+        }
+    }
+
     fn is_e(&self) -> bool {
         self.as_exp().is_some_and(Expr::is_one)
     }
@@ -548,6 +567,11 @@ impl Expr {
             }
             (Node::Pow(b, e), _) if int_exp.is_some() => {
                 return Expr::pow(b.clone(), Expr::mul([e.clone(), exponent]));
+            }
+            (Node::Add(_), _) if int_exp.is_some() && base.negated_sum().is_some() => {
+                let odd = int_exp.as_ref().is_some_and(|n| n.is_odd());
+                let p = Expr::pow(base.negated_sum().unwrap_or_else(Expr::one), exponent);
+                return if odd { Expr::negate(p) } else { p };
             }
             (Node::Mul(fs), _) if int_exp.is_some() => {
                 return Expr::mul(fs.iter().map(|f| Expr::pow(f.clone(), exponent.clone())));

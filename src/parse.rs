@@ -227,7 +227,7 @@ impl<'a> Parser<'a> {
         Error::at(ErrorKind::Empty, span, self.src).column().unwrap_or(1)
     }
 
-    // ---- program = { separator } [ statement { separator { separator } [ statement ] } ]
+    // ---- program = { newline } statement { separator { newline } statement } [ ";" ] { newline }
 
     fn program(&mut self) -> Result<Vec<Statement>> {
         let mut out = Vec::new();
@@ -470,7 +470,7 @@ impl<'a> Parser<'a> {
                 self.close(t)?;
                 Ok(e)
             }
-            Tok::Ident => self.name(t),
+            Tok::Ident => self.call(t),
             _ => {
                 let what = if t.tok == Tok::Op('\'') {
                     "an expression (a prime follows a function name)"
@@ -494,9 +494,9 @@ impl<'a> Parser<'a> {
         }
     }
 
-    // ---- call = identifier { "'" } [ "[" integer { "," integer } "]" ] "(" sum { "," sum } ")"
+    // ---- call = identifier (or a plain identifier, when no "(" follows) { "'" } [ "[" integer { "," integer } "]" ] "(" sum { "," sum } ")"
 
-    fn name(&mut self, t: Token) -> Result<Expr> {
+    fn call(&mut self, t: Token) -> Result<Expr> {
         let name = self.text(t);
         let mut primes = 0u32;
         let mut prime_span = None;
@@ -507,21 +507,21 @@ impl<'a> Parser<'a> {
         }
         let mut positions: Option<Vec<u32>> = None;
         if primes > 0 && self.peek().tok == Tok::Op('[') {
-            positions = Some(self.partial_positions()?);
+            positions = Some(self.partials()?);
         }
         if self.peek().tok != Tok::Op('(') {
             if let Some(span) = prime_span {
                 return Err(self
                     .err(ErrorKind::Misuse(format!("a prime needs a function call: `{name}` is not called")), span)
-                    .with_hint(format!("write {name}'(x) for the derivative of a function {name}")));
+                    .with_hint("primes mark derivatives of functions, as in g'(x)"));
             }
             if func::is_builtin(name) {
                 let next = self.peek();
                 if matches!(next.tok, Tok::Num | Tok::Ident) {
                     let arg = self.text(next);
                     return Err(self
-                        .err(ErrorKind::MissingOperator(format!("`{arg}`")), next.span)
-                        .with_hint(format!("write {name}({arg}) to call `{name}`")));
+                        .err(ErrorKind::Misuse(format!("`{name}` needs parentheses around its argument")), next.span)
+                        .with_hint(format!("write {name}({arg})")));
                 }
                 return Err(
                     self.err(ErrorKind::Misuse(format!("`{name}` is a function: call it as {name}(...)")), t.span)
@@ -546,7 +546,9 @@ impl<'a> Parser<'a> {
         self.build_call(name, t, primes, positions, args, open)
     }
 
-    fn partial_positions(&mut self) -> Result<Vec<u32>> {
+    // ---- partials = "[" digits { "," digits } "]"
+
+    fn partials(&mut self) -> Result<Vec<u32>> {
         self.bump();
         let mut out = Vec::new();
         loop {
@@ -576,13 +578,15 @@ impl<'a> Parser<'a> {
             ));
         }
         let mut args = Vec::new();
+        // Each argument's span starts at the comma before it, so an arity error
+        // underlines `, y` in `sin(x, y)`.
+        let mut start = self.peek().span.start;
         loop {
-            let start = self.peek().span.start;
             let e = self.sum()?;
             let end = self.toks[self.pos - 1].span.end;
             args.push((e, Span::new(start, end)));
             if self.peek().tok == Tok::Op(',') {
-                self.bump();
+                start = self.bump().span.start;
                 continue;
             }
             self.close(open)?;
@@ -632,7 +636,11 @@ impl<'a> Parser<'a> {
             Some(ps) => {
                 if let Some(&bad) = ps.iter().find(|&&p| p as usize >= n) {
                     return Err(self.err(
-                        ErrorKind::Misuse(format!("`{name}` has {n} argument(s), so there is no argument {}", bad + 1)),
+                        ErrorKind::Misuse(format!(
+                            "`{name}` has {n} argument{}, so there is no argument {}",
+                            if n == 1 { "" } else { "s" },
+                            bad + 1
+                        )),
                         t.span,
                     ));
                 }

@@ -1,1 +1,9 @@
-//! Test entry.
+//! The one test binary: every test file is a module here (one link step, fast builds).
+
+mod cli;
+mod diff;
+mod grammar;
+mod print;
+mod props;
+mod support;
+mod tidy;

@@ -53,7 +53,10 @@ pub fn fraction(e: &Expr) -> Fraction {
     let mut out = Fraction { negative: coeff.is_negative(), coeff: coeff.abs(), numer: Vec::new(), denom: Vec::new() };
     for f in factors {
         match f.node() {
-            Node::Pow(b, x) if is_negative(x) => out.denom.push(Expr::pow(b.clone(), Expr::negate(x.clone()))),
+            // `0^-1` stays above the bar: `1/(3*0)` would read back as `1/0`.
+            Node::Pow(b, x) if is_negative(x) && !b.is_zero() => {
+                out.denom.push(Expr::pow(b.clone(), Expr::negate(x.clone())))
+            }
             _ => out.numer.push(f),
         }
     }

@@ -1,0 +1,173 @@
+//! The command line, in-process: outputs, formats, and errors with their carets.
+
+use crate::support::{run, run_with_stdin, transcript};
+
+#[test]
+fn diff_prints_one_line() {
+    insta::assert_snapshot!(transcript(&["diff", "e^z/(1+e^z)", "--wrt", "z"]));
+}
+
+#[test]
+fn diff_check_reports_the_error() {
+    let r = run(&["diff", "e^z/(1+e^z)", "--wrt", "z", "--check"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.stdout.lines().count(), 1);
+    let err: f64 = r.stderr.split("max error ").nth(1).and_then(|s| s.split(' ').next()).unwrap().parse().unwrap();
+    assert!(err < 1e-12, "{}", r.stderr);
+}
+
+#[test]
+fn diff_without_wrt_uses_the_only_variable() {
+    let r = run(&["diff", "sin(x)^2"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "2*cos(x)*sin(x)\n"));
+}
+
+#[test]
+fn diff_of_a_definition_differentiates_its_body() {
+    insta::assert_snapshot!(transcript(&["diff", "p = 1/(1+e^-z)", "--wrt", "z"]));
+}
+
+#[test]
+fn diff_with_lets() {
+    insta::assert_snapshot!(transcript(&[
+        "diff",
+        "E",
+        "--let",
+        "z=x1*w11 + x2*w21",
+        "--let",
+        "E=1/2*(g(z)-t)^2",
+        "--wrt",
+        "w11"
+    ]));
+}
+
+#[test]
+fn diff_order() {
+    insta::assert_snapshot!(transcript(&["diff", "g(z)^2/2", "--wrt", "z", "--order", "2"]));
+    let r = run(&["diff", "x", "--wrt", "x", "--order", "100000000"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "0\n"));
+}
+
+#[test]
+fn diff_formats() {
+    insta::assert_snapshot!(transcript(&["diff", "sinh(x)/cosh(x)", "--wrt", "x", "--format", "latex"]));
+    let r = run(&["diff", "sigmoid(z)", "--wrt", "z", "--format", "json", "--check"]);
+    assert_eq!(r.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["variable"], "z");
+    assert_eq!(v["derivative"]["text"], "sigmoid(z)*(1 - sigmoid(z))");
+    assert!(v["check"]["max_error"].as_f64().unwrap() < 1e-12);
+    insta::assert_snapshot!(transcript(&["diff", "x^2*y", "--wrt", "x", "--format", "json"]));
+}
+
+#[test]
+fn grad_prints_one_line_per_variable() {
+    insta::assert_snapshot!(transcript(&["grad", "1/2*(tanh(x1*w1 + x2*w2) - t)^2", "--wrt", "w1,w2,t", "--check"]));
+}
+
+#[test]
+fn eval_parse_latex() {
+    insta::assert_snapshot!(transcript(&["eval", "sigmoid(z) + x^2", "--at", "z=0,x=pi"]));
+    insta::assert_snapshot!(transcript(&["parse", "x*x + x + x + 2*(y + 1) - 2*y"]));
+    insta::assert_snapshot!(transcript(&["latex", "e^z/(1+e^z)^2"]));
+}
+
+#[test]
+fn stdin_and_files() {
+    let r = run_with_stdin(&["diff", "-", "--wrt", "x"], b"y = x^3\n# a comment\n");
+    assert_eq!((r.code, r.stdout.as_str()), (0, "3*x^2\n"));
+    let dir = std::env::temp_dir().join(format!("deriv-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("defs.deriv");
+    std::fs::write(&file, "z = x1*w1 + x2*w2\nE = (g(z) - t)^2/2\n").unwrap();
+    let r = run(&["diff", "--file", file.to_str().unwrap(), "--wrt", "w2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r2 = run(&["diff", "E", "--file", file.to_str().unwrap(), "--wrt", "w2"]);
+    assert_eq!(r.stdout, r2.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn expressions_starting_with_minus_after_double_dash() {
+    let r = run(&["diff", "--wrt", "x", "--", "-ln(1+e^-x)"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "e^-x/(1 + e^-x)\n");
+}
+
+#[test]
+fn errors_have_a_caret_and_exit_2() {
+    let cases: &[&[&str]] = &[
+        &["diff", "x +* 2", "--wrt", "x"],
+        &["diff", "2x", "--wrt", "x"],
+        &["diff", "sin x"],
+        &["diff", "(x+1", "--wrt", "x"],
+        &["diff", "2**3"],
+        &["diff", "sin(x, y)"],
+        &["diff", "p = q; q = p; p", "--wrt", "x"],
+        &["diff", "e^x", "--let", "e=2", "--wrt", "x"],
+        &["diff", "x^2", "--wrt", "2"],
+        &["diff", "p", "--let", "p=x^2", "--wrt", "p"],
+        &["diff", "x*y"],
+        &["diff", "x +\t)", "--wrt", "x"],
+        &["diff", "x\u{202E}+1", "--wrt", "x"],
+        &["eval", "x", "--at", "x=1,x=2"],
+        &["eval", "1/x", "--at", "x=0"],
+        &["eval", "g(x)", "--at", "x=0"],
+    ];
+    let mut out = String::new();
+    for args in cases {
+        let r = run(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{args:?} printed {}", r.stdout);
+        assert!(!r.stderr.contains('\u{202E}'), "raw bidi override echoed");
+        out.push_str(&transcript(args));
+        out.push('\n');
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let r = run(&["diff", "x", "--order", "-1"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty());
+    let r = run(&["frobnicate"]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn a_typo_of_a_builtin_warns() {
+    let r = run(&["diff", "tnah(x)", "--wrt", "x"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.stdout, "tnah'(x)\n");
+    assert!(r.stderr.contains("did you mean `tanh`"), "{}", r.stderr);
+}
+
+#[test]
+fn deep_nesting_gives_an_answer_or_a_clear_error() {
+    for n in [1_000, 10_000] {
+        let parens = format!("{}x{}", "(".repeat(n), ")".repeat(n));
+        let r = run(&["diff", &parens, "--wrt", "x"]);
+        assert!(r.code == 0 && r.stdout == "1\n" || r.code == 2 && r.stderr.contains("nesting too deep"), "{n}");
+        let minus = format!("{}x", "-".repeat(n));
+        let r = run(&["parse", "--", &minus]);
+        assert!(r.code == 0 && r.stdout == "x\n" || r.code == 2 && r.stderr.contains("nesting too deep"), "{n}");
+    }
+    let unclosed = "(".repeat(100_000);
+    let r = run(&["parse", &unclosed]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("expected `)`"), "{}", r.stderr);
+}
+
+/// The binary itself, once: a real process, real exit code.
+#[test]
+fn the_binary_runs() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deriv"))
+        .args(["diff", "e^z/(1+e^z)", "--wrt", "z", "--check"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "e^z/(1 + e^z) - e^(2*z)/(1 + e^z)^2\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deriv")).args(["diff", "x +* 2"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,97 @@
+//! Derivatives of the worked examples and of every built-in, each checked numerically
+//! (dual numbers at random points) and snapshotted.
+
+use crate::support::{check_diff, check_diff_n};
+
+#[test]
+fn sigmoid_as_quotient() {
+    insta::assert_snapshot!(check_diff("e^z/(1+e^z)", "z"), @"e^z/(1 + e^z) - e^(2*z)/(1 + e^z)^2");
+}
+
+#[test]
+fn sigmoid_as_reciprocal() {
+    insta::assert_snapshot!(check_diff("1/(1+e^-z)", "z"), @"e^-z/(1 + e^-z)^2");
+}
+
+#[test]
+fn sigmoid_builtin() {
+    insta::assert_snapshot!(check_diff("sigmoid(z)", "z"), @"sigmoid(z)*(1 - sigmoid(z))");
+}
+
+#[test]
+fn tanh_as_sinh_over_cosh() {
+    insta::assert_snapshot!(check_diff("sinh(x)/cosh(x)", "x"), @"1 - sinh(x)^2/cosh(x)^2");
+}
+
+#[test]
+fn softmax_three_inputs() {
+    let defs = "p1 = e^z1/(e^z1 + e^z2 + e^z3); p1";
+    insta::assert_snapshot!(check_diff(defs, "z1"));
+    insta::assert_snapshot!(check_diff(defs, "z2"));
+    insta::assert_snapshot!(check_diff(defs, "z3"));
+}
+
+#[test]
+fn squared_error_with_abstract_activation() {
+    insta::assert_snapshot!(check_diff("(g(z) - t)^2/2", "z"));
+    insta::assert_snapshot!(check_diff("g(z)^2/2", "z"));
+    insta::assert_snapshot!(check_diff("g(x1*w1 + x2*w2)^2/2", "w1"));
+    insta::assert_snapshot!(check_diff("z = x1*w11 + x2*w21; E = 1/2*(g(z) - t)^2", "w11"));
+}
+
+#[test]
+fn abstract_functions_of_several_arguments() {
+    insta::assert_snapshot!(check_diff("f(x*y, x + y)", "x"));
+    insta::assert_snapshot!(check_diff_n("f(x, y)", "x", 2).to_string());
+    insta::assert_snapshot!(check_diff("f'[1](x, y)", "y"));
+}
+
+#[test]
+fn higher_orders() {
+    insta::assert_snapshot!(check_diff_n("g(z)^2/2", "z", 2).to_string());
+    insta::assert_snapshot!(check_diff_n("tanh(x)", "x", 3).to_string());
+    insta::assert_snapshot!(check_diff_n("1/(1+e^-z)", "z", 3).to_string());
+    assert!(check_diff_n("x^3", "x", 4).is_zero());
+}
+
+#[test]
+fn calculus_rules() {
+    let cases = [
+        ("x^2*sin(x)", "x"),
+        ("sin(cos(e^x))", "x"),
+        ("x^x", "x"),
+        ("x^sin(x)", "x"),
+        ("x^n", "x"),
+        ("ln(ln(x))", "x"),
+        ("sqrt(sin(x))", "x"),
+        ("log(2, x)", "x"),
+        ("2^x", "x"),
+        ("abs(x)^3", "x"),
+        ("x/(1 + abs(x))", "x"),
+        ("0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3)))", "x"),
+        ("x/2*(1 + erf(x/sqrt(2)))", "x"),
+        ("x*tanh(softplus(x))", "x"),
+        ("-ln(1+e^-x)", "x"),
+        ("cosh(x)^2 - sinh(x)^2", "x"),
+    ];
+    let out: Vec<String> = cases.iter().map(|(e, x)| format!("d/d{x} {e} = {}", check_diff(e, x))).collect();
+    insta::assert_snapshot!(out.join("\n"));
+}
+
+/// Every built-in's rule, through the chain rule, at random points.
+#[test]
+fn every_builtin() {
+    let out: Vec<String> = deriv::func::FUNCS
+        .iter()
+        .map(|f| {
+            let e = format!("{}(x^2 + 1/3)", f.name);
+            format!("{e}: {}", check_diff(&e, "x"))
+        })
+        .collect();
+    insta::assert_snapshot!(out.join("\n"));
+}
+
+#[test]
+fn differentiating_a_free_expression_gives_zero() {
+    assert_eq!(check_diff("y^2 + sin(y)", "x"), "0");
+}

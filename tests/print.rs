@@ -1,0 +1,83 @@
+//! The printers: text as a person writes it and parses back; LaTeX per LATEX.md.
+
+fn text(src: &str) -> String {
+    deriv::parse(src).unwrap().to_string()
+}
+
+fn latex(src: &str) -> String {
+    deriv::print::latex::to_latex(&deriv::parse(src).unwrap())
+}
+
+#[test]
+fn text_forms() {
+    let cases = [
+        ("x^2", "x^2"),
+        ("-x^2", "-x^2"),
+        ("(-x)^2", "x^2"),
+        ("a - b", "a - b"),
+        ("-t + g(z)", "g(z) - t"),
+        ("a/b", "a/b"),
+        ("a/(b*c)", "a/(b*c)"),
+        ("(a+b)/(c+d)", "(a + b)/(c + d)"),
+        ("x^(1/2)", "sqrt(x)"),
+        ("1/sqrt(x)", "1/sqrt(x)"),
+        ("x^(-1/2)*y", "y/sqrt(x)"),
+        ("e^(-z)", "e^-z"),
+        ("exp(-x^2/2)", "e^(-x^2/2)"),
+        ("e^1", "e"),
+        ("x^(n-1)", "x^(n - 1)"),
+        ("2^3^2", "512"),
+        ("0.044715*x", "0.044715*x"),
+        ("x/2", "x/2"),
+        ("-x/2", "-x/2"),
+        ("3/4", "3/4"),
+        ("(1/2)^x", "(1/2)^x"),
+        ("(x^2)^y", "(x^2)^y"),
+        ("g''(z)", "g''(z)"),
+        ("f'[2,1](x,y)", "f'[1,2](x, y)"),
+        ("log(x)", "ln(x)"),
+        ("x*x*x", "x^3"),
+        ("x + x", "2*x"),
+        ("2*(x+1)", "2 + 2*x"),
+        ("x^0 + y^1 + 0*z", "1 + y"),
+        ("x2 + x10 + x1", "x1 + x2 + x10"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(text(input), want, "{input}");
+        assert_eq!(text(want), want, "{want} does not print back as itself");
+    }
+}
+
+#[test]
+fn latex_forms() {
+    let cases = [
+        "e^z/(1+e^z)^2",
+        "1 - tanh(x)^2",
+        "1/cosh(x)^2",
+        "sigmoid(z)*(1 - sigmoid(z))",
+        "g'(x^2)*2*x",
+        "g'''(z) + g''''(z)",
+        "f'[1,1,2](x, y)",
+        "w_jk + w_j_k + x1 + t_k + alpha + sigma + theta_1",
+        "sin(1/x)",
+        "2*3^x",
+        "x^2/2",
+        "exp(-x^2/2)",
+        "e^(-z)",
+        "abs(x) + sign(x) + asinh(x) + erf(x) + softplus(x)",
+        "sqrt(2/pi)",
+        "1e400",
+        "(g(z) - t)*g'(z)*x1",
+    ];
+    let out: Vec<String> = cases.iter().map(|c| format!("{c}\n    {}", latex(c))).collect();
+    for l in &out {
+        assert!(l.is_ascii(), "{l}");
+    }
+    insta::assert_snapshot!(out.join("\n"));
+}
+
+#[test]
+fn greek_input_prints_as_commands() {
+    assert_eq!(latex("\u{3c3}(z)*(1 - \u{3c3}(z))"), latex("sigma(z)*(1 - sigma(z))"));
+    assert_eq!(latex("\u{3b1}"), r"\alpha");
+}

@@ -1,0 +1,104 @@
+//! Property tests over random expressions: the derivative equals the dual-number
+//! derivative, printing parses back to the same expression, and the canonical form is a
+//! fixed point of the constructors.
+
+use deriv::check::check_chain;
+use deriv::expr::{substitute, Expr, Sym};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Ast {
+    Num(i64, i64),
+    Var(&'static str),
+    Add(Box<Ast>, Box<Ast>),
+    Sub(Box<Ast>, Box<Ast>),
+    Mul(Box<Ast>, Box<Ast>),
+    Div(Box<Ast>, Box<Ast>),
+    Pow(Box<Ast>, i64),
+    PowVar(Box<Ast>, Box<Ast>),
+    Neg(Box<Ast>),
+    Call(&'static str, Box<Ast>),
+    Abstract(Box<Ast>),
+}
+
+const FUNCS: &[&str] =
+    &["sin", "cos", "exp", "tanh", "sigmoid", "softplus", "atan", "ln", "sqrt", "erf", "sinh", "abs"];
+
+fn ast() -> impl Strategy<Value = Ast> {
+    let leaf = prop_oneof![
+        (-4i64..5, 1i64..4).prop_map(|(n, d)| Ast::Num(n, d)),
+        prop_oneof![Just("x"), Just("y")].prop_map(Ast::Var),
+    ];
+    leaf.prop_recursive(5, 40, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::Add(a.into(), b.into())),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::Sub(a.into(), b.into())),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::Mul(a.into(), b.into())),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::Div(a.into(), b.into())),
+            (inner.clone(), -3i64..4).prop_map(|(a, n)| Ast::Pow(a.into(), n)),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::PowVar(a.into(), b.into())),
+            inner.clone().prop_map(|a| Ast::Neg(a.into())),
+            (proptest::sample::select(FUNCS), inner.clone()).prop_map(|(f, a)| Ast::Call(f, a.into())),
+            inner.prop_map(|a| Ast::Abstract(a.into())),
+        ]
+    })
+}
+
+/// The AST as fully parenthesised source text.
+fn source(a: &Ast) -> String {
+    match a {
+        Ast::Num(n, d) => format!("({n}/{d})"),
+        Ast::Var(v) => v.to_string(),
+        Ast::Add(a, b) => format!("({} + {})", source(a), source(b)),
+        Ast::Sub(a, b) => format!("({} - {})", source(a), source(b)),
+        Ast::Mul(a, b) => format!("({} * {})", source(a), source(b)),
+        Ast::Div(a, b) => format!("({} / {})", source(a), source(b)),
+        Ast::Pow(a, n) => format!("({}^({n}))", source(a)),
+        Ast::PowVar(a, b) => format!("({}^{})", source(a), source(b)),
+        Ast::Neg(a) => format!("(-{})", source(a)),
+        Ast::Call(f, a) => format!("{f}({})", source(a)),
+        Ast::Abstract(a) => format!("g({})", source(a)),
+    }
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn derivative_matches_dual_numbers(a in ast()) {
+        let e = deriv::parse(&source(&a)).unwrap();
+        let x = Sym::new("x");
+        let d = deriv::diff(&e, &x);
+        // Random expressions may be defined nowhere the sampler looks; skip those.
+        if let Ok(report) = check_chain(&[e.clone(), d.clone()], &x, 8, 3) {
+            prop_assert!(report.max_error < 1e-6, "d/dx {} = {} has error {}", e, d, report.max_error);
+        }
+    }
+
+    #[test]
+    fn printing_parses_back(a in ast()) {
+        let e = deriv::parse(&source(&a)).unwrap();
+        let text = e.to_string();
+        let again = deriv::parse(&text);
+        prop_assert!(again.is_ok(), "{} printed as {} does not parse: {:?}", source(&a), text, again.err());
+        prop_assert_eq!(again.unwrap(), e, "printed as {}", text);
+    }
+
+    #[test]
+    fn derivatives_print_and_parse_back(a in ast()) {
+        let d = deriv::diff(&deriv::parse(&source(&a)).unwrap(), &Sym::new("x"));
+        prop_assert_eq!(deriv::parse(&d.to_string()).unwrap(), d.clone(), "printed as {}", d);
+    }
+
+    #[test]
+    fn canonical_form_is_a_fixed_point(a in ast()) {
+        let e = deriv::parse(&source(&a)).unwrap();
+        // Substituting x for x rebuilds every node that contains x through the constructors.
+        let x = Sym::new("x");
+        prop_assert_eq!(substitute(&e, &x, &Expr::var("x")), e);
+    }
+}
