@@ -120,7 +120,7 @@ pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stde
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
-            let rendered = e.render().ansi().to_string();
+            let rendered = e.render().to_string();
             let _ =
                 if code == 0 { stdout.write_all(rendered.as_bytes()) } else { stderr.write_all(rendered.as_bytes()) };
             return code;

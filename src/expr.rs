@@ -465,13 +465,14 @@ impl Expr {
                 Node::Mul(fs) => stack.extend(fs.iter().cloned()),
                 _ => {
                     let (mut b, e) = f.base_exp();
-                    // A sum whose terms are all negative is factored as -(...): (-1 - a)
-                    // and (1 + a) are the same base.
-                    if let (Some(n), Some(neg)) = (e.as_num().filter(|r| r.is_integer()), b.negated_sum()) {
-                        if n.to_integer().is_odd() {
-                            coeff = -coeff;
+                    // A sum's numeric content joins the coefficient: (2 - 2*a)^n is
+                    // 2^n*(1 - a)^n, and (-1 - a) is -(1 + a).
+                    let n = e.as_num().filter(|r| r.is_integer());
+                    if let (Some(n), Some((c, p))) = (n, b.primitive(n.is_some_and(Signed::is_negative))) {
+                        if let Some(cn) = number::pow_int(&c, &n.to_integer()) {
+                            coeff *= cn;
+                            b = p;
                         }
-                        b = neg;
                     }
                     match exps.get_mut(&b) {
                         Some(v) => v.push(e),
@@ -487,6 +488,7 @@ impl Expr {
         let mut pending: Vec<Expr> = Vec::new();
         for b in order {
             let Some(es) = exps.remove(&b) else { continue };
+            let b_key = b.clone();
             let combined = if es.len() == 1 {
                 let e = es.into_iter().next().unwrap_or_else(Expr::one);
                 if e.is_one() && !b.is_e() {
@@ -499,8 +501,10 @@ impl Expr {
             };
             match combined.node() {
                 Node::Num(r) => coeff *= r,
-                // A power that distributed (`(x*y)^2`) may share bases with `out`.
+                // A power that distributed (`(x*y)^2`) or flattened (`(2^x)^-1` is
+                // `2^-x`) may share a base with another factor: combine again.
                 Node::Mul(fs) => pending.extend(fs.iter().cloned()),
+                _ if combined.base_exp().0 != b_key => pending.push(combined),
                 _ => out.push(combined),
             }
         }
@@ -531,14 +535,29 @@ impl Expr {
         intern(Node::Mul(out))
     }
 
-    /// `-self` when this is a sum whose terms all have negative coefficients.
-    fn negated_sum(&self) -> Option<Expr> {
-        match self.node() {
-            Node::Add(ts) if ts.iter().all(|t| t.coeff_rest().0.is_negative()) => {
-                Some(Expr::add(ts.iter().map(|t| Expr::negate(t.clone())).collect::<Vec<_>>()))
-            }
-            _ => None,
+    /// A sum as `c * primitive`: `c` the gcd of its coefficients, negative when every
+    /// term is, and the rest. `None` when `c` is 1 or this is no sum. With `fractions`
+    /// (used for sums below a fraction bar) `c` may be a fraction, so `1/(x/2 + 1/2)` is
+    /// `2/(1 + x)`; otherwise only integer coefficients are factored, so `x + 0.5*x^3`
+    /// keeps its look. `2 - 2*x` is `2*(1 - x)`, `-1 - a` is `-(1 + a)`.
+    pub fn primitive(&self, fractions: bool) -> Option<(Rational, Expr)> {
+        let Node::Add(ts) = self.node() else { return None };
+        let coeffs: Vec<Rational> = ts.iter().map(|t| t.coeff_rest().0).collect();
+        let mut content = if fractions || coeffs.iter().all(Rational::is_integer) {
+            let num = coeffs.iter().fold(BigInt::zero(), |g, c| g.gcd(c.numer()));
+            let den = coeffs.iter().fold(BigInt::one(), |l, c| l.lcm(c.denom()));
+            Rational::new(num, den)
+        } else {
+            Rational::one()
+        };
+        if coeffs.iter().all(Signed::is_negative) {
+            content = -content;
         }
+        if content.is_one() || content.is_zero() {
+            return None;
+        }
+        let c = Expr::num(content.clone().recip());
+        Some((content, Expr::add(ts.iter().map(|t| Expr::mul([c.clone(), t.clone()])).collect::<Vec<_>>())))
     }
 
     fn is_e(&self) -> bool {
@@ -568,10 +587,10 @@ impl Expr {
             (Node::Pow(b, e), _) if int_exp.is_some() => {
                 return Expr::pow(b.clone(), Expr::mul([e.clone(), exponent]));
             }
-            (Node::Add(_), _) if int_exp.is_some() && base.negated_sum().is_some() => {
-                let odd = int_exp.as_ref().is_some_and(|n| n.is_odd());
-                let p = Expr::pow(base.negated_sum().unwrap_or_else(Expr::one), exponent);
-                return if odd { Expr::negate(p) } else { p };
+            (Node::Add(_), _) if int_exp.is_some() => {
+                if let Some((c, p)) = base.primitive(int_exp.as_ref().is_some_and(Signed::is_negative)) {
+                    return Expr::mul([Expr::pow(Expr::num(c), exponent.clone()), Expr::pow(p, exponent)]);
+                }
             }
             (Node::Mul(fs), _) if int_exp.is_some() => {
                 return Expr::mul(fs.iter().map(|f| Expr::pow(f.clone(), exponent.clone())));

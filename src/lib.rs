@@ -4,12 +4,10 @@
 //! printers ([`print::text`], [`print::latex`]), with every derivative checkable
 //! numerically against forward-mode dual numbers ([`check`]).
 //!
+//! The sigmoid, differentiated and checked (this is `examples/sigmoid.rs`):
+//!
 //! ```
-//! let e = deriv::parse("e^z/(1+e^z)").unwrap();
-//! let d = deriv::diff(&e, &deriv::Sym::new("z"));
-//! let report = deriv::check::check_chain(&[e, d.clone()], &deriv::Sym::new("z"), 10, 1).unwrap();
-//! assert!(report.max_error < 1e-12);
-//! assert_eq!(d.to_string(), "e^z/(1 + e^z) - e^(2*z)/(1 + e^z)^2");
+#![doc = include_str!("../examples/sigmoid.rs")]
 //! ```
 
 pub mod check;

@@ -5,5 +5,6 @@ mod diff;
 mod grammar;
 mod print;
 mod props;
+mod readme;
 mod support;
 mod tidy;

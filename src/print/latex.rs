@@ -10,7 +10,7 @@
 use num_bigint::BigInt;
 use num_traits::Signed;
 
-use super::{fraction, is_negative, ordered_terms};
+use super::{fraction, goes_below, is_negative, ordered_terms};
 use crate::expr::{Constant, Expr, Func, Node};
 use crate::func::FUNCS;
 use crate::number::{self, Rational};
@@ -213,7 +213,7 @@ fn latex(e: &Expr) -> (String, Prec) {
             (out, Prec::Sum)
         }
         Node::Mul(_) => product(e),
-        Node::Pow(_, x) if is_negative(x) => product(e),
+        Node::Pow(b, x) if goes_below(b, x) => product(e),
         Node::Pow(b, x) => power(b, x),
         Node::Call(f, args) => call(e, f, args),
     }
@@ -246,9 +246,24 @@ fn product(e: &Expr) -> (String, Prec) {
         };
         return (format!("{sign}{top}"), p);
     }
-    let top = if top.is_empty() { "1".to_owned() } else { top };
-    let p = if fr.negative { Prec::Neg } else { Prec::Product };
-    (format!("{sign}\\frac{{{top}}}{{{}}}", juxtapose(&denom)), p)
+    // Inside \frac a lone numerator or denominator needs no parentheses.
+    let top = match (numer.len(), fr.numer.as_slice()) {
+        (0, _) => "1".to_owned(),
+        (1, [only]) => latex(only).0,
+        _ => top,
+    };
+    if let (1, [only]) = (denom.len(), fr.denom.as_slice()) {
+        return (format!("{sign}\\frac{{{top}}}{{{}}}", latex(only).0), p_of(fr.negative));
+    }
+    (format!("{sign}\\frac{{{top}}}{{{}}}", juxtapose(&denom)), p_of(fr.negative))
+}
+
+fn p_of(negative: bool) -> Prec {
+    if negative {
+        Prec::Neg
+    } else {
+        Prec::Product
+    }
 }
 
 /// Factors side by side, with `\cdot` where the next factor starts with a digit.

@@ -42,6 +42,12 @@ pub fn is_negative(e: &Expr) -> bool {
     e.coeff_rest().0.is_negative()
 }
 
+/// Whether `b^x` prints below a fraction bar: a negative exponent, except on zero
+/// (`0^-1` stays as it is: `1/(3*0)` would read back as `1/0`).
+pub fn goes_below(b: &Expr, x: &Expr) -> bool {
+    is_negative(x) && !b.is_zero()
+}
+
 /// Splits a product (or a single power with a negative exponent) into a [`Fraction`].
 pub fn fraction(e: &Expr) -> Fraction {
     let (coeff, rest) = e.coeff_rest();

@@ -9,7 +9,7 @@ use std::fmt::{self, Write};
 
 use num_traits::Signed;
 
-use super::{fraction, is_negative, ordered_terms};
+use super::{fraction, goes_below, is_negative, ordered_terms};
 use crate::expr::{Constant, Expr, Func, Node};
 use crate::number::{self, Rational};
 use crate::prec::Prec;
@@ -45,7 +45,7 @@ fn prec(e: &Expr) -> Prec {
                 Prec::Product
             }
         }
-        Node::Pow(_, x) if is_negative(x) => Prec::Product,
+        Node::Pow(b, x) if goes_below(b, x) => Prec::Product,
         Node::Pow(_, x) if is_half(x) => Prec::Atom,
         Node::Pow(..) => Prec::Power,
         Node::Call(..) => match e.as_exp() {
@@ -109,7 +109,7 @@ fn write_expr(e: &Expr, out: &mut String) {
             }
         }
         Node::Mul(_) => write_fraction(e, out),
-        Node::Pow(_, x) if is_negative(x) => write_fraction(e, out),
+        Node::Pow(b, x) if goes_below(b, x) => write_fraction(e, out),
         Node::Pow(b, x) if is_half(x) => {
             out.push_str("sqrt(");
             write_expr(b, out);
@@ -168,9 +168,22 @@ fn write_exponent(x: &Expr, out: &mut String) {
 
 fn write_fraction(e: &Expr, out: &mut String) {
     let fr = fraction(e);
-    if fr.negative {
-        out.push('-');
+    if !fr.negative {
+        return write_unsigned_fraction(&fr, out);
     }
+    // `-(a + b)*c` would read back as `(-a - b)*c`: the sign must not land on a sum.
+    let mut body = String::new();
+    write_unsigned_fraction(&fr, &mut body);
+    out.push('-');
+    let sum_first = fr.coeff_numer().is_none() && fr.numer.iter().all(|f| matches!(f.node(), Node::Add(_)));
+    if sum_first && !fr.numer.is_empty() {
+        let _ = write!(out, "({body})");
+    } else {
+        out.push_str(&body);
+    }
+}
+
+fn write_unsigned_fraction(fr: &super::Fraction, out: &mut String) {
     let decimal = number::decimal_digits(&fr.coeff);
     let mut numer: Vec<String> = Vec::new();
     let mut denom: Vec<String> = Vec::new();
@@ -185,11 +198,19 @@ fn write_fraction(e: &Expr, out: &mut String) {
             }
         }
     }
-    for f in &fr.numer {
+    // Lead with a factor that is not a sum, where there is one, so that a leading
+    // minus never lands on a sum (`-(a + b)*c` would read back as `(-a - b)*c`).
+    let mut order: Vec<&Expr> = fr.numer.iter().collect();
+    if let Some(i) = order.iter().position(|f| !matches!(f.node(), Node::Add(_))) {
+        let lead = order.remove(i);
+        order.insert(0, lead);
+    }
+    let factors = order.iter().map(|f| {
         let mut s = String::new();
         write_paren(f, Prec::Product, &mut s);
-        numer.push(s);
-    }
+        s
+    });
+    numer.extend(factors);
     if numer.is_empty() {
         numer.push("1".into());
     }

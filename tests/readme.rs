@@ -1,0 +1,54 @@
+//! README.md's console examples are run as written and must print what it shows.
+
+fn words(line: &str) -> Vec<String> {
+    // Enough of shell quoting for the README: plain words and '...' strings.
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let (mut quoted, mut any) = (false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            _ => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
+
+#[test]
+fn console_examples_are_true() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme.split("```console\n").nth(1).unwrap().split("```").next().unwrap();
+    let mut runs = 0;
+    let mut lines = block.lines().peekable();
+    while let Some(line) = lines.next() {
+        let cmd = line.strip_prefix("$ deriv ").unwrap();
+        let mut want = String::new();
+        while let Some(l) = lines.peek().filter(|l| !l.starts_with("$ ")) {
+            want.push_str(l);
+            want.push('\n');
+            lines.next();
+        }
+        let args = words(cmd);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = crate::support::run(&args);
+        assert_eq!(r.code, 0, "{cmd}: {}", r.stderr);
+        assert_eq!(format!("{}{}", r.stdout, r.stderr), want, "{cmd}");
+        runs += 1;
+    }
+    assert!(runs >= 5);
+}
