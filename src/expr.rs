@@ -197,13 +197,16 @@ fn intern(node: Node) -> Expr {
     let hash = shallow_hash(&node);
     INTERNER.with(|cell| {
         let mut it = cell.borrow_mut();
-        if let Some(bucket) = it.table.get(&hash) {
-            for weak in bucket {
-                if let Some(rc) = weak.upgrade() {
-                    if rc.node == node {
-                        return Expr(rc);
-                    }
-                }
+        if let Some(bucket) = it.table.get_mut(&hash) {
+            // Drop the entries of nodes that have died, so that a node created and
+            // dropped over and over (a temporary `1`) does not grow its bucket.
+            let before = bucket.len();
+            bucket.retain(|w| w.strong_count() > 0);
+            let removed = before - bucket.len();
+            let found = bucket.iter().filter_map(Weak::upgrade).find(|rc| rc.node == node);
+            it.entries -= removed;
+            if let Some(rc) = found {
+                return Expr(rc);
             }
         }
         let (depth, syms) = match &node {
