@@ -112,11 +112,14 @@ pub fn decimal_digits(r: &Rational) -> Option<String> {
     if !d.is_one() {
         return None;
     }
-    let small = r.numer().abs() < BigInt::from(100) && *r.denom() <= BigInt::from(100);
-    if small {
+    let k = a.max(b) as usize;
+    // The decimal is used only when it is shorter than the fraction: 0.044715, not
+    // 8943/200000; but 1/1024, not 0.0009765625, and x/2, not 0.5*x.
+    let fraction_len = r.numer().to_string().len() + 1 + r.denom().to_string().len();
+    let decimal_len = r.numer().abs().to_string().len().max(k) + 2 + usize::from(r.is_negative());
+    if decimal_len >= fraction_len || k > 64 {
         return None;
     }
-    let k = a.max(b) as usize;
     let scaled = (r * Rational::from_integer(num_traits::pow(BigInt::from(10), k))).to_integer();
     let neg = scaled.is_negative();
     let mut s = scaled.abs().to_string();
@@ -142,13 +145,14 @@ mod tests {
 
     #[test]
     fn decimal_printing_round_trips() {
-        for s in ["0.044715", "-1.0507009873554804934193349852946", "0.001"] {
+        for s in ["0.044715", "-1.0507009873554804934193349852946", "0.1"] {
             let r = parse_decimal(s.trim_start_matches('-')).unwrap();
             let r = if s.starts_with('-') { -r } else { r };
             assert_eq!(decimal_digits(&r).as_deref(), Some(s));
         }
         assert_eq!(decimal_digits(&Rational::new(1.into(), 2.into())), None);
         assert_eq!(decimal_digits(&Rational::new(1.into(), 3.into())), None);
+        assert_eq!(decimal_digits(&Rational::new(1.into(), 1024.into())), None);
     }
 
     #[test]

@@ -78,9 +78,14 @@ fn number(input: &str) -> IResult<&str, &str> {
     recognize((mantissa, opt(exponent))).parse(input)
 }
 
+/// Letters of names: ASCII letters, `_`, and Greek letters (printed as `\alpha` ...).
+fn is_letter(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_' || ('\u{0391}'..='\u{03C9}').contains(&c) || "ϑϕϖϱϵµ".contains(c)
+}
+
 fn identifier(input: &str) -> IResult<&str, &str> {
-    let start = satisfy(|c| c.is_alphabetic() || c == '_');
-    let rest = take_while(|c: char| c.is_alphabetic() || c.is_ascii_digit() || c == '_');
+    let start = satisfy(is_letter);
+    let rest = take_while(|c: char| is_letter(c) || c.is_ascii_digit());
     recognize((start, rest)).parse(input)
 }
 

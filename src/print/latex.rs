@@ -64,7 +64,7 @@ const GREEK_CHARS: &[(char, &str)] = &[
     ('β', "beta"),
     ('γ', "gamma"),
     ('δ', "delta"),
-    ('ε', "epsilon"),
+    ('ε', "varepsilon"),
     ('ζ', "zeta"),
     ('η', "eta"),
     ('θ', "theta"),
@@ -80,10 +80,16 @@ const GREEK_CHARS: &[(char, &str)] = &[
     ('ς', "varsigma"),
     ('τ', "tau"),
     ('υ', "upsilon"),
-    ('φ', "phi"),
+    ('φ', "varphi"),
     ('χ', "chi"),
     ('ψ', "psi"),
     ('ω', "omega"),
+    ('ϑ', "vartheta"),
+    ('ϕ', "phi"),
+    ('ϖ', "varpi"),
+    ('ϱ', "varrho"),
+    ('ϵ', "epsilon"),
+    ('µ', "mu"),
     ('Γ', "Gamma"),
     ('Δ', "Delta"),
     ('Θ', "Theta"),
@@ -101,37 +107,62 @@ pub fn to_latex(e: &Expr) -> String {
     latex(e).0
 }
 
-/// A name as LaTeX: Greek names become commands, a trailing index becomes a braced
-/// subscript (`x1` is `x_{1}`, `w_j_k` is `w_{j,k}`), other long names `\mathit{name}`.
+/// A name as LaTeX: Greek names and letters become commands, a trailing index becomes a
+/// braced subscript (`x1` is `x_{1}`, `w_j_k` is `w_{j,k}`, `w_alpha` is `w_{\alpha}`),
+/// other long names `\mathit{name}`.
 pub fn name(n: &str) -> String {
-    let ascii: String = n
-        .chars()
-        .map(|c| match GREEK_CHARS.iter().find(|(g, _)| *g == c) {
-            Some((_, word)) => format!("{word} "),
-            None if c.is_ascii() => c.to_string(),
-            None => format!("U{:04X}", c as u32),
-        })
-        .collect::<String>()
-        .replace(' ', "");
-    let mut parts = ascii.split('_').filter(|p| !p.is_empty());
+    let mut parts = n.split('_').filter(|p| !p.is_empty());
     let head = parts.next().unwrap_or("");
-    let mut indices: Vec<&str> = parts.collect();
+    let mut indices: Vec<String> = parts.map(index).collect();
     let (head, trailing) = split_digits(head);
     if let Some(t) = trailing {
-        indices.insert(0, t);
+        indices.insert(0, t.to_owned());
     }
-    let head = if GREEK.contains(&head) {
-        format!("\\{head}")
-    } else if head.chars().count() > 1 {
-        format!("\\mathit{{{head}}}")
-    } else {
-        head.to_owned()
-    };
+    let head = word(head);
     if indices.is_empty() {
         return head;
     }
-    let sep = if indices.len() > 1 && indices.iter().all(|i| i.len() == 1) && !ascii.contains('_') { "" } else { "," };
-    format!("{head}_{{{}}}", indices.join(sep))
+    format!("{head}_{{{}}}", indices.join(","))
+}
+
+/// A subscript: as written, with Greek names as commands (`jk`, `\\alpha`).
+fn index(w: &str) -> String {
+    if w.is_ascii() && !GREEK.contains(&w) {
+        w.to_owned()
+    } else {
+        word(w)
+    }
+}
+
+/// One word of a name: a Greek command, a letter, or `\mathit{word}`; a word mixing
+/// Greek and Latin letters is read group by group (`Δx` is `\Delta x`).
+fn word(w: &str) -> String {
+    if GREEK.contains(&w) {
+        return format!("\\{w}");
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut Vec<String>| match run.chars().count() {
+        0 => {}
+        1 => out.push(std::mem::take(run)),
+        _ if run.chars().all(|c| c.is_ascii_digit()) => out.push(std::mem::take(run)),
+        _ => out.push(format!("\\mathit{{{}}}", std::mem::take(run))),
+    };
+    for c in w.chars() {
+        match GREEK_CHARS.iter().find(|(g, _)| *g == c) {
+            Some((_, g)) => {
+                flush(&mut run, &mut out);
+                out.push(format!("\\{g}"));
+            }
+            None if c.is_ascii_alphanumeric() => run.push(c),
+            None => {
+                flush(&mut run, &mut out);
+                out.push(format!("\\text{{U+{:04X}}}", c as u32));
+            }
+        }
+    }
+    flush(&mut run, &mut out);
+    out.join(" ")
 }
 
 fn split_digits(s: &str) -> (&str, Option<&str>) {
@@ -155,20 +186,41 @@ fn paren(s: &str) -> String {
     }
 }
 
+/// A group inside a product or under a power: `\left( \right)`, so that it is not read
+/// as the arguments of a call before it and grows with a superscript after it.
 fn wrap((s, p): (String, Prec), min: Prec) -> String {
     if p < min {
-        paren(&s)
+        format!("\\left({s}\\right)")
     } else {
         s
     }
 }
 
+/// Integers print in full up to 20 digits; longer ones as `m \cdot 10^{k}` when they
+/// end in many zeros, or as `b^{k}` when they are an exact power of a small base.
 fn integer(n: &BigInt) -> String {
     let s = n.abs().to_string();
-    if s.len() > 20 {
-        let zeros = s.len() - s.trim_end_matches('0').len();
-        if s.trim_end_matches('0') == "1" {
-            return format!("{}10^{{{zeros}}}", if n.is_negative() { "-" } else { "" });
+    let sign = if n.is_negative() { "-" } else { "" };
+    if s.len() <= 20 {
+        return n.to_string();
+    }
+    let zeros = s.len() - s.trim_end_matches('0').len();
+    if zeros >= 10 {
+        let m = s.trim_end_matches('0');
+        return match m {
+            "1" => format!("{sign}10^{{{zeros}}}"),
+            _ if m.len() <= 20 => format!("{sign}{m} \\cdot 10^{{{zeros}}}"),
+            _ => n.to_string(),
+        };
+    }
+    let a = n.abs();
+    for b in 2u32..=36 {
+        let base = BigInt::from(b);
+        let k = ((a.bits() - 1) as f64 / (b as f64).log2()).round() as u32;
+        for k in k.saturating_sub(1)..=k + 1 {
+            if k > 1 && num_traits::pow(base.clone(), k as usize) == a {
+                return format!("{sign}{b}^{{{k}}}");
+            }
         }
     }
     n.to_string()
@@ -266,20 +318,35 @@ fn p_of(negative: bool) -> Prec {
     }
 }
 
-/// Factors side by side, with `\cdot` where the next factor starts with a digit.
+/// Factors side by side, with `\cdot` where the next factor starts with a digit and a
+/// thin space `\,` before a derivative of an abstract function (`2 x \, g'(x^{2})`) and
+/// after a call (`g'(z) \, x_{1}`).
 fn juxtapose(fs: &[String]) -> String {
     let mut out = String::new();
     for (i, f) in fs.iter().enumerate() {
         if i > 0 {
-            out.push_str(if f.starts_with(|c: char| c.is_ascii_digit()) { " \\cdot " } else { " " });
+            let prev = &fs[i - 1];
+            let derivative = f.contains("'(") || f.starts_with("\\partial") || f.contains("^{(");
+            let sep = if f.starts_with(|c: char| c.is_ascii_digit()) {
+                " \\cdot "
+            } else if derivative || (prev.ends_with(')') && !f.starts_with("\\left(")) {
+                " \\, "
+            } else {
+                " "
+            };
+            out.push_str(sep);
         }
         out.push_str(f);
     }
     out
 }
 
+/// An exponent: a fraction of two integers stays on one line (`x^{3/2}`).
 fn exponent(x: &Expr) -> String {
-    latex(x).0
+    match x.as_num() {
+        Some(r) if !r.is_integer() && number::decimal_digits(r).is_none() => format!("{}/{}", r.numer(), r.denom()),
+        _ => latex(x).0,
+    }
 }
 
 fn power(b: &Expr, x: &Expr) -> (String, Prec) {
@@ -293,7 +360,10 @@ fn power(b: &Expr, x: &Expr) -> (String, Prec) {
             return (format!("{}^{{{}}}{}", f.latex, exponent(x), paren(&latex(&args[0]).0)), Prec::Power);
         }
     }
-    (format!("{}^{{{}}}", wrap(latex(b), Prec::Atom), exponent(x)), Prec::Power)
+    let (base, p) = latex(b);
+    // A partial derivative under a power is grouped: \left(\partial_{2} f(x, y)\right)^{2}.
+    let p = if base.starts_with("\\partial") { Prec::Power } else { p };
+    (format!("{}^{{{}}}", wrap((base, p), Prec::Atom), exponent(x)), Prec::Power)
 }
 
 fn call(e: &Expr, f: &Func, args: &[Expr]) -> (String, Prec) {
@@ -318,20 +388,18 @@ fn call(e: &Expr, f: &Func, args: &[Expr]) -> (String, Prec) {
         }
         Func::Abstract(a) => {
             let n = a.name.as_str();
-            let head = if n.chars().count() == 1 && n.is_ascii() {
-                n.to_owned()
+            // Letters, Greek names and indexed names as written (g, \sigma, g_{1});
+            // longer names as operators.
+            let named = name(n);
+            let head = if named.contains("\\mathit") || named.contains("\\text") {
+                format!("\\operatorname{{{}}}", n.replace('_', "\\_"))
             } else {
-                let named = name(n);
-                if named.starts_with('\\') && !named.starts_with("\\mathit") {
-                    named
-                } else {
-                    format!("\\operatorname{{{}}}", n.replace('_', "\\_"))
-                }
+                named
             };
             let s = if args.len() == 1 {
                 match a.partials.len() {
                     0 => head,
-                    k @ 1..=3 => format!("{head}{}", "'".repeat(k)),
+                    k @ 1..=2 => format!("{head}{}", "'".repeat(k)),
                     k => format!("{head}^{{({k})}}"),
                 }
             } else if a.partials.is_empty() {
