@@ -19,6 +19,7 @@ use crate::eval::{self, Env};
 use crate::expr::{Expr, Func, Node, Sym};
 use crate::func;
 use crate::print::{latex::to_latex, text::to_text};
+use crate::simplify::{self, Form, Names};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -43,6 +44,38 @@ enum Command {
     Latex(InputArgs),
     /// Print an expression's canonical form
     Parse(InputArgs),
+    /// Simplify an expression, in terms of the names it defines where that is cheaper
+    Simplify(SimplifyArgs),
+}
+
+#[derive(Args, Debug)]
+struct SimplifyArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Which forms to choose from [default: output]
+    #[arg(long, value_enum)]
+    form: Option<FormArg>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// `--form`: in terms of named outputs, in the inputs only, or whatever is cheapest.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FormArg {
+    Output,
+    Input,
+    Auto,
+}
+
+impl From<FormArg> for Form {
+    fn from(f: FormArg) -> Form {
+        match f {
+            FormArg::Output => Form::Output,
+            FormArg::Input => Form::Input,
+            FormArg::Auto => Form::Auto,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -78,6 +111,10 @@ struct DiffArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Which forms to choose from: in terms of defined names, inputs only, or cheapest
+    /// [default: output for definitions and --let, auto otherwise]
+    #[arg(long, value_enum)]
+    form: Option<FormArg>,
     /// Verify the result against dual numbers at random points
     #[arg(long)]
     check: bool,
@@ -96,6 +133,9 @@ struct GradArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Which forms to choose from (see `deriv diff --help`)
+    #[arg(long, value_enum)]
+    form: Option<FormArg>,
     /// Verify each component against dual numbers at random points
     #[arg(long)]
     check: bool,
@@ -318,6 +358,22 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
             let p = load(&a, stdin, warnings)?;
             Ok(format!("{}\n", to_text(&p.target)))
         }
+        Command::Simplify(a) => {
+            let p = load(&a.input, stdin, warnings)?;
+            let mut names = names_of(&p, None);
+            // A definition's own name would be a trivial answer: simplify its body.
+            names.defs.retain(|(n, _)| Some(n) != p.target_name.as_ref());
+            let target = p.inlined_target();
+            let shown = simplify::simplify(&target, &names, form_of(a.form, &p));
+            Ok(match a.format {
+                Format::Latex => format!("{}\n", to_latex(&shown)),
+                Format::Json => format!(
+                    "{}\n",
+                    serde_json::json!({ "input": to_text(&p.target), "text": to_text(&shown), "latex": to_latex(&shown) })
+                ),
+                Format::Text => format!("{}\n", to_text(&shown)),
+            })
+        }
     }
 }
 
@@ -329,6 +385,20 @@ fn check_figures(report: &CheckReport, tol: f64) -> Result<()> {
         ))));
     }
     Ok(())
+}
+
+/// The definitions, inlined, as names the simplifier may use.
+fn names_of(p: &Problem, wrt: Option<&Sym>) -> Names {
+    Names { defs: p.defs.iter().map(|d| (d.name.clone(), p.inline(&d.body))).collect(), wrt: wrt.cloned() }
+}
+
+/// `--form`, or its default: in terms of names when there are any, cheapest otherwise.
+fn form_of(arg: Option<FormArg>, p: &Problem) -> Form {
+    match arg {
+        Some(f) => f.into(),
+        None if p.defs.is_empty() => Form::Auto,
+        None => Form::Output,
+    }
 }
 
 fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
@@ -346,7 +416,13 @@ fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
         }
         chain.push(diff::diff(&last, &x));
     }
-    let d = chain.last().cloned().unwrap_or_else(Expr::zero);
+    let raw = chain.last().cloned().unwrap_or_else(Expr::zero);
+    let names = names_of(&p, Some(&x));
+    let d = simplify::simplify(&raw, &names, form_of(a.form, &p));
+    // The check runs on what is shown: the simplified form with the names inlined.
+    if let Some(last) = chain.last_mut() {
+        *last = p.inline(&d);
+    }
     let report = if a.check {
         let r = check::check_chain(&chain, &x, 12, 0x5EED)?;
         check_figures(&r, a.tolerance)?;
@@ -382,11 +458,13 @@ fn run_grad(a: GradArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
     let input = p.inlined_target();
     let wrt = os_to_string(&a.wrt)?;
     let vars = wrt.split(',').map(|w| variable(&p, w.trim())).collect::<Result<Vec<_>>>()?;
-    let grads = diff::gradient(&input, &vars);
+    let form = form_of(a.form, &p);
+    let grads: Vec<Expr> =
+        vars.iter().map(|x| simplify::simplify(&diff::diff(&input, x), &names_of(&p, Some(x)), form)).collect();
     let mut reports = Vec::new();
     if a.check {
         for (x, g) in vars.iter().zip(&grads) {
-            let r = check::check_chain(&[input.clone(), g.clone()], x, 12, 0x5EED)?;
+            let r = check::check_chain(&[input.clone(), p.inline(g)], x, 12, 0x5EED)?;
             check_figures(&r, a.tolerance)?;
             reports.push(r);
         }

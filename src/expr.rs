@@ -332,6 +332,14 @@ impl Expr {
         }
     }
 
+    /// The argument when this is `sign(u)`.
+    fn sign_of(&self) -> Option<&Expr> {
+        match self.node() {
+            Node::Call(Func::Builtin(func::SIGN), args) => Some(&args[0]),
+            _ => None,
+        }
+    }
+
     /// Whether `v` may occur in this expression (exact).
     pub fn contains(&self, v: &Sym) -> bool {
         let bit = v.bloom();
@@ -518,6 +526,14 @@ impl Expr {
         }
         if coeff.is_zero() {
             return Expr::zero();
+        }
+        // u*sign(u) is abs(u), for every real u.
+        if let Some(i) = out.iter().position(|f| f.sign_of().is_some_and(|u| out.contains(u))) {
+            let u = out[i].sign_of().cloned().unwrap_or_else(Expr::one);
+            out.retain(|f| *f != u && f.sign_of() != Some(&u));
+            out.push(Expr::call(Func::Builtin(func::ABS), vec![u]));
+            out.push(Expr::num(coeff));
+            return Expr::mul(out);
         }
         out.sort_by(cmp_factors);
         if out.is_empty() {

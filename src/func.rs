@@ -27,6 +27,10 @@ pub struct FuncDef {
 pub const EXP: usize = 0;
 /// Index of `ln` in [`FUNCS`].
 pub const LN: usize = 1;
+/// Index of `abs` in [`FUNCS`].
+pub const ABS: usize = 2;
+/// Index of `sign` in [`FUNCS`].
+pub const SIGN: usize = 3;
 
 /// Every built-in function.
 #[rustfmt::skip]

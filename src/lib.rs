@@ -20,8 +20,10 @@ pub mod expr;
 pub mod func;
 pub mod number;
 pub mod parse;
+pub mod poly;
 pub mod prec;
 pub mod print;
+pub mod simplify;
 
 pub use diff::{diff, diff_n, gradient};
 pub use error::{Error, ErrorKind, Result};

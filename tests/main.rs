@@ -6,5 +6,6 @@ mod grammar;
 mod print;
 mod props;
 mod readme;
+mod simplify;
 mod support;
 mod tidy;

@@ -1,0 +1,173 @@
+//! Polynomials back to expressions, in the factored shapes people write.
+//!
+//! A polynomial is split into its numeric content, the monomial common to every term,
+//! and factors: linear factors from rational roots (of `q(w)` with `w = v^g`, so that
+//! `1 - 4*t^2 + 3*t^4` is `(1 - t^2)*(1 - 3*t^2)`), and common factors of the coefficients
+//! when the polynomial is linear in a variable. Each factor reads with a positive
+//! constant term where it has one: `p*(1 - p)`, not `-p*(p - 1)`.
+
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_traits::{One, Signed, ToPrimitive, Zero};
+
+use super::kernel::Kernels;
+use crate::expr::Expr;
+use crate::number::Rational;
+use crate::poly::{Monomial, Poly, Var};
+
+/// The largest constant or leading coefficient whose divisors are tried as roots.
+const MAX_ROOT_SEARCH: u64 = 1 << 20;
+
+/// `p` as a product of its content, common monomial and factors.
+pub fn factored(p: &Poly, k: &Kernels) -> Expr {
+    if p.is_zero() {
+        return Expr::zero();
+    }
+    let (c, q) = p.normalize();
+    let m = q.monomial_gcd();
+    let q = q.div_monomial(&m);
+    let mut sign = Rational::one();
+    let mut parts = vec![k.monomial_expr(&m)];
+    for (f, e) in factor(&q) {
+        let (s, f) = tidy_sign(&f);
+        if e % 2 == 1 {
+            sign *= s;
+        }
+        parts.push(Expr::pow(k.sum_expr(&f), Expr::int(e as i64)));
+    }
+    parts.push(Expr::num(c * sign));
+    Expr::mul(parts)
+}
+
+/// Flips a factor so that its constant term is positive (or, without one, its first
+/// term); returns the sign taken out.
+fn tidy_sign(f: &Poly) -> (Rational, Poly) {
+    let constant = f.terms().find(|(m, _)| m.0.is_empty()).map(|(_, c)| c.clone());
+    let lead = f.terms().last().map(|(_, c)| c.clone());
+    let negative = match constant {
+        Some(c) => c.is_negative(),
+        None => lead.is_some_and(|c| c.is_negative()),
+    };
+    if negative {
+        (-Rational::one(), f.neg())
+    } else {
+        (Rational::one(), f.clone())
+    }
+}
+
+/// Factors of a primitive polynomial with no monomial factor, with multiplicities.
+fn factor(q: &Poly) -> Vec<(Poly, u32)> {
+    if q.as_constant().is_some() {
+        return Vec::new();
+    }
+    let vars: Vec<Var> = q.vars().into_iter().collect();
+    if let [v] = vars.as_slice() {
+        return factor_univariate(q, *v);
+    }
+    // Linear in some variable: q = a + b*v; a common factor of a and b splits off.
+    for &v in &vars {
+        if q.degree(v) == 1 {
+            let cs = q.coeffs_in(v);
+            let g = Poly::gcd(&cs[0], &cs[1]);
+            if g.as_constant().is_none() {
+                if let Some(rest) = q.div_exact(&g) {
+                    let mut out = factor(&g.normalize().1);
+                    out.extend(factor(&rest.normalize().1));
+                    return merge(out);
+                }
+            }
+        }
+    }
+    vec![(q.clone(), 1)]
+}
+
+fn merge(fs: Vec<(Poly, u32)>) -> Vec<(Poly, u32)> {
+    let mut out: Vec<(Poly, u32)> = Vec::new();
+    for (f, e) in fs {
+        let f = tidy_sign(&f).1;
+        match out.iter_mut().find(|(g, _)| *g == f) {
+            Some((_, m)) => *m += e,
+            None => out.push((f, e)),
+        }
+    }
+    out
+}
+
+/// Rational roots of `q` as a polynomial in `w = v^g`, each giving a factor `d*w - n`.
+fn factor_univariate(q: &Poly, v: Var) -> Vec<(Poly, u32)> {
+    let exps: Vec<u32> = q.terms().map(|(m, _)| m.0.first().map_or(0, |&(_, e)| e)).collect();
+    let g = exps.iter().fold(0u32, |g, &e| g.gcd(&e)).max(1);
+    let mut coeffs = vec![Rational::zero(); (q.degree(v) / g + 1) as usize];
+    for (m, c) in q.terms() {
+        let e = m.0.first().map_or(0, |&(_, e)| e);
+        coeffs[(e / g) as usize] = c.clone();
+    }
+    let mut out: Vec<(Poly, u32)> = Vec::new();
+    let w = Poly::monomial(Monomial(vec![(v, g)]), Rational::one());
+    let mut rest = q.clone();
+    while let Some(root) = rational_root(&coeffs) {
+        let lin = w
+            .scale(&Rational::from_integer(root.denom().clone()))
+            .sub(&Poly::constant(Rational::from_integer(root.numer().clone())));
+        let Some(next) = rest.div_exact(&lin) else { break };
+        match out.iter_mut().find(|(f, _)| *f == lin) {
+            Some((_, e)) => *e += 1,
+            None => out.push((lin, 1)),
+        }
+        rest = next;
+        coeffs = deflate(&coeffs, &root);
+        if coeffs.len() <= 1 {
+            break;
+        }
+    }
+    if rest.as_constant().is_none() {
+        out.push((rest.normalize().1, 1));
+    }
+    out
+}
+
+/// Divides the polynomial with coefficients `cs` (lowest first) by `(w - r)`.
+fn deflate(cs: &[Rational], r: &Rational) -> Vec<Rational> {
+    let n = cs.len() - 1;
+    let mut out = vec![Rational::zero(); n];
+    let mut carry = Rational::zero();
+    for i in (1..=n).rev() {
+        carry = &cs[i] + carry * r;
+        out[i - 1] = carry.clone();
+    }
+    out
+}
+
+/// A rational root of the polynomial with coefficients `cs` (lowest first), if a small
+/// one exists (rational root theorem).
+fn rational_root(cs: &[Rational]) -> Option<Rational> {
+    if cs.len() < 2 {
+        return None;
+    }
+    if cs[0].is_zero() {
+        return Some(Rational::zero());
+    }
+    // Clear denominators.
+    let l = cs.iter().fold(BigInt::one(), |l, c| l.lcm(c.denom()));
+    let ints: Vec<BigInt> = cs.iter().map(|c| (c * Rational::from_integer(l.clone())).to_integer()).collect();
+    let (a0, an) = (ints[0].abs().to_u64()?, ints[ints.len() - 1].abs().to_u64()?);
+    if a0 > MAX_ROOT_SEARCH || an > MAX_ROOT_SEARCH {
+        return None;
+    }
+    for p in divisors(a0) {
+        for q in divisors(an) {
+            for sign in [1i64, -1] {
+                let r = Rational::new(BigInt::from(sign) * BigInt::from(p), BigInt::from(q));
+                let value = cs.iter().rev().fold(Rational::zero(), |acc, c| acc * &r + c);
+                if value.is_zero() {
+                    return Some(r);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn divisors(n: u64) -> Vec<u64> {
+    (1..=n).take_while(|d| d * d <= n).filter(|d| n.is_multiple_of(*d)).flat_map(|d| [d, n / d]).collect()
+}

@@ -1,0 +1,266 @@
+//! The kernel view: an expression as a rational function of atoms.
+//!
+//! Hyperbolic functions, the sigmoid and softplus are first rewritten into exponentials
+//! (the [`EXPANSIONS`] table, in deriv syntax). Then every exponential `e^(c*t)` becomes a
+//! power of one kernel `K = e^(g*t)` per exponent term `t`, `g` the gcd of the
+//! coefficients seen with `t`: `e^(2*x)` and `e^-x` are `K^2` and `K^-1` of `K = e^x`,
+//! and `e^(-x^2/2)` is `K^-1` of `K = e^(x^2/2)`. Fractional powers become powers of one
+//! root `b^(1/q)` per base, and every other call is an opaque atom. What is left is
+//! polynomial arithmetic, done exactly by [`crate::poly`].
+
+use std::collections::HashMap;
+
+use num_integer::Integer;
+use num_traits::{One, Signed, ToPrimitive, Zero};
+
+use crate::expr::{self, Expr, Func, Node, Sym};
+use crate::func::{self, FUNCS};
+use crate::number::Rational;
+use crate::parse;
+use crate::poly::{Monomial, Poly, Rat, Var};
+
+/// Built-ins rewritten into exponentials before the kernel view is taken.
+#[rustfmt::skip]
+pub const EXPANSIONS: &[(&str, &str)] = &[
+    ("sinh",     "(e^u - e^-u)/2"),
+    ("cosh",     "(e^u + e^-u)/2"),
+    ("tanh",     "(e^(2*u) - 1)/(e^(2*u) + 1)"),
+    ("sech",     "2/(e^u + e^-u)"),
+    ("csch",     "2/(e^u - e^-u)"),
+    ("coth",     "(e^(2*u) + 1)/(e^(2*u) - 1)"),
+    ("sigmoid",  "1/(1 + e^-u)"),
+    ("softplus", "ln(1 + e^u)"),
+];
+
+/// What a polynomial variable stands for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Atom {
+    /// A variable or a defined name.
+    Sym(Sym),
+    /// The kernel `e^t` for an exponent unit `t`.
+    Exp(Expr),
+    /// The root `b^(1/q)`.
+    Root(Expr, u32),
+    /// Anything else, kept whole.
+    Opaque(Expr),
+}
+
+impl Atom {
+    /// The atom as an expression.
+    pub fn expr(&self) -> Expr {
+        match self {
+            Atom::Sym(s) => Expr::sym(s.clone()),
+            Atom::Exp(t) => Expr::exp(t.clone()),
+            Atom::Root(b, q) => Expr::pow(b.clone(), Expr::num(Rational::new(1.into(), (*q).into()))),
+            Atom::Opaque(e) => e.clone(),
+        }
+    }
+}
+
+/// The most a whole exponent may be for the kernel view to expand a power.
+const MAX_POWER: i64 = 64;
+
+/// A table of atoms, with the exponent units and root degrees found by [`Kernels::scan`].
+#[derive(Default)]
+pub struct Kernels {
+    atoms: Vec<Atom>,
+    index: HashMap<Atom, Var>,
+    units: HashMap<Expr, Rational>,
+    roots: HashMap<Expr, u32>,
+    memo: HashMap<u64, Option<Rat>>,
+}
+
+thread_local! {
+    static EXPANSION_RULES: Vec<(usize, Expr)> = EXPANSIONS
+        .iter()
+        .filter_map(|(name, rule)| Some((func::lookup(name)?, parse::parse_expr(rule).ok()?)))
+        .collect();
+}
+
+/// Rewrites hyperbolic functions, the sigmoid and softplus into exponentials, everywhere.
+pub fn expand(e: &Expr) -> Expr {
+    let mut memo = HashMap::new();
+    expand_rec(e, &mut memo)
+}
+
+fn expand_rec(e: &Expr, memo: &mut HashMap<u64, Expr>) -> Expr {
+    if let Some(r) = memo.get(&e.id()) {
+        return r.clone();
+    }
+    let r = match e.node() {
+        Node::Num(_) | Node::Const(_) | Node::Var(_) => e.clone(),
+        Node::Add(ts) => Expr::add(ts.iter().map(|t| expand_rec(t, memo)).collect::<Vec<_>>()),
+        Node::Mul(fs) => Expr::mul(fs.iter().map(|f| expand_rec(f, memo)).collect::<Vec<_>>()),
+        Node::Pow(b, x) => {
+            let b = expand_rec(b, memo);
+            Expr::pow(b, expand_rec(x, memo))
+        }
+        Node::Call(f, args) => {
+            let args: Vec<Expr> = args.iter().map(|a| expand_rec(a, memo)).collect();
+            let rule = match f {
+                Func::Builtin(i) => EXPANSION_RULES.with(|r| r.iter().find(|(j, _)| j == i).map(|(_, e)| e.clone())),
+                Func::Abstract(_) => None,
+            };
+            match rule {
+                Some(rule) => expr::substitute(&rule, &Sym::new("u"), &args[0]),
+                None => Expr::call(f.clone(), args),
+            }
+        }
+    };
+    memo.insert(e.id(), r.clone());
+    r
+}
+
+fn rational_gcd(a: &Rational, b: &Rational) -> Rational {
+    Rational::new(a.numer().gcd(b.numer()), a.denom().lcm(b.denom()))
+}
+
+/// The terms of an exponent: `(coefficient, rest)` with the constant term's rest `1`.
+fn exponent_terms(u: &Expr) -> Vec<(Rational, Expr)> {
+    match u.node() {
+        Node::Add(ts) => ts.iter().map(Expr::coeff_rest).collect(),
+        _ => vec![u.coeff_rest()],
+    }
+}
+
+impl Kernels {
+    /// A table prepared for `exprs`: the exponent units and root degrees they use.
+    pub fn scan(exprs: &[Expr]) -> Kernels {
+        let mut k = Kernels::default();
+        let mut seen = std::collections::HashSet::new();
+        let mut stack: Vec<Expr> = exprs.to_vec();
+        while let Some(e) = stack.pop() {
+            if !seen.insert(e.id()) {
+                continue;
+            }
+            if let Some(u) = e.as_exp() {
+                for (c, rest) in exponent_terms(u) {
+                    if !rest.is_one() && !c.is_zero() {
+                        let g = k.units.get(&rest).map_or(c.abs(), |g| rational_gcd(g, &c));
+                        k.units.insert(rest, g);
+                    }
+                }
+            }
+            if let Node::Pow(b, x) = e.node() {
+                if let Some(r) = x.as_num().filter(|r| !r.is_integer()) {
+                    if let Some(q) = r.denom().to_u32() {
+                        let d = k.roots.get(b).map_or(q, |d| d.lcm(&q));
+                        k.roots.insert(b.clone(), d);
+                    }
+                }
+            }
+            stack.extend(e.children());
+        }
+        k
+    }
+
+    /// The polynomial variable of an atom, made on first use.
+    pub fn var(&mut self, a: Atom) -> Var {
+        if let Some(v) = self.index.get(&a) {
+            return *v;
+        }
+        let v = self.atoms.len() as Var;
+        self.atoms.push(a.clone());
+        self.index.insert(a, v);
+        v
+    }
+
+    /// The atom behind a polynomial variable.
+    pub fn atom(&self, v: Var) -> &Atom {
+        &self.atoms[v as usize]
+    }
+
+    /// Every atom, by variable.
+    pub fn atoms(&self) -> &[Atom] {
+        &self.atoms
+    }
+
+    fn atom_power(&mut self, a: Atom, n: i64) -> Option<Rat> {
+        let v = self.var(a);
+        Rat::var(v).powi(n.to_i32()?)
+    }
+
+    /// The expression as a rational function of atoms, or `None` when it divides by zero.
+    pub fn to_rat(&mut self, e: &Expr) -> Option<Rat> {
+        if let Some(r) = self.memo.get(&e.id()) {
+            return r.clone();
+        }
+        let r = self.convert(e);
+        self.memo.insert(e.id(), r.clone());
+        r
+    }
+
+    fn convert(&mut self, e: &Expr) -> Option<Rat> {
+        if let (Some(q), false) = (self.roots.get(e).copied(), e.as_num().is_some()) {
+            return self.atom_power(Atom::Root(e.clone(), q), q as i64);
+        }
+        match e.node() {
+            Node::Num(r) => Some(Rat::constant(r.clone())),
+            Node::Var(s) => Some(Rat::var(self.var(Atom::Sym(s.clone())))),
+            Node::Add(ts) => {
+                let mut acc = Rat::constant(Rational::zero());
+                for t in ts {
+                    acc = acc.add(&self.to_rat(t)?);
+                }
+                Some(acc)
+            }
+            Node::Mul(fs) => {
+                let mut acc = Rat::constant(Rational::one());
+                for f in fs {
+                    acc = acc.mul(&self.to_rat(f)?);
+                }
+                Some(acc)
+            }
+            Node::Pow(b, x) => {
+                let r = x.as_num();
+                match r {
+                    Some(r) if r.is_integer() && r.numer().abs() <= MAX_POWER.into() => {
+                        self.to_rat(b)?.powi(r.to_integer().to_i32()?)
+                    }
+                    Some(r) if !r.is_integer() && r.numer().abs() <= MAX_POWER.into() => {
+                        let q = self.roots.get(b).copied().unwrap_or(r.denom().to_u32()?);
+                        let k = (r * Rational::from_integer(q.into())).to_integer().to_i64()?;
+                        self.atom_power(Atom::Root(b.clone(), q), k)
+                    }
+                    _ => Some(Rat::var(self.var(Atom::Opaque(e.clone())))),
+                }
+            }
+            Node::Call(Func::Builtin(func::EXP), args) => {
+                let mut acc = Rat::constant(Rational::one());
+                for (c, rest) in exponent_terms(&args[0]) {
+                    let factor = match self.units.get(&rest).cloned() {
+                        Some(g) if !rest.is_one() => {
+                            let k = (c / &g).to_integer().to_i64()?;
+                            let unit = Expr::mul([Expr::num(g), rest]);
+                            self.atom_power(Atom::Exp(unit), k)?
+                        }
+                        _ => {
+                            let whole = Expr::exp(Expr::mul([Expr::num(c), rest]));
+                            Rat::var(self.var(Atom::Opaque(whole)))
+                        }
+                    };
+                    acc = acc.mul(&factor);
+                }
+                Some(acc)
+            }
+            Node::Const(_) | Node::Call(..) => Some(Rat::var(self.var(Atom::Opaque(e.clone())))),
+        }
+    }
+
+    /// A monomial as an expression: the product of its atoms' powers.
+    pub fn monomial_expr(&self, m: &Monomial) -> Expr {
+        Expr::mul(
+            m.0.iter().map(|&(v, k)| Expr::pow(self.atoms[v as usize].expr(), Expr::int(k as i64))).collect::<Vec<_>>(),
+        )
+    }
+
+    /// A polynomial as a plain sum of terms.
+    pub fn sum_expr(&self, p: &Poly) -> Expr {
+        Expr::add(p.terms().map(|(m, c)| Expr::mul([Expr::num(c.clone()), self.monomial_expr(m)])).collect::<Vec<_>>())
+    }
+}
+
+/// Whether `name` is one of the functions [`EXPANSIONS`] rewrites.
+pub fn is_expanded(name: &str) -> bool {
+    EXPANSIONS.iter().any(|(n, _)| *n == name) && FUNCS.iter().any(|f| f.name == name)
+}

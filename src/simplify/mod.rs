@@ -1,0 +1,347 @@
+//! The simplifier: an expression in the cheapest equal form, in terms of what is
+//! already computed.
+//!
+//! Candidates are built and the cheapest under [`cost::cost`] is kept, after a numeric
+//! check against the input:
+//! - the input as it is, and as one reduced rational function of its atoms;
+//! - the input rewritten in terms of names. Each name `p = B` is a relation between `p`
+//!   and the atoms of `B` (in the kernel view, where `e^z`, `e^(2*z)`, `tanh(z)` and
+//!   `sigmoid(z)` are all rational in one kernel `e^z`). Where `B` is a linear fraction
+//!   of one atom `k`, `(a1*k + a0)/(b1*k + b0)`, the relation is solved for `k` and `k`
+//!   is substituted everywhere; names defined by a logarithm, `p = c*ln(A)`, give the
+//!   relation `A = e^(p/c)`. No answer is looked up: `p*(1 - p)` for the sigmoid is what
+//!   substituting `e^z = p/(1 - p)` into `e^z/(1 + e^z)^2` and cancelling gives.
+//!
+//! Names are the definitions the user gave (all of them count as computed) and, when
+//! the input uses hyperbolic functions, exponentials or the sigmoid, the built-in
+//! outputs `tanh(u)` and `sigmoid(u)` of their arguments.
+
+pub mod cost;
+pub mod factor;
+pub mod kernel;
+
+use std::collections::{HashMap, HashSet};
+
+use crate::check;
+use crate::eval::{self, Model};
+use crate::expr::{self, Expr, Func, Node, Sym};
+use crate::func;
+use crate::poly::{Monomial, Poly, Rat, Var};
+use kernel::{Atom, Kernels};
+
+/// Which forms the simplifier may choose from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// In terms of the names where that is possible.
+    Output,
+    /// In the inputs only.
+    Input,
+    /// Whatever is cheapest.
+    Auto,
+}
+
+/// What the simplifier may use: named definitions (with their bodies fully inlined)
+/// and the variable of differentiation, which it prefers to eliminate.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    /// `(name, inlined body)`, in definition order.
+    pub defs: Vec<(Sym, Expr)>,
+    /// The variable a derivative was taken by.
+    pub wrt: Option<Sym>,
+}
+
+/// `e` (written in the inputs) in its cheapest equal form; `names` are free.
+pub fn simplify(e: &Expr, names: &Names, form: Form) -> Expr {
+    let implicit = implicit_names(e, names);
+    let mut cheap: HashSet<Expr> = implicit.iter().map(|(_, call)| call.clone()).collect();
+    cheap.extend(names.defs.iter().map(|(n, _)| Expr::sym(n.clone())));
+    let mut input_forms = vec![e.clone()];
+    input_forms.extend(normalized(e));
+    let mut output_forms = Vec::new();
+    if form != Form::Input {
+        let mut sets: Vec<Vec<(Sym, Expr)>> = vec![names.defs.clone()];
+        for imp in &implicit {
+            let mut s = names.defs.clone();
+            s.push((imp.0.clone(), imp.1.clone()));
+            sets.push(s);
+        }
+        for set in sets {
+            if set.is_empty() {
+                continue;
+            }
+            if let Some(r) = eliminate(e, &set, names.wrt.as_ref()) {
+                let r = recognize_names(&r, &names.defs);
+                output_forms.push(restore_implicit(&r, &implicit));
+            }
+        }
+    }
+    let name_syms: HashSet<Sym> = names.defs.iter().map(|(n, _)| n.clone()).collect();
+    let uses_names = |c: &Expr| c.free_vars().iter().any(|v| name_syms.contains(v));
+    let mut pool: Vec<Expr> = match form {
+        Form::Input => input_forms,
+        Form::Auto => input_forms.into_iter().chain(output_forms).collect(),
+        Form::Output => {
+            let named: Vec<Expr> = output_forms.iter().filter(|c| uses_names(c)).cloned().collect();
+            if named.is_empty() {
+                input_forms.into_iter().chain(output_forms).collect()
+            } else {
+                named.into_iter().chain([e.clone()]).collect()
+            }
+        }
+    };
+    pool.sort_by_cached_key(|c| (cost::cost(c, &cheap), c.to_string().len()));
+    let bodies: HashMap<Sym, Expr> = names.defs.iter().cloned().collect();
+    for c in pool {
+        if c == *e || agrees(&c, e, &bodies) {
+            return c;
+        }
+    }
+    e.clone()
+}
+
+/// Numerically, at random points: does `candidate` (names inlined) equal `e`?
+fn agrees(candidate: &Expr, e: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
+    let inlined = inline_names(candidate, bodies);
+    let mut vars = inlined.free_vars();
+    vars.extend(e.free_vars());
+    vars.sort();
+    vars.dedup();
+    let mut rng = check::Rng::new(0xC0FFEE);
+    let model = Model::new(11);
+    let mut compared = 0;
+    for _ in 0..200 {
+        if compared == 12 {
+            break;
+        }
+        let env = check::random_point(&vars, &mut rng);
+        let (Ok(a), Ok(b)) = (eval::eval_with(&inlined, &env, Some(&model)), eval::eval_with(e, &env, Some(&model)))
+        else {
+            return false;
+        };
+        if !(a.is_finite() && b.is_finite()) || b.abs() > 1e8 {
+            continue;
+        }
+        if check::mixed_error(a, b) > 1e-7 {
+            return false;
+        }
+        compared += 1;
+    }
+    compared >= 3
+}
+
+fn inline_names(e: &Expr, bodies: &HashMap<Sym, Expr>) -> Expr {
+    expr::substitute_all(e, bodies)
+}
+
+/// The input as one reduced rational function of its atoms, factored.
+fn normalized(e: &Expr) -> Option<Expr> {
+    let mut k = Kernels::scan(std::slice::from_ref(e));
+    let r = k.to_rat(e)?;
+    Some(rat_expr(&r, &k))
+}
+
+/// A rational function of atoms as an expression: factored, or, over a monomial
+/// denominator, term by term (`1 - e^-y` rather than `(e^y - 1)/e^y`), whichever is
+/// cheaper.
+fn rat_expr(r: &Rat, k: &Kernels) -> Expr {
+    let factored = Expr::quotient(factor::factored(&r.num, k), factor::factored(&r.den, k));
+    if r.den.len() != 1 || r.den.as_constant().is_some() || r.num.len() < 2 {
+        return factored;
+    }
+    let den = factor::factored(&r.den, k);
+    let split = Expr::add(
+        r.num
+            .terms()
+            .map(|(m, c)| Expr::quotient(Expr::mul([Expr::num(c.clone()), k.monomial_expr(m)]), den.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let none = HashSet::new();
+    if cost::cost(&split, &none) < cost::cost(&factored, &none) {
+        split
+    } else {
+        factored
+    }
+}
+
+/// Replaces sums inside `e` that equal a name by that name: with softmax outputs,
+/// `1 - p1` is `p2` when there are two, `1 - p1 - p2` is `p3` when there are three.
+fn recognize_names(e: &Expr, defs: &[(Sym, Expr)]) -> Expr {
+    let bodies: HashMap<Sym, Expr> = defs.iter().cloned().collect();
+    let mut memo: HashMap<u64, Expr> = HashMap::new();
+    recognize_rec(e, defs, &bodies, &mut memo)
+}
+
+fn recognize_rec(e: &Expr, defs: &[(Sym, Expr)], bodies: &HashMap<Sym, Expr>, memo: &mut HashMap<u64, Expr>) -> Expr {
+    if let Some(r) = memo.get(&e.id()) {
+        return r.clone();
+    }
+    let r = match e.node() {
+        Node::Add(_) if e.free_vars().iter().any(|v| bodies.contains_key(v)) => {
+            let hit =
+                defs.iter().map(|(n, _)| Expr::sym(n.clone())).find(|n| agrees(n, &inline_names(e, bodies), bodies));
+            hit.unwrap_or_else(|| e.clone())
+        }
+        Node::Mul(fs) => Expr::mul(fs.iter().map(|f| recognize_rec(f, defs, bodies, memo)).collect::<Vec<_>>()),
+        Node::Pow(b, x) => Expr::pow(recognize_rec(b, defs, bodies, memo), x.clone()),
+        _ => e.clone(),
+    };
+    memo.insert(e.id(), r.clone());
+    r
+}
+
+/// Built-in outputs the input's hyperbolic functions, exponentials and sigmoids make
+/// available: `tanh(u)` and `sigmoid(u)`, each under a placeholder name.
+fn implicit_names(e: &Expr, names: &Names) -> Vec<(Sym, Expr)> {
+    let mut found: Vec<Expr> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![e.clone()];
+    stack.extend(names.defs.iter().map(|(_, b)| b.clone()));
+    let call = |name: &str, u: Expr| func::lookup(name).map(|i| Expr::call(Func::Builtin(i), vec![u]));
+    while let Some(x) = stack.pop() {
+        if !seen.insert(x.id()) {
+            continue;
+        }
+        if let Node::Call(Func::Builtin(i), args) = x.node() {
+            let u = &args[0];
+            let name = func::FUNCS[*i].name;
+            let mut add = |c: Option<Expr>| {
+                if let Some(c) = c.filter(|c| !found.contains(c)) {
+                    found.push(c);
+                }
+            };
+            match name {
+                "tanh" | "sinh" | "cosh" | "sech" | "csch" | "coth" => add(call("tanh", u.clone())),
+                "sigmoid" | "softplus" => add(call("sigmoid", u.clone())),
+                "exp" if !u.is_one() && u.as_num().is_none() => {
+                    let (c, rest) = u.coeff_rest();
+                    let base = Expr::mul([Expr::num(num_traits::Signed::abs(&c)), rest]);
+                    add(call("sigmoid", base.clone()));
+                    add(call("tanh", Expr::quotient(base, Expr::int(2))));
+                }
+                _ => {}
+            }
+        }
+        stack.extend(x.children());
+    }
+    found.truncate(8);
+    found.into_iter().enumerate().map(|(i, c)| (Sym::new(&format!("#{i}")), c)).collect()
+}
+
+fn restore_implicit(e: &Expr, implicit: &[(Sym, Expr)]) -> Expr {
+    let map: HashMap<Sym, Expr> = implicit.iter().cloned().collect();
+    expr::substitute_all(e, &map)
+}
+
+/// For `name = c*ln(A)`: the relation `e^(name/c) = A`; otherwise `name = body`.
+fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
+    let n = Expr::sym(name.clone());
+    let (c, rest) = body.coeff_rest();
+    if let Node::Call(Func::Builtin(func::LN), args) = rest.node() {
+        return (Expr::exp(Expr::quotient(n, Expr::num(c))), args[0].clone());
+    }
+    (n, body.clone())
+}
+
+/// Rewrites `e` in terms of the names in `defs`, solving each definition for one of its
+/// atoms where it is a linear fraction of it.
+fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<Expr> {
+    let name_set: HashSet<Sym> = defs.iter().map(|(n, _)| n.clone()).collect();
+    let mut d = kernel::expand(e);
+    let mut rels: Vec<(Expr, Expr)> = defs.iter().map(|(n, b)| relation(n, &kernel::expand(b))).collect();
+    for i in 0..rels.len() {
+        let (side, body) = rels[i].clone();
+        let mut scope = vec![d.clone(), side.clone(), body.clone()];
+        scope.extend(rels[i + 1..].iter().flat_map(|(s, b)| [s.clone(), b.clone()]));
+        let mut k = Kernels::scan(&scope);
+        let r = k.to_rat(&d)?;
+        let b = k.to_rat(&body)?;
+        let n = k.to_rat(&side)?;
+        let mut others = vec![r.clone(), n.clone()];
+        for (s, b) in &rels[i + 1..] {
+            others.push(k.to_rat(s)?);
+            others.push(k.to_rat(b)?);
+        }
+        let Some((v, g)) = pick_atom(&b, &others, &k, &name_set, wrt) else { continue };
+        // Where the atom only occurs as v^g (tanh(x) is rational in e^(2*x)), solve for v^g.
+        let deflate = |x: &Rat| Rat { num: deflate(&x.num, v, g), den: deflate(&x.den, v, g) };
+        let (b, r) = (deflate(&b), deflate(&r));
+        let (a0, a1) = linear_coeffs(&b.num, v);
+        let (b0, b1) = linear_coeffs(&b.den, v);
+        // (a1*v + a0)/(b1*v + b0) = n  gives  v = (n*b0 - a0)/(a1 - n*b1).
+        let top = n.mul(&Rat::from_poly(b0)).sub(&Rat::from_poly(a0));
+        let bottom = Rat::from_poly(a1).sub(&n.mul(&Rat::from_poly(b1)));
+        let solution = top.div(&bottom)?;
+        let solved_atom = k.atom(v).clone();
+        let replaced = r.subst(v, &solution)?;
+        d = rat_expr(&replaced, &k);
+        let mut later = Vec::new();
+        for (s, b) in &rels[i + 1..] {
+            let s2 = deflate(&k.to_rat(s)?).subst(v, &solution)?;
+            let b2 = deflate(&k.to_rat(b)?).subst(v, &solution)?;
+            later.push((rat_expr(&s2, &k), rat_expr(&b2, &k)));
+        }
+        if let Atom::Sym(sym) = &solved_atom {
+            // Atoms that were kept whole (`g(x1*w11 + x2*w21)`) may contain the variable.
+            let value = rat_expr(&solution, &k);
+            d = expr::substitute(&d, sym, &value);
+            for (s, b) in later.iter_mut() {
+                *s = expr::substitute(s, sym, &value);
+                *b = expr::substitute(b, sym, &value);
+            }
+        }
+        rels.truncate(i + 1);
+        rels.extend(later);
+    }
+    Some(d)
+}
+
+/// The coefficients `(c0, c1)` of a polynomial of degree at most 1 in `v`.
+fn linear_coeffs(p: &Poly, v: Var) -> (Poly, Poly) {
+    let cs = p.coeffs_in(v);
+    (cs.first().cloned().unwrap_or_else(Poly::zero), cs.get(1).cloned().unwrap_or_else(Poly::zero))
+}
+
+/// The atom to solve a definition's body for, and the power `g` it occurs in (every
+/// exponent of it in the body and in `others` is a multiple of `g`): the body must be a
+/// linear fraction of `v^g`, and `v` no name. Kernels first, then the variable of
+/// differentiation, then other variables.
+fn pick_atom(b: &Rat, others: &[Rat], k: &Kernels, names: &HashSet<Sym>, wrt: Option<&Sym>) -> Option<(Var, u32)> {
+    let mut best: Option<(u8, Var, u32)> = None;
+    for v in b.vars() {
+        let rank = match k.atom(v) {
+            Atom::Exp(t) if t.free_vars().iter().any(|s| names.contains(s)) => continue,
+            Atom::Exp(_) | Atom::Root(..) => 0,
+            Atom::Sym(s) if names.contains(s) => continue,
+            Atom::Sym(s) if Some(s) == wrt => 1,
+            Atom::Sym(_) => 2,
+            Atom::Opaque(_) => 3,
+        };
+        let g = std::iter::once(b)
+            .chain(others)
+            .flat_map(|r| [&r.num, &r.den])
+            .flat_map(|p| p.terms().map(move |(m, _)| m.0.iter().find(|(w, _)| *w == v).map_or(0, |&(_, e)| e)))
+            .fold(0u32, |g, e| num_integer::Integer::gcd(&g, &e))
+            .max(1);
+        let (dn, dd) = (b.num.degree(v) / g, b.den.degree(v) / g);
+        if dn > 1 || dd > 1 || dn + dd == 0 {
+            continue;
+        }
+        // A body with the atom above the bar reads as "solved for" it: prefer those.
+        let rank = rank * 2 + u8::from(dn == 0);
+        if best.as_ref().is_none_or(|(r, _, _)| rank < *r) {
+            best = Some((rank, v, g));
+        }
+    }
+    best.map(|(_, v, g)| (v, g))
+}
+
+/// Replaces `v^(g*k)` by `v^k` in every term (all exponents of `v` are multiples of `g`).
+fn deflate(p: &Poly, v: Var, g: u32) -> Poly {
+    if g == 1 {
+        return p.clone();
+    }
+    p.terms().fold(Poly::zero(), |acc, (m, c)| {
+        let m = Monomial(m.0.iter().map(|&(w, e)| if w == v { (w, e / g) } else { (w, e) }).collect());
+        acc.add(&Poly::monomial(m, c.clone()))
+    })
+}

@@ -1,0 +1,123 @@
+//! Result forms: derivatives in terms of what is already computed, each checked
+//! numerically against the unsimplified derivative and snapshotted.
+
+use deriv::check::check_chain;
+use deriv::defs::Problem;
+use deriv::simplify::{simplify, Form, Names};
+use deriv::Sym;
+
+/// Differentiates `expr` (with `lets`) by `wrt` `order` times, simplifies in the default
+/// form, checks the shown result (names inlined) against dual numbers on the order
+/// before, and returns it as text.
+#[track_caller]
+fn form(expr: &str, lets: &[&str], wrt: &str, order: u64) -> String {
+    let lets: Vec<String> = lets.iter().map(|s| s.to_string()).collect();
+    let p = Problem::load(&lets, expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
+    let x = Sym::new(wrt);
+    let mut chain = vec![p.inlined_target()];
+    for _ in 0..order {
+        let next = deriv::diff(chain.last().unwrap(), &x);
+        chain.push(next);
+    }
+    let names =
+        Names { defs: p.defs.iter().map(|d| (d.name.clone(), p.inline(&d.body))).collect(), wrt: Some(x.clone()) };
+    let f = if p.defs.is_empty() { Form::Auto } else { Form::Output };
+    let shown = simplify(chain.last().unwrap(), &names, f);
+    *chain.last_mut().unwrap() = p.inline(&shown);
+    let report = check_chain(&chain, &x, 16, 5).unwrap_or_else(|e| panic!("{expr}: {e}"));
+    assert!(report.max_error < 1e-9, "{expr}: {shown} has error {}", report.max_error);
+    shown.to_string()
+}
+
+#[test]
+fn the_issue_examples() {
+    assert_eq!(form("p = e^z/(1+e^z)", &[], "z", 1), "p*(1 - p)");
+    assert_eq!(form("sinh(x)/cosh(x)", &[], "x", 1), "1 - tanh(x)^2");
+    assert_eq!(form("tanh(x)", &[], "x", 1), "1 - tanh(x)^2");
+}
+
+#[test]
+fn sigmoid_in_its_disguises() {
+    let out = [
+        form("p", &["p=1/(1+e^-z)"], "z", 1),
+        form("p", &["p=1/(1+e^(-a*z))"], "z", 1),
+        form("p", &["p=e^(2*z)/(1+e^(2*z))"], "z", 1),
+        form("p", &["p=1/(1+e^(3-z))"], "z", 1),
+        form("sigmoid(z)", &[], "z", 1),
+        form("e^z/(1+e^z)", &[], "z", 1),
+        form("1/(1+e^-z)", &[], "z", 5),
+    ];
+    insta::assert_snapshot!(out.join("\n"));
+}
+
+#[test]
+fn tanh_in_its_disguises() {
+    let out = [
+        form("t", &["t=sinh(x)/cosh(x)"], "x", 1),
+        form("t", &["t=2/(1+e^(-2*x)) - 1"], "x", 1),
+        form("t", &["t=(e^x - e^-x)/(e^x + e^-x)"], "x", 1),
+        form("t", &["t=tanh(x)"], "x", 3),
+        form("2/(1+e^(-2*x)) - 1", &[], "x", 1),
+        form("tanh(3*x)", &[], "x", 2),
+    ];
+    insta::assert_snapshot!(out.join("\n"));
+}
+
+#[test]
+fn softmax_for_several_sizes() {
+    let mut out = Vec::new();
+    for k in [2, 3, 4] {
+        let sum = (1..=k).map(|i| format!("e^z{i}")).collect::<Vec<_>>().join(" + ");
+        let lets: Vec<String> = (1..=k).map(|i| format!("p{i}=e^z{i}/({sum})")).collect();
+        let lets: Vec<&str> = lets.iter().map(String::as_str).collect();
+        out.push(form("p1", &lets, "z1", 1));
+        out.push(form("p1", &lets, "z2", 1));
+        out.push(form(&format!("p{k}"), &lets, "z1", 1));
+    }
+    insta::assert_snapshot!(out.join("\n"));
+}
+
+#[test]
+fn activations() {
+    let cases: &[(&str, &[&str])] = &[
+        ("y", &["y=alpha*(e^x - 1)"]),
+        ("y", &["y=1.0507*1.6733*(e^x - 1)"]),
+        ("y", &["y=-ln(1+e^-x)"]),
+        ("y", &["y=ln(1+e^x)"]),
+        ("y", &["y=e^(3*x)"]),
+        ("y", &["y=sqrt(x)"]),
+        ("y", &["y=tan(x)"]),
+        ("y", &["y=x"]),
+        ("x*sigmoid(x)", &[]),
+        ("x*tanh(softplus(x))", &[]),
+        ("x/(1+abs(x))", &[]),
+        ("-ln(1+e^-x)", &[]),
+        ("ln(1+e^x)", &[]),
+        ("x/2*(1 + erf(x/sqrt(2)))", &[]),
+        ("0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3)))", &[]),
+    ];
+    let out: Vec<String> = cases.iter().map(|(e, l)| format!("{e} {l:?}: {}", form(e, l, "x", 1))).collect();
+    insta::assert_snapshot!(out.join("\n"));
+}
+
+#[test]
+fn backprop_through_named_intermediates() {
+    let out = [
+        form("E", &["z=x1*w11 + x2*w21", "E=1/2*(g(z)-t)^2"], "w11", 1),
+        form("E", &["z=x1*w11 + x2*w21", "E=1/2*(g(z)-t)^2"], "x2", 1),
+        form("1/2*(g(z)-t)^2", &[], "z", 1),
+        form("(g(x1*w1 + x2*w2) - t)^2/2", &[], "w1", 1),
+        form("g(z)^2/2", &[], "z", 2),
+    ];
+    insta::assert_snapshot!(out.join("\n"));
+}
+
+#[test]
+fn input_form_avoids_names() {
+    let p = Problem::load(&["p=e^z/(1+e^z)".into()], "p").unwrap();
+    let d = deriv::diff(&p.inlined_target(), &Sym::new("z"));
+    let names = Names { defs: vec![(Sym::new("p"), p.inlined_target())], wrt: None };
+    let shown = simplify(&d, &names, Form::Input).to_string();
+    assert!(!shown.contains('p'), "{shown}");
+    assert_eq!(shown, "e^z/(1 + e^z)^2");
+}
