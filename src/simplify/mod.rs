@@ -53,8 +53,7 @@ pub struct Names {
 /// `e` (written in the inputs) in its cheapest equal form; `names` are free.
 pub fn simplify(e: &Expr, names: &Names, form: Form) -> Expr {
     let implicit = implicit_names(e, names);
-    let mut cheap: HashSet<Expr> = implicit.iter().map(|(_, call)| call.clone()).collect();
-    cheap.extend(names.defs.iter().map(|(n, _)| Expr::sym(n.clone())));
+    let cheap: HashSet<Expr> = implicit.iter().map(|(_, call)| call.clone()).collect();
     let mut input_forms = vec![e.clone()];
     input_forms.extend(normalized(e));
     let mut output_forms = Vec::new();
@@ -99,25 +98,33 @@ pub fn simplify(e: &Expr, names: &Names, form: Form) -> Expr {
     e.clone()
 }
 
-/// Numerically, at random points: does `candidate` (names inlined) equal `e`?
+/// Numerically, at random points: does `candidate` equal `e`? Names are evaluated
+/// first and their values used, so the candidate is judged as it is written: a form
+/// that is undefined where the input is defined (`y*(1 + x - y)/x` at x = 0 for the
+/// SiLU) is rejected, even though `y/x` cancels once `y` is inlined.
 fn agrees(candidate: &Expr, e: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
-    let inlined = inline_names(candidate, bodies);
-    let mut vars = inlined.free_vars();
+    let mut vars: Vec<Sym> = inline_names(candidate, bodies).free_vars();
     vars.extend(e.free_vars());
+    vars.extend(bodies.values().flat_map(|b| b.free_vars()));
+    vars.retain(|v| !bodies.contains_key(v));
     vars.sort();
     vars.dedup();
-    let mut rng = check::Rng::new(0xC0FFEE);
     let model = Model::new(11);
+    let values = |env: &eval::Env| -> Option<(f64, f64)> {
+        let mut env = env.clone();
+        for (n, b) in bodies {
+            let v = eval::eval_with(b, &env, Some(&model)).ok()?;
+            env.insert(n.clone(), v);
+        }
+        Some((eval::eval_with(candidate, &env, Some(&model)).ok()?, eval::eval_with(e, &env, Some(&model)).ok()?))
+    };
+    let mut rng = check::Rng::new(0xC0FFEE);
     let mut compared = 0;
     for _ in 0..200 {
         if compared == 12 {
             break;
         }
-        let env = check::random_point(&vars, &mut rng);
-        let (Ok(a), Ok(b)) = (eval::eval_with(&inlined, &env, Some(&model)), eval::eval_with(e, &env, Some(&model)))
-        else {
-            return false;
-        };
+        let Some((a, b)) = values(&check::random_point(&vars, &mut rng)) else { return false };
         if !(a.is_finite() && b.is_finite()) || b.abs() > 1e8 {
             continue;
         }
@@ -126,7 +133,26 @@ fn agrees(candidate: &Expr, e: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
         }
         compared += 1;
     }
-    compared >= 3
+    if compared < 3 {
+        return false;
+    }
+    // A form may not be undefined where the input is defined.
+    for (i, v) in vars.iter().enumerate() {
+        let mut env = check::random_point(&vars, &mut rng);
+        env.insert(v.clone(), 0.0);
+        if i == 0 {
+            vars.iter().for_each(|w| {
+                env.insert(w.clone(), 0.0);
+            });
+        }
+        // Points where a name itself is undefined say nothing about the form.
+        let names_defined = bodies.values().all(|b| eval::eval_with(b, &env, Some(&model)).is_ok_and(f64::is_finite));
+        let (a, b) = values(&env).unwrap_or((f64::NAN, f64::NAN));
+        if names_defined && b.is_finite() && !a.is_finite() {
+            return false;
+        }
+    }
+    true
 }
 
 fn inline_names(e: &Expr, bodies: &HashMap<Sym, Expr>) -> Expr {
@@ -232,12 +258,23 @@ fn restore_implicit(e: &Expr, implicit: &[(Sym, Expr)]) -> Expr {
     expr::substitute_all(e, &map)
 }
 
-/// For `name = c*ln(A)`: the relation `e^(name/c) = A`; otherwise `name = body`.
+/// For `name = F*ln(A)`: the relation `e^(name/F) = A`; otherwise `name = body`.
 fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
     let n = Expr::sym(name.clone());
-    let (c, rest) = body.coeff_rest();
-    if let Node::Call(Func::Builtin(func::LN), args) = rest.node() {
-        return (Expr::exp(Expr::quotient(n, Expr::num(c))), args[0].clone());
+    let factors = match body.node() {
+        Node::Mul(fs) => fs.clone(),
+        _ => vec![body.clone()],
+    };
+    let ln_arg = |f: &Expr| match f.node() {
+        Node::Call(Func::Builtin(func::LN), args) => Some(args[0].clone()),
+        _ => None,
+    };
+    // body = F*ln(A): e^(name/F) = A.
+    if let Some(i) = factors.iter().position(|f| ln_arg(f).is_some()) {
+        let a = ln_arg(&factors[i]).unwrap_or_else(Expr::one);
+        let f =
+            Expr::mul(factors.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone()).collect::<Vec<_>>());
+        return (Expr::exp(Expr::quotient(n, f)), a);
     }
     (n, body.clone())
 }
