@@ -171,3 +171,40 @@ fn the_binary_runs() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_deriv")).args(["diff", "x +* 2"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn forms_and_the_simplify_command() {
+    insta::assert_snapshot!(transcript(&["diff", "p = e^z/(1+e^z)", "--wrt", "z", "--check"]));
+    insta::assert_snapshot!(transcript(&["diff", "p = e^z/(1+e^z)", "--wrt", "z", "--form", "input"]));
+    insta::assert_snapshot!(transcript(&[
+        "diff",
+        "p = e^z/(1+e^z)",
+        "--wrt",
+        "z",
+        "--form",
+        "auto",
+        "--format",
+        "latex"
+    ]));
+    insta::assert_snapshot!(transcript(&["simplify", "sinh(x)/cosh(x) + e^z/(1+e^z)"]));
+    insta::assert_snapshot!(transcript(&["simplify", "e^z/(1+e^z)^2", "--let", "p=1/(1+e^-z)"]));
+    insta::assert_snapshot!(transcript(&[
+        "grad",
+        "E",
+        "--let",
+        "z=x1*w1 + x2*w2",
+        "--let",
+        "E=(g(z)-t)^2/2",
+        "--wrt",
+        "w1,w2"
+    ]));
+}
+
+#[test]
+fn sigmoid_derivative_stays_finite_where_naive_forms_overflow() {
+    // p*(1 - p) at z = 800 is 0; e^z/(1 + e^z)^2 is inf/inf there.
+    let r = run(&["diff", "p = e^z/(1+e^z)", "--wrt", "z"]);
+    let shown = r.stdout.trim().to_owned();
+    let v = run(&["eval", &shown, "--let", "p=sigmoid(z)", "--at", "z=800"]);
+    assert_eq!((v.code, v.stdout.as_str()), (0, "0\n"), "{}", v.stderr);
+}

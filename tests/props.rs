@@ -112,6 +112,23 @@ proptest! {
     }
 
     #[test]
+    fn simplify_keeps_the_value(a in ast()) {
+        let e = deriv::parse(&source(&a)).unwrap();
+        let s = deriv::simplify::simplify(&e, &deriv::simplify::Names::default(), deriv::simplify::Form::Auto);
+        let model = Model::new(5);
+        let mut rng = Rng::new(13);
+        let vars = [Sym::new("x"), Sym::new("y")];
+        for _ in 0..16 {
+            let env = random_point(&vars, &mut rng);
+            let (Ok(a), Ok(b)) = (eval_with(&e, &env, Some(&model)), eval_with(&s, &env, Some(&model))) else { continue };
+            if !(a.is_finite() && b.is_finite()) || a.abs() > 1e4 {
+                continue;
+            }
+            prop_assert!(mixed_error(b, a) < 1e-7, "{} simplified to {} at {:?}: {} vs {}", e, s, env, b, a);
+        }
+    }
+
+    #[test]
     fn canonical_form_is_a_fixed_point(a in ast()) {
         let e = deriv::parse(&source(&a)).unwrap();
         // Substituting x for x rebuilds every node that contains x through the constructors.

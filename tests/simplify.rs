@@ -88,6 +88,14 @@ fn activations() {
         ("y", &["y=sqrt(x)"]),
         ("y", &["y=tan(x)"]),
         ("y", &["y=x"]),
+        ("y", &["y=exp(x) - 1"]),
+        ("y", &["y=1/sqrt(x)"]),
+        ("y", &["y=1/x"]),
+        ("y", &["y=ln(1+e^(b*x))/b"]),
+        ("y", &["y=x*sigmoid(x)"]),
+        ("y", &["y=e^(-x^2/2)"]),
+        ("y", &["y=cosh(x)"]),
+        ("ln(x/(1-x))", &[]),
         ("x*sigmoid(x)", &[]),
         ("x*tanh(softplus(x))", &[]),
         ("x/(1+abs(x))", &[]),
@@ -110,6 +118,13 @@ fn backprop_through_named_intermediates() {
         form("g(z)^2/2", &[], "z", 2),
     ];
     insta::assert_snapshot!(out.join("\n"));
+}
+
+#[test]
+fn cross_entropy_through_softmax() {
+    let lets = ["p1=e^z1/(e^z1 + e^z2 + e^z3)", "p2=e^z2/(e^z1 + e^z2 + e^z3)", "p3=e^z3/(e^z1 + e^z2 + e^z3)"];
+    insta::assert_snapshot!(form("-ln(p1)", &lets, "z1", 1), @"p1 - 1");
+    insta::assert_snapshot!(form("-ln(p1)", &lets, "z2", 1), @"p2");
 }
 
 #[test]

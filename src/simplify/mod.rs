@@ -64,6 +64,9 @@ pub fn simplify(e: &Expr, names: &Names, form: Form) -> Expr {
             s.push((imp.0.clone(), imp.1.clone()));
             sets.push(s);
         }
+        if implicit.len() > 1 {
+            sets.push(names.defs.iter().chain(&implicit).cloned().collect());
+        }
         for set in sets {
             if set.is_empty() {
                 continue;
