@@ -30,6 +30,10 @@ pub const EXPANSIONS: &[(&str, &str)] = &[
     ("coth",     "(e^(2*u) + 1)/(e^(2*u) - 1)"),
     ("sigmoid",  "1/(1 + e^-u)"),
     ("softplus", "ln(1 + e^u)"),
+    ("tan",      "sin(u)/cos(u)"),
+    ("sec",      "1/cos(u)"),
+    ("csc",      "1/sin(u)"),
+    ("cot",      "cos(u)/sin(u)"),
 ];
 
 /// What a polynomial variable stands for.
@@ -260,7 +264,51 @@ impl Kernels {
     }
 }
 
-/// Whether `name` is one of the functions [`EXPANSIONS`] rewrites.
-pub fn is_expanded(name: &str) -> bool {
-    EXPANSIONS.iter().any(|(n, _)| *n == name) && FUNCS.iter().any(|f| f.name == name)
+/// `cos(u)^2` replaced by `1 - sin(u)^2` wherever both `sin(u)` and `cos(u)` are atoms:
+/// the Pythagorean identity as a reduction.
+pub fn pythagorean(r: &Rat, k: &Kernels) -> Rat {
+    let mut out = r.clone();
+    for (cv, c) in k.atoms.iter().enumerate() {
+        let Atom::Opaque(c) = c else { continue };
+        let Node::Call(Func::Builtin(ci), cargs) = c.node() else { continue };
+        if FUNCS[*ci].name != "cos" {
+            continue;
+        }
+        let sin = func::lookup("sin").map(|i| Expr::call(Func::Builtin(i), cargs.clone()));
+        let Some(sv) = sin.and_then(|s| k.index.get(&Atom::Opaque(s)).copied()) else { continue };
+        let one_minus_s2 = Poly::one().sub(&Poly::var(sv).pow(2));
+        let reduce = |p: &Poly| -> Poly {
+            let cs = p.coeffs_in(cv as Var);
+            cs.iter().enumerate().fold(Poly::zero(), |acc, (j, a)| {
+                let odd = if j % 2 == 1 { Poly::var(cv as Var) } else { Poly::one() };
+                acc.add(&a.mul(&one_minus_s2.pow(j as u32 / 2)).mul(&odd))
+            })
+        };
+        if let Some(reduced) = Rat::new(reduce(&out.num), reduce(&out.den)) {
+            out = reduced;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every expansion is an identity: both sides agree at random points.
+    #[test]
+    fn expansions_are_identities() {
+        let mut rng = crate::check::Rng::new(3);
+        for (name, rule) in EXPANSIONS {
+            let rule = parse::parse_expr(rule).unwrap();
+            let f = FUNCS.iter().find(|f| f.name == *name).unwrap();
+            for _ in 0..20 {
+                let u = rng.uniform(-3.0, 3.0);
+                let env: crate::eval::Env = [(Sym::new("u"), u)].into_iter().collect();
+                let want = (f.eval)(u);
+                let got = crate::eval::eval(&rule, &env).unwrap();
+                assert!(crate::check::mixed_error(got, want) < 1e-12, "{name}({u}): {got} vs {want}");
+            }
+        }
+    }
 }

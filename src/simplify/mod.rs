@@ -56,6 +56,7 @@ pub fn simplify(e: &Expr, names: &Names, form: Form) -> Expr {
     let cheap: HashSet<Expr> = implicit.iter().map(|(_, call)| call.clone()).collect();
     let mut input_forms = vec![e.clone()];
     input_forms.extend(normalized(e));
+    input_forms.extend(normalized(&kernel::expand(e)));
     let mut output_forms = Vec::new();
     if form != Form::Input {
         let mut sets: Vec<Vec<(Sym, Expr)>> = vec![names.defs.clone()];
@@ -91,8 +92,10 @@ pub fn simplify(e: &Expr, names: &Names, form: Form) -> Expr {
             }
         }
     };
-    pool.sort_by_cached_key(|c| (cost::cost(c, &cheap), c.to_string().len()));
     let bodies: HashMap<Sym, Expr> = names.defs.iter().cloned().collect();
+    // Among equally cheap forms the one that stays finite far out wins: p*(1 - p) is 0
+    // at z = 800, where e^z/(1 + e^z)^2 is inf/inf.
+    pool.sort_by_cached_key(|c| (cost::cost(c, &cheap), !finite_far_out(c, &bodies), c.to_string().len()));
     for c in pool {
         if c == *e || agrees(&c, e, &bodies) {
             return c;
@@ -158,6 +161,22 @@ fn agrees(candidate: &Expr, e: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
     true
 }
 
+/// Whether `c` (names evaluated as values) is finite with every variable at 800 or
+/// at -800.
+fn finite_far_out(c: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
+    let mut vars = inline_names(c, bodies).free_vars();
+    vars.retain(|v| !bodies.contains_key(v));
+    let model = Model::new(11);
+    [800.0, -800.0].iter().all(|&at| {
+        let mut env: eval::Env = vars.iter().map(|v| (v.clone(), at)).collect();
+        for (n, b) in bodies {
+            let v = eval::eval_with(b, &env, Some(&model)).unwrap_or(f64::NAN);
+            env.insert(n.clone(), v);
+        }
+        eval::eval_with(c, &env, Some(&model)).is_ok_and(f64::is_finite)
+    })
+}
+
 fn inline_names(e: &Expr, bodies: &HashMap<Sym, Expr>) -> Expr {
     expr::substitute_all(e, bodies)
 }
@@ -165,7 +184,7 @@ fn inline_names(e: &Expr, bodies: &HashMap<Sym, Expr>) -> Expr {
 /// The input as one reduced rational function of its atoms, factored.
 fn normalized(e: &Expr) -> Option<Expr> {
     let mut k = Kernels::scan(std::slice::from_ref(e));
-    let r = k.to_rat(e)?;
+    let r = kernel::pythagorean(&k.to_rat(e)?, &k);
     Some(rat_expr(&r, &k))
 }
 
@@ -241,6 +260,7 @@ fn implicit_names(e: &Expr, names: &Names) -> Vec<(Sym, Expr)> {
             match name {
                 "tanh" | "sinh" | "cosh" | "sech" | "csch" | "coth" => add(call("tanh", u.clone())),
                 "sigmoid" | "softplus" => add(call("sigmoid", u.clone())),
+                "sin" | "cos" | "tan" | "sec" | "csc" | "cot" => add(call("tan", u.clone())),
                 "exp" if !u.is_one() && u.as_num().is_none() => {
                     let (c, rest) = u.coeff_rest();
                     let base = Expr::mul([Expr::num(num_traits::Signed::abs(&c)), rest]);
@@ -312,7 +332,7 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<Expr> 
         let bottom = Rat::from_poly(a1).sub(&n.mul(&Rat::from_poly(b1)));
         let solution = top.div(&bottom)?;
         let solved_atom = k.atom(v).clone();
-        let replaced = r.subst(v, &solution)?;
+        let replaced = kernel::pythagorean(&r.subst(v, &solution)?, &k);
         d = rat_expr(&replaced, &k);
         let mut later = Vec::new();
         for (s, b) in &rels[i + 1..] {
