@@ -108,19 +108,8 @@ struct DiffArgs {
     /// How many times to differentiate
     #[arg(long, default_value_t = 1, value_name = "N")]
     order: u64,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-    /// Which forms to choose from: in terms of defined names, inputs only, or cheapest
-    /// [default: output for definitions and --let, auto otherwise]
-    #[arg(long, value_enum)]
-    form: Option<FormArg>,
-    /// Verify the result against dual numbers at random points
-    #[arg(long)]
-    check: bool,
-    /// The largest error --check accepts
-    #[arg(long, default_value_t = 1e-9, value_name = "TOL")]
-    tolerance: f64,
+    #[command(flatten)]
+    result: ResultArgs,
 }
 
 #[derive(Args, Debug)]
@@ -130,13 +119,21 @@ struct GradArgs {
     /// The variables, comma-separated
     #[arg(long, value_name = "VARS", required = true)]
     wrt: OsString,
+    #[command(flatten)]
+    result: ResultArgs,
+}
+
+/// How a derivative is shown and checked (`diff` and `grad`).
+#[derive(Args, Debug)]
+struct ResultArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Which forms to choose from (see `deriv diff --help`)
+    /// Which forms to choose from: in terms of defined names, inputs only, or cheapest
+    /// [default: output for definitions and --let, auto otherwise]
     #[arg(long, value_enum)]
     form: Option<FormArg>,
-    /// Verify each component against dual numbers at random points
+    /// Verify the result against dual numbers at random points
     #[arg(long)]
     check: bool,
     /// The largest error --check accepts
@@ -418,19 +415,19 @@ fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
     }
     let raw = chain.last().cloned().unwrap_or_else(Expr::zero);
     let names = names_of(&p, Some(&x));
-    let d = simplify::simplify(&raw, &names, form_of(a.form, &p));
+    let d = simplify::simplify(&raw, &names, form_of(a.result.form, &p));
     // The check runs on what is shown: the simplified form with the names inlined.
     if let Some(last) = chain.last_mut() {
         *last = p.inline(&d);
     }
-    let report = if a.check {
+    let report = if a.result.check {
         let r = check::check_chain(&chain, &x, 12, 0x5EED)?;
-        check_figures(&r, a.tolerance)?;
+        check_figures(&r, a.result.tolerance)?;
         Some(r)
     } else {
         None
     };
-    let out = match a.format {
+    let out = match a.result.format {
         Format::Text => format!("{}\n", to_text(&d)),
         Format::Latex => format!("{}\n", to_latex(&d)),
         Format::Json => {
@@ -441,13 +438,12 @@ fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
                 "derivative": { "text": to_text(&d), "latex": to_latex(&d) },
             });
             if let Some(r) = &report {
-                obj["check"] =
-                    serde_json::json!({ "max_error": r.max_error, "points": r.points, "tolerance": a.tolerance });
+                obj["check"] = serde_json::json!({ "max_error": r.max_error, "points": r.points, "tolerance": a.result.tolerance });
             }
             format!("{obj}\n")
         }
     };
-    if let (Some(r), Format::Text | Format::Latex) = (&report, a.format) {
+    if let (Some(r), Format::Text | Format::Latex) = (&report, a.result.format) {
         warnings.push(format!("check: passed, max error {:.3e} at {} points", r.max_error, r.points));
     }
     Ok(out)
@@ -458,18 +454,18 @@ fn run_grad(a: GradArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
     let input = p.inlined_target();
     let wrt = os_to_string(&a.wrt)?;
     let vars = wrt.split(',').map(|w| variable(&p, w.trim())).collect::<Result<Vec<_>>>()?;
-    let form = form_of(a.form, &p);
+    let form = form_of(a.result.form, &p);
     let grads: Vec<Expr> =
         vars.iter().map(|x| simplify::simplify(&diff::diff(&input, x), &names_of(&p, Some(x)), form)).collect();
     let mut reports = Vec::new();
-    if a.check {
+    if a.result.check {
         for (x, g) in vars.iter().zip(&grads) {
             let r = check::check_chain(&[input.clone(), p.inline(g)], x, 12, 0x5EED)?;
-            check_figures(&r, a.tolerance)?;
+            check_figures(&r, a.result.tolerance)?;
             reports.push(r);
         }
     }
-    Ok(match a.format {
+    Ok(match a.result.format {
         Format::Text => grads.iter().map(|g| format!("{}\n", to_text(g))).collect(),
         Format::Latex => grads.iter().map(|g| format!("{}\n", to_latex(g))).collect(),
         Format::Json => {
