@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::check::{self, CheckReport};
 use crate::defs::Problem;
+use crate::derivation::Derivation;
 use crate::diff;
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::{self, Env};
@@ -108,6 +109,9 @@ struct DiffArgs {
     /// How many times to differentiate
     #[arg(long, default_value_t = 1, value_name = "N")]
     order: u64,
+    /// Show the derivation step by step, each step labelled with its rule
+    #[arg(long)]
+    steps: bool,
     #[command(flatten)]
     result: ResultArgs,
 }
@@ -405,6 +409,17 @@ fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
         Some(w) => variable(&p, &os_to_string(w)?)?,
         None => default_variable(&input)?,
     };
+    if a.steps {
+        if a.order != 1 {
+            return Err(Error::new(ErrorKind::Argument("--steps shows first derivatives: leave out --order".into())));
+        }
+        let der = Derivation::new(&p, &x, form_of(a.result.form, &p))?;
+        return Ok(match a.result.format {
+            Format::Text => der.to_string(),
+            Format::Latex => format!("{}\n", der.to_latex()),
+            Format::Json => format!("{}\n", der.to_json()),
+        });
+    }
     let mut chain = vec![input.clone()];
     for _ in 0..a.order {
         let last = chain.last().cloned().unwrap_or_else(Expr::zero);

@@ -13,6 +13,7 @@
 pub mod check;
 pub mod cli;
 pub mod defs;
+pub mod derivation;
 pub mod diff;
 pub mod error;
 pub mod eval;
@@ -32,4 +33,46 @@ pub use expr::{Expr, Node, Sym};
 /// Parses one expression in deriv's syntax.
 pub fn parse(src: &str) -> Result<Expr> {
     parse::parse_expr(src)
+}
+
+/// The derivative of `src` (an expression, or definitions ending in the one to
+/// differentiate) by `wrt`, simplified into the form `deriv diff` prints: in terms of the
+/// defined names where that is cheaper.
+///
+/// ```
+/// let d = deriv::derivative("p = e^z/(1+e^z)", "z").unwrap();
+/// assert_eq!(d.to_string(), "p*(1 - p)");
+/// ```
+pub fn derivative(src: &str, wrt: &str) -> Result<Expr> {
+    let (problem, x) = problem_and_variable(src, wrt)?;
+    let names = simplify::Names {
+        defs: problem.defs.iter().map(|d| (d.name.clone(), problem.inline(&d.body))).collect(),
+        wrt: Some(x.clone()),
+    };
+    let form = if problem.defs.is_empty() { simplify::Form::Auto } else { simplify::Form::Output };
+    Ok(simplify::simplify(&diff(&problem.inlined_target(), &x), &names, form))
+}
+
+/// The step-by-step derivation of `src` by `wrt`; its `Display` is what
+/// `deriv diff --steps` prints, stable from run to run, so it snapshots well:
+///
+/// ```
+/// let steps = deriv::derivation("p = e^z/(1+e^z)", "z").unwrap();
+/// assert!(steps.to_string().ends_with("p*(1 - p)                                                # substitute e^z = p/(1 - p)\n"));
+/// ```
+pub fn derivation(src: &str, wrt: &str) -> Result<derivation::Derivation> {
+    let (problem, x) = problem_and_variable(src, wrt)?;
+    let form = if problem.defs.is_empty() { simplify::Form::Auto } else { simplify::Form::Output };
+    derivation::Derivation::new(&problem, &x, form)
+}
+
+fn problem_and_variable(src: &str, wrt: &str) -> Result<(defs::Problem, Sym)> {
+    let problem = defs::Problem::load(&[], src)?;
+    let x = diff::check_variable(wrt)?;
+    if problem.get(&x).is_some() {
+        return Err(Error::new(ErrorKind::Argument(format!(
+            "cannot differentiate with respect to `{x}`: it is defined"
+        ))));
+    }
+    Ok((problem, x))
 }

@@ -244,7 +244,7 @@ fn num(r: &Rational) -> (String, Prec) {
     }
 }
 
-fn latex(e: &Expr) -> (String, Prec) {
+pub(crate) fn latex(e: &Expr) -> (String, Prec) {
     match e.node() {
         Node::Num(r) => num(r),
         Node::Const(Constant::Pi) => ("\\pi".into(), Prec::Atom),

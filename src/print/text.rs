@@ -27,7 +27,7 @@ pub fn to_text(e: &Expr) -> String {
     out
 }
 
-fn prec(e: &Expr) -> Prec {
+pub(crate) fn prec(e: &Expr) -> Prec {
     match e.node() {
         Node::Num(r) => num_prec(r),
         Node::Const(_) | Node::Var(_) => Prec::Atom,

@@ -20,8 +20,15 @@ const MAX_ROOT_SEARCH: u64 = 1 << 20;
 
 /// `p` as a product of its content, common monomial and factors.
 pub fn factored(p: &Poly, k: &Kernels) -> Expr {
+    let (c, rest) = factored_parts(p, k);
+    Expr::mul([Expr::num(c), rest])
+}
+
+/// [`factored`] as the signed numeric coefficient and the rest, kept apart so that a
+/// quotient can put the sign where it reads best (`p/(1 - p)`, not `-p/(p - 1)`).
+pub fn factored_parts(p: &Poly, k: &Kernels) -> (Rational, Expr) {
     if p.is_zero() {
-        return Expr::zero();
+        return (Rational::zero(), Expr::one());
     }
     let (c, q) = p.normalize();
     let m = q.monomial_gcd();
@@ -35,8 +42,7 @@ pub fn factored(p: &Poly, k: &Kernels) -> Expr {
         }
         parts.push(Expr::pow(k.sum_expr(&f), Expr::int(e as i64)));
     }
-    parts.push(Expr::num(c * sign));
-    Expr::mul(parts)
+    (c * sign, Expr::mul(parts))
 }
 
 /// Flips a factor so that its constant term is positive (or, without one, its first

@@ -52,12 +52,18 @@ pub struct Names {
 
 /// `e` (written in the inputs) in its cheapest equal form; `names` are free.
 pub fn simplify(e: &Expr, names: &Names, form: Form) -> Expr {
+    simplify_explained(e, names, form).0
+}
+
+/// [`simplify`], with the substitutions made, as `atom = value` equations.
+pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Expr, Expr)>) {
     let implicit = implicit_names(e, names);
     let cheap: HashSet<Expr> = implicit.iter().map(|(_, call)| call.clone()).collect();
     let mut input_forms = vec![e.clone()];
     input_forms.extend(normalized(e));
     input_forms.extend(normalized(&kernel::expand(e)));
     let mut output_forms = Vec::new();
+    let mut explanations: HashMap<Expr, Vec<(Expr, Expr)>> = HashMap::new();
     if form != Form::Input {
         let mut sets: Vec<Vec<(Sym, Expr)>> = vec![names.defs.clone()];
         for imp in &implicit {
@@ -72,9 +78,11 @@ pub fn simplify(e: &Expr, names: &Names, form: Form) -> Expr {
             if set.is_empty() {
                 continue;
             }
-            if let Some(r) = eliminate(e, &set, names.wrt.as_ref()) {
+            if let Some((r, subs)) = eliminate(e, &set, names.wrt.as_ref()) {
                 let r = recognize_names(&r, &names.defs);
+                let subs = subs.iter().map(|(a, v)| (restore_implicit(a, &implicit), restore_implicit(v, &implicit)));
                 output_forms.push(restore_implicit(&r, &implicit));
+                explanations.insert(output_forms.last().cloned().unwrap_or_else(Expr::zero), subs.collect());
             }
         }
     }
@@ -98,10 +106,11 @@ pub fn simplify(e: &Expr, names: &Names, form: Form) -> Expr {
     pool.sort_by_cached_key(|c| (cost::cost(c, &cheap), !finite_far_out(c, &bodies), c.to_string().len()));
     for c in pool {
         if c == *e || agrees(&c, e, &bodies) {
-            return c;
+            let why = explanations.remove(&c).unwrap_or_default();
+            return (c, why);
         }
     }
-    e.clone()
+    (e.clone(), Vec::new())
 }
 
 /// Numerically, at random points: does `candidate` equal `e`? Names are evaluated
@@ -192,7 +201,9 @@ fn normalized(e: &Expr) -> Option<Expr> {
 /// denominator, term by term (`1 - e^-y` rather than `(e^y - 1)/e^y`), whichever is
 /// cheaper.
 fn rat_expr(r: &Rat, k: &Kernels) -> Expr {
-    let factored = Expr::quotient(factor::factored(&r.num, k), factor::factored(&r.den, k));
+    let (cn, n) = factor::factored_parts(&r.num, k);
+    let (cd, d) = factor::factored_parts(&r.den, k);
+    let factored = Expr::mul([Expr::num(cn / cd), n, Expr::pow(d, Expr::int(-1))]);
     if r.den.len() != 1 || r.den.as_constant().is_some() || r.num.len() < 2 {
         return factored;
     }
@@ -260,7 +271,7 @@ fn implicit_names(e: &Expr, names: &Names) -> Vec<(Sym, Expr)> {
             match name {
                 "tanh" | "sinh" | "cosh" | "sech" | "csch" | "coth" => add(call("tanh", u.clone())),
                 "sigmoid" | "softplus" => add(call("sigmoid", u.clone())),
-                "sin" | "cos" | "tan" | "sec" | "csc" | "cot" => add(call("tan", u.clone())),
+                "tan" | "sec" | "csc" | "cot" => add(call("tan", u.clone())),
                 "exp" if !u.is_one() && u.as_num().is_none() => {
                     let (c, rest) = u.coeff_rest();
                     let base = Expr::mul([Expr::num(num_traits::Signed::abs(&c)), rest]);
@@ -304,7 +315,8 @@ fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
 
 /// Rewrites `e` in terms of the names in `defs`, solving each definition for one of its
 /// atoms where it is a linear fraction of it.
-fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<Expr> {
+fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<(Expr, Vec<(Expr, Expr)>)> {
+    let mut subs = Vec::new();
     let name_set: HashSet<Sym> = defs.iter().map(|(n, _)| n.clone()).collect();
     let mut d = kernel::expand(e);
     let mut rels: Vec<(Expr, Expr)> = defs.iter().map(|(n, b)| relation(n, &kernel::expand(b))).collect();
@@ -332,6 +344,8 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<Expr> 
         let bottom = Rat::from_poly(a1).sub(&n.mul(&Rat::from_poly(b1)));
         let solution = top.div(&bottom)?;
         let solved_atom = k.atom(v).clone();
+        let atom_power = Expr::pow(solved_atom.expr(), Expr::int(g as i64));
+        subs.push((atom_power, rat_expr(&solution, &k)));
         let replaced = kernel::pythagorean(&r.subst(v, &solution)?, &k);
         d = rat_expr(&replaced, &k);
         let mut later = Vec::new();
@@ -352,7 +366,7 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<Expr> 
         rels.truncate(i + 1);
         rels.extend(later);
     }
-    Some(d)
+    Some((d, subs))
 }
 
 /// The coefficients `(c0, c1)` of a polynomial of degree at most 1 in `v`.

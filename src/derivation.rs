@@ -1,0 +1,402 @@
+//! Derivations: a derivative worked step by step, at a textbook's granularity.
+//!
+//! A [`Derivation`] is a chain of equalities, each labelled with its rule: the
+//! definition substituted, the rule for the outermost operation (sum, product, quotient,
+//! power or chain rule) with the inner derivatives left as `d/dz(...)`, those inner
+//! derivatives evaluated, the terms collected, the result simplified, and the result in
+//! terms of the names already computed. Steps are [`Term`]s, a small display tree that
+//! can hold unevaluated derivatives; every step can be evaluated numerically (inner
+//! derivatives by dual numbers), which the tests use to hold each line equal to the
+//! one before.
+
+use std::fmt;
+
+use crate::defs::Problem;
+use crate::diff;
+use crate::error::Result;
+use crate::eval::{self, Env, Model};
+use crate::expr::{Expr, Func, Node, Sym};
+use crate::func::FUNCS;
+use crate::prec::Prec;
+use crate::print::{fraction, latex, text};
+use crate::simplify::{self, Form, Names};
+
+/// A step's right-hand side: an expression that may contain unevaluated derivatives.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Term {
+    /// A finished expression.
+    Expr(Expr),
+    /// `d/dx (e)`, not yet evaluated.
+    D(Sym, Expr),
+    /// A sum; negative parts are [`Term::Neg`].
+    Sum(Vec<Term>),
+    /// `-t`.
+    Neg(Box<Term>),
+    /// A product, factors in order.
+    Prod(Vec<Term>),
+    /// `a / b`.
+    Quot(Box<Term>, Box<Term>),
+    /// `t ^ n`.
+    Pow(Box<Term>, Expr),
+}
+
+/// One equality of a derivation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// The rule that gives this line from the one before.
+    pub rule: String,
+    /// The right-hand side.
+    pub term: Term,
+}
+
+/// `d/dx name = ... = result`, with every step labelled.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Derivation {
+    /// What is differentiated, as written: a name or the expression.
+    pub subject: String,
+    /// The subject in LaTeX.
+    pub subject_latex: String,
+    /// The variable.
+    pub var: Sym,
+    /// The steps; the last is the result.
+    pub steps: Vec<Step>,
+}
+
+impl Derivation {
+    /// The derivation of `problem`'s target by `x`, ending in the form `form` chooses.
+    pub fn new(problem: &Problem, x: &Sym, form: Form) -> Result<Derivation> {
+        let input = problem.inlined_target();
+        let (subject, subject_latex) = match &problem.target_name {
+            Some(n) => (n.to_string(), latex::name(n.as_str())),
+            None => (text::to_text(&problem.target), latex::to_latex(&problem.target)),
+        };
+        let mut steps = Vec::new();
+        if problem.target_name.is_some() || problem.target != input {
+            steps.push(Step { rule: "definition".into(), term: Term::D(x.clone(), input.clone()) });
+        }
+        let (outer, rule) = outer_rule(&input, x);
+        steps.push(Step { rule, term: outer.clone() });
+        let (evaluated, inner_rules) = evaluate(&outer);
+        if !inner_rules.is_empty() {
+            steps.push(Step { rule: inner_rules.join(", "), term: evaluated });
+        }
+        let raw = diff::diff(&input, x);
+        steps.push(Step { rule: "collect terms".into(), term: Term::Expr(raw.clone()) });
+        let names = Names {
+            defs: problem.defs.iter().map(|d| (d.name.clone(), problem.inline(&d.body))).collect(),
+            wrt: Some(x.clone()),
+        };
+        let plain = simplify::simplify(&raw, &Names::default(), Form::Input);
+        steps.push(Step { rule: "common denominator, cancel".into(), term: Term::Expr(plain) });
+        let (shown, subs) = simplify::simplify_explained(&raw, &names, form);
+        // Only the substitutions whose values the result still uses are worth naming.
+        let used = shown.free_vars();
+        let subs: Vec<_> = subs.into_iter().filter(|(_, v)| v.free_vars().iter().any(|s| used.contains(s))).collect();
+        let rule = if subs.is_empty() {
+            "simplify".to_owned()
+        } else {
+            let eqs: Vec<String> =
+                subs.iter().map(|(a, v)| format!("{} = {}", text::to_text(a), text::to_text(v))).collect();
+            format!("substitute {}", eqs.join(", "))
+        };
+        steps.push(Step { rule, term: Term::Expr(shown) });
+        // Keep only lines that change what is printed.
+        let mut kept: Vec<Step> = Vec::new();
+        for s in steps {
+            if kept.last().is_none_or(|k| k.term.to_text() != s.term.to_text()) {
+                kept.push(s);
+            }
+        }
+        Ok(Derivation { subject, subject_latex, var: x.clone(), steps: kept })
+    }
+
+    /// The result: the last step's expression.
+    pub fn result(&self) -> Option<&Expr> {
+        match &self.steps.last()?.term {
+            Term::Expr(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The derivation as a LaTeX `aligned` block.
+    pub fn to_latex(&self) -> String {
+        let mut out =
+            format!("\\begin{{aligned}}\n\\frac{{d}}{{d{}}} {}", latex::name(self.var.as_str()), self.subject_latex);
+        for s in &self.steps {
+            out.push_str(&format!(" &= {} && \\text{{{}}} \\\\\n", s.term.to_latex(), latex_text(&s.rule)));
+        }
+        if out.ends_with(" \\\\\n") {
+            out.truncate(out.len() - 4);
+            out.push('\n');
+        }
+        out.push_str("\\end{aligned}");
+        out
+    }
+
+    /// The steps as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "subject": self.subject,
+            "variable": self.var.as_str(),
+            "steps": self.steps.iter().map(|s| serde_json::json!({
+                "rule": s.rule, "text": s.term.to_text(), "latex": s.term.to_latex(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Text inside `\text{...}`: the characters LaTeX treats specially are escaped, and math
+/// in a label (`e^z = p/(1 - p)`) is set as math.
+fn latex_text(rule: &str) -> String {
+    match rule.split_once("substitute ") {
+        Some((_, eqs)) => {
+            let parts: Vec<String> = eqs
+                .split(", ")
+                .map(|eq| match eq.split_once(" = ") {
+                    Some((a, v)) => match (crate::parse::parse_expr(a), crate::parse::parse_expr(v)) {
+                        (Ok(a), Ok(v)) => format!("${} = {}$", latex::to_latex(&a), latex::to_latex(&v)),
+                        _ => eq.replace('^', "\\^{}").replace('_', "\\_"),
+                    },
+                    None => eq.to_owned(),
+                })
+                .collect();
+            format!("substitute {}", parts.join(", "))
+        }
+        None => rule.replace('_', "\\_").replace('^', "\\^{}"),
+    }
+}
+
+impl fmt::Display for Derivation {
+    /// One step per line, the rule in a comment on the right.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.steps.iter().map(|s| s.term.to_text()).collect();
+        let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+        writeln!(f, "d/d{} {}", self.var, self.subject)?;
+        for (l, s) in lines.iter().zip(&self.steps) {
+            writeln!(f, "  = {l:width$}    # {}", s.rule)?;
+        }
+        Ok(())
+    }
+}
+
+/// The rule for the outermost operation of `e`, with inner derivatives unevaluated.
+fn outer_rule(e: &Expr, x: &Sym) -> (Term, String) {
+    let d = |t: &Expr| -> Term {
+        if t.contains(x) {
+            Term::D(x.clone(), t.clone())
+        } else {
+            Term::Expr(Expr::zero())
+        }
+    };
+    let fr = fraction(e);
+    let den = Expr::mul(fr.denom.iter().cloned().collect::<Vec<_>>());
+    if matches!(e.node(), Node::Mul(_) | Node::Pow(..)) && !fr.denom.is_empty() && den.contains(x) {
+        // Quotient rule: (N' D - N D') / D^2.
+        let num = Expr::quotient(e.clone(), Expr::pow(den.clone(), Expr::int(-1)));
+        let mut top = Vec::new();
+        if num.contains(x) {
+            top.push(Term::Prod(vec![d(&num), Term::Expr(den.clone())]));
+        }
+        let nd = if num.is_one() { d(&den) } else { Term::Prod(vec![Term::Expr(num.clone()), d(&den)]) };
+        top.push(Term::Neg(Box::new(nd)));
+        let top = if top.len() == 1 { top.pop().unwrap_or(Term::Sum(vec![])) } else { Term::Sum(top) };
+        return (
+            Term::Quot(Box::new(top), Box::new(Term::Pow(Box::new(Term::Expr(den)), Expr::int(2)))),
+            "quotient rule".into(),
+        );
+    }
+    match e.node() {
+        Node::Add(ts) => {
+            let parts = ts.iter().filter(|t| t.contains(x)).map(|t| {
+                if crate::print::is_negative(t) {
+                    Term::Neg(Box::new(d(&Expr::negate(t.clone()))))
+                } else {
+                    d(t)
+                }
+            });
+            (Term::Sum(parts.collect()), "sum rule".into())
+        }
+        Node::Mul(fs) => {
+            let (var_fs, consts): (Vec<&Expr>, Vec<&Expr>) = fs.iter().partition(|f| f.contains(x));
+            let c = Expr::mul(consts.into_iter().cloned().collect::<Vec<_>>());
+            let with_c = |t: Term| if c.is_one() { t } else { Term::Prod(vec![Term::Expr(c.clone()), t]) };
+            if var_fs.len() == 1 {
+                return (with_c(d(var_fs[0])), "constant factor".into());
+            }
+            let terms = (0..var_fs.len()).map(|i| {
+                let mut fsi: Vec<Term> =
+                    var_fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| Term::Expr((*f).clone())).collect();
+                fsi.insert(0, d(var_fs[i]));
+                Term::Prod(fsi)
+            });
+            (with_c(Term::Sum(terms.collect())), "product rule".into())
+        }
+        Node::Pow(b, n) if !n.contains(x) => {
+            let inner = if *b == Expr::sym(x.clone()) { None } else { Some(d(b)) };
+            let mut fs = vec![
+                Term::Expr(n.clone()),
+                Term::Pow(Box::new(Term::Expr(b.clone())), Expr::minus(n.clone(), Expr::one())),
+            ];
+            fs.extend(inner.clone());
+            (Term::Prod(fs), if inner.is_some() { "power rule, chain rule".into() } else { "power rule".into() })
+        }
+        Node::Call(Func::Builtin(i), args) if args[0] != Expr::sym(x.clone()) => {
+            let outer = diff::builtin_derivative(*i, &args[0]);
+            (Term::Prod(vec![Term::Expr(outer), d(&args[0])]), "chain rule".into())
+        }
+        _ => (Term::Expr(diff::diff(e, x)), derivative_rule(e)),
+    }
+}
+
+/// The name of the rule that differentiates `e` directly.
+fn derivative_rule(e: &Expr) -> String {
+    match e.node() {
+        Node::Call(Func::Builtin(i), _) => format!("derivative of {}", FUNCS[*i].name),
+        Node::Call(Func::Abstract(a), _) => format!("derivative of {}", a.name),
+        Node::Add(_) => "sum rule".into(),
+        Node::Mul(_) => "product rule".into(),
+        Node::Pow(_, n) if n.free_vars().is_empty() => "power rule".into(),
+        Node::Pow(..) => "logarithmic differentiation".into(),
+        _ => "derivative of a variable".into(),
+    }
+}
+
+/// Evaluates the inner derivatives of `t`, collecting the rules they take.
+fn evaluate(t: &Term) -> (Term, Vec<String>) {
+    let mut rules = Vec::new();
+    let out = evaluate_rec(t, &mut rules);
+    (out, rules)
+}
+
+fn evaluate_rec(t: &Term, rules: &mut Vec<String>) -> Term {
+    match t {
+        Term::D(x, e) => {
+            let r = derivative_rule(e);
+            let r = if e.as_exp().is_some() { "derivative of exp".into() } else { r };
+            if !rules.contains(&r) {
+                rules.push(r);
+            }
+            Term::Expr(diff::diff(e, x))
+        }
+        Term::Expr(e) => Term::Expr(e.clone()),
+        Term::Sum(ts) => Term::Sum(ts.iter().map(|t| evaluate_rec(t, rules)).collect()),
+        Term::Prod(ts) => {
+            // A factor 1 (the derivative of the variable itself) is not written.
+            let mut fs: Vec<Term> = ts.iter().map(|t| evaluate_rec(t, rules)).collect();
+            if fs.len() > 1 {
+                fs.retain(|f| !matches!(f, Term::Expr(e) if e.is_one()));
+            }
+            match fs.len() {
+                0 => Term::Expr(Expr::one()),
+                1 => fs.pop().unwrap_or(Term::Expr(Expr::one())),
+                _ => Term::Prod(fs),
+            }
+        }
+        Term::Neg(a) => match evaluate_rec(a, rules) {
+            Term::Expr(e) => Term::Expr(Expr::negate(e)),
+            t => Term::Neg(Box::new(t)),
+        },
+        Term::Quot(a, b) => Term::Quot(Box::new(evaluate_rec(a, rules)), Box::new(evaluate_rec(b, rules))),
+        Term::Pow(a, n) => Term::Pow(Box::new(evaluate_rec(a, rules)), n.clone()),
+    }
+}
+
+impl Term {
+    /// The value at `env`; inner derivatives by dual numbers.
+    pub fn eval(&self, env: &Env, model: &Model) -> Result<f64> {
+        Ok(match self {
+            Term::Expr(e) => eval::eval_with(e, env, Some(model))?,
+            Term::D(x, e) => eval::eval_dual(e, env, x, Some(model))?.d,
+            Term::Sum(ts) => ts.iter().map(|t| t.eval(env, model)).sum::<Result<f64>>()?,
+            Term::Neg(a) => -a.eval(env, model)?,
+            Term::Prod(ts) => ts.iter().map(|t| t.eval(env, model)).product::<Result<f64>>()?,
+            Term::Quot(a, b) => a.eval(env, model)? / b.eval(env, model)?,
+            Term::Pow(a, n) => a.eval(env, model)?.powf(eval::eval_with(n, env, Some(model))?),
+        })
+    }
+
+    /// Plain text (for reading; unevaluated derivatives print as `d/dz(...)`).
+    pub fn to_text(&self) -> String {
+        self.text().0
+    }
+
+    fn text(&self) -> (String, Prec) {
+        let wrap = |(s, p): (String, Prec), min: Prec| if p < min { format!("({s})") } else { s };
+        match self {
+            Term::Expr(e) => (text::to_text(e), text::prec(e)),
+            Term::D(x, e) => (format!("d/d{x}({})", text::to_text(e)), Prec::Atom),
+            Term::Sum(ts) => {
+                let mut out = String::new();
+                for (i, t) in ts.iter().enumerate() {
+                    match (i, t) {
+                        (0, Term::Neg(a)) => out.push_str(&format!("-{}", wrap(a.text(), Prec::Product))),
+                        (0, t) => out.push_str(&t.text().0),
+                        (_, Term::Neg(a)) => out.push_str(&format!(" - {}", wrap(a.text(), Prec::Product))),
+                        (_, t) => out.push_str(&format!(" + {}", wrap(t.text(), Prec::Product))),
+                    }
+                }
+                if ts.is_empty() {
+                    out.push('0');
+                }
+                (out, Prec::Sum)
+            }
+            Term::Neg(a) => (format!("-{}", wrap(a.text(), Prec::Product)), Prec::Neg),
+            Term::Prod(ts) => {
+                (ts.iter().map(|t| wrap(t.text(), Prec::Product)).collect::<Vec<_>>().join("*"), Prec::Product)
+            }
+            Term::Quot(a, b) => {
+                (format!("{}/{}", wrap(a.text(), Prec::Product), wrap(b.text(), Prec::Power)), Prec::Product)
+            }
+            Term::Pow(a, n) => (
+                format!("{}^{}", wrap(a.text(), Prec::Atom), wrap((text::to_text(n), text::prec(n)), Prec::Atom)),
+                Prec::Power,
+            ),
+        }
+    }
+
+    /// LaTeX; unevaluated derivatives print as `\frac{d}{dz} (...)`.
+    pub fn to_latex(&self) -> String {
+        self.latex().0
+    }
+
+    fn latex(&self) -> (String, Prec) {
+        let wrap = |(s, p): (String, Prec), min: Prec| if p < min { format!("\\left({s}\\right)") } else { s };
+        match self {
+            Term::Expr(e) => latex::latex(e),
+            Term::D(x, e) => {
+                let (inner, p) = latex::latex(e);
+                let inner = if p < Prec::Power { format!("\\left({inner}\\right)") } else { inner };
+                (format!("\\frac{{d}}{{d{}}} {inner}", latex::name(x.as_str())), Prec::Neg)
+            }
+            Term::Sum(ts) => {
+                let mut out = String::new();
+                for (i, t) in ts.iter().enumerate() {
+                    match (i, t) {
+                        (0, Term::Neg(a)) => out.push_str(&format!("-{}", wrap(a.latex(), Prec::Product))),
+                        (0, t) => out.push_str(&t.latex().0),
+                        (_, Term::Neg(a)) => out.push_str(&format!(" - {}", wrap(a.latex(), Prec::Product))),
+                        (_, t) => out.push_str(&format!(" + {}", wrap(t.latex(), Prec::Product))),
+                    }
+                }
+                if ts.is_empty() {
+                    out.push('0');
+                }
+                (out, Prec::Sum)
+            }
+            Term::Neg(a) => (format!("-{}", wrap(a.latex(), Prec::Product)), Prec::Neg),
+            Term::Prod(ts) => {
+                let parts: Vec<String> = ts.iter().map(|t| wrap(t.latex(), Prec::Product)).collect();
+                let mut out = String::new();
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(if p.starts_with(|c: char| c.is_ascii_digit()) { " \\cdot " } else { " " });
+                    }
+                    out.push_str(p);
+                }
+                (out, Prec::Product)
+            }
+            Term::Quot(a, b) => (format!("\\frac{{{}}}{{{}}}", a.latex().0, b.latex().0), Prec::Product),
+            Term::Pow(a, n) => (format!("{}^{{{}}}", wrap(a.latex(), Prec::Atom), latex::to_latex(n)), Prec::Power),
+        }
+    }
+}
