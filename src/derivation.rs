@@ -189,7 +189,7 @@ fn outer_rule(e: &Expr, x: &Sym) -> (Term, String) {
         }
     };
     let fr = fraction(e);
-    let den = Expr::mul(fr.denom.iter().cloned().collect::<Vec<_>>());
+    let den = Expr::mul(fr.denom.to_vec());
     if matches!(e.node(), Node::Mul(_) | Node::Pow(..)) && !fr.denom.is_empty() && den.contains(x) {
         // Quotient rule: (N' D - N D') / D^2.
         let num = Expr::quotient(e.clone(), Expr::pow(den.clone(), Expr::int(-1)));
