@@ -19,6 +19,7 @@ use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::{self, Env};
 use crate::expr::{Expr, Func, Node, Sym};
 use crate::func;
+use crate::note;
 use crate::print::{latex::to_latex, text::to_text};
 use crate::simplify::{self, Form, Names};
 
@@ -47,6 +48,28 @@ enum Command {
     Parse(InputArgs),
     /// Simplify an expression, in terms of the names it defines where that is cheaper
     Simplify(SimplifyArgs),
+    /// Work a note file (definitions, `diff p wrt z`, `grad E wrt w1, w2`, `# prose`)
+    /// into a document
+    Note(NoteArgs),
+}
+
+#[derive(Args, Debug)]
+struct NoteArgs {
+    /// The note file (`-` reads stdin)
+    file: OsString,
+    /// Document format
+    #[arg(long, value_enum, default_value_t = NoteFormatArg::Markdown)]
+    format: NoteFormatArg,
+    /// Where an HTML note loads KaTeX from (a URL or a path to KaTeX's dist folder)
+    #[arg(long, default_value = note::KATEX_CDN)]
+    katex: String,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum NoteFormatArg {
+    Markdown,
+    Latex,
+    Html,
 }
 
 #[derive(Args, Debug)]
@@ -359,6 +382,26 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
             let p = load(&a, stdin, warnings)?;
             Ok(format!("{}\n", to_text(&p.target)))
         }
+        Command::Note(a) => {
+            let src = if a.file == "-" {
+                let mut bytes = Vec::new();
+                stdin
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| Error::new(ErrorKind::Io(format!("cannot read stdin: {e}"))))?;
+                utf8(bytes)?
+            } else {
+                let path = std::path::PathBuf::from(&a.file);
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| Error::new(ErrorKind::Io(format!("cannot read `{}`: {e}", path.display()))))?;
+                utf8(bytes)?
+            };
+            let format = match a.format {
+                NoteFormatArg::Markdown => note::NoteFormat::Markdown,
+                NoteFormatArg::Latex => note::NoteFormat::Latex,
+                NoteFormatArg::Html => note::NoteFormat::Html,
+            };
+            Ok(note::render(&note::blocks(&src)?, format, &a.katex))
+        }
         Command::Simplify(a) => {
             let p = load(&a.input, stdin, warnings)?;
             let mut names = names_of(&p, None);
@@ -390,7 +433,7 @@ fn check_figures(report: &CheckReport, tol: f64) -> Result<()> {
 
 /// The definitions, inlined, as names the simplifier may use.
 fn names_of(p: &Problem, wrt: Option<&Sym>) -> Names {
-    Names { defs: p.defs.iter().map(|d| (d.name.clone(), p.inline(&d.body))).collect(), wrt: wrt.cloned() }
+    p.names(wrt)
 }
 
 /// `--form`, or its default: in terms of names when there are any, cheapest otherwise.

@@ -152,6 +152,21 @@ impl Problem {
         Some(e)
     }
 
+    /// The definitions as names the simplifier may use (bodies inlined), the target's own
+    /// name first: it is the output the result is most naturally written in.
+    pub fn names(&self, wrt: Option<&Sym>) -> crate::simplify::Names {
+        let mut defs: Vec<(Sym, Expr)> = self.defs.iter().map(|d| (d.name.clone(), self.inline(&d.body))).collect();
+        let own = match self.target.node() {
+            crate::expr::Node::Var(v) if self.get(v).is_some() => Some(v.clone()),
+            _ => self.target_name.clone(),
+        };
+        if let Some(i) = defs.iter().position(|(n, _)| Some(n) == own.as_ref()) {
+            let own = defs.remove(i);
+            defs.insert(0, own);
+        }
+        crate::simplify::Names { defs, wrt: wrt.cloned() }
+    }
+
     /// The target with all definitions inlined.
     pub fn inlined_target(&self) -> Expr {
         self.inline(&self.target)

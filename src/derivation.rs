@@ -82,13 +82,13 @@ impl Derivation {
         }
         let raw = diff::diff(&input, x);
         steps.push(Step { rule: "collect terms".into(), term: Term::Expr(raw.clone()) });
-        let names = Names {
-            defs: problem.defs.iter().map(|d| (d.name.clone(), problem.inline(&d.body))).collect(),
-            wrt: Some(x.clone()),
-        };
+        let names = problem.names(Some(x));
         let plain = simplify::simplify(&raw, &Names::default(), Form::Input);
-        steps.push(Step { rule: "common denominator, cancel".into(), term: Term::Expr(plain) });
+        steps.push(Step { rule: "common denominator, cancel".into(), term: Term::Expr(plain.clone()) });
         let (shown, subs) = simplify::simplify_explained(&raw, &names, form);
+        // Without a name to bring in, the simplified line above is the result.
+        let uses_names = shown.free_vars().iter().any(|v| problem.get(v).is_some());
+        let shown = if uses_names || !subs.is_empty() { shown } else { plain.clone() };
         // Only the substitutions whose values the result still uses are worth naming.
         let used = shown.free_vars();
         let subs: Vec<_> = subs.into_iter().filter(|(_, v)| v.free_vars().iter().any(|s| used.contains(s))).collect();
@@ -347,10 +347,16 @@ impl Term {
             Term::Quot(a, b) => {
                 (format!("{}/{}", wrap(a.text(), Prec::Product), wrap(b.text(), Prec::Power)), Prec::Product)
             }
-            Term::Pow(a, n) => (
-                format!("{}^{}", wrap(a.text(), Prec::Atom), wrap((text::to_text(n), text::prec(n)), Prec::Atom)),
-                Prec::Power,
-            ),
+            Term::Pow(a, n) => match a.as_ref() {
+                Term::Expr(e) => {
+                    let p = Expr::pow(e.clone(), n.clone());
+                    (text::to_text(&p), text::prec(&p))
+                }
+                _ => (
+                    format!("{}^{}", wrap(a.text(), Prec::Atom), wrap((text::to_text(n), text::prec(n)), Prec::Atom)),
+                    Prec::Power,
+                ),
+            },
         }
     }
 
@@ -396,7 +402,10 @@ impl Term {
                 (out, Prec::Product)
             }
             Term::Quot(a, b) => (format!("\\frac{{{}}}{{{}}}", a.latex().0, b.latex().0), Prec::Product),
-            Term::Pow(a, n) => (format!("{}^{{{}}}", wrap(a.latex(), Prec::Atom), latex::to_latex(n)), Prec::Power),
+            Term::Pow(a, n) => match a.as_ref() {
+                Term::Expr(e) => latex::latex(&Expr::pow(e.clone(), n.clone())),
+                _ => (format!("{}^{{{}}}", wrap(a.latex(), Prec::Atom), latex::to_latex(n)), Prec::Power),
+            },
         }
     }
 }

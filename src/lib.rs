@@ -19,6 +19,7 @@ pub mod error;
 pub mod eval;
 pub mod expr;
 pub mod func;
+pub mod note;
 pub mod number;
 pub mod parse;
 pub mod poly;
@@ -45,10 +46,7 @@ pub fn parse(src: &str) -> Result<Expr> {
 /// ```
 pub fn derivative(src: &str, wrt: &str) -> Result<Expr> {
     let (problem, x) = problem_and_variable(src, wrt)?;
-    let names = simplify::Names {
-        defs: problem.defs.iter().map(|d| (d.name.clone(), problem.inline(&d.body))).collect(),
-        wrt: Some(x.clone()),
-    };
+    let names = problem.names(Some(&x));
     let form = if problem.defs.is_empty() { simplify::Form::Auto } else { simplify::Form::Output };
     Ok(simplify::simplify(&diff(&problem.inlined_target(), &x), &names, form))
 }

@@ -4,6 +4,8 @@ mod cli;
 mod derivation;
 mod diff;
 mod grammar;
+mod katex;
+mod note;
 mod print;
 mod props;
 mod readme;

@@ -66,6 +66,14 @@ pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Ex
     let mut explanations: HashMap<Expr, Vec<(Expr, Expr)>> = HashMap::new();
     if form != Form::Input {
         let mut sets: Vec<Vec<(Sym, Expr)>> = vec![names.defs.clone()];
+        // The first name solved takes its kernel: let each name go first in turn, so that
+        // the ELU's `y` is not pre-empted by an earlier softplus of the same input.
+        for i in 1..names.defs.len().min(8) {
+            let mut order = names.defs.clone();
+            let first = order.remove(i);
+            order.insert(0, first);
+            sets.push(order);
+        }
         for imp in &implicit {
             let mut s = names.defs.clone();
             s.push((imp.0.clone(), imp.1.clone()));
@@ -320,6 +328,9 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<(Expr,
     let name_set: HashSet<Sym> = defs.iter().map(|(n, _)| n.clone()).collect();
     let mut d = kernel::expand(e);
     let mut rels: Vec<(Expr, Expr)> = defs.iter().map(|(n, b)| relation(n, &kernel::expand(b))).collect();
+    // A definition is solved only for what it was written in: once substitutions have
+    // brought other symbols into its body, solving for those would be meaningless.
+    let own_vars: Vec<HashSet<Sym>> = defs.iter().map(|(_, b)| b.free_vars().into_iter().collect()).collect();
     for i in 0..rels.len() {
         let (side, body) = rels[i].clone();
         let mut scope = vec![d.clone(), side.clone(), body.clone()];
@@ -333,7 +344,7 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<(Expr,
             others.push(k.to_rat(s)?);
             others.push(k.to_rat(b)?);
         }
-        let Some((v, g)) = pick_atom(&b, &others, &k, &name_set, wrt) else { continue };
+        let Some((v, g)) = pick_atom(&b, &others, &k, &name_set, &own_vars[i], wrt) else { continue };
         // Where the atom only occurs as v^g (tanh(x) is rational in e^(2*x)), solve for v^g.
         let deflate = |x: &Rat| Rat { num: deflate(&x.num, v, g), den: deflate(&x.den, v, g) };
         let (b, r) = (deflate(&b), deflate(&r));
@@ -379,9 +390,19 @@ fn linear_coeffs(p: &Poly, v: Var) -> (Poly, Poly) {
 /// exponent of it in the body and in `others` is a multiple of `g`): the body must be a
 /// linear fraction of `v^g`, and `v` no name. Kernels first, then the variable of
 /// differentiation, then other variables.
-fn pick_atom(b: &Rat, others: &[Rat], k: &Kernels, names: &HashSet<Sym>, wrt: Option<&Sym>) -> Option<(Var, u32)> {
+fn pick_atom(
+    b: &Rat,
+    others: &[Rat],
+    k: &Kernels,
+    names: &HashSet<Sym>,
+    own: &HashSet<Sym>,
+    wrt: Option<&Sym>,
+) -> Option<(Var, u32)> {
     let mut best: Option<(u8, Var, u32)> = None;
     for v in b.vars() {
+        if !k.atom(v).expr().free_vars().iter().all(|s| own.contains(s)) {
+            continue;
+        }
         let rank = match k.atom(v) {
             Atom::Exp(t) if t.free_vars().iter().any(|s| names.contains(s)) => continue,
             Atom::Exp(_) | Atom::Root(..) => 0,

@@ -1,0 +1,62 @@
+//! Every LaTeX output renders: the worked examples' derivations, the activations note and
+//! the printer's forms go through KaTeX (strict, throwOnError) via
+//! scripts/katex-check.mjs with the machine's Node.js. Without Node.js or KaTeX
+//! (`cd scripts && npm ci`) the test says so and passes locally; under CI it fails.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn latex_lines() -> Vec<String> {
+    let mut lines = Vec::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let note = std::fs::read_to_string(root.join("examples/activations.deriv")).unwrap();
+    for b in deriv::note::blocks(&note).unwrap() {
+        if let deriv::note::Block::Math(m) = b {
+            lines.push(m);
+        }
+    }
+    for (src, x) in [("p = 1/(1+e^-z)", "z"), ("x^x", "x"), ("z = x1*w11 + x2*w21; E = 1/2*(g(z) - t)^2", "w11")] {
+        lines.push(deriv::derivation(src, x).unwrap().to_latex());
+    }
+    for src in
+        ["g'''(z) + f'[1,2](x, y)^2", "w_alpha*x1 + sqrt(2/pi)*e^(-x^2/2)", "1e400 + x^(3/2)", "abs(x)/sech(x)^2"]
+    {
+        lines.push(deriv::print::latex::to_latex(&deriv::parse(src).unwrap()));
+    }
+    lines.into_iter().map(|l| l.replace('\n', " ")).collect()
+}
+
+#[test]
+fn every_latex_output_renders_in_katex() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("scripts/katex-check.mjs");
+    let ready =
+        root.join("scripts/node_modules/katex").exists() && Command::new("node").arg("--version").output().is_ok();
+    if !ready {
+        assert!(std::env::var_os("CI").is_none(), "CI must install KaTeX: cd scripts && npm ci");
+        eprintln!("skipped: KaTeX is not installed (cd scripts && npm ci) or there is no node");
+        return;
+    }
+    let lines = latex_lines();
+    assert!(lines.len() > 20);
+    let mut child = Command::new("node")
+        .arg(&script)
+        .current_dir(root.join("scripts"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(lines.join("\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let failures: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("OK")).collect();
+    assert!(
+        out.status.success() && failures.is_empty(),
+        "{}\n{}",
+        failures.join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("OK")).count(), lines.len());
+}
