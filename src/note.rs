@@ -118,7 +118,16 @@ pub fn render(blocks: &[Block], format: NoteFormat, katex: &str) -> String {
             let body: Vec<String> = blocks
                 .iter()
                 .map(|b| match b {
-                    Block::Text(t) => latex_prose(t),
+                    Block::Text(t) => {
+                        let level = t.chars().take_while(|&c| c == '#').count();
+                        let body = latex_prose(t[level..].trim());
+                        let body = code_spans(&body, "\\texttt{", "}");
+                        match level {
+                            1 => format!("\\section*{{{body}}}"),
+                            2 | 3 => format!("\\subsection*{{{body}}}"),
+                            _ => body,
+                        }
+                    }
                     Block::Math(m) => format!("\\[\n{m}\n\\]"),
                 })
                 .collect();
@@ -131,7 +140,15 @@ pub fn render(blocks: &[Block], format: NoteFormat, katex: &str) -> String {
             let body: Vec<String> = blocks
                 .iter()
                 .map(|b| match b {
-                    Block::Text(t) => format!("<p>{}</p>", html_escape(t)),
+                    Block::Text(t) => {
+                        let level = t.chars().take_while(|&c| c == '#').count();
+                        let body = html_escape(t[level..].trim());
+                        let body = code_spans(&body, "<code>", "</code>");
+                        match level {
+                            1..=3 => format!("<h{level}>{body}</h{level}>"),
+                            _ => format!("<p>{body}</p>"),
+                        }
+                    }
                     Block::Math(m) => format!("<div class=\"math\">{}</div>", html_escape(m)),
                 })
                 .collect();
@@ -145,6 +162,14 @@ pub fn render(blocks: &[Block], format: NoteFormat, katex: &str) -> String {
             )
         }
     }
+}
+
+/// `code` spans between backticks, opened and closed with the given markup.
+fn code_spans(s: &str, open: &str, close: &str) -> String {
+    s.split('`')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { format!("{open}{part}{close}") } else { part.to_owned() })
+        .collect()
 }
 
 fn html_escape(s: &str) -> String {

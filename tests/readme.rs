@@ -52,3 +52,14 @@ fn console_examples_are_true() {
     }
     assert!(runs >= 5);
 }
+
+#[test]
+fn the_steps_example_is_true() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme.split("```text\n").nth(1).unwrap().split("```").next().unwrap();
+    let (cmd, want) = block.split_once('\n').unwrap();
+    let args = words(cmd.strip_prefix("$ deriv ").unwrap());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = crate::support::run(&args);
+    assert_eq!(r.stdout, want);
+}
