@@ -448,6 +448,12 @@ fn form_of(arg: Option<FormArg>, p: &Problem) -> Form {
 fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
     let p = load(&a.input, stdin, warnings)?;
     let input = p.inlined_target();
+    if let Some(w) = &a.wrt {
+        let w = os_to_string(w)?;
+        if let Ok(Node::Call(Func::Indexed(base), idx)) = crate::parse::parse_expr(&w).as_ref().map(Expr::node) {
+            return run_diff_indexed(&a, &p, base, idx);
+        }
+    }
     let x = match &a.wrt {
         Some(w) => variable(&p, &os_to_string(w)?)?,
         None => default_variable(&input)?,
@@ -505,6 +511,57 @@ fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
         warnings.push(format!("check: passed, max error {:.3e} at {} points", r.max_error, r.points));
     }
     Ok(out)
+}
+
+/// `diff` with respect to an element of an indexed variable, `--wrt 'z[j]'`: `x[i]`
+/// differentiates to `delta(i, j)`, sums over deltas resolve, and indexed definitions
+/// count as computed at the free indices (`p[i]`, `p[j]`).
+fn run_diff_indexed(a: &DiffArgs, p: &Problem, base: &Sym, idx: &[Expr]) -> Result<String> {
+    if p.get(base).is_some() {
+        return Err(Error::new(ErrorKind::Argument(format!(
+            "cannot differentiate with respect to `{base}`: it is defined"
+        ))));
+    }
+    if a.order != 1 || a.steps || a.result.check {
+        return Err(Error::new(ErrorKind::Argument(
+            "with an indexed --wrt, --order, --steps and --check are not supported yet".into(),
+        )));
+    }
+    let wrt = diff::Wrt::Indexed(base.clone(), idx.to_vec());
+    let d = diff::diff_wrt(&p.inlined_target(), &wrt);
+    // Free indices: those of the target and of the variable.
+    let mut free: Vec<Sym> = idx.iter().flat_map(Expr::free_vars).collect();
+    if let Node::Call(Func::Indexed(_), ti) = p.target.node() {
+        free.extend(ti.iter().flat_map(Expr::free_vars));
+    }
+    if let Some(n) = &p.target_name {
+        if let Some(def) = p.get(n) {
+            free.extend(def.params.iter().cloned());
+        }
+    }
+    free.sort();
+    free.dedup();
+    let mut names = p.names(None);
+    let mut restore = std::collections::HashMap::new();
+    for def in p.defs.iter().filter(|d| d.params.len() == 1) {
+        for i in &free {
+            let call = Expr::call(Func::Indexed(def.name.clone()), vec![Expr::sym(i.clone())]);
+            let placeholder = Sym::new(&format!("{}[{}]", def.name, i));
+            names.defs.push((placeholder.clone(), p.inline(&call)));
+            restore.insert(placeholder, call);
+        }
+    }
+    names.defs.retain(|(n, _)| p.get(n).is_none_or(|d| d.params.is_empty()) || restore.contains_key(n));
+    let shown = crate::expr::substitute_all(&simplify::simplify(&d, &names, form_of(a.result.form, p)), &restore);
+    Ok(match a.result.format {
+        Format::Text => format!("{}\n", to_text(&shown)),
+        Format::Latex => format!("{}\n", to_latex(&shown)),
+        Format::Json => format!(
+            "{}\n",
+            serde_json::json!({ "input": to_text(&p.target), "variable": to_text(&Expr::call(Func::Indexed(base.clone()), idx.to_vec())),
+                "derivative": { "text": to_text(&shown), "latex": to_latex(&shown) } })
+        ),
+    })
 }
 
 fn run_grad(a: GradArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, ErrorKind, Result, Span};
-use crate::expr::{self, Expr, Sym};
+use crate::expr::{self, Expr, Func, Node, Sym};
 use crate::parse::{self, Statement};
 
 /// One definition and where it was written.
@@ -16,6 +16,8 @@ use crate::parse::{self, Statement};
 pub struct Definition {
     /// The defined name.
     pub name: Sym,
+    /// Index names, for an indexed definition `z[k] = ...`.
+    pub params: Vec<Sym>,
     /// Its body, which may use other defined names.
     pub body: Expr,
     /// The span of the name in `source`.
@@ -42,8 +44,8 @@ impl Problem {
         for l in lets {
             let stmts = parse::parse_program(l)?;
             match stmts.as_slice() {
-                [Statement { name: Some((name, span)), body, .. }] => {
-                    push_def(&mut defs, name.clone(), body.clone(), *span, l)?;
+                [Statement { name: Some((name, span)), body, params, .. }] => {
+                    push_def(&mut defs, name.clone(), params.clone(), body.clone(), *span, l)?;
                 }
                 _ => {
                     return Err(Error::at(
@@ -60,7 +62,7 @@ impl Problem {
         for (i, s) in stmts.into_iter().enumerate() {
             match s.name {
                 Some((name, span)) => {
-                    push_def(&mut defs, name.clone(), s.body.clone(), span, program)?;
+                    push_def(&mut defs, name.clone(), s.params.clone(), s.body.clone(), span, program)?;
                     if i == last {
                         target = Some((Some(name), s.body));
                     }
@@ -126,14 +128,38 @@ impl Problem {
         Ok(())
     }
 
-    /// `e` with every defined name replaced by its (fully inlined) definition.
+    /// `e` with every defined name replaced by its (fully inlined) definition; an
+    /// indexed name `z[m]` by its definition with the indices put in.
     pub fn inline(&self, e: &Expr) -> Expr {
         let mut resolved: HashMap<Sym, Expr> = HashMap::new();
         // Definitions are acyclic, so resolving each in dependency order terminates.
-        for d in &self.defs {
+        for d in self.defs.iter().filter(|d| d.params.is_empty()) {
             self.resolve(&d.name, &mut resolved);
         }
-        expr::substitute_all(e, &resolved)
+        let e = expr::substitute_all(e, &resolved);
+        self.inline_indexed(&e, 0)
+    }
+
+    fn inline_indexed(&self, e: &Expr, depth: u32) -> Expr {
+        if depth > 64 || !self.defs.iter().any(|d| !d.params.is_empty()) {
+            return e.clone();
+        }
+        match e.node() {
+            Node::Call(Func::Indexed(n), idx) => match self.get(n).filter(|d| d.params.len() == idx.len()) {
+                Some(d) => {
+                    let avoid: Vec<Sym> = idx.iter().flat_map(Expr::free_vars).collect();
+                    let body = rename_bound(&self.inline(&d.body), &avoid);
+                    let map: HashMap<Sym, Expr> = d.params.iter().cloned().zip(idx.iter().cloned()).collect();
+                    self.inline_indexed(&expr::substitute_all(&body, &map), depth + 1)
+                }
+                None => e.clone(),
+            },
+            Node::Add(ts) => Expr::add(ts.iter().map(|t| self.inline_indexed(t, depth)).collect::<Vec<_>>()),
+            Node::Mul(fs) => Expr::mul(fs.iter().map(|f| self.inline_indexed(f, depth)).collect::<Vec<_>>()),
+            Node::Pow(b, x) => Expr::pow(self.inline_indexed(b, depth), self.inline_indexed(x, depth)),
+            Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(|a| self.inline_indexed(a, depth)).collect()),
+            _ => e.clone(),
+        }
     }
 
     fn resolve(&self, name: &Sym, resolved: &mut HashMap<Sym, Expr>) -> Option<Expr> {
@@ -173,10 +199,38 @@ impl Problem {
     }
 }
 
-fn push_def(defs: &mut Vec<Definition>, name: Sym, body: Expr, span: Span, source: &str) -> Result<()> {
+/// `e` with every summed index that is in `avoid` renamed, so that putting indices into
+/// a definition never captures one (`z[k] = sum(j, ...)` at `k = j`).
+pub fn rename_bound(e: &Expr, avoid: &[Sym]) -> Expr {
+    match e.node() {
+        Node::Call(Func::Sum(k), args) if avoid.contains(k) => {
+            let fresh = (1..)
+                .map(|n| Sym::new(&format!("{k}{n}")))
+                .find(|c| !avoid.contains(c) && !e.contains(c))
+                .unwrap_or_else(|| k.clone());
+            let mut a: Vec<Expr> = args.iter().map(|x| rename_bound(x, avoid)).collect();
+            a[0] = expr::substitute(&a[0], k, &Expr::sym(fresh.clone()));
+            Expr::call(Func::Sum(fresh), a)
+        }
+        Node::Add(ts) => Expr::add(ts.iter().map(|t| rename_bound(t, avoid)).collect::<Vec<_>>()),
+        Node::Mul(fs) => Expr::mul(fs.iter().map(|f| rename_bound(f, avoid)).collect::<Vec<_>>()),
+        Node::Pow(b, x) => Expr::pow(rename_bound(b, avoid), rename_bound(x, avoid)),
+        Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(|a| rename_bound(a, avoid)).collect()),
+        _ => e.clone(),
+    }
+}
+
+fn push_def(
+    defs: &mut Vec<Definition>,
+    name: Sym,
+    params: Vec<Sym>,
+    body: Expr,
+    span: Span,
+    source: &str,
+) -> Result<()> {
     if defs.iter().any(|d| d.name == name) {
         return Err(Error::at(ErrorKind::Definition(format!("`{name}` is already defined")), span, source));
     }
-    defs.push(Definition { name, body, span, source: source.to_owned() });
+    defs.push(Definition { name, params, body, span, source: source.to_owned() });
     Ok(())
 }

@@ -26,10 +26,90 @@ pub fn builtin_derivative(i: usize, arg: &Expr) -> Expr {
     expr::substitute(&rule, &Sym::new("u"), arg)
 }
 
+/// What a derivative is taken with respect to: a variable, or an element `x[j]` of an
+/// indexed variable.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Wrt {
+    /// A plain variable.
+    Var(Sym),
+    /// An indexed variable and its (symbolic) indices.
+    Indexed(Sym, Vec<Expr>),
+}
+
+impl Wrt {
+    fn base(&self) -> &Sym {
+        match self {
+            Wrt::Var(s) | Wrt::Indexed(s, _) => s,
+        }
+    }
+
+    /// The index names this target uses (`j`, `k` of `w[j,k]`).
+    fn indices(&self) -> Vec<Sym> {
+        match self {
+            Wrt::Var(_) => Vec::new(),
+            Wrt::Indexed(_, is) => is.iter().flat_map(Expr::free_vars).collect(),
+        }
+    }
+}
+
 /// The first derivative of `e` with respect to the variable `x`.
 pub fn diff(e: &Expr, x: &Sym) -> Expr {
+    diff_wrt(e, &Wrt::Var(x.clone()))
+}
+
+/// The first derivative of `e` with respect to `w`; with an indexed target, `x[i]`
+/// differentiates to `delta(i, j)` and sums over deltas are resolved.
+pub fn diff_wrt(e: &Expr, w: &Wrt) -> Expr {
     let mut memo = HashMap::new();
-    diff_rec(e, x, &mut memo)
+    let d = diff_rec(e, w, &mut memo);
+    match w {
+        Wrt::Var(_) => d,
+        Wrt::Indexed(..) => resolve_deltas(&d),
+    }
+}
+
+/// `sum(k, delta(k, j)*f(k))` is `f(j)`; sums distribute over their terms first.
+pub fn resolve_deltas(e: &Expr) -> Expr {
+    match e.node() {
+        Node::Add(ts) => Expr::add(ts.iter().map(resolve_deltas).collect::<Vec<_>>()),
+        Node::Mul(fs) => Expr::mul(fs.iter().map(resolve_deltas).collect::<Vec<_>>()),
+        Node::Pow(b, x) => Expr::pow(resolve_deltas(b), x.clone()),
+        Node::Call(Func::Sum(k), args) => {
+            let body = resolve_deltas(&args[0]);
+            let sum_of = |b: Expr| {
+                let mut a = args.clone();
+                a[0] = b;
+                Expr::call(Func::Sum(k.clone()), a)
+            };
+            if let Node::Add(ts) = body.node() {
+                return Expr::add(ts.iter().map(|t| resolve_deltas(&sum_of(t.clone()))).collect::<Vec<_>>());
+            }
+            let factors = match body.node() {
+                Node::Mul(fs) => fs.clone(),
+                _ => vec![body.clone()],
+            };
+            let kv = Expr::sym(k.clone());
+            for (i, f) in factors.iter().enumerate() {
+                if let Node::Call(Func::Delta, d) = f.node() {
+                    let other = if d[0] == kv {
+                        Some(&d[1])
+                    } else if d[1] == kv {
+                        Some(&d[0])
+                    } else {
+                        None
+                    };
+                    if let Some(other) = other.filter(|o| !o.contains(k)) {
+                        let rest: Vec<Expr> =
+                            factors.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, g)| g.clone()).collect();
+                        return resolve_deltas(&expr::substitute(&Expr::mul(rest), k, other));
+                    }
+                }
+            }
+            sum_of(body)
+        }
+        Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(resolve_deltas).collect()),
+        _ => e.clone(),
+    }
 }
 
 /// The `order`-th derivative; stops early once a derivative is zero.
@@ -67,21 +147,46 @@ pub fn check_variable(x: &str) -> Result<Sym> {
     }
 }
 
-fn diff_rec(e: &Expr, x: &Sym, memo: &mut HashMap<u64, Expr>) -> Expr {
+fn diff_rec(e: &Expr, x: &Wrt, memo: &mut HashMap<u64, Expr>) -> Expr {
     if let Some(d) = memo.get(&e.id()) {
         return d.clone();
     }
-    let d = if !e.contains(x) {
+    let d = if !e.contains(x.base()) {
         Expr::zero()
     } else {
         match e.node() {
             Node::Num(_) | Node::Const(_) => Expr::zero(),
             Node::Var(s) => {
-                if s == x {
+                if *x == Wrt::Var(s.clone()) {
                     Expr::one()
                 } else {
                     Expr::zero()
                 }
+            }
+            Node::Call(Func::Indexed(b), is) => match x {
+                Wrt::Indexed(t, js) if t == b && js.len() == is.len() => Expr::mul(
+                    is.iter()
+                        .zip(js)
+                        .map(|(i, j)| Expr::call(Func::Delta, vec![i.clone(), j.clone()]))
+                        .collect::<Vec<_>>(),
+                ),
+                _ => Expr::zero(),
+            },
+            Node::Call(Func::Delta, _) => Expr::zero(),
+            Node::Call(Func::Sum(k), args) => {
+                // A summed index that the target also uses is renamed first.
+                let (k, args) = if x.indices().contains(k) {
+                    let fresh = fresh_index(k, e, &x.indices());
+                    let body = expr::substitute(&args[0], k, &Expr::sym(fresh.clone()));
+                    let mut a = args.clone();
+                    a[0] = body;
+                    (fresh, a)
+                } else {
+                    (k.clone(), args.clone())
+                };
+                let mut a = args.clone();
+                a[0] = diff_rec(&args[0], x, memo);
+                Expr::call(Func::Sum(k), a)
             }
             Node::Add(ts) => Expr::add(ts.iter().map(|t| diff_rec(t, x, memo)).collect::<Vec<_>>()),
             Node::Mul(fs) => {
@@ -138,4 +243,13 @@ fn diff_rec(e: &Expr, x: &Sym, memo: &mut HashMap<u64, Expr>) -> Expr {
     };
     memo.insert(e.id(), d.clone());
     d
+}
+
+/// An index name not used in `e` or by `taken`: `k` becomes `k1`, `k2`, ...
+fn fresh_index(k: &Sym, e: &Expr, taken: &[Sym]) -> Sym {
+    let used = e.free_vars();
+    (1..)
+        .map(|n| Sym::new(&format!("{k}{n}")))
+        .find(|c| !used.contains(c) && !taken.contains(c) && !e.contains(c))
+        .unwrap_or_else(|| k.clone())
 }

@@ -242,6 +242,43 @@ fn eval_rec<S: Scalar>(
             b.pow(eval_rec(x, vars, model, memo)?)
         }
         Node::Call(Func::Builtin(i), args) => eval_rec(&args[0], vars, model, memo)?.builtin(*i),
+        Node::Call(Func::Indexed(b), args) => {
+            let mut idx = Vec::new();
+            for a in args {
+                idx.push(eval_rec(a, vars, model, memo)?.value().round() as i64);
+            }
+            let key = Sym::new(&format!("{b}[{}]", idx.iter().map(i64::to_string).collect::<Vec<_>>().join(",")));
+            match vars.get(&key) {
+                Some(v) => *v,
+                // An element no one gave a value: a fixed pseudo-random one, so that checks
+                // of indexed expressions need not list every element.
+                None => S::constant(element_value(&key)),
+            }
+        }
+        Node::Call(Func::Delta, args) => {
+            let a = eval_rec(&args[0], vars, model, memo)?.value();
+            let b = eval_rec(&args[1], vars, model, memo)?.value();
+            S::constant(if a == b { 1.0 } else { 0.0 })
+        }
+        Node::Call(Func::Sum(k), args) => {
+            let (lo, hi) = match args.get(1..3) {
+                Some([lo, hi]) => (
+                    eval_rec(lo, vars, model, memo)?.value().round() as i64,
+                    eval_rec(hi, vars, model, memo)?.value().round() as i64,
+                ),
+                _ => (1, DEFAULT_RANGE),
+            };
+            if hi - lo > 100_000 {
+                return Err(Error::new(ErrorKind::Eval(format!("the sum over `{k}` has too many terms to evaluate"))));
+            }
+            let mut acc = S::constant(0.0);
+            for i in lo..=hi {
+                let mut inner = vars.clone();
+                inner.insert(k.clone(), S::constant(i as f64));
+                acc = acc + eval_with(&args[0], &inner, model)?;
+            }
+            acc
+        }
         Node::Call(Func::Abstract(f), args) => {
             let model = model.ok_or_else(|| {
                 Error::new(ErrorKind::Eval(format!(
@@ -265,6 +302,18 @@ fn small_ratio(x: &Expr) -> Option<(i64, i64)> {
     use num_traits::ToPrimitive;
     let r = x.as_num()?;
     Some((r.numer().to_i64()?, r.denom().to_i64()?))
+}
+
+/// The range an index runs over, `1..=DEFAULT_RANGE`, in a sum written without bounds.
+pub const DEFAULT_RANGE: i64 = 3;
+
+/// A fixed value in [0.2, 1.4] for an element of an indexed variable that was given none.
+fn element_value(key: &Sym) -> f64 {
+    let mut h = 0xCBF2_9CE4_8422_2325u64;
+    for b in key.as_str().bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01B3);
+    }
+    0.2 + 1.2 * ((h >> 11) as f64 / (1u64 << 53) as f64)
 }
 
 /// The value of `e` at `env`.

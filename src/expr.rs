@@ -94,6 +94,13 @@ pub enum Func {
     Builtin(usize),
     /// An unknown function such as `g`, with the partial derivatives taken so far.
     Abstract(AbstractFn),
+    /// An indexed variable `x[j]`: the arguments are the indices.
+    Indexed(Sym),
+    /// `sum(k, body)` over the index `k`: the arguments are the body, then optionally
+    /// the bounds `lo` and `hi`.
+    Sum(Sym),
+    /// Kronecker's delta of its two arguments.
+    Delta,
 }
 
 /// An abstract function `g` and the multiset of argument positions (0-based, sorted)
@@ -112,13 +119,16 @@ impl Func {
         match self {
             Func::Builtin(i) => FUNCS[*i].name,
             Func::Abstract(a) => a.name.as_str(),
+            Func::Indexed(s) => s.as_str(),
+            Func::Sum(_) => "sum",
+            Func::Delta => "delta",
         }
     }
 
     fn sort_key(&self) -> (&str, &[u32]) {
         match self {
-            Func::Builtin(i) => (FUNCS[*i].name, &[]),
             Func::Abstract(a) => (a.name.as_str(), &a.partials),
+            f => (f.name(), &[]),
         }
     }
 }
@@ -211,6 +221,9 @@ fn intern(node: Node) -> Expr {
         }
         let (depth, syms) = match &node {
             Node::Var(s) => (1, s.bloom()),
+            Node::Call(Func::Indexed(s), args) => {
+                args.iter().fold((1, s.bloom()), |(d, b), c| (d.max(c.0.depth + 1), b | c.0.syms))
+            }
             _ => node_children(&node).iter().fold((1, 0), |(d, s), c| (d.max(c.0.depth + 1), s | c.0.syms)),
         };
         it.next_id += 1;
@@ -351,6 +364,7 @@ impl Expr {
             }
             match e.node() {
                 Node::Var(s) if s == v => return true,
+                Node::Call(Func::Indexed(s), _) if s == v => return true,
                 _ => stack.extend(e.children()),
             }
         }
@@ -640,6 +654,41 @@ impl Expr {
     /// A function applied to arguments, with exact values folded: a built-in's value at
     /// zero, `ln(e^u) = u`, `e^ln(u) = u`.
     pub fn call(f: Func, args: Vec<Expr>) -> Expr {
+        match &f {
+            Func::Delta if args.len() == 2 => {
+                if args[0] == args[1] {
+                    return Expr::one();
+                }
+                if let (Some(a), Some(b)) = (args[0].as_num(), args[1].as_num()) {
+                    return Expr::int(i64::from(a == b));
+                }
+                let mut args = args;
+                args.sort_by(cmp_expr);
+                return intern(Node::Call(f, args));
+            }
+            Func::Sum(k) if !args.is_empty() => {
+                let body = &args[0];
+                if body.is_zero() {
+                    return Expr::zero();
+                }
+                // Factors free of the index come out of the sum.
+                let factors = match body.node() {
+                    Node::Mul(fs) => fs.clone(),
+                    _ => vec![body.clone()],
+                };
+                let (outside, inside): (Vec<Expr>, Vec<Expr>) = factors.into_iter().partition(|x| !x.contains(k));
+                if !outside.is_empty() {
+                    let mut inner = args.clone();
+                    inner[0] = Expr::mul(inside);
+                    if inner[0].is_one() && args.len() == 3 {
+                        let count = Expr::add([args[2].clone(), Expr::negate(args[1].clone()), Expr::one()]);
+                        return Expr::mul(outside.into_iter().chain([count]).collect::<Vec<_>>());
+                    }
+                    return Expr::mul(outside.into_iter().chain([Expr::call(f.clone(), inner)]).collect::<Vec<_>>());
+                }
+            }
+            _ => {}
+        }
         if let Func::Builtin(i) = f {
             let arg = &args[0];
             if arg.is_zero() {
@@ -757,6 +806,51 @@ fn cmp_terms(a: &Expr, b: &Expr) -> Ordering {
         }
     }
     fa.len().cmp(&fb.len()).then_with(|| cmp_expr(a, b))
+}
+
+/// Replaces every occurrence of the subexpression `from` by `to`, rebuilding canonically.
+pub fn replace(e: &Expr, from: &Expr, to: &Expr) -> Expr {
+    fn go(e: &Expr, from: &Expr, to: &Expr, memo: &mut HashMap<u64, Expr>) -> Expr {
+        if e == from {
+            return to.clone();
+        }
+        if e.depth() <= from.depth() {
+            return e.clone();
+        }
+        if let Some(r) = memo.get(&e.id()) {
+            return r.clone();
+        }
+        let r = match e.node() {
+            Node::Add(ts) => Expr::add(ts.iter().map(|t| go(t, from, to, memo)).collect::<Vec<_>>()),
+            Node::Mul(fs) => Expr::mul(fs.iter().map(|f| go(f, from, to, memo)).collect::<Vec<_>>()),
+            Node::Pow(b, x) => {
+                let b = go(b, from, to, memo);
+                Expr::pow(b, go(x, from, to, memo))
+            }
+            Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(|a| go(a, from, to, memo)).collect()),
+            _ => e.clone(),
+        };
+        memo.insert(e.id(), r.clone());
+        r
+    }
+    go(e, from, to, &mut HashMap::new())
+}
+
+/// The names used as indices: inside `x[...]`, `delta(...)`, or summed over.
+pub fn index_vars(e: &Expr) -> Vec<Sym> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut stack = vec![e.clone()];
+    while let Some(x) = stack.pop() {
+        match x.node() {
+            Node::Call(Func::Indexed(_) | Func::Delta, args) => out.extend(args.iter().flat_map(Expr::free_vars)),
+            Node::Call(Func::Sum(k), _) => {
+                out.insert(k.clone());
+            }
+            _ => {}
+        }
+        stack.extend(x.children());
+    }
+    out.into_iter().collect()
 }
 
 /// Replaces every occurrence of the variable `v` by `value`, rebuilding canonically.

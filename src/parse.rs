@@ -27,6 +27,8 @@ pub const MAX_DEPTH: usize = 2000;
 pub struct Statement {
     /// The defined name and its span, for a definition.
     pub name: Option<(Sym, Span)>,
+    /// The index names of an indexed definition (`k` of `z[k] = ...`).
+    pub params: Vec<Sym>,
     /// The expression.
     pub body: Expr,
     /// The span of the whole statement.
@@ -61,6 +63,7 @@ enum Tok {
     Ident,
     Op(char),
     DoubleStar,
+    DotDot,
     Newline,
     Bad(char),
     End,
@@ -108,7 +111,12 @@ fn lex(src: &str) -> Vec<Token> {
             toks.push(Token { tok: Tok::End, span: Span::at(start) });
             return toks;
         };
-        let (tok, len) = if let Ok((r, _)) = number(rest) {
+        let (tok, len) = if rest.starts_with("..") {
+            (Tok::DotDot, 2)
+        } else if let Some(n) = rest.find("..").filter(|&n| n > 0 && rest[..n].bytes().all(|b| b.is_ascii_digit())) {
+            // `1..K`: the integer before a range, not the decimal `1.`.
+            (Tok::Num, n)
+        } else if let Ok((r, _)) = number(rest) {
             (Tok::Num, rest.len() - r.len())
         } else if let Ok((r, _)) = identifier(rest) {
             (Tok::Ident, rest.len() - r.len())
@@ -300,7 +308,12 @@ impl<'a> Parser<'a> {
                 .err(ErrorKind::Definition("a definition needs a name before `=`".into()), start.span)
                 .with_hint("write name = expression"));
         }
-        if start.tok == Tok::Ident && self.peek2().tok == Tok::Op('=') {
+        // An indexed definition `z[k] = ...`: the indices up to `]`, then `=`.
+        let indexed_def = start.tok == Tok::Ident && self.peek2().tok == Tok::Op('[') && {
+            let close = self.toks[self.pos..].iter().position(|t| t.tok == Tok::Op(']'));
+            close.is_some_and(|c| self.toks.get(self.pos + c + 1).is_some_and(|t| t.tok == Tok::Op('=')))
+        };
+        if start.tok == Tok::Ident && (self.peek2().tok == Tok::Op('=') || indexed_def) {
             let name = self.text(start);
             if func::CONSTANTS.contains(&name) {
                 return Err(self.err(
@@ -315,18 +328,35 @@ impl<'a> Parser<'a> {
                 ));
             }
             self.bump();
+            let mut params = Vec::new();
+            if indexed_def {
+                for i in self.indices()? {
+                    match i.node() {
+                        crate::expr::Node::Var(s) => params.push(s.clone()),
+                        _ => {
+                            return Err(self.err(
+                                ErrorKind::Definition(
+                                    "an indexed definition takes index names, as in z[k] = ...".into(),
+                                ),
+                                start.span,
+                            ))
+                        }
+                    }
+                }
+            }
             self.bump();
             let body = self.sum()?;
             let end = self.toks[self.pos.saturating_sub(1)].span.end;
             return Ok(Statement {
                 name: Some((Sym::new(name), start.span)),
+                params,
                 body,
                 span: Span::new(start.span.start, end),
             });
         }
         let body = self.sum()?;
         let end = self.toks[self.pos.saturating_sub(1)].span.end;
-        Ok(Statement { name: None, body, span: Span::new(start.span.start, end) })
+        Ok(Statement { name: None, params: Vec::new(), body, span: Span::new(start.span.start, end) })
     }
 
     // ---- sum = product { ("+" | "-") product }
@@ -514,6 +544,17 @@ impl<'a> Parser<'a> {
         if primes > 0 && self.peek().tok == Tok::Op('[') {
             positions = Some(self.partials()?);
         }
+        if primes == 0 && self.peek().tok == Tok::Op('[') {
+            if func::is_builtin(name) || func::CONSTANTS.contains(&name) {
+                return Err(self.err(ErrorKind::Misuse(format!("`{name}` is built in and cannot be indexed")), t.span));
+            }
+            let indices = self.indices()?;
+            if self.peek().tok == Tok::Op('(') {
+                let p = self.peek();
+                return Err(self.err(ErrorKind::Misuse("an indexed name cannot be called".into()), p.span));
+            }
+            return Ok(Expr::call(Func::Indexed(Sym::new(name)), indices));
+        }
         if self.peek().tok != Tok::Op('(') {
             if let Some(span) = prime_span {
                 return Err(self
@@ -544,11 +585,71 @@ impl<'a> Parser<'a> {
         let open = self.bump();
         self.enter(open)?;
         self.parens += 1;
+        if name == "sum" && primes == 0 {
+            let r = self.sum_call(open);
+            self.parens -= 1;
+            self.depth -= 1;
+            return r;
+        }
         let args = self.arguments(name, open);
         self.parens -= 1;
         let args = args?;
         self.depth -= 1;
         self.build_call(name, t, primes, positions, args, open)
+    }
+
+    // ---- indices = "[" ( identifier | digits ) { "," ( identifier | digits ) } "]"
+
+    fn indices(&mut self) -> Result<Vec<Expr>> {
+        self.bump();
+        let mut out = Vec::new();
+        loop {
+            let t = self.bump();
+            match t.tok {
+                Tok::Ident if !func::is_builtin(self.text(t)) && !func::CONSTANTS.contains(&self.text(t)) => {
+                    out.push(Expr::var(self.text(t)))
+                }
+                Tok::Num if self.text(t).bytes().all(|b| b.is_ascii_digit()) => {
+                    out.push(number::parse_decimal(self.text(t)).map(Expr::num).unwrap_or_else(Expr::zero))
+                }
+                _ => return Err(self.expected("an index (a name such as j, or a whole number)", t)),
+            }
+            let t = self.bump();
+            match t.tok {
+                Tok::Op(',') => continue,
+                Tok::Op(']') => return Ok(out),
+                _ => return Err(self.expected("`,` or `]`", t)),
+            }
+        }
+    }
+
+    // ---- sum_call = "sum" "(" identifier [ "=" sum ".." sum ] "," sum ")"
+
+    fn sum_call(&mut self, open: Token) -> Result<Expr> {
+        let t = self.bump();
+        if t.tok != Tok::Ident {
+            return Err(self.expected("the index to sum over, as in sum(k, x[k])", t));
+        }
+        let k = Sym::new(self.text(t));
+        let mut bounds = Vec::new();
+        if self.peek().tok == Tok::Op('=') {
+            self.bump();
+            bounds.push(self.sum()?);
+            let t = self.bump();
+            if t.tok != Tok::DotDot {
+                return Err(self.expected("`..` between the bounds, as in k=1..K", t));
+            }
+            bounds.push(self.sum()?);
+        }
+        let t = self.bump();
+        if t.tok != Tok::Op(',') {
+            return Err(self.expected("`,` before the summand", t));
+        }
+        let body = self.sum()?;
+        self.close(open)?;
+        let mut args = vec![body];
+        args.extend(bounds);
+        Ok(Expr::call(Func::Sum(k), args))
     }
 
     // ---- partials = "[" digits { "," digits } "]"
@@ -612,6 +713,12 @@ impl<'a> Parser<'a> {
         let arity_error = |expected: &str, at: usize| {
             self.err(ErrorKind::Arity { name: name.into(), expected: expected.into(), found: n }, args[at].1)
         };
+        if name == "delta" {
+            if n != 2 {
+                return Err(arity_error("2 arguments", n.min(args.len()).saturating_sub(1)));
+            }
+            return Ok(Expr::call(Func::Delta, args.into_iter().map(|(e, _)| e).collect()));
+        }
         if func::is_builtin(name) {
             if primes > 0 {
                 return Err(self

@@ -4,6 +4,7 @@ mod cli;
 mod derivation;
 mod diff;
 mod grammar;
+mod index;
 mod katex;
 mod note;
 mod print;

@@ -379,6 +379,25 @@ fn call(e: &Expr, f: &Func, args: &[Expr]) -> (String, Prec) {
         return (format!("e^{{{s}}}"), Prec::Power);
     }
     match f {
+        Func::Indexed(s) => {
+            let idx: Vec<String> = args.iter().map(|a| latex(a).0).collect();
+            // LATEX.md rule 9: indices of indexed variables are comma-separated, w_{j,k}.
+            (format!("{}_{{{}}}", name(s.as_str()), idx.join(",")), Prec::Atom)
+        }
+        Func::Delta => {
+            let idx: Vec<String> = args.iter().map(|a| latex(a).0).collect();
+            let sep = if idx.iter().all(|i| i.chars().count() == 1) { "" } else { "," };
+            (format!("\\delta_{{{}}}", idx.join(sep)), Prec::Atom)
+        }
+        Func::Sum(k) => {
+            let (body, p) = latex(&args[0]);
+            let body = if p < Prec::Product { format!("\\left({body}\\right)") } else { body };
+            let range = match args.get(1..3) {
+                Some([lo, hi]) => format!("_{{{}={}}}^{{{}}}", name(k.as_str()), latex(lo).0, latex(hi).0),
+                _ => format!("_{{{}}}", name(k.as_str())),
+            };
+            (format!("\\sum{range} {body}"), Prec::Product)
+        }
         Func::Builtin(i) => {
             let def = &FUNCS[*i];
             if def.name == "abs" {

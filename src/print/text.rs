@@ -129,6 +129,35 @@ fn write_expr(e: &Expr, out: &mut String) {
                 }
                 return;
             }
+            match f {
+                Func::Indexed(b) => {
+                    out.push_str(b.as_str());
+                    out.push('[');
+                    for (i, a) in args.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        write_expr(a, out);
+                    }
+                    out.push(']');
+                    return;
+                }
+                Func::Sum(k) => {
+                    out.push_str("sum(");
+                    out.push_str(k.as_str());
+                    if let Some([lo, hi]) = args.get(1..3) {
+                        out.push('=');
+                        write_expr(lo, out);
+                        out.push_str("..");
+                        write_expr(hi, out);
+                    }
+                    out.push_str(", ");
+                    write_expr(&args[0], out);
+                    out.push(')');
+                    return;
+                }
+                _ => {}
+            }
             out.push_str(f.name());
             if let Func::Abstract(a) = f {
                 if args.len() == 1 {

@@ -35,8 +35,15 @@ pub fn factored_parts(p: &Poly, k: &Kernels) -> (Rational, Expr) {
     let q = q.div_monomial(&m);
     let mut sign = Rational::one();
     let mut parts = vec![k.monomial_expr(&m)];
-    for (f, e) in factor(&q) {
-        let (s, f) = tidy_sign(&f);
+    let factors = factor(&q);
+    // The factors multiply to q up to a constant; fold that constant into the content.
+    let product = factors.iter().fold(Poly::one(), |acc, (f, e)| acc.mul(&f.pow(*e)));
+    let c = match q.div_exact(&product).and_then(|r| r.as_constant()) {
+        Some(l) => c * l,
+        None => return (c, Expr::mul([k.monomial_expr(&m), k.sum_expr(&q)])),
+    };
+    for (f, e) in factors {
+        let (s, f) = tidy_sign(&f, k);
         if e % 2 == 1 {
             sign *= s;
         }
@@ -45,11 +52,26 @@ pub fn factored_parts(p: &Poly, k: &Kernels) -> (Rational, Expr) {
     (c * sign, Expr::mul(parts))
 }
 
-/// Flips a factor so that its constant term is positive (or, without one, its first
-/// term); returns the sign taken out.
-fn tidy_sign(f: &Poly) -> (Rational, Poly) {
+/// Flips a factor so that its constant term is positive (or, without one, its weightiest
+/// term: `g(z) - t`, `delta(i, j) - p[j]`); returns the sign taken out.
+fn tidy_sign(f: &Poly, k: &Kernels) -> (Rational, Poly) {
     let constant = f.terms().find(|(m, _)| m.0.is_empty()).map(|(_, c)| c.clone());
-    let lead = f.terms().last().map(|(_, c)| c.clone());
+    let weight = |m: &Monomial| {
+        m.0.iter()
+            .map(|&(v, _)| {
+                let e = k.atom(v).expr();
+                let rank = match e.node() {
+                    crate::expr::Node::Call(crate::expr::Func::Indexed(_), _) => 1,
+                    crate::expr::Node::Call(..) => 2,
+                    // A placeholder for a built-in output (tanh(u)) weighs as the call.
+                    crate::expr::Node::Var(s) if s.as_str().starts_with('#') => 2,
+                    _ => 0,
+                };
+                (rank, e.depth())
+            })
+            .max()
+    };
+    let lead = f.terms().max_by_key(|(m, _)| weight(m)).map(|(_, c)| c.clone());
     let negative = match constant {
         Some(c) => c.is_negative(),
         None => lead.is_some_and(|c| c.is_negative()),
@@ -90,7 +112,7 @@ fn factor(q: &Poly) -> Vec<(Poly, u32)> {
 fn merge(fs: Vec<(Poly, u32)>) -> Vec<(Poly, u32)> {
     let mut out: Vec<(Poly, u32)> = Vec::new();
     for (f, e) in fs {
-        let f = tidy_sign(&f).1;
+        let f = f.normalize().1;
         match out.iter_mut().find(|(g, _)| *g == f) {
             Some((_, m)) => *m += e,
             None => out.push((f, e)),

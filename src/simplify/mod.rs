@@ -57,7 +57,14 @@ pub fn simplify(e: &Expr, names: &Names, form: Form) -> Expr {
 
 /// [`simplify`], with the substitutions made, as `atom = value` equations.
 pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Expr, Expr)>) {
-    let implicit = implicit_names(e, names);
+    // Built-in outputs are looked for with the names' bodies already read as names, so
+    // that tanh(sum(j, x[j]*w[j,k])) offers tanh(z[k]).
+    let named_e = names
+        .defs
+        .iter()
+        .filter(|(_, b)| matches!(b.node(), Node::Call(..)))
+        .fold(e.clone(), |r, (n, b)| expr::replace(&r, b, &Expr::sym(n.clone())));
+    let implicit = implicit_names(&named_e, names);
     let cheap: HashSet<Expr> = implicit.iter().map(|(_, call)| call.clone()).collect();
     let mut input_forms = vec![e.clone()];
     input_forms.extend(normalized(e));
@@ -89,7 +96,13 @@ pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Ex
             if let Some((r, subs)) = eliminate(e, &set, names.wrt.as_ref()) {
                 let r = recognize_names(&r, &names.defs);
                 let subs = subs.iter().map(|(a, v)| (restore_implicit(a, &implicit), restore_implicit(v, &implicit)));
-                output_forms.push(restore_implicit(&r, &implicit));
+                // A name's whole body, wherever it still stands (inside tanh(...)), is the name.
+                let r = names
+                    .defs
+                    .iter()
+                    .filter(|(_, b)| matches!(b.node(), Node::Call(..)))
+                    .fold(restore_implicit(&r, &implicit), |r, (n, b)| expr::replace(&r, b, &Expr::sym(n.clone())));
+                output_forms.push(r);
                 explanations.insert(output_forms.last().cloned().unwrap_or_else(Expr::zero), subs.collect());
             }
         }
@@ -133,6 +146,8 @@ fn agrees(candidate: &Expr, e: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
     vars.sort();
     vars.dedup();
     let model = Model::new(11);
+    let mut indices = expr::index_vars(e);
+    indices.extend(expr::index_vars(candidate));
     let values = |env: &eval::Env| -> Option<(f64, f64)> {
         let mut env = env.clone();
         for (n, b) in bodies {
@@ -147,7 +162,7 @@ fn agrees(candidate: &Expr, e: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
         if compared == 12 {
             break;
         }
-        let Some((a, b)) = values(&check::random_point(&vars, &mut rng)) else { return false };
+        let Some((a, b)) = values(&check::random_point_indexed(&vars, &indices, &mut rng)) else { return false };
         if !(a.is_finite() && b.is_finite()) || b.abs() > 1e8 {
             continue;
         }
@@ -344,7 +359,8 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<(Expr,
             others.push(k.to_rat(s)?);
             others.push(k.to_rat(b)?);
         }
-        let Some((v, g)) = pick_atom(&b, &others, &k, &name_set, &own_vars[i], wrt) else { continue };
+        let own_name = &defs[i].0;
+        let Some((v, g)) = pick_atom(&b, &others, &k, own_name, &name_set, &own_vars[i], wrt) else { continue };
         // Where the atom only occurs as v^g (tanh(x) is rational in e^(2*x)), solve for v^g.
         let deflate = |x: &Rat| Rat { num: deflate(&x.num, v, g), den: deflate(&x.den, v, g) };
         let (b, r) = (deflate(&b), deflate(&r));
@@ -365,14 +381,25 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<(Expr,
             let b2 = deflate(&k.to_rat(b)?).subst(v, &solution)?;
             later.push((rat_expr(&s2, &k), rat_expr(&b2, &k)));
         }
-        if let Atom::Sym(sym) = &solved_atom {
-            // Atoms that were kept whole (`g(x1*w11 + x2*w21)`) may contain the variable.
-            let value = rat_expr(&solution, &k);
-            d = expr::substitute(&d, sym, &value);
-            for (s, b) in later.iter_mut() {
-                *s = expr::substitute(s, sym, &value);
-                *b = expr::substitute(b, sym, &value);
+        // Atoms kept whole (`g(x1*w11 + x2*w21)`, `g(sum(j, x[j]*w[j,k]))`) may contain
+        // what was solved for: replace it there too.
+        let value = rat_expr(&solution, &k);
+        match &solved_atom {
+            Atom::Sym(sym) => {
+                d = expr::substitute(&d, sym, &value);
+                for (s, b) in later.iter_mut() {
+                    *s = expr::substitute(s, sym, &value);
+                    *b = expr::substitute(b, sym, &value);
+                }
             }
+            Atom::Opaque(atom) if g == 1 => {
+                d = expr::replace(&d, atom, &value);
+                for (s, b) in later.iter_mut() {
+                    *s = expr::replace(s, atom, &value);
+                    *b = expr::replace(b, atom, &value);
+                }
+            }
+            _ => {}
         }
         rels.truncate(i + 1);
         rels.extend(later);
@@ -394,17 +421,19 @@ fn pick_atom(
     b: &Rat,
     others: &[Rat],
     k: &Kernels,
+    own_name: &Sym,
     names: &HashSet<Sym>,
     own: &HashSet<Sym>,
     wrt: Option<&Sym>,
 ) -> Option<(Var, u32)> {
     let mut best: Option<(u8, Var, u32)> = None;
     for v in b.vars() {
-        if !k.atom(v).expr().free_vars().iter().all(|s| own.contains(s)) {
+        if !k.atom(v).expr().free_vars().iter().all(|s| own.contains(s) || names.contains(s)) {
             continue;
         }
         let rank = match k.atom(v) {
-            Atom::Exp(t) if t.free_vars().iter().any(|s| names.contains(s)) => continue,
+            // e^(p/F) is the name's own side of a logarithm's relation.
+            Atom::Exp(t) if t.contains(own_name) => continue,
             Atom::Exp(_) | Atom::Root(..) => 0,
             Atom::Sym(s) if names.contains(s) => continue,
             Atom::Sym(s) if Some(s) == wrt => 1,
