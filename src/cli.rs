@@ -51,6 +51,22 @@ enum Command {
     /// Work a note file (definitions, `diff p wrt z`, `grad E wrt w1, w2`, `# prose`)
     /// into a document
     Note(NoteArgs),
+    /// The Jacobian of the functions EXPR defines (`p1 = ...; p2 = ...`), one row each
+    Jacobian(MatrixArgs),
+    /// The Hessian of EXPR
+    Hessian(MatrixArgs),
+}
+
+#[derive(Args, Debug)]
+struct MatrixArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The variables, comma-separated
+    #[arg(long, value_name = "VARS", required = true)]
+    wrt: OsString,
+    /// Output format: text rows, a LaTeX pmatrix, or JSON arrays
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 #[derive(Args, Debug)]
@@ -402,6 +418,8 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
             };
             Ok(note::render(&note::blocks(&src)?, format, &a.katex))
         }
+        Command::Jacobian(a) => run_matrix(a, false, stdin, warnings),
+        Command::Hessian(a) => run_matrix(a, true, stdin, warnings),
         Command::Simplify(a) => {
             let p = load(&a.input, stdin, warnings)?;
             let mut names = names_of(&p, None);
@@ -561,6 +579,61 @@ fn run_diff_indexed(a: &DiffArgs, p: &Problem, base: &Sym, idx: &[Expr]) -> Resu
             serde_json::json!({ "input": to_text(&p.target), "variable": to_text(&Expr::call(Func::Indexed(base.clone()), idx.to_vec())),
                 "derivative": { "text": to_text(&shown), "latex": to_latex(&shown) } })
         ),
+    })
+}
+
+/// A Jacobian (rows: the functions the input defines, or its expression) or a Hessian.
+fn run_matrix(a: MatrixArgs, hessian: bool, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
+    let p = load(&a.input, stdin, warnings)?;
+    let wrt = os_to_string(&a.wrt)?;
+    let vars = wrt.split(',').map(|w| variable(&p, w.trim())).collect::<Result<Vec<_>>>()?;
+    let lets: Vec<String> = a.input.lets.iter().map(os_to_string).collect::<Result<_>>()?;
+    // Rows: the definitions written in EXPR itself (not --let), else the expression.
+    let mut rows: Vec<Expr> =
+        p.defs.iter().filter(|d| !lets.contains(&d.source)).map(|d| Expr::sym(d.name.clone())).collect();
+    if p.target_name.is_none() && !rows.contains(&p.target) {
+        rows.push(p.target.clone());
+    }
+    if hessian {
+        rows.truncate(1);
+    }
+    let form = form_of(None, &p);
+    let mut matrix: Vec<Vec<Expr>> = Vec::new();
+    for r in &rows {
+        let f = p.inline(r);
+        let firsts: Vec<Expr> = vars.iter().map(|x| diff::diff(&f, x)).collect();
+        if hessian {
+            for g in &firsts {
+                let row = vars.iter().map(|y| simplify::simplify(&diff::diff(g, y), &p.names(Some(y)), form));
+                matrix.push(row.collect());
+            }
+        } else {
+            matrix
+                .push(firsts.iter().zip(&vars).map(|(d, x)| simplify::simplify(d, &p.names(Some(x)), form)).collect());
+        }
+    }
+    Ok(match a.format {
+        Format::Text => {
+            matrix.iter().map(|row| format!("[{}]\n", row.iter().map(to_text).collect::<Vec<_>>().join(", "))).collect()
+        }
+        Format::Latex => {
+            let body: Vec<String> =
+                matrix.iter().map(|row| row.iter().map(to_latex).collect::<Vec<_>>().join(" & ")).collect();
+            format!("\\begin{{pmatrix}}\n{}\n\\end{{pmatrix}}\n", body.join(" \\\\\n"))
+        }
+        Format::Json => {
+            let rows_json: Vec<Vec<String>> = matrix.iter().map(|r| r.iter().map(to_text).collect()).collect();
+            let rows_latex: Vec<Vec<String>> = matrix.iter().map(|r| r.iter().map(to_latex).collect()).collect();
+            format!(
+                "{}\n",
+                serde_json::json!({
+                    "functions": rows.iter().map(to_text).collect::<Vec<_>>(),
+                    "variables": vars.iter().map(Sym::as_str).collect::<Vec<_>>(),
+                    "text": rows_json,
+                    "latex": rows_latex,
+                })
+            )
+        }
     })
 }
 

@@ -91,3 +91,12 @@ fn indexed_syntax_prints_and_parses_back() {
     let latex = deriv::print::latex::to_latex(&deriv::parse("p[i]*(delta(i,j) - p[j]) + sum(k=1..K, w[j,k])").unwrap());
     insta::assert_snapshot!(latex, @r"p_{i} \left(\delta_{ij} - p_{j}\right) + \sum_{k=1}^{K} w_{j,k}");
 }
+
+#[test]
+fn jacobians_and_hessians() {
+    use crate::support::transcript;
+    let softmax = "p1 = e^z1/(e^z1 + e^z2 + e^z3); p2 = e^z2/(e^z1 + e^z2 + e^z3); p3 = e^z3/(e^z1 + e^z2 + e^z3)";
+    insta::assert_snapshot!(transcript(&["jacobian", softmax, "--wrt", "z1,z2,z3"]));
+    insta::assert_snapshot!(transcript(&["jacobian", softmax, "--wrt", "z1,z2,z3", "--format", "latex"]));
+    insta::assert_snapshot!(transcript(&["hessian", "x^2*y + sin(x*y)", "--wrt", "x,y", "--format", "json"]));
+}
