@@ -151,6 +151,13 @@ struct DiffArgs {
     /// Show the derivation step by step, each step labelled with its rule
     #[arg(long)]
     steps: bool,
+    /// A fact the simplifier may use, as `sum(k, t[k]) = 1` (repeatable)
+    #[arg(long, value_name = "LHS=RHS")]
+    assume: Vec<OsString>,
+    /// Expand sums to concrete terms: `K=3,M=2` (an index runs over 1..K where K is its
+    /// name in capitals) or `k=3`
+    #[arg(long, value_name = "SIZES")]
+    size: Option<OsString>,
     #[command(flatten)]
     result: ResultArgs,
 }
@@ -465,7 +472,10 @@ fn form_of(arg: Option<FormArg>, p: &Problem) -> Form {
 
 fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
     let p = load(&a.input, stdin, warnings)?;
-    let input = p.inlined_target();
+    let input = match &a.size {
+        Some(s) => diff::expand_sums(&p.inlined_target(), &diff::parse_sizes(&os_to_string(s)?)?),
+        None => p.inlined_target(),
+    };
     if let Some(w) = &a.wrt {
         let w = os_to_string(w)?;
         if let Ok(Node::Call(Func::Indexed(base), idx)) = crate::parse::parse_expr(&w).as_ref().map(Expr::node) {
@@ -546,7 +556,11 @@ fn run_diff_indexed(a: &DiffArgs, p: &Problem, base: &Sym, idx: &[Expr]) -> Resu
         )));
     }
     let wrt = diff::Wrt::Indexed(base.clone(), idx.to_vec());
-    let d = diff::diff_wrt(&p.inlined_target(), &wrt);
+    let sizes = match &a.size {
+        Some(s) => diff::parse_sizes(&os_to_string(s)?)?,
+        None => Default::default(),
+    };
+    let d = diff::diff_wrt(&diff::expand_sums(&p.inlined_target(), &sizes), &wrt);
     // Free indices: those of the target and of the variable.
     let mut free: Vec<Sym> = idx.iter().flat_map(Expr::free_vars).collect();
     if let Node::Call(Func::Indexed(_), ti) = p.target.node() {
@@ -559,17 +573,31 @@ fn run_diff_indexed(a: &DiffArgs, p: &Problem, base: &Sym, idx: &[Expr]) -> Resu
     }
     free.sort();
     free.dedup();
-    let mut names = p.names(None);
+    let mut names = p.names(Some(&Sym::new(&to_text(&Expr::call(Func::Indexed(base.clone()), idx.to_vec())))));
     let mut restore = std::collections::HashMap::new();
+    // Instances at the free indices, and with --size at every concrete index too.
+    let mut at: Vec<Expr> = free.iter().map(|i| Expr::sym(i.clone())).collect();
+    at.extend((1..=sizes.values().copied().max().unwrap_or(0).min(8)).map(Expr::int));
     for def in p.defs.iter().filter(|d| d.params.len() == 1) {
-        for i in &free {
-            let call = Expr::call(Func::Indexed(def.name.clone()), vec![Expr::sym(i.clone())]);
+        for i in &at {
+            let call = Expr::call(Func::Indexed(def.name.clone()), vec![i.clone()]);
             let placeholder = Sym::new(&format!("{}[{}]", def.name, i));
-            names.defs.push((placeholder.clone(), p.inline(&call)));
+            names.defs.push((placeholder.clone(), diff::expand_sums(&p.inline(&call), &sizes)));
             restore.insert(placeholder, call);
         }
     }
     names.defs.retain(|(n, _)| p.get(n).is_none_or(|d| d.params.is_empty()) || restore.contains_key(n));
+    for (i, fact) in a.assume.iter().enumerate() {
+        let fact = os_to_string(fact)?;
+        let (lhs, rhs) = fact
+            .split_once('=')
+            .ok_or_else(|| Error::new(ErrorKind::Argument("--assume takes an equation, LHS = RHS".into())))?;
+        let (lhs, rhs) = (crate::parse::parse_expr(lhs)?, crate::parse::parse_expr(rhs)?);
+        // The assumed side is a name whose value is the other side.
+        let placeholder = Sym::new(&format!("#assume{i}"));
+        names.defs.push((placeholder.clone(), p.inline(&lhs)));
+        restore.insert(placeholder, rhs);
+    }
     let shown = crate::expr::substitute_all(&simplify::simplify(&d, &names, form_of(a.result.form, p)), &restore);
     Ok(match a.result.format {
         Format::Text => format!("{}\n", to_text(&shown)),

@@ -84,6 +84,30 @@ pub fn resolve_deltas(e: &Expr) -> Expr {
             if let Node::Add(ts) = body.node() {
                 return Expr::add(ts.iter().map(|t| resolve_deltas(&sum_of(t.clone()))).collect::<Vec<_>>());
             }
+            // t[k]*(delta(k, j) - p[j]): a factor that is a sum with a delta in it is
+            // multiplied out, so that each delta meets the sum.
+            if let Node::Mul(fs) = body.node() {
+                let has_delta = |t: &Expr| {
+                    let mut stack = vec![t.clone()];
+                    while let Some(x) = stack.pop() {
+                        if matches!(x.node(), Node::Call(Func::Delta, _)) {
+                            return true;
+                        }
+                        stack.extend(x.children());
+                    }
+                    false
+                };
+                if let Some(i) = fs.iter().position(|f| matches!(f.node(), Node::Add(ts) if ts.iter().any(has_delta))) {
+                    let Node::Add(ts) = fs[i].node() else { return sum_of(body) };
+                    let rest: Vec<Expr> = fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone()).collect();
+                    let terms = ts.iter().map(|t| {
+                        let mut f = rest.clone();
+                        f.push(t.clone());
+                        resolve_deltas(&sum_of(Expr::mul(f)))
+                    });
+                    return Expr::add(terms.collect::<Vec<_>>());
+                }
+            }
             let factors = match body.node() {
                 Node::Mul(fs) => fs.clone(),
                 _ => vec![body.clone()],
@@ -252,4 +276,51 @@ fn fresh_index(k: &Sym, e: &Expr, taken: &[Sym]) -> Sym {
         .map(|n| Sym::new(&format!("{k}{n}")))
         .find(|c| !used.contains(c) && !taken.contains(c) && !e.contains(c))
         .unwrap_or_else(|| k.clone())
+}
+
+/// Sums expanded into their terms: an index `k` runs over `1..=n` where `sizes` gives `n`
+/// for `k` (or for the bound written in the sum, `sum(k=1..K, ...)` with `K`). Sums whose
+/// range is not known stay. Limited to 10,000 terms a sum.
+pub fn expand_sums(e: &Expr, sizes: &HashMap<Sym, i64>) -> Expr {
+    let bounds: HashMap<Sym, Expr> = sizes.iter().map(|(k, n)| (k.clone(), Expr::int(*n))).collect();
+    match e.node() {
+        Node::Call(Func::Sum(k), args) => {
+            let body = expand_sums(&args[0], sizes);
+            let range = match args.get(1..3) {
+                Some([lo, hi]) => {
+                    let lo = expr::substitute_all(lo, &bounds);
+                    let hi = expr::substitute_all(hi, &bounds);
+                    lo.as_num().zip(hi.as_num()).and_then(|(a, b)| Some((num_traits::ToPrimitive::to_i64(&a.to_integer())?, num_traits::ToPrimitive::to_i64(&b.to_integer())?)))
+                }
+                _ => sizes.get(k).map(|&n| (1, n)),
+            };
+            match range.filter(|(lo, hi)| hi - lo < 10_000) {
+                Some((lo, hi)) => Expr::add((lo..=hi).map(|v| resolve_deltas(&expr::substitute(&body, k, &Expr::int(v)))).collect::<Vec<_>>()),
+                None => {
+                    let mut a = args.clone();
+                    a[0] = body;
+                    Expr::call(Func::Sum(k.clone()), a)
+                }
+            }
+        }
+        Node::Add(ts) => Expr::add(ts.iter().map(|t| expand_sums(t, sizes)).collect::<Vec<_>>()),
+        Node::Mul(fs) => Expr::mul(fs.iter().map(|f| expand_sums(f, sizes)).collect::<Vec<_>>()),
+        Node::Pow(b, x) => Expr::pow(expand_sums(b, sizes), expand_sums(x, sizes)),
+        Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(|a| expand_sums(a, sizes)).collect()),
+        _ => e.clone(),
+    }
+}
+
+/// Parses `K=3,M=2` (or `k=3`) into index sizes: `K` names the index `k`.
+pub fn parse_sizes(text: &str) -> Result<HashMap<Sym, i64>> {
+    let mut out = HashMap::new();
+    for part in text.split(',').filter(|p| !p.trim().is_empty()) {
+        let bad = || Error::new(ErrorKind::Argument(format!("--size takes NAME=N pairs, as in K=3,M=2 (found `{part}`)")));
+        let (name, n) = part.split_once('=').ok_or_else(bad)?;
+        let n: i64 = n.trim().parse().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(bad)?;
+        let name = name.trim();
+        out.insert(Sym::new(name), n);
+        out.insert(Sym::new(&name.to_lowercase()), n);
+    }
+    Ok(out)
 }

@@ -100,3 +100,54 @@ fn jacobians_and_hessians() {
     insta::assert_snapshot!(transcript(&["jacobian", softmax, "--wrt", "z1,z2,z3", "--format", "latex"]));
     insta::assert_snapshot!(transcript(&["hessian", "x^2*y + sin(x*y)", "--wrt", "x,y", "--format", "json"]));
 }
+
+#[test]
+fn cross_entropy_through_softmax_with_an_assumption() {
+    let args = ["diff", "L = -sum(k, t[k]*ln(p[k]))", "--let", "p[k] = e^z[k]/sum(m, e^z[m])", "--wrt", "z[j]"];
+    let r = crate::support::run(&args);
+    assert_eq!(r.stdout, "p[j]*sum(k, t[k]) - t[j]\n", "{}", r.stderr);
+    let mut with = args.to_vec();
+    with.extend(["--assume", "sum(k, t[k]) = 1"]);
+    let r = crate::support::run(&with);
+    assert_eq!(r.stdout, "p[j] - t[j]\n", "{}", r.stderr);
+}
+
+/// The indexed derivative, at concrete index values, equals the derivative of the
+/// concrete expansion (`--size`), for several sizes.
+#[test]
+fn indexed_results_agree_with_concrete_expansions() {
+    let lets = "z[k] = sum(j, x[j]*w[j,k])";
+    let expr = "E = 1/2*sum(k, (tanh(z[k]) - t[k])^2)";
+    let indexed = crate::support::run(&["diff", expr, "--let", lets, "--wrt", "w[j,k]"]);
+    assert_eq!(indexed.code, 0, "{}", indexed.stderr);
+    let p = Problem::load(&[lets.to_owned()], expr).unwrap();
+    let general = p.inline(&deriv::parse(indexed.stdout.trim()).unwrap());
+    let mut rng = Rng::new(23);
+    for (kk, mm) in [(1, 1), (2, 3), (3, 2), (4, 4)] {
+        for (j, k) in [(1, 1), (mm, kk), (1, kk)] {
+            let size = format!("K={kk},J={mm}");
+            let wrt = format!("w[{j},{k}]");
+            let concrete = crate::support::run(&["diff", expr, "--let", lets, "--wrt", &wrt, "--size", &size]);
+            assert_eq!(concrete.code, 0, "{}", concrete.stderr);
+            let concrete = p.inline(&deriv::parse(concrete.stdout.trim()).unwrap());
+            let sizes = deriv::diff::parse_sizes(&size).unwrap();
+            let concrete = deriv::diff::expand_sums(&concrete, &sizes);
+            let general = deriv::diff::expand_sums(&general, &sizes);
+            let mut env = Env::new();
+            for b in ["x", "t"] {
+                for i in 1..=4 {
+                    env.insert(Sym::new(&format!("{b}[{i}]")), rng.uniform(-1.0, 1.0));
+                }
+            }
+            for a in 1..=4 {
+                for b in 1..=4 {
+                    env.insert(Sym::new(&format!("w[{a},{b}]")), rng.uniform(-1.0, 1.0));
+                }
+            }
+            env.insert(Sym::new("j"), j as f64);
+            env.insert(Sym::new("k"), k as f64);
+            let (a, b) = (eval_with(&general, &env, None).unwrap(), eval_with(&concrete, &env, None).unwrap());
+            assert!(mixed_error(a, b) < 1e-12, "{size} {wrt}: {a} vs {b}");
+        }
+    }
+}

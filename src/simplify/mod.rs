@@ -360,7 +360,8 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<(Expr,
             others.push(k.to_rat(b)?);
         }
         let own_name = &defs[i].0;
-        let Some((v, g)) = pick_atom(&b, &others, &k, own_name, &name_set, &own_vars[i], wrt) else { continue };
+        let whole = occurs(&d, &body);
+        let Some((v, g)) = pick_atom(&b, &others, &k, own_name, &name_set, &own_vars[i], wrt, whole) else { continue };
         // Where the atom only occurs as v^g (tanh(x) is rational in e^(2*x)), solve for v^g.
         let deflate = |x: &Rat| Rat { num: deflate(&x.num, v, g), den: deflate(&x.den, v, g) };
         let (b, r) = (deflate(&b), deflate(&r));
@@ -407,6 +408,21 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<(Expr,
     Some((d, subs))
 }
 
+/// Whether `sub` stands somewhere in `e` as a whole subexpression.
+fn occurs(e: &Expr, sub: &Expr) -> bool {
+    let mut stack = vec![e.clone()];
+    let mut seen = HashSet::new();
+    while let Some(x) = stack.pop() {
+        if x == *sub {
+            return true;
+        }
+        if x.depth() > sub.depth() && seen.insert(x.id()) {
+            stack.extend(x.children());
+        }
+    }
+    false
+}
+
 /// The coefficients `(c0, c1)` of a polynomial of degree at most 1 in `v`.
 fn linear_coeffs(p: &Poly, v: Var) -> (Poly, Poly) {
     let cs = p.coeffs_in(v);
@@ -425,10 +441,16 @@ fn pick_atom(
     names: &HashSet<Sym>,
     own: &HashSet<Sym>,
     wrt: Option<&Sym>,
+    whole: bool,
 ) -> Option<(Var, u32)> {
     let mut best: Option<(u8, Var, u32)> = None;
     for v in b.vars() {
         if !k.atom(v).expr().free_vars().iter().all(|s| own.contains(s) || names.contains(s)) {
+            continue;
+        }
+        // An element x[2] is solved for only where the body stands whole (z[1] inside
+        // g(...)), not to rewrite a factor x[2] of the result through z[2].
+        if !whole && matches!(k.atom(v), Atom::Opaque(e) if matches!(e.node(), Node::Call(Func::Indexed(_), _))) {
             continue;
         }
         let rank = match k.atom(v) {
@@ -438,6 +460,8 @@ fn pick_atom(
             Atom::Sym(s) if names.contains(s) => continue,
             Atom::Sym(s) if Some(s) == wrt => 1,
             Atom::Sym(_) => 2,
+            // An element x[2] that is the variable of differentiation (wrt holds its text).
+            Atom::Opaque(e) if wrt.is_some_and(|w| e.to_string() == w.as_str()) => 1,
             Atom::Opaque(_) => 3,
         };
         let g = std::iter::once(b)
