@@ -99,7 +99,8 @@ pub fn resolve_deltas(e: &Expr) -> Expr {
                 };
                 if let Some(i) = fs.iter().position(|f| matches!(f.node(), Node::Add(ts) if ts.iter().any(has_delta))) {
                     let Node::Add(ts) = fs[i].node() else { return sum_of(body) };
-                    let rest: Vec<Expr> = fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone()).collect();
+                    let rest: Vec<Expr> =
+                        fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone()).collect();
                     let terms = ts.iter().map(|t| {
                         let mut f = rest.clone();
                         f.push(t.clone());
@@ -197,17 +198,17 @@ fn diff_rec(e: &Expr, x: &Wrt, memo: &mut HashMap<u64, Expr>) -> Expr {
                 _ => Expr::zero(),
             },
             Node::Call(Func::Delta, _) => Expr::zero(),
+            // d prod(k, f) = prod(k, f)*sum(k, f'/f), where no factor is zero.
+            Node::Call(Func::Prod(k), args) => {
+                let (k, args) = unclash(k, args, e, x);
+                let e = &Expr::call(Func::Prod(k.clone()), args.clone());
+                let mut sum_args = args.clone();
+                let log_diff = Expr::quotient(diff_rec(&args[0], x, memo), args[0].clone());
+                sum_args[0] = log_diff;
+                Expr::mul([e.clone(), Expr::call(Func::Sum(k.clone()), sum_args)])
+            }
             Node::Call(Func::Sum(k), args) => {
-                // A summed index that the target also uses is renamed first.
-                let (k, args) = if x.indices().contains(k) {
-                    let fresh = fresh_index(k, e, &x.indices());
-                    let body = expr::substitute(&args[0], k, &Expr::sym(fresh.clone()));
-                    let mut a = args.clone();
-                    a[0] = body;
-                    (fresh, a)
-                } else {
-                    (k.clone(), args.clone())
-                };
+                let (k, args) = unclash(k, args, e, x);
                 let mut a = args.clone();
                 a[0] = diff_rec(&args[0], x, memo);
                 Expr::call(Func::Sum(k), a)
@@ -269,6 +270,17 @@ fn diff_rec(e: &Expr, x: &Wrt, memo: &mut HashMap<u64, Expr>) -> Expr {
     d
 }
 
+/// A summed (or multiplied) index that the target also uses, renamed in its body.
+fn unclash(k: &Sym, args: &[Expr], e: &Expr, x: &Wrt) -> (Sym, Vec<Expr>) {
+    if !x.indices().contains(k) {
+        return (k.clone(), args.to_vec());
+    }
+    let fresh = fresh_index(k, e, &x.indices());
+    let mut a = args.to_vec();
+    a[0] = expr::substitute(&args[0], k, &Expr::sym(fresh.clone()));
+    (fresh, a)
+}
+
 /// An index name not used in `e` or by `taken`: `k` becomes `k1`, `k2`, ...
 fn fresh_index(k: &Sym, e: &Expr, taken: &[Sym]) -> Sym {
     let used = e.free_vars();
@@ -284,22 +296,33 @@ fn fresh_index(k: &Sym, e: &Expr, taken: &[Sym]) -> Sym {
 pub fn expand_sums(e: &Expr, sizes: &HashMap<Sym, i64>) -> Expr {
     let bounds: HashMap<Sym, Expr> = sizes.iter().map(|(k, n)| (k.clone(), Expr::int(*n))).collect();
     match e.node() {
-        Node::Call(Func::Sum(k), args) => {
+        Node::Call(f @ (Func::Sum(k) | Func::Prod(k)), args) => {
             let body = expand_sums(&args[0], sizes);
             let range = match args.get(1..3) {
                 Some([lo, hi]) => {
                     let lo = expr::substitute_all(lo, &bounds);
                     let hi = expr::substitute_all(hi, &bounds);
-                    lo.as_num().zip(hi.as_num()).and_then(|(a, b)| Some((num_traits::ToPrimitive::to_i64(&a.to_integer())?, num_traits::ToPrimitive::to_i64(&b.to_integer())?)))
+                    lo.as_num().zip(hi.as_num()).and_then(|(a, b)| {
+                        Some((
+                            num_traits::ToPrimitive::to_i64(&a.to_integer())?,
+                            num_traits::ToPrimitive::to_i64(&b.to_integer())?,
+                        ))
+                    })
                 }
                 _ => sizes.get(k).map(|&n| (1, n)),
             };
             match range.filter(|(lo, hi)| hi - lo < 10_000) {
-                Some((lo, hi)) => Expr::add((lo..=hi).map(|v| resolve_deltas(&expr::substitute(&body, k, &Expr::int(v)))).collect::<Vec<_>>()),
+                Some((lo, hi)) => {
+                    let terms = (lo..=hi).map(|v| resolve_deltas(&expr::substitute(&body, k, &Expr::int(v))));
+                    match f {
+                        Func::Prod(_) => Expr::mul(terms.collect::<Vec<_>>()),
+                        _ => Expr::add(terms.collect::<Vec<_>>()),
+                    }
+                }
                 None => {
                     let mut a = args.clone();
                     a[0] = body;
-                    Expr::call(Func::Sum(k.clone()), a)
+                    Expr::call(f.clone(), a)
                 }
             }
         }
@@ -315,7 +338,8 @@ pub fn expand_sums(e: &Expr, sizes: &HashMap<Sym, i64>) -> Expr {
 pub fn parse_sizes(text: &str) -> Result<HashMap<Sym, i64>> {
     let mut out = HashMap::new();
     for part in text.split(',').filter(|p| !p.trim().is_empty()) {
-        let bad = || Error::new(ErrorKind::Argument(format!("--size takes NAME=N pairs, as in K=3,M=2 (found `{part}`)")));
+        let bad =
+            || Error::new(ErrorKind::Argument(format!("--size takes NAME=N pairs, as in K=3,M=2 (found `{part}`)")));
         let (name, n) = part.split_once('=').ok_or_else(bad)?;
         let n: i64 = n.trim().parse().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(bad)?;
         let name = name.trim();

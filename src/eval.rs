@@ -260,7 +260,8 @@ fn eval_rec<S: Scalar>(
             let b = eval_rec(&args[1], vars, model, memo)?.value();
             S::constant(if a == b { 1.0 } else { 0.0 })
         }
-        Node::Call(Func::Sum(k), args) => {
+        Node::Call(f @ (Func::Sum(k) | Func::Prod(k)), args) => {
+            let product = matches!(f, Func::Prod(_));
             let (lo, hi) = match args.get(1..3) {
                 Some([lo, hi]) => (
                     eval_rec(lo, vars, model, memo)?.value().round() as i64,
@@ -271,11 +272,12 @@ fn eval_rec<S: Scalar>(
             if hi - lo > 100_000 {
                 return Err(Error::new(ErrorKind::Eval(format!("the sum over `{k}` has too many terms to evaluate"))));
             }
-            let mut acc = S::constant(0.0);
+            let mut acc = S::constant(if product { 1.0 } else { 0.0 });
             for i in lo..=hi {
                 let mut inner = vars.clone();
                 inner.insert(k.clone(), S::constant(i as f64));
-                acc = acc + eval_with(&args[0], &inner, model)?;
+                let v = eval_with(&args[0], &inner, model)?;
+                acc = if product { acc * v } else { acc + v };
             }
             acc
         }

@@ -99,6 +99,8 @@ pub enum Func {
     /// `sum(k, body)` over the index `k`: the arguments are the body, then optionally
     /// the bounds `lo` and `hi`.
     Sum(Sym),
+    /// `prod(k, body)`: a product over the index `k`; arguments as for [`Func::Sum`].
+    Prod(Sym),
     /// Kronecker's delta of its two arguments.
     Delta,
 }
@@ -121,6 +123,7 @@ impl Func {
             Func::Abstract(a) => a.name.as_str(),
             Func::Indexed(s) => s.as_str(),
             Func::Sum(_) => "sum",
+            Func::Prod(_) => "prod",
             Func::Delta => "delta",
         }
     }
@@ -843,7 +846,7 @@ pub fn index_vars(e: &Expr) -> Vec<Sym> {
     while let Some(x) = stack.pop() {
         match x.node() {
             Node::Call(Func::Indexed(_) | Func::Delta, args) => out.extend(args.iter().flat_map(Expr::free_vars)),
-            Node::Call(Func::Sum(k), _) => {
+            Node::Call(Func::Sum(k) | Func::Prod(k), _) => {
                 out.insert(k.clone());
             }
             _ => {}

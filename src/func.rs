@@ -69,7 +69,7 @@ pub fn lookup(name: &str) -> Option<usize> {
 }
 
 /// Names that are built in but are not rows: they rewrite to rows at parse time.
-pub const ALIASES: &[&str] = &["sqrt", "log", "sum", "delta"];
+pub const ALIASES: &[&str] = &["sqrt", "log", "sum", "prod", "delta"];
 
 /// Whether `name` is a built-in function name (a row or an alias).
 pub fn is_builtin(name: &str) -> bool {

@@ -585,8 +585,8 @@ impl<'a> Parser<'a> {
         let open = self.bump();
         self.enter(open)?;
         self.parens += 1;
-        if name == "sum" && primes == 0 {
-            let r = self.sum_call(open);
+        if (name == "sum" || name == "prod") && primes == 0 {
+            let r = self.sum_call(name, open);
             self.parens -= 1;
             self.depth -= 1;
             return r;
@@ -623,9 +623,9 @@ impl<'a> Parser<'a> {
         }
     }
 
-    // ---- sum_call = "sum" "(" identifier [ "=" sum ".." sum ] "," sum ")"
+    // ---- sum_call = ( "sum" | "prod" ) "(" identifier [ "=" sum ".." sum ] "," sum ")"
 
-    fn sum_call(&mut self, open: Token) -> Result<Expr> {
+    fn sum_call(&mut self, name: &str, open: Token) -> Result<Expr> {
         let t = self.bump();
         if t.tok != Tok::Ident {
             return Err(self.expected("the index to sum over, as in sum(k, x[k])", t));
@@ -649,7 +649,7 @@ impl<'a> Parser<'a> {
         self.close(open)?;
         let mut args = vec![body];
         args.extend(bounds);
-        Ok(Expr::call(Func::Sum(k), args))
+        Ok(Expr::call(if name == "prod" { Func::Prod(k) } else { Func::Sum(k) }, args))
     }
 
     // ---- partials = "[" digits { "," digits } "]"

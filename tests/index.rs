@@ -74,17 +74,36 @@ fn squared_error_layer_in_index_form() {
 }
 
 #[test]
+fn squared_error_layer_with_a_named_sigmoid_output() {
+    let mut els = elements("w", 2);
+    els.extend(elements("x", 1));
+    els.extend(elements("t", 1));
+    let els: Vec<&str> = els.iter().map(String::as_str).collect();
+    let shown = checked(
+        "E = 1/2*sum(k, (p[k] - t[k])^2)",
+        &["z[k] = sum(j, x[j]*w[j,k])", "p[k] = 1/(1 + e^-z[k])"],
+        "w",
+        &["j", "k"],
+        &els,
+    );
+    insta::assert_snapshot!(shown, @"p[k]*x[j]*(1 - p[k])*(p[k] - t[k])");
+}
+
+#[test]
 fn sums_and_deltas() {
     let x = elements("x", 1);
     let x: Vec<&str> = x.iter().map(String::as_str).collect();
     insta::assert_snapshot!(checked("sum(k, x[k]^2)", &[], "x", &["j"], &x), @"2*x[j]");
     insta::assert_snapshot!(checked("x[i]*x[i]", &[], "x", &["j"], &x), @"2*delta(i, j)*x[i]");
     insta::assert_snapshot!(checked("sum(k, x[k])^2", &[], "x", &["j"], &x), @"2*sum(k, x[k])");
+    insta::assert_snapshot!(checked("prod(k, x[k])", &[], "x", &["j"], &x), @"prod(k, x[k])/x[j]");
 }
 
 #[test]
 fn indexed_syntax_prints_and_parses_back() {
-    for src in ["w[j,k]*x[j] + delta(i, j)", "sum(k=1..K, x[k]^2)", "sum(k, e^z[k])", "g'(z[k])*x[2]"] {
+    for src in
+        ["w[j,k]*x[j] + delta(i, j)", "sum(k=1..K, x[k]^2)", "sum(k, e^z[k])", "g'(z[k])*x[2]", "prod(k, 1 + x[k])"]
+    {
         let e = deriv::parse(src).unwrap();
         assert_eq!(deriv::parse(&e.to_string()).unwrap(), e, "{src} printed as {e}");
     }

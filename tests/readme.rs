@@ -32,25 +32,27 @@ fn words(line: &str) -> Vec<String> {
 #[test]
 fn console_examples_are_true() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let block = readme.split("```console\n").nth(1).unwrap().split("```").next().unwrap();
     let mut runs = 0;
-    let mut lines = block.lines().peekable();
-    while let Some(line) = lines.next() {
-        let cmd = line.strip_prefix("$ deriv ").unwrap();
-        let mut want = String::new();
-        while let Some(l) = lines.peek().filter(|l| !l.starts_with("$ ")) {
-            want.push_str(l);
-            want.push('\n');
-            lines.next();
+    for block in readme.split("```console\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        let mut lines = block.lines().peekable();
+        while let Some(line) = lines.next() {
+            let cmd = line.strip_prefix("$ deriv ").unwrap();
+            let mut want = String::new();
+            while let Some(l) = lines.peek().filter(|l| !l.starts_with("$ ")) {
+                want.push_str(l);
+                want.push('\n');
+                lines.next();
+            }
+            let args = words(cmd);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let r = crate::support::run(&args);
+            assert_eq!(r.code, 0, "{cmd}: {}", r.stderr);
+            assert_eq!(format!("{}{}", r.stdout, r.stderr), want, "{cmd}");
+            runs += 1;
         }
-        let args = words(cmd);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let r = crate::support::run(&args);
-        assert_eq!(r.code, 0, "{cmd}: {}", r.stderr);
-        assert_eq!(format!("{}{}", r.stdout, r.stderr), want, "{cmd}");
-        runs += 1;
     }
-    assert!(runs >= 5);
+    assert!(runs >= 10);
 }
 
 #[test]

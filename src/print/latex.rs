@@ -389,14 +389,15 @@ fn call(e: &Expr, f: &Func, args: &[Expr]) -> (String, Prec) {
             let sep = if idx.iter().all(|i| i.chars().count() == 1) { "" } else { "," };
             (format!("\\delta_{{{}}}", idx.join(sep)), Prec::Atom)
         }
-        Func::Sum(k) => {
+        Func::Sum(k) | Func::Prod(k) => {
+            let op = if matches!(f, Func::Prod(_)) { "\\prod" } else { "\\sum" };
             let (body, p) = latex(&args[0]);
             let body = if p < Prec::Product { format!("\\left({body}\\right)") } else { body };
             let range = match args.get(1..3) {
                 Some([lo, hi]) => format!("_{{{}={}}}^{{{}}}", name(k.as_str()), latex(lo).0, latex(hi).0),
                 _ => format!("_{{{}}}", name(k.as_str())),
             };
-            (format!("\\sum{range} {body}"), Prec::Product)
+            (format!("{op}{range} {body}"), Prec::Product)
         }
         Func::Builtin(i) => {
             let def = &FUNCS[*i];

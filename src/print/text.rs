@@ -142,8 +142,9 @@ fn write_expr(e: &Expr, out: &mut String) {
                     out.push(']');
                     return;
                 }
-                Func::Sum(k) => {
-                    out.push_str("sum(");
+                Func::Sum(k) | Func::Prod(k) => {
+                    out.push_str(f.name());
+                    out.push('(');
                     out.push_str(k.as_str());
                     if let Some([lo, hi]) = args.get(1..3) {
                         out.push('=');

@@ -30,7 +30,7 @@ pub fn cost(e: &Expr, cheap: &HashSet<Expr>) -> u32 {
         Node::Call(f, args) => {
             let own = match f {
                 Func::Builtin(_) => 2,
-                Func::Abstract(_) | Func::Sum(_) => 1,
+                Func::Abstract(_) | Func::Sum(_) | Func::Prod(_) => 1,
                 Func::Indexed(_) | Func::Delta => 0,
             };
             own + args.iter().map(|a| cost(a, cheap)).sum::<u32>()

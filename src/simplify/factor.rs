@@ -63,8 +63,9 @@ fn tidy_sign(f: &Poly, k: &Kernels) -> (Rational, Poly) {
                 let rank = match e.node() {
                     crate::expr::Node::Call(crate::expr::Func::Indexed(_), _) => 1,
                     crate::expr::Node::Call(..) => 2,
-                    // A placeholder for a built-in output (tanh(u)) weighs as the call.
-                    crate::expr::Node::Var(s) if s.as_str().starts_with('#') => 2,
+                    // A placeholder for a built-in output (tanh(u)) or for an indexed name
+                    // (p[k]) weighs as a computed output.
+                    crate::expr::Node::Var(s) if s.as_str().starts_with('#') || s.as_str().contains('[') => 2,
                     _ => 0,
                 };
                 (rank, e.depth())

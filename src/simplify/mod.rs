@@ -361,7 +361,8 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<(Expr,
         }
         let own_name = &defs[i].0;
         let whole = occurs(&d, &body);
-        let Some((v, g)) = pick_atom(&b, &others, &k, own_name, &name_set, &own_vars[i], wrt, whole) else { continue };
+        let rel = Relation { own_name, names: &name_set, own: &own_vars[i], wrt, whole };
+        let Some((v, g)) = pick_atom(&b, &others, &k, &rel) else { continue };
         // Where the atom only occurs as v^g (tanh(x) is rational in e^(2*x)), solve for v^g.
         let deflate = |x: &Rat| Rat { num: deflate(&x.num, v, g), den: deflate(&x.den, v, g) };
         let (b, r) = (deflate(&b), deflate(&r));
@@ -433,16 +434,8 @@ fn linear_coeffs(p: &Poly, v: Var) -> (Poly, Poly) {
 /// exponent of it in the body and in `others` is a multiple of `g`): the body must be a
 /// linear fraction of `v^g`, and `v` no name. Kernels first, then the variable of
 /// differentiation, then other variables.
-fn pick_atom(
-    b: &Rat,
-    others: &[Rat],
-    k: &Kernels,
-    own_name: &Sym,
-    names: &HashSet<Sym>,
-    own: &HashSet<Sym>,
-    wrt: Option<&Sym>,
-    whole: bool,
-) -> Option<(Var, u32)> {
+fn pick_atom(b: &Rat, others: &[Rat], k: &Kernels, rel: &Relation) -> Option<(Var, u32)> {
+    let Relation { own_name, names, own, wrt, whole } = *rel;
     let mut best: Option<(u8, Var, u32)> = None;
     for v in b.vars() {
         if !k.atom(v).expr().free_vars().iter().all(|s| own.contains(s) || names.contains(s)) {
@@ -481,6 +474,20 @@ fn pick_atom(
         }
     }
     best.map(|(_, v, g)| (v, g))
+}
+
+/// What [`pick_atom`] knows of the definition being solved.
+struct Relation<'a> {
+    /// The definition's name.
+    own_name: &'a Sym,
+    /// Every name.
+    names: &'a HashSet<Sym>,
+    /// The symbols the definition was written in.
+    own: &'a HashSet<Sym>,
+    /// The variable of differentiation (or the text of an indexed element).
+    wrt: Option<&'a Sym>,
+    /// Whether the definition's body stands whole in the expression.
+    whole: bool,
 }
 
 /// Replaces `v^(g*k)` by `v^k` in every term (all exponents of `v` are multiples of `g`).
