@@ -131,6 +131,35 @@ fn cross_entropy_through_softmax_with_an_assumption() {
     assert_eq!(r.stdout, "p[j] - t[j]\n", "{}", r.stderr);
 }
 
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 24, failure_persistence: None, ..Default::default() })]
+
+    /// For random sizes K, M and random elements, the indexed softmax derivative at
+    /// concrete indices equals the derivative of the concrete expansion.
+    #[test]
+    fn softmax_indexed_equals_concrete(kk in 1i64..6, i in 1i64..6, j in 1i64..6, seed in 0u64..1000) {
+        let (i, j) = (1 + (i - 1) % kk, 1 + (j - 1) % kk);
+        let size = format!("K={kk}");
+        let wrt = format!("z[{j}]");
+        let expr = format!("p[{i}]");
+        let concrete = crate::support::run(&["diff", &expr, "--let", "p[i] = e^z[i]/sum(k, e^z[k])", "--wrt", &wrt, "--size", &size]);
+        proptest::prop_assert_eq!(concrete.code, 0, "{}", concrete.stderr);
+        let p = Problem::load(&["p[i] = e^z[i]/sum(k, e^z[k])".to_owned()], "p[i]").unwrap();
+        let sizes = deriv::diff::parse_sizes(&size).unwrap();
+        let concrete = deriv::diff::expand_sums(&p.inline(&deriv::parse(concrete.stdout.trim()).unwrap()), &sizes);
+        let general = deriv::diff::expand_sums(&p.inline(&deriv::parse("p[i]*(delta(i, j) - p[j])").unwrap()), &sizes);
+        let mut rng = Rng::new(seed);
+        let mut env = Env::new();
+        for m in 1..=kk {
+            env.insert(Sym::new(&format!("z[{m}]")), rng.uniform(-2.0, 2.0));
+        }
+        env.insert(Sym::new("i"), i as f64);
+        env.insert(Sym::new("j"), j as f64);
+        let (a, b) = (eval_with(&general, &env, None).unwrap(), eval_with(&concrete, &env, None).unwrap());
+        proptest::prop_assert!(mixed_error(a, b) < 1e-12, "K={} i={} j={}: {} vs {}", kk, i, j, a, b);
+    }
+}
+
 /// The indexed derivative, at concrete index values, equals the derivative of the
 /// concrete expansion (`--size`), for several sizes.
 #[test]

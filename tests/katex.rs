@@ -24,6 +24,12 @@ fn latex_lines() -> Vec<String> {
     {
         lines.push(deriv::print::latex::to_latex(&deriv::parse(src).unwrap()));
     }
+    for src in ["p[i]*(delta(i,j) - p[j])", "sum(k=1..K, (g(z[k]) - t[k])^2)/2 + prod(k, x[k])", "w[j,k]*x[j]"] {
+        lines.push(deriv::print::latex::to_latex(&deriv::parse(src).unwrap()));
+    }
+    let softmax = "p1 = e^z1/(e^z1 + e^z2); p2 = e^z2/(e^z1 + e^z2)";
+    let jac = crate::support::run(&["jacobian", softmax, "--wrt", "z1,z2", "--format", "latex"]);
+    lines.push(jac.stdout.trim().to_owned());
     lines.into_iter().map(|l| l.replace('\n', " ")).collect()
 }
 
