@@ -118,7 +118,7 @@ impl From<FormArg> for Form {
     }
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct InputArgs {
     /// The expression or definitions (`-` reads stdin)
     #[arg(allow_hyphen_values = false)]
@@ -138,7 +138,7 @@ enum Format {
     Json,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct DiffArgs {
     #[command(flatten)]
     input: InputArgs,
@@ -162,7 +162,7 @@ struct DiffArgs {
     result: ResultArgs,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct GradArgs {
     #[command(flatten)]
     input: InputArgs,
@@ -174,7 +174,7 @@ struct GradArgs {
 }
 
 /// How a derivative is shown and checked (`diff` and `grad`).
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct ResultArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -189,6 +189,12 @@ struct ResultArgs {
     /// The largest error --check accepts
     #[arg(long, default_value_t = 1e-9, value_name = "TOL")]
     tolerance: f64,
+    /// Print the result as shared intermediates (`cse1 = ...` lines) and the result
+    #[arg(long)]
+    cse: bool,
+    /// Run the whole pipeline N times in-process and report the median time on stderr
+    #[arg(long, value_name = "N")]
+    repeat: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -392,8 +398,45 @@ fn default_variable(e: &Expr) -> Result<Sym> {
     }
 }
 
+/// One run of a subcommand on some input, collecting its stderr lines.
+type Job<'a> = dyn Fn(&mut dyn Read, &mut Vec<String>) -> Result<String> + 'a;
+
+/// Runs `job` `n` times on the same input; the result of the last run, and the median
+/// time per run on stderr.
+fn repeated(n: u32, stdin: &mut dyn Read, warnings: &mut Vec<String>, job: &Job) -> Result<String> {
+    let mut input = Vec::new();
+    stdin.read_to_end(&mut input).map_err(|e| Error::new(ErrorKind::Io(format!("cannot read stdin: {e}"))))?;
+    let mut times = Vec::new();
+    let mut out = String::new();
+    for _ in 0..n.max(1) {
+        let mut w = Vec::new();
+        let start = std::time::Instant::now();
+        out = job(&mut &input[..], &mut w)?;
+        times.push(start.elapsed());
+        *warnings = w;
+    }
+    times.sort();
+    let median = times[times.len() / 2].as_secs_f64();
+    let (v, unit) = match median {
+        t if t < 1e-6 => (t * 1e9, "ns"),
+        t if t < 1e-3 => (t * 1e6, "µs"),
+        t if t < 1.0 => (t * 1e3, "ms"),
+        t => (t, "s"),
+    };
+    warnings.push(format!("time per run: {v:.3} {unit}"));
+    Ok(out)
+}
+
 fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
     match cmd {
+        Command::Diff(a) if a.result.repeat.is_some() => {
+            let n = a.result.repeat.unwrap_or(1);
+            repeated(n, stdin, warnings, &|i, w| run_diff(a.clone(), i, w))
+        }
+        Command::Grad(a) if a.result.repeat.is_some() => {
+            let n = a.result.repeat.unwrap_or(1);
+            repeated(n, stdin, warnings, &|i, w| run_grad(a.clone(), i, w))
+        }
         Command::Diff(a) => run_diff(a, stdin, warnings),
         Command::Grad(a) => run_grad(a, stdin, warnings),
         Command::Eval(a) => run_eval(a, stdin, warnings),
@@ -519,6 +562,9 @@ fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
     } else {
         None
     };
+    if a.result.cse {
+        return Ok(cse_output(&[d], &[], a.result.format));
+    }
     let out = match a.result.format {
         Format::Text => format!("{}\n", to_text(&d)),
         Format::Latex => format!("{}\n", to_latex(&d)),
@@ -610,6 +656,46 @@ fn run_diff_indexed(a: &DiffArgs, p: &Problem, base: &Sym, idx: &[Expr]) -> Resu
     })
 }
 
+/// Results as shared intermediates: `cse1 = ...` lines, then the results, each named
+/// when `names` are given (a gradient's `d_w1 = ...`). The text reads back as a program.
+fn cse_output(results: &[Expr], names: &[String], format: Format) -> String {
+    let c = crate::cse::cse(results);
+    let label = |i: usize| names.get(i).cloned();
+    match format {
+        Format::Latex => {
+            let mut rows: Vec<String> = c
+                .defs
+                .iter()
+                .map(|(n, d)| format!("{} &= {}", crate::print::latex::name(n.as_str()), to_latex(d)))
+                .collect();
+            for (i, r) in c.results.iter().enumerate() {
+                match label(i) {
+                    Some(l) => rows.push(format!("{} &= {}", crate::print::latex::name(&l), to_latex(r))),
+                    None => rows.push(format!("&{}", to_latex(r))),
+                }
+            }
+            format!("\\begin{{aligned}}\n{}\n\\end{{aligned}}\n", rows.join(" \\\\\n"))
+        }
+        Format::Json => format!(
+            "{}\n",
+            serde_json::json!({
+                "intermediates": c.defs.iter().map(|(n, d)| serde_json::json!({"name": n.as_str(), "text": to_text(d)})).collect::<Vec<_>>(),
+                "results": c.results.iter().map(to_text).collect::<Vec<_>>(),
+            })
+        ),
+        Format::Text => {
+            let mut out: String = c.defs.iter().map(|(n, d)| format!("{n} = {}\n", to_text(d))).collect();
+            for (i, r) in c.results.iter().enumerate() {
+                match label(i) {
+                    Some(l) => out.push_str(&format!("{l} = {}\n", to_text(r))),
+                    None => out.push_str(&format!("{}\n", to_text(r))),
+                }
+            }
+            out
+        }
+    }
+}
+
 /// A Jacobian (rows: the functions the input defines, or its expression) or a Hessian.
 fn run_matrix(a: MatrixArgs, hessian: bool, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
     let p = load(&a.input, stdin, warnings)?;
@@ -680,6 +766,10 @@ fn run_grad(a: GradArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
             check_figures(&r, a.result.tolerance)?;
             reports.push(r);
         }
+    }
+    if a.result.cse {
+        let names: Vec<String> = vars.iter().map(|x| format!("d_{x}")).collect();
+        return Ok(cse_output(&grads, &names, a.result.format));
     }
     Ok(match a.result.format {
         Format::Text => grads.iter().map(|g| format!("{}\n", to_text(g))).collect(),

@@ -1,0 +1,115 @@
+//! Common-subexpression output: results written as named intermediates.
+//!
+//! A subexpression that occurs more than once among the results (expressions are
+//! hash-consed, so "occurs again" is "is the same node") and is more than a name or a
+//! number becomes a definition `cseN = ...`, in the order the results need them. The
+//! printed lines are a program deriv reads back: the definitions, then the results.
+
+use std::collections::HashMap;
+
+use crate::expr::{Expr, Node, Sym};
+
+/// Intermediates and results: `defs` in dependency order, `results` using their names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cse {
+    /// `(name, definition)`, each using only earlier names.
+    pub defs: Vec<(Sym, Expr)>,
+    /// The results, in terms of the names.
+    pub results: Vec<Expr>,
+}
+
+fn trivial(e: &Expr) -> bool {
+    match e.node() {
+        Node::Num(_) | Node::Var(_) | Node::Const(_) => true,
+        // -x and 2*x are cheaper written out than named.
+        Node::Mul(fs) => fs.len() == 2 && fs[0].as_num().is_some() && trivial(&fs[1]),
+        _ => false,
+    }
+}
+
+/// Shares the repeated subexpressions of `results`; names avoid every symbol in use.
+pub fn cse(results: &[Expr]) -> Cse {
+    // How many parents (tree edges) each node has, counting a node's children once.
+    let mut uses: HashMap<u64, usize> = HashMap::new();
+    let mut order: Vec<Expr> = Vec::new();
+    let mut stack: Vec<(Expr, bool)> = results.iter().rev().map(|r| (r.clone(), false)).collect();
+    let mut seen = std::collections::HashSet::new();
+    for r in results {
+        *uses.entry(r.id()).or_default() += 1;
+    }
+    while let Some((e, done)) = stack.pop() {
+        if done {
+            order.push(e);
+            continue;
+        }
+        if !seen.insert(e.id()) {
+            continue;
+        }
+        stack.push((e.clone(), true));
+        for c in e.children() {
+            *uses.entry(c.id()).or_default() += 1;
+            stack.push((c, false));
+        }
+    }
+    let taken: Vec<Sym> = results.iter().flat_map(Expr::free_vars).collect();
+    let mut n = 0;
+    let mut fresh = || loop {
+        n += 1;
+        let s = Sym::new(&format!("cse{n}"));
+        if !taken.contains(&s) {
+            return s;
+        }
+    };
+    // Children come before parents in `order`, so definitions use only earlier names.
+    let mut named: HashMap<u64, Expr> = HashMap::new();
+    let mut defs = Vec::new();
+    let mut memo: HashMap<u64, Expr> = HashMap::new();
+    for e in &order {
+        if uses.get(&e.id()).copied().unwrap_or(0) > 1 && !trivial(e) {
+            let body = rebuild(e, &named, &mut memo, true);
+            let name = fresh();
+            named.insert(e.id(), Expr::sym(name.clone()));
+            defs.push((name, body));
+        }
+    }
+    let results = results.iter().map(|r| rebuild(r, &named, &mut memo, true)).collect();
+    Cse { defs, results }
+}
+
+/// `e` with named subexpressions replaced by their names (`e` itself kept when `top`).
+fn rebuild(e: &Expr, named: &HashMap<u64, Expr>, memo: &mut HashMap<u64, Expr>, top: bool) -> Expr {
+    if !top {
+        if let Some(n) = named.get(&e.id()) {
+            return n.clone();
+        }
+        if let Some(r) = memo.get(&e.id()) {
+            return r.clone();
+        }
+    }
+    let kids: Vec<Expr> = e.children().iter().map(|c| rebuild(c, named, memo, false)).collect();
+    let r = match e.node() {
+        Node::Add(_) => Expr::add(kids),
+        Node::Mul(_) => Expr::mul(kids),
+        Node::Pow(..) => Expr::pow(kids[0].clone(), kids[1].clone()),
+        Node::Call(f, _) => Expr::call(f.clone(), kids),
+        _ => e.clone(),
+    };
+    if !top {
+        memo.insert(e.id(), r.clone());
+    }
+    r
+}
+
+impl Cse {
+    /// The program: `name = definition` lines, then one line per result.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for (n, d) in &self.defs {
+            out.push_str(&format!("{n} = {d}\n"));
+        }
+        for r in &self.results {
+            out.push_str(&format!("{r}\n"));
+        }
+        out
+    }
+}
