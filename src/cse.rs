@@ -5,9 +5,9 @@
 //! number becomes a definition `cseN = ...`, in the order the results need them. The
 //! printed lines are a program deriv reads back: the definitions, then the results.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use crate::expr::{Expr, Node, Sym};
+use crate::expr::{Expr, Func, Node, Sym};
 
 /// Intermediates and results: `defs` in dependency order, `results` using their names.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,7 +33,7 @@ pub fn cse(results: &[Expr]) -> Cse {
     let mut uses: HashMap<u64, usize> = HashMap::new();
     let mut order: Vec<Expr> = Vec::new();
     let mut stack: Vec<(Expr, bool)> = results.iter().rev().map(|r| (r.clone(), false)).collect();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for r in results {
         *uses.entry(r.id()).or_default() += 1;
     }
@@ -51,7 +51,13 @@ pub fn cse(results: &[Expr]) -> Cse {
             stack.push((c, false));
         }
     }
-    let taken: Vec<Sym> = results.iter().flat_map(Expr::free_vars).collect();
+    let taken: HashSet<&Sym> = order
+        .iter()
+        .filter_map(|e| match e.node() {
+            Node::Var(s) | Node::Call(Func::Indexed(s), _) => Some(s),
+            _ => None,
+        })
+        .collect();
     let mut n = 0;
     let mut fresh = || loop {
         n += 1;

@@ -206,6 +206,10 @@ fn shallow_hash(node: &Node) -> u64 {
     h.finish()
 }
 
+thread_local! {
+    static SMALL: Vec<Expr> = (-2..=2).map(|n| intern(Node::Num(number::int(n)))).collect();
+}
+
 fn intern(node: Node) -> Expr {
     let hash = shallow_hash(&node);
     INTERNER.with(|cell| {
@@ -263,6 +267,10 @@ impl Expr {
 
     /// An integer.
     pub fn int(n: i64) -> Expr {
+        // The few integers every rule builds are made once per thread, not looked up.
+        if (-2..=2).contains(&n) {
+            return SMALL.with(|s| s[(n + 2) as usize].clone());
+        }
         Expr::num(number::int(n))
     }
 
@@ -354,6 +362,12 @@ impl Expr {
             Node::Call(Func::Builtin(func::SIGN), args) => Some(&args[0]),
             _ => None,
         }
+    }
+
+    /// Whether `v` may occur here, read off the 64-bit summary of the variables below
+    /// (constant time): `false` is certain, `true` only likely.
+    pub fn may_contain(&self, v: &Sym) -> bool {
+        self.0.syms & v.bloom() != 0
     }
 
     /// Whether `v` may occur in this expression (exact).
@@ -756,11 +770,40 @@ fn kind_rank(e: &Expr) -> u8 {
     }
 }
 
+thread_local! {
+    /// Comparisons of deep nodes already made: comparing `cos(sin(sin(...)))` with its
+    /// neighbours in a product of a thousand such factors would otherwise walk the same
+    /// nesting again and again. Ids are never reused, so entries cannot go stale.
+    static DEEP_ORDER: RefCell<HashMap<(u64, u64), Ordering>> = RefCell::new(HashMap::new());
+}
+
+/// Nodes at least this deep have their comparisons remembered.
+const DEEP: u32 = 12;
+
 /// The canonical total order on expressions.
 pub fn cmp_expr(a: &Expr, b: &Expr) -> Ordering {
     if a == b {
         return Ordering::Equal;
     }
+    if a.depth().min(b.depth()) < DEEP {
+        return cmp_shallow(a, b);
+    }
+    let key = (a.id(), b.id());
+    if let Some(o) = DEEP_ORDER.with(|m| m.borrow().get(&key).copied()) {
+        return o;
+    }
+    let o = cmp_shallow(a, b);
+    DEEP_ORDER.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() > 1 << 20 {
+            m.clear();
+        }
+        m.insert(key, o);
+    });
+    o
+}
+
+fn cmp_shallow(a: &Expr, b: &Expr) -> Ordering {
     kind_rank(a).cmp(&kind_rank(b)).then_with(|| match (a.node(), b.node()) {
         (Node::Num(x), Node::Num(y)) => x.cmp(y),
         (Node::Const(x), Node::Const(y)) => x.cmp(y),
@@ -809,6 +852,21 @@ fn cmp_terms(a: &Expr, b: &Expr) -> Ordering {
         }
     }
     fa.len().cmp(&fb.len()).then_with(|| cmp_expr(a, b))
+}
+
+/// The number of distinct nodes of `e`, counting up to `cap` at most.
+pub fn dag_size(e: &Expr, cap: usize) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![e.clone()];
+    while let Some(x) = stack.pop() {
+        if seen.len() >= cap {
+            break;
+        }
+        if seen.insert(x.id()) {
+            stack.extend(x.children());
+        }
+    }
+    seen.len()
 }
 
 /// Replaces every occurrence of the subexpression `from` by `to`, rebuilding canonically.

@@ -113,7 +113,9 @@ fn lex(src: &str) -> Vec<Token> {
         };
         let (tok, len) = if rest.starts_with("..") {
             (Tok::DotDot, 2)
-        } else if let Some(n) = rest.find("..").filter(|&n| n > 0 && rest[..n].bytes().all(|b| b.is_ascii_digit())) {
+        } else if let Some(n) =
+            Some(rest.bytes().take_while(u8::is_ascii_digit).count()).filter(|&n| n > 0 && rest[n..].starts_with(".."))
+        {
             // `1..K`: the integer before a range, not the decimal `1.`.
             (Tok::Num, n)
         } else if let Ok((r, _)) = number(rest) {
