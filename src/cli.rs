@@ -540,21 +540,12 @@ fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
             Format::Json => format!("{}\n", der.to_json()),
         });
     }
-    let mut chain = vec![input.clone()];
-    for _ in 0..a.order {
-        let last = chain.last().cloned().unwrap_or_else(Expr::zero);
-        if last.is_zero() && chain.len() > 1 {
-            break;
-        }
-        chain.push(diff::diff(&last, &x));
-    }
-    let raw = chain.last().cloned().unwrap_or_else(Expr::zero);
     let names = names_of(&p, Some(&x));
-    let d = simplify::simplify(&raw, &names, form_of(a.result.form, &p));
-    // The check runs on what is shown: the simplified form with the names inlined.
-    if let Some(last) = chain.last_mut() {
-        *last = p.inline(&d);
-    }
+    let shown = simplify::derivatives(&input, &x, a.order, &names, form_of(a.result.form, &p));
+    let d = shown.last().cloned().unwrap_or_else(|| input.clone());
+    // The check runs on what is shown, with the names inlined: each order against the
+    // derivative of the one before.
+    let chain: Vec<Expr> = std::iter::once(input.clone()).chain(shown.iter().map(|s| p.inline(s))).collect();
     let report = if a.result.check {
         let r = check::check_chain(&chain, &x, 12, 0x5EED)?;
         check_figures(&r, a.result.tolerance)?;
@@ -715,7 +706,7 @@ fn run_matrix(a: MatrixArgs, hessian: bool, stdin: &mut dyn Read, warnings: &mut
     let mut matrix: Vec<Vec<Expr>> = Vec::new();
     for r in &rows {
         let f = p.inline(r);
-        let firsts: Vec<Expr> = vars.iter().map(|x| diff::diff(&f, x)).collect();
+        let firsts = diff::gradient(&f, &vars);
         if hessian {
             for g in &firsts {
                 let row = vars.iter().map(|y| simplify::simplify(&diff::diff(g, y), &p.names(Some(y)), form));
@@ -757,8 +748,11 @@ fn run_grad(a: GradArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
     let wrt = os_to_string(&a.wrt)?;
     let vars = wrt.split(',').map(|w| variable(&p, w.trim())).collect::<Result<Vec<_>>>()?;
     let form = form_of(a.result.form, &p);
-    let grads: Vec<Expr> =
-        vars.iter().map(|x| simplify::simplify(&diff::diff(&input, x), &names_of(&p, Some(x)), form)).collect();
+    let grads: Vec<Expr> = diff::gradient(&input, &vars)
+        .iter()
+        .zip(&vars)
+        .map(|(d, x)| simplify::simplify(d, &names_of(&p, Some(x)), form))
+        .collect();
     let mut reports = Vec::new();
     if a.result.check {
         for (x, g) in vars.iter().zip(&grads) {

@@ -26,6 +26,15 @@ pub fn builtin_derivative(i: usize, arg: &Expr) -> Expr {
     expr::substitute(&rule, &Sym::new("u"), arg)
 }
 
+/// The partial derivative of the abstract function `f` by its argument `i`, at `args`:
+/// `g'(z)` for one argument, `f'[1,2](x, y)` for several.
+pub fn abstract_partial(f: &AbstractFn, i: usize, args: &[Expr]) -> Expr {
+    let mut partials = f.partials.clone();
+    partials.push(i as u32);
+    partials.sort_unstable();
+    Expr::call(Func::Abstract(AbstractFn { name: f.name.clone(), partials }), args.to_vec())
+}
+
 /// What a derivative is taken with respect to: a variable, or an element `x[j]` of an
 /// indexed variable.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,11 +66,18 @@ pub fn diff(e: &Expr, x: &Sym) -> Expr {
     diff_wrt(e, &Wrt::Var(x.clone()))
 }
 
+/// The first derivative of `e` by `x`, where each name in `known` stands for a function
+/// of `x` whose derivative is given: `p` with `p*(1 - p)` differentiates
+/// `p*(1 - p)` to `p*(1 - p)*(1 - 2*p)` without going back to `e^z`.
+pub fn diff_known(e: &Expr, x: &Sym, known: &HashMap<Sym, Expr>) -> Expr {
+    diff_rec(e, &Wrt::Var(x.clone()), &mut Cx { memo: HashMap::new(), known })
+}
+
 /// The first derivative of `e` with respect to `w`; with an indexed target, `x[i]`
 /// differentiates to `delta(i, j)` and sums over deltas are resolved.
 pub fn diff_wrt(e: &Expr, w: &Wrt) -> Expr {
-    let mut memo = HashMap::new();
-    let d = diff_rec(e, w, &mut memo);
+    let none = HashMap::new();
+    let d = diff_rec(e, w, &mut Cx { memo: HashMap::new(), known: &none });
     match w {
         Wrt::Var(_) => d,
         Wrt::Indexed(..) => resolve_deltas(&d),
@@ -149,8 +165,14 @@ pub fn diff_n(e: &Expr, x: &Sym, order: u64) -> Expr {
     d
 }
 
-/// The gradient: one derivative per variable, in order.
+/// The gradient: one derivative per variable, in order. All of them come from one
+/// reverse pass ([`crate::reverse`]) where the expression allows it.
 pub fn gradient(e: &Expr, vars: &[Sym]) -> Vec<Expr> {
+    if vars.len() > 1 {
+        if let Some(g) = crate::reverse::gradient(e, vars) {
+            return g;
+        }
+    }
     vars.iter().map(|v| diff(e, v)).collect()
 }
 
@@ -172,15 +194,25 @@ pub fn check_variable(x: &str) -> Result<Sym> {
     }
 }
 
-fn diff_rec(e: &Expr, x: &Wrt, memo: &mut HashMap<u64, Expr>) -> Expr {
-    if let Some(d) = memo.get(&e.id()) {
+/// What one differentiation carries along: derivatives already found, per node, and
+/// names whose derivatives are given.
+struct Cx<'a> {
+    memo: HashMap<u64, Expr>,
+    known: &'a HashMap<Sym, Expr>,
+}
+
+fn diff_rec(e: &Expr, x: &Wrt, cx: &mut Cx) -> Expr {
+    if let Some(d) = cx.memo.get(&e.id()) {
         return d.clone();
     }
-    let d = if !e.contains(x.base()) {
+    // The variable summary rules most subtrees out at once; where it only says
+    // "perhaps", the derivatives of the children decide.
+    let d = if !e.may_contain(x.base()) && !cx.known.keys().any(|k| e.may_contain(k)) {
         Expr::zero()
     } else {
         match e.node() {
             Node::Num(_) | Node::Const(_) => Expr::zero(),
+            Node::Var(s) if cx.known.contains_key(s) => cx.known[s].clone(),
             Node::Var(s) => {
                 if *x == Wrt::Var(s.clone()) {
                     Expr::one()
@@ -199,25 +231,30 @@ fn diff_rec(e: &Expr, x: &Wrt, memo: &mut HashMap<u64, Expr>) -> Expr {
             },
             Node::Call(Func::Delta, _) => Expr::zero(),
             // d prod(k, f) = prod(k, f)*sum(k, f'/f), where no factor is zero.
+            Node::Call(Func::Prod(_) | Func::Sum(_), _)
+                if !e.contains(x.base()) && !cx.known.keys().any(|k| e.contains(k)) =>
+            {
+                Expr::zero()
+            }
             Node::Call(Func::Prod(k), args) => {
                 let (k, args) = unclash(k, args, e, x);
                 let e = &Expr::call(Func::Prod(k.clone()), args.clone());
                 let mut sum_args = args.clone();
-                let log_diff = Expr::quotient(diff_rec(&args[0], x, memo), args[0].clone());
+                let log_diff = Expr::quotient(diff_rec(&args[0], x, cx), args[0].clone());
                 sum_args[0] = log_diff;
                 Expr::mul([e.clone(), Expr::call(Func::Sum(k.clone()), sum_args)])
             }
             Node::Call(Func::Sum(k), args) => {
                 let (k, args) = unclash(k, args, e, x);
                 let mut a = args.clone();
-                a[0] = diff_rec(&args[0], x, memo);
+                a[0] = diff_rec(&args[0], x, cx);
                 Expr::call(Func::Sum(k), a)
             }
-            Node::Add(ts) => Expr::add(ts.iter().map(|t| diff_rec(t, x, memo)).collect::<Vec<_>>()),
+            Node::Add(ts) => Expr::add(ts.iter().map(|t| diff_rec(t, x, cx)).collect::<Vec<_>>()),
             Node::Mul(fs) => {
                 let mut terms = Vec::new();
                 for (i, f) in fs.iter().enumerate() {
-                    let df = diff_rec(f, x, memo);
+                    let df = diff_rec(f, x, cx);
                     if df.is_zero() {
                         continue;
                     }
@@ -229,8 +266,10 @@ fn diff_rec(e: &Expr, x: &Wrt, memo: &mut HashMap<u64, Expr>) -> Expr {
                 Expr::add(terms)
             }
             Node::Pow(b, p) => {
-                let (db, dp) = (diff_rec(b, x, memo), diff_rec(p, x, memo));
-                if dp.is_zero() {
+                let (db, dp) = (diff_rec(b, x, cx), diff_rec(p, x, cx));
+                if db.is_zero() && dp.is_zero() {
+                    Expr::zero()
+                } else if dp.is_zero() {
                     // d(b^p) = p*b^(p-1)*b'
                     Expr::mul([p.clone(), Expr::pow(b.clone(), Expr::minus(p.clone(), Expr::one())), db])
                 } else if db.is_zero() {
@@ -246,27 +285,27 @@ fn diff_rec(e: &Expr, x: &Wrt, memo: &mut HashMap<u64, Expr>) -> Expr {
                 }
             }
             Node::Call(Func::Builtin(i), args) => {
-                let du = diff_rec(&args[0], x, memo);
-                Expr::mul([builtin_derivative(*i, &args[0]), du])
+                let du = diff_rec(&args[0], x, cx);
+                if du.is_zero() {
+                    du
+                } else {
+                    Expr::mul([builtin_derivative(*i, &args[0]), du])
+                }
             }
             Node::Call(Func::Abstract(f), args) => {
                 let mut terms = Vec::new();
                 for (i, a) in args.iter().enumerate() {
-                    let da = diff_rec(a, x, memo);
+                    let da = diff_rec(a, x, cx);
                     if da.is_zero() {
                         continue;
                     }
-                    let mut partials = f.partials.clone();
-                    partials.push(i as u32);
-                    partials.sort_unstable();
-                    let g = Func::Abstract(AbstractFn { name: f.name.clone(), partials });
-                    terms.push(Expr::mul([Expr::call(g, args.clone()), da]));
+                    terms.push(Expr::mul([abstract_partial(f, i, args), da]));
                 }
                 Expr::add(terms)
             }
         }
     };
-    memo.insert(e.id(), d.clone());
+    cx.memo.insert(e.id(), d.clone());
     d
 }
 

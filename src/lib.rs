@@ -26,6 +26,7 @@ pub mod parse;
 pub mod poly;
 pub mod prec;
 pub mod print;
+pub mod reverse;
 pub mod simplify;
 
 pub use diff::{diff, diff_n, gradient};

@@ -1,0 +1,106 @@
+//! Gradients by reverse accumulation: every partial derivative of one expression in a
+//! single pass over its DAG.
+//!
+//! Differentiating once per variable walks the expression once per variable; for the
+//! gradient of a layer (5,000 weights, 10,000 operations) that is 50 million steps. Here
+//! each node gets an *adjoint*, the derivative of the whole expression by that node,
+//! built from its parents' adjoints (parents first, in reverse topological order):
+//! `adj(child) += adj(node) * d node / d child`. The gradient is the adjoints of the
+//! variables. Every adjoint is a shared node, so the result is a DAG whose size is a
+//! small multiple of the input's, as the cheap-gradient principle (Baur–Strassen) says.
+//!
+//! Sums and products over an index, deltas and indexed variables are left to the
+//! forward differentiator: [`gradient`] returns `None` for them.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::diff::{abstract_partial, builtin_derivative};
+use crate::expr::{Expr, Func, Node, Sym};
+
+/// `d e / d v` for each of `vars`, in order; `None` when `e` holds index notation.
+pub fn gradient(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
+    let order = topological(e, vars)?;
+    let mut adjoints: HashMap<u64, Vec<Expr>> = HashMap::new();
+    adjoints.insert(e.id(), vec![Expr::one()]);
+    let wanted: HashSet<Sym> = vars.iter().cloned().collect();
+    let mut results: HashMap<Sym, Expr> = HashMap::new();
+    for node in order.iter().rev() {
+        let Some(terms) = adjoints.remove(&node.id()) else { continue };
+        let adj = Expr::add(terms);
+        if adj.is_zero() {
+            continue;
+        }
+        let relevant = |c: &Expr| vars.iter().any(|v| c.may_contain(v));
+        let mut give = |child: &Expr, partial: Expr| {
+            if relevant(child) {
+                adjoints.entry(child.id()).or_default().push(Expr::mul([adj.clone(), partial]));
+            }
+        };
+        match node.node() {
+            Node::Var(s) => {
+                if wanted.contains(s) {
+                    results.insert(s.clone(), adj);
+                }
+            }
+            Node::Num(_) | Node::Const(_) => {}
+            Node::Add(ts) => {
+                for t in ts {
+                    give(t, Expr::one());
+                }
+            }
+            Node::Mul(fs) => {
+                for (i, f) in fs.iter().enumerate() {
+                    if relevant(f) {
+                        let others = fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, g)| g.clone());
+                        give(f, Expr::mul(others.collect::<Vec<_>>()));
+                    }
+                }
+            }
+            Node::Pow(b, p) => {
+                // d(b^p)/db = p*b^(p-1); d(b^p)/dp = b^p*ln(b)
+                if relevant(b) {
+                    give(b, Expr::mul([p.clone(), Expr::pow(b.clone(), Expr::minus(p.clone(), Expr::one()))]));
+                }
+                if relevant(p) {
+                    give(p, Expr::mul([node.clone(), Expr::ln(b.clone())]));
+                }
+            }
+            Node::Call(Func::Builtin(i), args) => give(&args[0], builtin_derivative(*i, &args[0])),
+            Node::Call(Func::Abstract(f), args) => {
+                for (i, a) in args.iter().enumerate() {
+                    give(a, abstract_partial(f, i, args));
+                }
+            }
+            Node::Call(..) => return None,
+        }
+    }
+    Some(vars.iter().map(|v| results.remove(v).unwrap_or_else(Expr::zero)).collect())
+}
+
+/// The nodes of `e` that may hold one of `vars`, children before parents, found with
+/// an explicit stack; `None` when index notation occurs.
+fn topological(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
+    let mut order = Vec::new();
+    let mut seen: HashSet<u64> = HashSet::new();
+    // (node, children pushed yet?)
+    let mut stack = vec![(e.clone(), false)];
+    while let Some((n, expanded)) = stack.pop() {
+        if expanded {
+            order.push(n);
+            continue;
+        }
+        if !seen.insert(n.id()) {
+            continue;
+        }
+        if let Node::Call(Func::Sum(_) | Func::Prod(_) | Func::Indexed(_) | Func::Delta, _) = n.node() {
+            return None;
+        }
+        stack.push((n.clone(), true));
+        for c in n.children() {
+            if !seen.contains(&c.id()) && vars.iter().any(|v| c.may_contain(v)) {
+                stack.push((c, false));
+            }
+        }
+    }
+    Some(order)
+}
