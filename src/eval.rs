@@ -197,6 +197,102 @@ impl Scalar for Dual {
     }
 }
 
+/// A value with the magnitude of the arithmetic that made it: the value computed with
+/// every term counted positive (for a sum with cancellation, the sum of the terms'
+/// sizes). Floating-point rounding errs by about `f64::EPSILON * m`, so a value can only
+/// be trusted to that: `1 - 4095*p + 523250*p^2 - ...` at `p = 0.5` is small with a
+/// large magnitude.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mag {
+    /// The value.
+    pub v: f64,
+    /// The magnitude.
+    pub m: f64,
+}
+
+impl Mag {
+    fn exact(v: f64) -> Mag {
+        Mag { v, m: v.abs() }
+    }
+    /// How much larger than the value the magnitude is (at least 1).
+    fn spread(self) -> f64 {
+        if self.v == 0.0 {
+            1.0
+        } else {
+            (self.m / self.v.abs()).max(1.0)
+        }
+    }
+}
+
+impl Add for Mag {
+    type Output = Mag;
+    fn add(self, o: Mag) -> Mag {
+        Mag { v: self.v + o.v, m: self.m + o.m }
+    }
+}
+
+impl Sub for Mag {
+    type Output = Mag;
+    fn sub(self, o: Mag) -> Mag {
+        Mag { v: self.v - o.v, m: self.m + o.m }
+    }
+}
+
+impl Mul for Mag {
+    type Output = Mag;
+    fn mul(self, o: Mag) -> Mag {
+        Mag { v: self.v * o.v, m: self.m * o.m }
+    }
+}
+
+impl Div for Mag {
+    type Output = Mag;
+    fn div(self, o: Mag) -> Mag {
+        let v = self.v / o.v;
+        Mag { v, m: (self.m / o.v.abs()) * o.spread() }
+    }
+}
+
+impl Neg for Mag {
+    type Output = Mag;
+    fn neg(self) -> Mag {
+        Mag { v: -self.v, m: self.m }
+    }
+}
+
+impl Scalar for Mag {
+    fn constant(v: f64) -> Mag {
+        Mag::exact(v)
+    }
+    fn value(self) -> f64 {
+        self.v
+    }
+    fn pow(self, e: Mag) -> Mag {
+        let v = Scalar::pow(self.v, e.v);
+        Mag { v, m: v.abs() * self.spread().powf(e.v.abs()) * e.spread() }
+    }
+    fn pow_rational(self, p: i64, q: i64) -> Mag {
+        let v = rational_pow(self.v, p, q);
+        Mag { v, m: v.abs() * self.spread().powf((p as f64 / q as f64).abs()) }
+    }
+    fn builtin(self, i: usize) -> Mag {
+        let f = &FUNCS[i];
+        let v = (f.eval)(self.v);
+        // An error in the argument moves the value by the slope times the error.
+        Mag { v, m: v.abs() + ((f.slope)(self.v) * (self.m - self.v.abs())).abs() }
+    }
+    fn abstract_call(model: &Model, f: &AbstractFn, args: &[Mag]) -> Mag {
+        let vals: Vec<f64> = args.iter().map(|a| a.v).collect();
+        Mag::exact(model.value(f, &vals))
+    }
+}
+
+/// [`eval_with`] on magnitudes: the value and the size of the arithmetic behind it.
+pub fn eval_magnitude(e: &Expr, env: &Env, model: Option<&Model>) -> Result<Mag> {
+    let vars: HashMap<Sym, Mag> = env.iter().map(|(k, &v)| (k.clone(), Mag::exact(v))).collect();
+    eval_with(e, &vars, model)
+}
+
 /// Evaluates `e` on any [`Scalar`], with variables from `vars`. Shared nodes are
 /// evaluated once.
 pub fn eval_with<S: Scalar>(e: &Expr, vars: &HashMap<Sym, S>, model: Option<&Model>) -> Result<S> {

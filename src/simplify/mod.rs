@@ -55,8 +55,91 @@ pub fn simplify(e: &Expr, names: &Names, form: Form) -> Expr {
     simplify_explained(e, names, form).0
 }
 
+/// The derivatives of `e` by `x` of orders 1 to `order` (fewer once one is zero), each
+/// simplified. Each order differentiates the one before *as shown*: once the first
+/// derivative of the sigmoid is `p*(1 - p)`, the next is the derivative of that
+/// polynomial in `p` (with `p' = p*(1 - p)`), never of a tower of quotients of `e^z`.
+/// The work and the output then grow linearly with the order.
+pub fn derivatives(e: &Expr, x: &Sym, order: u64, names: &Names, form: Form) -> Vec<Expr> {
+    let mut out: Vec<Expr> = Vec::new();
+    let mut known: HashMap<Sym, Expr> = HashMap::new();
+    let mut last = e.clone();
+    for _ in 0..order {
+        if !out.is_empty() && last.is_zero() {
+            break;
+        }
+        for (n, body) in &names.defs {
+            if !known.contains_key(n) && last.contains(n) {
+                known.insert(n.clone(), simplify(&crate::diff::diff(body, x), names, form));
+            }
+        }
+        let raw = crate::diff::diff_known(&last, x, &known);
+        // Past the first order, a derivative in the same functions as the order before
+        // (a polynomial in `p`, or in `tanh(x)`) only needs collecting and factoring.
+        last = if out.is_empty() || !calls(&raw).is_subset(&calls(&last)) {
+            simplify(&raw, names, form)
+        } else {
+            collected(&raw, names)
+        };
+        out.push(last.clone());
+    }
+    out
+}
+
+/// The function calls in `e`.
+fn calls(e: &Expr) -> HashSet<Expr> {
+    let mut out = HashSet::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![e.clone()];
+    while let Some(x) = stack.pop() {
+        if seen.insert(x.id()) {
+            if matches!(x.node(), Node::Call(..)) {
+                out.insert(x.clone());
+            }
+            stack.extend(x.children());
+        }
+    }
+    out
+}
+
+/// `e` as one reduced rational function of its atoms, factored, where that is cheaper
+/// and equal (names evaluated as values); no kernels and no names are sought.
+fn collected(e: &Expr, names: &Names) -> Expr {
+    let bodies: HashMap<Sym, Expr> = names.defs.iter().cloned().collect();
+    // Collecting a polynomial is exact and loses no point of its domain; only a
+    // cancelled division needs the numeric check (which large coefficients would
+    // defeat, by cancellation in floating point).
+    let exact = |c: &Expr| !divides(e) || agrees(c, e, &bodies);
+    match normalized(e) {
+        Some(c) if cost::cost(&c, &HashSet::new()) < cost::cost(e, &HashSet::new()) && exact(&c) => c,
+        _ => e.clone(),
+    }
+}
+
+/// Whether `e` divides by anything but a number.
+fn divides(e: &Expr) -> bool {
+    let mut seen = HashSet::new();
+    let mut stack = vec![e.clone()];
+    while let Some(x) = stack.pop() {
+        if !seen.insert(x.id()) {
+            continue;
+        }
+        if let Node::Pow(b, p) = x.node() {
+            if b.as_num().is_none() && p.as_num().is_none_or(|r| !num_traits::Signed::is_positive(r) || !r.is_integer())
+            {
+                return true;
+            }
+        }
+        stack.extend(x.children());
+    }
+    false
+}
+
 /// [`simplify`], with the substitutions made, as `atom = value` equations.
 pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Expr, Expr)>) {
+    if expr::dag_size(e, LARGE + 1) > LARGE || e.free_vars().len() > MANY_VARS || call_nesting(e) > DEEP_CALLS {
+        return (large(e, names, form), Vec::new());
+    }
     // Built-in outputs are looked for with the names' bodies already read as names, so
     // that tanh(sum(j, x[j]*w[j,k])) offers tanh(z[k]).
     let named_e = names
@@ -132,6 +215,49 @@ pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Ex
         }
     }
     (e.clone(), Vec::new())
+}
+
+/// Above this many distinct nodes an expression is not searched for a cheaper form:
+/// the rational-function view of a layer's gradient (hundreds of atoms) costs far more
+/// than it could save, and the differentiator's own output is already in terms of
+/// `tanh(z)` and `sigmoid(z)`. Every derivative in the reference suite is well below.
+pub const LARGE: usize = 300;
+
+/// Nor is an expression in more variables than this: a rational function's size grows
+/// exponentially with them. Softmax with eight outputs is still searched.
+pub const MANY_VARS: usize = 8;
+
+/// Nor is an expression with functions nested deeper than this (`sin(tanh(e^sin(x)))`):
+/// every level adds kernels to the rational-function view. Mish, `x*tanh(ln(1 + e^x))`,
+/// nests three deep.
+pub const DEEP_CALLS: usize = 4;
+
+/// The most function calls met on a path from the root to a leaf.
+fn call_nesting(e: &Expr) -> usize {
+    let mut memo: HashMap<u64, usize> = HashMap::new();
+    let mut stack = vec![(e.clone(), false)];
+    while let Some((x, done)) = stack.pop() {
+        if done {
+            let below = x.children().iter().map(|c| memo.get(&c.id()).copied().unwrap_or(0)).max().unwrap_or(0);
+            memo.insert(x.id(), below + usize::from(matches!(x.node(), Node::Call(..))));
+        } else if !memo.contains_key(&x.id()) {
+            stack.push((x.clone(), true));
+            stack.extend(x.children().into_iter().map(|c| (c, false)));
+        }
+    }
+    memo.get(&e.id()).copied().unwrap_or(0)
+}
+
+/// A large expression as it is, with the names' bodies read as the names.
+fn large(e: &Expr, names: &Names, form: Form) -> Expr {
+    if form == Form::Input {
+        return e.clone();
+    }
+    names
+        .defs
+        .iter()
+        .filter(|(_, b)| !matches!(b.node(), Node::Var(_) | Node::Num(_)))
+        .fold(e.clone(), |r, (n, b)| expr::replace(&r, b, &Expr::sym(n.clone())))
 }
 
 /// Numerically, at random points: does `candidate` equal `e`? Names are evaluated
