@@ -11,6 +11,7 @@ mod note;
 mod print;
 mod props;
 mod readme;
+mod scale;
 mod simplify;
 mod support;
 mod tidy;

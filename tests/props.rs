@@ -97,6 +97,30 @@ proptest! {
     }
 
     #[test]
+    fn reverse_gradient_matches_forward_derivatives(a in ast()) {
+        let e = deriv::parse(&source(&a)).unwrap();
+        let vars = [Sym::new("x"), Sym::new("y")];
+        let Some(grad) = deriv::reverse::gradient(&e, &vars) else {
+            return Err(TestCaseError::fail(format!("no reverse gradient for {e}")));
+        };
+        let model = Model::new(5);
+        let mut rng = Rng::new(11);
+        for (v, g) in vars.iter().zip(&grad) {
+            let forward = deriv::diff(&e, v);
+            for _ in 0..8 {
+                let env = random_point(&vars, &mut rng);
+                let (Ok(r), Ok(f)) = (eval_with(g, &env, Some(&model)), eval_with(&forward, &env, Some(&model))) else {
+                    continue;
+                };
+                if !(r.is_finite() && f.is_finite()) || f.abs() > 1e4 {
+                    continue;
+                }
+                prop_assert!(mixed_error(r, f) < 1e-7, "d{}/d{} reverse {} forward {} at {:?}", e, v, g, forward, env);
+            }
+        }
+    }
+
+    #[test]
     fn printing_parses_back(a in ast()) {
         let e = deriv::parse(&source(&a)).unwrap();
         let text = e.to_string();
