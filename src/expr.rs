@@ -492,10 +492,13 @@ impl Expr {
     /// of the same base combined (`x*x` is `x^2`, `e^a*e^b` is `e^(a+b)`), sorted. A
     /// number times a sum is distributed (`2*(x + 1)` is `2*x + 2`).
     pub fn mul(factors: impl IntoIterator<Item = Expr>) -> Expr {
+        let mut stack: Vec<Expr> = factors.into_iter().collect();
+        if let Some(r) = Expr::mul_one_more(&stack) {
+            return r;
+        }
         let mut coeff = Rational::one();
         let mut order: Vec<Expr> = Vec::new();
         let mut exps: HashMap<Expr, Vec<Expr>> = HashMap::new();
-        let mut stack: Vec<Expr> = factors.into_iter().collect();
         while let Some(f) = stack.pop() {
             match f.node() {
                 Node::Num(r) => {
@@ -583,6 +586,40 @@ impl Expr {
             out.insert(0, Expr::num(coeff));
         }
         intern(Node::Mul(out))
+    }
+
+    /// A canonical product times one more factor whose base it does not have: the
+    /// factor is inserted in order, where the general path would re-sort them all (the
+    /// chain rule through a thousand nested calls builds a thousand ever longer products).
+    /// `None` when anything could combine.
+    fn mul_one_more(factors: &[Expr]) -> Option<Expr> {
+        let [a, b] = factors else { return None };
+        let (fs, f) = match (a.node(), b.node()) {
+            (Node::Mul(_), Node::Mul(_)) => return None,
+            (Node::Mul(fs), _) => (fs, b),
+            (_, Node::Mul(fs)) => (fs, a),
+            _ => return None,
+        };
+        if matches!(f.node(), Node::Num(_)) || f.sign_of().is_some() || fs.iter().any(|g| g.sign_of().is_some()) {
+            return None;
+        }
+        let (fb, fe) = f.base_exp();
+        if let Some(n) = fe.as_num().filter(|r| r.is_integer()) {
+            if fb.primitive(n.is_negative()).is_some() {
+                return None;
+            }
+        }
+        if fs.iter().any(|g| g.base_exp().0 == fb) {
+            return None;
+        }
+        let start = usize::from(fs[0].as_num().is_some());
+        let pos = match fs[start..].binary_search_by(|g| cmp_factors(g, f)) {
+            Ok(_) => return None,
+            Err(i) => start + i,
+        };
+        let mut out = fs.clone();
+        out.insert(pos, f.clone());
+        Some(intern(Node::Mul(out)))
     }
 
     /// A sum as `c * primitive`: `c` the gcd of its coefficients, negative when every
