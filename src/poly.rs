@@ -286,6 +286,10 @@ impl Poly {
 
     /// The quotient when `d` divides `self` exactly.
     pub fn div_exact(&self, d: &Poly) -> Option<Poly> {
+        if let Some(c) = d.as_constant() {
+            // Most gcds are 1: no division to do.
+            return (!c.is_zero()).then(|| if c.is_one() { self.clone() } else { self.scale(&c.recip()) });
+        }
         let (dm, dc) = d.leading()?;
         let (dm, dc) = (dm.clone(), dc.clone());
         let mut r = self.clone();
@@ -490,6 +494,21 @@ impl Rat {
             // Both denominators are normalized constants, hence 1.
             return Rat::from_poly(self.num.add(&o.num));
         }
+        // Over the lcm of the denominators: with g = gcd(d1, d2), the sum is
+        // (n1*(d2/g) + n2*(d1/g)) / (d1*(d2/g)), and only g can still divide it.
+        let g = Poly::gcd(&self.den, &o.den);
+        if let (Some(d1g), Some(d2g)) = (self.den.div_exact(&g), o.den.div_exact(&g)) {
+            let num = self.num.mul(&d2g).add(&o.num.mul(&d1g));
+            let den = self.den.mul(&d2g);
+            if num.is_zero() {
+                return Rat::from_poly(Poly::zero());
+            }
+            let h = Poly::gcd(&num, &g);
+            if let (Some(n), Some(d)) = (num.div_exact(&h), den.div_exact(&h)) {
+                let (c, den) = d.normalize();
+                return Rat { num: n.scale(&c.recip()), den };
+            }
+        }
         Rat::reduced(self.num.mul(&o.den).add(&o.num.mul(&self.den)), self.den.mul(&o.den))
     }
 
@@ -508,7 +527,16 @@ impl Rat {
         if self.den.as_constant().is_some() && o.den.as_constant().is_some() {
             return Rat::from_poly(self.num.mul(&o.num));
         }
-        Rat::reduced(self.num.mul(&o.num), self.den.mul(&o.den))
+        // Both factors are reduced, so only the crosswise pairs can share a factor:
+        // two small gcds instead of one of the full products.
+        let (g1, g2) = (Poly::gcd(&self.num, &o.den), Poly::gcd(&o.num, &self.den));
+        match (self.num.div_exact(&g1), o.den.div_exact(&g1), o.num.div_exact(&g2), self.den.div_exact(&g2)) {
+            (Some(n1), Some(d2), Some(n2), Some(d1)) => {
+                let (c, den) = d1.mul(&d2).normalize();
+                Rat { num: n1.mul(&n2).scale(&c.recip()), den }
+            }
+            _ => Rat::reduced(self.num.mul(&o.num), self.den.mul(&o.den)),
+        }
     }
 
     /// `self / o`, `None` when `o` is zero.
