@@ -27,6 +27,7 @@ pub mod poly;
 pub mod prec;
 pub mod print;
 pub mod simplify;
+pub mod stable;
 
 pub use diff::{diff, diff_n, gradient};
 pub use error::{Error, ErrorKind, Result};
