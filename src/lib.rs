@@ -12,6 +12,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod codegen;
 pub mod cse;
 pub mod defs;
 pub mod derivation;
