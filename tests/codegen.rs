@@ -481,3 +481,17 @@ fn names_that_clash_are_renamed_or_refused() {
     let err = codegen::kernel("g(x)", &["x"], "f").unwrap_err();
     assert!(err.to_string().contains("abstract function `g`"), "{err}");
 }
+
+#[test]
+fn long_derivatives_are_cut_in_comments_and_shared_in_code() {
+    let src = format!("{}x{}", "sin(".repeat(60), ")".repeat(60));
+    let k = codegen::kernel(&src, &["x"], "f").unwrap();
+    let py = codegen::python(&k);
+    // The derivative printed in full is quadratic in the depth; the code is linear.
+    assert!(k.partials[0].to_string().len() > 9_000);
+    assert!(py.len() < 4_000, "{}", py.len());
+    assert!(py
+        .lines()
+        .nth(1)
+        .is_some_and(|l| l.starts_with("# d/dx = cos(x)*") && l.ends_with(" ..., where y = f(x).")));
+}
