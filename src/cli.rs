@@ -12,6 +12,7 @@ use std::io::{Read, Write};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::check::{self, CheckReport};
+use crate::codegen;
 use crate::defs::Problem;
 use crate::derivation::Derivation;
 use crate::diff;
@@ -55,6 +56,42 @@ enum Command {
     Jacobian(MatrixArgs),
     /// The Hessian of EXPR
     Hessian(MatrixArgs),
+    /// Write EXPR and its backward pass as source code (Rust, C, Python or NumPy)
+    Codegen(CodegenArgs),
+}
+
+#[derive(Args, Debug)]
+struct CodegenArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The variables to differentiate by, comma-separated (may be left out when there is one)
+    #[arg(long, value_name = "VARS")]
+    wrt: Option<OsString>,
+    /// The language
+    #[arg(long, value_enum, default_value_t = LangArg::Rust)]
+    lang: LangArg,
+    /// The function's name [default: the definition's name, or f]
+    #[arg(long)]
+    name: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LangArg {
+    Rust,
+    C,
+    Python,
+    Numpy,
+}
+
+impl From<LangArg> for codegen::Lang {
+    fn from(l: LangArg) -> codegen::Lang {
+        match l {
+            LangArg::Rust => codegen::Lang::Rust,
+            LangArg::C => codegen::Lang::C,
+            LangArg::Python => codegen::Lang::Python,
+            LangArg::Numpy => codegen::Lang::Numpy,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -470,6 +507,7 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
         }
         Command::Jacobian(a) => run_matrix(a, false, stdin, warnings),
         Command::Hessian(a) => run_matrix(a, true, stdin, warnings),
+        Command::Codegen(a) => run_codegen(a, stdin, warnings),
         Command::Simplify(a) => {
             let p = load(&a.input, stdin, warnings)?;
             let mut names = names_of(&p, None);
@@ -784,6 +822,21 @@ fn run_grad(a: GradArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
             format!("{}\n", serde_json::json!({ "input": to_text(&p.target), "gradient": comps }))
         }
     })
+}
+
+fn run_codegen(a: CodegenArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
+    let p = load(&a.input, stdin, warnings)?;
+    let vars = match &a.wrt {
+        Some(w) => os_to_string(w)?.split(',').map(|w| variable(&p, w.trim())).collect::<Result<Vec<_>>>()?,
+        None => vec![default_variable(&p.inlined_target())?],
+    };
+    let name = match (&a.name, &p.target_name) {
+        (Some(n), _) => n.clone(),
+        (None, Some(n)) => n.to_string(),
+        (None, None) => "f".to_owned(),
+    };
+    let k = codegen::Kernel::new(&p, &vars, &name)?;
+    Ok(codegen::generate(&k, a.lang.into()))
 }
 
 fn parse_point(at: &str) -> Result<Env> {

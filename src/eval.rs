@@ -414,9 +414,17 @@ fn element_value(key: &Sym) -> f64 {
     0.2 + 1.2 * ((h >> 11) as f64 / (1u64 << 53) as f64)
 }
 
-/// The value of `e` at `env`.
+/// The value of `e` at `env`, computed in the stable forms of [`crate::stable`]: the
+/// sigmoid, softplus, log-sum-exp and softmax stay finite for large inputs
+/// (`e^z/(1 + e^z)` is 1 at `z = 800`, not `inf/inf`), as in generated code.
 pub fn eval(e: &Expr, env: &Env) -> Result<f64> {
-    eval_with(e, env, None)
+    let s = crate::stable::stabilize(std::slice::from_ref(e));
+    let mut env = env.clone();
+    for (name, block) in &s.blocks {
+        let args = block.args().iter().map(|a| eval_with(a, &env, None)).collect::<Result<Vec<f64>>>()?;
+        env.insert(name.clone(), block.value(&args));
+    }
+    eval_with(&s.results[0], &env, None)
 }
 
 /// The value of `e` and of its derivative along `x` at `env`, by dual numbers.

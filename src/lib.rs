@@ -12,6 +12,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod codegen;
 pub mod cse;
 pub mod defs;
 pub mod derivation;
@@ -28,6 +29,7 @@ pub mod prec;
 pub mod print;
 pub mod reverse;
 pub mod simplify;
+pub mod stable;
 
 pub use diff::{diff, diff_n, gradient};
 pub use error::{Error, ErrorKind, Result};

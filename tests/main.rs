@@ -1,6 +1,7 @@
 //! The one test binary: every test file is a module here (one link step, fast builds).
 
 mod cli;
+mod codegen;
 mod cse;
 mod derivation;
 mod diff;
