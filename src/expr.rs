@@ -161,6 +161,9 @@ struct Inner {
     node: Node,
     depth: u32,
     syms: u64,
+    /// The number of nodes of the tree this is (shared nodes counted each time), at
+    /// most `u32::MAX`.
+    size: u32,
 }
 
 /// An immutable, shared, canonical expression. Cloning is a reference-count increment;
@@ -233,8 +236,9 @@ fn intern(node: Node) -> Expr {
             }
             _ => node_children(&node).iter().fold((1, 0), |(d, s), c| (d.max(c.0.depth + 1), s | c.0.syms)),
         };
+        let size = node_children(&node).iter().fold(1u32, |n, c| n.saturating_add(c.0.size));
         it.next_id += 1;
-        let rc = Rc::new(Inner { id: it.next_id, node, depth, syms });
+        let rc = Rc::new(Inner { id: it.next_id, node, depth, syms, size });
         if it.entries >= it.purge_at {
             it.table.retain(|_, bucket| {
                 bucket.retain(|w| w.strong_count() > 0);
@@ -362,6 +366,22 @@ impl Expr {
             Node::Call(Func::Builtin(func::SIGN), args) => Some(&args[0]),
             _ => None,
         }
+    }
+
+    /// The number of nodes of the expression as a tree, shared nodes counted each time
+    /// they occur (saturating). Constant time.
+    pub fn tree_size(&self) -> u32 {
+        self.0.size
+    }
+
+    /// The variable summary of `vars` together, for [`Expr::may_contain_any`].
+    pub fn summary(vars: &[Sym]) -> u64 {
+        vars.iter().fold(0, |m, v| m | v.bloom())
+    }
+
+    /// Whether any variable of a [`Expr::summary`] may occur here (constant time).
+    pub fn may_contain_any(&self, summary: u64) -> bool {
+        self.0.syms & summary != 0
     }
 
     /// Whether `v` may occur here, read off the 64-bit summary of the variables below

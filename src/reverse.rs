@@ -19,7 +19,8 @@ use crate::expr::{Expr, Func, Node, Sym};
 
 /// `d e / d v` for each of `vars`, in order; `None` when `e` holds index notation.
 pub fn gradient(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
-    let order = topological(e, vars)?;
+    let mask = Expr::summary(vars);
+    let order = topological(e, mask)?;
     let mut adjoints: HashMap<u64, Vec<Expr>> = HashMap::new();
     adjoints.insert(e.id(), vec![Expr::one()]);
     let wanted: HashSet<Sym> = vars.iter().cloned().collect();
@@ -30,7 +31,7 @@ pub fn gradient(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
         if adj.is_zero() {
             continue;
         }
-        let relevant = |c: &Expr| vars.iter().any(|v| c.may_contain(v));
+        let relevant = |c: &Expr| c.may_contain_any(mask);
         let mut give = |child: &Expr, partial: Expr| {
             if relevant(child) {
                 adjoints.entry(child.id()).or_default().push(Expr::mul([adj.clone(), partial]));
@@ -77,9 +78,9 @@ pub fn gradient(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
     Some(vars.iter().map(|v| results.remove(v).unwrap_or_else(Expr::zero)).collect())
 }
 
-/// The nodes of `e` that may hold one of `vars`, children before parents, found with
+/// The nodes of `e` that may hold one of the variables in `mask`, children before parents, found with
 /// an explicit stack; `None` when index notation occurs.
-fn topological(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
+fn topological(e: &Expr, mask: u64) -> Option<Vec<Expr>> {
     let mut order = Vec::new();
     let mut seen: HashSet<u64> = HashSet::new();
     // (node, children pushed yet?)
@@ -97,7 +98,7 @@ fn topological(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
         }
         stack.push((n.clone(), true));
         for c in n.children() {
-            if !seen.contains(&c.id()) && vars.iter().any(|v| c.may_contain(v)) {
+            if !seen.contains(&c.id()) && c.may_contain_any(mask) {
                 stack.push((c, false));
             }
         }

@@ -137,7 +137,7 @@ fn divides(e: &Expr) -> bool {
 
 /// [`simplify`], with the substitutions made, as `atom = value` equations.
 pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Expr, Expr)>) {
-    if expr::dag_size(e, LARGE + 1) > LARGE || e.free_vars().len() > MANY_VARS || call_nesting(e) > DEEP_CALLS {
+    if is_large(e) {
         return (large(e, names, form), Vec::new());
     }
     // Built-in outputs are looked for with the names' bodies already read as names, so
@@ -217,20 +217,25 @@ pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Ex
     (e.clone(), Vec::new())
 }
 
-/// Above this many distinct nodes an expression is not searched for a cheaper form:
+/// Above this many nodes (as a tree) an expression is not searched for a cheaper form:
 /// the rational-function view of a layer's gradient (hundreds of atoms) costs far more
 /// than it could save, and the differentiator's own output is already in terms of
 /// `tanh(z)` and `sigmoid(z)`. Every derivative in the reference suite is well below.
 pub const LARGE: usize = 300;
 
 /// Nor is an expression in more variables than this: a rational function's size grows
-/// exponentially with them. Softmax with eight outputs is still searched.
-pub const MANY_VARS: usize = 8;
+/// exponentially with them. Softmax with six outputs is still searched.
+pub const MANY_VARS: usize = 6;
 
 /// Nor is an expression with functions nested deeper than this (`sin(tanh(e^sin(x)))`):
 /// every level adds kernels to the rational-function view. Mish, `x*tanh(ln(1 + e^x))`,
 /// nests three deep.
 pub const DEEP_CALLS: usize = 4;
+
+/// Whether `e` is past [`LARGE`], [`MANY_VARS`] or [`DEEP_CALLS`]; the cheap tests first.
+fn is_large(e: &Expr) -> bool {
+    e.tree_size() as usize > LARGE || call_nesting(e) > DEEP_CALLS || e.free_vars().len() > MANY_VARS
+}
 
 /// The most function calls met on a path from the root to a leaf.
 fn call_nesting(e: &Expr) -> usize {
