@@ -456,7 +456,8 @@ impl Expr {
     pub fn add(terms: impl IntoIterator<Item = Expr>) -> Expr {
         let mut constant = Rational::zero();
         let mut order: Vec<Expr> = Vec::new();
-        let mut coeffs: HashMap<Expr, Rational> = HashMap::new();
+        // rest -> (coefficient, the term as given, whether another term joined it)
+        let mut coeffs: HashMap<Expr, (Rational, Expr, bool)> = HashMap::new();
         let mut stack: Vec<Expr> = terms.into_iter().collect();
         stack.reverse();
         while let Some(t) = stack.pop() {
@@ -466,10 +467,13 @@ impl Expr {
                 _ => {
                     let (c, rest) = t.coeff_rest();
                     match coeffs.get_mut(&rest) {
-                        Some(acc) => *acc += c,
+                        Some(acc) => {
+                            acc.0 += c;
+                            acc.2 = true;
+                        }
                         None => {
                             order.push(rest.clone());
-                            coeffs.insert(rest, c);
+                            coeffs.insert(rest, (c, t.clone(), false));
                         }
                     }
                 }
@@ -478,8 +482,13 @@ impl Expr {
         let mut out: Vec<Expr> = order
             .into_iter()
             .filter_map(|rest| {
-                let c = coeffs.remove(&rest)?;
-                (!c.is_zero()).then(|| Expr::mul([Expr::num(c), rest]))
+                let (c, term, joined) = coeffs.remove(&rest)?;
+                // A term no other joined is already canonical: keep it as it is.
+                match (c.is_zero(), joined) {
+                    (true, _) => None,
+                    (false, false) => Some(term),
+                    (false, true) => Some(Expr::mul([Expr::num(c), rest])),
+                }
             })
             .collect();
         out.sort_by(cmp_terms);
