@@ -60,7 +60,7 @@ pub fn diff(e: &Expr, x: &Sym) -> Expr {
 /// The first derivative of `e` with respect to `w`; with an indexed target, `x[i]`
 /// differentiates to `delta(i, j)` and sums over deltas are resolved.
 pub fn diff_wrt(e: &Expr, w: &Wrt) -> Expr {
-    let mut memo = HashMap::new();
+    let mut memo = Memo::default();
     let d = diff_rec(e, w, &mut memo);
     match w {
         Wrt::Var(_) => d,
@@ -172,11 +172,19 @@ pub fn check_variable(x: &str) -> Result<Sym> {
     }
 }
 
-fn diff_rec(e: &Expr, x: &Wrt, memo: &mut HashMap<u64, Expr>) -> Expr {
-    if let Some(d) = memo.get(&e.id()) {
+/// What the differentiator remembers per node: derivatives, and whether the variable
+/// occurs in it.
+#[derive(Default)]
+struct Memo {
+    derivatives: HashMap<u64, Expr>,
+    mentions: HashMap<u64, bool>,
+}
+
+fn diff_rec(e: &Expr, x: &Wrt, memo: &mut Memo) -> Expr {
+    if let Some(d) = memo.derivatives.get(&e.id()) {
         return d.clone();
     }
-    let d = if !e.contains(x.base()) {
+    let d = if !e.contains_memo(x.base(), &mut memo.mentions) {
         Expr::zero()
     } else {
         match e.node() {
@@ -266,7 +274,7 @@ fn diff_rec(e: &Expr, x: &Wrt, memo: &mut HashMap<u64, Expr>) -> Expr {
             }
         }
     };
-    memo.insert(e.id(), d.clone());
+    memo.derivatives.insert(e.id(), d.clone());
     d
 }
 
