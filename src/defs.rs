@@ -114,6 +114,13 @@ impl Problem {
         let order = p.dependency_order()?;
         p.resolve_all(&order)?;
         let inlined = p.inline_plain(&p.target);
+        // Only a name defined as 0 can bring a new division by zero.
+        let zero_names = p.resolved.values().any(Expr::is_zero);
+        if zero_names && (divides_by_zero(&inlined) || p.resolved.values().any(divides_by_zero)) {
+            return Err(
+                Error::new(ErrorKind::DivisionByZero).with_hint("a name that is defined as 0 stands in a denominator")
+            );
+        }
         if inlined.depth() > MAX_DEPTH {
             return Err(Error::new(ErrorKind::TooDeep(MAX_DEPTH as usize))
                 .with_hint("the definitions, inlined, nest deeper than deriv works"));
@@ -312,6 +319,25 @@ pub fn rename_bound(e: &Expr, avoid: &[Sym]) -> Expr {
         Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(|a| rename_bound(a, avoid)).collect()),
         _ => e.clone(),
     }
+}
+
+/// Whether `e` holds `0` to a negative power: a division by zero that inlining a
+/// definition made (`p = 0; 1/p`).
+fn divides_by_zero(e: &Expr) -> bool {
+    let mut stack = vec![e.clone()];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(x) = stack.pop() {
+        if !seen.insert(x.id()) {
+            continue;
+        }
+        if let Node::Pow(b, p) = x.node() {
+            if b.is_zero() && p.as_num().is_some_and(num_traits::Signed::is_negative) {
+                return true;
+            }
+        }
+        stack.extend(x.children());
+    }
+    false
 }
 
 fn push_def(defs: &mut Vec<Definition>, index: &mut HashMap<Sym, usize>, def: Definition) -> Result<()> {

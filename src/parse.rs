@@ -821,7 +821,14 @@ impl<'a> Parser<'a> {
                 ("log", 2) => {
                     let x = a.pop().unwrap_or_else(Expr::one);
                     let b = a.pop().unwrap_or_else(Expr::one);
-                    Ok(Expr::quotient(Expr::ln(x), Expr::ln(b)))
+                    let ln_b = Expr::ln(b);
+                    if ln_b.is_zero() {
+                        // log(1, x) = ln(x)/ln(1) = ln(x)/0 (found by the roundtrip fuzzer).
+                        return Err(self
+                            .err(ErrorKind::DivisionByZero, args[0].1)
+                            .with_hint("the logarithm to base 1 divides by ln(1) = 0"));
+                    }
+                    Ok(Expr::quotient(Expr::ln(x), ln_b))
                 }
                 ("log", _) if n > 2 => Err(arity_error("1 or 2 arguments", 2)
                     .with_hint("log(x) is the natural logarithm, log(b, x) the logarithm to base b")),
