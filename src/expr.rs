@@ -779,6 +779,11 @@ impl Expr {
                 if body.is_zero() {
                     return Expr::zero();
                 }
+                // sum(k, 1) over an unknown range is an atom: factoring 1 out of it again
+                // recursed without end (`sum(k, x^n)`, found by the roundtrip fuzzer).
+                if body.is_one() && args.len() != 3 {
+                    return intern(Node::Call(f, args));
+                }
                 // Factors free of the index come out of the sum.
                 let factors = match body.node() {
                     Node::Mul(fs) => fs.clone(),
