@@ -33,7 +33,24 @@ use crate::simplify::{self, Form, Names};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Give up when the work builds more than N expression nodes, or a result has more
+    /// than N nodes written out (0: no limit)
+    #[arg(long, global = true, value_name = "N", default_value_t = DEFAULT_MAX_NODES)]
+    max_nodes: u64,
+    /// Give up after SECS seconds of work (0: no limit)
+    #[arg(long, global = true, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT)]
+    timeout: f64,
 }
+
+const DEFAULT_MAX_NODES: u64 = match crate::limits::DEFAULT.max_nodes {
+    Some(n) => n,
+    None => 0,
+};
+
+const DEFAULT_TIMEOUT: f64 = match crate::limits::DEFAULT.timeout {
+    Some(t) => t.as_secs() as f64,
+    None => 0.0,
+};
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -256,6 +273,13 @@ pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stde
             return code;
         }
     };
+    let limits = match limits_of(&cli) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = writeln!(stderr, "{e}");
+            return e.exit_code();
+        }
+    };
     // Standard input is read here, so the work below can run on a thread of its own.
     let needs_stdin = args.iter().any(|a| a == "-");
     let mut input = Vec::new();
@@ -272,7 +296,8 @@ pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stde
             .stack_size(WORKER_STACK)
             .spawn_scoped(s, || {
                 let mut warnings = Vec::new();
-                let res = execute(cli.command, &mut &input[..], &mut warnings);
+                let res = crate::limits::with_limits(limits, || execute(cli.command, &mut &input[..], &mut warnings))
+                    .unwrap_or_else(|e| Err(limit_error(e)));
                 (res, warnings)
             })
             .map(|h| h.join())
@@ -301,6 +326,30 @@ pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stde
     }
 }
 
+/// `--max-nodes` and `--timeout` as [`Limits`](crate::limits::Limits).
+fn limits_of(cli: &Cli) -> Result<crate::limits::Limits> {
+    if !(cli.timeout >= 0.0 && cli.timeout <= 1e9) {
+        return Err(Error::new(ErrorKind::Argument(format!(
+            "--timeout takes a number of seconds, 0 for none (found {})",
+            cli.timeout
+        ))));
+    }
+    Ok(crate::limits::Limits {
+        max_nodes: (cli.max_nodes > 0).then_some(cli.max_nodes),
+        timeout: (cli.timeout > 0.0).then(|| std::time::Duration::from_secs_f64(cli.timeout)),
+    })
+}
+
+fn limit_error(e: crate::limits::Exceeded) -> Error {
+    let help = match e {
+        crate::limits::Exceeded::Nodes(_) => {
+            "the expression or its derivative grows too large to write out; raise --max-nodes (0 for no limit) to try anyway"
+        }
+        crate::limits::Exceeded::Time(_) => "raise --timeout (0 for no limit) to let it run longer",
+    };
+    Error::new(ErrorKind::Limit(e.to_string())).with_hint(help)
+}
+
 /// The stack of the thread that does the work: room for recursion to the parser's
 /// depth limit in every stage. Only the pages touched are ever committed.
 const WORKER_STACK: usize = 1 << 30;
@@ -326,7 +375,7 @@ fn utf8(bytes: Vec<u8>) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let byte = e.as_bytes()[offset];
-        Error::new(ErrorKind::Utf8 { byte, offset })
+        Error::new(ErrorKind::Utf8 { byte, offset }).with_hint("deriv reads UTF-8 text")
     })
 }
 
@@ -365,24 +414,30 @@ fn load(input: &InputArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> 
     let text = read_input(input, stdin)?;
     let lets = input.lets.iter().map(os_to_string).collect::<Result<Vec<_>>>()?;
     let p = Problem::load(&lets, &text)?;
-    warn_typos(&p, warnings);
+    warn_typos(&p, std::iter::once(&text).chain(&lets), warnings);
     Ok(p)
 }
 
-/// Warns about abstract functions whose names are one typo away from a built-in.
-fn warn_typos(p: &Problem, warnings: &mut Vec<String>) {
-    let mut seen = Vec::new();
+/// Warns about abstract functions whose names are a typo away from a built-in, with a
+/// caret under the first call in `sources` (the input, then the `--let` values).
+fn warn_typos<'a>(p: &Problem, sources: impl Iterator<Item = &'a String> + Clone, warnings: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
     let mut stack: Vec<Expr> = p.defs.iter().map(|d| d.body.clone()).chain([p.target.clone()]).collect();
     while let Some(e) = stack.pop() {
+        if !seen.insert(e.id()) {
+            continue;
+        }
         if let Node::Call(Func::Abstract(a), _) = e.node() {
             let n = a.name.as_str();
-            if !seen.contains(&n.to_owned()) {
-                seen.push(n.to_owned());
-                if let Some(f) = func::FUNCS.iter().find(|f| n.len() >= 3 && one_edit(n, f.name)) {
-                    warnings.push(format!(
-                        "warning: `{n}` is not a built-in function, so it is abstract; did you mean `{}`?",
-                        f.name
-                    ));
+            if let Some(f) = func::suggest(n) {
+                let msg = format!("`{n}` is not a built-in function, so deriv takes it as an abstract function");
+                let w = sources
+                    .clone()
+                    .find_map(|src| Some(Error::at(ErrorKind::Misuse(msg.clone()), call_span(src, n)?, src)))
+                    .unwrap_or_else(|| Error::new(ErrorKind::Misuse(msg)));
+                let w = w.with_hint(format!("did you mean `{f}`?"));
+                if !warnings.contains(&w.as_warning()) {
+                    warnings.push(w.as_warning());
                 }
             }
         }
@@ -390,22 +445,14 @@ fn warn_typos(p: &Problem, warnings: &mut Vec<String>) {
     }
 }
 
-/// Whether `a` becomes `b` by one insertion, deletion, substitution or transposition.
-fn one_edit(a: &str, b: &str) -> bool {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    if a == b {
-        return false;
-    }
-    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let (ra, rb) = (&a[prefix..], &b[prefix..]);
-    match (ra.len(), rb.len()) {
-        (la, lb) if la == lb => {
-            ra[1..] == rb[1..] || (la >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
-        }
-        (la, lb) if la + 1 == lb => ra == &rb[1..],
-        (la, lb) if la == lb + 1 => &ra[1..] == rb,
-        _ => false,
-    }
+/// Where `name` is first called in `src`: the name as a whole word, then `(` or a prime.
+fn call_span(src: &str, name: &str) -> Option<Span> {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    src.match_indices(name).map(|(i, _)| i).find_map(|i| {
+        let before = src[..i].chars().next_back();
+        let after = src[i + name.len()..].trim_start().chars().next();
+        (!before.is_some_and(word) && matches!(after, Some('(' | '\''))).then(|| Span::new(i, i + name.len()))
+    })
 }
 
 fn variable(p: &Problem, wrt: &str) -> Result<Sym> {
@@ -733,7 +780,7 @@ fn run_matrix(a: MatrixArgs, hessian: bool, stdin: &mut dyn Read, warnings: &mut
     let lets: Vec<String> = a.input.lets.iter().map(os_to_string).collect::<Result<_>>()?;
     // Rows: the definitions written in EXPR itself (not --let), else the expression.
     let mut rows: Vec<Expr> =
-        p.defs.iter().filter(|d| !lets.contains(&d.source)).map(|d| Expr::sym(d.name.clone())).collect();
+        p.defs.iter().filter(|d| !lets.iter().any(|l| **l == *d.source)).map(|d| Expr::sym(d.name.clone())).collect();
     if p.target_name.is_none() && !rows.contains(&p.target) {
         rows.push(p.target.clone());
     }
@@ -873,10 +920,13 @@ fn run_eval(a: EvalArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
     let env = parse_point(&at)?;
     let v = eval::eval(&p.inlined_target(), &env)?;
     if !v.is_finite() {
-        return Err(Error::new(ErrorKind::Eval(
-            "the value is not a finite real number here (a division by zero, or outside the domain of ln, sqrt, ...)"
-                .into(),
-        )));
+        return Err(Error::new(ErrorKind::Eval(format!(
+            "the value is not a finite real number (it evaluates to {v})"
+        )))
+        .with_hint(
+            "somewhere it divides by zero, leaves the domain of ln, sqrt, asin, ..., or passes \
+                 the largest double (about 1.8e308)",
+        ));
     }
     Ok(format!("{v}\n"))
 }

@@ -6,6 +6,7 @@
 //! express a result in terms of them.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::expr::{self, Expr, Func, Node, Sym};
@@ -22,9 +23,15 @@ pub struct Definition {
     pub body: Expr,
     /// The span of the name in `source`.
     pub span: Span,
-    /// The text the definition was read from.
-    pub source: String,
+    /// The text the definition was read from (shared by the definitions of one text).
+    pub source: Rc<str>,
 }
+
+/// How deep an expression may nest once definitions are inlined. The parser bounds
+/// nesting within one statement ([`parse::MAX_DEPTH`]); a chain of definitions, each
+/// one level deeper than the last, is bounded here, so every later stage works on
+/// expressions of bounded depth.
+pub const MAX_DEPTH: u32 = 10_000;
 
 /// Definitions and a target expression.
 #[derive(Clone, Debug)]
@@ -35,17 +42,32 @@ pub struct Problem {
     pub target: Expr,
     /// The name of the target when the last statement is a definition.
     pub target_name: Option<Sym>,
+    /// What the input cancelled as it was read (`x/x` is 1 where `x` is not zero): the
+    /// expressions assumed not to be zero.
+    pub assumed_nonzero: Vec<Expr>,
+    /// Where each definition is in `defs`.
+    index: HashMap<Sym, usize>,
+    /// Each plain definition with every name in it inlined.
+    resolved: HashMap<Sym, Expr>,
 }
 
 impl Problem {
     /// Reads `--let` values (each `NAME=DEF`) and then a program.
     pub fn load(lets: &[String], program: &str) -> Result<Problem> {
         let mut defs: Vec<Definition> = Vec::new();
+        let mut index: HashMap<Sym, usize> = HashMap::new();
         for l in lets {
             let stmts = parse::parse_program(l)?;
             match stmts.as_slice() {
                 [Statement { name: Some((name, span)), body, params, .. }] => {
-                    push_def(&mut defs, name.clone(), params.clone(), body.clone(), *span, l)?;
+                    let def = Definition {
+                        name: name.clone(),
+                        params: params.clone(),
+                        body: body.clone(),
+                        span: *span,
+                        source: Rc::from(l.as_str()),
+                    };
+                    push_def(&mut defs, &mut index, def)?;
                 }
                 _ => {
                     return Err(Error::at(
@@ -56,13 +78,22 @@ impl Problem {
                 }
             }
         }
-        let stmts = parse::parse_program(program)?;
+        let (stmts, assumed_nonzero) = expr::with_assumptions(|| parse::parse_program(program));
+        let stmts = stmts?;
+        let source: Rc<str> = Rc::from(program);
         let last = stmts.len() - 1;
         let mut target = None;
         for (i, s) in stmts.into_iter().enumerate() {
             match s.name {
                 Some((name, span)) => {
-                    push_def(&mut defs, name.clone(), s.params.clone(), s.body.clone(), span, program)?;
+                    let def = Definition {
+                        name: name.clone(),
+                        params: s.params.clone(),
+                        body: s.body.clone(),
+                        span,
+                        source: source.clone(),
+                    };
+                    push_def(&mut defs, &mut index, def)?;
                     if i == last {
                         target = Some((Some(name), s.body));
                     }
@@ -79,64 +110,140 @@ impl Problem {
             }
         }
         let (target_name, target) = target.ok_or_else(|| Error::new(ErrorKind::Empty))?;
-        let p = Problem { defs, target, target_name };
-        p.check_cycles()?;
+        let mut p = Problem { defs, target, target_name, assumed_nonzero, index, resolved: HashMap::new() };
+        let order = p.dependency_order()?;
+        p.resolve_all(&order)?;
+        let inlined = p.inline_plain(&p.target);
+        // Only a name defined as 0 can bring a new division by zero.
+        let zero_names = p.resolved.values().any(Expr::is_zero);
+        if zero_names && (divides_by_zero(&inlined) || p.resolved.values().any(divides_by_zero)) {
+            return Err(
+                Error::new(ErrorKind::DivisionByZero).with_hint("a name that is defined as 0 stands in a denominator")
+            );
+        }
+        if inlined.depth() > MAX_DEPTH {
+            return Err(Error::new(ErrorKind::TooDeep(MAX_DEPTH as usize))
+                .with_hint("the definitions, inlined, nest deeper than deriv works"));
+        }
         Ok(p)
     }
 
     /// The definition of `name`, if there is one.
     pub fn get(&self, name: &Sym) -> Option<&Definition> {
-        self.defs.iter().find(|d| &d.name == name)
+        self.index.get(name).map(|&i| &self.defs[i])
     }
 
-    fn check_cycles(&self) -> Result<()> {
-        // 0 = unvisited, 1 = on the current path, 2 = done.
+    /// The defined names `name`'s body uses, in order.
+    fn deps(&self, name: &Sym) -> Vec<Sym> {
+        self.get(name)
+            .map_or_else(Vec::new, |d| d.body.free_vars().into_iter().filter(|v| self.get(v).is_some()).collect())
+    }
+
+    /// Every definition, each after those it uses; a cycle is an error. Depth-first with
+    /// an explicit stack, so a chain of 100,000 definitions is no deeper a recursion
+    /// than one.
+    fn dependency_order(&self) -> Result<Vec<Sym>> {
+        // 1 = on the current path, 2 = done.
         let mut state: HashMap<Sym, u8> = HashMap::new();
+        let mut order = Vec::new();
         for d in &self.defs {
-            let mut path = Vec::new();
-            self.visit(&d.name, &mut state, &mut path)?;
+            if state.contains_key(&d.name) {
+                continue;
+            }
+            state.insert(d.name.clone(), 1);
+            let mut deps = self.deps(&d.name);
+            deps.reverse();
+            let mut path: Vec<(Sym, Vec<Sym>)> = vec![(d.name.clone(), deps)];
+            while let Some((_, pending)) = path.last_mut() {
+                let Some(v) = pending.pop() else {
+                    if let Some((n, _)) = path.pop() {
+                        state.insert(n.clone(), 2);
+                        order.push(n);
+                    }
+                    continue;
+                };
+                match state.get(&v) {
+                    Some(2) => {}
+                    Some(_) => return Err(self.cycle_error(&path, &v)),
+                    None => {
+                        state.insert(v.clone(), 1);
+                        let mut deps = self.deps(&v);
+                        deps.reverse();
+                        path.push((v, deps));
+                    }
+                }
+            }
+        }
+        Ok(order)
+    }
+
+    fn cycle_error(&self, path: &[(Sym, Vec<Sym>)], name: &Sym) -> Error {
+        let start = path.iter().position(|(n, _)| n == name).unwrap_or(0);
+        let mut names: Vec<&str> = path[start..].iter().map(|(n, _)| n.as_str()).collect();
+        names.push(name.as_str());
+        let msg = if names.len() == 2 {
+            format!("`{name}` is defined in terms of itself")
+        } else {
+            format!("definitions form a cycle: {}", names.join(" -> "))
+        };
+        let e = match self.get(name) {
+            Some(def) => Error::at(ErrorKind::Definition(msg), def.span, &def.source),
+            None => Error::new(ErrorKind::Definition(msg)),
+        };
+        e.with_hint(if names.len() == 2 {
+            "a name stands for its definition, so the definition cannot use it: rename one of them"
+        } else {
+            "a definition may use only names that do not depend on it"
+        })
+    }
+
+    /// Inlines every definition into the ones after it in `order`, refusing a result
+    /// deeper than [`MAX_DEPTH`].
+    fn resolve_all(&mut self, order: &[Sym]) -> Result<()> {
+        for name in order {
+            let Some(def) = self.get(name) else { continue };
+            let e = self.inline_plain(&def.body);
+            if e.depth() > MAX_DEPTH {
+                return Err(Error::at(ErrorKind::TooDeep(MAX_DEPTH as usize), def.span, &def.source).with_hint(
+                    format!("`{name}`, with the definitions it uses inlined, nests {} levels deep", e.depth()),
+                ));
+            }
+            self.resolved.insert(name.clone(), e);
         }
         Ok(())
     }
 
-    fn visit(&self, name: &Sym, state: &mut HashMap<Sym, u8>, path: &mut Vec<Sym>) -> Result<()> {
-        let Some(def) = self.get(name) else {
-            return Ok(());
-        };
-        match state.get(name) {
-            Some(2) => return Ok(()),
-            Some(1) => {
-                let start = path.iter().position(|n| n == name).unwrap_or(0);
-                let mut names: Vec<&str> = path[start..].iter().map(Sym::as_str).collect();
-                names.push(name.as_str());
-                let msg = if names.len() == 2 {
-                    format!("`{name}` is defined in terms of itself")
-                } else {
-                    format!("definitions form a cycle: {}", names.join(" -> "))
-                };
-                return Err(Error::at(ErrorKind::Definition(msg), def.span, &def.source));
+    /// `e` with the plain (not indexed) names it uses replaced by their inlined bodies.
+    fn inline_plain(&self, e: &Expr) -> Expr {
+        if self.resolved.is_empty() {
+            return e.clone();
+        }
+        let mut map: HashMap<Sym, Expr> = HashMap::new();
+        let mut stack = vec![e.clone()];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x.id()) {
+                continue;
             }
-            _ => {}
+            match x.node() {
+                Node::Var(v) => {
+                    if let Some(r) = self.resolved.get(v) {
+                        map.insert(v.clone(), r.clone());
+                    }
+                }
+                _ => stack.extend(x.children()),
+            }
         }
-        state.insert(name.clone(), 1);
-        path.push(name.clone());
-        for v in def.body.free_vars() {
-            self.visit(&v, state, path)?;
+        if map.is_empty() {
+            return e.clone();
         }
-        path.pop();
-        state.insert(name.clone(), 2);
-        Ok(())
+        expr::substitute_all(e, &map)
     }
 
     /// `e` with every defined name replaced by its (fully inlined) definition; an
     /// indexed name `z[m]` by its definition with the indices put in.
     pub fn inline(&self, e: &Expr) -> Expr {
-        let mut resolved: HashMap<Sym, Expr> = HashMap::new();
-        // Definitions are acyclic, so resolving each in dependency order terminates.
-        for d in self.defs.iter().filter(|d| d.params.is_empty()) {
-            self.resolve(&d.name, &mut resolved);
-        }
-        let e = expr::substitute_all(e, &resolved);
+        let e = self.inline_plain(e);
         self.inline_indexed(&e, 0)
     }
 
@@ -162,26 +269,20 @@ impl Problem {
         }
     }
 
-    fn resolve(&self, name: &Sym, resolved: &mut HashMap<Sym, Expr>) -> Option<Expr> {
-        if let Some(e) = resolved.get(name) {
-            return Some(e.clone());
-        }
-        let def = self.get(name)?;
-        let mut map = HashMap::new();
-        for v in def.body.free_vars() {
-            if let Some(r) = self.resolve(&v, resolved) {
-                map.insert(v, r);
-            }
-        }
-        let e = expr::substitute_all(&def.body, &map);
-        resolved.insert(name.clone(), e.clone());
-        Some(e)
-    }
-
     /// The definitions as names the simplifier may use (bodies inlined), the target's own
     /// name first: it is the output the result is most naturally written in.
     pub fn names(&self, wrt: Option<&Sym>) -> crate::simplify::Names {
-        let mut defs: Vec<(Sym, Expr)> = self.defs.iter().map(|d| (d.name.clone(), self.inline(&d.body))).collect();
+        let mut defs: Vec<(Sym, Expr)> = self
+            .defs
+            .iter()
+            .map(|d| {
+                let body = match self.resolved.get(&d.name) {
+                    Some(r) => self.inline_indexed(r, 0),
+                    None => self.inline(&d.body),
+                };
+                (d.name.clone(), body)
+            })
+            .collect();
         let own = match self.target.node() {
             crate::expr::Node::Var(v) if self.get(v).is_some() => Some(v.clone()),
             _ => self.target_name.clone(),
@@ -220,17 +321,32 @@ pub fn rename_bound(e: &Expr, avoid: &[Sym]) -> Expr {
     }
 }
 
-fn push_def(
-    defs: &mut Vec<Definition>,
-    name: Sym,
-    params: Vec<Sym>,
-    body: Expr,
-    span: Span,
-    source: &str,
-) -> Result<()> {
-    if defs.iter().any(|d| d.name == name) {
-        return Err(Error::at(ErrorKind::Definition(format!("`{name}` is already defined")), span, source));
+/// Whether `e` holds `0` to a negative power: a division by zero that inlining a
+/// definition made (`p = 0; 1/p`).
+fn divides_by_zero(e: &Expr) -> bool {
+    let mut stack = vec![e.clone()];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(x) = stack.pop() {
+        if !seen.insert(x.id()) {
+            continue;
+        }
+        if let Node::Pow(b, p) = x.node() {
+            if b.is_zero() && p.as_num().is_some_and(num_traits::Signed::is_negative) {
+                return true;
+            }
+        }
+        stack.extend(x.children());
     }
-    defs.push(Definition { name, params, body, span, source: source.to_owned() });
+    false
+}
+
+fn push_def(defs: &mut Vec<Definition>, index: &mut HashMap<Sym, usize>, def: Definition) -> Result<()> {
+    if index.contains_key(&def.name) {
+        let name = &def.name;
+        return Err(Error::at(ErrorKind::Definition(format!("`{name}` is already defined")), def.span, &def.source)
+            .with_hint("each name is defined once: rename one of the definitions"));
+    }
+    index.insert(def.name.clone(), defs.len());
+    defs.push(def);
     Ok(())
 }

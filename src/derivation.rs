@@ -60,6 +60,9 @@ pub struct Derivation {
     pub var: Sym,
     /// The steps; the last is the result.
     pub steps: Vec<Step>,
+    /// Expressions the input cancelled against themselves (`x/x = 1`): the derivation
+    /// holds where they are not zero.
+    pub assumed_nonzero: Vec<Expr>,
 }
 
 impl Derivation {
@@ -107,7 +110,13 @@ impl Derivation {
                 kept.push(s);
             }
         }
-        Ok(Derivation { subject, subject_latex, var: x.clone(), steps: kept })
+        Ok(Derivation {
+            subject,
+            subject_latex,
+            var: x.clone(),
+            steps: kept,
+            assumed_nonzero: problem.assumed_nonzero.clone(),
+        })
     }
 
     /// The result: the last step's expression.
@@ -125,6 +134,10 @@ impl Derivation {
         for s in &self.steps {
             out.push_str(&format!(" &= {} && \\text{{{}}} \\\\\n", s.term.to_latex(), latex_text(&s.rule)));
         }
+        for c in &self.assumed_nonzero {
+            let c = latex::to_latex(c);
+            out.push_str(&format!(" & && \\text{{where }} {c} \\neq 0 \\text{{ (cancelled: }} \\tfrac{{{c}}}{{{c}}} = 1 \\text{{)}} \\\\\n"));
+        }
         if out.ends_with(" \\\\\n") {
             out.truncate(out.len() - 4);
             out.push('\n');
@@ -141,6 +154,7 @@ impl Derivation {
             "steps": self.steps.iter().map(|s| serde_json::json!({
                 "rule": s.rule, "text": s.term.to_text(), "latex": s.term.to_latex(),
             })).collect::<Vec<_>>(),
+            "assumed_nonzero": self.assumed_nonzero.iter().map(text::to_text).collect::<Vec<_>>(),
         })
     }
 }
@@ -174,6 +188,11 @@ impl fmt::Display for Derivation {
         writeln!(f, "d/d{} {}", self.var, self.subject)?;
         for (l, s) in lines.iter().zip(&self.steps) {
             writeln!(f, "  = {l:width$}    # {}", s.rule)?;
+        }
+        for c in &self.assumed_nonzero {
+            let t = text::to_text(c);
+            let shown = if text::prec(c) < Prec::Atom { format!("({t})") } else { t.clone() };
+            writeln!(f, "  where {t} ≠ 0    # cancelled: {shown}/{shown} = 1")?;
         }
         Ok(())
     }

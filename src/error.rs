@@ -57,6 +57,9 @@ pub enum ErrorKind {
     /// A number whose exact value is too large to hold.
     #[error("number too large (exponents are limited to {0} digits)")]
     NumberTooLarge(i64),
+    /// A denominator that is exactly zero.
+    #[error("division by zero")]
+    DivisionByZero,
     /// Nesting beyond the parser's limit.
     #[error("nesting too deep (limit {0})")]
     TooDeep(usize),
@@ -96,6 +99,9 @@ pub enum ErrorKind {
     /// A file could not be read.
     #[error("{0}")]
     Io(String),
+    /// The work ran into `--max-nodes` or `--timeout`.
+    #[error("{0}")]
+    Limit(String),
 }
 
 /// An error, with the input it was found in when it is about input. The details are
@@ -112,7 +118,7 @@ pub struct Detail {
     pub span: Option<Span>,
     /// The text the span points into.
     pub source: Option<String>,
-    /// A suggestion, printed after the caret.
+    /// A suggestion, printed after the caret as `= help: ...`.
     pub hint: Option<String>,
 }
 
@@ -140,6 +146,16 @@ impl Error {
     pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
         self.0.hint = Some(hint.into());
         self
+    }
+
+    /// The error found in a piece of text that was parsed on its own, where the piece
+    /// starts at byte `from`, moved to `source`, where the piece starts at byte `to`.
+    /// An error outside the piece (`span` before `from`) keeps no position.
+    pub fn relocate(self, from: usize, to: usize, source: &str) -> Error {
+        let mut d = *self.0;
+        d.span = d.span.filter(|s| s.start >= from).map(|s| Span::new(s.start - from + to, s.end - from + to));
+        d.source = d.span.map(|_| source.to_owned());
+        Error(Box::new(d))
     }
 
     /// The exit code the command line uses: 2 for bad input, 1 for other failures.
@@ -172,9 +188,16 @@ fn echo(c: char) -> String {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}", self.kind)?;
+impl Error {
+    /// The message as a warning: `warning: ...`, with the same caret and help lines.
+    pub fn as_warning(&self) -> String {
+        let mut out = String::new();
+        let _ = self.render(&mut out, "warning");
+        out
+    }
+
+    fn render(&self, f: &mut impl fmt::Write, label: &str) -> fmt::Result {
+        write!(f, "{label}: {}", self.kind)?;
         if let (Some(span), Some(src)) = (self.span, self.source.as_deref()) {
             let start = span.start.min(src.len());
             let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
@@ -206,9 +229,18 @@ impl fmt::Display for Error {
             )?;
         }
         if let Some(hint) = &self.hint {
-            write!(f, "\n  = hint: {hint}")?;
+            write!(f, "\n  = help: {hint}")?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Error {
+    /// rustc's layout: `error: message`, the locator, the input line echoed (control
+    /// and direction-changing characters escaped), the caret under the span, and the
+    /// help line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f, "error")
     }
 }
 

@@ -70,14 +70,17 @@ impl PartialOrd for Sym {
 }
 
 fn natural_cmp(a: &str, b: &str) -> Ordering {
-    let split = |s: &str| {
-        let i = s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    // Sorting a 100,000-term sum compares names millions of times: no allocation here.
+    fn split(s: &str) -> (&str, Option<(usize, &str)>) {
+        let i = s.len() - s.bytes().rev().take_while(u8::is_ascii_digit).count();
         let (head, digits) = s.split_at(i);
-        (head.to_owned(), digits.parse::<u128>().ok())
-    };
+        // Digits compare as numbers: by length without leading zeros, then as text.
+        let digits = digits.trim_start_matches('0');
+        (head, (i < s.len()).then_some((digits.len(), digits)))
+    }
     let (ha, na) = split(a);
     let (hb, nb) = split(b);
-    ha.cmp(&hb).then(na.cmp(&nb)).then(a.cmp(b))
+    ha.cmp(hb).then(na.cmp(&nb)).then(a.cmp(b))
 }
 
 /// A mathematical constant other than `e` (which is `exp(1)`).
@@ -160,10 +163,33 @@ struct Inner {
     id: u64,
     node: Node,
     depth: u32,
+    /// Nodes when written out as a tree (shared subexpressions counted each time),
+    /// saturating: what printing costs.
+    size: u64,
     syms: u64,
-    /// The number of nodes of the tree this is (shared nodes counted each time), at
-    /// most `u32::MAX`.
-    size: u32,
+}
+
+impl Drop for Inner {
+    /// Frees the children with an explicit stack: a chain of nodes 100,000 deep (built
+    /// by definitions, or by a library caller) must not overflow the stack when dropped.
+    fn drop(&mut self) {
+        let mut stack: Vec<Expr> = Vec::new();
+        take_children(&mut self.node, &mut stack);
+        while let Some(e) = stack.pop() {
+            if let Ok(mut inner) = Rc::try_unwrap(e.0) {
+                take_children(&mut inner.node, &mut stack);
+            }
+        }
+    }
+}
+
+/// Moves a node's children onto `stack`, leaving the node childless.
+fn take_children(node: &mut Node, stack: &mut Vec<Expr>) {
+    match std::mem::replace(node, Node::Const(Constant::Pi)) {
+        Node::Add(v) | Node::Mul(v) | Node::Call(_, v) => stack.extend(v),
+        Node::Pow(b, e) => stack.extend([b, e]),
+        _ => {}
+    }
 }
 
 /// An immutable, shared, canonical expression. Cloning is a reference-count increment;
@@ -214,6 +240,15 @@ thread_local! {
 }
 
 fn intern(node: Node) -> Expr {
+    let (e, new) = intern_node(node);
+    if new {
+        // Outside the interner's borrow: this may give up by unwinding.
+        crate::limits::charge_node();
+    }
+    e
+}
+
+fn intern_node(node: Node) -> (Expr, bool) {
     let hash = shallow_hash(&node);
     INTERNER.with(|cell| {
         let mut it = cell.borrow_mut();
@@ -226,19 +261,21 @@ fn intern(node: Node) -> Expr {
             let found = bucket.iter().filter_map(Weak::upgrade).find(|rc| rc.node == node);
             it.entries -= removed;
             if let Some(rc) = found {
-                return Expr(rc);
+                return (Expr(rc), false);
             }
         }
         let (depth, syms) = match &node {
             Node::Var(s) => (1, s.bloom()),
             Node::Call(Func::Indexed(s), args) => {
-                args.iter().fold((1, s.bloom()), |(d, b), c| (d.max(c.0.depth + 1), b | c.0.syms))
+                args.iter().fold((1, s.bloom()), |(d, b), c| (d.max(c.0.depth.saturating_add(1)), b | c.0.syms))
             }
-            _ => node_children(&node).iter().fold((1, 0), |(d, s), c| (d.max(c.0.depth + 1), s | c.0.syms)),
+            _ => {
+                node_children(&node).iter().fold((1, 0), |(d, s), c| (d.max(c.0.depth.saturating_add(1)), s | c.0.syms))
+            }
         };
-        let size = node_children(&node).iter().fold(1u32, |n, c| n.saturating_add(c.0.size));
+        let size = node_children(&node).iter().fold(1u64, |n, c| n.saturating_add(c.0.size));
         it.next_id += 1;
-        let rc = Rc::new(Inner { id: it.next_id, node, depth, syms, size });
+        let rc = Rc::new(Inner { id: it.next_id, node, depth, size, syms });
         if it.entries >= it.purge_at {
             it.table.retain(|_, bucket| {
                 bucket.retain(|w| w.strong_count() > 0);
@@ -249,8 +286,23 @@ fn intern(node: Node) -> Expr {
         }
         it.table.entry(hash).or_default().push(Rc::downgrade(&rc));
         it.entries += 1;
-        Expr(rc)
+        (Expr(rc), true)
     })
+}
+
+/// Nodes every stage asks for all the time, built once per thread.
+struct Common {
+    zero: Expr,
+    one: Expr,
+    minus_one: Expr,
+    e: Expr,
+}
+
+thread_local! {
+    static COMMON: Common = {
+        let one = Expr::int(1);
+        Common { zero: Expr::int(0), minus_one: Expr::int(-1), e: Expr::exp(one.clone()), one }
+    };
 }
 
 fn node_children(node: &Node) -> Vec<&Expr> {
@@ -280,12 +332,12 @@ impl Expr {
 
     /// Zero.
     pub fn zero() -> Expr {
-        Expr::int(0)
+        COMMON.with(|c| c.zero.clone())
     }
 
     /// One.
     pub fn one() -> Expr {
-        Expr::int(1)
+        COMMON.with(|c| c.one.clone())
     }
 
     /// A variable.
@@ -305,7 +357,7 @@ impl Expr {
 
     /// Euler's number `e`, which is `exp(1)`.
     pub fn e() -> Expr {
-        Expr::exp(Expr::one())
+        COMMON.with(|c| c.e.clone())
     }
 
     // ---- accessors ------------------------------------------------------------------
@@ -323,6 +375,12 @@ impl Expr {
     /// The length of the longest path to a leaf.
     pub fn depth(&self) -> u32 {
         self.0.depth
+    }
+
+    /// How many nodes this expression has written out as a tree, every shared
+    /// subexpression counted where it occurs (saturating): what printing it costs.
+    pub fn tree_size(&self) -> u64 {
+        self.0.size
     }
 
     /// The children in order (the base then the exponent for a power).
@@ -368,12 +426,6 @@ impl Expr {
         }
     }
 
-    /// The number of nodes of the expression as a tree, shared nodes counted each time
-    /// they occur (saturating). Constant time.
-    pub fn tree_size(&self) -> u32 {
-        self.0.size
-    }
-
     /// The variable summary of `vars` together, for [`Expr::may_contain_any`].
     pub fn summary(vars: &[Sym]) -> u64 {
         vars.iter().fold(0, |m, v| m | v.bloom())
@@ -406,6 +458,25 @@ impl Expr {
             }
         }
         false
+    }
+
+    /// [`Expr::contains`], remembering the answer for every node it visits in `memo`:
+    /// a walk that asks about each node of a deep expression (the differentiator) stays
+    /// linear instead of quadratic.
+    pub fn contains_memo(&self, v: &Sym, memo: &mut HashMap<u64, bool>) -> bool {
+        if self.0.syms & v.bloom() == 0 {
+            return false;
+        }
+        if let Some(&r) = memo.get(&self.id()) {
+            return r;
+        }
+        let r = match self.node() {
+            Node::Var(s) => s == v,
+            Node::Call(Func::Indexed(s), _) if s == v => true,
+            _ => self.children().iter().any(|c| c.contains_memo(v, memo)),
+        };
+        memo.insert(self.id(), r);
+        r
     }
 
     /// The variables that occur in this expression, sorted.
@@ -459,6 +530,10 @@ impl Expr {
         // rest -> (coefficient, the term as given, whether another term joined it)
         let mut coeffs: HashMap<Expr, (Rational, Expr, bool)> = HashMap::new();
         let mut stack: Vec<Expr> = terms.into_iter().collect();
+        if stack.len() > 64 {
+            // Long sums are where work without new nodes piles up: look at the clock.
+            crate::limits::check();
+        }
         stack.reverse();
         while let Some(t) = stack.pop() {
             match t.node() {
@@ -509,6 +584,14 @@ impl Expr {
 
     /// `-a`.
     pub fn negate(a: Expr) -> Expr {
+        // A variable or a call other than e^u is canonical as a factor already: `-x` is
+        // the product -1*x without the work of `mul` (a sum `x - x - ... - x` of 100,000
+        // terms negates 100,000 times).
+        if matches!(a.node(), Node::Var(_) | Node::Const(_))
+            || matches!(a.node(), Node::Call(..)) && a.as_exp().is_none()
+        {
+            return intern(Node::Mul(vec![COMMON.with(|c| c.minus_one.clone()), a]));
+        }
         Expr::mul([Expr::int(-1), a])
     }
 
@@ -524,6 +607,9 @@ impl Expr {
         let mut stack: Vec<Expr> = factors.into_iter().collect();
         if let Some(r) = Expr::mul_one_more(&stack) {
             return r;
+        }
+        if stack.len() > 64 {
+            crate::limits::check();
         }
         let mut coeff = Rational::one();
         let mut order: Vec<Expr> = Vec::new();
@@ -571,7 +657,11 @@ impl Expr {
                     Expr::pow(b, e)
                 }
             } else {
-                Expr::pow(b, Expr::add(es))
+                let sum = Expr::add(es);
+                if sum.is_zero() {
+                    assume_nonzero(&b);
+                }
+                Expr::pow(b, sum)
             };
             match combined.node() {
                 Node::Num(r) => coeff *= r,
@@ -754,6 +844,11 @@ impl Expr {
                 if body.is_zero() {
                     return Expr::zero();
                 }
+                // sum(k, 1) over an unknown range is an atom: factoring 1 out of it again
+                // recursed without end (`sum(k, x^n)`, found by the roundtrip fuzzer).
+                if body.is_one() && args.len() != 3 {
+                    return intern(Node::Call(f, args));
+                }
                 // Factors free of the index come out of the sum.
                 let factors = match body.node() {
                     Node::Mul(fs) => fs.clone(),
@@ -820,6 +915,38 @@ fn fold_num_pow(b: &Rational, e: &Rational) -> Option<Expr> {
     // b^(p/q): fold when b has an exact q-th root.
     let root = number::exact_root(b, e.denom())?;
     number::pow_int(&root, e.numer()).map(Expr::num)
+}
+
+// ---- cancellations ----------------------------------------------------------------------
+
+thread_local! {
+    /// Bases that products cancelled (`x*x^-1` is 1), while [`with_assumptions`] listens.
+    static ASSUMED: RefCell<Option<Vec<Expr>>> = const { RefCell::new(None) };
+}
+
+/// Records that a product cancelled `b/b` to 1, which holds only where `b` is not zero.
+fn assume_nonzero(b: &Expr) {
+    // Numbers, e^u and pi are never zero.
+    if b.as_num().is_some() || b.as_exp().is_some() || matches!(b.node(), Node::Const(_)) {
+        return;
+    }
+    ASSUMED.with(|a| {
+        if let Some(v) = a.borrow_mut().as_mut() {
+            if !v.contains(b) {
+                v.push(b.clone());
+            }
+        }
+    });
+}
+
+/// Runs `work`, and lists the expressions that products built meanwhile cancelled
+/// against themselves (`x/x = 1`, `(a + b)^2/(a + b)^2 = 1`): the result holds only
+/// where each is not zero. That is deriv's convention, and `--steps` says so.
+pub fn with_assumptions<T>(work: impl FnOnce() -> T) -> (T, Vec<Expr>) {
+    let outer = ASSUMED.with(|a| a.replace(Some(Vec::new())));
+    let r = work();
+    let found = ASSUMED.with(|a| a.replace(outer)).unwrap_or_default();
+    (r, found)
 }
 
 // ---- ordering ---------------------------------------------------------------------------
@@ -903,15 +1030,18 @@ fn cmp_factors(a: &Expr, b: &Expr) -> Ordering {
 
 /// Terms order by their factors, ignoring the coefficient; lower degree first.
 fn cmp_terms(a: &Expr, b: &Expr) -> Ordering {
-    let factors = |e: &Expr| -> Vec<Expr> {
-        let (_, rest) = e.coeff_rest();
-        match rest.node() {
-            Node::Mul(fs) => fs.clone(),
-            _ => vec![rest],
+    // The factors without the coefficient, as a view: sorting a long sum compares terms
+    // millions of times, so nothing is built here.
+    fn factors(e: &Expr) -> &[Expr] {
+        match e.node() {
+            Node::Mul(fs) if fs[0].as_num().is_some() => &fs[1..],
+            Node::Mul(fs) => fs,
+            Node::Num(_) => &[],
+            _ => std::slice::from_ref(e),
         }
-    };
+    }
     let (fa, fb) = (factors(a), factors(b));
-    for (x, y) in fa.iter().zip(&fb) {
+    for (x, y) in fa.iter().zip(fb) {
         let o = cmp_factors(x, y);
         if o != Ordering::Equal {
             return o;

@@ -76,6 +76,51 @@ pub fn is_builtin(name: &str) -> bool {
     lookup(name).is_some() || ALIASES.contains(&name)
 }
 
+/// The built-in function closest to `name` by edit distance (insertions, deletions,
+/// substitutions and swaps of neighbours), when `name` is not one itself and is near
+/// enough to be a typo: one edit for names up to five letters, two for longer ones
+/// (`tahn` is `tanh`, `sigmod` is `sigmoid`, `arctan` is `atan`). Names under three
+/// letters (`f`, `g`) are never typos.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    let n = name.chars().count();
+    if n < 3 || is_builtin(name) {
+        return None;
+    }
+    let allowed = if n <= 5 { 1 } else { 2 };
+    FUNCS
+        .iter()
+        .map(|f| f.name)
+        .chain(ALIASES.iter().copied())
+        .map(|b| (edit_distance(name, b), b))
+        .filter(|&(d, _)| d <= allowed)
+        // Among equally near names, one of the same length (a swap: `tahn`) first.
+        .min_by_key(|&(d, b)| (d, b.chars().count() != n))
+        .map(|(_, b)| b)
+}
+
+/// The optimal-string-alignment distance between `a` and `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 /// The reserved constant names.
 pub const CONSTANTS: &[&str] = &["e", "pi"];
 
@@ -124,6 +169,19 @@ mod tests {
                 assert!((fd - s).abs() <= 1e-6 * s.abs().max(1.0), "{} at {u}: {fd} vs {s}", f.name);
             }
         }
+    }
+
+    #[test]
+    fn typos_of_builtins_are_recognised() {
+        assert_eq!(suggest("tahn"), Some("tanh"));
+        assert_eq!(suggest("sigmod"), Some("sigmoid"));
+        assert_eq!(suggest("arctan"), Some("atan"));
+        assert_eq!(suggest("softpuls"), Some("softplus"));
+        assert_eq!(suggest("sqr"), Some("sqrt"));
+        assert_eq!(suggest("tanh"), None);
+        assert_eq!(suggest("g"), None);
+        assert_eq!(suggest("loss"), None);
+        assert_eq!(suggest("model"), None);
     }
 
     #[test]

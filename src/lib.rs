@@ -21,6 +21,8 @@ pub mod error;
 pub mod eval;
 pub mod expr;
 pub mod func;
+pub mod fuzz;
+pub mod limits;
 pub mod note;
 pub mod number;
 pub mod parse;

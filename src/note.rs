@@ -40,10 +40,13 @@ pub enum Block {
 /// Where KaTeX is loaded from in HTML notes unless another location is given.
 pub const KATEX_CDN: &str = "https://cdn.jsdelivr.net/npm/katex@0.16.11/dist";
 
-/// Works a note file into blocks of prose and math.
+/// Works a note file into blocks of prose and math. A note with no math in it (no
+/// definition, expression or request) is an error: it is most likely the wrong file.
 pub fn blocks(src: &str) -> Result<Vec<Block>> {
     let mut out = Vec::new();
     let mut program = String::new();
+    // Where a piece of the note, parsed after `program` and a newline, starts in `src`.
+    let offset_of = |piece: &str| piece.as_ptr() as usize - src.as_ptr() as usize;
     let mut offset = 0;
     for line in src.split_inclusive('\n') {
         let start = offset;
@@ -67,7 +70,8 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
             let (subject, vars) =
                 rest.rsplit_once(" wrt ").ok_or_else(|| bad(format!("write `{verb} SUBJECT wrt VAR`")))?;
             let text = format!("{program}\n{subject}");
-            let problem = Problem::load(&[], &text).map_err(|e| bad(format!("in `{subject}`: {}", e.kind)))?;
+            let problem =
+                Problem::load(&[], &text).map_err(|e| e.relocate(program.len() + 1, offset_of(subject), src))?;
             let form = if problem.defs.is_empty() { Form::Auto } else { Form::Output };
             if verb == "diff" {
                 let x = diff::check_variable(vars.trim()).map_err(|e| bad(e.kind.to_string()))?;
@@ -94,11 +98,21 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
         }
         // A definition: check it now, against what came before, and show it.
         let text = format!("{program}\n{line}");
-        let problem = Problem::load(&[], &text).map_err(|e| bad(e.kind.to_string()))?;
+        let problem = Problem::load(&[], &text).map_err(|e| e.relocate(program.len() + 1, offset_of(line), src))?;
         for def in problem.defs.iter().skip(Problem::load(&[], &format!("{program}\n0")).map_or(0, |p| p.defs.len())) {
             out.push(Block::Math(format!("{} = {}", latex_name(def.name.as_str()), to_latex(&def.body))));
         }
-        program = text;
+        if problem.target_name.is_none() {
+            // A bare expression is shown; it defines nothing for the lines after it.
+            out.push(Block::Math(to_latex(&problem.target)));
+        } else {
+            program = text;
+        }
+    }
+    if !out.iter().any(|b| matches!(b, Block::Math(_))) {
+        return Err(Error::at(ErrorKind::Empty, Span::at(src.len()), src).with_hint(
+            "a note needs math: definitions such as `p = e^z/(1+e^z)`, expressions or requests such as `diff p wrt z`",
+        ));
     }
     Ok(out)
 }

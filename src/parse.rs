@@ -98,6 +98,13 @@ fn blank(input: &str) -> IResult<&str, &str> {
     recognize((spaces, opt(comment))).parse(input)
 }
 
+/// The length of the integer at the start of `rest` when `..` follows it (`1..K`).
+/// Only the digits are looked at, so lexing stays linear in the input.
+fn range_start(rest: &str) -> Option<usize> {
+    let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+    (n > 0 && rest[n..].starts_with("..")).then_some(n)
+}
+
 fn lex(src: &str) -> Vec<Token> {
     let mut toks = Vec::new();
     let mut rest = src;
@@ -113,9 +120,7 @@ fn lex(src: &str) -> Vec<Token> {
         };
         let (tok, len) = if rest.starts_with("..") {
             (Tok::DotDot, 2)
-        } else if let Some(n) =
-            Some(rest.bytes().take_while(u8::is_ascii_digit).count()).filter(|&n| n > 0 && rest[n..].starts_with(".."))
-        {
+        } else if let Some(n) = range_start(rest) {
             // `1..K`: the integer before a range, not the decimal `1.`.
             (Tok::Num, n)
         } else if let Ok((r, _)) = number(rest) {
@@ -156,7 +161,13 @@ fn describe_char(c: char) -> (String, Option<&'static str>) {
         '\u{200B}' => Some("U+200B is a zero-width space: delete it"),
         '!' => Some("there is no factorial; deriv reads + - * / ^ and calls"),
         '%' => Some("there is no % operator"),
-        _ => None,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => {
+            Some("a character that changes the text direction: delete it")
+        }
+        '\u{0300}'..='\u{036F}' => Some("a combining accent: delete it"),
+        '\u{FF10}'..='\u{FF19}' => Some("a full-width digit: use 0-9"),
+        c if c.is_control() => Some("a control character: delete it"),
+        _ => Some("deriv reads numbers, names, + - * / ^, parentheses, commas, `;` and `=`"),
     };
     (name, hint)
 }
@@ -208,9 +219,26 @@ impl<'a> Parser<'a> {
             return self.bad_char(c, t.span);
         }
         let e = self.err(ErrorKind::Expected { expected: what.into(), found: self.found(t) }, t.span);
+        // The token before the one found, for a hint about the pair.
+        let i = self.toks.partition_point(|k| k.span.start < t.span.start);
+        let prev = self.toks[..i].iter().rev().find(|k| k.tok != Tok::Newline).map(|k| k.tok);
+        let binary = |k: Option<Tok>| matches!(k, Some(Tok::Op('+' | '-' | '*' | '/' | '^' | '=')));
         match t.tok {
             Tok::Op('[') => e.with_hint("use ( ) for grouping"),
             Tok::DoubleStar => e.with_hint("use ^ for powers"),
+            Tok::Op(')') if prev == Some(Tok::Op('(')) => {
+                e.with_hint("empty parentheses: put an expression inside, or remove them")
+            }
+            Tok::End | Tok::Newline | Tok::Op(')' | ',' | ';') if binary(prev) => {
+                e.with_hint(format!("`{}` needs an operand after it", self.text(self.toks[i - 1])))
+            }
+            Tok::Op('*' | '/' | '^') if binary(prev) => {
+                e.with_hint("two operators in a row: remove one, or put an operand between them")
+            }
+            Tok::Op('*' | '/' | '^') if prev.is_none() || prev == Some(Tok::Op('(')) => {
+                e.with_hint(format!("`{}` needs an operand before it", self.text(t)))
+            }
+            Tok::Op(')') => e.with_hint("an operand is missing before `)`"),
             _ => e,
         }
     }
@@ -231,9 +259,14 @@ impl<'a> Parser<'a> {
             let rest = &self.src[at.span.start..];
             let (opens, closes) = (rest.matches('(').count(), rest.matches(')').count());
             if opens > closes {
-                return Err(self.err(ErrorKind::Unclosed(self.column(at.span)), Span::at(self.src.len())));
+                let col = self.column(at.span);
+                return Err(self
+                    .err(ErrorKind::Unclosed(col), Span::at(self.src.len()))
+                    .with_hint(format!("add the missing `)`, or remove the `(` at column {col}")));
             }
-            return Err(self.err(ErrorKind::TooDeep(MAX_DEPTH), at.span));
+            return Err(self
+                .err(ErrorKind::TooDeep(MAX_DEPTH), at.span)
+                .with_hint("deriv reads parentheses, calls, signs and powers nested up to this depth"));
         }
         Ok(())
     }
@@ -254,10 +287,12 @@ impl<'a> Parser<'a> {
                     self.bump();
                 }
                 Tok::Op(';') => {
-                    return Err(self.err(
-                        ErrorKind::Expected { expected: "a statement before `;`".into(), found: "`;`".into() },
-                        t.span,
-                    ))
+                    return Err(self
+                        .err(
+                            ErrorKind::Expected { expected: "a statement before `;`".into(), found: "`;`".into() },
+                            t.span,
+                        )
+                        .with_hint("remove the extra `;`"))
                 }
                 _ => {
                     out.push(self.statement()?);
@@ -278,7 +313,7 @@ impl<'a> Parser<'a> {
             return Err(if self.src.contains('#') {
                 e.with_hint("there is no expression after the comments")
             } else {
-                e
+                e.with_hint("give an expression, such as x^2 or p = e^z/(1+e^z)")
             });
         }
         Ok(out)
@@ -286,17 +321,24 @@ impl<'a> Parser<'a> {
 
     fn trailing(&self, t: Token) -> Error {
         match t.tok {
-            Tok::Op(')') => self.err(
-                ErrorKind::Expected { expected: "an operator or end of input".into(), found: "unmatched `)`".into() },
-                t.span,
-            ),
-            Tok::Op('=') => {
-                self.err(ErrorKind::Definition("unexpected `=`: a definition is `name = expression`".into()), t.span)
-            }
-            Tok::Op(',') => self.err(
-                ErrorKind::Expected { expected: "an operator".into(), found: "`,` outside a function call".into() },
-                t.span,
-            ),
+            Tok::Op(')') => self
+                .err(
+                    ErrorKind::Expected {
+                        expected: "an operator or end of input".into(),
+                        found: "unmatched `)`".into(),
+                    },
+                    t.span,
+                )
+                .with_hint("remove it, or add the `(` it closes"),
+            Tok::Op('=') => self
+                .err(ErrorKind::Definition("unexpected `=`: a definition is `name = expression`".into()), t.span)
+                .with_hint("one `=` per definition; separate definitions with `;` or a new line"),
+            Tok::Op(',') => self
+                .err(
+                    ErrorKind::Expected { expected: "an operator".into(), found: "`,` outside a function call".into() },
+                    t.span,
+                )
+                .with_hint("commas separate the arguments of a call, as in log(2, x); `;` separates statements"),
             _ => self.expected("an operator", t),
         }
     }
@@ -318,16 +360,20 @@ impl<'a> Parser<'a> {
         if start.tok == Tok::Ident && (self.peek2().tok == Tok::Op('=') || indexed_def) {
             let name = self.text(start);
             if func::CONSTANTS.contains(&name) {
-                return Err(self.err(
-                    ErrorKind::Definition(format!("`{name}` is a built-in constant and cannot be redefined")),
-                    start.span,
-                ));
+                return Err(self
+                    .err(
+                        ErrorKind::Definition(format!("`{name}` is a built-in constant and cannot be redefined")),
+                        start.span,
+                    )
+                    .with_hint(format!("choose another name, such as {name}0")));
             }
             if func::is_builtin(name) {
-                return Err(self.err(
-                    ErrorKind::Definition(format!("`{name}` is a built-in function and cannot be redefined")),
-                    start.span,
-                ));
+                return Err(self
+                    .err(
+                        ErrorKind::Definition(format!("`{name}` is a built-in function and cannot be redefined")),
+                        start.span,
+                    )
+                    .with_hint(format!("choose another name, such as my_{name}")));
             }
             self.bump();
             let mut params = Vec::new();
@@ -394,7 +440,12 @@ impl<'a> Parser<'a> {
                 }
                 Tok::Op('/') => {
                     self.bump();
+                    let first = self.peek();
                     let d = self.operand()?;
+                    if d.is_zero() {
+                        let end = self.toks[self.pos - 1].span.end;
+                        return Err(self.division_by_zero(Span::new(first.span.start, end)));
+                    }
                     factors.push(Expr::pow(d, Expr::int(-1)));
                 }
                 Tok::DoubleStar => {
@@ -406,6 +457,18 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(if factors.len() == 1 { factors.swap_remove(0) } else { Expr::mul(factors) })
+    }
+
+    /// The error for a denominator that is exactly zero (as written, or once canonical:
+    /// `1/(x - x)`), which deriv refuses rather than fold to a number or to infinity.
+    fn division_by_zero(&self, span: Span) -> Error {
+        let written = &self.src[span.start..span.end];
+        let e = self.err(ErrorKind::DivisionByZero, span);
+        if written.trim() == "0" {
+            e.with_hint("a denominator that is exactly 0 has no value")
+        } else {
+            e.with_hint(format!("`{written}` is 0, and a denominator that is exactly 0 has no value"))
+        }
     }
 
     /// A unary, then a check that no operand follows it directly (`2x`, `x y`, `(a)(b)`).
@@ -425,7 +488,9 @@ impl<'a> Parser<'a> {
         let (a, b) = (self.text(prev), self.text(t));
         if prev.tok == Tok::Num && adjacent {
             if t.tok == Tok::Num && b.starts_with('.') {
-                return self.err(ErrorKind::BadNumber("a number has at most one decimal point".into()), t.span);
+                return self
+                    .err(ErrorKind::BadNumber("a number has at most one decimal point".into()), t.span)
+                    .with_hint("write one number, such as 1.25, or put an operator between two");
             }
             if t.tok == Tok::Ident && (b == "e" || b == "E") && !a.contains(['e', 'E']) {
                 return self
@@ -483,6 +548,12 @@ impl<'a> Parser<'a> {
         self.enter(t)?;
         let exponent = self.unary()?;
         self.depth -= 1;
+        if base.is_zero() && exponent.as_num().is_some_and(num_traits::Signed::is_negative) {
+            let end = self.toks[self.pos - 1].span.end;
+            return Err(self
+                .division_by_zero(Span::new(t.span.start, end))
+                .with_hint("0 to a negative power divides by zero"));
+        }
         Ok(Expr::pow(base, exponent))
     }
 
@@ -526,7 +597,12 @@ impl<'a> Parser<'a> {
                 self.bump();
                 Ok(())
             }
-            Tok::End => Err(self.err(ErrorKind::Unclosed(self.column(open.span)), t.span)),
+            Tok::End => {
+                let col = self.column(open.span);
+                Err(self
+                    .err(ErrorKind::Unclosed(col), t.span)
+                    .with_hint(format!("add the missing `)`, or remove the `(` at column {col}")))
+            }
             _ => Err(self.expected("`)`", t)),
         }
     }
@@ -548,12 +624,16 @@ impl<'a> Parser<'a> {
         }
         if primes == 0 && self.peek().tok == Tok::Op('[') {
             if func::is_builtin(name) || func::CONSTANTS.contains(&name) {
-                return Err(self.err(ErrorKind::Misuse(format!("`{name}` is built in and cannot be indexed")), t.span));
+                return Err(self
+                    .err(ErrorKind::Misuse(format!("`{name}` is built in and cannot be indexed")), t.span)
+                    .with_hint("indices go on variables, as in x[j]"));
             }
             let indices = self.indices()?;
             if self.peek().tok == Tok::Op('(') {
                 let p = self.peek();
-                return Err(self.err(ErrorKind::Misuse("an indexed name cannot be called".into()), p.span));
+                return Err(self
+                    .err(ErrorKind::Misuse("an indexed name cannot be called".into()), p.span)
+                    .with_hint("an element x[j] is a value: write x[j]*(...) to multiply"));
             }
             return Ok(Expr::call(Func::Indexed(Sym::new(name)), indices));
         }
@@ -571,9 +651,9 @@ impl<'a> Parser<'a> {
                         .err(ErrorKind::Misuse(format!("`{name}` needs parentheses around its argument")), next.span)
                         .with_hint(format!("write {name}({arg})")));
                 }
-                return Err(
-                    self.err(ErrorKind::Misuse(format!("`{name}` is a function: call it as {name}(...)")), t.span)
-                );
+                return Err(self
+                    .err(ErrorKind::Misuse(format!("`{name}` is a function: call it as {name}(...)")), t.span)
+                    .with_hint(format!("write {name}(x)")));
             }
             return Ok(match name {
                 "e" => Expr::e(),
@@ -582,7 +662,14 @@ impl<'a> Parser<'a> {
             });
         }
         if func::CONSTANTS.contains(&name) {
-            return Err(self.err(ErrorKind::Misuse(format!("`{name}` is a constant, not a function")), t.span));
+            let hint = if name == "e" {
+                "write e^(...) for the exponential, or e*(...) for a product".to_owned()
+            } else {
+                format!("write {name}*(...) for a product")
+            };
+            return Err(self
+                .err(ErrorKind::Misuse(format!("`{name}` is a constant, not a function")), t.span)
+                .with_hint(hint));
         }
         let open = self.bump();
         self.enter(open)?;
@@ -680,10 +767,12 @@ impl<'a> Parser<'a> {
     fn arguments(&mut self, name: &str, open: Token) -> Result<Vec<(Expr, Span)>> {
         let first = self.peek();
         if first.tok == Tok::Op(')') {
-            return Err(self.err(
-                ErrorKind::Expected { expected: format!("an argument for `{name}`"), found: "`)`".into() },
-                first.span,
-            ));
+            return Err(self
+                .err(
+                    ErrorKind::Expected { expected: format!("an argument for `{name}`"), found: "`)`".into() },
+                    first.span,
+                )
+                .with_hint(format!("write {name}(x)")));
         }
         let mut args = Vec::new();
         // Each argument's span starts at the comma before it, so an arity error
@@ -732,9 +821,17 @@ impl<'a> Parser<'a> {
                 ("log", 2) => {
                     let x = a.pop().unwrap_or_else(Expr::one);
                     let b = a.pop().unwrap_or_else(Expr::one);
-                    Ok(Expr::quotient(Expr::ln(x), Expr::ln(b)))
+                    let ln_b = Expr::ln(b);
+                    if ln_b.is_zero() {
+                        // log(1, x) = ln(x)/ln(1) = ln(x)/0 (found by the roundtrip fuzzer).
+                        return Err(self
+                            .err(ErrorKind::DivisionByZero, args[0].1)
+                            .with_hint("the logarithm to base 1 divides by ln(1) = 0"));
+                    }
+                    Ok(Expr::quotient(Expr::ln(x), ln_b))
                 }
-                ("log", _) if n > 2 => Err(arity_error("1 or 2 arguments", 2)),
+                ("log", _) if n > 2 => Err(arity_error("1 or 2 arguments", 2)
+                    .with_hint("log(x) is the natural logarithm, log(b, x) the logarithm to base b")),
                 (_, 1) => {
                     let x = a.pop().unwrap_or_else(Expr::one);
                     Ok(match name {
@@ -743,20 +840,25 @@ impl<'a> Parser<'a> {
                         _ => Expr::call(Func::Builtin(func::lookup(name).unwrap_or(func::EXP)), vec![x]),
                     })
                 }
-                _ => Err(arity_error("1 argument", 1)),
+                _ => {
+                    Err(arity_error("1 argument", 1)
+                        .with_hint(format!("write {name}(x); to multiply, write {name}(x)*y")))
+                }
             };
         }
         let partials = match positions {
             Some(ps) => {
                 if let Some(&bad) = ps.iter().find(|&&p| p as usize >= n) {
-                    return Err(self.err(
-                        ErrorKind::Misuse(format!(
-                            "`{name}` has {n} argument{}, so there is no argument {}",
-                            if n == 1 { "" } else { "s" },
-                            bad + 1
-                        )),
-                        t.span,
-                    ));
+                    return Err(self
+                        .err(
+                            ErrorKind::Misuse(format!(
+                                "`{name}` has {n} argument{}, so there is no argument {}",
+                                if n == 1 { "" } else { "s" },
+                                bad + 1
+                            )),
+                            t.span,
+                        )
+                        .with_hint(format!("argument positions run from 1 to {n}")));
                 }
                 ps
             }

@@ -211,6 +211,7 @@ impl Poly {
     pub fn mul(&self, o: &Poly) -> Poly {
         let mut r = Poly::zero();
         for (m1, c1) in &self.terms {
+            crate::limits::check();
             for (m2, c2) in &o.terms {
                 r.add_term(m1.mul(m2), c1 * c2);
             }

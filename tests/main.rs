@@ -1,10 +1,14 @@
 //! The one test binary: every test file is a module here (one link step, fast builds).
 
+mod bad_inputs;
 mod cli;
 mod codegen;
 mod cse;
+mod depth;
 mod derivation;
+mod diagnostics;
 mod diff;
+mod fuzz_crashes;
 mod grammar;
 mod index;
 mod katex;

@@ -62,6 +62,16 @@ fn source(a: &Ast) -> String {
     }
 }
 
+/// The AST parsed; `None` when it divides by an exact zero (`x/(0/1)`, `(0/1)^(-2)`),
+/// which deriv refuses as input. Any other parse error is a failure.
+fn parsed(a: &Ast) -> Option<Expr> {
+    match deriv::parse(&source(a)) {
+        Ok(e) => Some(e),
+        Err(e) if e.kind == deriv::ErrorKind::DivisionByZero => None,
+        Err(e) => panic!("{} does not parse: {e}", source(a)),
+    }
+}
+
 fn config() -> ProptestConfig {
     ProptestConfig {
         cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(300),
@@ -75,7 +85,7 @@ proptest! {
 
     #[test]
     fn derivative_matches_dual_numbers(a in ast()) {
-        let e = deriv::parse(&source(&a)).unwrap();
+        let Some(e) = parsed(&a) else { return Ok(()) };
         let x = Sym::new("x");
         let d = deriv::diff(&e, &x);
         let model = Model::new(5);
@@ -98,7 +108,7 @@ proptest! {
 
     #[test]
     fn reverse_gradient_matches_forward_derivatives(a in ast()) {
-        let e = deriv::parse(&source(&a)).unwrap();
+        let Some(e) = parsed(&a) else { return Ok(()) };
         let vars = [Sym::new("x"), Sym::new("y")];
         let Some(grad) = deriv::reverse::gradient(&e, &vars) else {
             return Err(TestCaseError::fail(format!("no reverse gradient for {e}")));
@@ -122,7 +132,7 @@ proptest! {
 
     #[test]
     fn printing_parses_back(a in ast()) {
-        let e = deriv::parse(&source(&a)).unwrap();
+        let Some(e) = parsed(&a) else { return Ok(()) };
         let text = e.to_string();
         let again = deriv::parse(&text);
         prop_assert!(again.is_ok(), "{} printed as {} does not parse: {:?}", source(&a), text, again.err());
@@ -131,13 +141,14 @@ proptest! {
 
     #[test]
     fn derivatives_print_and_parse_back(a in ast()) {
-        let d = deriv::diff(&deriv::parse(&source(&a)).unwrap(), &Sym::new("x"));
+        let Some(e) = parsed(&a) else { return Ok(()) };
+        let d = deriv::diff(&e, &Sym::new("x"));
         prop_assert_eq!(deriv::parse(&d.to_string()).unwrap(), d.clone(), "printed as {}", d);
     }
 
     #[test]
     fn simplify_keeps_the_value(a in ast()) {
-        let e = deriv::parse(&source(&a)).unwrap();
+        let Some(e) = parsed(&a) else { return Ok(()) };
         let s = deriv::simplify::simplify(&e, &deriv::simplify::Names::default(), deriv::simplify::Form::Auto);
         let model = Model::new(5);
         let mut rng = Rng::new(13);
@@ -154,7 +165,7 @@ proptest! {
 
     #[test]
     fn canonical_form_is_a_fixed_point(a in ast()) {
-        let e = deriv::parse(&source(&a)).unwrap();
+        let Some(e) = parsed(&a) else { return Ok(()) };
         // Substituting x for x rebuilds every node that contains x through the constructors.
         let x = Sym::new("x");
         prop_assert_eq!(substitute(&e, &x, &Expr::var("x")), e);

@@ -102,8 +102,11 @@ const GREEK_CHARS: &[(char, &str)] = &[
     ('Ω', "Omega"),
 ];
 
-/// The expression as LaTeX math (without surrounding `$`).
+/// The expression as LaTeX math (without surrounding `$`). Under
+/// [`crate::limits::with_limits`], gives up on an expression larger than `max_nodes`
+/// written out.
 pub fn to_latex(e: &Expr) -> String {
+    crate::limits::check_size(e.tree_size());
     latex(e).0
 }
 

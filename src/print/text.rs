@@ -20,8 +20,10 @@ impl fmt::Display for Expr {
     }
 }
 
-/// The expression in deriv's input syntax.
+/// The expression in deriv's input syntax. Under [`crate::limits::with_limits`], gives
+/// up on an expression larger than `max_nodes` written out.
 pub fn to_text(e: &Expr) -> String {
+    crate::limits::check_size(e.tree_size());
     let mut out = String::new();
     write_expr(e, &mut out);
     out

@@ -135,10 +135,52 @@ fn divides(e: &Expr) -> bool {
     false
 }
 
+/// The largest expression (in nodes written out) the simplifier works on; larger ones
+/// keep their canonical form, so that the cost stays bounded.
+pub const MAX_NODES: u64 = 5_000;
+
+/// The largest number (in bits) the simplifier's rational-function algebra takes in:
+/// gcds of larger ones cost too much. Expressions holding one keep their canonical form.
+pub const MAX_NUMBER_BITS: u64 = 4096;
+
+/// The most definitions the simplifier writes results in terms of: solving each for an
+/// atom costs a pass over the expression, so with more than this (a file of thousands of
+/// definitions) results are written in the inputs only.
+pub const MAX_NAMES: usize = 64;
+
+/// Whether `e` is beyond what the simplifier works on ([`MAX_NODES`], [`MAX_NUMBER_BITS`]).
+pub fn beyond_reach(e: &Expr) -> bool {
+    if e.tree_size() > MAX_NODES {
+        return true;
+    }
+    let mut stack = vec![e.clone()];
+    let mut seen = HashSet::new();
+    while let Some(x) = stack.pop() {
+        if !seen.insert(x.id()) {
+            continue;
+        }
+        if x.as_num().is_some_and(|r| crate::number::bits(r) > MAX_NUMBER_BITS) {
+            return true;
+        }
+        stack.extend(x.children());
+    }
+    false
+}
+
 /// [`simplify`], with the substitutions made, as `atom = value` equations.
 pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Expr, Expr)>) {
+    if names.defs.len() > MAX_NAMES {
+        let inputs_only = Names { defs: Vec::new(), wrt: names.wrt.clone() };
+        return simplify_explained(e, &inputs_only, form);
+    }
+    if e.tree_size() > MAX_NODES {
+        return (e.clone(), Vec::new());
+    }
     if is_large(e) {
         return (large(e, names, form), Vec::new());
+    }
+    if beyond_reach(e) || names.defs.iter().any(|(_, b)| beyond_reach(b)) {
+        return (e.clone(), Vec::new());
     }
     // Built-in outputs are looked for with the names' bodies already read as names, so
     // that tanh(sum(j, x[j]*w[j,k])) offers tanh(z[k]).

@@ -1,0 +1,148 @@
+//! Hard limits on one piece of work: how many expression nodes it may build, and how
+//! long it may run.
+//!
+//! Inputs can ask for work that explodes (a derivative of `sin(sin(...))` written out
+//! in full, a DAG of definitions printed as a tree). Every stage builds its nodes
+//! through the interner in `expr.rs`, which charges each new node here and looks at the
+//! clock every [`CLOCK_EVERY`] nodes; loops that do long work without building nodes
+//! (polynomial arithmetic) call [`check`]. When a limit is passed the work is abandoned
+//! by unwinding, without running the panic hook, to the nearest [`with_limits`], which
+//! returns [`Exceeded`]. Outside [`with_limits`] nothing is limited, so library calls
+//! behave as before unless the caller opts in; the command line always does.
+
+use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+/// The limits of one piece of work; `None` is no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// How many expression nodes the work may build (new nodes, counted as they are
+    /// interned), and how many nodes a result may have when written out in full.
+    pub max_nodes: Option<u64>,
+    /// How long the work may run.
+    pub timeout: Option<Duration>,
+}
+
+/// The defaults of the command line: `--max-nodes 2000000 --timeout 60`.
+pub const DEFAULT: Limits = Limits { max_nodes: Some(2_000_000), timeout: Some(Duration::from_secs(60)) };
+
+/// Which limit a piece of work ran into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exceeded {
+    /// It built more nodes than `max_nodes`.
+    Nodes(u64),
+    /// It ran longer than `timeout`.
+    Time(Duration),
+}
+
+impl std::fmt::Display for Exceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exceeded::Nodes(n) => write!(f, "gave up: the work needs more than {n} expression nodes (--max-nodes)"),
+            Exceeded::Time(t) => write!(f, "gave up: the work takes longer than {} s (--timeout)", t.as_secs_f64()),
+        }
+    }
+}
+
+/// How often (in nodes built) the clock is read.
+pub const CLOCK_EVERY: u64 = 1024;
+
+#[derive(Clone, Copy)]
+struct Budget {
+    limits: Limits,
+    start: Option<Instant>,
+    nodes: u64,
+}
+
+thread_local! {
+    static BUDGET: Cell<Budget> = const { Cell::new(Budget { limits: Limits { max_nodes: None, timeout: None }, start: None, nodes: 0 }) };
+}
+
+/// Runs `work` under `limits` on this thread: its result, or the limit it ran into.
+/// Limits nest: an inner call replaces the outer limits until it returns. A panic that
+/// is not a limit passes through unchanged.
+pub fn with_limits<T>(limits: Limits, work: impl FnOnce() -> T) -> Result<T, Exceeded> {
+    let outer = BUDGET.with(|b| b.replace(Budget { limits, start: Some(Instant::now()), nodes: 0 }));
+    let res = panic::catch_unwind(AssertUnwindSafe(work));
+    BUDGET.with(|b| b.set(outer));
+    match res {
+        Ok(v) => Ok(v),
+        Err(payload) => match payload.downcast::<Exceeded>() {
+            Ok(e) => Err(*e),
+            Err(other) => panic::resume_unwind(other),
+        },
+    }
+}
+
+/// The `max_nodes` in force on this thread, if any.
+pub fn max_nodes() -> Option<u64> {
+    BUDGET.with(|b| b.get().limits.max_nodes)
+}
+
+/// Abandons the work with `e` (unwinds to [`with_limits`] without the panic hook).
+fn give_up(e: Exceeded) -> ! {
+    panic::resume_unwind(Box::new(e))
+}
+
+/// Charges one new node, and reads the clock every [`CLOCK_EVERY`] nodes.
+pub(crate) fn charge_node() {
+    let b = BUDGET.with(|b| {
+        let mut v = b.get();
+        v.nodes += 1;
+        b.set(v);
+        v
+    });
+    if let Some(max) = b.limits.max_nodes {
+        if b.nodes > max {
+            give_up(Exceeded::Nodes(max));
+        }
+    }
+    if b.nodes.is_multiple_of(CLOCK_EVERY) {
+        check();
+    }
+}
+
+/// Gives up when the time is out. Long loops that build no nodes call this.
+pub fn check() {
+    let b = BUDGET.with(Cell::get);
+    if let (Some(t), Some(start)) = (b.limits.timeout, b.start) {
+        if start.elapsed() > t {
+            give_up(Exceeded::Time(t));
+        }
+    }
+}
+
+/// Gives up when a result of `n` nodes, written out, would be more than `max_nodes`.
+pub fn check_size(n: u64) {
+    if let Some(max) = max_nodes() {
+        if n > max {
+            give_up(Exceeded::Nodes(max));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_reported_and_lifted() {
+        let r = with_limits(Limits { max_nodes: Some(10), timeout: None }, || {
+            for _ in 0..100 {
+                charge_node();
+            }
+        });
+        assert_eq!(r, Err(Exceeded::Nodes(10)));
+        // Outside, nothing is limited.
+        for _ in 0..100 {
+            charge_node();
+        }
+        let r = with_limits(Limits { max_nodes: None, timeout: Some(Duration::ZERO) }, || {
+            std::thread::sleep(Duration::from_millis(2));
+            check();
+        });
+        assert_eq!(r, Err(Exceeded::Time(Duration::ZERO)));
+        assert_eq!(with_limits(DEFAULT, || 7), Ok(7));
+    }
+}

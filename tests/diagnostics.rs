@@ -1,0 +1,90 @@
+//! Error messages for the common mistakes, in rustc's layout: every one names the
+//! problem, echoes the input line (control and direction-changing characters escaped),
+//! draws a caret under the column and ends with a `help:` line.
+
+use crate::support::run;
+
+const MISTAKES: &[&str] = &[
+    "2**3",
+    "2x",
+    "sin x",
+    "(x+1)(x-1)",
+    "x y",
+    "(x+1",
+    "x+1)",
+    "()",
+    "x+",
+    "x^^2",
+    "*x",
+    "x,y",
+    "1.2.3",
+    "1e",
+    "0x1F",
+    "|x|",
+    "x!",
+    "x % 2",
+    "sin(x,y)",
+    "sin()",
+    "log(x, 2, 3)",
+    "e(x)",
+    "sin",
+    "x'",
+    "p = x = y",
+    "e = 2; e^x",
+    "p = q; q = p; p",
+    "1/0",
+    "1/(x - x)",
+    "0^-1",
+    "x \u{2212} 1",
+    "x\u{200B}+1",
+    "x\u{202E}+1",
+    "x\u{1b}[31m+1",
+    "x +\t)",
+    "\u{3c3} + )",
+];
+
+#[test]
+fn common_mistakes_get_a_caret_and_help() {
+    let mut all = String::new();
+    for m in MISTAKES {
+        let r = run(&["parse", "--", m]);
+        assert_eq!(r.code, 2, "{m:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty());
+        assert!(r.stderr.starts_with("error: "), "{m:?}: {}", r.stderr);
+        assert!(
+            r.stderr.lines().any(|l| l.trim_start().starts_with("| ") && l.contains('^')),
+            "no caret: {}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("\n  = help: "), "{m:?} has no help line: {}", r.stderr);
+        assert!(!r.stderr.chars().any(|c| c.is_control() && c != '\n' || ('\u{202A}'..='\u{202E}').contains(&c)));
+        all.push_str(&r.stderr);
+        all.push('\n');
+    }
+    insta::assert_snapshot!(all);
+}
+
+#[test]
+fn typos_of_builtins_are_warnings_with_a_suggestion() {
+    let r = run(&["diff", "--wrt", "x", "tahn(x)^2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!(r.stderr, @r"
+    warning: `tahn` is not a built-in function, so deriv takes it as an abstract function
+     --> line 1, column 1
+      |
+    1 | tahn(x)^2
+      | ^^^^
+      = help: did you mean `tanh`?
+    ");
+}
+
+#[test]
+fn steps_show_what_a_cancellation_assumes() {
+    let r = run(&["diff", "--wrt", "x", "--steps", "(1 + x)/(1 + x)*sin(x)"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!(r.stdout, @r"
+    d/dx sin(x)
+      = cos(x)    # derivative of sin
+      where 1 + x ≠ 0    # cancelled: (1 + x)/(1 + x) = 1
+    ");
+}
