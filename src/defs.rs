@@ -135,8 +135,16 @@ impl Problem {
 
     /// The defined names `name`'s body uses, in order.
     fn deps(&self, name: &Sym) -> Vec<Sym> {
-        self.get(name)
-            .map_or_else(Vec::new, |d| d.body.free_vars().into_iter().filter(|v| self.get(v).is_some()).collect())
+        let Some(d) = self.get(name) else { return Vec::new() };
+        let mut out: Vec<Sym> = d.body.free_vars().into_iter().filter(|v| self.get(v).is_some()).collect();
+        // Indexed names used in the body (`z[m]`) count too: `z[k] = ...*z[k1]` is a
+        // cycle (inlining it never ended; found by the parse fuzzer).
+        for n in expr::index_names(&d.body) {
+            if self.get(&n).is_some() && !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        out
     }
 
     /// Every definition, each after those it uses; a cycle is an error. Depth-first with

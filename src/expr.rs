@@ -1110,6 +1110,25 @@ pub fn index_vars(e: &Expr) -> Vec<Sym> {
     out.into_iter().collect()
 }
 
+/// The names of the indexed variables used in `e` (`x` of `x[j]`), in order of appearance.
+pub fn index_names(e: &Expr) -> Vec<Sym> {
+    let mut out: Vec<Sym> = Vec::new();
+    let mut stack = vec![e.clone()];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(x) = stack.pop() {
+        if !seen.insert(x.id()) {
+            continue;
+        }
+        if let Node::Call(Func::Indexed(n), _) = x.node() {
+            if !out.contains(n) {
+                out.push(n.clone());
+            }
+        }
+        stack.extend(x.children());
+    }
+    out
+}
+
 /// Replaces every occurrence of the variable `v` by `value`, rebuilding canonically.
 pub fn substitute(e: &Expr, v: &Sym, value: &Expr) -> Expr {
     let mut map = HashMap::new();
