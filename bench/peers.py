@@ -119,16 +119,21 @@ def deriv_rss(exe, case):
 # ---- peers --------------------------------------------------------------------------
 
 
+def nest(lib, case):
+    """A nested composition built in `lib` (sympy or symengine): Python's parser refuses
+    a few hundred nested parentheses."""
+    params = case["params"]
+    fns = params["cycle_outermost_first"]
+    e = lib.Symbol(case["wrt"])
+    for i in reversed(range(params["depth"])):
+        e = getattr(lib, fns[i % len(fns)])(e)
+    return e
+
+
 def sympy_expr(case):
     import sympy as sp
-    params = case.get("params", {})
-    if "cycle_outermost_first" in params:
-        # Python's parser refuses a few hundred nested parentheses: build the nest.
-        fns = params["cycle_outermost_first"]
-        e = sp.Symbol(case["wrt"])
-        for i in reversed(range(params["depth"])):
-            e = getattr(sp, fns[i % len(fns)])(e)
-        return e
+    if "cycle_outermost_first" in case.get("params", {}):
+        return nest(sp, case)
     names = {"e": sp.E, "ln": sp.log, "erf": sp.erf, "sqrt": sp.sqrt, "pi": sp.pi}
     return sp.sympify(case["expr"].replace("^", "**"), locals=names)
 
@@ -137,13 +142,8 @@ def symengine_expr(case):
     """The case in SymEngine, read by its own parser (converting from SymPy would make
     the large cases wait on SymPy)."""
     import symengine as se
-    params = case.get("params", {})
-    if "cycle_outermost_first" in params:
-        fns = params["cycle_outermost_first"]
-        e = se.Symbol(case["wrt"])
-        for i in reversed(range(params["depth"])):
-            e = getattr(se, fns[i % len(fns)])(e)
-        return e
+    if "cycle_outermost_first" in case.get("params", {}):
+        return nest(se, case)
     text = re.sub(r"\be\^\(", "exp(", case["expr"])
     text = re.sub(r"\be\^([A-Za-z_][A-Za-z0-9_]*|[0-9.]+)", r"exp(\1)", text).replace("^", "**")
     text = re.sub(r"\bln\(", "log(", text)
