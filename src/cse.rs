@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::expr::{Expr, Func, Node, Sym};
+use crate::expr::{self, Expr, Func, Node, Sym};
 
 /// Intermediates and results: `defs` in dependency order, `results` using their names.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,27 +29,11 @@ fn trivial(e: &Expr) -> bool {
 
 /// Shares the repeated subexpressions of `results`; names avoid every symbol in use.
 pub fn cse(results: &[Expr]) -> Cse {
+    let order = expr::post_order(results, |_| true);
     // How many parents (tree edges) each node has, counting a node's children once.
     let mut uses: HashMap<u64, usize> = HashMap::new();
-    let mut order: Vec<Expr> = Vec::new();
-    let mut stack: Vec<(Expr, bool)> = results.iter().rev().map(|r| (r.clone(), false)).collect();
-    let mut seen = HashSet::new();
-    for r in results {
-        *uses.entry(r.id()).or_default() += 1;
-    }
-    while let Some((e, done)) = stack.pop() {
-        if done {
-            order.push(e);
-            continue;
-        }
-        if !seen.insert(e.id()) {
-            continue;
-        }
-        stack.push((e.clone(), true));
-        for c in e.children() {
-            *uses.entry(c.id()).or_default() += 1;
-            stack.push((c, false));
-        }
+    for c in results.iter().cloned().chain(order.iter().flat_map(Expr::children)) {
+        *uses.entry(c.id()).or_default() += 1;
     }
     let taken: HashSet<&Sym> = order
         .iter()

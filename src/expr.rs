@@ -1050,19 +1050,24 @@ fn cmp_terms(a: &Expr, b: &Expr) -> Ordering {
     fa.len().cmp(&fb.len()).then_with(|| cmp_expr(a, b))
 }
 
-/// The number of distinct nodes of `e`, counting up to `cap` at most.
-pub fn dag_size(e: &Expr, cap: usize) -> usize {
+/// The distinct nodes under `roots`, children before parents, found with an explicit
+/// stack (no recursion, however deep). Only nodes for which `enter` holds are visited
+/// (and their children looked at); the roots are tested too.
+pub fn post_order(roots: &[Expr], mut enter: impl FnMut(&Expr) -> bool) -> Vec<Expr> {
+    let mut order = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut stack = vec![e.clone()];
-    while let Some(x) = stack.pop() {
-        if seen.len() >= cap {
-            break;
-        }
-        if seen.insert(x.id()) {
-            stack.extend(x.children());
+    // (node, children pushed yet?)
+    let mut stack: Vec<(Expr, bool)> = roots.iter().rev().map(|r| (r.clone(), false)).collect();
+    while let Some((n, expanded)) = stack.pop() {
+        if expanded {
+            order.push(n);
+        } else if !seen.contains(&n.id()) && enter(&n) {
+            seen.insert(n.id());
+            stack.push((n.clone(), true));
+            stack.extend(n.children().into_iter().map(|c| (c, false)));
         }
     }
-    seen.len()
+    order
 }
 
 /// Replaces every occurrence of the subexpression `from` by `to`, rebuilding canonically.

@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::diff::{abstract_partial, builtin_derivative};
-use crate::expr::{Expr, Func, Node, Sym};
+use crate::expr::{self, Expr, Func, Node, Sym};
 
 /// `d e / d v` for each of `vars`, in order; `None` when `e` holds index notation.
 pub fn gradient(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
@@ -78,30 +78,11 @@ pub fn gradient(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
     Some(vars.iter().map(|v| results.remove(v).unwrap_or_else(Expr::zero)).collect())
 }
 
-/// The nodes of `e` that may hold one of the variables in `mask`, children before parents, found with
-/// an explicit stack; `None` when index notation occurs.
+/// The nodes of `e` that may hold one of the variables in `mask`, children before
+/// parents; `None` when index notation occurs.
 fn topological(e: &Expr, mask: u64) -> Option<Vec<Expr>> {
-    let mut order = Vec::new();
-    let mut seen: HashSet<u64> = HashSet::new();
-    // (node, children pushed yet?)
-    let mut stack = vec![(e.clone(), false)];
-    while let Some((n, expanded)) = stack.pop() {
-        if expanded {
-            order.push(n);
-            continue;
-        }
-        if !seen.insert(n.id()) {
-            continue;
-        }
-        if let Node::Call(Func::Sum(_) | Func::Prod(_) | Func::Indexed(_) | Func::Delta, _) = n.node() {
-            return None;
-        }
-        stack.push((n.clone(), true));
-        for c in n.children() {
-            if !seen.contains(&c.id()) && c.may_contain_any(mask) {
-                stack.push((c, false));
-            }
-        }
-    }
-    Some(order)
+    let order = expr::post_order(std::slice::from_ref(e), |n| n.may_contain_any(mask));
+    let indexed =
+        |n: &Expr| matches!(n.node(), Node::Call(Func::Sum(_) | Func::Prod(_) | Func::Indexed(_) | Func::Delta, _));
+    (!order.iter().any(indexed)).then_some(order)
 }

@@ -282,15 +282,9 @@ fn is_large(e: &Expr) -> bool {
 /// The most function calls met on a path from the root to a leaf.
 fn call_nesting(e: &Expr) -> usize {
     let mut memo: HashMap<u64, usize> = HashMap::new();
-    let mut stack = vec![(e.clone(), false)];
-    while let Some((x, done)) = stack.pop() {
-        if done {
-            let below = x.children().iter().map(|c| memo.get(&c.id()).copied().unwrap_or(0)).max().unwrap_or(0);
-            memo.insert(x.id(), below + usize::from(matches!(x.node(), Node::Call(..))));
-        } else if !memo.contains_key(&x.id()) {
-            stack.push((x.clone(), true));
-            stack.extend(x.children().into_iter().map(|c| (c, false)));
-        }
+    for x in expr::post_order(std::slice::from_ref(e), |_| true) {
+        let below = x.children().iter().map(|c| memo.get(&c.id()).copied().unwrap_or(0)).max().unwrap_or(0);
+        memo.insert(x.id(), below + usize::from(matches!(x.node(), Node::Call(..))));
     }
     memo.get(&e.id()).copied().unwrap_or(0)
 }
