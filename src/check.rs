@@ -77,6 +77,64 @@ pub fn random_point(vars: &[Sym], rng: &mut Rng) -> Env {
         .collect()
 }
 
+/// Where an expression's own scales are, per variable: every shift `a*v + c` in it (a
+/// bias on `tanh(x - 30)`, the kink of `abs(x - 3)`, the pole of `1/(x + 8)`) puts a
+/// center at `v = -c/a`. Sampling only near zero would miss what happens there: a
+/// derivative that is wrong only where `tanh(x - 30)` is not saturated looks right for
+/// all `|x| < 2.5`.
+#[derive(Clone, Debug, Default)]
+pub struct Scales {
+    centers: std::collections::HashMap<Sym, Vec<f64>>,
+}
+
+impl Scales {
+    /// The centers of the shifts in `exprs`.
+    pub fn of(exprs: &[&Expr]) -> Scales {
+        use crate::expr::Node;
+        let mut centers: std::collections::HashMap<Sym, Vec<f64>> = std::collections::HashMap::new();
+        let roots: Vec<Expr> = exprs.iter().map(|e| (*e).clone()).collect();
+        for x in crate::expr::post_order(&roots, |_| true) {
+            let Node::Add(ts) = x.node() else { continue };
+            if ts.len() != 2 {
+                continue;
+            }
+            let (c, t) = match (ts[0].as_num(), ts[1].as_num()) {
+                (Some(c), None) => (c, &ts[1]),
+                (None, Some(c)) => (c, &ts[0]),
+                _ => continue,
+            };
+            let (a, rest) = t.coeff_rest();
+            let Node::Var(v) = rest.node() else { continue };
+            let at = -num_traits::ToPrimitive::to_f64(&(c / a)).unwrap_or(0.0);
+            if at.is_finite() && at.abs() > 0.5 && at.abs() < 1e6 {
+                let list = centers.entry(v.clone()).or_default();
+                if !list.contains(&at) && list.len() < 16 {
+                    list.push(at);
+                }
+            }
+        }
+        Scales { centers }
+    }
+
+    /// A point for `vars`: each coordinate near zero (as [`random_point`]), near one of
+    /// its centers, or far out (|v| from 5 to 40), so that saturated and shifted
+    /// regions are sampled as well as the origin.
+    pub fn point(&self, vars: &[Sym], rng: &mut Rng) -> Env {
+        vars.iter()
+            .map(|v| {
+                let (lo, hi) = RANGES[(rng.next_u64() % 4) as usize];
+                let near = rng.uniform(lo, hi);
+                let value = match (rng.next_u64() % 8, self.centers.get(v)) {
+                    (0..=3, Some(cs)) => cs[(rng.next_u64() % cs.len() as u64) as usize] + near,
+                    (4, _) => near.signum() * rng.uniform(5.0, 40.0),
+                    _ => near,
+                };
+                (v.clone(), value)
+            })
+            .collect()
+    }
+}
+
 /// [`random_point`], with the index names in `indices` given whole values in
 /// `1..=DEFAULT_RANGE`, so that `delta(i, j)` is 1 at some points.
 pub fn random_point_indexed(vars: &[Sym], indices: &[Sym], rng: &mut Rng) -> Env {
@@ -96,6 +154,7 @@ pub fn check_chain(derivs: &[Expr], x: &Sym, n_points: usize, seed: u64) -> Resu
     vars.dedup();
     let mut rng = Rng::new(seed);
     let model = Model::new(seed);
+    let scales = Scales::of(&derivs.iter().collect::<Vec<_>>());
     let mut report = CheckReport { max_error: 0.0, points: 0 };
     for pair in derivs.windows(2) {
         let mut found = 0;
@@ -103,7 +162,13 @@ pub fn check_chain(derivs: &[Expr], x: &Sym, n_points: usize, seed: u64) -> Resu
             if found == n_points {
                 break;
             }
-            let env = random_point(&vars, &mut rng);
+            let env = scales.point(&vars, &mut rng);
+            // Far out, the input itself may not be computable in f64 (`ln(1 - p)` where
+            // `p` rounds to 1): such a point says nothing about the derivative.
+            let input = eval::eval_magnitude(&pair[0], &env, Some(&model))?;
+            if !(input.m.is_finite() && input.m <= 1e6 * input.v.abs().max(1.0)) {
+                continue;
+            }
             let dual = eval::eval_dual(&pair[0], &env, x, Some(&model))?;
             let sym = eval::eval_magnitude(&pair[1], &env, Some(&model))?;
             if !(dual.v.is_finite() && dual.d.is_finite() && sym.v.is_finite() && sym.m.is_finite()) {

@@ -559,7 +559,11 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
             let p = load(&a.input, stdin, warnings)?;
             let mut names = names_of(&p, None);
             // A definition's own name would be a trivial answer: simplify its body.
-            names.defs.retain(|(n, _)| Some(n) != p.target_name.as_ref());
+            let own = match p.target.node() {
+                Node::Var(v) if p.get(v).is_some() => Some(v.clone()),
+                _ => p.target_name.clone(),
+            };
+            names.defs.retain(|(n, _)| Some(n) != own.as_ref());
             let target = p.inlined_target();
             let shown = simplify::simplify(&target, &names, form_of(a.form, &p));
             Ok(match a.format {

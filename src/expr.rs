@@ -241,8 +241,11 @@ thread_local! {
 
 fn intern(node: Node) -> Expr {
     let (e, new) = intern_node(node);
+    // Outside the interner's borrow: these may give up by unwinding. Every construction
+    // spends a unit of a work budget, found or new, so that what a budgeted piece of
+    // work achieves does not depend on what earlier work left in the interner.
+    crate::limits::spend_work(1);
     if new {
-        // Outside the interner's borrow: this may give up by unwinding.
         crate::limits::charge_node();
     }
     e
@@ -1068,6 +1071,47 @@ pub fn post_order(roots: &[Expr], mut enter: impl FnMut(&Expr) -> bool) -> Vec<E
         }
     }
     order
+}
+
+/// `e` with each child `c` replaced by `f(c)`, rebuilt through the constructors; `e`
+/// itself when no child changed.
+pub fn map_children(e: &Expr, mut f: impl FnMut(&Expr) -> Expr) -> Expr {
+    let same = |old: &[Expr], new: &[Expr]| old.iter().zip(new).all(|(a, b)| a == b);
+    match e.node() {
+        Node::Add(ts) => {
+            let n: Vec<Expr> = ts.iter().map(&mut f).collect();
+            if same(ts, &n) {
+                e.clone()
+            } else {
+                Expr::add(n)
+            }
+        }
+        Node::Mul(fs) => {
+            let n: Vec<Expr> = fs.iter().map(&mut f).collect();
+            if same(fs, &n) {
+                e.clone()
+            } else {
+                Expr::mul(n)
+            }
+        }
+        Node::Pow(b, x) => {
+            let (nb, nx) = (f(b), f(x));
+            if nb == *b && nx == *x {
+                e.clone()
+            } else {
+                Expr::pow(nb, nx)
+            }
+        }
+        Node::Call(func, args) => {
+            let n: Vec<Expr> = args.iter().map(&mut f).collect();
+            if same(args, &n) {
+                e.clone()
+            } else {
+                Expr::call(func.clone(), n)
+            }
+        }
+        Node::Num(_) | Node::Const(_) | Node::Var(_) => e.clone(),
+    }
 }
 
 /// Replaces every occurrence of the subexpression `from` by `to`, rebuilding canonically.

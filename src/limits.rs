@@ -57,6 +57,58 @@ struct Budget {
 
 thread_local! {
     static BUDGET: Cell<Budget> = const { Cell::new(Budget { limits: Limits { max_nodes: None, timeout: None }, start: None, nodes: 0 }) };
+    /// The work left to the innermost [`within`], if any.
+    static WORK: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// The payload that unwinds out of work whose [`within`] budget ran out.
+struct WorkSpent;
+
+/// Runs `work` with at most `budget` units of work (a node built, or a row of polynomial
+/// arithmetic, is one unit): its result (`None` when the budget ran out first) and the
+/// units it spent. The
+/// simplifier runs each search for a cheaper form this way, so that a search that grows
+/// too costly is abandoned and the part keeps the form it had. Budgets nest (an inner
+/// one takes no more than the outer has left), and the outer [`with_limits`] still holds.
+pub fn within<T>(budget: u64, work: impl FnOnce() -> T) -> (Option<T>, u64) {
+    let outer = WORK.with(Cell::get);
+    let inner = outer.map_or(budget, |o| o.min(budget));
+    WORK.with(|w| w.set(Some(inner)));
+    let res = panic::catch_unwind(AssertUnwindSafe(work));
+    let spent = inner - WORK.with(Cell::get).unwrap_or(0).min(inner);
+    // What the inner work spent is spent for the outer budget too.
+    WORK.with(|w| w.set(outer.map(|o| o.saturating_sub(spent))));
+    match res {
+        Ok(v) => (Some(v), spent),
+        Err(payload) => match payload.downcast::<WorkSpent>() {
+            Ok(_) => (None, spent),
+            Err(other) => panic::resume_unwind(other),
+        },
+    }
+}
+
+/// Whether the innermost [`within`] budget (if any) has work left.
+pub fn work_left() -> bool {
+    WORK.with(Cell::get) != Some(0)
+}
+
+/// Spends one unit of the innermost [`within`] budget, unwinding to it when none is left.
+fn spend() {
+    spend_work(1);
+}
+
+/// Spends `n` units of the innermost [`within`] budget, unwinding to it when fewer are
+/// left; and gives up when the time is out. Arithmetic whose cost grows with the size of
+/// its numbers charges that size.
+pub fn spend_work(n: u64) {
+    let left = WORK.with(Cell::get);
+    if let Some(left) = left {
+        if left < n {
+            WORK.with(|w| w.set(Some(0)));
+            panic::resume_unwind(Box::new(WorkSpent));
+        }
+        WORK.with(|w| w.set(Some(left - n)));
+    }
 }
 
 /// Runs `work` under `limits` on this thread: its result, or the limit it ran into.
@@ -103,8 +155,10 @@ pub(crate) fn charge_node() {
     }
 }
 
-/// Gives up when the time is out. Long loops that build no nodes call this.
+/// Gives up when the time is out. Long loops that build no nodes call this (and spend
+/// one unit of a [`within`] budget).
 pub fn check() {
+    spend();
     let b = BUDGET.with(Cell::get);
     if let (Some(t), Some(start)) = (b.limits.timeout, b.start) {
         if start.elapsed() > t {
@@ -144,5 +198,30 @@ mod tests {
         });
         assert_eq!(r, Err(Exceeded::Time(Duration::ZERO)));
         assert_eq!(with_limits(DEFAULT, || 7), Ok(7));
+    }
+
+    #[test]
+    fn budgets_nest_and_run_out() {
+        assert_eq!(within(10, || 3), (Some(3), 0));
+        let spent = within(5, || {
+            for _ in 0..6 {
+                check();
+            }
+        });
+        assert_eq!(spent, (None, 5));
+        // An inner budget takes no more than the outer has left, and spends the outer's.
+        let r = within(10, || {
+            for _ in 0..4 {
+                check();
+            }
+            let inner = within(100, || {
+                for _ in 0..7 {
+                    check();
+                }
+            });
+            (inner.0, work_left())
+        });
+        assert_eq!(r, (Some((None, false)), 10));
+        assert!(work_left());
     }
 }

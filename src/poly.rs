@@ -212,6 +212,9 @@ impl Poly {
         let mut r = Poly::zero();
         for (m1, c1) in &self.terms {
             crate::limits::check();
+            // Big coefficients cost in proportion to their size.
+            let words = (c1.numer().bits() + c1.denom().bits()) / 64;
+            crate::limits::spend_work(words * o.terms.len() as u64);
             for (m2, c2) in &o.terms {
                 r.add_term(m1.mul(m2), c1 * c2);
             }

@@ -64,6 +64,22 @@ impl Atom {
 /// The most a whole exponent may be for the kernel view to expand a power.
 const MAX_POWER: i64 = 64;
 
+/// How much of an expression the kernel view looks into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum View {
+    /// Everything: every sum is a polynomial in its atoms.
+    Full,
+    /// Sums of [`OPAQUE_TERMS`] or more terms below the top (a softmax's denominator
+    /// `e^z1 + ... + e^zK`, a factor, an exponent such as a layer's pre-activation) are
+    /// atoms themselves. The rational functions then have a few atoms whatever the size
+    /// of the sums, and `-e^(z1 + z2)/S^2` is a problem in `e^z1`, `e^z2` and `S`. What
+    /// the view loses is what the sum's own terms would cancel against.
+    Opaque,
+}
+
+/// The fewest terms a sum has for [`View::Opaque`] to keep it whole.
+pub const OPAQUE_TERMS: usize = 3;
+
 /// A table of atoms, with the exponent units and root degrees found by [`Kernels::scan`].
 #[derive(Default)]
 pub struct Kernels {
@@ -71,7 +87,28 @@ pub struct Kernels {
     index: HashMap<Atom, Var>,
     units: HashMap<Expr, Rational>,
     roots: HashMap<Expr, u32>,
+    opaque: std::collections::HashSet<Expr>,
     memo: HashMap<u64, Option<Rat>>,
+}
+
+/// What [`View::Opaque`] keeps whole in `exprs`: the sums of at least [`OPAQUE_TERMS`]
+/// terms below the top, and exponentials of such sums.
+pub fn opaque_parts(exprs: &[Expr]) -> std::collections::HashSet<Expr> {
+    let mut out = std::collections::HashSet::new();
+    let enter = |x: &Expr| {
+        let whole = (big_sum(x) && !exprs.contains(x)) || x.as_exp().is_some_and(big_sum);
+        if whole {
+            out.insert(x.clone());
+        }
+        !whole
+    };
+    expr::post_order(exprs, enter);
+    out
+}
+
+/// Whether `e` is a sum of at least [`OPAQUE_TERMS`] terms.
+fn big_sum(e: &Expr) -> bool {
+    matches!(e.node(), Node::Add(ts) if ts.len() >= OPAQUE_TERMS)
 }
 
 thread_local! {
@@ -83,8 +120,19 @@ thread_local! {
 
 /// Rewrites hyperbolic functions, the sigmoid and softplus into exponentials, everywhere.
 pub fn expand(e: &Expr) -> Expr {
-    let mut memo = HashMap::new();
-    expand_rec(e, &mut memo)
+    // Remembered across calls (ids are never reused): the simplifier expands the same
+    // shared pieces (a softmax's denominator) for every candidate and every proof.
+    EXPANDED.with(|m| {
+        let mut memo = m.borrow_mut();
+        if memo.len() > 1 << 16 {
+            memo.clear();
+        }
+        expand_rec(e, &mut memo)
+    })
+}
+
+thread_local! {
+    static EXPANDED: std::cell::RefCell<HashMap<u64, Expr>> = std::cell::RefCell::new(HashMap::new());
 }
 
 fn expand_rec(e: &Expr, memo: &mut HashMap<u64, Expr>) -> Expr {
@@ -100,19 +148,45 @@ fn expand_rec(e: &Expr, memo: &mut HashMap<u64, Expr>) -> Expr {
             Expr::pow(b, expand_rec(x, memo))
         }
         Node::Call(f, args) => {
-            let args: Vec<Expr> = args.iter().map(|a| expand_rec(a, memo)).collect();
             let rule = match f {
                 Func::Builtin(i) => EXPANSION_RULES.with(|r| r.iter().find(|(j, _)| j == i).map(|(_, e)| e.clone())),
                 _ => None,
             };
+            // The arguments of a call that stays a call are an atom's, left as they are
+            // (they are simplified as parts of their own); those of an expanded call and
+            // of an exponential become kernels here.
+            if rule.is_none() && !matches!(f, Func::Builtin(func::EXP)) {
+                memo.insert(e.id(), e.clone());
+                return e.clone();
+            }
+            let args: Vec<Expr> = args.iter().map(|a| expand_rec(a, memo)).collect();
             match rule {
                 Some(rule) => expr::substitute(&rule, &Sym::new("u"), &args[0]),
+                None if matches!(f, Func::Builtin(func::EXP)) => exp_of_logs(&args[0]),
                 None => Expr::call(f.clone(), args),
             }
         }
     };
     memo.insert(e.id(), r.clone());
     r
+}
+
+/// `e^u` with each term `c*ln(A)` of `u` taken out as `A^c` (an identity wherever
+/// `ln(A)` is defined): `e^(-ln(1 + e^-x))` is `1/(1 + e^-x)`.
+fn exp_of_logs(u: &Expr) -> Expr {
+    let mut powers = Vec::new();
+    let mut rest = Vec::new();
+    for (c, t) in exponent_terms(u) {
+        match t.node() {
+            Node::Call(Func::Builtin(func::LN), a) => powers.push(Expr::pow(a[0].clone(), Expr::num(c))),
+            _ => rest.push(Expr::mul([Expr::num(c), t])),
+        }
+    }
+    if powers.is_empty() {
+        return Expr::exp(u.clone());
+    }
+    powers.push(Expr::exp(Expr::add(rest)));
+    Expr::mul(powers)
 }
 
 fn rational_gcd(a: &Rational, b: &Rational) -> Rational {
@@ -128,13 +202,34 @@ fn exponent_terms(u: &Expr) -> Vec<(Rational, Expr)> {
 }
 
 impl Kernels {
-    /// A table prepared for `exprs`: the exponent units and root degrees they use.
+    /// A table prepared for `exprs` in the full view: the exponent units and root
+    /// degrees they use.
     pub fn scan(exprs: &[Expr]) -> Kernels {
+        Kernels::scan_view(exprs, View::Full)
+    }
+
+    /// A table prepared for `exprs` in `view`.
+    pub fn scan_view(exprs: &[Expr], view: View) -> Kernels {
+        let opaque = match view {
+            View::Full => std::collections::HashSet::new(),
+            View::Opaque => opaque_parts(exprs),
+        };
+        Kernels::scan_with(exprs, &opaque)
+    }
+
+    /// A table prepared for `exprs` with the sums and exponentials in `opaque` kept
+    /// whole (a work in several steps keeps the ones its input had, not those its own
+    /// rewriting makes).
+    pub fn scan_with(exprs: &[Expr], opaque: &std::collections::HashSet<Expr>) -> Kernels {
         let mut k = Kernels::default();
         let mut seen = std::collections::HashSet::new();
         let mut stack: Vec<Expr> = exprs.to_vec();
         while let Some(e) = stack.pop() {
             if !seen.insert(e.id()) {
+                continue;
+            }
+            if opaque.contains(&e) {
+                k.opaque.insert(e.clone());
                 continue;
             }
             if let Some(u) = e.as_exp() {
@@ -153,7 +248,10 @@ impl Kernels {
                     }
                 }
             }
-            stack.extend(e.children());
+            // An atom's arguments are not looked into; an exponential's are its kernels.
+            if !matches!(e.node(), Node::Call(..)) || e.as_exp().is_some() {
+                stack.extend(e.children());
+            }
         }
         k
     }
@@ -195,6 +293,9 @@ impl Kernels {
     }
 
     fn convert(&mut self, e: &Expr) -> Option<Rat> {
+        if self.opaque.contains(e) {
+            return Some(Rat::var(self.var(Atom::Opaque(e.clone()))));
+        }
         if let (Some(q), false) = (self.roots.get(e).copied(), e.as_num().is_some()) {
             return self.atom_power(Atom::Root(e.clone(), q), q as i64);
         }

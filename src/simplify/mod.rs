@@ -26,8 +26,9 @@ use crate::check;
 use crate::eval::{self, Model};
 use crate::expr::{self, Expr, Func, Node, Sym};
 use crate::func;
+use crate::limits;
 use crate::poly::{Monomial, Poly, Rat, Var};
-use kernel::{Atom, Kernels};
+use kernel::{Atom, Kernels, View};
 
 /// Which forms the simplifier may choose from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,7 +111,7 @@ fn collected(e: &Expr, names: &Names) -> Expr {
     // cancelled division needs the numeric check (which large coefficients would
     // defeat, by cancellation in floating point).
     let exact = |c: &Expr| !divides(e) || agrees(c, e, &bodies);
-    match normalized(e) {
+    match normalized(e, View::Full) {
         Some(c) if cost::cost(&c, &HashSet::new()) < cost::cost(e, &HashSet::new()) && exact(&c) => c,
         _ => e.clone(),
     }
@@ -135,210 +136,535 @@ fn divides(e: &Expr) -> bool {
     false
 }
 
-/// The largest expression (in nodes written out) the simplifier works on; larger ones
-/// keep their canonical form, so that the cost stays bounded.
-pub const MAX_NODES: u64 = 5_000;
-
 /// The largest number (in bits) the simplifier's rational-function algebra takes in:
-/// gcds of larger ones cost too much. Expressions holding one keep their canonical form.
+/// gcds of larger ones cost too much. A part holding one keeps its canonical form.
 pub const MAX_NUMBER_BITS: u64 = 4096;
 
-/// The most definitions the simplifier writes results in terms of: solving each for an
-/// atom costs a pass over the expression, so with more than this (a file of thousands of
-/// definitions) results are written in the inputs only.
-pub const MAX_NAMES: usize = 64;
+/// The most definitions the simplifier writes results in terms of: each costs a pass
+/// over its body, so with more than this (a file of thousands of definitions) results
+/// are written in the inputs only. A softmax of 40 classes has 40.
+pub const MAX_NAMES: usize = 256;
 
-/// Whether `e` is beyond what the simplifier works on ([`MAX_NODES`], [`MAX_NUMBER_BITS`]).
+/// How much work (in [`limits::within`] units: nodes built, rows of polynomial
+/// arithmetic) one search for the cheapest form of one part may spend. A search that
+/// needs more is abandoned and the part is taken apart (its terms and factors searched
+/// one by one) or, at the leaves, kept as the differentiator wrote it.
+pub const PART_WORK: u64 = 60_000;
+
+/// How much work all the searches of one simplification may spend together; past it
+/// the remaining parts keep their canonical forms. This bounds the simplifier's time
+/// on any input, whatever its size.
+pub const TOTAL_WORK: u64 = 2_000_000;
+
+/// A part with more distinct atoms than this (variables, calls, exponentials, in the
+/// opaque view) is not searched as a whole but taken apart: a rational function's size
+/// grows exponentially with its atoms, and the forms people write come from the parts.
+pub const PART_ATOMS: usize = 10;
+
+/// The largest part (in nodes written out) searched whole; costing and printing its
+/// candidates takes time in proportion to that size. Larger parts are taken apart.
+pub const PART_NODES: u64 = 2_000;
+
+/// The most atoms a part may have for the full kernel view (every sum looked into) to be
+/// tried beside the opaque one.
+pub const FULL_ATOMS: usize = 5;
+
+/// Whether `e` holds a number larger than [`MAX_NUMBER_BITS`].
 pub fn beyond_reach(e: &Expr) -> bool {
-    if e.tree_size() > MAX_NODES {
-        return true;
-    }
-    let mut stack = vec![e.clone()];
-    let mut seen = HashSet::new();
-    while let Some(x) = stack.pop() {
-        if !seen.insert(x.id()) {
-            continue;
-        }
-        if x.as_num().is_some_and(|r| crate::number::bits(r) > MAX_NUMBER_BITS) {
-            return true;
-        }
-        stack.extend(x.children());
-    }
-    false
+    // Numbers inside a call's arguments are the atom's business, not this part's.
+    let top = |x: &Expr| x.id() == e.id() || !matches!(x.node(), Node::Call(..)) || x.as_exp().is_some();
+    expr::post_order(std::slice::from_ref(e), top)
+        .iter()
+        .any(|x| x.as_num().is_some_and(|r| crate::number::bits(r) > MAX_NUMBER_BITS))
 }
 
 /// [`simplify`], with the substitutions made, as `atom = value` equations.
+///
+/// The expression is first written in terms of the names wherever a name's body stands
+/// whole (exact: it is the definition). Then it is simplified part by part, top down: a
+/// part small enough (in atoms) is searched for its cheapest form within [`PART_WORK`];
+/// a larger one, or one whose search ran out of work, is taken apart and its terms and
+/// factors are searched. Every form a search accepts is proved equal to the part exactly
+/// ([`proved`]: the difference is zero as a rational function of kernels) and agrees with
+/// it numerically; a part no search improved keeps its form, so the result is never
+/// worse than the differentiator's.
 pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Expr, Expr)>) {
     if names.defs.len() > MAX_NAMES {
         let inputs_only = Names { defs: Vec::new(), wrt: names.wrt.clone() };
         return simplify_explained(e, &inputs_only, form);
     }
-    if e.tree_size() > MAX_NODES {
-        return (e.clone(), Vec::new());
-    }
-    if is_large(e) {
-        return (large(e, names, form), Vec::new());
-    }
-    if beyond_reach(e) || names.defs.iter().any(|(_, b)| beyond_reach(b)) {
-        return (e.clone(), Vec::new());
-    }
-    // Built-in outputs are looked for with the names' bodies already read as names, so
-    // that tanh(sum(j, x[j]*w[j,k])) offers tanh(z[k]).
-    let named_e = names
-        .defs
-        .iter()
-        .filter(|(_, b)| matches!(b.node(), Node::Call(..)))
-        .fold(e.clone(), |r, (n, b)| expr::replace(&r, b, &Expr::sym(n.clone())));
-    let implicit = implicit_names(&named_e, names);
-    let cheap: HashSet<Expr> = implicit.iter().map(|(_, call)| call.clone()).collect();
-    let mut input_forms = vec![e.clone()];
-    input_forms.extend(normalized(e));
-    input_forms.extend(normalized(&kernel::expand(e)));
-    let mut output_forms = Vec::new();
-    let mut explanations: HashMap<Expr, Vec<(Expr, Expr)>> = HashMap::new();
-    if form != Form::Input {
-        let mut sets: Vec<Vec<(Sym, Expr)>> = vec![names.defs.clone()];
-        // The first name solved takes its kernel: let each name go first in turn, so that
-        // the ELU's `y` is not pre-empted by an earlier softplus of the same input.
-        for i in 1..names.defs.len().min(8) {
-            let mut order = names.defs.clone();
-            let first = order.remove(i);
-            order.insert(0, first);
-            sets.push(order);
+    let mut ctx = Ctx::new(names, form);
+    let named = ctx.named(e);
+    let r = ctx.part(&named);
+    // A name's whole body, wherever the search left it, is the name.
+    let r = ctx.named(&r);
+    let used = r.free_vars();
+    let subs = ctx.subs.into_iter().filter(|(_, v)| v.free_vars().iter().any(|s| used.contains(s))).collect();
+    (r, subs)
+}
+
+/// What [`Ctx::new`] last worked out from its names.
+type Prepared = (Vec<(Sym, Expr)>, Form, HashMap<Expr, Sym>, Vec<HashSet<Sym>>);
+
+thread_local! {
+    static PREPARED: std::cell::RefCell<Option<Prepared>> = const { std::cell::RefCell::new(None) };
+}
+
+/// What one simplification knows: the names, and the parts done so far.
+struct Ctx<'a> {
+    names: &'a Names,
+    form: Form,
+    /// Each name's inlined body.
+    bodies: HashMap<Sym, Expr>,
+    /// Each name's body written in the earlier names, to the name.
+    by_body: HashMap<Expr, Sym>,
+    /// The variables each name's body shows outside opaque sums (see [`visible_vars`]).
+    visible: Vec<HashSet<Sym>>,
+    memo: HashMap<u64, Expr>,
+    subs: Vec<(Expr, Expr)>,
+    work_left: u64,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(names: &'a Names, form: Form) -> Ctx<'a> {
+        let bodies: HashMap<Sym, Expr> = names.defs.iter().cloned().collect();
+        let mut ctx = Ctx {
+            names,
+            form,
+            bodies,
+            by_body: HashMap::new(),
+            visible: Vec::new(),
+            memo: HashMap::new(),
+            subs: Vec::new(),
+            work_left: TOTAL_WORK,
+        };
+        // A Jacobian simplifies many entries with the same names: what the names give is
+        // worked out once.
+        let cached = PREPARED.with(|p| {
+            p.borrow()
+                .as_ref()
+                .filter(|(defs, f, _, _)| *defs == names.defs && *f == form)
+                .map(|(_, _, b, v)| (b.clone(), v.clone()))
+        });
+        if let Some((by_body, visible)) = cached {
+            ctx.by_body = by_body;
+            ctx.visible = visible;
+            return ctx;
         }
-        for imp in &implicit {
-            let mut s = names.defs.clone();
-            s.push((imp.0.clone(), imp.1.clone()));
-            sets.push(s);
-        }
-        if implicit.len() > 1 {
-            sets.push(names.defs.iter().chain(&implicit).cloned().collect());
-        }
-        for set in sets {
-            if set.is_empty() {
-                continue;
+        ctx.visible = names.defs.iter().map(|(_, b)| visible_vars(b)).collect();
+        if form != Form::Input {
+            // Smaller bodies first: a body can only hold smaller ones.
+            let mut order: Vec<&(Sym, Expr)> = names.defs.iter().collect();
+            order.sort_by_key(|(_, b)| b.tree_size());
+            for (n, b) in order {
+                if matches!(b.node(), Node::Var(_) | Node::Num(_) | Node::Const(_)) {
+                    continue;
+                }
+                let nf = ctx.named(b);
+                if !matches!(nf.node(), Node::Var(_)) {
+                    ctx.by_body.entry(nf).or_insert_with(|| n.clone());
+                }
             }
-            if let Some((r, subs)) = eliminate(e, &set, names.wrt.as_ref()) {
-                let r = recognize_names(&r, &names.defs);
-                let subs = subs.iter().map(|(a, v)| (restore_implicit(a, &implicit), restore_implicit(v, &implicit)));
-                // A name's whole body, wherever it still stands (inside tanh(...)), is the name.
-                let r = names
-                    .defs
-                    .iter()
-                    .filter(|(_, b)| matches!(b.node(), Node::Call(..)))
-                    .fold(restore_implicit(&r, &implicit), |r, (n, b)| expr::replace(&r, b, &Expr::sym(n.clone())));
-                output_forms.push(r);
-                explanations.insert(output_forms.last().cloned().unwrap_or_else(Expr::zero), subs.collect());
-            }
         }
+        PREPARED.with(|p| {
+            *p.borrow_mut() = Some((names.defs.clone(), form, ctx.by_body.clone(), ctx.visible.clone()));
+        });
+        ctx
     }
-    let name_syms: HashSet<Sym> = names.defs.iter().map(|(n, _)| n.clone()).collect();
-    let uses_names = |c: &Expr| c.free_vars().iter().any(|v| name_syms.contains(v));
-    let mut pool: Vec<Expr> = match form {
-        Form::Input => input_forms,
-        Form::Auto => input_forms.into_iter().chain(output_forms).collect(),
-        Form::Output => {
-            let named: Vec<Expr> = output_forms.iter().filter(|c| uses_names(c)).cloned().collect();
-            if named.is_empty() {
-                input_forms.into_iter().chain(output_forms).collect()
+
+    /// `e` with every name's body that stands whole in it replaced by the name, bottom up.
+    fn named(&self, e: &Expr) -> Expr {
+        if self.by_body.is_empty() {
+            return e.clone();
+        }
+        let mut memo: HashMap<u64, Expr> = HashMap::new();
+        for x in expr::post_order(std::slice::from_ref(e), |_| true) {
+            let r = expr::map_children(&x, |c| memo.get(&c.id()).cloned().unwrap_or_else(|| c.clone()));
+            let r = match self.by_body.get(&r) {
+                Some(n) => Expr::sym(n.clone()),
+                None => r,
+            };
+            memo.insert(x.id(), r);
+        }
+        memo.remove(&e.id()).unwrap_or_else(|| e.clone())
+    }
+
+    /// The simplified form of the part `e`, searched whole where that is affordable, or
+    /// rebuilt from its simplified children.
+    fn part(&mut self, e: &Expr) -> Expr {
+        if let Some(r) = self.memo.get(&e.id()) {
+            return r.clone();
+        }
+        // A call is an atom to every search: only its arguments can be simplified.
+        let r = if e.children().is_empty() {
+            e.clone()
+        } else if matches!(e.node(), Node::Call(..)) {
+            // A call is searched only where a name may stand for it (`e^x` is `1 + y`
+            // for `y = e^x - 1`); otherwise only its arguments are simplified.
+            let whole = if self.relevant(e).is_empty() { None } else { self.search_within(e) };
+            whole.filter(|r| r != e).unwrap_or_else(|| expr::map_children(e, |c| self.part(c)))
+        } else if let Some(r) = self.search_within(e) {
+            r
+        } else {
+            let rebuilt = expr::map_children(e, |c| self.part(c));
+            if rebuilt != *e {
+                self.search_within(&rebuilt).unwrap_or(rebuilt)
             } else {
-                named.into_iter().chain([e.clone()]).collect()
+                rebuilt
+            }
+        };
+        self.memo.insert(e.id(), r.clone());
+        r
+    }
+
+    /// [`Ctx::search`] on `e` within [`PART_WORK`] (and what is left of [`TOTAL_WORK`]),
+    /// where `e` has few enough atoms.
+    fn search_within(&mut self, e: &Expr) -> Option<Expr> {
+        if self.work_left == 0
+            || e.tree_size() > PART_NODES
+            || count_atoms(e, PART_ATOMS + 1) > PART_ATOMS
+            || beyond_reach(e)
+        {
+            return None;
+        }
+        let budget = PART_WORK.min(self.work_left);
+        let (found, spent) = limits::within(budget, || self.search(e));
+        self.work_left = self.work_left.saturating_sub(spent);
+        let (r, subs) = found?;
+        for s in subs {
+            if !self.subs.contains(&s) {
+                self.subs.push(s);
             }
         }
-    };
-    let bodies: HashMap<Sym, Expr> = names.defs.iter().cloned().collect();
-    // Among equally cheap forms the one that stays finite far out wins: p*(1 - p) is 0
-    // at z = 800, where e^z/(1 + e^z)^2 is inf/inf.
-    pool.sort_by_cached_key(|c| (cost::cost(c, &cheap), !finite_far_out(c, &bodies), c.to_string().len()));
-    for c in pool {
-        if c == *e || agrees(&c, e, &bodies) {
-            let why = explanations.remove(&c).unwrap_or_default();
-            return (c, why);
+        Some(r)
+    }
+
+    /// The cheapest form of `e` among the candidates, each proved equal to `e`.
+    fn search(&self, e: &Expr) -> (Expr, Vec<(Expr, Expr)>) {
+        // The opaque view first; the full one too where it differs (a sum is kept whole)
+        // and the part is small enough to look into every sum.
+        let mut views = vec![View::Opaque];
+        if has_big_sum(e) && count_atoms_full(e, FULL_ATOMS + 1) <= FULL_ATOMS {
+            views.push(View::Full);
+        }
+        let mut input_forms = vec![e.clone()];
+        let inlined = self.inline(e);
+        for &v in &views {
+            input_forms.extend(normalized(&inlined, v));
+            input_forms.extend(normalized(&kernel::expand(&inlined), v));
+        }
+        let mut output_forms: Vec<Expr> = Vec::new();
+        let mut explanations: HashMap<Expr, Vec<(Expr, Expr)>> = HashMap::new();
+        if self.form != Form::Input {
+            let relevant = self.relevant(e);
+            // Built-in outputs are looked for with the names' bodies already read as names,
+            // so that tanh(sum(j, x[j]*w[j,k])) offers tanh(z[k]).
+            let implicit = implicit_names(e, &relevant);
+            // The variables the names can take away: a form without any is complete.
+            let eliminable: HashSet<Sym> = relevant.iter().flat_map(|(_, b)| visible_vars(b)).collect();
+            let complete = |c: &Expr| !c.free_vars().iter().any(|v| eliminable.contains(v));
+            let mut try_set = |set: &[(Sym, Expr)], v: View, out: &mut Vec<Expr>| -> bool {
+                if set.is_empty() {
+                    return false;
+                }
+                // Names already in `e` stay names; the relations are solved for atoms.
+                let got = eliminate(e, set, self.names.wrt.as_ref(), v);
+                let Some((r, subs)) = got else { return false };
+                let r = restore_implicit(&r, &implicit);
+                let r = self.named(&self.recognize_names(&r, &relevant));
+                let subs = subs.iter().map(|(a, x)| (restore_implicit(a, &implicit), restore_implicit(x, &implicit)));
+                explanations.entry(r.clone()).or_insert_with(|| subs.collect());
+                let done = complete(&r) && !relevant.is_empty();
+                out.push(r);
+                done
+            };
+            for &v in &views {
+                // The full view only where the opaque one gave no complete form.
+                if v == View::Full && output_forms.iter().any(&complete) && !relevant.is_empty() {
+                    break;
+                }
+                let complete_found = try_set(&relevant, v, &mut output_forms);
+                // The first name solved takes its kernel: let each name go first in turn,
+                // so that the ELU's `y` is not pre-empted by an earlier softplus of the
+                // same input.
+                for i in 1..relevant.len().min(4) {
+                    let mut order = relevant.clone();
+                    let first = order.remove(i);
+                    order.insert(0, first);
+                    try_set(&order, v, &mut output_forms);
+                }
+                // With a complete form in several names (a softmax entry in p1 and p2),
+                // built-in outputs of the same arguments would only spell it again, at a
+                // cost that grows with the names; with one name they are its rivals
+                // (`sigmoid(x)` against `1 - e^-y` for the softplus `y`).
+                if complete_found && relevant.len() > 1 {
+                    continue;
+                }
+                // Built-in outputs of the part's own arguments (`tanh(x)` for sinh(x)/cosh(x)).
+                for imp in &implicit {
+                    let mut set = relevant.clone();
+                    set.push(imp.clone());
+                    try_set(&set, v, &mut output_forms);
+                }
+                if implicit.len() > 1 {
+                    let set: Vec<(Sym, Expr)> = relevant.iter().chain(&implicit).cloned().collect();
+                    try_set(&set, v, &mut output_forms);
+                }
+            }
+        }
+        let name_syms: HashSet<&Sym> = self.bodies.keys().collect();
+        let uses_names = |c: &Expr| c.free_vars().iter().any(|v| name_syms.contains(v));
+        let mut pool: Vec<Expr> = match self.form {
+            Form::Input => input_forms,
+            Form::Auto => input_forms.into_iter().chain(output_forms).collect(),
+            Form::Output => {
+                let named: Vec<Expr> = output_forms.iter().filter(|c| uses_names(c)).cloned().collect();
+                if named.is_empty() || uses_names(e) {
+                    input_forms.into_iter().chain(output_forms).filter(|c| uses_names(c) || !uses_names(e)).collect()
+                } else {
+                    named.into_iter().chain([e.clone()]).collect()
+                }
+            }
+        };
+        // Forms far larger written out than the part (an expansion that repeats a deep
+        // argument) are never the cheapest, and costing them would take long.
+        let largest = 2 * e.tree_size() + 64;
+        pool.retain(|c| c.tree_size() <= largest);
+        if !pool.contains(e) {
+            pool.push(e.clone());
+        }
+        let cheap: HashSet<Expr> = implicit_names(e, &[]).into_iter().map(|(_, call)| call).collect();
+        // Among equally cheap forms the one that stays finite far out wins: p*(1 - p) is 0
+        // at z = 800, where e^z/(1 + e^z)^2 is inf/inf.
+        pool.sort_by_cached_key(|c| (cost::cost(c, &cheap), !finite_far_out(c, &self.bodies), c.to_string().len()));
+        pool.dedup();
+        for c in pool {
+            if c == *e || (self.proved(&c, e) && agrees(&c, e, &self.bodies)) {
+                let why = explanations.remove(&c).unwrap_or_default();
+                return (c, why);
+            }
+        }
+        (e.clone(), Vec::new())
+    }
+
+    /// `e` with every name replaced by its inlined body.
+    fn inline(&self, e: &Expr) -> Expr {
+        inline_names(e, &self.bodies)
+    }
+
+    /// The names whose bodies bear on `e`: those it uses, and those whose bodies show a
+    /// variable `e` shows (outside opaque sums), in definition order.
+    fn relevant(&self, e: &Expr) -> Vec<(Sym, Expr)> {
+        let seen = visible_vars(e);
+        self.names
+            .defs
+            .iter()
+            .zip(&self.visible)
+            .filter(|((n, _), vis)| seen.contains(n) || vis.iter().any(|v| seen.contains(v)))
+            .map(|(d, _)| d.clone())
+            .collect()
+    }
+
+    /// Whether `c` equals `e` exactly: with the names inlined, their difference is zero as
+    /// a rational function of kernels, in the opaque view or (failing that) the full one.
+    fn proved(&self, c: &Expr, e: &Expr) -> bool {
+        proved_equal(&self.inline(c), &self.inline(e))
+    }
+
+    /// Replaces sums inside `e` that equal a name by that name: with softmax outputs,
+    /// `1 - p1` is `p2` when there are two, `1 - p1 - p2` is `p3` when there are three.
+    fn recognize_names(&self, e: &Expr, defs: &[(Sym, Expr)]) -> Expr {
+        let mut memo: HashMap<u64, Expr> = HashMap::new();
+        self.recognize_rec(e, defs, &mut memo)
+    }
+
+    fn recognize_rec(&self, e: &Expr, defs: &[(Sym, Expr)], memo: &mut HashMap<u64, Expr>) -> Expr {
+        if let Some(r) = memo.get(&e.id()) {
+            return r.clone();
+        }
+        let r = match e.node() {
+            Node::Add(_) if e.free_vars().iter().any(|v| self.bodies.contains_key(v)) => {
+                let inlined = self.inline(e);
+                let hit = defs.iter().map(|(n, _)| Expr::sym(n.clone())).find(|n| {
+                    let b = self.inline(n);
+                    agrees(&b, &inlined, &self.bodies) && proved_equal(&b, &inlined)
+                });
+                hit.unwrap_or_else(|| e.clone())
+            }
+            Node::Mul(fs) => Expr::mul(fs.iter().map(|f| self.recognize_rec(f, defs, memo)).collect::<Vec<_>>()),
+            Node::Pow(b, x) => Expr::pow(self.recognize_rec(b, defs, memo), x.clone()),
+            _ => e.clone(),
+        };
+        memo.insert(e.id(), r.clone());
+        r
+    }
+}
+
+/// Whether `a` and `b` (in the inputs, no names) are equal exactly: their difference,
+/// with hyperbolic and logistic functions expanded, is zero as a rational function of
+/// kernels (with `cos^2 = 1 - sin^2`). Each view is sound: an identity of rational
+/// functions in independent atoms holds whatever the atoms stand for. So a `true` is a
+/// proof; a `false` only means no proof was found.
+pub fn proved_equal(a: &Expr, b: &Expr) -> bool {
+    if a == b {
+        return true;
+    }
+    let d = Expr::minus(kernel::expand(a), kernel::expand(b));
+    if d.is_zero() {
+        return true;
+    }
+    // The full view costs exponentially in its atoms: only for few.
+    let views: &[View] =
+        if count_atoms_full(&d, FULL_ATOMS + 1) <= FULL_ATOMS { &[View::Opaque, View::Full] } else { &[View::Opaque] };
+    views.iter().any(|&v| {
+        let mut k = Kernels::scan_view(std::slice::from_ref(&d), v);
+        k.to_rat(&d).is_some_and(|r| kernel::pythagorean(&r, &k).is_zero())
+    })
+}
+
+/// The variables `e` shows outside sums that [`View::Opaque`] keeps whole, and the
+/// names of indexed variables.
+fn visible_vars(e: &Expr) -> HashSet<Sym> {
+    let mut out = HashSet::new();
+    let enter = |x: &Expr| x.id() == e.id() || !is_big_sum(x);
+    for x in expr::post_order(std::slice::from_ref(e), enter) {
+        match x.node() {
+            Node::Var(s) => {
+                out.insert(s.clone());
+            }
+            Node::Call(Func::Indexed(s), _) => {
+                out.insert(s.clone());
+            }
+            _ => {}
         }
     }
-    (e.clone(), Vec::new())
+    out
 }
 
-/// Above this many nodes (as a tree) an expression is not searched for a cheaper form:
-/// the rational-function view of a layer's gradient (hundreds of atoms) costs far more
-/// than it could save, and the differentiator's own output is already in terms of
-/// `tanh(z)` and `sigmoid(z)`. Every derivative in the reference suite is well below.
-pub const LARGE: usize = 300;
-
-/// Nor is an expression in more variables than this: a rational function's size grows
-/// exponentially with them. Softmax with six outputs is still searched.
-pub const MANY_VARS: usize = 6;
-
-/// Nor is an expression with functions nested deeper than this (`sin(tanh(e^sin(x)))`):
-/// every level adds kernels to the rational-function view. Mish, `x*tanh(ln(1 + e^x))`,
-/// nests three deep.
-pub const DEEP_CALLS: usize = 4;
-
-/// Whether `e` is past [`LARGE`], [`MANY_VARS`] or [`DEEP_CALLS`]; the cheap tests first.
-fn is_large(e: &Expr) -> bool {
-    e.tree_size() as usize > LARGE || call_nesting(e) > DEEP_CALLS || e.free_vars().len() > MANY_VARS
+/// Whether [`View::Opaque`] keeps a sum of `e` whole.
+fn has_big_sum(e: &Expr) -> bool {
+    let mut found = false;
+    let enter = |x: &Expr| {
+        found |= x.id() != e.id() && is_big_sum(x);
+        !found
+    };
+    expr::post_order(std::slice::from_ref(e), enter);
+    found
 }
 
-/// The most function calls met on a path from the root to a leaf.
-fn call_nesting(e: &Expr) -> usize {
-    let mut memo: HashMap<u64, usize> = HashMap::new();
-    for x in expr::post_order(std::slice::from_ref(e), |_| true) {
-        let below = x.children().iter().map(|c| memo.get(&c.id()).copied().unwrap_or(0)).max().unwrap_or(0);
-        memo.insert(x.id(), below + usize::from(matches!(x.node(), Node::Call(..))));
+fn is_big_sum(e: &Expr) -> bool {
+    matches!(e.node(), Node::Add(ts) if ts.len() >= kernel::OPAQUE_TERMS)
+}
+
+/// The distinct atoms of `e` as [`View::Opaque`] sees them (variables, calls, and the
+/// sums and exponentials it keeps whole), counted up to `stop`.
+fn count_atoms(e: &Expr, stop: usize) -> usize {
+    let mut atoms: HashSet<u64> = HashSet::new();
+    let mut stack = vec![e.clone()];
+    let mut seen = HashSet::new();
+    while let Some(x) = stack.pop() {
+        if atoms.len() >= stop {
+            break;
+        }
+        if !seen.insert(x.id()) {
+            continue;
+        }
+        match x.node() {
+            Node::Var(_) | Node::Call(..) if x.as_exp().is_none() => {
+                atoms.insert(x.id());
+            }
+            _ if is_big_sum(&x) && x.id() != e.id() => {
+                atoms.insert(x.id());
+            }
+            _ if x.as_exp().is_some_and(is_big_sum) => {
+                atoms.insert(x.id());
+            }
+            _ => stack.extend(x.children()),
+        }
     }
-    memo.get(&e.id()).copied().unwrap_or(0)
+    atoms.len()
 }
 
-/// A large expression as it is, with the names' bodies read as the names.
-fn large(e: &Expr, names: &Names, form: Form) -> Expr {
-    if form == Form::Input {
-        return e.clone();
+/// The distinct variables and calls of `e` looked into fully (exponentials by their
+/// exponents' variables), counted up to `stop`.
+fn count_atoms_full(e: &Expr, stop: usize) -> usize {
+    let mut atoms: HashSet<u64> = HashSet::new();
+    let mut stack = vec![e.clone()];
+    let mut seen = HashSet::new();
+    while let Some(x) = stack.pop() {
+        if atoms.len() >= stop {
+            break;
+        }
+        if !seen.insert(x.id()) {
+            continue;
+        }
+        match x.node() {
+            Node::Var(_) => {
+                atoms.insert(x.id());
+            }
+            Node::Call(..) if x.as_exp().is_none() => {
+                atoms.insert(x.id());
+            }
+            _ => stack.extend(x.children()),
+        }
     }
-    names
-        .defs
-        .iter()
-        .filter(|(_, b)| !matches!(b.node(), Node::Var(_) | Node::Num(_)))
-        .fold(e.clone(), |r, (n, b)| expr::replace(&r, b, &Expr::sym(n.clone())))
+    atoms.len()
 }
 
 /// Numerically, at random points: does `candidate` equal `e`? Names are evaluated
 /// first and their values used, so the candidate is judged as it is written: a form
 /// that is undefined where the input is defined (`y*(1 + x - y)/x` at x = 0 for the
-/// SiLU) is rejected, even though `y/x` cancels once `y` is inlined.
+/// SiLU) is rejected, even though `y/x` cancels once `y` is inlined. This is the second
+/// line of defence: every form is first proved equal ([`proved_equal`]).
 fn agrees(candidate: &Expr, e: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
+    let bodies = &used_bodies(&[candidate, e], bodies);
     let mut vars: Vec<Sym> = inline_names(candidate, bodies).free_vars();
-    vars.extend(e.free_vars());
-    vars.extend(bodies.values().flat_map(|b| b.free_vars()));
+    vars.extend(inline_names(e, bodies).free_vars());
     vars.retain(|v| !bodies.contains_key(v));
     vars.sort();
     vars.dedup();
     let model = Model::new(11);
     let mut indices = expr::index_vars(e);
     indices.extend(expr::index_vars(candidate));
-    let values = |env: &eval::Env| -> Option<(f64, f64)> {
+    let values = |env: &eval::Env| -> Option<(eval::Mag, eval::Mag)> {
         let mut env = env.clone();
         for (n, b) in bodies {
-            let v = eval::eval_with(b, &env, Some(&model)).ok()?;
-            env.insert(n.clone(), v);
+            if let Ok(v) = eval::eval_with(b, &env, Some(&model)) {
+                env.insert(n.clone(), v);
+            }
         }
-        Some((eval::eval_with(candidate, &env, Some(&model)).ok()?, eval::eval_with(e, &env, Some(&model)).ok()?))
+        Some((
+            eval::eval_magnitude(candidate, &env, Some(&model)).ok()?,
+            eval::eval_magnitude(e, &env, Some(&model)).ok()?,
+        ))
     };
+    // Points at the input's own scales (its shifts and kinks, and far out) as well as
+    // near zero; the error is measured against the size of the candidate's terms.
+    let scales = check::Scales::of(&[e, &inline_names(candidate, bodies)]);
     let mut rng = check::Rng::new(0xC0FFEE);
     let mut compared = 0;
     for _ in 0..200 {
-        if compared == 12 {
+        if compared == 16 {
             break;
         }
-        let Some((a, b)) = values(&check::random_point_indexed(&vars, &indices, &mut rng)) else { return false };
-        if !(a.is_finite() && b.is_finite()) || b.abs() > 1e8 {
+        let mut env = scales.point(&vars, &mut rng);
+        for i in &indices {
+            env.insert(i.clone(), (1 + rng.next_u64() % eval::DEFAULT_RANGE as u64) as f64);
+        }
+        let Some((a, b)) = values(&env) else { continue };
+        if !(a.v.is_finite() && a.m.is_finite() && b.v.is_finite() && b.m.is_finite()) || b.v.abs() > 1e8 {
             continue;
         }
-        if check::mixed_error(a, b) > 1e-7 {
+        // Either side may lose digits to cancellation far out (1 - p where p is
+        // almost 1): the error is measured against the larger of their magnitudes.
+        let b_v = if a.m >= b.m { b.v } else { a.v };
+        let wider = if a.m >= b.m { a } else { b };
+        if check::rounding_aware_error(wider, b_v) > 1e-7 {
             return false;
         }
         compared += 1;
     }
-    if compared < 3 {
+    if compared < 3 && !vars.is_empty() {
         return false;
     }
     // A form may not be undefined where the input is defined.
@@ -352,7 +678,7 @@ fn agrees(candidate: &Expr, e: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
         }
         // Points where a name itself is undefined say nothing about the form.
         let names_defined = bodies.values().all(|b| eval::eval_with(b, &env, Some(&model)).is_ok_and(f64::is_finite));
-        let (a, b) = values(&env).unwrap_or((f64::NAN, f64::NAN));
+        let (a, b) = values(&env).map_or((f64::NAN, f64::NAN), |(a, b)| (a.v, b.v));
         if names_defined && b.is_finite() && !a.is_finite() {
             return false;
         }
@@ -363,6 +689,7 @@ fn agrees(candidate: &Expr, e: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
 /// Whether `c` (names evaluated as values) is finite with every variable at 800 or
 /// at -800.
 fn finite_far_out(c: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
+    let bodies = &used_bodies(&[c], bodies);
     let mut vars = inline_names(c, bodies).free_vars();
     vars.retain(|v| !bodies.contains_key(v));
     let model = Model::new(11);
@@ -376,13 +703,26 @@ fn finite_far_out(c: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
     })
 }
 
+/// The bodies of the names that `exprs` use (bodies are inlined: they use no names).
+fn used_bodies(exprs: &[&Expr], bodies: &HashMap<Sym, Expr>) -> HashMap<Sym, Expr> {
+    let mut out = HashMap::new();
+    for e in exprs {
+        for v in e.free_vars() {
+            if let Some(b) = bodies.get(&v) {
+                out.insert(v, b.clone());
+            }
+        }
+    }
+    out
+}
+
 fn inline_names(e: &Expr, bodies: &HashMap<Sym, Expr>) -> Expr {
     expr::substitute_all(e, bodies)
 }
 
-/// The input as one reduced rational function of its atoms, factored.
-fn normalized(e: &Expr) -> Option<Expr> {
-    let mut k = Kernels::scan(std::slice::from_ref(e));
+/// The input as one reduced rational function of its atoms in `view`, factored.
+fn normalized(e: &Expr, view: View) -> Option<Expr> {
+    let mut k = Kernels::scan_view(std::slice::from_ref(e), view);
     let r = kernel::pythagorean(&k.to_rat(e)?, &k);
     Some(rat_expr(&r, &k))
 }
@@ -412,39 +752,13 @@ fn rat_expr(r: &Rat, k: &Kernels) -> Expr {
     }
 }
 
-/// Replaces sums inside `e` that equal a name by that name: with softmax outputs,
-/// `1 - p1` is `p2` when there are two, `1 - p1 - p2` is `p3` when there are three.
-fn recognize_names(e: &Expr, defs: &[(Sym, Expr)]) -> Expr {
-    let bodies: HashMap<Sym, Expr> = defs.iter().cloned().collect();
-    let mut memo: HashMap<u64, Expr> = HashMap::new();
-    recognize_rec(e, defs, &bodies, &mut memo)
-}
-
-fn recognize_rec(e: &Expr, defs: &[(Sym, Expr)], bodies: &HashMap<Sym, Expr>, memo: &mut HashMap<u64, Expr>) -> Expr {
-    if let Some(r) = memo.get(&e.id()) {
-        return r.clone();
-    }
-    let r = match e.node() {
-        Node::Add(_) if e.free_vars().iter().any(|v| bodies.contains_key(v)) => {
-            let hit =
-                defs.iter().map(|(n, _)| Expr::sym(n.clone())).find(|n| agrees(n, &inline_names(e, bodies), bodies));
-            hit.unwrap_or_else(|| e.clone())
-        }
-        Node::Mul(fs) => Expr::mul(fs.iter().map(|f| recognize_rec(f, defs, bodies, memo)).collect::<Vec<_>>()),
-        Node::Pow(b, x) => Expr::pow(recognize_rec(b, defs, bodies, memo), x.clone()),
-        _ => e.clone(),
-    };
-    memo.insert(e.id(), r.clone());
-    r
-}
-
 /// Built-in outputs the input's hyperbolic functions, exponentials and sigmoids make
 /// available: `tanh(u)` and `sigmoid(u)`, each under a placeholder name.
-fn implicit_names(e: &Expr, names: &Names) -> Vec<(Sym, Expr)> {
+fn implicit_names(e: &Expr, defs: &[(Sym, Expr)]) -> Vec<(Sym, Expr)> {
     let mut found: Vec<Expr> = Vec::new();
     let mut seen = HashSet::new();
     let mut stack = vec![e.clone()];
-    stack.extend(names.defs.iter().map(|(_, b)| b.clone()));
+    stack.extend(defs.iter().map(|(_, b)| b.clone()));
     let call = |name: &str, u: Expr| func::lookup(name).map(|i| Expr::call(Func::Builtin(i), vec![u]));
     while let Some(x) = stack.pop() {
         if !seen.insert(x.id()) {
@@ -470,6 +784,15 @@ fn implicit_names(e: &Expr, names: &Names) -> Vec<(Sym, Expr)> {
                 }
                 _ => {}
             }
+            // Calls inside a call's arguments belong to the parts below (the arguments
+            // are simplified on their own); an exponent's are kernels of this part.
+            if *i != func::EXP {
+                continue;
+            }
+        }
+        // Nor is a sum that the opaque view keeps whole looked into.
+        if is_big_sum(&x) && x.id() != e.id() {
+            continue;
         }
         stack.extend(x.children());
     }
@@ -505,7 +828,7 @@ fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
 
 /// Rewrites `e` in terms of the names in `defs`, solving each definition for one of its
 /// atoms where it is a linear fraction of it.
-fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<(Expr, Vec<(Expr, Expr)>)> {
+fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>, view: View) -> Option<(Expr, Vec<(Expr, Expr)>)> {
     let mut subs = Vec::new();
     let name_set: HashSet<Sym> = defs.iter().map(|(n, _)| n.clone()).collect();
     let mut d = kernel::expand(e);
@@ -513,11 +836,24 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>) -> Option<(Expr,
     // A definition is solved only for what it was written in: once substitutions have
     // brought other symbols into its body, solving for those would be meaningless.
     let own_vars: Vec<HashSet<Sym>> = defs.iter().map(|(_, b)| b.free_vars().into_iter().collect()).collect();
+    // What the view keeps whole is decided once, on the input and the relations.
+    let opaque = match view {
+        View::Full => HashSet::new(),
+        View::Opaque => {
+            // The input's shared sums, and those of the relations; a relation's side that
+            // is itself such a sum (`e^y = e^a + e^b + e^c` for a log-sum-exp) stays whole.
+            let mut all = kernel::opaque_parts(std::slice::from_ref(&d));
+            for (s, b) in &rels {
+                all.extend(kernel::opaque_parts(&[s.clone(), b.clone()]));
+            }
+            all
+        }
+    };
     for i in 0..rels.len() {
         let (side, body) = rels[i].clone();
         let mut scope = vec![d.clone(), side.clone(), body.clone()];
         scope.extend(rels[i + 1..].iter().flat_map(|(s, b)| [s.clone(), b.clone()]));
-        let mut k = Kernels::scan(&scope);
+        let mut k = Kernels::scan_with(&scope, &opaque);
         let r = k.to_rat(&d)?;
         let b = k.to_rat(&body)?;
         let n = k.to_rat(&side)?;
@@ -619,7 +955,9 @@ fn pick_atom(b: &Rat, others: &[Rat], k: &Kernels, rel: &Relation) -> Option<(Va
             Atom::Exp(_) | Atom::Root(..) => 0,
             Atom::Sym(s) if names.contains(s) => continue,
             Atom::Sym(s) if Some(s) == wrt => 1,
-            Atom::Sym(_) => 2,
+            // Another variable is an input the result is written in, not an output to
+            // eliminate.
+            Atom::Sym(_) => continue,
             // An element x[2] that is the variable of differentiation (wrt holds its text).
             Atom::Opaque(e) if wrt.is_some_and(|w| e.to_string() == w.as_str()) => 1,
             Atom::Opaque(_) => 3,
