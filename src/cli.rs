@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::assume::Assumptions;
 use crate::check::{self, CheckReport};
 use crate::codegen;
 use crate::defs::Problem;
@@ -371,6 +372,10 @@ fn os_to_string(s: &OsString) -> Result<String> {
     }
 }
 
+fn strings(args: &[OsString]) -> Result<Vec<String>> {
+    args.iter().map(os_to_string).collect()
+}
+
 fn utf8(bytes: Vec<u8>) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
@@ -709,17 +714,10 @@ fn run_diff_indexed(a: &DiffArgs, p: &Problem, base: &Sym, idx: &[Expr]) -> Resu
         }
     }
     names.defs.retain(|(n, _)| p.get(n).is_none_or(|d| d.params.is_empty()) || restore.contains_key(n));
-    for (i, fact) in a.assume.iter().enumerate() {
-        let fact = os_to_string(fact)?;
-        let (lhs, rhs) = fact
-            .split_once('=')
-            .ok_or_else(|| Error::new(ErrorKind::Argument("--assume takes an equation, LHS = RHS".into())))?;
-        let (lhs, rhs) = (crate::parse::parse_expr(lhs)?, crate::parse::parse_expr(rhs)?);
-        // The assumed side is a name whose value is the other side.
-        let placeholder = Sym::new(&format!("#assume{i}"));
-        names.defs.push((placeholder.clone(), p.inline(&lhs)));
-        restore.insert(placeholder, rhs);
-    }
+    // The assumed side is a name whose value is the other side.
+    let assume = Assumptions::parse(&strings(&a.assume)?)?;
+    assume.extend_names(p, &mut names);
+    restore.extend(assume.restore_map());
     let shown = crate::expr::substitute_all(&simplify::simplify(&d, &names, form_of(a.result.form, p)), &restore);
     Ok(match a.result.format {
         Format::Text => format!("{}\n", to_text(&shown)),

@@ -10,6 +10,7 @@
 #![doc = include_str!("../examples/sigmoid.rs")]
 //! ```
 
+pub mod assume;
 pub mod check;
 pub mod cli;
 pub mod codegen;
