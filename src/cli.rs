@@ -21,6 +21,7 @@ use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::{self, Env};
 use crate::expr::{Expr, Func, Node, Sym};
 use crate::func;
+use crate::matrix;
 use crate::note;
 use crate::print::{latex::to_latex, text::to_text};
 use crate::simplify::{self, Form, Names};
@@ -206,9 +207,6 @@ struct DiffArgs {
     /// Show the derivation step by step, each step labelled with its rule
     #[arg(long)]
     steps: bool,
-    /// A fact the simplifier may use, as `sum(k, t[k]) = 1` (repeatable)
-    #[arg(long, value_name = "LHS=RHS")]
-    assume: Vec<OsString>,
     /// Expand sums to concrete terms: `K=3,M=2` (an index runs over 1..K where K is its
     /// name in capitals) or `k=3`
     #[arg(long, value_name = "SIZES")]
@@ -234,22 +232,40 @@ struct ResultArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Which forms to choose from: in terms of defined names, inputs only, or cheapest
-    /// [default: output for definitions and --let, auto otherwise]
-    #[arg(long, value_enum)]
-    form: Option<FormArg>,
-    /// Verify the result against dual numbers at random points
-    #[arg(long)]
-    check: bool,
-    /// The largest error --check accepts
-    #[arg(long, default_value_t = 1e-9, value_name = "TOL")]
-    tolerance: f64,
+    #[command(flatten)]
+    simplify: FormArgs,
+    #[command(flatten)]
+    checks: CheckArgs,
     /// Print the result as shared intermediates (`cse1 = ...` lines) and the result
     #[arg(long)]
     cse: bool,
     /// Run the whole pipeline N times in-process and report the median time on stderr
     #[arg(long, value_name = "N")]
     repeat: Option<u32>,
+}
+
+/// What the simplifier may use and choose from (`diff`, `grad`, `jacobian`, `hessian`).
+#[derive(Args, Debug, Clone)]
+struct FormArgs {
+    /// Which forms to choose from: in terms of defined names, inputs only, or cheapest
+    /// [default: output for definitions and --let, auto otherwise]
+    #[arg(long, value_enum)]
+    form: Option<FormArg>,
+    /// A fact the simplifier may use, as `t1 + t2 + t3 = 1` or `sum(k, t[k]) = 1`
+    /// (repeatable)
+    #[arg(long, value_name = "LHS=RHS")]
+    assume: Vec<OsString>,
+}
+
+/// `--check` and its tolerance.
+#[derive(Args, Debug, Clone)]
+struct CheckArgs {
+    /// Verify the result against dual numbers at random points
+    #[arg(long)]
+    check: bool,
+    /// The largest error --check accepts
+    #[arg(long, default_value_t = 1e-9, value_name = "TOL")]
+    tolerance: f64,
 }
 
 #[derive(Args, Debug)]
@@ -619,26 +635,33 @@ fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
         Some(w) => variable(&p, &os_to_string(w)?)?,
         None => default_variable(&input)?,
     };
+    let opts = options(&a.result.simplify, &p)?;
     if a.steps {
         if a.order != 1 {
             return Err(Error::new(ErrorKind::Argument("--steps shows first derivatives: leave out --order".into())));
         }
-        let der = Derivation::new(&p, &x, form_of(a.result.form, &p))?;
+        if !opts.assume.is_empty() {
+            return Err(Error::new(ErrorKind::Argument("--steps does not use --assume: leave out one of them".into())));
+        }
+        let der = Derivation::new(&p, &x, opts.form)?;
         return Ok(match a.result.format {
             Format::Text => der.to_string(),
             Format::Latex => format!("{}\n", der.to_latex()),
             Format::Json => format!("{}\n", der.to_json()),
         });
     }
-    let names = names_of(&p, Some(&x));
-    let shown = simplify::derivatives(&input, &x, a.order, &names, form_of(a.result.form, &p));
-    let d = shown.last().cloned().unwrap_or_else(|| input.clone());
-    // The check runs on what is shown, with the names inlined: each order against the
-    // derivative of the one before.
-    let chain: Vec<Expr> = std::iter::once(input.clone()).chain(shown.iter().map(|s| p.inline(s))).collect();
-    let report = if a.result.check {
+    let names = matrix::names(&p, Some(&x), &opts);
+    let shown: Vec<matrix::Entry> = simplify::derivatives(&input, &x, a.order, &names, opts.form)
+        .iter()
+        .map(|s| matrix::entry(&p, s, &opts))
+        .collect();
+    let d = shown.last().map_or_else(|| input.clone(), |s| s.shown.clone());
+    // The check runs on what is shown, with the names inlined (and each assumed side as
+    // itself): each order against the derivative of the one before.
+    let chain: Vec<Expr> = std::iter::once(input.clone()).chain(shown.iter().map(|s| s.exact.clone())).collect();
+    let report = if a.result.checks.check {
         let r = check::check_chain(&chain, &x, 12, 0x5EED)?;
-        check_figures(&r, a.result.tolerance)?;
+        check_figures(&r, a.result.checks.tolerance)?;
         Some(r)
     } else {
         None
@@ -657,7 +680,7 @@ fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
                 "derivative": { "text": to_text(&d), "latex": to_latex(&d) },
             });
             if let Some(r) = &report {
-                obj["check"] = serde_json::json!({ "max_error": r.max_error, "points": r.points, "tolerance": a.result.tolerance });
+                obj["check"] = serde_json::json!({ "max_error": r.max_error, "points": r.points, "tolerance": a.result.checks.tolerance });
             }
             format!("{obj}\n")
         }
@@ -677,7 +700,7 @@ fn run_diff_indexed(a: &DiffArgs, p: &Problem, base: &Sym, idx: &[Expr]) -> Resu
             "cannot differentiate with respect to `{base}`: it is defined"
         ))));
     }
-    if a.order != 1 || a.steps || a.result.check {
+    if a.order != 1 || a.steps || a.result.checks.check {
         return Err(Error::new(ErrorKind::Argument(
             "with an indexed --wrt, --order, --steps and --check are not supported yet".into(),
         )));
@@ -715,10 +738,11 @@ fn run_diff_indexed(a: &DiffArgs, p: &Problem, base: &Sym, idx: &[Expr]) -> Resu
     }
     names.defs.retain(|(n, _)| p.get(n).is_none_or(|d| d.params.is_empty()) || restore.contains_key(n));
     // The assumed side is a name whose value is the other side.
-    let assume = Assumptions::parse(&strings(&a.assume)?)?;
+    let assume = Assumptions::parse(&strings(&a.result.simplify.assume)?)?;
     assume.extend_names(p, &mut names);
     restore.extend(assume.restore_map());
-    let shown = crate::expr::substitute_all(&simplify::simplify(&d, &names, form_of(a.result.form, p)), &restore);
+    let shown =
+        crate::expr::substitute_all(&simplify::simplify(&d, &names, form_of(a.result.simplify.form, p)), &restore);
     Ok(match a.result.format {
         Format::Text => format!("{}\n", to_text(&shown)),
         Format::Latex => format!("{}\n", to_latex(&shown)),
@@ -827,23 +851,17 @@ fn run_matrix(a: MatrixArgs, hessian: bool, stdin: &mut dyn Read, warnings: &mut
 
 fn run_grad(a: GradArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
     let p = load(&a.input, stdin, warnings)?;
-    let input = p.inlined_target();
-    let wrt = os_to_string(&a.wrt)?;
-    let vars = wrt.split(',').map(|w| variable(&p, w.trim())).collect::<Result<Vec<_>>>()?;
-    let form = form_of(a.result.form, &p);
-    let grads: Vec<Expr> = diff::gradient(&input, &vars)
-        .iter()
-        .zip(&vars)
-        .map(|(d, x)| simplify::simplify(d, &names_of(&p, Some(x)), form))
-        .collect();
+    let vars = variables(&p, &a.wrt)?;
+    let opts = options(&a.result.simplify, &p)?;
+    let entries = matrix::gradient(&p, &p.target, &vars, &opts);
     let mut reports = Vec::new();
-    if a.result.check {
-        for (x, g) in vars.iter().zip(&grads) {
-            let r = check::check_chain(&[input.clone(), p.inline(g)], x, 12, 0x5EED)?;
-            check_figures(&r, a.result.tolerance)?;
-            reports.push(r);
+    if a.result.checks.check {
+        reports = matrix::check_gradient(&p, &p.target, &vars, &entries)?;
+        for r in &reports {
+            check_figures(r, a.result.checks.tolerance)?;
         }
     }
+    let grads: Vec<Expr> = entries.into_iter().map(|e| e.shown).collect();
     if a.result.cse {
         let names: Vec<String> = vars.iter().map(|x| format!("d_{x}")).collect();
         return Ok(cse_output(&grads, &names, a.result.format));
@@ -867,6 +885,16 @@ fn run_grad(a: GradArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
             format!("{}\n", serde_json::json!({ "input": to_text(&p.target), "gradient": comps }))
         }
     })
+}
+
+/// `--wrt a,b,c`: the variables, none of them a defined name.
+fn variables(p: &Problem, wrt: &OsString) -> Result<Vec<Sym>> {
+    os_to_string(wrt)?.split(',').map(|w| variable(p, w.trim())).collect()
+}
+
+/// `--form` and `--assume` for `p`.
+fn options(a: &FormArgs, p: &Problem) -> Result<matrix::Options> {
+    matrix::Options::new(p).with_form(form_of(a.form, p)).assuming(&strings(&a.assume)?)
 }
 
 fn run_codegen(a: CodegenArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {

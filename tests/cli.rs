@@ -1,6 +1,6 @@
 //! The command line, in-process: outputs, formats, and errors with their carets.
 
-use crate::support::{run, run_with_stdin, transcript};
+use crate::support::{numeric, run, run_with_stdin, transcript};
 
 #[test]
 fn diff_prints_one_line() {
@@ -207,4 +207,75 @@ fn sigmoid_derivative_stays_finite_where_naive_forms_overflow() {
     let shown = r.stdout.trim().to_owned();
     let v = run(&["eval", &shown, "--let", "p=sigmoid(z)", "--at", "z=800"]);
     assert_eq!((v.code, v.stdout.as_str()), (0, "0\n"), "{}", v.stderr);
+}
+
+/// The softmax of three inputs, as `--let` definitions.
+const SOFTMAX3: [&str; 3] =
+    ["p1 = e^z1/(e^z1 + e^z2 + e^z3)", "p2 = e^z2/(e^z1 + e^z2 + e^z3)", "p3 = e^z3/(e^z1 + e^z2 + e^z3)"];
+
+/// The cross-entropy through [`SOFTMAX3`].
+const CROSS_ENTROPY3: &str = "L = -(t1*ln(p1) + t2*ln(p2) + t3*ln(p3))";
+
+/// Points for the softmax examples where `t1 + t2 + t3 = 1` holds.
+fn softmax_points(n: usize) -> Vec<deriv::eval::Env> {
+    let mut rng = deriv::check::Rng::new(7);
+    (0..n)
+        .map(|_| {
+            let mut env = deriv::eval::Env::new();
+            for z in ["z1", "z2", "z3"] {
+                env.insert(deriv::Sym::new(z), rng.uniform(-2.0, 2.0));
+            }
+            let (t1, t2) = (rng.uniform(0.0, 0.5), rng.uniform(0.0, 0.5));
+            for (t, v) in [("t1", t1), ("t2", t2), ("t3", 1.0 - t1 - t2)] {
+                env.insert(deriv::Sym::new(t), v);
+            }
+            env
+        })
+        .collect()
+}
+
+/// `deriv ARGS` followed by `--let` for each of `lets`.
+fn with_lets<'a>(args: &[&'a str], lets: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    for l in lets {
+        v.extend(["--let", l]);
+    }
+    v
+}
+
+#[test]
+fn assume_with_plain_variables() {
+    insta::assert_snapshot!(transcript(&["diff", "(a + b)*x^2", "--wrt", "x", "--assume", "a + b = 1", "--check"]));
+    let args =
+        with_lets(&["grad", CROSS_ENTROPY3, "--wrt", "z3", "--assume", "t1 + t2 + t3 = 1", "--check"], &SOFTMAX3);
+    insta::assert_snapshot!(transcript(&args));
+    // What is shown equals the derivative where the fact holds.
+    let mut diff = args.clone();
+    diff[0] = "diff";
+    for args in [args, diff] {
+        let r = run(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        for env in softmax_points(8) {
+            let (got, want) = (
+                numeric::value(&SOFTMAX3, r.stdout.trim(), &env),
+                numeric::slope(&SOFTMAX3, CROSS_ENTROPY3, "z3", &env),
+            );
+            assert!((got - want).abs() < 1e-12, "{args:?}: {got} vs {want}");
+        }
+    }
+    // --steps shows no use of facts: it says so rather than leave one out.
+    let r = run(&["diff", "(a + b)*x^2", "--wrt", "x", "--assume", "a + b = 1", "--steps"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--steps does not use --assume"), "{}", r.stderr);
+}
+
+#[test]
+fn assume_takes_an_equation() {
+    let mut out = String::new();
+    for fact in ["a + b", "a + b = 1 +", "a +* b = 1"] {
+        let r = run(&["grad", "(a + b)*x^2", "--wrt", "x", "--assume", fact]);
+        assert_eq!((r.code, r.stdout.as_str()), (2, ""), "{fact}");
+        out.push_str(&transcript(&["grad", "(a + b)*x^2", "--wrt", "x", "--assume", fact]));
+    }
+    insta::assert_snapshot!(out);
 }

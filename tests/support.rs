@@ -65,3 +65,25 @@ fn shell_words(args: &[&str]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// Numeric witnesses for results that a command prints: the printed text evaluated, and
+/// the derivatives of the input it came from, by dual numbers and central differences.
+pub mod numeric {
+    use deriv::defs::Problem;
+    use deriv::eval::{eval, eval_dual, Env};
+    use deriv::Sym;
+
+    /// `text` (deriv syntax, which may use the names that `lets` define) at `env`.
+    pub fn value(lets: &[&str], text: &str, env: &Env) -> f64 {
+        let lets: Vec<String> = lets.iter().map(|l| l.to_string()).collect();
+        let p = Problem::load(&lets, text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        eval(&p.inlined_target(), env).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    /// `d f / d x` at `env`, by dual numbers.
+    pub fn slope(lets: &[&str], f: &str, x: &str, env: &Env) -> f64 {
+        let lets: Vec<String> = lets.iter().map(|l| l.to_string()).collect();
+        let p = Problem::load(&lets, f).unwrap_or_else(|e| panic!("{f}: {e}"));
+        eval_dual(&p.inlined_target(), env, &Sym::new(x), None).unwrap_or_else(|e| panic!("{f}: {e}")).d
+    }
+}
