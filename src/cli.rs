@@ -73,7 +73,7 @@ enum Command {
     Note(NoteArgs),
     /// The Jacobian of the functions EXPR defines (`p1 = ...; p2 = ...`), one row each
     Jacobian(MatrixArgs),
-    /// The Hessian of EXPR
+    /// The Hessian of EXPR (of its last statement, as `diff` differentiates it)
     Hessian(MatrixArgs),
     /// Write EXPR and its backward pass as source code (Rust, C, Python or NumPy)
     Codegen(CodegenArgs),
@@ -123,6 +123,10 @@ struct MatrixArgs {
     /// Output format: text rows, a LaTeX pmatrix, or JSON arrays
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    #[command(flatten)]
+    simplify: FormArgs,
+    #[command(flatten)]
+    checks: CheckArgs,
 }
 
 #[derive(Args, Debug)]
@@ -794,37 +798,37 @@ fn cse_output(results: &[Expr], names: &[String], format: Format) -> String {
     }
 }
 
-/// A Jacobian (rows: the functions the input defines, or its expression) or a Hessian.
+/// A Jacobian (rows: the functions the input defines, or its expression) or a Hessian
+/// (of the target, as `diff` differentiates it).
 fn run_matrix(a: MatrixArgs, hessian: bool, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
     let p = load(&a.input, stdin, warnings)?;
-    let wrt = os_to_string(&a.wrt)?;
-    let vars = wrt.split(',').map(|w| variable(&p, w.trim())).collect::<Result<Vec<_>>>()?;
-    let lets: Vec<String> = a.input.lets.iter().map(os_to_string).collect::<Result<_>>()?;
-    // Rows: the definitions written in EXPR itself (not --let), else the expression.
-    let mut rows: Vec<Expr> =
-        p.defs.iter().filter(|d| !lets.iter().any(|l| **l == *d.source)).map(|d| Expr::sym(d.name.clone())).collect();
-    if p.target_name.is_none() && !rows.contains(&p.target) {
-        rows.push(p.target.clone());
-    }
-    if hessian {
-        rows.truncate(1);
-    }
-    let form = form_of(None, &p);
-    let mut matrix: Vec<Vec<Expr>> = Vec::new();
-    for r in &rows {
-        let f = p.inline(r);
-        let firsts = diff::gradient(&f, &vars);
-        if hessian {
-            for g in &firsts {
-                let row = vars.iter().map(|y| simplify::simplify(&diff::diff(g, y), &p.names(Some(y)), form));
-                matrix.push(row.collect());
-            }
-        } else {
-            matrix
-                .push(firsts.iter().zip(&vars).map(|(d, x)| simplify::simplify(d, &p.names(Some(x)), form)).collect());
+    let vars = variables(&p, &a.wrt)?;
+    let opts = options(&a.simplify, &p)?;
+    let (rows, matrix, report) = if hessian {
+        let m = matrix::hessian(&p, &p.target, &vars, &opts);
+        let report = a.checks.check.then(|| matrix::check_hessian(&p, &p.target, &vars, &m)).transpose()?;
+        (vec![p.target.clone()], m, report)
+    } else {
+        let lets = strings(&a.input.lets)?;
+        // Rows: the definitions written in EXPR itself (not --let), else the expression.
+        let mut rows: Vec<Expr> = p
+            .defs
+            .iter()
+            .filter(|d| !lets.iter().any(|l| **l == *d.source))
+            .map(|d| Expr::sym(d.name.clone()))
+            .collect();
+        if p.target_name.is_none() && !rows.contains(&p.target) {
+            rows.push(p.target.clone());
         }
+        let m = matrix::jacobian(&p, &rows, &vars, &opts);
+        let report = a.checks.check.then(|| matrix::check_jacobian(&p, &rows, &vars, &m)).transpose()?;
+        (rows, m, report)
+    };
+    if let Some(r) = &report {
+        check_figures(r, a.checks.tolerance)?;
     }
-    Ok(match a.format {
+    let matrix: Vec<Vec<Expr>> = matrix.into_iter().map(|row| row.into_iter().map(|e| e.shown).collect()).collect();
+    let out = match a.format {
         Format::Text => {
             matrix.iter().map(|row| format!("[{}]\n", row.iter().map(to_text).collect::<Vec<_>>().join(", "))).collect()
         }
@@ -836,17 +840,22 @@ fn run_matrix(a: MatrixArgs, hessian: bool, stdin: &mut dyn Read, warnings: &mut
         Format::Json => {
             let rows_json: Vec<Vec<String>> = matrix.iter().map(|r| r.iter().map(to_text).collect()).collect();
             let rows_latex: Vec<Vec<String>> = matrix.iter().map(|r| r.iter().map(to_latex).collect()).collect();
-            format!(
-                "{}\n",
-                serde_json::json!({
-                    "functions": rows.iter().map(to_text).collect::<Vec<_>>(),
-                    "variables": vars.iter().map(Sym::as_str).collect::<Vec<_>>(),
-                    "text": rows_json,
-                    "latex": rows_latex,
-                })
-            )
+            let mut obj = serde_json::json!({
+                "functions": rows.iter().map(to_text).collect::<Vec<_>>(),
+                "variables": vars.iter().map(Sym::as_str).collect::<Vec<_>>(),
+                "text": rows_json,
+                "latex": rows_latex,
+            });
+            if let Some(r) = &report {
+                obj["check"] = serde_json::json!({ "max_error": r.max_error, "points": r.points, "tolerance": a.checks.tolerance });
+            }
+            format!("{obj}\n")
         }
-    })
+    };
+    if let (Some(r), Format::Text | Format::Latex) = (&report, a.format) {
+        warnings.push(format!("check: passed, max error {:.3e} at {} points", r.max_error, r.points));
+    }
+    Ok(out)
 }
 
 fn run_grad(a: GradArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {

@@ -218,7 +218,12 @@ const CROSS_ENTROPY3: &str = "L = -(t1*ln(p1) + t2*ln(p2) + t3*ln(p3))";
 
 /// Points for the softmax examples where `t1 + t2 + t3 = 1` holds.
 fn softmax_points(n: usize) -> Vec<deriv::eval::Env> {
-    let mut rng = deriv::check::Rng::new(7);
+    softmax_points_where(n, true)
+}
+
+/// Points for the softmax examples, where `t1 + t2 + t3 = 1` holds if `normalised`.
+fn softmax_points_where(n: usize, normalised: bool) -> Vec<deriv::eval::Env> {
+    let mut rng = deriv::check::Rng::new(if normalised { 7 } else { 11 });
     (0..n)
         .map(|_| {
             let mut env = deriv::eval::Env::new();
@@ -226,7 +231,8 @@ fn softmax_points(n: usize) -> Vec<deriv::eval::Env> {
                 env.insert(deriv::Sym::new(z), rng.uniform(-2.0, 2.0));
             }
             let (t1, t2) = (rng.uniform(0.0, 0.5), rng.uniform(0.0, 0.5));
-            for (t, v) in [("t1", t1), ("t2", t2), ("t3", 1.0 - t1 - t2)] {
+            let t3 = if normalised { 1.0 - t1 - t2 } else { rng.uniform(-1.0, 1.0) };
+            for (t, v) in [("t1", t1), ("t2", t2), ("t3", t3)] {
                 env.insert(deriv::Sym::new(t), v);
             }
             env
@@ -278,4 +284,130 @@ fn assume_takes_an_equation() {
         out.push_str(&transcript(&["grad", "(a + b)*x^2", "--wrt", "x", "--assume", fact]));
     }
     insta::assert_snapshot!(out);
+}
+
+/// The entries of a `jacobian` or `hessian` run with `--format json`.
+fn matrix_entries(args: &[&str]) -> Vec<Vec<String>> {
+    let mut args = args.to_vec();
+    args.extend(["--format", "json"]);
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let rows = v["text"].as_array().unwrap();
+    rows.iter().map(|r| r.as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_owned()).collect()).collect()
+}
+
+/// Whether every entry, evaluated with `lets`, is within `tol` of `want(i, j, point)`.
+#[track_caller]
+fn entries_agree(
+    m: &[Vec<String>],
+    lets: &[&str],
+    points: &[deriv::eval::Env],
+    want: impl Fn(usize, usize, &deriv::eval::Env) -> f64,
+    tol: f64,
+) {
+    for env in points {
+        for (i, row) in m.iter().enumerate() {
+            for (j, e) in row.iter().enumerate() {
+                let (got, want) = (numeric::value(lets, e, env), want(i, j, env));
+                assert!((got - want).abs() < tol * want.abs().max(1.0), "[{i}][{j}] = {e}: {got} vs {want}");
+            }
+        }
+    }
+}
+
+/// The example: the Hessian of the cross-entropy through a softmax by its
+/// inputs is `p_i*(1 - p_i)` on the diagonal and `-p_i*p_j` off it, given that the
+/// targets sum to 1.
+#[test]
+fn hessian_of_the_softmax_cross_entropy() {
+    let z = ["z1", "z2", "z3"];
+    let hessian = |args: &[&'static str]| {
+        let mut v = with_lets(&["hessian", CROSS_ENTROPY3, "--wrt", "z1,z2,z3"], &SOFTMAX3);
+        v.extend(args);
+        v
+    };
+    let assumed = hessian(&["--assume", "t1 + t2 + t3 = 1", "--check"]);
+    let shown = transcript(&assumed);
+    insta::assert_snapshot!(shown);
+    // Shown entries may use L itself, as `diff --order 2` does.
+    let mut names = SOFTMAX3.to_vec();
+    names.push(CROSS_ENTROPY3);
+    let want =
+        |i: usize, j: usize, env: &deriv::eval::Env| numeric::curvature(&SOFTMAX3, CROSS_ENTROPY3, z[i], z[j], env);
+    let stdout = shown.split("--- stdout\n").nth(1).and_then(|s| s.split("--- stderr").next()).unwrap();
+    let m: Vec<Vec<String>> = stdout
+        .lines()
+        .map(|l| l.trim_start_matches('[').trim_end_matches(']').split(", ").map(str::to_owned).collect())
+        .collect();
+    entries_agree(&m, &names, &softmax_points(6), want, 1e-7);
+    let fact = ["--assume", "t1 + t2 + t3 = 1"];
+    for (form, facts) in [("output", &[][..]), ("input", &[][..]), ("auto", &fact[..]), ("input", &fact[..])] {
+        let mut args = hessian(&["--form", form]);
+        args.extend(facts);
+        let m = matrix_entries(&args);
+        entries_agree(&m, &names, &softmax_points_where(6, !facts.is_empty()), want, 1e-7);
+        if form == "input" {
+            assert!(m.iter().flatten().all(|e| !e.contains('p') && !e.contains('L')), "{args:?}: {m:?}");
+        }
+    }
+    // With the fact, each diagonal entry is what `diff --order 2` prints with it.
+    let m = matrix_entries(&assumed);
+    for (i, x) in z.iter().enumerate() {
+        let d =
+            with_lets(&["diff", CROSS_ENTROPY3, "--wrt", x, "--order", "2", "--assume", "t1 + t2 + t3 = 1"], &SOFTMAX3);
+        assert_eq!(run(&d).stdout.trim(), m[i][i], "{x}");
+    }
+}
+
+#[test]
+fn jacobian_takes_form_assume_and_check() {
+    let softmax = "p1 = e^z1/(e^z1 + e^z2 + e^z3); p2 = e^z2/(e^z1 + e^z2 + e^z3); p3 = e^z3/(e^z1 + e^z2 + e^z3)";
+    insta::assert_snapshot!(transcript(&["jacobian", softmax, "--wrt", "z1,z2,z3", "--form", "input", "--check"]));
+    let y = "y1 = (a + b)*x1^2; y2 = x1*x2*(a + b)";
+    insta::assert_snapshot!(transcript(&["jacobian", y, "--wrt", "x1,x2", "--assume", "a + b = 1", "--check"]));
+    // Where the simplifier does not use the fact (here with the name y2 about), it does
+    // not for `diff` either: each entry is what `diff` prints.
+    let entries = matrix_entries(&["jacobian", y, "--wrt", "x1,x2", "--assume", "a + b = 1"]);
+    for (i, f) in ["y2 = x1*x2*(a + b); y1 = (a + b)*x1^2", y].iter().enumerate() {
+        for (j, x) in ["x1", "x2"].iter().enumerate() {
+            let d = run(&["diff", f, "--wrt", x, "--assume", "a + b = 1"]);
+            assert_eq!(d.stdout.trim(), entries[i][j], "{f} by {x}");
+        }
+    }
+    let z = ["z1", "z2", "z3"];
+    let points = softmax_points_where(6, false);
+    for form in ["output", "input", "auto"] {
+        let m = matrix_entries(&["jacobian", softmax, "--wrt", "z1,z2,z3", "--form", form, "--check"]);
+        let want = |i: usize, j: usize, env: &deriv::eval::Env| numeric::slope(&[], SOFTMAX3[i], z[j], env);
+        entries_agree(&m, &SOFTMAX3, &points, want, 1e-12);
+    }
+}
+
+/// `--let`, `--assume` and `--form` mean the same to every subcommand that simplifies
+/// a derivative.
+#[test]
+fn every_derivative_subcommand_takes_let_assume_and_form() {
+    for sub in ["diff", "grad", "jacobian", "hessian"] {
+        for form in ["output", "input", "auto"] {
+            let args = ["y", "--let", "y = (a + b)*x^2", "--wrt", "x", "--assume", "a + b = 1", "--form", form];
+            let mut v = vec![sub];
+            v.extend(args);
+            let r = run(&v);
+            assert_eq!(r.code, 0, "{v:?}: {}", r.stderr);
+        }
+        let r = run(&[sub, "x^2", "--wrt", "x", "--assume", "a + b"]);
+        assert_eq!(r.code, 2, "{sub}");
+        assert!(r.stderr.starts_with("error: --assume takes an equation, LHS = RHS"), "{sub}: {}", r.stderr);
+    }
+    // The fact is used in the output form only; all four agree.
+    let out = |sub: &str| {
+        run(&[sub, "y", "--let", "y = (a + b)*x^2", "--wrt", "x", "--assume", "a + b = 1"])
+            .stdout
+            .replace(['[', ']'], "")
+    };
+    for sub in ["diff", "grad", "jacobian", "hessian"] {
+        let want = if sub == "hessian" { "2\n" } else { "2*x\n" };
+        assert_eq!(out(sub), want, "{sub}");
+    }
 }

@@ -86,4 +86,15 @@ pub mod numeric {
         let p = Problem::load(&lets, f).unwrap_or_else(|e| panic!("{f}: {e}"));
         eval_dual(&p.inlined_target(), env, &Sym::new(x), None).unwrap_or_else(|e| panic!("{f}: {e}")).d
     }
+
+    /// `d/dy (d f / d x)` at `env`: central differences along `y` of dual slopes along `x`.
+    pub fn curvature(lets: &[&str], f: &str, x: &str, y: &str, env: &Env) -> f64 {
+        let h = 1e-5;
+        let at = |dy: f64| {
+            let mut e = env.clone();
+            *e.get_mut(&Sym::new(y)).unwrap_or_else(|| panic!("no value for {y}")) += dy;
+            slope(lets, f, x, &e)
+        };
+        (at(h) - at(-h)) / (2.0 * h)
+    }
 }
