@@ -71,7 +71,11 @@ enum Command {
     /// Work a note file (definitions, `diff p wrt z`, `grad E wrt w1, w2`, `# prose`)
     /// into a document
     Note(NoteArgs),
-    /// The Jacobian of the functions EXPR defines (`p1 = ...; p2 = ...`), one row each
+    /// The Jacobian of the functions in EXPR, one row each
+    #[command(after_help = "\
+The rows are EXPR's expressions, separated by `;` (not commas): names defined with --let,
+`p1; p2; p3`, or any expressions, `x*y; x + y`. When EXPR is only definitions, each name
+it defines is a row: `p1 = ...; p2 = ...`.")]
     Jacobian(MatrixArgs),
     /// The Hessian of EXPR (of its last statement, as `diff` differentiates it)
     Hessian(MatrixArgs),
@@ -437,17 +441,33 @@ fn push_statement(text: &mut String, s: &str) {
 
 fn load(input: &InputArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<Problem> {
     let text = read_input(input, stdin)?;
-    let lets = input.lets.iter().map(os_to_string).collect::<Result<Vec<_>>>()?;
+    let lets = strings(&input.lets)?;
     let p = Problem::load(&lets, &text)?;
-    warn_typos(&p, std::iter::once(&text).chain(&lets), warnings);
+    warn_typos(&p, &[], std::iter::once(&text).chain(&lets), warnings);
     Ok(p)
 }
 
-/// Warns about abstract functions whose names are a typo away from a built-in, with a
-/// caret under the first call in `sources` (the input, then the `--let` values).
-fn warn_typos<'a>(p: &Problem, sources: impl Iterator<Item = &'a String> + Clone, warnings: &mut Vec<String>) {
+/// [`load`] for a Jacobian: the problem and its rows ([`Problem::load_rows`]).
+fn load_rows(input: &InputArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<(Problem, Vec<Expr>)> {
+    let text = read_input(input, stdin)?;
+    let lets = strings(&input.lets)?;
+    let (p, rows) = Problem::load_rows(&lets, &text)?;
+    warn_typos(&p, &rows, std::iter::once(&text).chain(&lets), warnings);
+    Ok((p, rows))
+}
+
+/// Warns about abstract functions in `p` and `more` whose names are a typo away from a
+/// built-in, with a caret under the first call in `sources` (the input, then the `--let`
+/// values).
+fn warn_typos<'a>(
+    p: &Problem,
+    more: &[Expr],
+    sources: impl Iterator<Item = &'a String> + Clone,
+    warnings: &mut Vec<String>,
+) {
     let mut seen = std::collections::HashSet::new();
-    let mut stack: Vec<Expr> = p.defs.iter().map(|d| d.body.clone()).chain([p.target.clone()]).collect();
+    let mut stack: Vec<Expr> =
+        p.defs.iter().map(|d| d.body.clone()).chain([p.target.clone()]).chain(more.iter().cloned()).collect();
     while let Some(e) = stack.pop() {
         if !seen.insert(e.id()) {
             continue;
@@ -798,31 +818,26 @@ fn cse_output(results: &[Expr], names: &[String], format: Format) -> String {
     }
 }
 
-/// A Jacobian (rows: the functions the input defines, or its expression) or a Hessian
-/// (of the target, as `diff` differentiates it).
+/// A Jacobian (rows: [`Problem::load_rows`]) or a Hessian (of the target, as `diff`
+/// differentiates it).
 fn run_matrix(a: MatrixArgs, hessian: bool, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
-    let p = load(&a.input, stdin, warnings)?;
+    let (p, rows) = if hessian {
+        let p = load(&a.input, stdin, warnings)?;
+        let target = p.target.clone();
+        (p, vec![target])
+    } else {
+        load_rows(&a.input, stdin, warnings)?
+    };
     let vars = variables(&p, &a.wrt)?;
     let opts = options(&a.simplify, &p)?;
-    let (rows, matrix, report) = if hessian {
+    let (matrix, report) = if hessian {
         let m = matrix::hessian(&p, &p.target, &vars, &opts);
         let report = a.checks.check.then(|| matrix::check_hessian(&p, &p.target, &vars, &m)).transpose()?;
-        (vec![p.target.clone()], m, report)
+        (m, report)
     } else {
-        let lets = strings(&a.input.lets)?;
-        // Rows: the definitions written in EXPR itself (not --let), else the expression.
-        let mut rows: Vec<Expr> = p
-            .defs
-            .iter()
-            .filter(|d| !lets.iter().any(|l| **l == *d.source))
-            .map(|d| Expr::sym(d.name.clone()))
-            .collect();
-        if p.target_name.is_none() && !rows.contains(&p.target) {
-            rows.push(p.target.clone());
-        }
         let m = matrix::jacobian(&p, &rows, &vars, &opts);
         let report = a.checks.check.then(|| matrix::check_jacobian(&p, &rows, &vars, &m)).transpose()?;
-        (rows, m, report)
+        (m, report)
     };
     if let Some(r) = &report {
         check_figures(r, a.checks.tolerance)?;

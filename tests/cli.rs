@@ -411,3 +411,53 @@ fn every_derivative_subcommand_takes_let_assume_and_form() {
         assert_eq!(out(sub), want, "{sub}");
     }
 }
+
+/// A Jacobian's rows are EXPR's expressions separated by `;`, names defined with --let
+/// among them; commas get a caret and that advice.
+#[test]
+fn jacobian_rows_are_statements() {
+    let args = with_lets(&["jacobian", "p1; p2; p3", "--wrt", "z1,z2,z3", "--check"], &SOFTMAX3);
+    insta::assert_snapshot!(transcript(&args));
+    let z = ["z1", "z2", "z3"];
+    let m = matrix_entries(&args);
+    let slope = |i: usize, j: usize, env: &deriv::eval::Env| numeric::slope(&[], SOFTMAX3[i], z[j], env);
+    entries_agree(&m, &SOFTMAX3, &softmax_points_where(6, false), slope, 1e-12);
+    // The same as the definitions written in EXPR.
+    let defs = SOFTMAX3.join("; ");
+    assert_eq!(m, matrix_entries(&["jacobian", &defs, "--wrt", "z1,z2,z3"]));
+    let commas = with_lets(&["jacobian", "p1,p2,p3", "--wrt", "z1,z2,z3"], &SOFTMAX3);
+    let r = run(&commas);
+    assert_eq!((r.code, r.stdout.as_str()), (2, ""));
+    insta::assert_snapshot!(transcript(&commas));
+    // Expressions, and a helper definition before them (which is no row).
+    insta::assert_snapshot!(transcript(&["jacobian", "z = x*y; z^2; x + y; sin(z)", "--wrt", "x,y"]));
+    let m = matrix_entries(&["jacobian", "z = x*y; z^2; x + y; sin(z)", "--wrt", "x,y"]);
+    let fs = ["(x*y)^2", "x + y", "sin(x*y)"];
+    let mut rng = deriv::check::Rng::new(3);
+    let points: Vec<deriv::eval::Env> =
+        (0..6).map(|_| deriv::check::random_point(&[deriv::Sym::new("x"), deriv::Sym::new("y")], &mut rng)).collect();
+    let xy = ["x", "y"];
+    entries_agree(&m, &["z = x*y"], &points, |i, j, env| numeric::slope(&[], fs[i], xy[j], env), 1e-12);
+    // From a file of definitions, with the rows in EXPR.
+    let dir = std::env::temp_dir().join(format!("deriv-rows-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("softmax.deriv");
+    std::fs::write(&file, "s = e^z1 + e^z2\np1 = e^z1/s\np2 = e^z2/s\n").unwrap();
+    let r = run(&["jacobian", "--file", file.to_str().unwrap(), "p2; p1", "--wrt", "z1,z2"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "[-p1*p2, p1*p2]\n[p1*p2, -p1*p2]\n"), "{}", r.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The Hessian is of EXPR's last statement, as `diff` differentiates it, whatever EXPR
+/// defines before it.
+#[test]
+fn hessian_of_the_last_statement() {
+    let args = ["hessian", "z = x*y; L = z^2 + x", "--wrt", "x,y", "--check"];
+    insta::assert_snapshot!(transcript(&args));
+    let mut rng = deriv::check::Rng::new(5);
+    let points: Vec<deriv::eval::Env> =
+        (0..6).map(|_| deriv::check::random_point(&[deriv::Sym::new("x"), deriv::Sym::new("y")], &mut rng)).collect();
+    let xy = ["x", "y"];
+    let want = |i: usize, j: usize, env: &deriv::eval::Env| numeric::curvature(&[], "(x*y)^2 + x", xy[i], xy[j], env);
+    entries_agree(&matrix_entries(&args), &["z = x*y"], &points, want, 1e-7);
+}
