@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::assume::Assumptions;
 use crate::check::{self, CheckReport};
 use crate::codegen;
 use crate::defs::Problem;
@@ -20,6 +21,7 @@ use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::{self, Env};
 use crate::expr::{Expr, Func, Node, Sym};
 use crate::func;
+use crate::matrix;
 use crate::note;
 use crate::print::{latex::to_latex, text::to_text};
 use crate::simplify::{self, Form, Names};
@@ -69,9 +71,13 @@ enum Command {
     /// Work a note file (definitions, `diff p wrt z`, `grad E wrt w1, w2`, `# prose`)
     /// into a document
     Note(NoteArgs),
-    /// The Jacobian of the functions EXPR defines (`p1 = ...; p2 = ...`), one row each
+    /// The Jacobian of the functions in EXPR, one row each
+    #[command(after_help = "\
+The rows are EXPR's expressions, separated by `;` (not commas): names defined with --let,
+`p1; p2; p3`, or any expressions, `x*y; x + y`. When EXPR is only definitions, each name
+it defines is a row: `p1 = ...; p2 = ...`.")]
     Jacobian(MatrixArgs),
-    /// The Hessian of EXPR
+    /// The Hessian of EXPR (of its last statement, as `diff` differentiates it)
     Hessian(MatrixArgs),
     /// Write EXPR and its backward pass as source code (Rust, C, Python or NumPy)
     Codegen(CodegenArgs),
@@ -121,6 +127,10 @@ struct MatrixArgs {
     /// Output format: text rows, a LaTeX pmatrix, or JSON arrays
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    #[command(flatten)]
+    simplify: FormArgs,
+    #[command(flatten)]
+    checks: CheckArgs,
 }
 
 #[derive(Args, Debug)]
@@ -205,9 +215,6 @@ struct DiffArgs {
     /// Show the derivation step by step, each step labelled with its rule
     #[arg(long)]
     steps: bool,
-    /// A fact the simplifier may use, as `sum(k, t[k]) = 1` (repeatable)
-    #[arg(long, value_name = "LHS=RHS")]
-    assume: Vec<OsString>,
     /// Expand sums to concrete terms: `K=3,M=2` (an index runs over 1..K where K is its
     /// name in capitals) or `k=3`
     #[arg(long, value_name = "SIZES")]
@@ -233,22 +240,40 @@ struct ResultArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Which forms to choose from: in terms of defined names, inputs only, or cheapest
-    /// [default: output for definitions and --let, auto otherwise]
-    #[arg(long, value_enum)]
-    form: Option<FormArg>,
-    /// Verify the result against dual numbers at random points
-    #[arg(long)]
-    check: bool,
-    /// The largest error --check accepts
-    #[arg(long, default_value_t = 1e-9, value_name = "TOL")]
-    tolerance: f64,
+    #[command(flatten)]
+    simplify: FormArgs,
+    #[command(flatten)]
+    checks: CheckArgs,
     /// Print the result as shared intermediates (`cse1 = ...` lines) and the result
     #[arg(long)]
     cse: bool,
     /// Run the whole pipeline N times in-process and report the median time on stderr
     #[arg(long, value_name = "N")]
     repeat: Option<u32>,
+}
+
+/// What the simplifier may use and choose from (`diff`, `grad`, `jacobian`, `hessian`).
+#[derive(Args, Debug, Clone)]
+struct FormArgs {
+    /// Which forms to choose from: in terms of defined names, inputs only, or cheapest
+    /// [default: output for definitions and --let, auto otherwise]
+    #[arg(long, value_enum)]
+    form: Option<FormArg>,
+    /// A fact the simplifier may use, as `t1 + t2 + t3 = 1` or `sum(k, t[k]) = 1`
+    /// (repeatable)
+    #[arg(long, value_name = "LHS=RHS")]
+    assume: Vec<OsString>,
+}
+
+/// `--check` and its tolerance.
+#[derive(Args, Debug, Clone)]
+struct CheckArgs {
+    /// Verify the result against dual numbers at random points
+    #[arg(long)]
+    check: bool,
+    /// The largest error --check accepts
+    #[arg(long, default_value_t = 1e-9, value_name = "TOL")]
+    tolerance: f64,
 }
 
 #[derive(Args, Debug)]
@@ -371,6 +396,10 @@ fn os_to_string(s: &OsString) -> Result<String> {
     }
 }
 
+fn strings(args: &[OsString]) -> Result<Vec<String>> {
+    args.iter().map(os_to_string).collect()
+}
+
 fn utf8(bytes: Vec<u8>) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
@@ -412,17 +441,33 @@ fn push_statement(text: &mut String, s: &str) {
 
 fn load(input: &InputArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<Problem> {
     let text = read_input(input, stdin)?;
-    let lets = input.lets.iter().map(os_to_string).collect::<Result<Vec<_>>>()?;
+    let lets = strings(&input.lets)?;
     let p = Problem::load(&lets, &text)?;
-    warn_typos(&p, std::iter::once(&text).chain(&lets), warnings);
+    warn_typos(&p, &[], std::iter::once(&text).chain(&lets), warnings);
     Ok(p)
 }
 
-/// Warns about abstract functions whose names are a typo away from a built-in, with a
-/// caret under the first call in `sources` (the input, then the `--let` values).
-fn warn_typos<'a>(p: &Problem, sources: impl Iterator<Item = &'a String> + Clone, warnings: &mut Vec<String>) {
+/// [`load`] for a Jacobian: the problem and its rows ([`Problem::load_rows`]).
+fn load_rows(input: &InputArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<(Problem, Vec<Expr>)> {
+    let text = read_input(input, stdin)?;
+    let lets = strings(&input.lets)?;
+    let (p, rows) = Problem::load_rows(&lets, &text)?;
+    warn_typos(&p, &rows, std::iter::once(&text).chain(&lets), warnings);
+    Ok((p, rows))
+}
+
+/// Warns about abstract functions in `p` and `more` whose names are a typo away from a
+/// built-in, with a caret under the first call in `sources` (the input, then the `--let`
+/// values).
+fn warn_typos<'a>(
+    p: &Problem,
+    more: &[Expr],
+    sources: impl Iterator<Item = &'a String> + Clone,
+    warnings: &mut Vec<String>,
+) {
     let mut seen = std::collections::HashSet::new();
-    let mut stack: Vec<Expr> = p.defs.iter().map(|d| d.body.clone()).chain([p.target.clone()]).collect();
+    let mut stack: Vec<Expr> =
+        p.defs.iter().map(|d| d.body.clone()).chain([p.target.clone()]).chain(more.iter().cloned()).collect();
     while let Some(e) = stack.pop() {
         if !seen.insert(e.id()) {
             continue;
@@ -618,26 +663,33 @@ fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
         Some(w) => variable(&p, &os_to_string(w)?)?,
         None => default_variable(&input)?,
     };
+    let opts = options(&a.result.simplify, &p)?;
     if a.steps {
         if a.order != 1 {
             return Err(Error::new(ErrorKind::Argument("--steps shows first derivatives: leave out --order".into())));
         }
-        let der = Derivation::new(&p, &x, form_of(a.result.form, &p))?;
+        if !opts.assume.is_empty() {
+            return Err(Error::new(ErrorKind::Argument("--steps does not use --assume: leave out one of them".into())));
+        }
+        let der = Derivation::new(&p, &x, opts.form)?;
         return Ok(match a.result.format {
             Format::Text => der.to_string(),
             Format::Latex => format!("{}\n", der.to_latex()),
             Format::Json => format!("{}\n", der.to_json()),
         });
     }
-    let names = names_of(&p, Some(&x));
-    let shown = simplify::derivatives(&input, &x, a.order, &names, form_of(a.result.form, &p));
-    let d = shown.last().cloned().unwrap_or_else(|| input.clone());
-    // The check runs on what is shown, with the names inlined: each order against the
-    // derivative of the one before.
-    let chain: Vec<Expr> = std::iter::once(input.clone()).chain(shown.iter().map(|s| p.inline(s))).collect();
-    let report = if a.result.check {
+    let names = matrix::names(&p, Some(&x), &opts);
+    let shown: Vec<matrix::Entry> = simplify::derivatives(&input, &x, a.order, &names, opts.form)
+        .iter()
+        .map(|s| matrix::entry(&p, s, &opts))
+        .collect();
+    let d = shown.last().map_or_else(|| input.clone(), |s| s.shown.clone());
+    // The check runs on what is shown, with the names inlined (and each assumed side as
+    // itself): each order against the derivative of the one before.
+    let chain: Vec<Expr> = std::iter::once(input.clone()).chain(shown.iter().map(|s| s.exact.clone())).collect();
+    let report = if a.result.checks.check {
         let r = check::check_chain(&chain, &x, 12, 0x5EED)?;
-        check_figures(&r, a.result.tolerance)?;
+        check_figures(&r, a.result.checks.tolerance)?;
         Some(r)
     } else {
         None
@@ -656,7 +708,7 @@ fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
                 "derivative": { "text": to_text(&d), "latex": to_latex(&d) },
             });
             if let Some(r) = &report {
-                obj["check"] = serde_json::json!({ "max_error": r.max_error, "points": r.points, "tolerance": a.result.tolerance });
+                obj["check"] = serde_json::json!({ "max_error": r.max_error, "points": r.points, "tolerance": a.result.checks.tolerance });
             }
             format!("{obj}\n")
         }
@@ -676,7 +728,7 @@ fn run_diff_indexed(a: &DiffArgs, p: &Problem, base: &Sym, idx: &[Expr]) -> Resu
             "cannot differentiate with respect to `{base}`: it is defined"
         ))));
     }
-    if a.order != 1 || a.steps || a.result.check {
+    if a.order != 1 || a.steps || a.result.checks.check {
         return Err(Error::new(ErrorKind::Argument(
             "with an indexed --wrt, --order, --steps and --check are not supported yet".into(),
         )));
@@ -713,18 +765,12 @@ fn run_diff_indexed(a: &DiffArgs, p: &Problem, base: &Sym, idx: &[Expr]) -> Resu
         }
     }
     names.defs.retain(|(n, _)| p.get(n).is_none_or(|d| d.params.is_empty()) || restore.contains_key(n));
-    for (i, fact) in a.assume.iter().enumerate() {
-        let fact = os_to_string(fact)?;
-        let (lhs, rhs) = fact
-            .split_once('=')
-            .ok_or_else(|| Error::new(ErrorKind::Argument("--assume takes an equation, LHS = RHS".into())))?;
-        let (lhs, rhs) = (crate::parse::parse_expr(lhs)?, crate::parse::parse_expr(rhs)?);
-        // The assumed side is a name whose value is the other side.
-        let placeholder = Sym::new(&format!("#assume{i}"));
-        names.defs.push((placeholder.clone(), p.inline(&lhs)));
-        restore.insert(placeholder, rhs);
-    }
-    let shown = crate::expr::substitute_all(&simplify::simplify(&d, &names, form_of(a.result.form, p)), &restore);
+    // The assumed side is a name whose value is the other side.
+    let assume = Assumptions::parse(&strings(&a.result.simplify.assume)?)?;
+    assume.extend_names(p, &mut names);
+    restore.extend(assume.restore_map());
+    let shown =
+        crate::expr::substitute_all(&simplify::simplify(&d, &names, form_of(a.result.simplify.form, p)), &restore);
     Ok(match a.result.format {
         Format::Text => format!("{}\n", to_text(&shown)),
         Format::Latex => format!("{}\n", to_latex(&shown)),
@@ -776,37 +822,32 @@ fn cse_output(results: &[Expr], names: &[String], format: Format) -> String {
     }
 }
 
-/// A Jacobian (rows: the functions the input defines, or its expression) or a Hessian.
+/// A Jacobian (rows: [`Problem::load_rows`]) or a Hessian (of the target, as `diff`
+/// differentiates it).
 fn run_matrix(a: MatrixArgs, hessian: bool, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
-    let p = load(&a.input, stdin, warnings)?;
-    let wrt = os_to_string(&a.wrt)?;
-    let vars = wrt.split(',').map(|w| variable(&p, w.trim())).collect::<Result<Vec<_>>>()?;
-    let lets: Vec<String> = a.input.lets.iter().map(os_to_string).collect::<Result<_>>()?;
-    // Rows: the definitions written in EXPR itself (not --let), else the expression.
-    let mut rows: Vec<Expr> =
-        p.defs.iter().filter(|d| !lets.iter().any(|l| **l == *d.source)).map(|d| Expr::sym(d.name.clone())).collect();
-    if p.target_name.is_none() && !rows.contains(&p.target) {
-        rows.push(p.target.clone());
+    let (p, rows) = if hessian {
+        let p = load(&a.input, stdin, warnings)?;
+        let target = p.target.clone();
+        (p, vec![target])
+    } else {
+        load_rows(&a.input, stdin, warnings)?
+    };
+    let vars = variables(&p, &a.wrt)?;
+    let opts = options(&a.simplify, &p)?;
+    let (matrix, report) = if hessian {
+        let m = matrix::hessian(&p, &p.target, &vars, &opts);
+        let report = a.checks.check.then(|| matrix::check_hessian(&p, &p.target, &vars, &m)).transpose()?;
+        (m, report)
+    } else {
+        let m = matrix::jacobian(&p, &rows, &vars, &opts);
+        let report = a.checks.check.then(|| matrix::check_jacobian(&p, &rows, &vars, &m)).transpose()?;
+        (m, report)
+    };
+    if let Some(r) = &report {
+        check_figures(r, a.checks.tolerance)?;
     }
-    if hessian {
-        rows.truncate(1);
-    }
-    let form = form_of(None, &p);
-    let mut matrix: Vec<Vec<Expr>> = Vec::new();
-    for r in &rows {
-        let f = p.inline(r);
-        let firsts = diff::gradient(&f, &vars);
-        if hessian {
-            for g in &firsts {
-                let row = vars.iter().map(|y| simplify::simplify(&diff::diff(g, y), &p.names(Some(y)), form));
-                matrix.push(row.collect());
-            }
-        } else {
-            matrix
-                .push(firsts.iter().zip(&vars).map(|(d, x)| simplify::simplify(d, &p.names(Some(x)), form)).collect());
-        }
-    }
-    Ok(match a.format {
+    let matrix: Vec<Vec<Expr>> = matrix.into_iter().map(|row| row.into_iter().map(|e| e.shown).collect()).collect();
+    let out = match a.format {
         Format::Text => {
             matrix.iter().map(|row| format!("[{}]\n", row.iter().map(to_text).collect::<Vec<_>>().join(", "))).collect()
         }
@@ -818,38 +859,37 @@ fn run_matrix(a: MatrixArgs, hessian: bool, stdin: &mut dyn Read, warnings: &mut
         Format::Json => {
             let rows_json: Vec<Vec<String>> = matrix.iter().map(|r| r.iter().map(to_text).collect()).collect();
             let rows_latex: Vec<Vec<String>> = matrix.iter().map(|r| r.iter().map(to_latex).collect()).collect();
-            format!(
-                "{}\n",
-                serde_json::json!({
-                    "functions": rows.iter().map(to_text).collect::<Vec<_>>(),
-                    "variables": vars.iter().map(Sym::as_str).collect::<Vec<_>>(),
-                    "text": rows_json,
-                    "latex": rows_latex,
-                })
-            )
+            let mut obj = serde_json::json!({
+                "functions": rows.iter().map(to_text).collect::<Vec<_>>(),
+                "variables": vars.iter().map(Sym::as_str).collect::<Vec<_>>(),
+                "text": rows_json,
+                "latex": rows_latex,
+            });
+            if let Some(r) = &report {
+                obj["check"] = serde_json::json!({ "max_error": r.max_error, "points": r.points, "tolerance": a.checks.tolerance });
+            }
+            format!("{obj}\n")
         }
-    })
+    };
+    if let (Some(r), Format::Text | Format::Latex) = (&report, a.format) {
+        warnings.push(format!("check: passed, max error {:.3e} at {} points", r.max_error, r.points));
+    }
+    Ok(out)
 }
 
 fn run_grad(a: GradArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
     let p = load(&a.input, stdin, warnings)?;
-    let input = p.inlined_target();
-    let wrt = os_to_string(&a.wrt)?;
-    let vars = wrt.split(',').map(|w| variable(&p, w.trim())).collect::<Result<Vec<_>>>()?;
-    let form = form_of(a.result.form, &p);
-    let grads: Vec<Expr> = diff::gradient(&input, &vars)
-        .iter()
-        .zip(&vars)
-        .map(|(d, x)| simplify::simplify(d, &names_of(&p, Some(x)), form))
-        .collect();
+    let vars = variables(&p, &a.wrt)?;
+    let opts = options(&a.result.simplify, &p)?;
+    let entries = matrix::gradient(&p, &p.target, &vars, &opts);
     let mut reports = Vec::new();
-    if a.result.check {
-        for (x, g) in vars.iter().zip(&grads) {
-            let r = check::check_chain(&[input.clone(), p.inline(g)], x, 12, 0x5EED)?;
-            check_figures(&r, a.result.tolerance)?;
-            reports.push(r);
+    if a.result.checks.check {
+        reports = matrix::check_gradient(&p, &p.target, &vars, &entries)?;
+        for r in &reports {
+            check_figures(r, a.result.checks.tolerance)?;
         }
     }
+    let grads: Vec<Expr> = entries.into_iter().map(|e| e.shown).collect();
     if a.result.cse {
         let names: Vec<String> = vars.iter().map(|x| format!("d_{x}")).collect();
         return Ok(cse_output(&grads, &names, a.result.format));
@@ -873,6 +913,16 @@ fn run_grad(a: GradArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
             format!("{}\n", serde_json::json!({ "input": to_text(&p.target), "gradient": comps }))
         }
     })
+}
+
+/// `--wrt a,b,c`: the variables, none of them a defined name.
+fn variables(p: &Problem, wrt: &OsString) -> Result<Vec<Sym>> {
+    os_to_string(wrt)?.split(',').map(|w| variable(p, w.trim())).collect()
+}
+
+/// `--form` and `--assume` for `p`.
+fn options(a: &FormArgs, p: &Problem) -> Result<matrix::Options> {
+    matrix::Options::new(p).with_form(form_of(a.form, p)).assuming(&strings(&a.assume)?)
 }
 
 fn run_codegen(a: CodegenArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {

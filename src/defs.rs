@@ -54,6 +54,32 @@ pub struct Problem {
 impl Problem {
     /// Reads `--let` values (each `NAME=DEF`) and then a program.
     pub fn load(lets: &[String], program: &str) -> Result<Problem> {
+        Problem::load_statements(lets, program, false).map(|(p, _)| p)
+    }
+
+    /// Reads `--let` values and a program whose statements are the rows of a Jacobian:
+    /// every statement may be a bare expression (`p1; p2; p3`, `x*y; x + y`). The rows
+    /// are the bare expressions, or, when there are none, the names the program defines
+    /// (`p1 = ...; p2 = ...`; not those of `lets`). The target is the last statement.
+    pub fn load_rows(lets: &[String], program: &str) -> Result<(Problem, Vec<Expr>)> {
+        let (p, mut rows) = Problem::load_statements(lets, program, true).map_err(|e| match &e.kind {
+            ErrorKind::Expected { found, .. } if found.starts_with("`,`") && e.source.as_deref() == Some(program) => {
+                e.with_hint("rows are separated by `;`, as in `p1; p2; p3`")
+            }
+            _ => e,
+        })?;
+        if p.target_name.is_none() {
+            rows.push(p.target.clone());
+        }
+        if rows.is_empty() {
+            rows = p.defs.iter().filter(|d| *d.source == *program).map(|d| Expr::sym(d.name.clone())).collect();
+        }
+        Ok((p, rows))
+    }
+
+    /// [`load`](Self::load), and the bare expressions of `program` before its last
+    /// statement, in order: there may be some only when `bare_anywhere`.
+    fn load_statements(lets: &[String], program: &str, bare_anywhere: bool) -> Result<(Problem, Vec<Expr>)> {
         let mut defs: Vec<Definition> = Vec::new();
         let mut index: HashMap<Sym, usize> = HashMap::new();
         for l in lets {
@@ -83,6 +109,7 @@ impl Problem {
         let source: Rc<str> = Rc::from(program);
         let last = stmts.len() - 1;
         let mut target = None;
+        let mut bare = Vec::new();
         for (i, s) in stmts.into_iter().enumerate() {
             match s.name {
                 Some((name, span)) => {
@@ -99,6 +126,7 @@ impl Problem {
                     }
                 }
                 None if i == last => target = Some((None, s.body)),
+                None if bare_anywhere => bare.push(s.body),
                 None => {
                     return Err(Error::at(
                         ErrorKind::Definition("only the last statement may be a bare expression".into()),
@@ -113,19 +141,22 @@ impl Problem {
         let mut p = Problem { defs, target, target_name, assumed_nonzero, index, resolved: HashMap::new() };
         let order = p.dependency_order()?;
         p.resolve_all(&order)?;
-        let inlined = p.inline_plain(&p.target);
         // Only a name defined as 0 can bring a new division by zero.
         let zero_names = p.resolved.values().any(Expr::is_zero);
-        if zero_names && (divides_by_zero(&inlined) || p.resolved.values().any(divides_by_zero)) {
-            return Err(
-                Error::new(ErrorKind::DivisionByZero).with_hint("a name that is defined as 0 stands in a denominator")
-            );
+        if zero_names && p.resolved.values().any(divides_by_zero) {
+            return Err(zero_denominator());
         }
-        if inlined.depth() > MAX_DEPTH {
-            return Err(Error::new(ErrorKind::TooDeep(MAX_DEPTH as usize))
-                .with_hint("the definitions, inlined, nest deeper than deriv works"));
+        for e in bare.iter().chain([&p.target]) {
+            let inlined = p.inline_plain(e);
+            if zero_names && divides_by_zero(&inlined) {
+                return Err(zero_denominator());
+            }
+            if inlined.depth() > MAX_DEPTH {
+                return Err(Error::new(ErrorKind::TooDeep(MAX_DEPTH as usize))
+                    .with_hint("the definitions, inlined, nest deeper than deriv works"));
+            }
         }
-        Ok(p)
+        Ok((p, bare))
     }
 
     /// The definition of `name`, if there is one.
@@ -346,6 +377,10 @@ fn divides_by_zero(e: &Expr) -> bool {
         stack.extend(x.children());
     }
     false
+}
+
+fn zero_denominator() -> Error {
+    Error::new(ErrorKind::DivisionByZero).with_hint("a name that is defined as 0 stands in a denominator")
 }
 
 fn push_def(defs: &mut Vec<Definition>, index: &mut HashMap<Sym, usize>, def: Definition) -> Result<()> {

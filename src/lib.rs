@@ -10,6 +10,7 @@
 #![doc = include_str!("../examples/sigmoid.rs")]
 //! ```
 
+pub mod assume;
 pub mod check;
 pub mod cli;
 pub mod codegen;
@@ -23,6 +24,7 @@ pub mod expr;
 pub mod func;
 pub mod fuzz;
 pub mod limits;
+pub mod matrix;
 pub mod note;
 pub mod number;
 pub mod parse;
@@ -36,6 +38,7 @@ pub mod stable;
 pub use diff::{diff, diff_n, gradient};
 pub use error::{Error, ErrorKind, Result};
 pub use expr::{Expr, Node, Sym};
+pub use matrix::{hessian, jacobian};
 
 /// Parses one expression in deriv's syntax.
 pub fn parse(src: &str) -> Result<Expr> {

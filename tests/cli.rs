@@ -1,6 +1,6 @@
 //! The command line, in-process: outputs, formats, and errors with their carets.
 
-use crate::support::{run, run_with_stdin, transcript};
+use crate::support::{numeric, run, run_with_stdin, transcript};
 
 #[test]
 fn diff_prints_one_line() {
@@ -207,4 +207,257 @@ fn sigmoid_derivative_stays_finite_where_naive_forms_overflow() {
     let shown = r.stdout.trim().to_owned();
     let v = run(&["eval", &shown, "--let", "p=sigmoid(z)", "--at", "z=800"]);
     assert_eq!((v.code, v.stdout.as_str()), (0, "0\n"), "{}", v.stderr);
+}
+
+/// The softmax of three inputs, as `--let` definitions.
+const SOFTMAX3: [&str; 3] =
+    ["p1 = e^z1/(e^z1 + e^z2 + e^z3)", "p2 = e^z2/(e^z1 + e^z2 + e^z3)", "p3 = e^z3/(e^z1 + e^z2 + e^z3)"];
+
+/// The cross-entropy through [`SOFTMAX3`].
+const CROSS_ENTROPY3: &str = "L = -(t1*ln(p1) + t2*ln(p2) + t3*ln(p3))";
+
+/// Points for the softmax examples where `t1 + t2 + t3 = 1` holds.
+fn softmax_points(n: usize) -> Vec<deriv::eval::Env> {
+    softmax_points_where(n, true)
+}
+
+/// Points for the softmax examples, where `t1 + t2 + t3 = 1` holds if `normalised`.
+fn softmax_points_where(n: usize, normalised: bool) -> Vec<deriv::eval::Env> {
+    let mut rng = deriv::check::Rng::new(if normalised { 7 } else { 11 });
+    (0..n)
+        .map(|_| {
+            let mut env = deriv::eval::Env::new();
+            for z in ["z1", "z2", "z3"] {
+                env.insert(deriv::Sym::new(z), rng.uniform(-2.0, 2.0));
+            }
+            let (t1, t2) = (rng.uniform(0.0, 0.5), rng.uniform(0.0, 0.5));
+            let t3 = if normalised { 1.0 - t1 - t2 } else { rng.uniform(-1.0, 1.0) };
+            for (t, v) in [("t1", t1), ("t2", t2), ("t3", t3)] {
+                env.insert(deriv::Sym::new(t), v);
+            }
+            env
+        })
+        .collect()
+}
+
+/// `deriv ARGS` followed by `--let` for each of `lets`.
+fn with_lets<'a>(args: &[&'a str], lets: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    for l in lets {
+        v.extend(["--let", l]);
+    }
+    v
+}
+
+#[test]
+fn assume_with_plain_variables() {
+    insta::assert_snapshot!(transcript(&["diff", "(a + b)*x^2", "--wrt", "x", "--assume", "a + b = 1", "--check"]));
+    let args =
+        with_lets(&["grad", CROSS_ENTROPY3, "--wrt", "z3", "--assume", "t1 + t2 + t3 = 1", "--check"], &SOFTMAX3);
+    insta::assert_snapshot!(transcript(&args));
+    // What is shown equals the derivative where the fact holds.
+    let mut diff = args.clone();
+    diff[0] = "diff";
+    for args in [args, diff] {
+        let r = run(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        for env in softmax_points(8) {
+            let (got, want) = (
+                numeric::value(&SOFTMAX3, r.stdout.trim(), &env),
+                numeric::slope(&SOFTMAX3, CROSS_ENTROPY3, "z3", &env),
+            );
+            assert!((got - want).abs() < 1e-12, "{args:?}: {got} vs {want}");
+        }
+    }
+    // --steps shows no use of facts: it says so rather than leave one out.
+    let r = run(&["diff", "(a + b)*x^2", "--wrt", "x", "--assume", "a + b = 1", "--steps"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--steps does not use --assume"), "{}", r.stderr);
+}
+
+#[test]
+fn assume_takes_an_equation() {
+    let mut out = String::new();
+    for fact in ["a + b", "a + b = 1 +", "a +* b = 1"] {
+        let r = run(&["grad", "(a + b)*x^2", "--wrt", "x", "--assume", fact]);
+        assert_eq!((r.code, r.stdout.as_str()), (2, ""), "{fact}");
+        out.push_str(&transcript(&["grad", "(a + b)*x^2", "--wrt", "x", "--assume", fact]));
+    }
+    insta::assert_snapshot!(out);
+}
+
+/// The entries of a `jacobian` or `hessian` run with `--format json`.
+fn matrix_entries(args: &[&str]) -> Vec<Vec<String>> {
+    let mut args = args.to_vec();
+    args.extend(["--format", "json"]);
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let rows = v["text"].as_array().unwrap();
+    rows.iter().map(|r| r.as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_owned()).collect()).collect()
+}
+
+/// Whether every entry, evaluated with `lets`, is within `tol` of `want(i, j, point)`.
+#[track_caller]
+fn entries_agree(
+    m: &[Vec<String>],
+    lets: &[&str],
+    points: &[deriv::eval::Env],
+    want: impl Fn(usize, usize, &deriv::eval::Env) -> f64,
+    tol: f64,
+) {
+    for env in points {
+        for (i, row) in m.iter().enumerate() {
+            for (j, e) in row.iter().enumerate() {
+                let (got, want) = (numeric::value(lets, e, env), want(i, j, env));
+                assert!((got - want).abs() < tol * want.abs().max(1.0), "[{i}][{j}] = {e}: {got} vs {want}");
+            }
+        }
+    }
+}
+
+/// The example: the Hessian of the cross-entropy through a softmax by its
+/// inputs is `p_i*(1 - p_i)` on the diagonal and `-p_i*p_j` off it, given that the
+/// targets sum to 1.
+#[test]
+fn hessian_of_the_softmax_cross_entropy() {
+    let z = ["z1", "z2", "z3"];
+    let hessian = |args: &[&'static str]| {
+        let mut v = with_lets(&["hessian", CROSS_ENTROPY3, "--wrt", "z1,z2,z3"], &SOFTMAX3);
+        v.extend(args);
+        v
+    };
+    let assumed = hessian(&["--assume", "t1 + t2 + t3 = 1", "--check"]);
+    let shown = transcript(&assumed);
+    insta::assert_snapshot!(shown);
+    // Shown entries may use L itself, as `diff --order 2` does.
+    let mut names = SOFTMAX3.to_vec();
+    names.push(CROSS_ENTROPY3);
+    let want =
+        |i: usize, j: usize, env: &deriv::eval::Env| numeric::curvature(&SOFTMAX3, CROSS_ENTROPY3, z[i], z[j], env);
+    let stdout = shown.split("--- stdout\n").nth(1).and_then(|s| s.split("--- stderr").next()).unwrap();
+    let m: Vec<Vec<String>> = stdout
+        .lines()
+        .map(|l| l.trim_start_matches('[').trim_end_matches(']').split(", ").map(str::to_owned).collect())
+        .collect();
+    entries_agree(&m, &names, &softmax_points(6), want, 1e-7);
+    let fact = ["--assume", "t1 + t2 + t3 = 1"];
+    for (form, facts) in [("output", &[][..]), ("input", &[][..]), ("auto", &fact[..]), ("input", &fact[..])] {
+        let mut args = hessian(&["--form", form]);
+        args.extend(facts);
+        let m = matrix_entries(&args);
+        entries_agree(&m, &names, &softmax_points_where(6, !facts.is_empty()), want, 1e-7);
+        if form == "input" {
+            assert!(m.iter().flatten().all(|e| !e.contains('p') && !e.contains('L')), "{args:?}: {m:?}");
+        }
+    }
+    // With the fact, each diagonal entry is what `diff --order 2` prints with it.
+    let m = matrix_entries(&assumed);
+    for (i, x) in z.iter().enumerate() {
+        let d =
+            with_lets(&["diff", CROSS_ENTROPY3, "--wrt", x, "--order", "2", "--assume", "t1 + t2 + t3 = 1"], &SOFTMAX3);
+        assert_eq!(run(&d).stdout.trim(), m[i][i], "{x}");
+    }
+}
+
+#[test]
+fn jacobian_takes_form_assume_and_check() {
+    let softmax = "p1 = e^z1/(e^z1 + e^z2 + e^z3); p2 = e^z2/(e^z1 + e^z2 + e^z3); p3 = e^z3/(e^z1 + e^z2 + e^z3)";
+    insta::assert_snapshot!(transcript(&["jacobian", softmax, "--wrt", "z1,z2,z3", "--form", "input", "--check"]));
+    let y = "y1 = (a + b)*x1^2; y2 = x1*x2*(a + b)";
+    insta::assert_snapshot!(transcript(&["jacobian", y, "--wrt", "x1,x2", "--assume", "a + b = 1", "--check"]));
+    // Where the simplifier does not use the fact (here with the name y2 about), it does
+    // not for `diff` either: each entry is what `diff` prints.
+    let entries = matrix_entries(&["jacobian", y, "--wrt", "x1,x2", "--assume", "a + b = 1"]);
+    for (i, f) in ["y2 = x1*x2*(a + b); y1 = (a + b)*x1^2", y].iter().enumerate() {
+        for (j, x) in ["x1", "x2"].iter().enumerate() {
+            let d = run(&["diff", f, "--wrt", x, "--assume", "a + b = 1"]);
+            assert_eq!(d.stdout.trim(), entries[i][j], "{f} by {x}");
+        }
+    }
+    let z = ["z1", "z2", "z3"];
+    let points = softmax_points_where(6, false);
+    for form in ["output", "input", "auto"] {
+        let m = matrix_entries(&["jacobian", softmax, "--wrt", "z1,z2,z3", "--form", form, "--check"]);
+        let want = |i: usize, j: usize, env: &deriv::eval::Env| numeric::slope(&[], SOFTMAX3[i], z[j], env);
+        entries_agree(&m, &SOFTMAX3, &points, want, 1e-12);
+    }
+}
+
+/// `--let`, `--assume` and `--form` mean the same to every subcommand that simplifies
+/// a derivative.
+#[test]
+fn every_derivative_subcommand_takes_let_assume_and_form() {
+    for sub in ["diff", "grad", "jacobian", "hessian"] {
+        for form in ["output", "input", "auto"] {
+            let args = ["y", "--let", "y = (a + b)*x^2", "--wrt", "x", "--assume", "a + b = 1", "--form", form];
+            let mut v = vec![sub];
+            v.extend(args);
+            let r = run(&v);
+            assert_eq!(r.code, 0, "{v:?}: {}", r.stderr);
+        }
+        let r = run(&[sub, "x^2", "--wrt", "x", "--assume", "a + b"]);
+        assert_eq!(r.code, 2, "{sub}");
+        assert!(r.stderr.starts_with("error: --assume takes an equation, LHS = RHS"), "{sub}: {}", r.stderr);
+    }
+    // The fact is used in the output form only; all four agree.
+    let out = |sub: &str| {
+        run(&[sub, "y", "--let", "y = (a + b)*x^2", "--wrt", "x", "--assume", "a + b = 1"])
+            .stdout
+            .replace(['[', ']'], "")
+    };
+    for sub in ["diff", "grad", "jacobian", "hessian"] {
+        let want = if sub == "hessian" { "2\n" } else { "2*x\n" };
+        assert_eq!(out(sub), want, "{sub}");
+    }
+}
+
+/// A Jacobian's rows are EXPR's expressions separated by `;`, names defined with --let
+/// among them; commas get a caret and that advice.
+#[test]
+fn jacobian_rows_are_statements() {
+    let args = with_lets(&["jacobian", "p1; p2; p3", "--wrt", "z1,z2,z3", "--check"], &SOFTMAX3);
+    insta::assert_snapshot!(transcript(&args));
+    let z = ["z1", "z2", "z3"];
+    let m = matrix_entries(&args);
+    let slope = |i: usize, j: usize, env: &deriv::eval::Env| numeric::slope(&[], SOFTMAX3[i], z[j], env);
+    entries_agree(&m, &SOFTMAX3, &softmax_points_where(6, false), slope, 1e-12);
+    // The same as the definitions written in EXPR.
+    let defs = SOFTMAX3.join("; ");
+    assert_eq!(m, matrix_entries(&["jacobian", &defs, "--wrt", "z1,z2,z3"]));
+    let commas = with_lets(&["jacobian", "p1,p2,p3", "--wrt", "z1,z2,z3"], &SOFTMAX3);
+    let r = run(&commas);
+    assert_eq!((r.code, r.stdout.as_str()), (2, ""));
+    insta::assert_snapshot!(transcript(&commas));
+    // Expressions, and a helper definition before them (which is no row).
+    insta::assert_snapshot!(transcript(&["jacobian", "z = x*y; z^2; x + y; sin(z)", "--wrt", "x,y"]));
+    let m = matrix_entries(&["jacobian", "z = x*y; z^2; x + y; sin(z)", "--wrt", "x,y"]);
+    let fs = ["(x*y)^2", "x + y", "sin(x*y)"];
+    let mut rng = deriv::check::Rng::new(3);
+    let points: Vec<deriv::eval::Env> =
+        (0..6).map(|_| deriv::check::random_point(&[deriv::Sym::new("x"), deriv::Sym::new("y")], &mut rng)).collect();
+    let xy = ["x", "y"];
+    entries_agree(&m, &["z = x*y"], &points, |i, j, env| numeric::slope(&[], fs[i], xy[j], env), 1e-12);
+    // From a file of definitions, with the rows in EXPR.
+    let dir = std::env::temp_dir().join(format!("deriv-rows-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("softmax.deriv");
+    std::fs::write(&file, "s = e^z1 + e^z2\np1 = e^z1/s\np2 = e^z2/s\n").unwrap();
+    let r = run(&["jacobian", "--file", file.to_str().unwrap(), "p2; p1", "--wrt", "z1,z2"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "[-p1*p2, p1*p2]\n[p1*p2, -p1*p2]\n"), "{}", r.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The Hessian is of EXPR's last statement, as `diff` differentiates it, whatever EXPR
+/// defines before it.
+#[test]
+fn hessian_of_the_last_statement() {
+    let args = ["hessian", "z = x*y; L = z^2 + x", "--wrt", "x,y", "--check"];
+    insta::assert_snapshot!(transcript(&args));
+    let mut rng = deriv::check::Rng::new(5);
+    let points: Vec<deriv::eval::Env> =
+        (0..6).map(|_| deriv::check::random_point(&[deriv::Sym::new("x"), deriv::Sym::new("y")], &mut rng)).collect();
+    let xy = ["x", "y"];
+    let want = |i: usize, j: usize, env: &deriv::eval::Env| numeric::curvature(&[], "(x*y)^2 + x", xy[i], xy[j], env);
+    entries_agree(&matrix_entries(&args), &["z = x*y"], &points, want, 1e-7);
 }

@@ -65,3 +65,36 @@ fn shell_words(args: &[&str]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// Numeric witnesses for results that a command prints: the printed text evaluated, and
+/// the derivatives of the input it came from, by dual numbers and central differences.
+pub mod numeric {
+    use deriv::defs::Problem;
+    use deriv::eval::{eval, eval_dual, Env};
+    use deriv::Sym;
+
+    /// `text` (deriv syntax, which may use the names that `lets` define) at `env`.
+    pub fn value(lets: &[&str], text: &str, env: &Env) -> f64 {
+        let lets: Vec<String> = lets.iter().map(|l| l.to_string()).collect();
+        let p = Problem::load(&lets, text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        eval(&p.inlined_target(), env).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    /// `d f / d x` at `env`, by dual numbers.
+    pub fn slope(lets: &[&str], f: &str, x: &str, env: &Env) -> f64 {
+        let lets: Vec<String> = lets.iter().map(|l| l.to_string()).collect();
+        let p = Problem::load(&lets, f).unwrap_or_else(|e| panic!("{f}: {e}"));
+        eval_dual(&p.inlined_target(), env, &Sym::new(x), None).unwrap_or_else(|e| panic!("{f}: {e}")).d
+    }
+
+    /// `d/dy (d f / d x)` at `env`: central differences along `y` of dual slopes along `x`.
+    pub fn curvature(lets: &[&str], f: &str, x: &str, y: &str, env: &Env) -> f64 {
+        let h = 1e-5;
+        let at = |dy: f64| {
+            let mut e = env.clone();
+            *e.get_mut(&Sym::new(y)).unwrap_or_else(|| panic!("no value for {y}")) += dy;
+            slope(lets, f, x, &e)
+        };
+        (at(h) - at(-h)) / (2.0 * h)
+    }
+}

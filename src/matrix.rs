@@ -1,0 +1,149 @@
+//! Gradients, Jacobians and Hessians of a [`Problem`], each entry simplified the way
+//! `deriv diff` simplifies a derivative: in terms of the defined names (which count as
+//! computed) per the [`Form`], using the facts given with `--assume`.
+//!
+//! Every entry comes with an exact twin ([`Entry::exact`]) that the checks here compare
+//! against dual numbers of the input.
+//!
+//! ```
+//! use deriv::defs::Problem;
+//! use deriv::matrix::{hessian, Options};
+//! let lets = ["p1 = e^z1/(e^z1 + e^z2)".to_owned(), "p2 = e^z2/(e^z1 + e^z2)".to_owned()];
+//! let p = Problem::load(&lets, "L = -(t1*ln(p1) + t2*ln(p2))").unwrap();
+//! let vars = [deriv::Sym::new("z1"), deriv::Sym::new("z2")];
+//! let opts = Options::new(&p).assuming(&["t1 + t2 = 1".to_owned()]).unwrap();
+//! let h = hessian(&p, &p.target, &vars, &opts);
+//! assert_eq!(h[0][1].shown.to_string(), "-p1*p2");
+//! ```
+
+use crate::assume::Assumptions;
+use crate::check::{self, CheckReport};
+use crate::defs::Problem;
+use crate::diff;
+use crate::error::Result;
+use crate::expr::{Expr, Sym};
+use crate::simplify::{self, Form, Names};
+
+/// How results are simplified: which forms to choose from, and the facts that may be
+/// used.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Which forms the simplifier chooses from.
+    pub form: Form,
+    /// Side relations the simplifier may use (`--assume`).
+    pub assume: Assumptions,
+}
+
+impl Options {
+    /// What `deriv diff` does by default: in terms of the names when `problem` defines
+    /// any, the cheapest form otherwise; no facts.
+    pub fn new(problem: &Problem) -> Options {
+        let form = if problem.defs.is_empty() { Form::Auto } else { Form::Output };
+        Options { form, assume: Assumptions::none() }
+    }
+
+    /// With `form` instead.
+    pub fn with_form(mut self, form: Form) -> Options {
+        self.form = form;
+        self
+    }
+
+    /// With the facts `facts` (each `LHS = RHS`) added.
+    pub fn assuming(mut self, facts: &[String]) -> Result<Options> {
+        self.assume.0.extend(Assumptions::parse(facts)?.0);
+        Ok(self)
+    }
+}
+
+/// One derivative, simplified.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// As shown: in terms of the names, the facts applied.
+    pub shown: Expr,
+    /// Equal to the derivative for all values (names inlined, each fact's placeholder
+    /// read as its LHS): what a check compares.
+    pub exact: Expr,
+}
+
+/// The names the simplifier may use for a derivative by `wrt`: `problem`'s definitions,
+/// then one per fact.
+pub fn names(problem: &Problem, wrt: Option<&Sym>, opts: &Options) -> Names {
+    let mut names = problem.names(wrt);
+    opts.assume.extend_names(problem, &mut names);
+    names
+}
+
+/// `simplified` (the simplifier's output with [`names`]) as shown and as checked.
+pub fn entry(problem: &Problem, simplified: &Expr, opts: &Options) -> Entry {
+    Entry { shown: opts.assume.shown(simplified), exact: problem.inline(&opts.assume.exact(simplified)) }
+}
+
+/// `d`, a derivative by `wrt` written in the inputs, simplified.
+pub fn simplified(problem: &Problem, d: &Expr, wrt: &Sym, opts: &Options) -> Entry {
+    entry(problem, &simplify::simplify(d, &names(problem, Some(wrt), opts), opts.form), opts)
+}
+
+/// The gradient of `f` (which may use `problem`'s names) by `vars`, one entry per variable.
+pub fn gradient(problem: &Problem, f: &Expr, vars: &[Sym], opts: &Options) -> Vec<Entry> {
+    let f = problem.inline(f);
+    diff::gradient(&f, vars).iter().zip(vars).map(|(d, x)| simplified(problem, d, x, opts)).collect()
+}
+
+/// The Jacobian of `rows` (expressions or defined names) by `vars`: one row per
+/// function, one column per variable.
+pub fn jacobian(problem: &Problem, rows: &[Expr], vars: &[Sym], opts: &Options) -> Vec<Vec<Entry>> {
+    rows.iter().map(|r| gradient(problem, r, vars, opts)).collect()
+}
+
+/// The Hessian of `f` by `vars`: entry `[i][j]` is the derivative by `vars[i]`, then by
+/// `vars[j]`.
+pub fn hessian(problem: &Problem, f: &Expr, vars: &[Sym], opts: &Options) -> Vec<Vec<Entry>> {
+    let f = problem.inline(f);
+    diff::gradient(&f, vars)
+        .iter()
+        .map(|g| vars.iter().map(|y| simplified(problem, &diff::diff(g, y), y, opts)).collect())
+        .collect()
+}
+
+/// How many random points each entry is checked at, and the generator's seed: those
+/// of `deriv diff --check`.
+const POINTS: usize = 12;
+const SEED: u64 = 0x5EED;
+
+/// Checks each entry of a gradient of `f` against dual numbers; one report per entry.
+pub fn check_gradient(problem: &Problem, f: &Expr, vars: &[Sym], entries: &[Entry]) -> Result<Vec<CheckReport>> {
+    let f = problem.inline(f);
+    vars.iter().zip(entries).map(|(x, e)| check::check_chain(&[f.clone(), e.exact.clone()], x, POINTS, SEED)).collect()
+}
+
+/// Checks a Jacobian (from [`jacobian`]) entry by entry; the largest error of all.
+pub fn check_jacobian(problem: &Problem, rows: &[Expr], vars: &[Sym], m: &[Vec<Entry>]) -> Result<CheckReport> {
+    let mut reports = Vec::new();
+    for (r, entries) in rows.iter().zip(m) {
+        reports.extend(check_gradient(problem, r, vars, entries)?);
+    }
+    Ok(combined(&reports))
+}
+
+/// Checks a Hessian (from [`hessian`]) entry by entry, in two steps each: the first
+/// derivative by `vars[i]` against dual numbers of `f`, and entry `[i][j]` against dual
+/// numbers of that first derivative along `vars[j]`. The largest error of all.
+pub fn check_hessian(problem: &Problem, f: &Expr, vars: &[Sym], m: &[Vec<Entry>]) -> Result<CheckReport> {
+    let f = problem.inline(f);
+    let mut reports = Vec::new();
+    for ((x, g), row) in vars.iter().zip(diff::gradient(&f, vars)).zip(m) {
+        reports.push(check::check_chain(&[f.clone(), g.clone()], x, POINTS, SEED)?);
+        for (y, e) in vars.iter().zip(row) {
+            reports.push(check::check_chain(&[g.clone(), e.exact.clone()], y, POINTS, SEED)?);
+        }
+    }
+    Ok(combined(&reports))
+}
+
+/// One report for several: the largest error, and all the points.
+pub fn combined(reports: &[CheckReport]) -> CheckReport {
+    CheckReport {
+        max_error: reports.iter().map(|r| r.max_error).fold(0.0, f64::max),
+        points: reports.iter().map(|r| r.points).sum(),
+    }
+}
