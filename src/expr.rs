@@ -131,6 +131,20 @@ impl Func {
         }
     }
 
+    /// What tells apart functions of one name: `x[k]` from `x(k)`, and `sum(k, x[k,m])`
+    /// from `sum(m, x[k,m])` (without it they would sort as equal, and a sum of both
+    /// would be two nodes, by the order the terms came in).
+    fn tie_key(&self) -> (u8, Option<&Sym>) {
+        match self {
+            Func::Builtin(_) => (0, None),
+            Func::Abstract(_) => (1, None),
+            Func::Indexed(_) => (2, None),
+            Func::Sum(k) => (3, Some(k)),
+            Func::Prod(k) => (4, Some(k)),
+            Func::Delta => (5, None),
+        }
+    }
+
     fn sort_key(&self) -> (&str, &[u32]) {
         match self {
             Func::Abstract(a) => (a.name.as_str(), &a.partials),
@@ -1003,7 +1017,10 @@ fn cmp_shallow(a: &Expr, b: &Expr) -> Ordering {
         (Node::Var(x), Node::Var(y)) => x.cmp(y),
         (Node::Call(f, xs), Node::Call(g, ys)) => {
             let (fa, fb) = (f.sort_key(), g.sort_key());
-            fa.0.cmp(fb.0).then_with(|| cmp_lists(xs, ys)).then_with(|| fa.1.cmp(fb.1))
+            fa.0.cmp(fb.0)
+                .then_with(|| cmp_lists(xs, ys))
+                .then_with(|| fa.1.cmp(fb.1))
+                .then_with(|| f.tie_key().cmp(&g.tie_key()))
         }
         (Node::Add(xs), Node::Add(ys)) | (Node::Mul(xs), Node::Mul(ys)) => cmp_lists(xs, ys),
         (Node::Pow(b1, e1), Node::Pow(b2, e2)) => cmp_expr(b1, b2).then_with(|| cmp_expr(e1, e2)),
@@ -1205,6 +1222,13 @@ mod tests {
     fn huge_powers_stay_symbolic() {
         let p = Expr::pow(Expr::int(10), Expr::pow(Expr::int(10), Expr::int(10)));
         assert!(matches!(p.node(), Node::Pow(..)));
+    }
+
+    #[test]
+    fn sums_over_different_indices_sort_apart() {
+        let body = Expr::call(Func::Indexed(Sym::new("x")), vec![Expr::var("k"), Expr::var("m")]);
+        let sum = |k: &str| Expr::call(Func::Sum(Sym::new(k)), vec![body.clone()]);
+        assert_eq!(Expr::add([sum("k"), sum("m")]), Expr::add([sum("m"), sum("k")]));
     }
 
     #[test]
