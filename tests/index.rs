@@ -319,6 +319,39 @@ fn sums_that_differ_only_in_the_index_name_are_one_expression() {
     assert_eq!(parse("x[k]*sum(m, y[m]) + sum(k, y[k])"), parse("sum(n, y[n]) + x[k]*sum(n, y[n])"));
 }
 
+/// Printed, a sum whose index is also free in the expression, or is the index of a sum
+/// around it, is written with another name (the node may carry a name from elsewhere);
+/// the text reads back as the same expression.
+#[test]
+fn printed_indices_do_not_clash() {
+    let e = parse("sum(k, y[k]) + x[k]*sum(m, y[m])");
+    assert_eq!(e.to_string(), "sum(k1, y[k1]) + sum(k1, y[k1])*x[k]");
+    assert_eq!(deriv::print::latex::to_latex(&e), r"\sum_{k_{1}} y_{k_{1}} + \sum_{k_{1}} y_{k_{1}} x_{k}");
+    assert_eq!(parse(&e.to_string()), e);
+    // The sum made first (the inner one, here) keeps its name where it does not clash.
+    let e = parse("sum(m, x[m]*ln(x[m] + sum(k, y[k]))) + sum(k, y[k])");
+    assert_eq!(e.to_string(), "sum(k, y[k]) + sum(m, ln(sum(k, y[k]) + x[m])*x[m])");
+    assert_eq!(parse(&e.to_string()), e);
+    // The first name is that of the first such sum still alive: while `s` is, the inner
+    // sum below is `sum(k, z[k])`, which would read as bound by the outer `k`.
+    let s = parse("sum(k, z[k])");
+    let e = parse("sum(k, x[k]*ln(x[k] + sum(m, z[m])))");
+    assert_eq!(e.to_string(), "sum(k, ln(sum(k1, z[k1]) + x[k])*x[k])");
+    assert_eq!(parse(&e.to_string()), e);
+    assert_eq!(s.to_string(), "sum(k, z[k])");
+    // While an equal sum is alive, a new one takes its name.
+    let e = parse("sum(m, x[m]*ln(x[m] + sum(k, y[k])))");
+    assert_eq!(parse("sum(k, x[k]*ln(x[k] + sum(m, y[m])))").to_string(), "sum(m, ln(sum(k, y[k]) + x[m])*x[m])");
+    drop(e);
+    let e = parse("sum(k, x[k,m]) + sum(m, x[k,m])");
+    assert_eq!(e.to_string(), "sum(k1, x[k1,m]) + sum(m1, x[k,m1])");
+    assert_eq!(parse(&e.to_string()), e);
+    // Bounds are outside the index's scope.
+    let e = parse("x[k]*sum(k=1..k, y[k])");
+    assert_eq!(e.to_string(), "sum(k1=1..k, y[k1])*x[k]");
+    assert_eq!(parse(&e.to_string()), e);
+}
+
 #[test]
 fn sums_that_differ_in_more_than_the_index_name_stay_apart() {
     let pairs = [
