@@ -293,10 +293,10 @@ impl Problem {
         match e.node() {
             Node::Call(Func::Indexed(n), idx) => match self.get(n).filter(|d| d.params.len() == idx.len()) {
                 Some(d) => {
-                    let avoid: Vec<Sym> = idx.iter().flat_map(Expr::free_vars).collect();
-                    let body = rename_bound(&self.inline(&d.body), &avoid);
+                    // Substitution renames a summed index that would capture one put in
+                    // (`z[k] = sum(j, ...)` at `k = j`).
                     let map: HashMap<Sym, Expr> = d.params.iter().cloned().zip(idx.iter().cloned()).collect();
-                    self.inline_indexed(&expr::substitute_all(&body, &map), depth + 1)
+                    self.inline_indexed(&expr::substitute_all(&self.inline(&d.body), &map), depth + 1)
                 }
                 None => e.clone(),
             },
@@ -336,27 +336,6 @@ impl Problem {
     /// The target with all definitions inlined.
     pub fn inlined_target(&self) -> Expr {
         self.inline(&self.target)
-    }
-}
-
-/// `e` with every summed index that is in `avoid` renamed, so that putting indices into
-/// a definition never captures one (`z[k] = sum(j, ...)` at `k = j`).
-pub fn rename_bound(e: &Expr, avoid: &[Sym]) -> Expr {
-    match e.node() {
-        Node::Call(Func::Sum(k), args) if avoid.contains(k) => {
-            let fresh = (1..)
-                .map(|n| Sym::new(&format!("{k}{n}")))
-                .find(|c| !avoid.contains(c) && !e.contains(c))
-                .unwrap_or_else(|| k.clone());
-            let mut a: Vec<Expr> = args.iter().map(|x| rename_bound(x, avoid)).collect();
-            a[0] = expr::substitute(&a[0], k, &Expr::sym(fresh.clone()));
-            Expr::call(Func::Sum(fresh), a)
-        }
-        Node::Add(ts) => Expr::add(ts.iter().map(|t| rename_bound(t, avoid)).collect::<Vec<_>>()),
-        Node::Mul(fs) => Expr::mul(fs.iter().map(|f| rename_bound(f, avoid)).collect::<Vec<_>>()),
-        Node::Pow(b, x) => Expr::pow(rename_bound(b, avoid), rename_bound(x, avoid)),
-        Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(|a| rename_bound(a, avoid)).collect()),
-        _ => e.clone(),
     }
 }
 

@@ -7,6 +7,15 @@
 //! per-thread table, so that structurally equal expressions are one node. Equality and
 //! hashing are therefore pointer operations, and memoizing work per node (as the
 //! differentiator and evaluator do) makes them linear in the size of the expression DAG.
+//!
+//! Sums and products bind their index, and the name of a bound index does not matter:
+//! `sum(k, x[k])` and `sum(m, x[m])` are one node. When a sum or product is built, a node
+//! that differs from it only in the names of bound indices and is already interned is
+//! returned instead (the first name used is kept), found through a hash that is blind to
+//! those names (cached in a node when first asked). So a constructor may return a sum
+//! whose index has another name than the one asked for: code that needs a particular
+//! name (to avoid a capture) works on the body instead, and [`substitute_all`] and
+//! [`replace`] rename bound indices themselves where they would capture.
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -131,6 +140,29 @@ impl Func {
         }
     }
 
+    /// A sum or product over the index `k` instead; any other function as it is.
+    pub fn rebind(&self, k: Sym) -> Func {
+        match self {
+            Func::Sum(_) => Func::Sum(k),
+            Func::Prod(_) => Func::Prod(k),
+            f => f.clone(),
+        }
+    }
+
+    /// What tells apart functions of one name: `x[k]` from `x(k)`, and `sum(k, x[k,m])`
+    /// from `sum(m, x[k,m])` (without it they would sort as equal, and a sum of both
+    /// would be two nodes, by the order the terms came in).
+    fn tie_key(&self) -> (u8, Option<&Sym>) {
+        match self {
+            Func::Builtin(_) => (0, None),
+            Func::Abstract(_) => (1, None),
+            Func::Indexed(_) => (2, None),
+            Func::Sum(k) => (3, Some(k)),
+            Func::Prod(k) => (4, Some(k)),
+            Func::Delta => (5, None),
+        }
+    }
+
     fn sort_key(&self) -> (&str, &[u32]) {
         match self {
             Func::Abstract(a) => (a.name.as_str(), &a.partials),
@@ -167,6 +199,10 @@ struct Inner {
     /// saturating: what printing costs.
     size: u64,
     syms: u64,
+    /// A structural hash in which the names of bound indices do not count (only where
+    /// they are bound), so that nodes that differ only in them hash alike; 0 until
+    /// first asked for ([`Expr::alpha`]), except in sums and products.
+    alpha: std::cell::Cell<u64>,
 }
 
 impl Drop for Inner {
@@ -220,6 +256,9 @@ impl fmt::Debug for Expr {
 #[derive(Default)]
 struct Interner {
     table: HashMap<u64, Vec<Weak<Inner>>>,
+    /// Sums and products by [`Expr::alpha`]: where one that differs only in the name of
+    /// its index is found.
+    binders: HashMap<u64, Vec<Weak<Inner>>>,
     next_id: u64,
     entries: usize,
     purge_at: usize,
@@ -240,7 +279,13 @@ thread_local! {
 }
 
 fn intern(node: Node) -> Expr {
-    let (e, new) = intern_node(node);
+    let (e, new) = match bound_index(&node) {
+        Some(_) => intern_binder(node),
+        None => {
+            let hash = shallow_hash(&node);
+            intern_node(node, hash, 0)
+        }
+    };
     // Outside the interner's borrow: these may give up by unwinding. Every construction
     // spends a unit of a work budget, found or new, so that what a budgeted piece of
     // work achieves does not depend on what earlier work left in the interner.
@@ -251,21 +296,74 @@ fn intern(node: Node) -> Expr {
     e
 }
 
-fn intern_node(node: Node) -> (Expr, bool) {
+/// The index a sum or product binds.
+fn bound_index(node: &Node) -> Option<&Sym> {
+    match node {
+        Node::Call(Func::Sum(k) | Func::Prod(k), args) if !args.is_empty() => Some(k),
+        _ => None,
+    }
+}
+
+/// Interns a sum or product: the node itself if it exists, else one that differs from
+/// it only in the names of bound indices, else a new node.
+fn intern_binder(node: Node) -> (Expr, bool) {
     let hash = shallow_hash(&node);
+    if let Some(e) = INTERNER.with(|cell| lookup(&mut cell.borrow_mut(), hash, &node)) {
+        return (e, false);
+    }
+    let alpha = nonzero(alpha_of(&node, |c, bound| match bound {
+        Some(k) => Scope::new(k).hash(c),
+        None => c.alpha(),
+    }));
+    let candidates: Vec<Expr> = INTERNER.with(|cell| {
+        let mut it = cell.borrow_mut();
+        let Some(bucket) = it.binders.get_mut(&alpha) else { return Vec::new() };
+        bucket.retain(|w| w.strong_count() > 0);
+        bucket.iter().filter_map(Weak::upgrade).map(Expr).collect()
+    });
+    // Outside the interner's borrow: comparing builds nodes.
+    if let Some(same) = candidates.into_iter().find(|c| renamed_equal(c, &node)) {
+        return (same, false);
+    }
+    let (e, new) = intern_node(node, hash, alpha);
+    if new {
+        INTERNER.with(|cell| cell.borrow_mut().binders.entry(alpha).or_default().push(Rc::downgrade(&e.0)));
+    }
+    (e, new)
+}
+
+/// Whether the interned sum or product `c` is `node` with its index renamed:
+/// `sum(m, B)` is `sum(k, A)` when `m` is not free in `A` and `A` with `k` renamed `m`
+/// is `B` (bodies are canonical, so that is one node).
+fn renamed_equal(c: &Expr, node: &Node) -> bool {
+    let (Node::Call(f, b), Node::Call(g, a)) = (c.node(), node) else { return false };
+    let (m, k) = match (f, g) {
+        (Func::Sum(m), Func::Sum(k)) | (Func::Prod(m), Func::Prod(k)) => (m, k),
+        _ => return false,
+    };
+    a.len() == b.len() && a[1..] == b[1..] && !a[0].contains(m) && substitute(&a[0], k, &Expr::sym(m.clone())) == b[0]
+}
+
+/// The live node equal to `node` in the table, if any.
+fn lookup(it: &mut Interner, hash: u64, node: &Node) -> Option<Expr> {
+    let bucket = it.table.get_mut(&hash)?;
+    // Drop the entries of nodes that have died, so that a node created and dropped over
+    // and over (a temporary `1`) does not grow its bucket.
+    let before = bucket.len();
+    bucket.retain(|w| w.strong_count() > 0);
+    let removed = before - bucket.len();
+    let found = bucket.iter().filter_map(Weak::upgrade).find(|rc| rc.node == *node);
+    it.entries -= removed;
+    found.map(Expr)
+}
+
+/// Interns `node` exactly, given its [`shallow_hash`] and its name-blind hash (0: not
+/// computed yet).
+fn intern_node(node: Node, hash: u64, alpha: u64) -> (Expr, bool) {
     INTERNER.with(|cell| {
         let mut it = cell.borrow_mut();
-        if let Some(bucket) = it.table.get_mut(&hash) {
-            // Drop the entries of nodes that have died, so that a node created and
-            // dropped over and over (a temporary `1`) does not grow its bucket.
-            let before = bucket.len();
-            bucket.retain(|w| w.strong_count() > 0);
-            let removed = before - bucket.len();
-            let found = bucket.iter().filter_map(Weak::upgrade).find(|rc| rc.node == node);
-            it.entries -= removed;
-            if let Some(rc) = found {
-                return (Expr(rc), false);
-            }
+        if let Some(e) = lookup(&mut it, hash, &node) {
+            return (e, false);
         }
         let (depth, syms) = match &node {
             Node::Var(s) => (1, s.bloom()),
@@ -278,9 +376,13 @@ fn intern_node(node: Node) -> (Expr, bool) {
         };
         let size = node_children(&node).iter().fold(1u64, |n, c| n.saturating_add(c.0.size));
         it.next_id += 1;
-        let rc = Rc::new(Inner { id: it.next_id, node, depth, size, syms });
+        let rc = Rc::new(Inner { id: it.next_id, node, depth, size, syms, alpha: std::cell::Cell::new(alpha) });
         if it.entries >= it.purge_at {
             it.table.retain(|_, bucket| {
+                bucket.retain(|w| w.strong_count() > 0);
+                !bucket.is_empty()
+            });
+            it.binders.retain(|_, bucket| {
                 bucket.retain(|w| w.strong_count() > 0);
                 !bucket.is_empty()
             });
@@ -291,6 +393,107 @@ fn intern_node(node: Node) -> (Expr, bool) {
         it.entries += 1;
         (Expr(rc), true)
     })
+}
+
+// ---- hashing blind to the names of bound indices ----------------------------------------
+
+fn mix(mut x: u64) -> u64 {
+    // The splitmix64 finalizer.
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+fn text_hash(t: impl Hash) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    t.hash(&mut h);
+    h.finish()
+}
+
+/// The name-blind hash of `node` from its children's: `child(c, Some(k))` hashes the
+/// body `c` of a sum over `k`, `child(c, None)` any other child. Sums, products and
+/// deltas hash their operands as a multiset: renaming an index may reorder them.
+fn alpha_of(node: &Node, mut child: impl FnMut(&Expr, Option<&Sym>) -> u64) -> u64 {
+    let then = |h: u64, x: u64| mix(h.rotate_left(17) ^ x);
+    let (tag, xs, bound, unordered): (u64, &[Expr], Option<&Sym>, bool) = match node {
+        Node::Num(r) => return text_hash(("num", r)),
+        Node::Const(c) => return text_hash(("const", c)),
+        Node::Var(s) => return text_hash(("var", s)),
+        Node::Pow(b, e) => {
+            let h = then(mix(3), child(b, None));
+            return then(h, child(e, None));
+        }
+        Node::Add(ts) => (1, ts, None, true),
+        Node::Mul(fs) => (2, fs, None, true),
+        Node::Call(Func::Delta, args) => (4, args, None, true),
+        // The body (first) is where the index is bound; the bounds are outside.
+        Node::Call(Func::Sum(k), args) => (5, args, Some(k), false),
+        Node::Call(Func::Prod(k), args) => (6, args, Some(k), false),
+        Node::Call(f, args) => (text_hash(("call", f)), args, None, false),
+    };
+    if unordered {
+        mix(xs.iter().fold(tag, |h, x| h.wrapping_add(mix(child(x, None)))))
+    } else {
+        xs.iter().enumerate().fold(mix(tag), |h, (i, x)| then(h, child(x, bound.filter(|_| i == 0))))
+    }
+}
+
+/// 0 stands for "not computed yet".
+fn nonzero(h: u64) -> u64 {
+    h.max(1)
+}
+
+/// Name-blind hashes of the nodes below a sum's index: an index bound there hashes by
+/// how many binders out it is bound, any other node as [`Inner::alpha`].
+struct Scope {
+    /// The indices bound, innermost last, with the variable summary of each and those
+    /// outside it, and a number for each binding (memo entries are per binding).
+    names: Vec<(Sym, u64, u32)>,
+    bindings: u32,
+    memo: HashMap<(u64, u32), u64>,
+}
+
+impl Scope {
+    fn new(k: &Sym) -> Scope {
+        Scope { names: vec![(k.clone(), k.bloom(), 0)], bindings: 1, memo: HashMap::new() }
+    }
+
+    fn hash(&mut self, e: &Expr) -> u64 {
+        let &(_, mask, binding) = self.names.last().unwrap_or_else(|| unreachable!("a scope binds an index"));
+        // Where no bound name can occur, the hash is the node's own: so the shortcut
+        // gives what the walk would.
+        if e.0.syms & mask == 0 {
+            return e.alpha();
+        }
+        if let Node::Var(v) = e.node() {
+            return match self.names.iter().rev().position(|(n, ..)| n == v) {
+                Some(up) => mix(0xB0B0_0000 ^ up as u64),
+                None => e.alpha(),
+            };
+        }
+        // Only a node held by more than one parent can recur, and small subtrees are
+        // cheaper to hash again than to remember.
+        let remember = e.tree_size() > 8 && Rc::strong_count(&e.0) > 1;
+        if let Some(&h) = self.memo.get(&(e.id(), binding)).filter(|_| remember) {
+            return h;
+        }
+        let h = alpha_of(e.node(), |c, bound| match bound {
+            Some(m) => {
+                self.names.push((m.clone(), mask | m.bloom(), self.bindings));
+                self.bindings += 1;
+                let h = self.hash(c);
+                self.names.pop();
+                h
+            }
+            None => self.hash(c),
+        });
+        if remember {
+            self.memo.insert((e.id(), binding), h);
+        }
+        nonzero(h)
+    }
 }
 
 /// Nodes every stage asks for all the time, built once per thread.
@@ -386,6 +589,34 @@ impl Expr {
         self.0.size
     }
 
+    /// The hash of this node in which the names of bound indices do not count: equal for
+    /// nodes that differ only in them. Computed on first use (only nodes below a sum
+    /// are asked), children first, without recursion.
+    fn alpha(&self) -> u64 {
+        if self.0.alpha.get() == 0 {
+            let mut stack = vec![(self.clone(), false)];
+            while let Some((e, expanded)) = stack.pop() {
+                if e.0.alpha.get() != 0 {
+                    continue;
+                }
+                if expanded {
+                    // Sums and products have theirs from birth: no child is a body here.
+                    let h = alpha_of(e.node(), |c, _| c.0.alpha.get());
+                    e.0.alpha.set(nonzero(h));
+                } else {
+                    stack.push((e.clone(), true));
+                    stack.extend(
+                        node_children(e.node())
+                            .into_iter()
+                            .filter(|c| c.0.alpha.get() == 0)
+                            .map(|c| (c.clone(), false)),
+                    );
+                }
+            }
+        }
+        self.0.alpha.get()
+    }
+
     /// The children in order (the base then the exponent for a power).
     pub fn children(&self) -> Vec<Expr> {
         match self.node() {
@@ -445,7 +676,8 @@ impl Expr {
         self.0.syms & v.bloom() != 0
     }
 
-    /// Whether `v` may occur in this expression (exact).
+    /// Whether `v` occurs free in this expression (exact): not counting where a sum or
+    /// product over `v` binds it.
     pub fn contains(&self, v: &Sym) -> bool {
         let bit = v.bloom();
         let mut stack = vec![self.clone()];
@@ -457,6 +689,8 @@ impl Expr {
             match e.node() {
                 Node::Var(s) if s == v => return true,
                 Node::Call(Func::Indexed(s), _) if s == v => return true,
+                // Only the bounds are outside the binding.
+                Node::Call(Func::Sum(k) | Func::Prod(k), args) if k == v => stack.extend(args[1..].iter().cloned()),
                 _ => stack.extend(e.children()),
             }
         }
@@ -476,13 +710,17 @@ impl Expr {
         let r = match self.node() {
             Node::Var(s) => s == v,
             Node::Call(Func::Indexed(s), _) if s == v => true,
+            Node::Call(Func::Sum(k) | Func::Prod(k), args) if k == v => {
+                args[1..].iter().any(|c| c.contains_memo(v, memo))
+            }
             _ => self.children().iter().any(|c| c.contains_memo(v, memo)),
         };
         memo.insert(self.id(), r);
         r
     }
 
-    /// The variables that occur in this expression, sorted.
+    /// The variables that occur in this expression, sorted; the indices of sums and
+    /// products count too, where they are bound (see [`Expr::contains`] for free).
     pub fn free_vars(&self) -> Vec<Sym> {
         let mut out = std::collections::BTreeSet::new();
         let mut stack = vec![self.clone()];
@@ -1006,7 +1244,10 @@ fn cmp_shallow(a: &Expr, b: &Expr) -> Ordering {
         (Node::Var(x), Node::Var(y)) => x.cmp(y),
         (Node::Call(f, xs), Node::Call(g, ys)) => {
             let (fa, fb) = (f.sort_key(), g.sort_key());
-            fa.0.cmp(fb.0).then_with(|| cmp_lists(xs, ys)).then_with(|| fa.1.cmp(fb.1))
+            fa.0.cmp(fb.0)
+                .then_with(|| cmp_lists(xs, ys))
+                .then_with(|| fa.1.cmp(fb.1))
+                .then_with(|| f.tie_key().cmp(&g.tie_key()))
         }
         (Node::Add(xs), Node::Add(ys)) | (Node::Mul(xs), Node::Mul(ys)) => cmp_lists(xs, ys),
         (Node::Pow(b1, e1), Node::Pow(b2, e2)) => cmp_expr(b1, b2).then_with(|| cmp_expr(e1, e2)),
@@ -1115,6 +1356,8 @@ pub fn map_children(e: &Expr, mut f: impl FnMut(&Expr) -> Expr) -> Expr {
 }
 
 /// Replaces every occurrence of the subexpression `from` by `to`, rebuilding canonically.
+/// Inside a sum over `k`, a `from` with `k` free does not occur (its `k` is another),
+/// and a `to` with `k` free has the sum's index renamed first, so that it is not captured.
 pub fn replace(e: &Expr, from: &Expr, to: &Expr) -> Expr {
     fn go(e: &Expr, from: &Expr, to: &Expr, memo: &mut HashMap<u64, Expr>) -> Expr {
         if e == from {
@@ -1133,6 +1376,24 @@ pub fn replace(e: &Expr, from: &Expr, to: &Expr) -> Expr {
                 let b = go(b, from, to, memo);
                 Expr::pow(b, go(x, from, to, memo))
             }
+            Node::Call(f @ (Func::Sum(k) | Func::Prod(k)), args) => {
+                let mut a: Vec<Expr> = args.to_vec();
+                for (x, arg) in a.iter_mut().zip(args).skip(1) {
+                    *x = go(arg, from, to, memo);
+                }
+                let mut k = k.clone();
+                if from.contains(&k) {
+                    // No occurrence in the body: its `k` is the sum's.
+                } else if to.contains(&k) {
+                    let fresh = fresh_index(&k, &[&args[0], from, to], &[]);
+                    let body = substitute(&args[0], &k, &Expr::sym(fresh.clone()));
+                    a[0] = go(&body, from, to, memo);
+                    k = fresh;
+                } else {
+                    a[0] = go(&args[0], from, to, memo);
+                }
+                Expr::call(f.rebind(k), a)
+            }
             Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(|a| go(a, from, to, memo)).collect()),
             _ => e.clone(),
         };
@@ -1140,6 +1401,15 @@ pub fn replace(e: &Expr, from: &Expr, to: &Expr) -> Expr {
         r
     }
     go(e, from, to, &mut HashMap::new())
+}
+
+/// An index name for renaming `k`, free in none of `exprs` and not in `taken`: `k1`,
+/// `k2`, ...
+pub fn fresh_index(k: &Sym, exprs: &[&Expr], taken: &[Sym]) -> Sym {
+    (1..)
+        .map(|n| Sym::new(&format!("{k}{n}")))
+        .find(|c| !taken.contains(c) && !exprs.iter().any(|e| e.contains(c)))
+        .unwrap_or_else(|| k.clone())
 }
 
 /// The names used as indices: inside `x[...]`, `delta(...)`, or summed over.
@@ -1199,20 +1469,58 @@ fn subst_rec(e: &Expr, map: &HashMap<Sym, Expr>, mask: u64, memo: &mut HashMap<u
     if let Some(r) = memo.get(&e.id()) {
         return r.clone();
     }
-    let mut go = |x: &Expr| subst_rec(x, map, mask, memo);
     let r = match e.node() {
         Node::Var(s) => map.get(s).cloned().unwrap_or_else(|| e.clone()),
         Node::Num(_) | Node::Const(_) => e.clone(),
-        Node::Add(ts) => Expr::add(ts.iter().map(&mut go).collect::<Vec<_>>()),
-        Node::Mul(fs) => Expr::mul(fs.iter().map(&mut go).collect::<Vec<_>>()),
+        Node::Add(ts) => Expr::add(ts.iter().map(|t| subst_rec(t, map, mask, memo)).collect::<Vec<_>>()),
+        Node::Mul(fs) => Expr::mul(fs.iter().map(|f| subst_rec(f, map, mask, memo)).collect::<Vec<_>>()),
         Node::Pow(b, x) => {
-            let b = go(b);
-            Expr::pow(b, go(x))
+            let b = subst_rec(b, map, mask, memo);
+            Expr::pow(b, subst_rec(x, map, mask, memo))
         }
-        Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(&mut go).collect()),
+        Node::Call(f @ (Func::Sum(k) | Func::Prod(k)), args) => subst_binder(f, k, args, map, mask, memo),
+        Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(|a| subst_rec(a, map, mask, memo)).collect()),
     };
     memo.insert(e.id(), r.clone());
     r
+}
+
+/// Substitution into a sum or product over `k`: `k` itself is not replaced in the body
+/// (it is another variable there), and where a value has `k` free the index is renamed,
+/// so that it does not capture the value's `k`.
+fn subst_binder(
+    f: &Func,
+    k: &Sym,
+    args: &[Expr],
+    map: &HashMap<Sym, Expr>,
+    mask: u64,
+    memo: &mut HashMap<u64, Expr>,
+) -> Expr {
+    let body = &args[0];
+    let mut out: Vec<Expr> = args.to_vec();
+    for (o, a) in out.iter_mut().zip(args).skip(1) {
+        *o = subst_rec(a, map, mask, memo);
+    }
+    // The entries that can reach the body.
+    let inner: HashMap<Sym, Expr> =
+        map.iter().filter(|(v, _)| *v != k && body.may_contain(v)).map(|(v, x)| (v.clone(), x.clone())).collect();
+    let mut name = k.clone();
+    if inner.is_empty() {
+        // Nothing to put in.
+    } else if inner.values().any(|x| x.contains(k)) {
+        let values: Vec<&Expr> = std::iter::once(body).chain(inner.values()).collect();
+        let taken: Vec<Sym> = inner.keys().cloned().collect();
+        name = fresh_index(k, &values, &taken);
+        let mut inner = inner;
+        inner.insert(k.clone(), Expr::sym(name.clone()));
+        out[0] = substitute_all(body, &inner);
+    } else if !map.contains_key(k) {
+        // The same substitution as outside: its memo holds.
+        out[0] = subst_rec(body, map, mask, memo);
+    } else {
+        out[0] = substitute_all(body, &inner);
+    }
+    Expr::call(f.rebind(name), out)
 }
 
 #[cfg(test)]
@@ -1249,6 +1557,13 @@ mod tests {
     fn huge_powers_stay_symbolic() {
         let p = Expr::pow(Expr::int(10), Expr::pow(Expr::int(10), Expr::int(10)));
         assert!(matches!(p.node(), Node::Pow(..)));
+    }
+
+    #[test]
+    fn sums_over_different_indices_sort_apart() {
+        let body = Expr::call(Func::Indexed(Sym::new("x")), vec![Expr::var("k"), Expr::var("m")]);
+        let sum = |k: &str| Expr::call(Func::Sum(Sym::new(k)), vec![body.clone()]);
+        assert_eq!(Expr::add([sum("k"), sum("m")]), Expr::add([sum("m"), sum("k")]));
     }
 
     #[test]

@@ -107,7 +107,7 @@ const GREEK_CHARS: &[(char, &str)] = &[
 /// written out.
 pub fn to_latex(e: &Expr) -> String {
     crate::limits::check_size(e.tree_size());
-    latex(e).0
+    super::printing(e, || latex(e).0)
 }
 
 /// A name as LaTeX: Greek names and letters become commands, a trailing index becomes a
@@ -251,7 +251,7 @@ pub(crate) fn latex(e: &Expr) -> (String, Prec) {
     match e.node() {
         Node::Num(r) => num(r),
         Node::Const(Constant::Pi) => ("\\pi".into(), Prec::Atom),
-        Node::Var(s) => (name(s.as_str()), Prec::Atom),
+        Node::Var(s) => (name(super::var_name(s).as_str()), Prec::Atom),
         Node::Add(ts) => {
             let mut out = String::new();
             for (i, t) in ordered_terms(ts).iter().enumerate() {
@@ -394,13 +394,17 @@ fn call(e: &Expr, f: &Func, args: &[Expr]) -> (String, Prec) {
         }
         Func::Sum(k) | Func::Prod(k) => {
             let op = if matches!(f, Func::Prod(_)) { "\\prod" } else { "\\sum" };
-            let (body, p) = latex(&args[0]);
-            let body = if p < Prec::Product { format!("\\left({body}\\right)") } else { body };
-            let range = match args.get(1..3) {
-                Some([lo, hi]) => format!("_{{{}={}}}^{{{}}}", name(k.as_str()), latex(lo).0, latex(hi).0),
-                _ => format!("_{{{}}}", name(k.as_str())),
-            };
-            (format!("{op}{range} {body}"), Prec::Product)
+            // The bounds are outside the index's scope; the body inside.
+            let bounds = args.get(1..3).map(|b| (latex(&b[0]).0, latex(&b[1]).0));
+            super::binding(k, &args[0], |k| {
+                let (body, p) = latex(&args[0]);
+                let body = if p < Prec::Product { format!("\\left({body}\\right)") } else { body };
+                let range = match bounds {
+                    Some((lo, hi)) => format!("_{{{}={lo}}}^{{{hi}}}", name(k.as_str())),
+                    None => format!("_{{{}}}", name(k.as_str())),
+                };
+                (format!("{op}{range} {body}"), Prec::Product)
+            })
         }
         Func::Builtin(i) => {
             let def = &FUNCS[*i];

@@ -3,14 +3,23 @@
 //! Both printers read an expression through the same two views defined here: a sum as
 //! terms with a positive one first (`g(z) - t`, not `-t + g(z)`), and a product as a
 //! sign, a coefficient and the factors above and below the fraction bar.
+//!
+//! The index of a sum is written as it is named, unless the name is free in the
+//! expression being printed or is the index of a sum around it: then, only in print, it
+//! gets a fresh name (`x[k]*sum(k1, y[k1])`). Sums are one node up to the names of their
+//! indices, so the node may carry a name from elsewhere; this keeps the text readable,
+//! and it parses back to the same node.
 
 pub mod latex;
 pub mod text;
 
+use std::cell::RefCell;
+use std::collections::HashSet;
+
 use num_bigint::BigInt;
 use num_traits::{One, Signed};
 
-use crate::expr::{Expr, Node};
+use crate::expr::{Expr, Node, Sym};
 use crate::number::Rational;
 
 /// A product seen as `sign * coeff * numer / denom`, with positive exponents below.
@@ -77,4 +86,75 @@ pub fn ordered_terms(terms: &[Expr]) -> Vec<Expr> {
         out.insert(0, lead);
     }
     out
+}
+
+// ---- the names indices are written with ---------------------------------------------------
+
+/// What the printer knows about the names in scope while it writes an expression.
+#[derive(Default)]
+struct Scope {
+    /// The expression being printed.
+    root: Option<Expr>,
+    /// Its free variables, found when the first sum is written.
+    free: Option<HashSet<Sym>>,
+    /// The indices of the sums being written, outermost first, each with the name it is
+    /// written as.
+    bound: Vec<(Sym, Sym)>,
+}
+
+thread_local! {
+    static SCOPE: RefCell<Scope> = RefCell::new(Scope::default());
+}
+
+/// Puts back the scope of an outer print (or pops a binding) however printing ends.
+struct Restore<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for Restore<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
+}
+
+/// Runs `print` as the printing of `root`: sums in it are written against its names.
+pub(crate) fn printing<T>(root: &Expr, print: impl FnOnce() -> T) -> T {
+    let scope = Scope { root: Some(root.clone()), ..Default::default() };
+    let mut saved = Some(SCOPE.with(|c| c.replace(scope)));
+    let _restore = Restore(|| {
+        if let Some(s) = saved.take() {
+            SCOPE.with(|c| *c.borrow_mut() = s);
+        }
+    });
+    print()
+}
+
+/// How the variable `v` is written: as its sum's index is, where a sum binds it.
+pub(crate) fn var_name(v: &Sym) -> Sym {
+    SCOPE.with(|c| c.borrow().bound.iter().rev().find(|(k, _)| k == v).map_or_else(|| v.clone(), |(_, w)| w.clone()))
+}
+
+/// Writes a sum or product over `k` with `body` by `write`, which is given the name to
+/// write the index with: `k`, unless `k` is free in the expression being printed or
+/// written as the index of a sum around this one; then `k1`, `k2`, ... (the first that
+/// is neither and is not free in `body`).
+pub(crate) fn binding<T>(k: &Sym, body: &Expr, write: impl FnOnce(&Sym) -> T) -> T {
+    let name = SCOPE.with(|c| {
+        let mut s = c.borrow_mut();
+        if s.free.is_none() {
+            let free = s.root.as_ref().map(|r| r.free_vars().into_iter().filter(|v| r.contains(v)).collect());
+            s.free = Some(free.unwrap_or_default());
+        }
+        let taken = |n: &Sym| s.free.as_ref().is_some_and(|f| f.contains(n)) || s.bound.iter().any(|(_, w)| w == n);
+        if !taken(k) {
+            return k.clone();
+        }
+        (1..)
+            .map(|n| Sym::new(&format!("{k}{n}")))
+            .find(|c| !taken(c) && !body.contains(c))
+            .unwrap_or_else(|| k.clone())
+    });
+    SCOPE.with(|c| c.borrow_mut().bound.push((k.clone(), name.clone())));
+    let _pop = Restore(|| {
+        SCOPE.with(|c| c.borrow_mut().bound.pop());
+    });
+    write(&name)
 }

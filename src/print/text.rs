@@ -25,7 +25,7 @@ impl fmt::Display for Expr {
 pub fn to_text(e: &Expr) -> String {
     crate::limits::check_size(e.tree_size());
     let mut out = String::new();
-    write_expr(e, &mut out);
+    super::printing(e, || write_expr(e, &mut out));
     out
 }
 
@@ -96,7 +96,7 @@ fn write_expr(e: &Expr, out: &mut String) {
     match e.node() {
         Node::Num(r) => write_num(r, out),
         Node::Const(Constant::Pi) => out.push_str("pi"),
-        Node::Var(s) => out.push_str(s.as_str()),
+        Node::Var(s) => out.push_str(super::var_name(s).as_str()),
         Node::Add(ts) => {
             for (i, t) in ordered_terms(ts).iter().enumerate() {
                 if i == 0 {
@@ -147,15 +147,20 @@ fn write_expr(e: &Expr, out: &mut String) {
                 Func::Sum(k) | Func::Prod(k) => {
                     out.push_str(f.name());
                     out.push('(');
-                    out.push_str(k.as_str());
+                    // The bounds are outside the index's scope; the body inside.
+                    let mut bounds = String::new();
                     if let Some([lo, hi]) = args.get(1..3) {
-                        out.push('=');
-                        write_expr(lo, out);
-                        out.push_str("..");
-                        write_expr(hi, out);
+                        bounds.push('=');
+                        write_expr(lo, &mut bounds);
+                        bounds.push_str("..");
+                        write_expr(hi, &mut bounds);
                     }
-                    out.push_str(", ");
-                    write_expr(&args[0], out);
+                    super::binding(k, &args[0], |name| {
+                        out.push_str(name.as_str());
+                        out.push_str(&bounds);
+                        out.push_str(", ");
+                        write_expr(&args[0], out);
+                    });
                     out.push(')');
                     return;
                 }
