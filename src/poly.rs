@@ -106,10 +106,242 @@ impl Monomial {
     }
 }
 
+/// A coefficient: a fraction of machine words while it fits, a big rational when it
+/// does not. Each value has exactly one form (`Big` only when `Small` cannot hold it),
+/// so the derived equality and hash are those of the value. The arithmetic is checked:
+/// a result that overflows the words is computed again with big integers, and a big
+/// result that fits is brought back to words.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Coef {
+    /// `n/d` in lowest terms, `d > 0`, and `n != i64::MIN` so that `-n` fits.
+    Small(i64, i64),
+    /// Boxed, so that a coefficient is three words.
+    Big(Box<Rational>),
+}
+
+/// The greatest common divisor (binary; `gcd(0, b) = b`).
+fn gcd_u64(mut a: u64, mut b: u64) -> u64 {
+    if a == 0 {
+        return b;
+    }
+    if b == 0 {
+        return a;
+    }
+    let shift = (a | b).trailing_zeros();
+    a >>= a.trailing_zeros();
+    loop {
+        b >>= b.trailing_zeros();
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        b -= a;
+        if b == 0 {
+            return a << shift;
+        }
+    }
+}
+
+fn gcd_u128(mut a: u128, mut b: u128) -> u128 {
+    if a <= u64::MAX as u128 && b <= u64::MAX as u128 {
+        return gcd_u64(a as u64, b as u64) as u128;
+    }
+    if a == 0 {
+        return b;
+    }
+    if b == 0 {
+        return a;
+    }
+    let shift = (a | b).trailing_zeros();
+    a >>= a.trailing_zeros();
+    loop {
+        b >>= b.trailing_zeros();
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        b -= a;
+        if b == 0 {
+            return a << shift;
+        }
+        if a <= u64::MAX as u128 && b <= u64::MAX as u128 {
+            return (gcd_u64(a as u64, b as u64) as u128) << shift;
+        }
+    }
+}
+
+impl Coef {
+    const ZERO: Coef = Coef::Small(0, 1);
+    const ONE: Coef = Coef::Small(1, 1);
+
+    /// `±n/d` reduced, for `d > 0`.
+    fn from_parts(negative: bool, n: u128, d: u128) -> Coef {
+        let g = gcd_u128(n, d);
+        let (n, d) = (n / g, d / g);
+        if n <= i64::MAX as u128 && d <= i64::MAX as u128 {
+            let n = n as i64;
+            return Coef::Small(if negative { -n } else { n }, d as i64);
+        }
+        let sign = if negative { num_bigint::Sign::Minus } else { num_bigint::Sign::Plus };
+        let n = BigInt::from_biguint(sign, n.into());
+        Coef::Big(Box::new(Rational::new_raw(n, d.into())))
+    }
+
+    /// `n/d` reduced, for `d > 0`.
+    fn from_i128(n: i128, d: i128) -> Coef {
+        debug_assert!(d > 0);
+        Coef::from_parts(n < 0, n.unsigned_abs(), d as u128)
+    }
+
+    /// A reduced rational (as num-rational keeps them) in its one form.
+    fn from_big(r: Rational) -> Coef {
+        use num_traits::ToPrimitive;
+        match (r.numer().to_i64(), r.denom().to_i64()) {
+            (Some(n), Some(d)) if n != i64::MIN => Coef::Small(n, d),
+            _ => Coef::Big(Box::new(r)),
+        }
+    }
+
+    fn to_big(&self) -> Rational {
+        match self {
+            Coef::Small(n, d) => Rational::new_raw(BigInt::from(*n), BigInt::from(*d)),
+            Coef::Big(r) => (**r).clone(),
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        matches!(self, Coef::Small(0, _))
+    }
+
+    fn is_one(&self) -> bool {
+        matches!(self, Coef::Small(1, 1))
+    }
+
+    fn is_negative(&self) -> bool {
+        match self {
+            Coef::Small(n, _) => *n < 0,
+            Coef::Big(r) => r.is_negative(),
+        }
+    }
+
+    fn neg(&self) -> Coef {
+        match self {
+            Coef::Small(n, d) => Coef::Small(-n, *d),
+            Coef::Big(r) => Coef::from_big(-&**r),
+        }
+    }
+
+    fn add(&self, o: &Coef) -> Coef {
+        match (self, o) {
+            (&Coef::Small(a, b), &Coef::Small(c, d)) => {
+                if b == 1 && d == 1 {
+                    if let Some(s) = a.checked_add(c).filter(|&s| s != i64::MIN) {
+                        return Coef::Small(s, 1);
+                    }
+                }
+                if b == d {
+                    return Coef::from_i128(a as i128 + c as i128, b as i128);
+                }
+                // |a*d + c*b| < 2^127 and b*d < 2^126: no overflow in 128 bits.
+                let (a, b, c, d) = (a as i128, b as i128, c as i128, d as i128);
+                Coef::from_i128(a * d + c * b, b * d)
+            }
+            _ => Coef::from_big(self.to_big() + o.to_big()),
+        }
+    }
+
+    #[cfg(test)]
+    fn sub(&self, o: &Coef) -> Coef {
+        self.add(&o.neg())
+    }
+
+    fn mul(&self, o: &Coef) -> Coef {
+        match (self, o) {
+            (&Coef::Small(a, b), &Coef::Small(c, d)) => {
+                if a == 0 || c == 0 {
+                    return Coef::ZERO;
+                }
+                if b == 1 && d == 1 {
+                    if let Some(p) = a.checked_mul(c).filter(|&p| p != i64::MIN) {
+                        return Coef::Small(p, 1);
+                    }
+                }
+                // Cancel crosswise first: the result is then in lowest terms.
+                let g1 = gcd_u64(a.unsigned_abs(), d as u64) as i64;
+                let g2 = gcd_u64(c.unsigned_abs(), b as u64) as i64;
+                let n = (a / g1) as i128 * (c / g2) as i128;
+                let m = (b / g2) as i128 * (d / g1) as i128;
+                if let (Ok(n), Ok(m)) = (i64::try_from(n), i64::try_from(m)) {
+                    if n != i64::MIN {
+                        return Coef::Small(n, m);
+                    }
+                }
+                Coef::from_i128(n, m)
+            }
+            _ => Coef::from_big(self.to_big() * o.to_big()),
+        }
+    }
+
+    /// `1/self`, for a nonzero `self`.
+    fn recip(&self) -> Coef {
+        match self {
+            &Coef::Small(n, d) => Coef::Small(if n < 0 { -d } else { d }, n.abs()),
+            Coef::Big(r) => Coef::from_big(r.recip()),
+        }
+    }
+
+    /// `self/o`, for a nonzero `o`.
+    fn div(&self, o: &Coef) -> Coef {
+        self.mul(&o.recip())
+    }
+
+    fn to_f64(&self) -> f64 {
+        use num_traits::ToPrimitive;
+        match self {
+            Coef::Small(n, d) => *n as f64 / *d as f64,
+            Coef::Big(r) => r.to_f64().unwrap_or(f64::NAN),
+        }
+    }
+
+    /// The positive `c` with every `x / c` an integer and all of them coprime: the gcd
+    /// of the numerators over the lcm of the denominators (zero for none or all zero).
+    fn content<'a>(cs: impl Iterator<Item = &'a Coef> + Clone) -> Coef {
+        let (mut g, mut l) = (0u64, 1u64);
+        let mut small = true;
+        for c in cs.clone() {
+            let Coef::Small(n, d) = *c else {
+                small = false;
+                break;
+            };
+            g = gcd_u64(g, n.unsigned_abs());
+            let d = d as u64;
+            match (l / gcd_u64(l, d)).checked_mul(d) {
+                Some(m) => l = m,
+                None => {
+                    small = false;
+                    break;
+                }
+            }
+        }
+        if small {
+            return if g == 0 { Coef::ZERO } else { Coef::from_parts(false, g as u128, l as u128) };
+        }
+        let (mut g, mut l) = (BigInt::zero(), BigInt::one());
+        for c in cs {
+            let r = c.to_big();
+            g = g.gcd(r.numer());
+            l = l.lcm(r.denom());
+        }
+        if g.is_zero() {
+            Coef::ZERO
+        } else {
+            Coef::from_big(Rational::new(g, l))
+        }
+    }
+}
+
 /// A polynomial with rational coefficients; no zero coefficient is stored.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Poly {
-    terms: BTreeMap<Monomial, Rational>,
+    terms: BTreeMap<Monomial, Coef>,
 }
 
 impl Poly {
@@ -120,21 +352,25 @@ impl Poly {
 
     /// One.
     pub fn one() -> Poly {
-        Poly::constant(Rational::one())
+        Poly::mono(Monomial::default(), Coef::ONE)
     }
 
     /// A constant.
     pub fn constant(c: Rational) -> Poly {
-        Poly::monomial(Monomial::default(), c)
+        Poly::mono(Monomial::default(), Coef::from_big(c))
     }
 
     /// A variable.
     pub fn var(v: Var) -> Poly {
-        Poly::monomial(Monomial(vec![(v, 1)]), Rational::one())
+        Poly::mono(Monomial(vec![(v, 1)]), Coef::ONE)
     }
 
     /// `c * m`.
     pub fn monomial(m: Monomial, c: Rational) -> Poly {
+        Poly::mono(m, Coef::from_big(c))
+    }
+
+    fn mono(m: Monomial, c: Coef) -> Poly {
         let mut terms = BTreeMap::new();
         if !c.is_zero() {
             terms.insert(m, c);
@@ -147,18 +383,27 @@ impl Poly {
         self.terms.is_empty()
     }
 
+    /// Whether this is a constant (zero included).
+    fn is_constant(&self) -> bool {
+        match self.terms.len() {
+            0 => true,
+            1 => self.terms.contains_key(&Monomial::default()),
+            _ => false,
+        }
+    }
+
     /// The value when this is a constant (zero included).
     pub fn as_constant(&self) -> Option<Rational> {
         match self.terms.len() {
             0 => Some(Rational::zero()),
-            1 => self.terms.get(&Monomial::default()).cloned(),
+            1 => self.terms.get(&Monomial::default()).map(Coef::to_big),
             _ => None,
         }
     }
 
     /// The terms, in a fixed order.
-    pub fn terms(&self) -> impl Iterator<Item = (&Monomial, &Rational)> {
-        self.terms.iter()
+    pub fn terms(&self) -> impl Iterator<Item = (&Monomial, Rational)> {
+        self.terms.iter().map(|(m, c)| (m, c.to_big()))
     }
 
     /// How many terms.
@@ -171,13 +416,13 @@ impl Poly {
         self.terms.is_empty()
     }
 
-    fn add_term(&mut self, m: Monomial, c: Rational) {
+    fn add_term(&mut self, m: Monomial, c: Coef) {
         if c.is_zero() {
             return;
         }
         match self.terms.get_mut(&m) {
             Some(x) => {
-                *x += c;
+                *x = x.add(&c);
                 if x.is_zero() {
                     self.terms.remove(&m);
                 }
@@ -204,7 +449,7 @@ impl Poly {
 
     /// `-self`.
     pub fn neg(&self) -> Poly {
-        Poly { terms: self.terms.iter().map(|(m, c)| (m.clone(), -c)).collect() }
+        Poly { terms: self.terms.iter().map(|(m, c)| (m.clone(), c.neg())).collect() }
     }
 
     /// `self * o`.
@@ -213,7 +458,7 @@ impl Poly {
         for (m1, c1) in &self.terms {
             crate::limits::check();
             for (m2, c2) in &o.terms {
-                r.add_term(m1.mul(m2), c1 * c2);
+                r.add_term(m1.mul(m2), c1.mul(c2));
             }
         }
         r
@@ -221,10 +466,14 @@ impl Poly {
 
     /// `c * self`.
     pub fn scale(&self, c: &Rational) -> Poly {
+        self.scale_by(&Coef::from_big(c.clone()))
+    }
+
+    fn scale_by(&self, c: &Coef) -> Poly {
         if c.is_zero() {
             return Poly::zero();
         }
-        Poly { terms: self.terms.iter().map(|(m, x)| (m.clone(), x * c)).collect() }
+        Poly { terms: self.terms.iter().map(|(m, x)| (m.clone(), x.mul(c))).collect() }
     }
 
     /// `self ^ n`.
@@ -272,24 +521,22 @@ impl Poly {
     pub fn from_coeffs_in(v: Var, cs: &[Poly]) -> Poly {
         let mut r = Poly::zero();
         for (k, c) in cs.iter().enumerate() {
-            let vk = Poly::monomial(
-                if k == 0 { Monomial::default() } else { Monomial(vec![(v, k as u32)]) },
-                Rational::one(),
-            );
+            let vk = Poly::mono(if k == 0 { Monomial::default() } else { Monomial(vec![(v, k as u32)]) }, Coef::ONE);
             r = r.add(&c.mul(&vk));
         }
         r
     }
 
-    fn leading(&self) -> Option<(&Monomial, &Rational)> {
+    fn leading(&self) -> Option<(&Monomial, &Coef)> {
         self.terms.iter().max_by(|a, b| a.0.cmp_lex(b.0))
     }
 
     /// The quotient when `d` divides `self` exactly.
     pub fn div_exact(&self, d: &Poly) -> Option<Poly> {
-        if let Some(c) = d.as_constant() {
+        if d.is_constant() {
             // Most gcds are 1: no division to do.
-            return (!c.is_zero()).then(|| if c.is_one() { self.clone() } else { self.scale(&c.recip()) });
+            let c = d.terms.values().next()?;
+            return Some(if c.is_one() { self.clone() } else { self.scale_by(&c.recip()) });
         }
         let (dm, dc) = d.leading()?;
         let (dm, dc) = (dm.clone(), dc.clone());
@@ -297,8 +544,8 @@ impl Poly {
         let mut q = Poly::zero();
         while let Some((rm, rc)) = r.leading() {
             let m = rm.div(&dm)?;
-            let c = rc / &dc;
-            let t = Poly::monomial(m, c);
+            let c = rc.div(&dc);
+            let t = Poly::mono(m, c);
             r = r.sub(&t.mul(d));
             q = q.add(&t);
         }
@@ -307,25 +554,30 @@ impl Poly {
 
     /// The positive rational `c` with `self / c` of coprime integer coefficients.
     pub fn content(&self) -> Rational {
-        let num = self.terms.values().fold(BigInt::zero(), |g, c| g.gcd(c.numer()));
-        let den = self.terms.values().fold(BigInt::one(), |l, c| l.lcm(c.denom()));
-        if num.is_zero() {
-            return Rational::zero();
-        }
-        Rational::new(num, den)
+        self.content_coef().to_big()
+    }
+
+    fn content_coef(&self) -> Coef {
+        Coef::content(self.terms.values())
     }
 
     /// `(c, p)` with `self = c*p`, `p` of coprime integer coefficients and a positive
     /// leading coefficient.
     pub fn normalize(&self) -> (Rational, Poly) {
+        let (c, p) = self.normalized();
+        (c.to_big(), p)
+    }
+
+    fn normalized(&self) -> (Coef, Poly) {
         if self.is_zero() {
-            return (Rational::zero(), Poly::zero());
+            return (Coef::ZERO, Poly::zero());
         }
-        let mut c = self.content();
+        let mut c = self.content_coef();
         if self.leading().is_some_and(|(_, l)| l.is_negative()) {
-            c = -c;
+            c = c.neg();
         }
-        (c.clone(), self.scale(&c.recip()))
+        let p = if c.is_one() { self.clone() } else { self.scale_by(&c.recip()) };
+        (c, p)
     }
 
     /// The largest monomial dividing every term.
@@ -349,31 +601,28 @@ impl Poly {
 
     /// The value at a point.
     pub fn eval(&self, vals: &dyn Fn(Var) -> f64) -> f64 {
-        use num_traits::ToPrimitive;
         self.terms
             .iter()
-            .map(|(m, c)| {
-                c.to_f64().unwrap_or(f64::NAN) * m.0.iter().map(|&(v, e)| vals(v).powi(e as i32)).product::<f64>()
-            })
+            .map(|(m, c)| c.to_f64() * m.0.iter().map(|&(v, e)| vals(v).powi(e as i32)).product::<f64>())
             .sum()
     }
 
     /// The greatest common divisor, normalized; `gcd(0, 0) = 0`.
     pub fn gcd(a: &Poly, b: &Poly) -> Poly {
         if a.is_zero() {
-            return b.normalize().1;
+            return b.normalized().1;
         }
         if b.is_zero() {
-            return a.normalize().1;
+            return a.normalized().1;
         }
-        if a.as_constant().is_some() || b.as_constant().is_some() {
+        if a.is_constant() || b.is_constant() {
             return Poly::one();
         }
         // The common monomial first: cheap, and it keeps the remainder sequence small.
         let m = a.monomial_gcd().gcd(&b.monomial_gcd());
         let (a, b) = (a.div_monomial(&m), b.div_monomial(&m));
         let g = gcd_rec(&a, &b);
-        Poly::monomial(m, Rational::one()).mul(&g).normalize().1
+        Poly::mono(m, Coef::ONE).mul(&g).normalized().1
     }
 }
 
@@ -381,8 +630,8 @@ impl Poly {
 fn content_in(p: &Poly, v: Var) -> Poly {
     let mut g = Poly::zero();
     for c in p.coeffs_in(v) {
-        g = if g.is_zero() { c.normalize().1 } else { Poly::gcd(&g, &c) };
-        if g.as_constant().is_some() && !g.is_zero() {
+        g = if g.is_zero() { c.normalized().1 } else { Poly::gcd(&g, &c) };
+        if g.is_constant() && !g.is_zero() {
             return Poly::one();
         }
     }
@@ -397,15 +646,14 @@ fn pseudo_rem(a: &Poly, b: &Poly, v: Var) -> Poly {
     while !r.is_zero() && r.degree(v) >= db {
         let dr = r.degree(v);
         let lr = r.coeffs_in(v).pop().unwrap_or_else(Poly::zero);
-        let shift =
-            Poly::monomial(if dr > db { Monomial(vec![(v, dr - db)]) } else { Monomial::default() }, Rational::one());
+        let shift = Poly::mono(if dr > db { Monomial(vec![(v, dr - db)]) } else { Monomial::default() }, Coef::ONE);
         r = r.mul(&lc).sub(&lr.mul(&shift).mul(b));
     }
     r
 }
 
 fn gcd_rec(a: &Poly, b: &Poly) -> Poly {
-    if a.as_constant().is_some() || b.as_constant().is_some() {
+    if a.is_constant() || b.is_constant() {
         return Poly::one();
     }
     let vars: BTreeSet<Var> = a.vars().union(&b.vars()).copied().collect();
@@ -428,11 +676,11 @@ fn gcd_rec(a: &Poly, b: &Poly) -> Poly {
         }
         let cr = content_in(&r, v);
         r0 = r1;
-        r1 = r.div_exact(&cr).unwrap_or(r).normalize().1;
+        r1 = r.div_exact(&cr).unwrap_or(r).normalized().1;
     }
     let cr = content_in(&r1, v);
     let g = r1.div_exact(&cr).unwrap_or(r1);
-    c.mul(&g).normalize().1
+    c.mul(&g).normalized().1
 }
 
 /// A quotient of polynomials, reduced, with a normalized denominator.
@@ -458,8 +706,8 @@ impl Rat {
             (Some(n), Some(d)) => (n, d),
             _ => (num, den),
         };
-        let (c, den) = den.normalize();
-        Some(Rat { num: num.scale(&c.recip()), den })
+        let (c, den) = den.normalized();
+        Some(Rat { num: num.scale_by(&c.recip()), den })
     }
 
     /// A polynomial.
@@ -491,7 +739,7 @@ impl Rat {
         if self.den == o.den {
             return Rat::reduced(self.num.add(&o.num), self.den.clone());
         }
-        if o.den.as_constant().is_some() && self.den.as_constant().is_some() {
+        if o.den.is_constant() && self.den.is_constant() {
             // Both denominators are normalized constants, hence 1.
             return Rat::from_poly(self.num.add(&o.num));
         }
@@ -506,8 +754,8 @@ impl Rat {
             }
             let h = Poly::gcd(&num, &g);
             if let (Some(n), Some(d)) = (num.div_exact(&h), den.div_exact(&h)) {
-                let (c, den) = d.normalize();
-                return Rat { num: n.scale(&c.recip()), den };
+                let (c, den) = d.normalized();
+                return Rat { num: n.scale_by(&c.recip()), den };
             }
         }
         Rat::reduced(self.num.mul(&o.den).add(&o.num.mul(&self.den)), self.den.mul(&o.den))
@@ -525,7 +773,7 @@ impl Rat {
 
     /// `self * o`.
     pub fn mul(&self, o: &Rat) -> Rat {
-        if self.den.as_constant().is_some() && o.den.as_constant().is_some() {
+        if self.den.is_constant() && o.den.is_constant() {
             return Rat::from_poly(self.num.mul(&o.num));
         }
         // Both factors are reduced, so only the crosswise pairs can share a factor:
@@ -533,8 +781,8 @@ impl Rat {
         let (g1, g2) = (Poly::gcd(&self.num, &o.den), Poly::gcd(&o.num, &self.den));
         match (self.num.div_exact(&g1), o.den.div_exact(&g1), o.num.div_exact(&g2), self.den.div_exact(&g2)) {
             (Some(n1), Some(d2), Some(n2), Some(d1)) => {
-                let (c, den) = d1.mul(&d2).normalize();
-                Rat { num: n1.mul(&n2).scale(&c.recip()), den }
+                let (c, den) = d1.mul(&d2).normalized();
+                Rat { num: n1.mul(&n2).scale_by(&c.recip()), den }
             }
             _ => Rat::reduced(self.num.mul(&o.num), self.den.mul(&o.den)),
         }
@@ -673,6 +921,183 @@ mod tests {
             let g = Poly::gcd(&a.mul(&cc), &b.mul(&cc));
             assert!(g.div_exact(&cc.normalize().1).is_some(), "gcd {g:?} of multiples of {cc:?}");
             assert_eq!(a.mul(&cc).div_exact(&cc), Some(a.clone()));
+        }
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Integers around the edges of the words: small, any i64, next to i64::MAX and
+        /// i64::MIN, just past them, and products of two words.
+        fn int() -> impl Strategy<Value = BigInt> {
+            prop_oneof![
+                (-20i64..20).prop_map(BigInt::from),
+                any::<i64>().prop_map(BigInt::from),
+                (0i64..3).prop_map(|k| BigInt::from(i64::MAX - k)),
+                (0i64..3).prop_map(|k| BigInt::from(i64::MIN + k)),
+                (0i64..3, any::<bool>()).prop_map(|(k, neg)| {
+                    let b: BigInt = BigInt::from(i64::MAX) + 1 + k;
+                    if neg {
+                        -b
+                    } else {
+                        b
+                    }
+                }),
+                (any::<i64>(), any::<i64>()).prop_map(|(a, b)| BigInt::from(a) * BigInt::from(b)),
+            ]
+        }
+
+        fn rational() -> impl Strategy<Value = Rational> {
+            prop_oneof![
+                int().prop_map(Rational::from_integer),
+                (int(), int().prop_filter("nonzero", |d| !d.is_zero())).prop_map(|(n, d)| Rational::new(n, d)),
+            ]
+        }
+
+        /// The one form of a value: words exactly when they hold it.
+        fn canonical(c: &Coef) -> bool {
+            use num_traits::ToPrimitive;
+            match c {
+                Coef::Small(n, d) => *d > 0 && *n != i64::MIN && n.unsigned_abs().gcd(&(*d as u64)) == 1,
+                Coef::Big(r) => {
+                    !matches!((r.numer().to_i64(), r.denom().to_i64()), (Some(n), Some(_)) if n != i64::MIN)
+                }
+            }
+        }
+
+        fn check(got: Coef, want: Rational) -> Result<(), TestCaseError> {
+            prop_assert!(canonical(&got), "{got:?} is not in its one form");
+            prop_assert_eq!(got.to_big(), want);
+            Ok(())
+        }
+
+        /// A nonzero polynomial in three variables with coefficients from `coef`.
+        fn poly_with(coef: impl Strategy<Value = Rational>) -> impl Strategy<Value = Poly> {
+            proptest::collection::vec(((0u32..3, 0u32..3, 0u32..2), coef), 1..5)
+                .prop_map(|ts| {
+                    ts.into_iter().fold(Poly::zero(), |p, ((a, b, c), k)| {
+                        let m = [(0, a), (1, b), (2, c)].into_iter().filter(|&(_, e)| e > 0).collect();
+                        p.add(&Poly::monomial(Monomial(m), k))
+                    })
+                })
+                .prop_filter("nonzero", |p| !p.is_zero())
+        }
+
+        /// Coefficients small or huge.
+        fn poly() -> impl Strategy<Value = Poly> {
+            poly_with(prop_oneof![3 => (-5i64..6).prop_map(|n| Rational::from_integer(n.into())), 1 => rational()])
+        }
+
+        fn small_poly() -> impl Strategy<Value = Poly> {
+            poly_with((-5i64..6).prop_map(|n| Rational::from_integer(n.into())))
+        }
+
+        /// Small coefficients and, now and then, one next to the edge of the words: what
+        /// the remainder sequence of a gcd can take (with huge ones it swells past what a
+        /// test can wait for).
+        fn gcd_poly() -> impl Strategy<Value = Poly> {
+            let edge = prop_oneof![
+                Just(Rational::from_integer(i64::MAX.into())),
+                Just(Rational::from_integer((i64::MIN + 1).into())),
+                Just(Rational::new(1.into(), i64::MAX.into())),
+                Just(Rational::new(3.into(), 4_294_967_296i64.into())),
+            ];
+            poly_with(prop_oneof![12 => (-5i64..6).prop_map(|n| Rational::from_integer(n.into())), 1 => edge])
+        }
+
+        fn point() -> impl Strategy<Value = Vec<Rational>> {
+            proptest::collection::vec((-30i64..30, 1i64..7).prop_map(|(n, d)| Rational::new(n.into(), d.into())), 3)
+        }
+
+        /// The exact value at a point.
+        fn at(p: &Poly, x: &[Rational]) -> Rational {
+            p.terms()
+                .map(|(m, c)| {
+                    m.0.iter().fold(c, |acc, &(v, e)| acc * num_traits::pow(x[v as usize].clone(), e as usize))
+                })
+                .fold(Rational::zero(), |a, b| a + b)
+        }
+
+        fn rat_at(r: &Rat, x: &[Rational]) -> Option<Rational> {
+            let d = at(&r.den, x);
+            (!d.is_zero()).then(|| at(&r.num, x) / d)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn coefficients_agree_with_big_rationals(a in rational(), b in rational()) {
+                let (x, y) = (Coef::from_big(a.clone()), Coef::from_big(b.clone()));
+                check(x.clone(), a.clone())?;
+                check(x.add(&y), &a + &b)?;
+                check(x.sub(&y), &a - &b)?;
+                check(x.mul(&y), &a * &b)?;
+                check(x.neg(), -&a)?;
+                if !b.is_zero() {
+                    check(x.div(&y), &a / &b)?;
+                    check(y.recip(), b.recip())?;
+                }
+                prop_assert_eq!(x.is_negative(), a.is_negative());
+                prop_assert_eq!(x.is_zero(), a.is_zero());
+                prop_assert_eq!(x.is_one(), a.is_one());
+            }
+
+            #[test]
+            fn content_agrees_with_big_integers(cs in proptest::collection::vec(rational(), 0..5)) {
+                let coefs: Vec<Coef> = cs.iter().cloned().map(Coef::from_big).collect();
+                let num = cs.iter().fold(BigInt::zero(), |g, c| g.gcd(c.numer()));
+                let den = cs.iter().fold(BigInt::one(), |l, c| l.lcm(c.denom()));
+                let want = if num.is_zero() { Rational::zero() } else { Rational::new(num, den) };
+                check(Coef::content(coefs.iter()), want)?;
+            }
+
+            #[test]
+            fn arithmetic_agrees_at_points(a in poly(), b in poly(), x in point()) {
+                prop_assert_eq!(at(&a.add(&b), &x), at(&a, &x) + at(&b, &x));
+                prop_assert_eq!(at(&a.sub(&b), &x), at(&a, &x) - at(&b, &x));
+                prop_assert_eq!(at(&a.mul(&b), &x), at(&a, &x) * at(&b, &x));
+                prop_assert_eq!(at(&a.pow(3), &x), num_traits::pow(at(&a, &x), 3));
+                prop_assert_eq!(a.mul(&b).div_exact(&b), Some(a.clone()));
+                let (c, n) = a.normalize();
+                prop_assert_eq!(at(&n, &x) * c, at(&a, &x));
+                prop_assert_eq!(n.content(), Rational::one());
+                prop_assert_eq!(Poly::from_coeffs_in(1, &a.coeffs_in(1)), a.clone());
+            }
+
+            #[test]
+            fn gcds_divide_and_contain_the_common_factor(a in gcd_poly(), b in gcd_poly(), c in gcd_poly()) {
+                let (ac, bc) = (a.mul(&c), b.mul(&c));
+                let g = Poly::gcd(&ac, &bc);
+                prop_assert!(ac.div_exact(&g).is_some() && bc.div_exact(&g).is_some(), "{g:?} divides neither");
+                prop_assert!(g.div_exact(&c).is_some(), "{g:?} misses {c:?}");
+                prop_assert_eq!(g.normalize().1, g);
+            }
+
+        }
+
+        proptest! {
+            // Fewer: a few of the random cases take the remainder sequence a while.
+            #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn rational_functions_agree_at_points(a in small_poly(), b in small_poly(), c in small_poly(), d in small_poly(), x in point()) {
+                let (r, s) = (Rat::new(a.mul(&c), b.mul(&c)).unwrap(), Rat::new(d.clone(), c.clone()).unwrap());
+                let (ra, rb, rc, rd) = (at(&a, &x), at(&b, &x), at(&c, &x), at(&d, &x));
+                prop_assume!(!rb.is_zero() && !rc.is_zero());
+                let (vr, vs) = (&ra / &rb, &rd / &rc);
+                prop_assert_eq!(rat_at(&r, &x), Some(vr.clone()));
+                prop_assert_eq!(rat_at(&r.add(&s), &x), Some(&vr + &vs));
+                prop_assert_eq!(rat_at(&r.sub(&s), &x), Some(&vr - &vs));
+                prop_assert_eq!(rat_at(&r.mul(&s), &x), Some(&vr * &vs));
+                if !rd.is_zero() {
+                    prop_assert_eq!(rat_at(&r.div(&s).unwrap(), &x), Some(&vr / &vs));
+                }
+                // Reduced: no common factor is left, and the denominator is normalized.
+                prop_assert_eq!(Poly::gcd(&r.num, &r.den), Poly::one());
+                prop_assert_eq!(r.den.normalize().1, r.den.clone());
+            }
         }
     }
 }
