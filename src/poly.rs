@@ -6,7 +6,7 @@
 //! numbers; what they stand for is the caller's business.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use num_bigint::BigInt;
 use num_integer::Integer;
@@ -248,7 +248,6 @@ impl Coef {
         }
     }
 
-    #[cfg(test)]
     fn sub(&self, o: &Coef) -> Coef {
         self.add(&o.neg())
     }
@@ -341,7 +340,24 @@ impl Coef {
 /// A polynomial with rational coefficients; no zero coefficient is stored.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Poly {
-    terms: BTreeMap<Monomial, Coef>,
+    /// The terms, sorted by monomial (so the constant term, if any, is first), each
+    /// monomial once.
+    terms: Vec<(Monomial, Coef)>,
+}
+
+/// Sorts terms by monomial and adds up those of one monomial, dropping zeros.
+fn collect_terms(mut v: Vec<(Monomial, Coef)>) -> Vec<(Monomial, Coef)> {
+    // Stable sort: linear when the terms come (nearly) sorted, as they often do.
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<(Monomial, Coef)> = Vec::with_capacity(v.len());
+    for (m, c) in v {
+        match out.last_mut() {
+            Some((lm, lc)) if *lm == m => *lc = lc.add(&c),
+            _ => out.push((m, c)),
+        }
+    }
+    out.retain(|(_, c)| !c.is_zero());
+    out
 }
 
 impl Poly {
@@ -371,11 +387,19 @@ impl Poly {
     }
 
     fn mono(m: Monomial, c: Coef) -> Poly {
-        let mut terms = BTreeMap::new();
-        if !c.is_zero() {
-            terms.insert(m, c);
+        Poly { terms: if c.is_zero() { Vec::new() } else { vec![(m, c)] } }
+    }
+
+    fn from_terms(v: Vec<(Monomial, Coef)>) -> Poly {
+        Poly { terms: collect_terms(v) }
+    }
+
+    /// The coefficient when this is a nonzero constant.
+    fn constant_coef(&self) -> Option<&Coef> {
+        match self.terms.as_slice() {
+            [(m, c)] if m.0.is_empty() => Some(c),
+            _ => None,
         }
-        Poly { terms }
     }
 
     /// Whether this is zero.
@@ -385,20 +409,15 @@ impl Poly {
 
     /// Whether this is a constant (zero included).
     fn is_constant(&self) -> bool {
-        match self.terms.len() {
-            0 => true,
-            1 => self.terms.contains_key(&Monomial::default()),
-            _ => false,
-        }
+        self.terms.is_empty() || self.constant_coef().is_some()
     }
 
     /// The value when this is a constant (zero included).
     pub fn as_constant(&self) -> Option<Rational> {
-        match self.terms.len() {
-            0 => Some(Rational::zero()),
-            1 => self.terms.get(&Monomial::default()).map(Coef::to_big),
-            _ => None,
+        if self.terms.is_empty() {
+            return Some(Rational::zero());
         }
+        self.constant_coef().map(Coef::to_big)
     }
 
     /// The terms, in a fixed order.
@@ -416,35 +435,45 @@ impl Poly {
         self.terms.is_empty()
     }
 
-    fn add_term(&mut self, m: Monomial, c: Coef) {
-        if c.is_zero() {
-            return;
-        }
-        match self.terms.get_mut(&m) {
-            Some(x) => {
-                *x = x.add(&c);
-                if x.is_zero() {
-                    self.terms.remove(&m);
+    /// `self + o`, or `self - o` when `negate`: a merge of the sorted terms.
+    fn merge(&self, o: &Poly, negate: bool) -> Poly {
+        let (a, b) = (&self.terms, &o.terms);
+        let other = |c: &Coef| if negate { c.neg() } else { c.clone() };
+        let mut out = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].0.cmp(&b[j].0) {
+                Ordering::Less => {
+                    out.push(a[i].clone());
+                    i += 1;
+                }
+                Ordering::Greater => {
+                    out.push((b[j].0.clone(), other(&b[j].1)));
+                    j += 1;
+                }
+                Ordering::Equal => {
+                    let c = if negate { a[i].1.sub(&b[j].1) } else { a[i].1.add(&b[j].1) };
+                    if !c.is_zero() {
+                        out.push((a[i].0.clone(), c));
+                    }
+                    i += 1;
+                    j += 1;
                 }
             }
-            None => {
-                self.terms.insert(m, c);
-            }
         }
+        out.extend_from_slice(&a[i..]);
+        out.extend(b[j..].iter().map(|(m, c)| (m.clone(), other(c))));
+        Poly { terms: out }
     }
 
     /// `self + o`.
     pub fn add(&self, o: &Poly) -> Poly {
-        let mut r = self.clone();
-        for (m, c) in &o.terms {
-            r.add_term(m.clone(), c.clone());
-        }
-        r
+        self.merge(o, false)
     }
 
     /// `self - o`.
     pub fn sub(&self, o: &Poly) -> Poly {
-        self.add(&o.neg())
+        self.merge(o, true)
     }
 
     /// `-self`.
@@ -454,14 +483,31 @@ impl Poly {
 
     /// `self * o`.
     pub fn mul(&self, o: &Poly) -> Poly {
-        let mut r = Poly::zero();
+        if self.is_zero() || o.is_zero() {
+            return Poly::zero();
+        }
+        if let Some(c) = self.constant_coef() {
+            return o.scale_by(c);
+        }
+        if let Some(c) = o.constant_coef() {
+            return self.scale_by(c);
+        }
+        let mut v = Vec::with_capacity(self.terms.len() * o.terms.len());
         for (m1, c1) in &self.terms {
             crate::limits::check();
             for (m2, c2) in &o.terms {
-                r.add_term(m1.mul(m2), c1.mul(c2));
+                v.push((m1.mul(m2), c1.mul(c2)));
             }
         }
-        r
+        Poly::from_terms(v)
+    }
+
+    /// `c*m * self`.
+    fn mul_term(&self, m: &Monomial, c: &Coef) -> Poly {
+        if m.0.is_empty() {
+            return self.scale_by(c);
+        }
+        Poly::from_terms(self.terms.iter().map(|(k, x)| (k.mul(m), x.mul(c))).collect())
     }
 
     /// `c * self`.
@@ -472,6 +518,9 @@ impl Poly {
     fn scale_by(&self, c: &Coef) -> Poly {
         if c.is_zero() {
             return Poly::zero();
+        }
+        if c.is_one() {
+            return self.clone();
         }
         Poly { terms: self.terms.iter().map(|(m, x)| (m.clone(), x.mul(c))).collect() }
     }
@@ -495,61 +544,59 @@ impl Poly {
 
     /// The variables that occur.
     pub fn vars(&self) -> BTreeSet<Var> {
-        self.terms.keys().flat_map(|m| m.0.iter().map(|&(v, _)| v)).collect()
+        self.terms.iter().flat_map(|(m, _)| m.0.iter().map(|&(v, _)| v)).collect()
     }
 
     /// The degree in `v` (0 when absent).
     pub fn degree(&self, v: Var) -> u32 {
-        self.terms.keys().map(|m| m.degree(v)).max().unwrap_or(0)
+        self.terms.iter().map(|(m, _)| m.degree(v)).max().unwrap_or(0)
     }
 
     /// The largest total degree of a term.
     pub fn total_degree(&self) -> u32 {
-        self.terms.keys().map(|m| m.0.iter().map(|&(_, e)| e).sum()).max().unwrap_or(0)
+        self.terms.iter().map(|(m, _)| m.0.iter().map(|&(_, e)| e).sum()).max().unwrap_or(0)
     }
 
     /// The coefficients in `v`: `c[k]` multiplies `v^k`; each is free of `v`.
     pub fn coeffs_in(&self, v: Var) -> Vec<Poly> {
-        let mut out = vec![Poly::zero(); self.degree(v) as usize + 1];
+        let mut out = vec![Vec::new(); self.degree(v) as usize + 1];
         for (m, c) in &self.terms {
-            out[m.degree(v) as usize].add_term(m.without(v), c.clone());
+            out[m.degree(v) as usize].push((m.without(v), c.clone()));
         }
-        out
+        out.into_iter().map(Poly::from_terms).collect()
     }
 
     /// The inverse of [`Poly::coeffs_in`].
     pub fn from_coeffs_in(v: Var, cs: &[Poly]) -> Poly {
-        let mut r = Poly::zero();
+        let mut v_terms = Vec::new();
         for (k, c) in cs.iter().enumerate() {
-            let vk = Poly::mono(if k == 0 { Monomial::default() } else { Monomial(vec![(v, k as u32)]) }, Coef::ONE);
-            r = r.add(&c.mul(&vk));
+            let vk = Monomial(vec![(v, k as u32)]);
+            v_terms.extend(c.terms.iter().map(|(m, x)| (if k == 0 { m.clone() } else { m.mul(&vk) }, x.clone())));
         }
-        r
+        Poly::from_terms(v_terms)
     }
 
     fn leading(&self) -> Option<(&Monomial, &Coef)> {
-        self.terms.iter().max_by(|a, b| a.0.cmp_lex(b.0))
+        self.terms.iter().max_by(|a, b| a.0.cmp_lex(&b.0)).map(|(m, c)| (m, c))
     }
 
     /// The quotient when `d` divides `self` exactly.
     pub fn div_exact(&self, d: &Poly) -> Option<Poly> {
         if d.is_constant() {
             // Most gcds are 1: no division to do.
-            let c = d.terms.values().next()?;
+            let c = &d.terms.first()?.1;
             return Some(if c.is_one() { self.clone() } else { self.scale_by(&c.recip()) });
         }
         let (dm, dc) = d.leading()?;
-        let (dm, dc) = (dm.clone(), dc.clone());
         let mut r = self.clone();
-        let mut q = Poly::zero();
+        let mut q = Vec::new();
         while let Some((rm, rc)) = r.leading() {
-            let m = rm.div(&dm)?;
-            let c = rc.div(&dc);
-            let t = Poly::mono(m, c);
-            r = r.sub(&t.mul(d));
-            q = q.add(&t);
+            let m = rm.div(dm)?;
+            let c = rc.div(dc);
+            r = r.sub(&d.mul_term(&m, &c));
+            q.push((m, c));
         }
-        Some(q)
+        Some(Poly::from_terms(q))
     }
 
     /// The positive rational `c` with `self / c` of coprime integer coefficients.
@@ -558,7 +605,7 @@ impl Poly {
     }
 
     fn content_coef(&self) -> Coef {
-        Coef::content(self.terms.values())
+        Coef::content(self.terms.iter().map(|(_, c)| c))
     }
 
     /// `(c, p)` with `self = c*p`, `p` of coprime integer coefficients and a positive
@@ -582,14 +629,17 @@ impl Poly {
 
     /// The largest monomial dividing every term.
     pub fn monomial_gcd(&self) -> Monomial {
-        let mut it = self.terms.keys();
+        let mut it = self.terms.iter().map(|(m, _)| m);
         let first = it.next().cloned().unwrap_or_default();
         it.fold(first, |g, m| g.gcd(m))
     }
 
     /// Exact division by a monomial that divides every term.
     pub fn div_monomial(&self, m: &Monomial) -> Poly {
-        Poly { terms: self.terms.iter().filter_map(|(k, c)| Some((k.div(m)?, c.clone()))).collect() }
+        if m.0.is_empty() {
+            return self.clone();
+        }
+        Poly::from_terms(self.terms.iter().filter_map(|(k, c)| Some((k.div(m)?, c.clone()))).collect())
     }
 
     /// `self` with `v` replaced by `value`.
