@@ -668,6 +668,10 @@ impl Poly {
         if a.is_constant() || b.is_constant() {
             return Poly::one();
         }
+        if a.len() == 1 || b.len() == 1 {
+            // A divisor of a monomial is a monomial.
+            return Poly::mono(a.monomial_gcd().gcd(&b.monomial_gcd()), Coef::ONE);
+        }
         // The common monomial first: cheap, and it keeps the remainder sequence small.
         let m = a.monomial_gcd().gcd(&b.monomial_gcd());
         let (a, b) = (a.div_monomial(&m), b.div_monomial(&m));
@@ -678,8 +682,15 @@ impl Poly {
 
 /// The content of `p` in `v`: the gcd of its coefficients, which are free of `v`.
 fn content_in(p: &Poly, v: Var) -> Poly {
+    let mut cs = p.coeffs_in(v);
+    cs.retain(|c| !c.is_zero());
+    if cs.iter().any(Poly::is_constant) {
+        return Poly::one();
+    }
+    // The fewest terms first: a monomial makes every later gcd a monomial's.
+    cs.sort_by_key(Poly::len);
     let mut g = Poly::zero();
-    for c in p.coeffs_in(v) {
+    for c in cs {
         g = if g.is_zero() { c.normalized().1 } else { Poly::gcd(&g, &c) };
         if g.is_constant() && !g.is_zero() {
             return Poly::one();
@@ -857,13 +868,18 @@ impl Rat {
     /// `self` with `v` replaced by `value`.
     pub fn subst(&self, v: Var, value: &Rat) -> Option<Rat> {
         // p(v) of degree n at v = a/b is (sum c_k a^k b^(n-k)) / b^n.
-        let homog = |p: &Poly| -> (Poly, u32) {
+        let (mut num_pows, mut den_pows) = (vec![Poly::one()], vec![Poly::one()]);
+        let mut homog = |p: &Poly| -> (Poly, u32) {
             let cs = p.coeffs_in(v);
             let n = cs.len() as u32 - 1;
+            while num_pows.len() < cs.len() {
+                num_pows.push(num_pows[num_pows.len() - 1].mul(&value.num));
+                den_pows.push(den_pows[den_pows.len() - 1].mul(&value.den));
+            }
             let mut acc = Poly::zero();
             for (k, c) in cs.iter().enumerate() {
                 if !c.is_zero() {
-                    acc = acc.add(&c.mul(&value.num.pow(k as u32)).mul(&value.den.pow(n - k as u32)));
+                    acc = acc.add(&c.mul(&num_pows[k]).mul(&den_pows[n as usize - k]));
                 }
             }
             (acc, n)
