@@ -19,11 +19,127 @@ pub type Var = u32;
 
 /// A monomial: sorted `(var, exponent)` pairs, exponents above zero, no repeated var.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Monomial(pub Vec<(Var, u32)>);
+pub struct Monomial(pub Exps);
+
+/// How many `(var, exponent)` pairs [`Exps`] holds without allocating.
+const INLINE: usize = 4;
+
+/// A short list of `(var, exponent)` pairs, read as a slice: up to [`INLINE`] pairs are
+/// kept in place, more on the heap. A polynomial's every term has one, and most have
+/// few variables, so this saves an allocation per term and per product of terms.
+/// Equality, order and hash are those of the slice.
+#[derive(Clone)]
+pub struct Exps(ExpsRepr);
+
+#[derive(Clone)]
+enum ExpsRepr {
+    Inline(u8, [(Var, u32); INLINE]),
+    Heap(Vec<(Var, u32)>),
+}
+
+impl Exps {
+    /// No pairs.
+    pub const fn new() -> Exps {
+        Exps(ExpsRepr::Inline(0, [(0, 0); INLINE]))
+    }
+
+    fn with_capacity(n: usize) -> Exps {
+        if n <= INLINE {
+            Exps::new()
+        } else {
+            Exps(ExpsRepr::Heap(Vec::with_capacity(n)))
+        }
+    }
+
+    /// Appends a pair.
+    pub fn push(&mut self, x: (Var, u32)) {
+        match &mut self.0 {
+            ExpsRepr::Inline(n, a) if (*n as usize) < INLINE => {
+                a[*n as usize] = x;
+                *n += 1;
+            }
+            ExpsRepr::Inline(_, a) => {
+                let mut v = Vec::with_capacity(2 * INLINE);
+                v.extend_from_slice(a);
+                v.push(x);
+                self.0 = ExpsRepr::Heap(v);
+            }
+            ExpsRepr::Heap(v) => v.push(x),
+        }
+    }
+}
+
+impl Default for Exps {
+    fn default() -> Exps {
+        Exps::new()
+    }
+}
+
+impl std::ops::Deref for Exps {
+    type Target = [(Var, u32)];
+    fn deref(&self) -> &[(Var, u32)] {
+        match &self.0 {
+            ExpsRepr::Inline(n, a) => &a[..*n as usize],
+            ExpsRepr::Heap(v) => v,
+        }
+    }
+}
+
+impl PartialEq for Exps {
+    fn eq(&self, o: &Exps) -> bool {
+        **self == **o
+    }
+}
+
+impl Eq for Exps {}
+
+impl PartialOrd for Exps {
+    fn partial_cmp(&self, o: &Exps) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for Exps {
+    fn cmp(&self, o: &Exps) -> Ordering {
+        (**self).cmp(&**o)
+    }
+}
+
+impl std::hash::Hash for Exps {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (**self).hash(h)
+    }
+}
+
+impl std::fmt::Debug for Exps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl FromIterator<(Var, u32)> for Exps {
+    fn from_iter<I: IntoIterator<Item = (Var, u32)>>(it: I) -> Exps {
+        let mut e = Exps::new();
+        for x in it {
+            e.push(x);
+        }
+        e
+    }
+}
+
+impl From<Vec<(Var, u32)>> for Exps {
+    fn from(v: Vec<(Var, u32)>) -> Exps {
+        if v.len() <= INLINE {
+            v.into_iter().collect()
+        } else {
+            Exps(ExpsRepr::Heap(v))
+        }
+    }
+}
 
 impl Monomial {
     fn mul(&self, o: &Monomial) -> Monomial {
-        let mut out = Vec::with_capacity(self.0.len() + o.0.len());
+        let mut out = Exps::with_capacity(self.0.len() + o.0.len());
         let (mut i, mut j) = (0, 0);
         while i < self.0.len() || j < o.0.len() {
             match (self.0.get(i), o.0.get(j)) {
@@ -51,9 +167,9 @@ impl Monomial {
     }
 
     fn div(&self, o: &Monomial) -> Option<Monomial> {
-        let mut out = Vec::new();
+        let mut out = Exps::new();
         let mut j = 0;
-        for &(v, e) in &self.0 {
+        for &(v, e) in self.0.iter() {
             let d = match o.0.get(j) {
                 Some(&(w, f)) if w == v => {
                     j += 1;
@@ -378,7 +494,7 @@ impl Poly {
 
     /// A variable.
     pub fn var(v: Var) -> Poly {
-        Poly::mono(Monomial(vec![(v, 1)]), Coef::ONE)
+        Poly::mono(Monomial(vec![(v, 1)].into()), Coef::ONE)
     }
 
     /// `c * m`.
@@ -570,7 +686,7 @@ impl Poly {
     pub fn from_coeffs_in(v: Var, cs: &[Poly]) -> Poly {
         let mut v_terms = Vec::new();
         for (k, c) in cs.iter().enumerate() {
-            let vk = Monomial(vec![(v, k as u32)]);
+            let vk = Monomial(vec![(v, k as u32)].into());
             v_terms.extend(c.terms.iter().map(|(m, x)| (if k == 0 { m.clone() } else { m.mul(&vk) }, x.clone())));
         }
         Poly::from_terms(v_terms)
@@ -707,7 +823,8 @@ fn pseudo_rem(a: &Poly, b: &Poly, v: Var) -> Poly {
     while !r.is_zero() && r.degree(v) >= db {
         let dr = r.degree(v);
         let lr = r.coeffs_in(v).pop().unwrap_or_else(Poly::zero);
-        let shift = Poly::mono(if dr > db { Monomial(vec![(v, dr - db)]) } else { Monomial::default() }, Coef::ONE);
+        let shift =
+            Poly::mono(if dr > db { Monomial(vec![(v, dr - db)].into()) } else { Monomial::default() }, Coef::ONE);
         r = r.mul(&lc).sub(&lr.mul(&shift).mul(b));
     }
     r
@@ -1110,6 +1227,35 @@ mod tests {
                 prop_assert_eq!(x.is_negative(), a.is_negative());
                 prop_assert_eq!(x.is_zero(), a.is_zero());
                 prop_assert_eq!(x.is_one(), a.is_one());
+            }
+
+            #[test]
+            fn monomials_agree_with_exponent_vectors(
+                a in proptest::collection::vec(0u32..3, 8),
+                b in proptest::collection::vec(0u32..3, 8),
+            ) {
+                // Up to eight variables: in place and on the heap.
+                let mono = |e: &[u32]| Monomial(e.iter().enumerate().filter(|&(_, &k)| k > 0).map(|(v, &k)| (v as Var, k)).collect());
+                let pairs = |e: &[u32]| -> Vec<(Var, u32)> { mono(e).0.to_vec() };
+                let (ma, mb) = (mono(&a), mono(&b));
+                let sum: Vec<u32> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+                let min: Vec<u32> = a.iter().zip(&b).map(|(x, y)| *x.min(y)).collect();
+                prop_assert_eq!(ma.mul(&mb), mono(&sum));
+                prop_assert_eq!(ma.gcd(&mb), mono(&min));
+                prop_assert_eq!(mono(&sum).div(&mb), Some(ma.clone()));
+                let divides = a.iter().zip(&b).all(|(x, y)| y <= x);
+                let diff: Vec<u32> = a.iter().zip(&b).map(|(x, y)| x.saturating_sub(*y)).collect();
+                prop_assert_eq!(ma.div(&mb), divides.then(|| mono(&diff)));
+                prop_assert_eq!(ma.cmp(&mb), pairs(&a).cmp(&pairs(&b)));
+                prop_assert_eq!(ma == mb, a == b);
+                prop_assert_eq!(Monomial(pairs(&a).into()), ma.clone());
+                let hash = |m: &Monomial| {
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    m.hash(&mut h);
+                    h.finish()
+                };
+                prop_assert_eq!(hash(&ma), hash(&mono(&a)));
             }
 
             #[test]
