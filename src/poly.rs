@@ -791,9 +791,143 @@ impl Poly {
         // The common monomial first: cheap, and it keeps the remainder sequence small.
         let m = a.monomial_gcd().gcd(&b.monomial_gcd());
         let (a, b) = (a.div_monomial(&m), b.div_monomial(&m));
-        let g = gcd_rec(&a, &b);
+        // Most gcds the simplifier asks for are 1: images mod a prime show that cheaply.
+        let g = if coprime(&a, &b) { Poly::one() } else { gcd_rec(&a, &b) };
         Poly::mono(m, Coef::ONE).mul(&g).normalized().1
     }
+}
+
+/// The prime of the coprimality test: below 2^31, so that a product of residues fits a u64.
+const P: u64 = 2_147_483_647;
+
+fn pow_mod(mut b: u64, mut e: u64) -> u64 {
+    let mut r = 1;
+    b %= P;
+    while e > 0 {
+        if e & 1 == 1 {
+            r = r * b % P;
+        }
+        b = b * b % P;
+        e >>= 1;
+    }
+    r
+}
+
+/// `1/a` mod P, for `a` not a multiple of P.
+fn inv_mod(a: u64) -> u64 {
+    pow_mod(a, P - 2)
+}
+
+impl Coef {
+    /// The residue mod P, `None` when P divides the denominator.
+    fn residue(&self) -> Option<u64> {
+        use num_traits::ToPrimitive;
+        let (n, d) = match self {
+            Coef::Small(n, d) => (n.rem_euclid(P as i64) as u64, *d as u64 % P),
+            Coef::Big(r) => {
+                let p = BigInt::from(P);
+                (r.numer().mod_floor(&p).to_u64()?, r.denom().mod_floor(&p).to_u64()?)
+            }
+        };
+        (d != 0).then(|| n * inv_mod(d) % P)
+    }
+}
+
+/// A pseudo-random residue in `1..P`, fixed by `seed`.
+fn residue_at(seed: u64) -> u64 {
+    // splitmix64.
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) % (P - 1) + 1
+}
+
+/// The residues mod P of the coefficients of `p`, `None` when P divides a denominator.
+fn residues(p: &Poly) -> Option<Vec<u64>> {
+    p.terms
+        .iter()
+        .map(|(_, c)| match *c {
+            Coef::Small(n, 1) => Some(n.rem_euclid(P as i64) as u64),
+            _ => c.residue(),
+        })
+        .collect()
+}
+
+/// `p` mod P, its coefficients' residues `res`, with every variable `v` but `x` at
+/// `point[v]`, as coefficients in `x` (lowest first).
+fn image_mod(p: &Poly, res: &[u64], x: Var, point: &[u64]) -> Vec<u64> {
+    let mut out = vec![0u64; p.degree(x) as usize + 1];
+    for ((m, _), &r) in p.terms.iter().zip(res) {
+        let mut t = r;
+        let mut k = 0;
+        for &(v, e) in m.0.iter() {
+            if v == x {
+                k = e as usize;
+            } else if e <= 4 {
+                for _ in 0..e {
+                    t = t * point[v as usize] % P;
+                }
+            } else {
+                t = t * pow_mod(point[v as usize], e as u64) % P;
+            }
+        }
+        out[k] = (out[k] + t) % P;
+    }
+    out
+}
+
+/// The degree of the gcd of two polynomials over the integers mod P (coefficients lowest
+/// first), by Euclid's algorithm; `a` is not zero.
+fn gcd_degree_mod(mut a: Vec<u64>, mut b: Vec<u64>) -> usize {
+    let trim = |v: &mut Vec<u64>| {
+        while v.last() == Some(&0) {
+            v.pop();
+        }
+    };
+    trim(&mut a);
+    trim(&mut b);
+    while let Some(&lb) = b.last() {
+        let inv = inv_mod(lb);
+        while a.len() >= b.len() {
+            let q = a[a.len() - 1] * inv % P;
+            let shift = a.len() - b.len();
+            for (i, &bi) in b.iter().enumerate() {
+                a[shift + i] = (a[shift + i] + P - q * bi % P) % P;
+            }
+            trim(&mut a);
+        }
+        std::mem::swap(&mut a, &mut b);
+    }
+    a.len().saturating_sub(1)
+}
+
+/// Whether `a` and `b` certainly have no common factor but a constant (`false`: not
+/// known). For each variable `x` of both, the others are set to pseudo-random residues
+/// mod P where the leading coefficient of `a` in `x` does not vanish. The gcd `G`, taken
+/// with integer coefficients, divides both images, and keeps its degree in `x` there
+/// (its leading coefficient in `x` divides `a`'s); so when the images' gcd is a
+/// constant, `G` is free of `x`. A variable of only one of them is not in `G` either.
+fn coprime(a: &Poly, b: &Poly) -> bool {
+    let (va, vb) = (a.vars(), b.vars());
+    let shared: Vec<Var> = va.intersection(&vb).copied().collect();
+    if shared.is_empty() {
+        return true;
+    }
+    let (Some(ra), Some(rb)) = (residues(a), residues(b)) else { return false };
+    let n = va.iter().chain(&vb).max().map_or(0, |&v| v as usize + 1);
+    let points: Vec<Vec<u64>> =
+        (0..2u64).map(|attempt| (0..n as u64).map(|v| residue_at(v << 1 | attempt)).collect()).collect();
+    shared.iter().all(|&x| {
+        for point in &points {
+            let ia = image_mod(a, &ra, x, point);
+            if ia.last() == Some(&0) {
+                // The leading coefficient vanishes there: another point.
+                continue;
+            }
+            return gcd_degree_mod(ia, image_mod(b, &rb, x, point)) == 0;
+        }
+        false
+    })
 }
 
 /// The content of `p` in `v`: the gcd of its coefficients, which are free of `v`.
@@ -1287,6 +1421,12 @@ mod tests {
                 prop_assert!(ac.div_exact(&g).is_some() && bc.div_exact(&g).is_some(), "{g:?} divides neither");
                 prop_assert!(g.div_exact(&c).is_some(), "{g:?} misses {c:?}");
                 prop_assert_eq!(g.normalize().1, g);
+                // The test by images mod P claims coprimality only where it holds.
+                for (x, y) in [(&a, &b), (&ac, &bc), (&a, &c)] {
+                    if coprime(x, y) {
+                        prop_assert_eq!(gcd_rec(x, y), Poly::one(), "{:?} and {:?} share a factor", x, y);
+                    }
+                }
             }
 
         }
