@@ -792,7 +792,15 @@ impl Poly {
         let m = a.monomial_gcd().gcd(&b.monomial_gcd());
         let (a, b) = (a.div_monomial(&m), b.div_monomial(&m));
         // Most gcds the simplifier asks for are 1: images mod a prime show that cheaply.
-        let g = if coprime(&a, &b) { Poly::one() } else { gcd_rec(&a, &b) };
+        let (small, large) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+        let g = if coprime(&a, &b) {
+            Poly::one()
+        } else if large.div_exact(small).is_some() {
+            // Often one divides the other: (1 + x)^2 and 1 + x.
+            small.clone()
+        } else {
+            gcd_rec(&a, &b)
+        };
         Poly::mono(m, Coef::ONE).mul(&g).normalized().1
     }
 }
