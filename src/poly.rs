@@ -1,9 +1,15 @@
 //! Exact multivariate polynomials and rational functions over the rationals.
 //!
-//! The simplifier's algebra: [`Poly`] is a sparse map from monomials to rational
-//! coefficients, [`Rat`] a quotient of two polynomials kept reduced by a greatest common
-//! divisor (the recursive primitive polynomial remainder sequence). Variables are plain
-//! numbers; what they stand for is the caller's business.
+//! The simplifier's algebra: [`Poly`] is a sparse list of terms, sorted by monomial,
+//! with rational coefficients, [`Rat`] a quotient of two polynomials kept reduced by a
+//! greatest common divisor (the recursive primitive polynomial remainder sequence).
+//! Variables are plain numbers; what they stand for is the caller's business.
+//!
+//! Made for speed where the simplifier spends its time: coefficients are fractions of
+//! machine words that fall back to big rationals only when they overflow (`Coef`),
+//! monomials of up to four variables need no allocation ([`Exps`]), and a gcd takes
+//! shortcuts before the remainder sequence (a monomial; coprimality shown by images mod a
+//! prime; one polynomial dividing the other). The interface speaks [`Rational`].
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -24,7 +30,7 @@ pub struct Monomial(pub Exps);
 /// How many `(var, exponent)` pairs [`Exps`] holds without allocating.
 const INLINE: usize = 4;
 
-/// A short list of `(var, exponent)` pairs, read as a slice: up to [`INLINE`] pairs are
+/// A short list of `(var, exponent)` pairs, read as a slice: up to four (`INLINE`) are
 /// kept in place, more on the heap. A polynomial's every term has one, and most have
 /// few variables, so this saves an allocation per term and per product of terms.
 /// Equality, order and hash are those of the slice.
@@ -397,6 +403,7 @@ impl Coef {
 
     /// `1/self`, for a nonzero `self`.
     fn recip(&self) -> Coef {
+        debug_assert!(!self.is_zero());
         match self {
             &Coef::Small(n, d) => Coef::Small(if n < 0 { -d } else { d }, n.abs()),
             Coef::Big(r) => Coef::from_big(r.recip()),
