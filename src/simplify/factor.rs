@@ -132,7 +132,7 @@ fn factor_univariate(q: &Poly, v: Var) -> Vec<(Poly, u32)> {
         coeffs[(e / g) as usize] = c.clone();
     }
     let mut out: Vec<(Poly, u32)> = Vec::new();
-    let w = Poly::monomial(Monomial(vec![(v, g)]), Rational::one());
+    let w = Poly::monomial(Monomial(vec![(v, g)].into()), Rational::one());
     let mut rest = q.clone();
     while let Some(root) = rational_root(&coeffs) {
         let lin = w
