@@ -619,7 +619,10 @@ impl Poly {
         for (m1, c1) in &self.terms {
             crate::limits::check();
             // Big coefficients cost in proportion to their size.
-            let words = (c1.numer().bits() + c1.denom().bits()) / 64;
+            let words = match c1 {
+                Coef::Small(..) => 0,
+                Coef::Big(r) => (r.numer().bits() + r.denom().bits()) / 64,
+            };
             crate::limits::spend_work(words * o.terms.len() as u64);
             for (m2, c2) in &o.terms {
                 v.push((m1.mul(m2), c1.mul(c2)));
