@@ -289,11 +289,23 @@ fn intern(node: Node) -> Expr {
     // Outside the interner's borrow: these may give up by unwinding. Every construction
     // spends a unit of a work budget, found or new, so that what a budgeted piece of
     // work achieves does not depend on what earlier work left in the interner.
-    crate::limits::spend_work(1);
+    crate::limits::spend_work(1 + e.children_slice_len() as u64);
     if new {
         crate::limits::charge_node();
     }
     e
+}
+
+impl Expr {
+    /// How many children the node has (what building it cost, roughly).
+    fn children_slice_len(&self) -> usize {
+        match self.node() {
+            Node::Add(ts) | Node::Mul(ts) => ts.len(),
+            Node::Call(_, args) => args.len(),
+            Node::Pow(..) => 2,
+            Node::Num(_) | Node::Const(_) | Node::Var(_) => 0,
+        }
+    }
 }
 
 /// The index a sum or product binds.

@@ -64,6 +64,37 @@ fn softmax_jacobians_at_any_size_and_name() {
 }
 
 #[test]
+fn the_hessian_of_softmax_cross_entropy_in_its_outputs() {
+    // With the targets summing to one (a fact, not an identity), at K = 3 and 5 and
+    // under other names.
+    for (p, z, t, k) in [("p", "z", "t", 3), ("q", "a", "y", 5)] {
+        let mut args: Vec<String> = vec!["hessian".into()];
+        let terms: Vec<String> = (1..=k).map(|i| format!("{t}{i}*ln({p}{i})")).collect();
+        args.push(format!("L = -({})", terms.join(" + ")));
+        for d in softmax(p, z, k) {
+            args.push("--let".into());
+            args.push(d);
+        }
+        args.push("--wrt".into());
+        args.push((1..=k).map(|i| format!("{z}{i}")).collect::<Vec<_>>().join(","));
+        args.push("--assume".into());
+        args.push(format!("{} = 1", (1..=k).map(|i| format!("{t}{i}")).collect::<Vec<_>>().join(" + ")));
+        args.push("--check".into());
+        let r = crate::support::run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stderr.contains("check: passed"), "{}", r.stderr);
+        for (i, row) in r.stdout.lines().enumerate() {
+            let entries: Vec<&str> = row.trim_matches(|c| c == '[' || c == ']').split(", ").collect();
+            for (j, got) in entries.iter().enumerate() {
+                let (a, b) = (i.min(j) + 1, i.max(j) + 1);
+                let want = if i == j { format!("{p}{a}*(1 - {p}{a})") } else { format!("-{p}{a}*{p}{b}") };
+                assert_eq!(*got, want, "K = {k}, entry ({i}, {j})");
+            }
+        }
+    }
+}
+
+#[test]
 fn a_sigmoid_network_in_its_activations() {
     let defs: Vec<String> = [
         "h1 = sigmoid(w11*x1 + w21*x2)",

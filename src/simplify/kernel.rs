@@ -92,17 +92,24 @@ pub struct Kernels {
 }
 
 /// What [`View::Opaque`] keeps whole in `exprs`: the sums of at least [`OPAQUE_TERMS`]
-/// terms below the top, and exponentials of such sums.
+/// terms that are the base of a power (a softmax's denominator `S`), and exponentials
+/// of such sums. A sum that stands as a plain factor or term (`t1*S + t2*S + t3*S`) is
+/// looked into, so that it collects.
 pub fn opaque_parts(exprs: &[Expr]) -> std::collections::HashSet<Expr> {
-    let mut out = std::collections::HashSet::new();
-    let enter = |x: &Expr| {
-        let whole = (big_sum(x) && !exprs.contains(x)) || x.as_exp().is_some_and(big_sum);
-        if whole {
-            out.insert(x.clone());
+    let mut bases: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    let nodes = expr::post_order(exprs, |_| true);
+    for x in &nodes {
+        if let Node::Pow(b, _) = x.node() {
+            bases.insert(b.id());
         }
-        !whole
-    };
-    expr::post_order(exprs, enter);
+    }
+    let mut out = std::collections::HashSet::new();
+    for x in nodes {
+        let shared = bases.contains(&x.id());
+        if (big_sum(&x) && shared && !exprs.contains(&x)) || x.as_exp().is_some_and(big_sum) {
+            out.insert(x);
+        }
+    }
     out
 }
 

@@ -149,7 +149,7 @@ pub const MAX_NAMES: usize = 256;
 /// arithmetic) one search for the cheapest form of one part may spend. A search that
 /// needs more is abandoned and the part is taken apart (its terms and factors searched
 /// one by one) or, at the leaves, kept as the differentiator wrote it.
-pub const PART_WORK: u64 = 60_000;
+pub const PART_WORK: u64 = 200_000;
 
 /// How much work all the searches of one simplification may spend together; past it
 /// the remaining parts keep their canonical forms. This bounds the simplifier's time
@@ -350,6 +350,11 @@ impl<'a> Ctx<'a> {
         let mut input_forms = vec![e.clone()];
         let inlined = self.inline(e);
         for &v in &views {
+            // Collected as it stands (names as atoms: `q*(1 - t) - t*(1 - q)` is `q - t`),
+            // and with the names inlined.
+            if inlined != *e {
+                input_forms.extend(normalized(e, v));
+            }
             input_forms.extend(normalized(&inlined, v));
             input_forms.extend(normalized(&kernel::expand(&inlined), v));
         }
@@ -363,12 +368,12 @@ impl<'a> Ctx<'a> {
             // The variables the names can take away: a form without any is complete.
             let eliminable: HashSet<Sym> = relevant.iter().flat_map(|(_, b)| visible_vars(b)).collect();
             let complete = |c: &Expr| !c.free_vars().iter().any(|v| eliminable.contains(v));
-            let mut try_set = |set: &[(Sym, Expr)], v: View, out: &mut Vec<Expr>| -> bool {
+            let mut try_set = |set: &[(Sym, Expr)], v: View, last: bool, out: &mut Vec<Expr>| -> bool {
                 if set.is_empty() {
                     return false;
                 }
                 // Names already in `e` stay names; the relations are solved for atoms.
-                let got = eliminate(e, set, self.names.wrt.as_ref(), v);
+                let got = eliminate(e, set, self.names.wrt.as_ref(), v, last);
                 let Some((r, subs)) = got else { return false };
                 let r = restore_implicit(&r, &implicit);
                 let r = self.named(&self.recognize_names(&r, &relevant));
@@ -383,7 +388,12 @@ impl<'a> Ctx<'a> {
                 if v == View::Full && output_forms.iter().any(&complete) && !relevant.is_empty() {
                     break;
                 }
-                let complete_found = try_set(&relevant, v, &mut output_forms);
+                let complete_found = try_set(&relevant, v, false, &mut output_forms);
+                // A relation that is a polynomial in variables may be solved for any of
+                // them: the last as well as the first (`p1 - t1`, not `p1 - 1 + t2 + t3`).
+                if relevant.iter().any(|(_, b)| polynomial_in_variables(b)) {
+                    try_set(&relevant, v, true, &mut output_forms);
+                }
                 // The first name solved takes its kernel: let each name go first in turn,
                 // so that the ELU's `y` is not pre-empted by an earlier softplus of the
                 // same input.
@@ -391,7 +401,7 @@ impl<'a> Ctx<'a> {
                     let mut order = relevant.clone();
                     let first = order.remove(i);
                     order.insert(0, first);
-                    try_set(&order, v, &mut output_forms);
+                    try_set(&order, v, false, &mut output_forms);
                 }
                 // With a complete form in several names (a softmax entry in p1 and p2),
                 // built-in outputs of the same arguments would only spell it again, at a
@@ -404,11 +414,11 @@ impl<'a> Ctx<'a> {
                 for imp in &implicit {
                     let mut set = relevant.clone();
                     set.push(imp.clone());
-                    try_set(&set, v, &mut output_forms);
+                    try_set(&set, v, false, &mut output_forms);
                 }
                 if implicit.len() > 1 {
                     let set: Vec<(Sym, Expr)> = relevant.iter().chain(&implicit).cloned().collect();
-                    try_set(&set, v, &mut output_forms);
+                    try_set(&set, v, false, &mut output_forms);
                 }
             }
         }
@@ -454,13 +464,19 @@ impl<'a> Ctx<'a> {
 
     /// The names whose bodies bear on `e`: those it uses, and those whose bodies show a
     /// variable `e` shows (outside opaque sums), in definition order.
+    ///
+    /// A part that is a polynomial in symbols (`h1*x1*(1 - h1)*(y1 - t1)`) has no kernel
+    /// or call that a transcendental name could be solved for: only names that are
+    /// polynomials themselves (a fact `t1 + t2 + t3 = 1`, a pre-activation) bear on it.
     fn relevant(&self, e: &Expr) -> Vec<(Sym, Expr)> {
         let seen = visible_vars(e);
+        let polynomial = polynomial_in_variables(e);
         self.names
             .defs
             .iter()
             .zip(&self.visible)
             .filter(|((n, _), vis)| seen.contains(n) || vis.iter().any(|v| seen.contains(v)))
+            .filter(|((_, b), _)| !polynomial || polynomial_in_variables(b))
             .map(|(d, _)| d.clone())
             .collect()
     }
@@ -539,6 +555,15 @@ fn visible_vars(e: &Expr) -> HashSet<Sym> {
         }
     }
     out
+}
+
+/// Whether `e` is a polynomial in variables alone (no calls, no exponentials).
+fn polynomial_in_variables(e: &Expr) -> bool {
+    expr::post_order(std::slice::from_ref(e), |_| true).iter().all(|x| match x.node() {
+        Node::Call(..) => false,
+        Node::Pow(_, p) => p.as_num().is_some_and(|r| r.is_integer() && num_traits::Signed::is_positive(r)),
+        _ => true,
+    })
 }
 
 /// Whether [`View::Opaque`] keeps a sum of `e` whole.
@@ -828,7 +853,13 @@ fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
 
 /// Rewrites `e` in terms of the names in `defs`, solving each definition for one of its
 /// atoms where it is a linear fraction of it.
-fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>, view: View) -> Option<(Expr, Vec<(Expr, Expr)>)> {
+fn eliminate(
+    e: &Expr,
+    defs: &[(Sym, Expr)],
+    wrt: Option<&Sym>,
+    view: View,
+    last: bool,
+) -> Option<(Expr, Vec<(Expr, Expr)>)> {
     let mut subs = Vec::new();
     let name_set: HashSet<Sym> = defs.iter().map(|(n, _)| n.clone()).collect();
     let mut d = kernel::expand(e);
@@ -864,7 +895,7 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>, view: View) -> O
         }
         let own_name = &defs[i].0;
         let whole = occurs(&d, &body);
-        let rel = Relation { own_name, names: &name_set, own: &own_vars[i], wrt, whole };
+        let rel = Relation { own_name, names: &name_set, own: &own_vars[i], wrt, whole, last };
         let Some((v, g)) = pick_atom(&b, &others, &k, &rel) else { continue };
         // Where the atom only occurs as v^g (tanh(x) is rational in e^(2*x)), solve for v^g.
         let deflate = |x: &Rat| Rat { num: deflate(&x.num, v, g), den: deflate(&x.den, v, g) };
@@ -938,7 +969,7 @@ fn linear_coeffs(p: &Poly, v: Var) -> (Poly, Poly) {
 /// linear fraction of `v^g`, and `v` no name. Kernels first, then the variable of
 /// differentiation, then other variables.
 fn pick_atom(b: &Rat, others: &[Rat], k: &Kernels, rel: &Relation) -> Option<(Var, u32)> {
-    let Relation { own_name, names, own, wrt, whole } = *rel;
+    let Relation { own_name, names, own, wrt, whole, last } = *rel;
     let mut best: Option<(u8, Var, u32)> = None;
     for v in b.vars() {
         if !k.atom(v).expr().free_vars().iter().all(|s| own.contains(s) || names.contains(s)) {
@@ -956,7 +987,10 @@ fn pick_atom(b: &Rat, others: &[Rat], k: &Kernels, rel: &Relation) -> Option<(Va
             Atom::Sym(s) if names.contains(s) => continue,
             Atom::Sym(s) if Some(s) == wrt => 1,
             // Another variable is an input the result is written in, not an output to
-            // eliminate.
+            // eliminate, except where the body is a polynomial in variables (a fact
+            // `t1 + t2 + t3 = 1`, a pre-activation `x1*w11 + x2*w21`): then solving for
+            // one of them is what writes the result in the name.
+            Atom::Sym(_) if b.vars().iter().all(|&w| matches!(k.atom(w), Atom::Sym(_))) => 2,
             Atom::Sym(_) => continue,
             // An element x[2] that is the variable of differentiation (wrt holds its text).
             Atom::Opaque(e) if wrt.is_some_and(|w| e.to_string() == w.as_str()) => 1,
@@ -974,7 +1008,7 @@ fn pick_atom(b: &Rat, others: &[Rat], k: &Kernels, rel: &Relation) -> Option<(Va
         }
         // A body with the atom above the bar reads as "solved for" it: prefer those.
         let rank = rank * 2 + u8::from(dn == 0);
-        if best.as_ref().is_none_or(|(r, _, _)| rank < *r) {
+        if best.as_ref().is_none_or(|(r, _, _)| rank < *r || (last && rank == *r)) {
             best = Some((rank, v, g));
         }
     }
@@ -993,6 +1027,9 @@ struct Relation<'a> {
     wrt: Option<&'a Sym>,
     /// Whether the definition's body stands whole in the expression.
     whole: bool,
+    /// Among equally good atoms, take the last rather than the first (a fact
+    /// `t1 + t2 + t3 = 1` may be solved for any of its variables).
+    last: bool,
 }
 
 /// Replaces `v^(g*k)` by `v^k` in every term (all exponents of `v` are multiples of `g`).
