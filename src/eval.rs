@@ -211,7 +211,8 @@ pub struct Mag {
 }
 
 impl Mag {
-    fn exact(v: f64) -> Mag {
+    /// An exact input: its magnitude is its value.
+    pub fn exact(v: f64) -> Mag {
         Mag { v, m: v.abs() }
     }
     /// How much larger than the value the magnitude is (at least 1).
@@ -298,6 +299,17 @@ pub fn eval_magnitude(e: &Expr, env: &Env, model: Option<&Model>) -> Result<Mag>
 pub fn eval_with<S: Scalar>(e: &Expr, vars: &HashMap<Sym, S>, model: Option<&Model>) -> Result<S> {
     let mut memo: HashMap<u64, S> = HashMap::new();
     eval_rec(e, vars, model, &mut memo)
+}
+
+/// [`eval_with`] with a memo of node values kept by the caller, for evaluating many
+/// expressions that share nodes at the same point (the memo is only valid for `vars`).
+pub fn eval_with_memo<S: Scalar>(
+    e: &Expr,
+    vars: &HashMap<Sym, S>,
+    model: Option<&Model>,
+    memo: &mut HashMap<u64, S>,
+) -> Result<S> {
+    eval_rec(e, vars, model, memo)
 }
 
 fn eval_rec<S: Scalar>(

@@ -203,6 +203,14 @@ pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Ex
     (r, subs)
 }
 
+/// Values of nodes at the points [`agrees`] samples, per point: plain values for the
+/// names' bodies, magnitudes for the forms compared.
+type PointMemo = HashMap<u64, (HashMap<u64, f64>, HashMap<u64, eval::Mag>)>;
+
+thread_local! {
+    static POINT_MEMO: std::cell::RefCell<PointMemo> = std::cell::RefCell::new(HashMap::new());
+}
+
 /// What [`Ctx::new`] last worked out from its names.
 type Prepared = (Vec<(Sym, Expr)>, Form, HashMap<Expr, Sym>, Vec<HashSet<Sym>>);
 
@@ -651,17 +659,40 @@ fn agrees(candidate: &Expr, e: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
     let model = Model::new(11);
     let mut indices = expr::index_vars(e);
     indices.extend(expr::index_vars(candidate));
+    // The points depend only on the variables, so many comparisons (the entries of a
+    // Jacobian) evaluate the same shared pieces at the same points: their values are
+    // remembered per point.
     let values = |env: &eval::Env| -> Option<(eval::Mag, eval::Mag)> {
-        let mut env = env.clone();
-        for (n, b) in bodies {
-            if let Ok(v) = eval::eval_with(b, &env, Some(&model)) {
-                env.insert(n.clone(), v);
+        let mut keyed: Vec<(&Sym, u64)> = env.iter().map(|(k, v)| (k, v.to_bits())).collect();
+        keyed.sort();
+        // A name's value depends on its body: the bodies are part of the key.
+        let mut named: Vec<(&Sym, u64)> = bodies.iter().map(|(n, b)| (n, b.id())).collect();
+        named.sort();
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            keyed.hash(&mut h);
+            named.hash(&mut h);
+            h.finish()
+        };
+        POINT_MEMO.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() > 256 {
+                m.clear();
             }
-        }
-        Some((
-            eval::eval_magnitude(candidate, &env, Some(&model)).ok()?,
-            eval::eval_magnitude(e, &env, Some(&model)).ok()?,
-        ))
+            let (plain, mags) = m.entry(key).or_default();
+            let mut env = env.clone();
+            for (n, b) in bodies {
+                if let Ok(v) = eval::eval_with_memo(b, &env, Some(&model), plain) {
+                    env.insert(n.clone(), v);
+                }
+            }
+            let menv: HashMap<Sym, eval::Mag> = env.iter().map(|(k, &v)| (k.clone(), eval::Mag::exact(v))).collect();
+            Some((
+                eval::eval_with_memo(candidate, &menv, Some(&model), mags).ok()?,
+                eval::eval_with_memo(e, &menv, Some(&model), mags).ok()?,
+            ))
+        })
     };
     // Points at the input's own scales (its shifts and kinks, and far out) as well as
     // near zero; the error is measured against the size of the candidate's terms.
