@@ -363,8 +363,13 @@ impl<'a> Ctx<'a> {
             if inlined != *e {
                 input_forms.extend(normalized(e, v));
             }
-            input_forms.extend(normalized(&inlined, v));
-            input_forms.extend(normalized(&kernel::expand(&inlined), v));
+            // With the names inlined, unless that makes the part far larger (a network's
+            // activations inlined into a product of its weights): the elimination below
+            // works from the named form anyway.
+            if inlined.tree_size() <= 4 * e.tree_size() + 64 {
+                input_forms.extend(normalized(&inlined, v));
+                input_forms.extend(normalized(&kernel::expand(&inlined), v));
+            }
         }
         let mut output_forms: Vec<Expr> = Vec::new();
         let mut explanations: HashMap<Expr, Vec<(Expr, Expr)>> = HashMap::new();
@@ -454,8 +459,23 @@ impl<'a> Ctx<'a> {
         let cheap: HashSet<Expr> = implicit_names(e, &[]).into_iter().map(|(_, call)| call).collect();
         // Among equally cheap forms the one that stays finite far out wins: p*(1 - p) is 0
         // at z = 800, where e^z/(1 + e^z)^2 is inf/inf.
-        pool.sort_by_cached_key(|c| (cost::cost(c, &cheap), !finite_far_out(c, &self.bodies), c.to_string().len()));
+        // (Finiteness is only worked out where two forms tie on cost.)
         pool.dedup();
+        let costs: Vec<u32> = pool.iter().map(|c| cost::cost(c, &cheap)).collect();
+        let mut ties: HashMap<u32, usize> = HashMap::new();
+        for k in &costs {
+            *ties.entry(*k).or_default() += 1;
+        }
+        let mut keyed: Vec<((u32, bool, usize), Expr)> = pool
+            .into_iter()
+            .zip(costs)
+            .map(|(c, k)| {
+                let far = ties[&k] > 1 && !finite_far_out(&c, &self.bodies);
+                ((k, far, c.to_string().len()), c)
+            })
+            .collect();
+        keyed.sort_by_key(|k| k.0);
+        let pool: Vec<Expr> = keyed.into_iter().map(|(_, c)| c).collect();
         for c in pool {
             if c == *e || (self.proved(&c, e) && agrees(&c, e, &self.bodies)) {
                 let why = explanations.remove(&c).unwrap_or_default();
