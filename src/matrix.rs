@@ -80,28 +80,41 @@ pub fn entry(problem: &Problem, simplified: &Expr, opts: &Options) -> Entry {
 
 /// `d`, a derivative by `wrt` written in the inputs, simplified.
 pub fn simplified(problem: &Problem, d: &Expr, wrt: &Sym, opts: &Options) -> Entry {
-    entry(problem, &simplify::simplify(d, &names(problem, Some(wrt), opts), opts.form), opts)
+    simplified_with(problem, &names(problem, None, opts), d, wrt, opts)
+}
+
+/// [`simplified`] with the names already gathered (once for a whole matrix: gathering
+/// inlines every definition).
+fn simplified_with(problem: &Problem, all: &Names, d: &Expr, wrt: &Sym, opts: &Options) -> Entry {
+    let names = Names { defs: all.defs.clone(), wrt: Some(wrt.clone()) };
+    entry(problem, &simplify::simplify(d, &names, opts.form), opts)
 }
 
 /// The gradient of `f` (which may use `problem`'s names) by `vars`, one entry per variable.
 pub fn gradient(problem: &Problem, f: &Expr, vars: &[Sym], opts: &Options) -> Vec<Entry> {
+    gradient_with(problem, &names(problem, None, opts), f, vars, opts)
+}
+
+fn gradient_with(problem: &Problem, all: &Names, f: &Expr, vars: &[Sym], opts: &Options) -> Vec<Entry> {
     let f = problem.inline(f);
-    diff::gradient(&f, vars).iter().zip(vars).map(|(d, x)| simplified(problem, d, x, opts)).collect()
+    diff::gradient(&f, vars).iter().zip(vars).map(|(d, x)| simplified_with(problem, all, d, x, opts)).collect()
 }
 
 /// The Jacobian of `rows` (expressions or defined names) by `vars`: one row per
 /// function, one column per variable.
 pub fn jacobian(problem: &Problem, rows: &[Expr], vars: &[Sym], opts: &Options) -> Vec<Vec<Entry>> {
-    rows.iter().map(|r| gradient(problem, r, vars, opts)).collect()
+    let all = names(problem, None, opts);
+    rows.iter().map(|r| gradient_with(problem, &all, r, vars, opts)).collect()
 }
 
 /// The Hessian of `f` by `vars`: entry `[i][j]` is the derivative by `vars[i]`, then by
 /// `vars[j]`.
 pub fn hessian(problem: &Problem, f: &Expr, vars: &[Sym], opts: &Options) -> Vec<Vec<Entry>> {
     let f = problem.inline(f);
+    let all = names(problem, None, opts);
     diff::gradient(&f, vars)
         .iter()
-        .map(|g| vars.iter().map(|y| simplified(problem, &diff::diff(g, y), y, opts)).collect())
+        .map(|g| vars.iter().map(|y| simplified_with(problem, &all, &diff::diff(g, y), y, opts)).collect())
         .collect()
 }
 

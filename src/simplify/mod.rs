@@ -669,8 +669,12 @@ fn count_atoms_full(e: &Expr, stop: usize) -> usize {
 /// that is undefined where the input is defined (`y*(1 + x - y)/x` at x = 0 for the
 /// SiLU) is rejected, even though `y/x` cancels once `y` is inlined. This is the second
 /// line of defence: every form is first proved equal ([`proved_equal`]).
-fn agrees(candidate: &Expr, e: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
-    let bodies = &used_bodies(&[candidate, e], bodies);
+fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
+    // A name's value depends on its body: all the bodies are part of a point's key (the
+    // same for every entry of a Jacobian, so their shared pieces are evaluated once).
+    let mut named: Vec<(&Sym, u64)> = all_bodies.iter().map(|(n, b)| (n, b.id())).collect();
+    named.sort();
+    let bodies = &used_bodies(&[candidate, e], all_bodies);
     let mut vars: Vec<Sym> = inline_names(candidate, bodies).free_vars();
     vars.extend(inline_names(e, bodies).free_vars());
     vars.retain(|v| !bodies.contains_key(v));
@@ -685,9 +689,6 @@ fn agrees(candidate: &Expr, e: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
     let values = |env: &eval::Env| -> Option<(eval::Mag, eval::Mag)> {
         let mut keyed: Vec<(&Sym, u64)> = env.iter().map(|(k, v)| (k, v.to_bits())).collect();
         keyed.sort();
-        // A name's value depends on its body: the bodies are part of the key.
-        let mut named: Vec<(&Sym, u64)> = bodies.iter().map(|(n, b)| (n, b.id())).collect();
-        named.sort();
         let key = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
