@@ -330,7 +330,7 @@ impl<'a> Ctx<'a> {
     fn search_within(&mut self, e: &Expr) -> Option<Expr> {
         if self.work_left == 0
             || e.tree_size() > PART_NODES
-            || count_atoms(e, PART_ATOMS + 1) > PART_ATOMS
+            || count_atoms(e, PART_ATOMS + 1, View::Opaque) > PART_ATOMS
             || beyond_reach(e)
         {
             return None;
@@ -352,7 +352,7 @@ impl<'a> Ctx<'a> {
         // The opaque view first; the full one too where it differs (a sum is kept whole)
         // and the part is small enough to look into every sum.
         let mut views = vec![View::Opaque];
-        if has_big_sum(e) && count_atoms_full(e, FULL_ATOMS + 1) <= FULL_ATOMS {
+        if has_big_sum(e) && count_atoms(e, FULL_ATOMS + 1, View::Full) <= FULL_ATOMS {
             views.push(View::Full);
         }
         let mut input_forms = vec![e.clone()];
@@ -558,8 +558,11 @@ pub fn proved_equal(a: &Expr, b: &Expr) -> bool {
         return true;
     }
     // The full view costs exponentially in its atoms: only for few.
-    let views: &[View] =
-        if count_atoms_full(&d, FULL_ATOMS + 1) <= FULL_ATOMS { &[View::Opaque, View::Full] } else { &[View::Opaque] };
+    let views: &[View] = if count_atoms(&d, FULL_ATOMS + 1, View::Full) <= FULL_ATOMS {
+        &[View::Opaque, View::Full]
+    } else {
+        &[View::Opaque]
+    };
     views.iter().any(|&v| {
         let mut k = Kernels::scan_view(std::slice::from_ref(&d), v);
         k.to_rat(&d).is_some_and(|r| kernel::pythagorean(&r, &k).is_zero())
@@ -609,12 +612,14 @@ fn is_big_sum(e: &Expr) -> bool {
     matches!(e.node(), Node::Add(ts) if ts.len() >= kernel::OPAQUE_TERMS)
 }
 
-/// The distinct atoms of `e` as [`View::Opaque`] sees them (variables, calls, and the
-/// sums and exponentials it keeps whole), counted up to `stop`.
-fn count_atoms(e: &Expr, stop: usize) -> usize {
+/// The distinct atoms of `e` in `view` (variables and calls; in the opaque view also the
+/// sums below the top and the exponentials of sums it may keep whole), counted up to
+/// `stop`.
+fn count_atoms(e: &Expr, stop: usize, view: View) -> usize {
     let mut atoms: HashSet<u64> = HashSet::new();
     let mut stack = vec![e.clone()];
     let mut seen = HashSet::new();
+    let opaque = view == View::Opaque;
     while let Some(x) = stack.pop() {
         if atoms.len() >= stop {
             break;
@@ -622,43 +627,15 @@ fn count_atoms(e: &Expr, stop: usize) -> usize {
         if !seen.insert(x.id()) {
             continue;
         }
-        match x.node() {
-            Node::Var(_) | Node::Call(..) if x.as_exp().is_none() => {
-                atoms.insert(x.id());
-            }
-            _ if is_big_sum(&x) && x.id() != e.id() => {
-                atoms.insert(x.id());
-            }
-            _ if x.as_exp().is_some_and(is_big_sum) => {
-                atoms.insert(x.id());
-            }
-            _ => stack.extend(x.children()),
-        }
-    }
-    atoms.len()
-}
-
-/// The distinct variables and calls of `e` looked into fully (exponentials by their
-/// exponents' variables), counted up to `stop`.
-fn count_atoms_full(e: &Expr, stop: usize) -> usize {
-    let mut atoms: HashSet<u64> = HashSet::new();
-    let mut stack = vec![e.clone()];
-    let mut seen = HashSet::new();
-    while let Some(x) = stack.pop() {
-        if atoms.len() >= stop {
-            break;
-        }
-        if !seen.insert(x.id()) {
-            continue;
-        }
-        match x.node() {
-            Node::Var(_) => {
-                atoms.insert(x.id());
-            }
-            Node::Call(..) if x.as_exp().is_none() => {
-                atoms.insert(x.id());
-            }
-            _ => stack.extend(x.children()),
+        let whole = match x.node() {
+            Node::Var(_) => true,
+            Node::Call(..) => x.as_exp().is_none() || (opaque && x.as_exp().is_some_and(is_big_sum)),
+            _ => opaque && is_big_sum(&x) && x.id() != e.id(),
+        };
+        if whole {
+            atoms.insert(x.id());
+        } else {
+            stack.extend(x.children());
         }
     }
     atoms.len()
