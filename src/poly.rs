@@ -241,17 +241,53 @@ enum Coef {
     Big(Box<Rational>),
 }
 
-/// The greatest common divisor (`gcd(0, b) = b`), by num-integer's binary algorithm.
-fn gcd_u64(a: u64, b: u64) -> u64 {
-    num_integer::Integer::gcd(&a, &b)
+/// The greatest common divisor (binary; `gcd(0, b) = b`).
+fn gcd_u64(mut a: u64, mut b: u64) -> u64 {
+    if a == 0 {
+        return b;
+    }
+    if b == 0 {
+        return a;
+    }
+    let shift = (a | b).trailing_zeros();
+    a >>= a.trailing_zeros();
+    loop {
+        b >>= b.trailing_zeros();
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        b -= a;
+        if b == 0 {
+            return a << shift;
+        }
+    }
 }
 
-/// [`gcd_u64`] for the 128-bit intermediates of a product, in 64 bits where both fit.
-fn gcd_u128(a: u128, b: u128) -> u128 {
+fn gcd_u128(mut a: u128, mut b: u128) -> u128 {
     if a <= u64::MAX as u128 && b <= u64::MAX as u128 {
         return gcd_u64(a as u64, b as u64) as u128;
     }
-    num_integer::Integer::gcd(&a, &b)
+    if a == 0 {
+        return b;
+    }
+    if b == 0 {
+        return a;
+    }
+    let shift = (a | b).trailing_zeros();
+    a >>= a.trailing_zeros();
+    loop {
+        b >>= b.trailing_zeros();
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        b -= a;
+        if b == 0 {
+            return a << shift;
+        }
+        if a <= u64::MAX as u128 && b <= u64::MAX as u128 {
+            return (gcd_u64(a as u64, b as u64) as u128) << shift;
+        }
+    }
 }
 
 impl Coef {
