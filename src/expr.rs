@@ -1329,40 +1329,19 @@ pub fn post_order(roots: &[Expr], mut enter: impl FnMut(&Expr) -> bool) -> Vec<E
 /// `e` with each child `c` replaced by `f(c)`, rebuilt through the constructors; `e`
 /// itself when no child changed.
 pub fn map_children(e: &Expr, mut f: impl FnMut(&Expr) -> Expr) -> Expr {
-    let same = |old: &[Expr], new: &[Expr]| old.iter().zip(new).all(|(a, b)| a == b);
+    let old = e.children();
+    let new: Vec<Expr> = old.iter().map(&mut f).collect();
+    if old == new {
+        return e.clone();
+    }
     match e.node() {
-        Node::Add(ts) => {
-            let n: Vec<Expr> = ts.iter().map(&mut f).collect();
-            if same(ts, &n) {
-                e.clone()
-            } else {
-                Expr::add(n)
-            }
+        Node::Add(_) => Expr::add(new),
+        Node::Mul(_) => Expr::mul(new),
+        Node::Pow(..) => {
+            let [b, x]: [Expr; 2] = new.try_into().expect("a power has two children");
+            Expr::pow(b, x)
         }
-        Node::Mul(fs) => {
-            let n: Vec<Expr> = fs.iter().map(&mut f).collect();
-            if same(fs, &n) {
-                e.clone()
-            } else {
-                Expr::mul(n)
-            }
-        }
-        Node::Pow(b, x) => {
-            let (nb, nx) = (f(b), f(x));
-            if nb == *b && nx == *x {
-                e.clone()
-            } else {
-                Expr::pow(nb, nx)
-            }
-        }
-        Node::Call(func, args) => {
-            let n: Vec<Expr> = args.iter().map(&mut f).collect();
-            if same(args, &n) {
-                e.clone()
-            } else {
-                Expr::call(func.clone(), n)
-            }
-        }
+        Node::Call(func, _) => Expr::call(func.clone(), new),
         Node::Num(_) | Node::Const(_) | Node::Var(_) => e.clone(),
     }
 }

@@ -263,31 +263,12 @@ fn gcd_u64(mut a: u64, mut b: u64) -> u64 {
     }
 }
 
-fn gcd_u128(mut a: u128, mut b: u128) -> u128 {
+fn gcd_u128(a: u128, b: u128) -> u128 {
+    // Products of word coefficients mostly fit back in a word: the fast path.
     if a <= u64::MAX as u128 && b <= u64::MAX as u128 {
         return gcd_u64(a as u64, b as u64) as u128;
     }
-    if a == 0 {
-        return b;
-    }
-    if b == 0 {
-        return a;
-    }
-    let shift = (a | b).trailing_zeros();
-    a >>= a.trailing_zeros();
-    loop {
-        b >>= b.trailing_zeros();
-        if a > b {
-            std::mem::swap(&mut a, &mut b);
-        }
-        b -= a;
-        if b == 0 {
-            return a << shift;
-        }
-        if a <= u64::MAX as u128 && b <= u64::MAX as u128 {
-            return (gcd_u64(a as u64, b as u64) as u128) << shift;
-        }
-    }
+    num_integer::Integer::gcd(&a, &b)
 }
 
 impl Coef {

@@ -114,7 +114,7 @@ pub fn opaque_parts(exprs: &[Expr]) -> std::collections::HashSet<Expr> {
 }
 
 /// Whether `e` is a sum of at least [`OPAQUE_TERMS`] terms.
-fn big_sum(e: &Expr) -> bool {
+pub fn big_sum(e: &Expr) -> bool {
     matches!(e.node(), Node::Add(ts) if ts.len() >= OPAQUE_TERMS)
 }
 

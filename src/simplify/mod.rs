@@ -381,12 +381,12 @@ impl<'a> Ctx<'a> {
             // The variables the names can take away: a form without any is complete.
             let eliminable: HashSet<Sym> = relevant.iter().flat_map(|(_, b)| visible_vars(b)).collect();
             let complete = |c: &Expr| !c.free_vars().iter().any(|v| eliminable.contains(v));
-            let mut try_set = |set: &[(Sym, Expr)], v: View, last: bool, out: &mut Vec<Expr>| -> bool {
+            let mut try_set = |set: &[(Sym, Expr)], v: View, out: &mut Vec<Expr>| -> bool {
                 if set.is_empty() {
                     return false;
                 }
                 // Names already in `e` stay names; the relations are solved for atoms.
-                let got = eliminate(e, set, self.names.wrt.as_ref(), v, last);
+                let got = eliminate(e, set, self.names.wrt.as_ref(), v);
                 let Some((r, subs)) = got else { return false };
                 let r = restore_implicit(&r, &implicit);
                 let r = self.named(&self.recognize_names(&r, &relevant));
@@ -401,12 +401,7 @@ impl<'a> Ctx<'a> {
                 if v == View::Full && output_forms.iter().any(&complete) && !relevant.is_empty() {
                     break;
                 }
-                let complete_found = try_set(&relevant, v, false, &mut output_forms);
-                // A relation that is a polynomial in variables may be solved for any of
-                // them: the last as well as the first (`p1 - t1`, not `p1 - 1 + t2 + t3`).
-                if relevant.iter().any(|(_, b)| polynomial_in_variables(b)) {
-                    try_set(&relevant, v, true, &mut output_forms);
-                }
+                let complete_found = try_set(&relevant, v, &mut output_forms);
                 // The first name solved takes its kernel: let each name go first in turn,
                 // so that the ELU's `y` is not pre-empted by an earlier softplus of the
                 // same input.
@@ -414,7 +409,7 @@ impl<'a> Ctx<'a> {
                     let mut order = relevant.clone();
                     let first = order.remove(i);
                     order.insert(0, first);
-                    try_set(&order, v, false, &mut output_forms);
+                    try_set(&order, v, &mut output_forms);
                 }
                 // With a complete form in several names (a softmax entry in p1 and p2),
                 // built-in outputs of the same arguments would only spell it again, at a
@@ -427,11 +422,11 @@ impl<'a> Ctx<'a> {
                 for imp in &implicit {
                     let mut set = relevant.clone();
                     set.push(imp.clone());
-                    try_set(&set, v, false, &mut output_forms);
+                    try_set(&set, v, &mut output_forms);
                 }
                 if implicit.len() > 1 {
                     let set: Vec<(Sym, Expr)> = relevant.iter().chain(&implicit).cloned().collect();
-                    try_set(&set, v, false, &mut output_forms);
+                    try_set(&set, v, &mut output_forms);
                 }
             }
         }
@@ -597,20 +592,12 @@ fn polynomial_in_variables(e: &Expr) -> bool {
     })
 }
 
-/// Whether [`View::Opaque`] keeps a sum of `e` whole.
+/// Whether [`View::Opaque`] keeps a sum of `e` whole (then the full view differs).
 fn has_big_sum(e: &Expr) -> bool {
-    let mut found = false;
-    let enter = |x: &Expr| {
-        found |= x.id() != e.id() && is_big_sum(x);
-        !found
-    };
-    expr::post_order(std::slice::from_ref(e), enter);
-    found
+    !kernel::opaque_parts(std::slice::from_ref(e)).is_empty()
 }
 
-fn is_big_sum(e: &Expr) -> bool {
-    matches!(e.node(), Node::Add(ts) if ts.len() >= kernel::OPAQUE_TERMS)
-}
+use kernel::big_sum as is_big_sum;
 
 /// The distinct atoms of `e` in `view` (variables and calls; in the opaque view also the
 /// sums below the top and the exponentials of sums it may keep whole), counted up to
@@ -882,13 +869,7 @@ fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
 
 /// Rewrites `e` in terms of the names in `defs`, solving each definition for one of its
 /// atoms where it is a linear fraction of it.
-fn eliminate(
-    e: &Expr,
-    defs: &[(Sym, Expr)],
-    wrt: Option<&Sym>,
-    view: View,
-    last: bool,
-) -> Option<(Expr, Vec<(Expr, Expr)>)> {
+fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>, view: View) -> Option<(Expr, Vec<(Expr, Expr)>)> {
     let mut subs = Vec::new();
     let name_set: HashSet<Sym> = defs.iter().map(|(n, _)| n.clone()).collect();
     let mut d = kernel::expand(e);
@@ -924,7 +905,7 @@ fn eliminate(
         }
         let own_name = &defs[i].0;
         let whole = occurs(&d, &body);
-        let rel = Relation { own_name, names: &name_set, own: &own_vars[i], wrt, whole, last };
+        let rel = Relation { own_name, names: &name_set, own: &own_vars[i], wrt, whole };
         let Some((v, g)) = pick_atom(&b, &others, &k, &rel) else { continue };
         // Where the atom only occurs as v^g (tanh(x) is rational in e^(2*x)), solve for v^g.
         let deflate = |x: &Rat| Rat { num: deflate(&x.num, v, g), den: deflate(&x.den, v, g) };
@@ -998,8 +979,8 @@ fn linear_coeffs(p: &Poly, v: Var) -> (Poly, Poly) {
 /// linear fraction of `v^g`, and `v` no name. Kernels first, then the variable of
 /// differentiation, then other variables.
 fn pick_atom(b: &Rat, others: &[Rat], k: &Kernels, rel: &Relation) -> Option<(Var, u32)> {
-    let Relation { own_name, names, own, wrt, whole, last } = *rel;
-    let mut best: Option<(u8, Var, u32)> = None;
+    let Relation { own_name, names, own, wrt, whole } = *rel;
+    let mut best: Option<((u8, usize), Var, u32)> = None;
     for v in b.vars() {
         if !k.atom(v).expr().free_vars().iter().all(|s| own.contains(s) || names.contains(s)) {
             continue;
@@ -1037,7 +1018,14 @@ fn pick_atom(b: &Rat, others: &[Rat], k: &Kernels, rel: &Relation) -> Option<(Va
         }
         // A body with the atom above the bar reads as "solved for" it: prefer those.
         let rank = rank * 2 + u8::from(dn == 0);
-        if best.as_ref().is_none_or(|(r, _, _)| rank < *r || (last && rank == *r)) {
+        // Between equal choices, the atom in the fewest terms of the expression: it is
+        // the one whose value brings in least (Markowitz's rule). For `p1*(t1 + t2 + t3)
+        // - t1` under `t1 + t2 + t3 = 1`, t2 or t3, which gives `p1 - t1`.
+        let fill = others.first().map_or(0, |r| {
+            [&r.num, &r.den].iter().flat_map(|p| p.terms()).filter(|(m, _)| m.0.iter().any(|&(w, _)| w == v)).count()
+        });
+        let rank = (rank, fill);
+        if best.as_ref().is_none_or(|(r, _, _)| rank < *r) {
             best = Some((rank, v, g));
         }
     }
@@ -1056,9 +1044,6 @@ struct Relation<'a> {
     wrt: Option<&'a Sym>,
     /// Whether the definition's body stands whole in the expression.
     whole: bool,
-    /// Among equally good atoms, take the last rather than the first (a fact
-    /// `t1 + t2 + t3 = 1` may be solved for any of its variables).
-    last: bool,
 }
 
 /// Replaces `v^(g*k)` by `v^k` in every term (all exponents of `v` are multiples of `g`).
