@@ -751,6 +751,16 @@ impl Expr {
         out.into_iter().collect()
     }
 
+    /// The numeric coefficient of a term: the first part of [`Expr::coeff_rest`],
+    /// without building the rest.
+    pub fn coeff(&self) -> Rational {
+        match self.node() {
+            Node::Num(r) => r.clone(),
+            Node::Mul(fs) => fs[0].as_num().cloned().unwrap_or_else(Rational::one),
+            _ => Rational::one(),
+        }
+    }
+
     /// Splits off the numeric coefficient: `-3*x*y` is `(-3, x*y)`, `5` is `(5, 1)`.
     pub fn coeff_rest(&self) -> (Rational, Expr) {
         match self.node() {
@@ -844,6 +854,23 @@ impl Expr {
             || matches!(a.node(), Node::Call(..)) && a.as_exp().is_none()
         {
             return intern(Node::Mul(vec![COMMON.with(|c| c.minus_one.clone()), a]));
+        }
+        match a.node() {
+            Node::Num(r) => return Expr::num(-r),
+            // A canonical product changes only its coefficient (a product is never a
+            // number times a lone sum: that is distributed).
+            Node::Mul(fs) => {
+                let (c, rest) = match fs[0].as_num() {
+                    Some(c) => (-c, &fs[1..]),
+                    None => (-Rational::one(), &fs[..]),
+                };
+                return match rest {
+                    [f] if c.is_one() => f.clone(),
+                    _ if c.is_one() => intern(Node::Mul(rest.to_vec())),
+                    _ => intern(Node::Mul(std::iter::once(Expr::num(c)).chain(rest.iter().cloned()).collect())),
+                };
+            }
+            _ => {}
         }
         Expr::mul([Expr::int(-1), a])
     }
@@ -1001,7 +1028,14 @@ impl Expr {
     /// keeps its look. `2 - 2*x` is `2*(1 - x)`, `-1 - a` is `-(1 + a)`.
     pub fn primitive(&self, fractions: bool) -> Option<(Rational, Expr)> {
         let Node::Add(ts) = self.node() else { return None };
-        let coeffs: Vec<Rational> = ts.iter().map(|t| t.coeff_rest().0).collect();
+        let coeffs: Vec<Rational> = ts.iter().map(Expr::coeff).collect();
+        // The common case, cheaply: a term with coefficient 1 (or an integer sum with a
+        // unit coefficient and not every sign negative) has nothing to take out.
+        let unit = |c: &Rational| c.is_integer() && c.numer().magnitude().is_one();
+        if coeffs.iter().all(Rational::is_integer) && coeffs.iter().any(unit) && !coeffs.iter().all(Signed::is_negative)
+        {
+            return None;
+        }
         let mut content = if fractions || coeffs.iter().all(Rational::is_integer) {
             let num = coeffs.iter().fold(BigInt::zero(), |g, c| g.gcd(c.numer()));
             let den = coeffs.iter().fold(BigInt::one(), |l, c| l.lcm(c.denom()));
@@ -1448,9 +1482,14 @@ pub fn substitute(e: &Expr, v: &Sym, value: &Expr) -> Expr {
 
 /// Replaces variables by expressions, all at once, rebuilding canonically.
 pub fn substitute_all(e: &Expr, map: &HashMap<Sym, Expr>) -> Expr {
-    let mut memo: HashMap<u64, Expr> = HashMap::new();
+    substitute_all_memo(e, map, &mut HashMap::new())
+}
+
+/// [`substitute_all`] with a memo of node results kept by the caller: valid as long as
+/// `map` is the same.
+pub fn substitute_all_memo(e: &Expr, map: &HashMap<Sym, Expr>, memo: &mut HashMap<u64, Expr>) -> Expr {
     let mask = map.keys().fold(0u64, |m, s| m | s.bloom());
-    subst_rec(e, map, mask, &mut memo)
+    subst_rec(e, map, mask, memo)
 }
 
 fn subst_rec(e: &Expr, map: &HashMap<Sym, Expr>, mask: u64, memo: &mut HashMap<u64, Expr>) -> Expr {
@@ -1520,6 +1559,37 @@ mod tests {
 
     fn x() -> Expr {
         Expr::var("x")
+    }
+
+    /// The shortcut for negating a product builds what the general product does.
+    #[test]
+    fn negating_takes_the_general_products_shape() {
+        for text in [
+            "x",
+            "3",
+            "-2/3",
+            "2*x*y",
+            "-x*y",
+            "-3*x",
+            "x*y",
+            "-x",
+            "2*sin(x)",
+            "x^2*(1 - x)",
+            "-(1 + x)*y",
+            "e^x*y",
+            "-e^x",
+            "x*sign(x)*y",
+            "2*(x + 1)^-1*y",
+            "x + 1",
+            "-x - y",
+            "0.5*x^(1/2)",
+            "-p*(1 - p)",
+            "sum(k, x[k])*y",
+        ] {
+            let a = crate::parse::parse_expr(text).unwrap();
+            assert_eq!(Expr::negate(a.clone()), Expr::mul([Expr::int(-1), a.clone()]), "-({text})");
+            assert_eq!(Expr::negate(Expr::negate(a.clone())), a, "--({text})");
+        }
     }
 
     #[test]

@@ -89,6 +89,14 @@ pub fn exact_root(r: &Rational, q: &BigInt) -> Option<Rational> {
 
 /// The value of `r` as the nearest `f64` (infinite when out of range).
 pub fn to_f64(r: &Rational) -> f64 {
+    // Both parts exact in an f64: one correctly rounded division (the general
+    // conversion shifts and divides big integers).
+    const EXACT: i64 = 1 << 53;
+    if let (Some(n), Some(d)) = (r.numer().to_i64(), r.denom().to_i64()) {
+        if n.abs() <= EXACT && d <= EXACT {
+            return n as f64 / d as f64;
+        }
+    }
     r.to_f64().unwrap_or(f64::NAN)
 }
 

@@ -190,10 +190,10 @@ fn write_expr(e: &Expr, out: &mut String) {
 /// Exponents stay bare when they are atoms or the negation of one (`x^2`, `e^-z`);
 /// anything else is parenthesised (`x^(n - 1)`, `e^(-x^2/2)`).
 fn write_exponent(x: &Expr, out: &mut String) {
-    let neg = Expr::negate(x.clone());
+    let neg = || Some(Expr::negate(x.clone())).filter(|n| prec(n) == Prec::Atom && !matches!(n.node(), Node::Num(_)));
     if prec(x) == Prec::Atom {
         write_expr(x, out);
-    } else if is_negative(x) && prec(&neg) == Prec::Atom && !matches!(neg.node(), Node::Num(_)) {
+    } else if let Some(neg) = is_negative(x).then(neg).flatten() {
         out.push('-');
         write_expr(&neg, out);
     } else {
