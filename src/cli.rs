@@ -679,14 +679,12 @@ fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
         });
     }
     let names = matrix::names(&p, Some(&x), &opts);
-    let shown: Vec<matrix::Entry> = simplify::derivatives(&input, &x, a.order, &names, opts.form)
-        .iter()
-        .map(|s| matrix::entry(&p, s, &opts))
-        .collect();
+    let shown: Vec<matrix::Entry> =
+        simplify::derivatives(&input, &x, a.order, &names, opts.form).iter().map(|s| matrix::entry(s, &opts)).collect();
     let d = shown.last().map_or_else(|| input.clone(), |s| s.shown.clone());
     // The check runs on what is shown, with the names inlined (and each assumed side as
     // itself): each order against the derivative of the one before.
-    let chain: Vec<Expr> = std::iter::once(input.clone()).chain(shown.iter().map(|s| s.exact.clone())).collect();
+    let chain: Vec<Expr> = std::iter::once(input.clone()).chain(shown.iter().map(|s| s.exact(&p))).collect();
     let report = if a.result.checks.check {
         let r = check::check_chain(&chain, &x, 12, 0x5EED)?;
         check_figures(&r, a.result.checks.tolerance)?;

@@ -60,9 +60,16 @@ impl Options {
 pub struct Entry {
     /// As shown: in terms of the names, the facts applied.
     pub shown: Expr,
+    /// In terms of the names, each fact's placeholder read as its LHS.
+    assumed: Expr,
+}
+
+impl Entry {
     /// Equal to the derivative for all values (names inlined, each fact's placeholder
-    /// read as its LHS): what a check compares.
-    pub exact: Expr,
+    /// read as its LHS): what a check compares. Worked out only when asked for.
+    pub fn exact(&self, problem: &Problem) -> Expr {
+        problem.inline(&self.assumed)
+    }
 }
 
 /// The names the simplifier may use for a derivative by `wrt`: `problem`'s definitions,
@@ -74,20 +81,20 @@ pub fn names(problem: &Problem, wrt: Option<&Sym>, opts: &Options) -> Names {
 }
 
 /// `simplified` (the simplifier's output with [`names`]) as shown and as checked.
-pub fn entry(problem: &Problem, simplified: &Expr, opts: &Options) -> Entry {
-    Entry { shown: opts.assume.shown(simplified), exact: problem.inline(&opts.assume.exact(simplified)) }
+pub fn entry(simplified: &Expr, opts: &Options) -> Entry {
+    Entry { shown: opts.assume.shown(simplified), assumed: opts.assume.exact(simplified) }
 }
 
 /// `d`, a derivative by `wrt` written in the inputs, simplified.
 pub fn simplified(problem: &Problem, d: &Expr, wrt: &Sym, opts: &Options) -> Entry {
-    simplified_with(problem, &names(problem, None, opts), d, wrt, opts)
+    simplified_with(&names(problem, None, opts), d, wrt, opts)
 }
 
 /// [`simplified`] with the names already gathered (once for a whole matrix: gathering
 /// inlines every definition).
-fn simplified_with(problem: &Problem, all: &Names, d: &Expr, wrt: &Sym, opts: &Options) -> Entry {
+fn simplified_with(all: &Names, d: &Expr, wrt: &Sym, opts: &Options) -> Entry {
     let names = Names { defs: all.defs.clone(), wrt: Some(wrt.clone()) };
-    entry(problem, &simplify::simplify(d, &names, opts.form), opts)
+    entry(&simplify::simplify(d, &names, opts.form), opts)
 }
 
 /// The gradient of `f` (which may use `problem`'s names) by `vars`, one entry per variable.
@@ -97,7 +104,7 @@ pub fn gradient(problem: &Problem, f: &Expr, vars: &[Sym], opts: &Options) -> Ve
 
 fn gradient_with(problem: &Problem, all: &Names, f: &Expr, vars: &[Sym], opts: &Options) -> Vec<Entry> {
     let f = problem.inline(f);
-    diff::gradient(&f, vars).iter().zip(vars).map(|(d, x)| simplified_with(problem, all, d, x, opts)).collect()
+    diff::gradient(&f, vars).iter().zip(vars).map(|(d, x)| simplified_with(all, d, x, opts)).collect()
 }
 
 /// The Jacobian of `rows` (expressions or defined names) by `vars`: one row per
@@ -114,7 +121,7 @@ pub fn hessian(problem: &Problem, f: &Expr, vars: &[Sym], opts: &Options) -> Vec
     let all = names(problem, None, opts);
     diff::gradient(&f, vars)
         .iter()
-        .map(|g| vars.iter().map(|y| simplified_with(problem, &all, &diff::diff(g, y), y, opts)).collect())
+        .map(|g| vars.iter().map(|y| simplified_with(&all, &diff::diff(g, y), y, opts)).collect())
         .collect()
 }
 
@@ -126,7 +133,7 @@ const SEED: u64 = 0x5EED;
 /// Checks each entry of a gradient of `f` against dual numbers; one report per entry.
 pub fn check_gradient(problem: &Problem, f: &Expr, vars: &[Sym], entries: &[Entry]) -> Result<Vec<CheckReport>> {
     let f = problem.inline(f);
-    vars.iter().zip(entries).map(|(x, e)| check::check_chain(&[f.clone(), e.exact.clone()], x, POINTS, SEED)).collect()
+    vars.iter().zip(entries).map(|(x, e)| check::check_chain(&[f.clone(), e.exact(problem)], x, POINTS, SEED)).collect()
 }
 
 /// Checks a Jacobian (from [`jacobian`]) entry by entry; the largest error of all.
@@ -147,7 +154,7 @@ pub fn check_hessian(problem: &Problem, f: &Expr, vars: &[Sym], m: &[Vec<Entry>]
     for ((x, g), row) in vars.iter().zip(diff::gradient(&f, vars)).zip(m) {
         reports.push(check::check_chain(&[f.clone(), g.clone()], x, POINTS, SEED)?);
         for (y, e) in vars.iter().zip(row) {
-            reports.push(check::check_chain(&[g.clone(), e.exact.clone()], y, POINTS, SEED)?);
+            reports.push(check::check_chain(&[g.clone(), e.exact(problem)], y, POINTS, SEED)?);
         }
     }
     Ok(combined(&reports))
