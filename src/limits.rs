@@ -87,6 +87,16 @@ pub fn within<T>(budget: u64, work: impl FnOnce() -> T) -> (Option<T>, u64) {
     }
 }
 
+/// Runs `work` and says how many units of the innermost [`within`] budget it spent (0
+/// outside any). A cache charges a hit what the miss cost, so that what a budgeted
+/// search achieves does not depend on what earlier work left in the cache.
+pub fn metered<T>(work: impl FnOnce() -> T) -> (T, u64) {
+    let before = WORK.with(Cell::get);
+    let v = work();
+    let after = WORK.with(Cell::get);
+    (v, before.zip(after).map_or(0, |(b, a)| b.saturating_sub(a)))
+}
+
 /// Whether the innermost [`within`] budget (if any) has work left.
 pub fn work_left() -> bool {
     WORK.with(Cell::get) != Some(0)

@@ -212,7 +212,12 @@ thread_local! {
 }
 
 /// What [`Ctx::new`] last worked out from its names.
-type Prepared = (Vec<(Sym, Expr)>, Form, HashMap<Expr, Sym>, Vec<HashSet<Sym>>);
+type Prepared = (Vec<(Sym, Expr)>, Form, HashMap<Expr, Sym>, Vec<(HashSet<Sym>, bool)>, NamedMemo, NamedMemo);
+
+/// [`Ctx::named`]'s or [`Ctx::inline`]'s results by node: pure functions of the names,
+/// shared by the simplifications that use the same names (a Jacobian's entries share
+/// most nodes).
+type NamedMemo = std::rc::Rc<std::cell::RefCell<HashMap<u64, Expr>>>;
 
 thread_local! {
     static PREPARED: std::cell::RefCell<Option<Prepared>> = const { std::cell::RefCell::new(None) };
@@ -226,8 +231,11 @@ struct Ctx<'a> {
     bodies: HashMap<Sym, Expr>,
     /// Each name's body written in the earlier names, to the name.
     by_body: HashMap<Expr, Sym>,
-    /// The variables each name's body shows outside opaque sums (see [`visible_vars`]).
-    visible: Vec<HashSet<Sym>>,
+    /// The variables each name's body shows outside opaque sums (see [`visible_vars`]),
+    /// and whether the body is a polynomial in variables.
+    visible: Vec<(HashSet<Sym>, bool)>,
+    named_memo: NamedMemo,
+    inline_memo: NamedMemo,
     memo: HashMap<u64, Expr>,
     subs: Vec<(Expr, Expr)>,
     work_left: u64,
@@ -242,6 +250,8 @@ impl<'a> Ctx<'a> {
             bodies,
             by_body: HashMap::new(),
             visible: Vec::new(),
+            named_memo: NamedMemo::default(),
+            inline_memo: NamedMemo::default(),
             memo: HashMap::new(),
             subs: Vec::new(),
             work_left: TOTAL_WORK,
@@ -251,15 +261,17 @@ impl<'a> Ctx<'a> {
         let cached = PREPARED.with(|p| {
             p.borrow()
                 .as_ref()
-                .filter(|(defs, f, _, _)| *defs == names.defs && *f == form)
-                .map(|(_, _, b, v)| (b.clone(), v.clone()))
+                .filter(|(defs, f, ..)| *defs == names.defs && *f == form)
+                .map(|(_, _, b, v, m, i)| (b.clone(), v.clone(), m.clone(), i.clone()))
         });
-        if let Some((by_body, visible)) = cached {
+        if let Some((by_body, visible, named_memo, inline_memo)) = cached {
             ctx.by_body = by_body;
             ctx.visible = visible;
+            ctx.named_memo = named_memo;
+            ctx.inline_memo = inline_memo;
             return ctx;
         }
-        ctx.visible = names.defs.iter().map(|(_, b)| visible_vars(b)).collect();
+        ctx.visible = names.defs.iter().map(|(_, b)| (visible_vars(b), polynomial_in_variables(b))).collect();
         if form != Form::Input {
             // Smaller bodies first: a body can only hold smaller ones.
             let mut order: Vec<&(Sym, Expr)> = names.defs.iter().collect();
@@ -268,6 +280,8 @@ impl<'a> Ctx<'a> {
                 if matches!(b.node(), Node::Var(_) | Node::Num(_) | Node::Const(_)) {
                     continue;
                 }
+                // (by_body grows as this goes: nothing named before may be reused.)
+                ctx.named_memo.borrow_mut().clear();
                 let nf = ctx.named(b);
                 if !matches!(nf.node(), Node::Var(_)) {
                     ctx.by_body.entry(nf).or_insert_with(|| n.clone());
@@ -275,7 +289,14 @@ impl<'a> Ctx<'a> {
             }
         }
         PREPARED.with(|p| {
-            *p.borrow_mut() = Some((names.defs.clone(), form, ctx.by_body.clone(), ctx.visible.clone()));
+            *p.borrow_mut() = Some((
+                names.defs.clone(),
+                form,
+                ctx.by_body.clone(),
+                ctx.visible.clone(),
+                NamedMemo::default(),
+                ctx.inline_memo.clone(),
+            ));
         });
         ctx
     }
@@ -285,8 +306,18 @@ impl<'a> Ctx<'a> {
         if self.by_body.is_empty() {
             return e.clone();
         }
-        let mut memo: HashMap<u64, Expr> = HashMap::new();
-        for x in expr::post_order(std::slice::from_ref(e), |_| true) {
+        let mut memo = self.named_memo.borrow_mut();
+        if memo.len() > 1 << 16 {
+            memo.clear();
+        }
+        if let Some(r) = memo.get(&e.id()) {
+            return r.clone();
+        }
+        // Nodes already done (and all below them) are not walked again.
+        for x in expr::post_order(std::slice::from_ref(e), |x| !memo.contains_key(&x.id())) {
+            if memo.contains_key(&x.id()) {
+                continue;
+            }
             let r = expr::map_children(&x, |c| memo.get(&c.id()).cloned().unwrap_or_else(|| c.clone()));
             let r = match self.by_body.get(&r) {
                 Some(n) => Expr::sym(n.clone()),
@@ -294,7 +325,7 @@ impl<'a> Ctx<'a> {
             };
             memo.insert(x.id(), r);
         }
-        memo.remove(&e.id()).unwrap_or_else(|| e.clone())
+        memo.get(&e.id()).cloned().unwrap_or_else(|| e.clone())
     }
 
     /// The simplified form of the part `e`, searched whole where that is affordable, or
@@ -482,7 +513,11 @@ impl<'a> Ctx<'a> {
 
     /// `e` with every name replaced by its inlined body.
     fn inline(&self, e: &Expr) -> Expr {
-        inline_names(e, &self.bodies)
+        let mut memo = self.inline_memo.borrow_mut();
+        if memo.len() > 1 << 16 {
+            memo.clear();
+        }
+        expr::substitute_all_memo(e, &self.bodies, &mut memo)
     }
 
     /// The names whose bodies bear on `e`: those it uses, and those whose bodies show a
@@ -498,8 +533,8 @@ impl<'a> Ctx<'a> {
             .defs
             .iter()
             .zip(&self.visible)
-            .filter(|((n, _), vis)| seen.contains(n) || vis.iter().any(|v| seen.contains(v)))
-            .filter(|((_, b), _)| !polynomial || polynomial_in_variables(b))
+            .filter(|((n, _), (vis, _))| seen.contains(n) || vis.iter().any(|v| seen.contains(v)))
+            .filter(|(_, (_, polynomial_body))| !polynomial || *polynomial_body)
             .map(|(d, _)| d.clone())
             .collect()
     }
@@ -636,30 +671,19 @@ fn count_atoms(e: &Expr, stop: usize, view: View) -> usize {
 fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
     // A name's value depends on its body: all the bodies are part of a point's key (the
     // same for every entry of a Jacobian, so their shared pieces are evaluated once).
-    let mut named: Vec<(&Sym, u64)> = all_bodies.iter().map(|(n, b)| (n, b.id())).collect();
-    named.sort();
+    // (Combined in any order: nothing is sorted per comparison or per point.)
+    let named = all_bodies.iter().fold(0u64, |h, (n, b)| h.wrapping_add(point_hash(n, b.id())));
     let bodies = &used_bodies(&[candidate, e], all_bodies);
-    let mut vars: Vec<Sym> = inline_names(candidate, bodies).free_vars();
-    vars.extend(inline_names(e, bodies).free_vars());
-    vars.retain(|v| !bodies.contains_key(v));
-    vars.sort();
-    vars.dedup();
+    let vars = inlined_vars(&[candidate, e], bodies);
     let model = Model::new(11);
     let mut indices = expr::index_vars(e);
     indices.extend(expr::index_vars(candidate));
     // The points depend only on the variables, so many comparisons (the entries of a
     // Jacobian) evaluate the same shared pieces at the same points: their values are
     // remembered per point.
-    let values = |env: &eval::Env| -> Option<(eval::Mag, eval::Mag)> {
-        let mut keyed: Vec<(&Sym, u64)> = env.iter().map(|(k, v)| (k, v.to_bits())).collect();
-        keyed.sort();
-        let key = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            keyed.hash(&mut h);
-            named.hash(&mut h);
-            h.finish()
-        };
+    // Also says whether every name is defined (finite) at the point.
+    let values = |env: &eval::Env| -> (bool, Option<(eval::Mag, eval::Mag)>) {
+        let key = env.iter().fold(named, |h, (k, v)| h.wrapping_add(point_hash(k, v.to_bits()).rotate_left(1)));
         POINT_MEMO.with(|m| {
             let mut m = m.borrow_mut();
             if m.len() > 256 {
@@ -667,16 +691,24 @@ fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
             }
             let (plain, mags) = m.entry(key).or_default();
             let mut env = env.clone();
+            let mut names_defined = true;
             for (n, b) in bodies {
-                if let Ok(v) = eval::eval_with_memo(b, &env, Some(&model), plain) {
-                    env.insert(n.clone(), v);
+                match eval::eval_with_memo(b, &env, Some(&model), plain) {
+                    Ok(v) => {
+                        names_defined &= v.is_finite();
+                        env.insert(n.clone(), v);
+                    }
+                    Err(_) => names_defined = false,
                 }
             }
             let menv: HashMap<Sym, eval::Mag> = env.iter().map(|(k, &v)| (k.clone(), eval::Mag::exact(v))).collect();
-            Some((
-                eval::eval_with_memo(candidate, &menv, Some(&model), mags).ok()?,
-                eval::eval_with_memo(e, &menv, Some(&model), mags).ok()?,
-            ))
+            let pair = (|| {
+                Some((
+                    eval::eval_with_memo(candidate, &menv, Some(&model), mags).ok()?,
+                    eval::eval_with_memo(e, &menv, Some(&model), mags).ok()?,
+                ))
+            })();
+            (names_defined, pair)
         })
     };
     // Points at the input's own scales (its shifts and kinks, and far out) as well as
@@ -692,7 +724,7 @@ fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
         for i in &indices {
             env.insert(i.clone(), (1 + rng.next_u64() % eval::DEFAULT_RANGE as u64) as f64);
         }
-        let Some((a, b)) = values(&env) else { continue };
+        let (_, Some((a, b))) = values(&env) else { continue };
         if !(a.v.is_finite() && a.m.is_finite() && b.v.is_finite() && b.m.is_finite()) || b.v.abs() > 1e8 {
             continue;
         }
@@ -708,23 +740,36 @@ fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
     if compared < 3 && !vars.is_empty() {
         return false;
     }
-    // A form may not be undefined where the input is defined.
-    for (i, v) in vars.iter().enumerate() {
+    // A form may not be undefined where the input is defined: at the origin, and with
+    // each variable the candidate uses directly at zero (one it reaches only through
+    // names changes nothing but the names' values, which both sides share).
+    let direct: HashSet<Sym> = candidate.free_vars().into_iter().collect();
+    let zeroed = std::iter::once(None).chain(vars.iter().filter(|v| direct.contains(*v)).map(Some));
+    for zero in zeroed {
         let mut env = check::random_point(&vars, &mut rng);
-        env.insert(v.clone(), 0.0);
-        if i == 0 {
-            vars.iter().for_each(|w| {
-                env.insert(w.clone(), 0.0);
-            });
+        match zero {
+            Some(v) => {
+                env.insert(v.clone(), 0.0);
+            }
+            None => env.values_mut().for_each(|x| *x = 0.0),
         }
         // Points where a name itself is undefined say nothing about the form.
-        let names_defined = bodies.values().all(|b| eval::eval_with(b, &env, Some(&model)).is_ok_and(f64::is_finite));
-        let (a, b) = values(&env).map_or((f64::NAN, f64::NAN), |(a, b)| (a.v, b.v));
+        let (names_defined, pair) = values(&env);
+        let (a, b) = pair.map_or((f64::NAN, f64::NAN), |(a, b)| (a.v, b.v));
         if names_defined && b.is_finite() && !a.is_finite() {
             return false;
         }
     }
     true
+}
+
+/// One entry of a point memo's key: a name and a value (a number's bits, a body's id).
+fn point_hash(name: &Sym, value: u64) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    value.hash(&mut h);
+    h.finish()
 }
 
 /// Whether `c` (names evaluated as values) is finite with every variable at 800 or
@@ -757,15 +802,117 @@ fn used_bodies(exprs: &[&Expr], bodies: &HashMap<Sym, Expr>) -> HashMap<Sym, Exp
     out
 }
 
+/// The variables of `exprs` with the names of `bodies` inlined, sorted (a body's are
+/// remembered by its id: a Jacobian's entries share their names' bodies).
+fn inlined_vars(exprs: &[&Expr], bodies: &HashMap<Sym, Expr>) -> Vec<Sym> {
+    thread_local! {
+        static BODY_VARS: std::cell::RefCell<HashMap<u64, std::rc::Rc<[Sym]>>> = Default::default();
+    }
+    let mut vars = std::collections::BTreeSet::new();
+    for e in exprs {
+        for v in e.free_vars() {
+            let Some(b) = bodies.get(&v) else {
+                vars.insert(v);
+                continue;
+            };
+            let of_body = BODY_VARS.with(|m| {
+                let mut m = m.borrow_mut();
+                if m.len() > 4096 {
+                    m.clear();
+                }
+                m.entry(b.id()).or_insert_with(|| b.free_vars().into()).clone()
+            });
+            vars.extend(of_body.iter().cloned());
+        }
+    }
+    vars.into_iter().collect()
+}
+
 fn inline_names(e: &Expr, bodies: &HashMap<Sym, Expr>) -> Expr {
     expr::substitute_all(e, bodies)
 }
 
 /// The input as one reduced rational function of its atoms in `view`, factored.
+/// A product whose factors fall into groups with no variable in common is normalized
+/// group by group: nothing cancels or factors across groups (their atoms differ), so
+/// the product of the groups' normal forms is the normal form, without expanding the
+/// whole product and factoring it back (a network's `h*x*(1 - h)*(v1*y1*... + ...)`).
+/// A group's normal form is remembered (a network's gradient has the same backpropagated
+/// sum in many components): a group's atoms, and so its kernel view, are its own.
 fn normalized(e: &Expr, view: View) -> Option<Expr> {
+    let groups = independent_factors(e);
+    if groups.len() > 1 {
+        let parts = groups.into_iter().map(|g| normalized_memo(&Expr::mul(g), view));
+        return parts.collect::<Option<Vec<Expr>>>().map(Expr::mul);
+    }
+    normalized_whole(e, view)
+}
+
+/// [`normalized`] without looking for independent factors: one rational function.
+fn normalized_whole(e: &Expr, view: View) -> Option<Expr> {
     let mut k = Kernels::scan_view(std::slice::from_ref(e), view);
     let r = kernel::pythagorean(&k.to_rat(e)?, &k);
     Some(rat_expr(&r, &k))
+}
+
+/// [`normalized`], remembered; a hit is charged the work the miss spent.
+fn normalized_memo(e: &Expr, view: View) -> Option<Expr> {
+    type Memo = HashMap<(u64, View), (Option<Expr>, u64)>;
+    thread_local! {
+        static NORMALIZED: std::cell::RefCell<Memo> = Default::default();
+    }
+    let key = (e.id(), view);
+    if let Some((r, cost)) = NORMALIZED.with(|m| m.borrow().get(&key).cloned()) {
+        limits::spend_work(cost);
+        return r;
+    }
+    let (r, cost) = limits::metered(|| normalized(e, view));
+    NORMALIZED.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() > 4096 {
+            m.clear();
+        }
+        m.insert(key, (r.clone(), cost));
+    });
+    r
+}
+
+/// The factors of a product grouped so that factors sharing a variable (or a name) are
+/// in one group; factors without any are one group. A single group for anything else.
+fn independent_factors(e: &Expr) -> Vec<Vec<Expr>> {
+    let Node::Mul(fs) = e.node() else { return vec![vec![e.clone()]] };
+    // Union-find over the factors, joined through the symbols they use.
+    let mut parent: Vec<usize> = (0..=fs.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let constants = fs.len();
+    let mut owner: HashMap<Sym, usize> = HashMap::new();
+    for (i, f) in fs.iter().enumerate() {
+        let vars = f.free_vars();
+        if vars.is_empty() {
+            let (a, b) = (root(&mut parent, i), root(&mut parent, constants));
+            parent[a] = b;
+        }
+        for v in vars {
+            let j = *owner.entry(v).or_insert(i);
+            let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+            parent[a] = b;
+        }
+    }
+    let mut groups: Vec<(usize, Vec<Expr>)> = Vec::new();
+    for (i, f) in fs.iter().enumerate() {
+        let r = root(&mut parent, i);
+        match groups.iter_mut().find(|(g, _)| *g == r) {
+            Some((_, g)) => g.push(f.clone()),
+            None => groups.push((r, vec![f.clone()])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
 }
 
 /// A rational function of atoms as an expression: factored, or, over a monomial
@@ -1055,4 +1202,33 @@ fn deflate(p: &Poly, v: Var, g: u32) -> Poly {
         let m = Monomial(m.0.iter().map(|&(w, e)| if w == v { (w, e / g) } else { (w, e) }).collect());
         acc.add(&Poly::monomial(m, c.clone()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A product normalized group by group is the product normalized whole, up to how it
+    /// is written: proved equal, and no costlier.
+    #[test]
+    fn independent_factors_normalize_alone() {
+        let none = HashSet::new();
+        for (text, groups) in [
+            ("h*x*(1 - h)*(v1*y1*(1 - y1)*(y1 - t1) + v2*y2*(1 - y2)*(y2 - t2))", 3),
+            ("q*u*(1 - q)*(2*a - 2*b)/(c + d)", 5),
+            ("(x + 1)*(x - 1)*(y^2 - 1)/(y + 1)", 2),
+            ("3*x*(1/x + y)", 2),
+            ("cos(u)^2*z/(1 - sin(u)^2)", 2),
+            ("e^x*(1 + e^-x)*w", 2),
+        ] {
+            let e = crate::parse::parse_expr(text).unwrap();
+            assert_eq!(independent_factors(&e).len(), groups, "{text}");
+            for view in [View::Opaque, View::Full] {
+                let parts = normalized(&e, view).unwrap();
+                let whole = normalized_whole(&e, view).unwrap();
+                assert!(proved_equal(&parts, &e), "{text}: {parts}");
+                assert!(cost::cost(&parts, &none) <= cost::cost(&whole, &none), "{text}: {parts} against {whole}");
+            }
+        }
+    }
 }
