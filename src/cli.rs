@@ -539,6 +539,8 @@ fn repeated(n: u32, stdin: &mut dyn Read, warnings: &mut Vec<String>, job: &Job)
     let mut out = String::new();
     for _ in 0..n.max(1) {
         let mut w = Vec::new();
+        // Every run from cold: what an earlier run left in the memo tables is not reused.
+        crate::simplify::forget_memos();
         let start = std::time::Instant::now();
         out = job(&mut &input[..], &mut w)?;
         times.push(start.elapsed());

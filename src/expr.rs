@@ -523,6 +523,30 @@ thread_local! {
     };
 }
 
+/// Hashing for maps keyed by node ids: the ids are distinct already, so one multiply
+/// spreads them (SipHash costs more than the lookups it serves).
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// The [`IdHasher`] for maps and sets keyed by node ids.
+pub type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
 fn node_children(node: &Node) -> Vec<&Expr> {
     match node {
         Node::Add(v) | Node::Mul(v) | Node::Call(_, v) => v.iter().collect(),
@@ -734,21 +758,23 @@ impl Expr {
     /// The variables that occur in this expression, sorted; the indices of sums and
     /// products count too, where they are bound (see [`Expr::contains`] for free).
     pub fn free_vars(&self) -> Vec<Sym> {
-        let mut out = std::collections::BTreeSet::new();
-        let mut stack = vec![self.clone()];
-        let mut seen = std::collections::HashSet::new();
+        // By reference, skipping parts without any name (their bloom is empty), each
+        // shared node once; sorted at the end.
+        let mut out: Vec<&Sym> = Vec::new();
+        let mut stack: Vec<&Expr> = vec![self];
+        let mut seen: std::collections::HashSet<u64, IdHash> = Default::default();
         while let Some(e) = stack.pop() {
-            if !seen.insert(e.id()) {
+            if e.0.syms == 0 || !seen.insert(e.id()) {
                 continue;
             }
             match e.node() {
-                Node::Var(s) => {
-                    out.insert(s.clone());
-                }
-                _ => stack.extend(e.children()),
+                // A variable is one node: each is pushed once.
+                Node::Var(s) => out.push(s),
+                n => stack.extend(node_children(n)),
             }
         }
-        out.into_iter().collect()
+        out.sort();
+        out.into_iter().cloned().collect()
     }
 
     /// The numeric coefficient of a term: the first part of [`Expr::coeff_rest`],
@@ -1345,7 +1371,7 @@ fn cmp_terms(a: &Expr, b: &Expr) -> Ordering {
 /// (and their children looked at); the roots are tested too.
 pub fn post_order(roots: &[Expr], mut enter: impl FnMut(&Expr) -> bool) -> Vec<Expr> {
     let mut order = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen: std::collections::HashSet<u64, IdHash> = Default::default();
     // (node, children pushed yet?)
     let mut stack: Vec<(Expr, bool)> = roots.iter().rev().map(|r| (r.clone(), false)).collect();
     while let Some((n, expanded)) = stack.pop() {

@@ -27,8 +27,14 @@ pub fn factored(p: &Poly, k: &Kernels) -> Expr {
 /// [`factored`] as the signed numeric coefficient and the rest, kept apart so that a
 /// quotient can put the sign where it reads best (`p/(1 - p)`, not `-p/(p - 1)`).
 pub fn factored_parts(p: &Poly, k: &Kernels) -> (Rational, Expr) {
+    factored_parts_within(p, k, u64::MAX).unwrap_or_else(|| (Rational::zero(), Expr::one()))
+}
+
+/// [`factored_parts`], or `None` when its factors written out would be larger than
+/// `max_size` nodes (each term counted as its atoms' sizes): it is not built.
+pub fn factored_parts_within(p: &Poly, k: &Kernels, max_size: u64) -> Option<(Rational, Expr)> {
     if p.is_zero() {
-        return (Rational::zero(), Expr::one());
+        return Some((Rational::zero(), Expr::one()));
     }
     let (c, q) = p.normalize();
     let m = q.monomial_gcd();
@@ -40,8 +46,12 @@ pub fn factored_parts(p: &Poly, k: &Kernels) -> (Rational, Expr) {
     let product = factors.iter().fold(Poly::one(), |acc, (f, e)| acc.mul(&f.pow(*e)));
     let c = match q.div_exact(&product).and_then(|r| r.as_constant()) {
         Some(l) => c * l,
-        None => return (c, Expr::mul([k.monomial_expr(&m), k.sum_expr(&q)])),
+        None if written_size(&q, k) > max_size => return None,
+        None => return Some((c, Expr::mul([k.monomial_expr(&m), k.sum_expr(&q)]))),
     };
+    if factors.iter().map(|(f, _)| written_size(f, k)).fold(0u64, u64::saturating_add) > max_size {
+        return None;
+    }
     for (f, e) in factors {
         let (s, f) = tidy_sign(&f, k);
         if e % 2 == 1 {
@@ -49,7 +59,14 @@ pub fn factored_parts(p: &Poly, k: &Kernels) -> (Rational, Expr) {
         }
         parts.push(Expr::pow(k.sum_expr(&f), Expr::int(e as i64)));
     }
-    (c * sign, Expr::mul(parts))
+    Some((c * sign, Expr::mul(parts)))
+}
+
+/// About how many nodes `p` takes written out: each term one, plus its atoms' sizes.
+pub fn written_size(p: &Poly, k: &Kernels) -> u64 {
+    p.terms()
+        .map(|(m, _)| m.0.iter().fold(1u64, |n, &(v, _)| n.saturating_add(k.atom_size(v))))
+        .fold(0u64, u64::saturating_add)
 }
 
 /// Flips a factor so that its constant term is positive (or, without one, its weightiest

@@ -142,6 +142,11 @@ thread_local! {
     static EXPANDED: std::cell::RefCell<HashMap<u64, Expr>> = std::cell::RefCell::new(HashMap::new());
 }
 
+/// Empties [`expand`]'s memo.
+pub(crate) fn forget_memos() {
+    EXPANDED.with(|m| m.borrow_mut().clear());
+}
+
 fn expand_rec(e: &Expr, memo: &mut HashMap<u64, Expr>) -> Expr {
     if let Some(r) = memo.get(&e.id()) {
         return r.clone();
@@ -277,6 +282,16 @@ impl Kernels {
     /// The atom behind a polynomial variable.
     pub fn atom(&self, v: Var) -> &Atom {
         &self.atoms[v as usize]
+    }
+
+    /// The tree size of the atom behind `v`.
+    pub fn atom_size(&self, v: Var) -> u64 {
+        match self.atom(v) {
+            Atom::Sym(_) => 1,
+            Atom::Exp(t) => 2 + t.tree_size(),
+            Atom::Root(b, _) => 2 + b.tree_size(),
+            Atom::Opaque(e) => e.tree_size(),
+        }
     }
 
     /// Every atom, by variable.

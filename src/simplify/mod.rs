@@ -111,7 +111,7 @@ fn collected(e: &Expr, names: &Names) -> Expr {
     // cancelled division needs the numeric check (which large coefficients would
     // defeat, by cancellation in floating point).
     let exact = |c: &Expr| !divides(e) || agrees(c, e, &bodies);
-    match normalized(e, View::Full) {
+    match normalized(e, View::Full, u64::MAX) {
         Some(c) if cost::cost(&c, &HashSet::new()) < cost::cost(e, &HashSet::new()) && exact(&c) => c,
         _ => e.clone(),
     }
@@ -209,6 +209,26 @@ type PointMemo = HashMap<u64, (HashMap<u64, f64>, HashMap<u64, eval::Mag>)>;
 
 thread_local! {
     static POINT_MEMO: std::cell::RefCell<PointMemo> = std::cell::RefCell::new(HashMap::new());
+}
+
+type NormalizedMemo = HashMap<(u64, View, u64), (Option<Expr>, u64)>;
+
+thread_local! {
+    /// The variables of each name's body, by the body's id (see [`inlined_vars`]).
+    static BODY_VARS: std::cell::RefCell<HashMap<u64, std::rc::Rc<[Sym]>>> = Default::default();
+    /// [`normalized`] by node, view and size bound, with the work each cost (see
+    /// [`normalized_memo`]).
+    static NORMALIZED: std::cell::RefCell<NormalizedMemo> = Default::default();
+}
+
+/// Empties the simplifier's memo tables, which only save time: `--repeat` calls this
+/// before each run, so that every run is timed from cold, as one invocation is.
+pub(crate) fn forget_memos() {
+    POINT_MEMO.with(|m| m.borrow_mut().clear());
+    PREPARED.with(|p| *p.borrow_mut() = None);
+    BODY_VARS.with(|m| m.borrow_mut().clear());
+    NORMALIZED.with(|m| m.borrow_mut().clear());
+    kernel::forget_memos();
 }
 
 /// What [`Ctx::new`] last worked out from its names.
@@ -387,19 +407,22 @@ impl<'a> Ctx<'a> {
             views.push(View::Full);
         }
         let mut input_forms = vec![e.clone()];
+        // Forms far larger written out than the part (an expansion that repeats a deep
+        // argument) are never the cheapest: they are not built.
+        let largest = 2 * e.tree_size() + 64;
         let inlined = self.inline(e);
         for &v in &views {
             // Collected as it stands (names as atoms: `q*(1 - t) - t*(1 - q)` is `q - t`),
             // and with the names inlined.
             if inlined != *e {
-                input_forms.extend(normalized(e, v));
+                input_forms.extend(normalized(e, v, largest));
             }
             // With the names inlined, unless that makes the part far larger (a network's
             // activations inlined into a product of its weights): the elimination below
             // works from the named form anyway.
             if inlined.tree_size() <= 4 * e.tree_size() + 64 {
-                input_forms.extend(normalized(&inlined, v));
-                input_forms.extend(normalized(&kernel::expand(&inlined), v));
+                input_forms.extend(normalized(&inlined, v, largest));
+                input_forms.extend(normalized(&kernel::expand(&inlined), v, largest));
             }
         }
         let mut output_forms: Vec<Expr> = Vec::new();
@@ -475,9 +498,7 @@ impl<'a> Ctx<'a> {
                 }
             }
         };
-        // Forms far larger written out than the part (an expansion that repeats a deep
-        // argument) are never the cheapest, and costing them would take long.
-        let largest = 2 * e.tree_size() + 64;
+        // (Nor are the other such forms; costing them would take long.)
         pool.retain(|c| c.tree_size() <= largest);
         if !pool.contains(e) {
             pool.push(e.clone());
@@ -497,9 +518,20 @@ impl<'a> Ctx<'a> {
             .zip(costs)
             .map(|(c, k)| {
                 let far = ties[&k] > 1 && !finite_far_out(&c, &self.bodies);
-                ((k, far, c.to_string().len()), c)
+                ((k, far, 0), c)
             })
             .collect();
+        // The printed length decides what is still tied (printing every form would cost
+        // more than the rest of the ranking).
+        let mut still_tied: HashMap<(u32, bool), usize> = HashMap::new();
+        for ((k, far, _), _) in &keyed {
+            *still_tied.entry((*k, *far)).or_default() += 1;
+        }
+        for ((k, far, len), c) in &mut keyed {
+            if still_tied[&(*k, *far)] > 1 {
+                *len = c.to_string().len();
+            }
+        }
         keyed.sort_by_key(|k| k.0);
         let pool: Vec<Expr> = keyed.into_iter().map(|(_, c)| c).collect();
         for c in pool {
@@ -805,9 +837,6 @@ fn used_bodies(exprs: &[&Expr], bodies: &HashMap<Sym, Expr>) -> HashMap<Sym, Exp
 /// The variables of `exprs` with the names of `bodies` inlined, sorted (a body's are
 /// remembered by its id: a Jacobian's entries share their names' bodies).
 fn inlined_vars(exprs: &[&Expr], bodies: &HashMap<Sym, Expr>) -> Vec<Sym> {
-    thread_local! {
-        static BODY_VARS: std::cell::RefCell<HashMap<u64, std::rc::Rc<[Sym]>>> = Default::default();
-    }
     let mut vars = std::collections::BTreeSet::new();
     for e in exprs {
         for v in e.free_vars() {
@@ -839,34 +868,32 @@ fn inline_names(e: &Expr, bodies: &HashMap<Sym, Expr>) -> Expr {
 /// whole product and factoring it back (a network's `h*x*(1 - h)*(v1*y1*... + ...)`).
 /// A group's normal form is remembered (a network's gradient has the same backpropagated
 /// sum in many components): a group's atoms, and so its kernel view, are its own.
-fn normalized(e: &Expr, view: View) -> Option<Expr> {
+/// `None` where the form would be larger than `max_size` nodes (about): it is not built
+/// (a search has no use for a form far larger than its part).
+fn normalized(e: &Expr, view: View, max_size: u64) -> Option<Expr> {
     let groups = independent_factors(e);
     if groups.len() > 1 {
-        let parts = groups.into_iter().map(|g| normalized_memo(&Expr::mul(g), view));
+        let parts = groups.into_iter().map(|g| normalized_memo(&Expr::mul(g), view, max_size));
         return parts.collect::<Option<Vec<Expr>>>().map(Expr::mul);
     }
-    normalized_whole(e, view)
+    normalized_whole(e, view, max_size)
 }
 
 /// [`normalized`] without looking for independent factors: one rational function.
-fn normalized_whole(e: &Expr, view: View) -> Option<Expr> {
+fn normalized_whole(e: &Expr, view: View, max_size: u64) -> Option<Expr> {
     let mut k = Kernels::scan_view(std::slice::from_ref(e), view);
     let r = kernel::pythagorean(&k.to_rat(e)?, &k);
-    Some(rat_expr(&r, &k))
+    rat_expr_within(&r, &k, max_size)
 }
 
 /// [`normalized`], remembered; a hit is charged the work the miss spent.
-fn normalized_memo(e: &Expr, view: View) -> Option<Expr> {
-    type Memo = HashMap<(u64, View), (Option<Expr>, u64)>;
-    thread_local! {
-        static NORMALIZED: std::cell::RefCell<Memo> = Default::default();
-    }
-    let key = (e.id(), view);
+fn normalized_memo(e: &Expr, view: View, max_size: u64) -> Option<Expr> {
+    let key = (e.id(), view, max_size);
     if let Some((r, cost)) = NORMALIZED.with(|m| m.borrow().get(&key).cloned()) {
         limits::spend_work(cost);
         return r;
     }
-    let (r, cost) = limits::metered(|| normalized(e, view));
+    let (r, cost) = limits::metered(|| normalized(e, view, max_size));
     NORMALIZED.with(|m| {
         let mut m = m.borrow_mut();
         if m.len() > 4096 {
@@ -919,11 +946,20 @@ fn independent_factors(e: &Expr) -> Vec<Vec<Expr>> {
 /// denominator, term by term (`1 - e^-y` rather than `(e^y - 1)/e^y`), whichever is
 /// cheaper.
 fn rat_expr(r: &Rat, k: &Kernels) -> Expr {
-    let (cn, n) = factor::factored_parts(&r.num, k);
-    let (cd, d) = factor::factored_parts(&r.den, k);
+    rat_expr_within(r, k, u64::MAX).unwrap_or_else(Expr::zero)
+}
+
+/// [`rat_expr`], or `None` when it would be larger than `max_size` nodes (about).
+fn rat_expr_within(r: &Rat, k: &Kernels, max_size: u64) -> Option<Expr> {
+    let (cn, n) = factor::factored_parts_within(&r.num, k, max_size)?;
+    let (cd, d) = factor::factored_parts_within(&r.den, k, max_size)?;
     let factored = Expr::mul([Expr::num(cn / cd), n, Expr::pow(d, Expr::int(-1))]);
-    if r.den.len() != 1 || r.den.as_constant().is_some() || r.num.len() < 2 {
-        return factored;
+    if r.den.len() != 1
+        || r.den.as_constant().is_some()
+        || r.num.len() < 2
+        || factor::written_size(&r.num, k) > max_size
+    {
+        return Some(factored);
     }
     let den = factor::factored(&r.den, k);
     let split = Expr::add(
@@ -933,11 +969,7 @@ fn rat_expr(r: &Rat, k: &Kernels) -> Expr {
             .collect::<Vec<_>>(),
     );
     let none = HashSet::new();
-    if cost::cost(&split, &none) < cost::cost(&factored, &none) {
-        split
-    } else {
-        factored
-    }
+    Some(if cost::cost(&split, &none) < cost::cost(&factored, &none) { split } else { factored })
 }
 
 /// Built-in outputs the input's hyperbolic functions, exponentials and sigmoids make
@@ -1224,8 +1256,8 @@ mod tests {
             let e = crate::parse::parse_expr(text).unwrap();
             assert_eq!(independent_factors(&e).len(), groups, "{text}");
             for view in [View::Opaque, View::Full] {
-                let parts = normalized(&e, view).unwrap();
-                let whole = normalized_whole(&e, view).unwrap();
+                let parts = normalized(&e, view, u64::MAX).unwrap();
+                let whole = normalized_whole(&e, view, u64::MAX).unwrap();
                 assert!(proved_equal(&parts, &e), "{text}: {parts}");
                 assert!(cost::cost(&parts, &none) <= cost::cost(&whole, &none), "{text}: {parts} against {whole}");
             }
