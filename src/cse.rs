@@ -5,8 +5,9 @@
 //! number becomes a definition `cseN = ...`, in the order the results need them. The
 //! printed lines are a program deriv reads back: the definitions, then the results.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
+use crate::expr::IdMap;
 use crate::expr::{self, Expr, Func, Node, Sym};
 
 /// Intermediates and results: `defs` in dependency order, `results` using their names.
@@ -31,7 +32,7 @@ fn trivial(e: &Expr) -> bool {
 pub fn cse(results: &[Expr]) -> Cse {
     let order = expr::post_order(results, |_| true);
     // How many parents (tree edges) each node has, counting a node's children once.
-    let mut uses: HashMap<u64, usize> = HashMap::new();
+    let mut uses: IdMap<usize> = IdMap::default();
     for c in results.iter().cloned().chain(order.iter().flat_map(Expr::children)) {
         *uses.entry(c.id()).or_default() += 1;
     }
@@ -51,9 +52,9 @@ pub fn cse(results: &[Expr]) -> Cse {
         }
     };
     // Children come before parents in `order`, so definitions use only earlier names.
-    let mut named: HashMap<u64, Expr> = HashMap::new();
+    let mut named: IdMap<Expr> = IdMap::default();
     let mut defs = Vec::new();
-    let mut memo: HashMap<u64, Expr> = HashMap::new();
+    let mut memo: IdMap<Expr> = IdMap::default();
     for e in &order {
         if uses.get(&e.id()).copied().unwrap_or(0) > 1 && !trivial(e) {
             let body = rebuild(e, &named, &mut memo, true);
@@ -67,7 +68,7 @@ pub fn cse(results: &[Expr]) -> Cse {
 }
 
 /// `e` with named subexpressions replaced by their names (`e` itself kept when `top`).
-fn rebuild(e: &Expr, named: &HashMap<u64, Expr>, memo: &mut HashMap<u64, Expr>, top: bool) -> Expr {
+fn rebuild(e: &Expr, named: &IdMap<Expr>, memo: &mut IdMap<Expr>, top: bool) -> Expr {
     if !top {
         if let Some(n) = named.get(&e.id()) {
             return n.clone();

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::expr::IdMap;
 use crate::expr::{self, AbstractFn, Expr, Func, Node, Sym};
 use crate::func::FUNCS;
 use crate::parse;
@@ -70,14 +71,14 @@ pub fn diff(e: &Expr, x: &Sym) -> Expr {
 /// of `x` whose derivative is given: `p` with `p*(1 - p)` differentiates
 /// `p*(1 - p)` to `p*(1 - p)*(1 - 2*p)` without going back to `e^z`.
 pub fn diff_known(e: &Expr, x: &Sym, known: &HashMap<Sym, Expr>) -> Expr {
-    diff_rec(e, &Wrt::Var(x.clone()), &mut Cx { memo: HashMap::new(), known })
+    diff_rec(e, &Wrt::Var(x.clone()), &mut Cx { memo: IdMap::default(), known })
 }
 
 /// The first derivative of `e` with respect to `w`; with an indexed target, `x[i]`
 /// differentiates to `delta(i, j)` and sums over deltas are resolved.
 pub fn diff_wrt(e: &Expr, w: &Wrt) -> Expr {
     let none = HashMap::new();
-    let d = diff_rec(e, w, &mut Cx { memo: HashMap::new(), known: &none });
+    let d = diff_rec(e, w, &mut Cx { memo: IdMap::default(), known: &none });
     match w {
         Wrt::Var(_) => d,
         Wrt::Indexed(..) => resolve_deltas(&d),
@@ -197,7 +198,7 @@ pub fn check_variable(x: &str) -> Result<Sym> {
 /// What one differentiation carries along: derivatives already found, per node, and
 /// names whose derivatives are given.
 struct Cx<'a> {
-    memo: HashMap<u64, Expr>,
+    memo: IdMap<Expr>,
     known: &'a HashMap<Sym, Expr>,
 }
 

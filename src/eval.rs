@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::expr::IdMap;
 use crate::expr::{AbstractFn, Constant, Expr, Func, Node, Sym};
 use crate::func::FUNCS;
 use crate::number;
@@ -297,7 +298,7 @@ pub fn eval_magnitude(e: &Expr, env: &Env, model: Option<&Model>) -> Result<Mag>
 /// Evaluates `e` on any [`Scalar`], with variables from `vars`. Shared nodes are
 /// evaluated once.
 pub fn eval_with<S: Scalar>(e: &Expr, vars: &HashMap<Sym, S>, model: Option<&Model>) -> Result<S> {
-    let mut memo: HashMap<u64, S> = HashMap::new();
+    let mut memo: IdMap<S> = IdMap::default();
     eval_rec(e, vars, model, &mut memo)
 }
 
@@ -307,17 +308,12 @@ pub fn eval_with_memo<S: Scalar>(
     e: &Expr,
     vars: &HashMap<Sym, S>,
     model: Option<&Model>,
-    memo: &mut HashMap<u64, S>,
+    memo: &mut IdMap<S>,
 ) -> Result<S> {
     eval_rec(e, vars, model, memo)
 }
 
-fn eval_rec<S: Scalar>(
-    e: &Expr,
-    vars: &HashMap<Sym, S>,
-    model: Option<&Model>,
-    memo: &mut HashMap<u64, S>,
-) -> Result<S> {
+fn eval_rec<S: Scalar>(e: &Expr, vars: &HashMap<Sym, S>, model: Option<&Model>, memo: &mut IdMap<S>) -> Result<S> {
     if let Some(v) = memo.get(&e.id()) {
         return Ok(*v);
     }

@@ -255,10 +255,10 @@ impl fmt::Debug for Expr {
 
 #[derive(Default)]
 struct Interner {
-    table: HashMap<u64, Vec<Weak<Inner>>>,
+    table: HashMap<u64, Vec<Weak<Inner>>, IdHash>,
     /// Sums and products by [`Expr::alpha`]: where one that differs only in the name of
     /// its index is found.
-    binders: HashMap<u64, Vec<Weak<Inner>>>,
+    binders: HashMap<u64, Vec<Weak<Inner>>, IdHash>,
     next_id: u64,
     entries: usize,
     purge_at: usize,
@@ -269,7 +269,9 @@ thread_local! {
 }
 
 fn shallow_hash(node: &Node) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    // Children hash by id, names by their bytes: the multiplicative hash is enough for
+    // the table (a collision costs one more comparison).
+    let mut h = IdHasher::default();
     node.hash(&mut h);
     h.finish()
 }
@@ -523,14 +525,15 @@ thread_local! {
     };
 }
 
-/// Hashing for maps keyed by node ids: the ids are distinct already, so one multiply
-/// spreads them (SipHash costs more than the lookups it serves).
+/// Hashing for maps keyed by node ids and for the interner: ids are distinct already,
+/// so a multiply spreads them (SipHash costs more than the lookups it serves).
 #[derive(Default, Clone, Copy)]
 pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // Products move entropy up only: fold the high half down for the table's low bits.
+        self.0 ^ (self.0 >> 29)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -546,6 +549,9 @@ impl Hasher for IdHasher {
 
 /// The [`IdHasher`] for maps and sets keyed by node ids.
 pub type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
+/// A map keyed by node ids (or other well-spread `u64`s).
+pub type IdMap<V> = HashMap<u64, V, IdHash>;
 
 fn node_children(node: &Node) -> Vec<&Expr> {
     match node {
@@ -736,7 +742,7 @@ impl Expr {
     /// [`Expr::contains`], remembering the answer for every node it visits in `memo`:
     /// a walk that asks about each node of a deep expression (the differentiator) stays
     /// linear instead of quadratic.
-    pub fn contains_memo(&self, v: &Sym, memo: &mut HashMap<u64, bool>) -> bool {
+    pub fn contains_memo(&self, v: &Sym, memo: &mut IdMap<bool>) -> bool {
         if self.0.syms & v.bloom() == 0 {
             return false;
         }
@@ -926,7 +932,12 @@ impl Expr {
                     if r.is_zero() {
                         return Expr::zero();
                     }
-                    coeff *= r;
+                    // (Most coefficients are 1: no big-number product for them.)
+                    if coeff.is_one() {
+                        coeff = r.clone();
+                    } else if !r.is_one() {
+                        coeff *= r;
+                    }
                 }
                 Node::Mul(fs) => stack.extend(fs.iter().cloned()),
                 _ => {
@@ -1410,7 +1421,7 @@ pub fn map_children(e: &Expr, mut f: impl FnMut(&Expr) -> Expr) -> Expr {
 /// Inside a sum over `k`, a `from` with `k` free does not occur (its `k` is another),
 /// and a `to` with `k` free has the sum's index renamed first, so that it is not captured.
 pub fn replace(e: &Expr, from: &Expr, to: &Expr) -> Expr {
-    fn go(e: &Expr, from: &Expr, to: &Expr, memo: &mut HashMap<u64, Expr>) -> Expr {
+    fn go(e: &Expr, from: &Expr, to: &Expr, memo: &mut IdMap<Expr>) -> Expr {
         if e == from {
             return to.clone();
         }
@@ -1451,7 +1462,7 @@ pub fn replace(e: &Expr, from: &Expr, to: &Expr) -> Expr {
         memo.insert(e.id(), r.clone());
         r
     }
-    go(e, from, to, &mut HashMap::new())
+    go(e, from, to, &mut IdMap::default())
 }
 
 /// An index name for renaming `k`, free in none of `exprs` and not in `taken`: `k1`,
@@ -1508,17 +1519,17 @@ pub fn substitute(e: &Expr, v: &Sym, value: &Expr) -> Expr {
 
 /// Replaces variables by expressions, all at once, rebuilding canonically.
 pub fn substitute_all(e: &Expr, map: &HashMap<Sym, Expr>) -> Expr {
-    substitute_all_memo(e, map, &mut HashMap::new())
+    substitute_all_memo(e, map, &mut IdMap::default())
 }
 
 /// [`substitute_all`] with a memo of node results kept by the caller: valid as long as
 /// `map` is the same.
-pub fn substitute_all_memo(e: &Expr, map: &HashMap<Sym, Expr>, memo: &mut HashMap<u64, Expr>) -> Expr {
+pub fn substitute_all_memo(e: &Expr, map: &HashMap<Sym, Expr>, memo: &mut IdMap<Expr>) -> Expr {
     let mask = map.keys().fold(0u64, |m, s| m | s.bloom());
     subst_rec(e, map, mask, memo)
 }
 
-fn subst_rec(e: &Expr, map: &HashMap<Sym, Expr>, mask: u64, memo: &mut HashMap<u64, Expr>) -> Expr {
+fn subst_rec(e: &Expr, map: &HashMap<Sym, Expr>, mask: u64, memo: &mut IdMap<Expr>) -> Expr {
     if e.0.syms & mask == 0 {
         return e.clone();
     }
@@ -1544,14 +1555,7 @@ fn subst_rec(e: &Expr, map: &HashMap<Sym, Expr>, mask: u64, memo: &mut HashMap<u
 /// Substitution into a sum or product over `k`: `k` itself is not replaced in the body
 /// (it is another variable there), and where a value has `k` free the index is renamed,
 /// so that it does not capture the value's `k`.
-fn subst_binder(
-    f: &Func,
-    k: &Sym,
-    args: &[Expr],
-    map: &HashMap<Sym, Expr>,
-    mask: u64,
-    memo: &mut HashMap<u64, Expr>,
-) -> Expr {
+fn subst_binder(f: &Func, k: &Sym, args: &[Expr], map: &HashMap<Sym, Expr>, mask: u64, memo: &mut IdMap<Expr>) -> Expr {
     let body = &args[0];
     let mut out: Vec<Expr> = args.to_vec();
     for (o, a) in out.iter_mut().zip(args).skip(1) {

@@ -15,13 +15,14 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::diff::{abstract_partial, builtin_derivative};
+use crate::expr::IdMap;
 use crate::expr::{self, Expr, Func, Node, Sym};
 
 /// `d e / d v` for each of `vars`, in order; `None` when `e` holds index notation.
 pub fn gradient(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
     let mask = Expr::summary(vars);
     let order = topological(e, mask)?;
-    let mut adjoints: HashMap<u64, Vec<Expr>> = HashMap::new();
+    let mut adjoints: IdMap<Vec<Expr>> = IdMap::default();
     adjoints.insert(e.id(), vec![Expr::one()]);
     let wanted: HashSet<Sym> = vars.iter().cloned().collect();
     let mut results: HashMap<Sym, Expr> = HashMap::new();

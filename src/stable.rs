@@ -27,6 +27,7 @@ use std::collections::HashMap;
 
 use num_traits::{One, Signed, ToPrimitive};
 
+use crate::expr::IdMap;
 use crate::expr::{Expr, Func, Node, Sym};
 use crate::func;
 use crate::number::Rational;
@@ -111,7 +112,7 @@ pub fn stabilize(results: &[Expr]) -> Stable {
 struct Rewriter {
     blocks: Vec<(Sym, Block)>,
     index: HashMap<(u8, Vec<u64>), Sym>,
-    memo: HashMap<u64, Expr>,
+    memo: IdMap<Expr>,
 }
 
 /// One term of a sum of exponentials: `coeff * e^exponent` (`exponent` 0 for a constant).

@@ -200,13 +200,21 @@ fn rational_root(cs: &[Rational]) -> Option<Rational> {
     if a0 > MAX_ROOT_SEARCH || an > MAX_ROOT_SEARCH {
         return None;
     }
+    let words: Option<Vec<i128>> = ints.iter().map(|c| c.to_i128()).collect();
     for p in divisors(a0) {
         for q in divisors(an) {
             for sign in [1i64, -1] {
-                let r = Rational::new(BigInt::from(sign) * BigInt::from(p), BigInt::from(q));
-                let value = cs.iter().rev().fold(Rational::zero(), |acc, c| acc * &r + c);
-                if value.is_zero() {
-                    return Some(r);
+                let sp = i128::from(sign) * i128::from(p);
+                // In machine words where nothing overflows; exactly in rationals otherwise.
+                let zero = match words.as_deref().and_then(|a| homogeneous_value(a, sp, i128::from(q))) {
+                    Some(v) => v == 0,
+                    None => {
+                        let r = Rational::new(BigInt::from(sp), BigInt::from(q));
+                        cs.iter().rev().fold(Rational::zero(), |acc, c| acc * &r + c).is_zero()
+                    }
+                };
+                if zero {
+                    return Some(Rational::new(BigInt::from(sp), BigInt::from(q)));
                 }
             }
         }
@@ -214,6 +222,45 @@ fn rational_root(cs: &[Rational]) -> Option<Rational> {
     None
 }
 
+/// `q^n * P(p/q)` for `P` with integer coefficients `a` (lowest first) of degree `n`:
+/// zero exactly when `p/q` is a root. `None` on overflow.
+fn homogeneous_value(a: &[i128], p: i128, q: i128) -> Option<i128> {
+    let (&lead, rest) = a.split_last()?;
+    let mut acc = lead;
+    let mut q_pow: i128 = 1;
+    for &c in rest.iter().rev() {
+        q_pow = q_pow.checked_mul(q)?;
+        acc = acc.checked_mul(p)?.checked_add(c.checked_mul(q_pow)?)?;
+    }
+    Some(acc)
+}
+
 fn divisors(n: u64) -> Vec<u64> {
     (1..=n).take_while(|d| d * d <= n).filter(|d| n.is_multiple_of(*d)).flat_map(|d| [d, n / d]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word evaluation agrees with the exact one wherever it answers.
+    #[test]
+    fn homogeneous_value_is_the_scaled_polynomial() {
+        let polys: [&[i128]; 4] = [&[-6, 1, 1], &[2, -3, 0, 5], &[7], &[0, 0, 4, -1]];
+        for a in polys {
+            for (p, q) in [(1, 1), (-2, 3), (3, -1), (5, 2)] {
+                let n = a.len() as u32 - 1;
+                let x = Rational::new(BigInt::from(p), BigInt::from(q));
+                let exact =
+                    a.iter().rev().fold(Rational::zero(), |acc, &c| acc * &x + Rational::from_integer(c.into()));
+                let scaled = exact * Rational::from_integer(BigInt::from(q).pow(n));
+                assert_eq!(
+                    homogeneous_value(a, p, q).map(|v| Rational::from_integer(v.into())),
+                    Some(scaled),
+                    "{a:?} at {p}/{q}"
+                );
+            }
+        }
+        assert_eq!(homogeneous_value(&[1, i128::MAX], i128::MAX, 1), None);
+    }
 }

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
+use crate::expr::IdMap;
 use crate::expr::{self, Expr, Func, Node, Sym};
 use crate::func::{self, FUNCS};
 use crate::number::Rational;
@@ -88,7 +89,7 @@ pub struct Kernels {
     units: HashMap<Expr, Rational>,
     roots: HashMap<Expr, u32>,
     opaque: std::collections::HashSet<Expr>,
-    memo: HashMap<u64, Option<Rat>>,
+    memo: IdMap<Option<Rat>>,
 }
 
 /// What [`View::Opaque`] keeps whole in `exprs`: the sums of at least [`OPAQUE_TERMS`]
@@ -139,7 +140,7 @@ pub fn expand(e: &Expr) -> Expr {
 }
 
 thread_local! {
-    static EXPANDED: std::cell::RefCell<HashMap<u64, Expr>> = std::cell::RefCell::new(HashMap::new());
+    static EXPANDED: std::cell::RefCell<IdMap<Expr>> = std::cell::RefCell::new(IdMap::default());
 }
 
 /// Empties [`expand`]'s memo.
@@ -147,7 +148,7 @@ pub(crate) fn forget_memos() {
     EXPANDED.with(|m| m.borrow_mut().clear());
 }
 
-fn expand_rec(e: &Expr, memo: &mut HashMap<u64, Expr>) -> Expr {
+fn expand_rec(e: &Expr, memo: &mut IdMap<Expr>) -> Expr {
     if let Some(r) = memo.get(&e.id()) {
         return r.clone();
     }

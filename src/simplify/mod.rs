@@ -24,6 +24,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::check;
 use crate::eval::{self, Model};
+use crate::expr::IdMap;
 use crate::expr::{self, Expr, Func, Node, Sym};
 use crate::func;
 use crate::limits;
@@ -205,17 +206,17 @@ pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Ex
 
 /// Values of nodes at the points [`agrees`] samples, per point: plain values for the
 /// names' bodies, magnitudes for the forms compared.
-type PointMemo = HashMap<u64, (HashMap<u64, f64>, HashMap<u64, eval::Mag>)>;
+type PointMemo = IdMap<(IdMap<f64>, IdMap<eval::Mag>)>;
 
 thread_local! {
-    static POINT_MEMO: std::cell::RefCell<PointMemo> = std::cell::RefCell::new(HashMap::new());
+    static POINT_MEMO: std::cell::RefCell<PointMemo> = std::cell::RefCell::new(IdMap::default());
 }
 
 type NormalizedMemo = HashMap<(u64, View, u64), (Option<Expr>, u64)>;
 
 thread_local! {
     /// The variables of each name's body, by the body's id (see [`inlined_vars`]).
-    static BODY_VARS: std::cell::RefCell<HashMap<u64, std::rc::Rc<[Sym]>>> = Default::default();
+    static BODY_VARS: std::cell::RefCell<IdMap<std::rc::Rc<[Sym]>>> = Default::default();
     /// [`normalized`] by node, view and size bound, with the work each cost (see
     /// [`normalized_memo`]).
     static NORMALIZED: std::cell::RefCell<NormalizedMemo> = Default::default();
@@ -237,7 +238,7 @@ type Prepared = (Vec<(Sym, Expr)>, Form, HashMap<Expr, Sym>, Vec<(HashSet<Sym>, 
 /// [`Ctx::named`]'s or [`Ctx::inline`]'s results by node: pure functions of the names,
 /// shared by the simplifications that use the same names (a Jacobian's entries share
 /// most nodes).
-type NamedMemo = std::rc::Rc<std::cell::RefCell<HashMap<u64, Expr>>>;
+type NamedMemo = std::rc::Rc<std::cell::RefCell<IdMap<Expr>>>;
 
 thread_local! {
     static PREPARED: std::cell::RefCell<Option<Prepared>> = const { std::cell::RefCell::new(None) };
@@ -256,7 +257,7 @@ struct Ctx<'a> {
     visible: Vec<(HashSet<Sym>, bool)>,
     named_memo: NamedMemo,
     inline_memo: NamedMemo,
-    memo: HashMap<u64, Expr>,
+    memo: IdMap<Expr>,
     subs: Vec<(Expr, Expr)>,
     work_left: u64,
 }
@@ -272,7 +273,7 @@ impl<'a> Ctx<'a> {
             visible: Vec::new(),
             named_memo: NamedMemo::default(),
             inline_memo: NamedMemo::default(),
-            memo: HashMap::new(),
+            memo: IdMap::default(),
             subs: Vec::new(),
             work_left: TOTAL_WORK,
         };
@@ -580,11 +581,11 @@ impl<'a> Ctx<'a> {
     /// Replaces sums inside `e` that equal a name by that name: with softmax outputs,
     /// `1 - p1` is `p2` when there are two, `1 - p1 - p2` is `p3` when there are three.
     fn recognize_names(&self, e: &Expr, defs: &[(Sym, Expr)]) -> Expr {
-        let mut memo: HashMap<u64, Expr> = HashMap::new();
+        let mut memo: IdMap<Expr> = IdMap::default();
         self.recognize_rec(e, defs, &mut memo)
     }
 
-    fn recognize_rec(&self, e: &Expr, defs: &[(Sym, Expr)], memo: &mut HashMap<u64, Expr>) -> Expr {
+    fn recognize_rec(&self, e: &Expr, defs: &[(Sym, Expr)], memo: &mut IdMap<Expr>) -> Expr {
         if let Some(r) = memo.get(&e.id()) {
             return r.clone();
         }
