@@ -347,7 +347,10 @@ impl Coef {
                 let (a, b, c, d) = (a as i128, b as i128, c as i128, d as i128);
                 Coef::from_i128(a * d + c * b, b * d)
             }
-            _ => Coef::from_big(self.to_big() + o.to_big()),
+            _ => {
+                charge_big(self, o);
+                Coef::from_big(self.to_big() + o.to_big())
+            }
         }
     }
 
@@ -378,7 +381,10 @@ impl Coef {
                 }
                 Coef::from_i128(n, m)
             }
-            _ => Coef::from_big(self.to_big() * o.to_big()),
+            _ => {
+                charge_big(self, o);
+                Coef::from_big(self.to_big() * o.to_big())
+            }
         }
     }
 
@@ -542,6 +548,9 @@ impl Poly {
     /// `self + o`, or `self - o` when `negate`: a merge of the sorted terms.
     fn merge(&self, o: &Poly, negate: bool) -> Poly {
         let (a, b) = (&self.terms, &o.terms);
+        // A sum costs in proportion to its terms: the remainder loop of an exact division
+        // (a multivariate gcd's content) is a long series of these.
+        crate::limits::spend_work(1 + (a.len() + b.len()) as u64 / MERGE_TERMS_PER_UNIT);
         let other = |c: &Coef| if negate { c.neg() } else { c.clone() };
         let mut out = Vec::with_capacity(a.len() + b.len());
         let (mut i, mut j) = (0, 0);
@@ -599,12 +608,6 @@ impl Poly {
         let mut v = Vec::with_capacity(self.terms.len() * o.terms.len());
         for (m1, c1) in &self.terms {
             crate::limits::check();
-            // Big coefficients cost in proportion to their size.
-            let words = match c1 {
-                Coef::Small(..) => 0,
-                Coef::Big(r) => (r.numer().bits() + r.denom().bits()) / 64,
-            };
-            crate::limits::spend_work(words * o.terms.len() as u64);
             for (m2, c2) in &o.terms {
                 v.push((m1.mul(m2), c1.mul(c2)));
             }
@@ -798,6 +801,22 @@ impl Poly {
         Poly::mono(m, Coef::ONE).mul(&g).normalized().1
     }
 }
+
+/// Arithmetic on big coefficients costs about the square of their size in words (the
+/// gcd that reduces each result): charged to the work budget, so that coefficient
+/// growth in a gcd's remainder sequence ends a search rather than stalling it.
+fn charge_big(a: &Coef, b: &Coef) {
+    let bits = |c: &Coef| match c {
+        Coef::Small(..) => 64,
+        Coef::Big(r) => r.numer().bits() + r.denom().bits(),
+    };
+    let words = (bits(a) + bits(b)) / 64;
+    crate::limits::spend_work(1 + words * words / 16);
+}
+
+/// How many terms of a sum or difference make one unit of a work budget (a unit is
+/// about one node built).
+const MERGE_TERMS_PER_UNIT: u64 = 8;
 
 /// The prime of the coprimality test: below 2^31, so that a product of residues fits a u64.
 const P: u64 = 2_147_483_647;
