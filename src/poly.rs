@@ -501,6 +501,8 @@ impl Poly {
     }
 
     fn from_terms(v: Vec<(Monomial, Coef)>) -> Poly {
+        // Sorting and combining the terms costs as a sum of them does.
+        crate::limits::spend_work(v.len() as u64 / MERGE_TERMS_PER_UNIT);
         Poly { terms: collect_terms(v) }
     }
 
@@ -607,7 +609,8 @@ impl Poly {
         }
         let mut v = Vec::with_capacity(self.terms.len() * o.terms.len());
         for (m1, c1) in &self.terms {
-            crate::limits::check();
+            // A row of products costs in proportion to its terms, as a sum does.
+            crate::limits::spend_work(1 + o.terms.len() as u64 / MERGE_TERMS_PER_UNIT);
             for (m2, c2) in &o.terms {
                 v.push((m1.mul(m2), c1.mul(c2)));
             }
@@ -811,12 +814,12 @@ fn charge_big(a: &Coef, b: &Coef) {
         Coef::Big(r) => r.numer().bits() + r.denom().bits(),
     };
     let words = (bits(a) + bits(b)) / 64;
-    crate::limits::spend_work(1 + words * words / 16);
+    crate::limits::spend_work(1 + words * words / 2);
 }
 
-/// How many terms of a sum or difference make one unit of a work budget (a unit is
-/// about one node built).
-const MERGE_TERMS_PER_UNIT: u64 = 8;
+/// How many terms of a sum, a difference or a row of a product make one unit of a
+/// work budget (a unit is about one node built).
+const MERGE_TERMS_PER_UNIT: u64 = 4;
 
 /// The prime of the coprimality test: below 2^31, so that a product of residues fits a u64.
 const P: u64 = 2_147_483_647;

@@ -78,10 +78,10 @@ pub fn derivatives(e: &Expr, x: &Sym, order: u64, names: &Names, form: Form) -> 
         let raw = crate::diff::diff_known(&last, x, &known);
         // Past the first order, a derivative in the same functions as the order before
         // (a polynomial in `p`, or in `tanh(x)`) only needs collecting and factoring.
-        last = if out.is_empty() || !calls(&raw).is_subset(&calls(&last)) {
-            simplify(&raw, names, form)
-        } else {
-            collected(&raw, names)
+        let same_calls = !out.is_empty() && calls(&raw).is_subset(&calls(&last));
+        last = match same_calls.then(|| collected(&raw, names)).flatten() {
+            Some(c) => c,
+            None => simplify(&raw, names, form),
         };
         out.push(last.clone());
     }
@@ -106,16 +106,19 @@ fn calls(e: &Expr) -> HashSet<Expr> {
 
 /// `e` as one reduced rational function of its atoms, factored, where that is cheaper
 /// and equal (names evaluated as values); no kernels and no names are sought.
-fn collected(e: &Expr, names: &Names) -> Expr {
+/// `None` when collecting ran out of its budget (the whole simplification's): the caller
+/// then simplifies part by part.
+fn collected(e: &Expr, names: &Names) -> Option<Expr> {
     let bodies: HashMap<Sym, Expr> = names.defs.iter().cloned().collect();
     // Collecting a polynomial is exact and loses no point of its domain; only a
     // cancelled division needs the numeric check (which large coefficients would
     // defeat, by cancellation in floating point).
     let exact = |c: &Expr| !divides(e) || agrees(c, e, &bodies);
-    match normalized(e, View::Full, u64::MAX) {
+    let (found, _) = limits::within(TOTAL_WORK, || normalized(e, View::Full, 2 * e.tree_size() + 64));
+    Some(match found? {
         Some(c) if cost::cost(&c, &HashSet::new()) < cost::cost(e, &HashSet::new()) && exact(&c) => c,
         _ => e.clone(),
-    }
+    })
 }
 
 /// Whether `e` divides by anything but a number.
