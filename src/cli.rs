@@ -17,7 +17,7 @@ use crate::codegen;
 use crate::defs::Problem;
 use crate::derivation::Derivation;
 use crate::diff;
-use crate::error::{Error, ErrorKind, Result, Span};
+use crate::error::{Error, ErrorKind, Result, Source, Span};
 use crate::eval::{self, Env};
 use crate::expr::{Expr, Func, Node, Sym};
 use crate::func;
@@ -310,8 +310,9 @@ pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stde
     let mut input = Vec::new();
     if needs_stdin {
         if let Err(e) = stdin.read_to_end(&mut input) {
-            let _ = writeln!(stderr, "error: cannot read stdin: {e}");
-            return 1;
+            let e = Error::new(ErrorKind::io(Source::Stdin, e));
+            let _ = writeln!(stderr, "{e}");
+            return e.exit_code();
         }
     }
     // Deep input is bounded by the parser's depth limit; a large stack makes sure every
@@ -330,8 +331,9 @@ pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stde
     let (res, warnings) = match work {
         Ok(Ok(r)) => r,
         _ => {
-            let _ = writeln!(stderr, "error: internal failure (please report this input)");
-            return 1;
+            let e = Error::new(ErrorKind::Internal);
+            let _ = writeln!(stderr, "{e}");
+            return e.exit_code();
         }
     };
     match res {
@@ -354,10 +356,7 @@ pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stde
 /// `--max-nodes` and `--timeout` as [`Limits`](crate::limits::Limits).
 fn limits_of(cli: &Cli) -> Result<crate::limits::Limits> {
     if !(cli.timeout >= 0.0 && cli.timeout <= 1e9) {
-        return Err(Error::new(ErrorKind::Argument(format!(
-            "--timeout takes a number of seconds, 0 for none (found {})",
-            cli.timeout
-        ))));
+        return Err(Error::new(ErrorKind::Timeout(cli.timeout)));
     }
     Ok(crate::limits::Limits {
         max_nodes: (cli.max_nodes > 0).then_some(cli.max_nodes),
@@ -366,13 +365,7 @@ fn limits_of(cli: &Cli) -> Result<crate::limits::Limits> {
 }
 
 fn limit_error(e: crate::limits::Exceeded) -> Error {
-    let help = match e {
-        crate::limits::Exceeded::Nodes(_) => {
-            "the expression or its derivative grows too large to write out; raise --max-nodes (0 for no limit) to try anyway"
-        }
-        crate::limits::Exceeded::Time(_) => "raise --timeout (0 for no limit) to let it run longer",
-    };
-    Error::new(ErrorKind::Limit(e.to_string())).with_hint(help)
+    Error::new(ErrorKind::Limit(e))
 }
 
 /// The stack of the thread that does the work: room for recursion to the parser's
@@ -404,30 +397,25 @@ fn utf8(bytes: Vec<u8>) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let byte = e.as_bytes()[offset];
-        Error::new(ErrorKind::Utf8 { byte, offset }).with_hint("deriv reads UTF-8 text")
+        Error::new(ErrorKind::Utf8 { byte, offset })
     })
 }
 
 fn read_input(input: &InputArgs, stdin: &mut dyn Read) -> Result<String> {
     let mut text = String::new();
     if let Some(path) = &input.file {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::new(ErrorKind::Io(format!("cannot read `{}`: {e}", path.display()))))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::new(ErrorKind::io(Source::File(path.clone()), e)))?;
         text = utf8(bytes)?;
     }
     match &input.expr {
         Some(e) if e == "-" => {
             let mut bytes = Vec::new();
-            stdin.read_to_end(&mut bytes).map_err(|e| Error::new(ErrorKind::Io(format!("cannot read stdin: {e}"))))?;
+            stdin.read_to_end(&mut bytes).map_err(|e| Error::new(ErrorKind::io(Source::Stdin, e)))?;
             push_statement(&mut text, &utf8(bytes)?);
         }
         Some(e) => push_statement(&mut text, &os_to_string(e)?),
         None if input.file.is_some() => {}
-        None => {
-            return Err(Error::new(ErrorKind::Argument(
-                "no expression: pass EXPR, `-` for stdin, or --file FILE".into(),
-            )))
-        }
+        None => return Err(Error::new(ErrorKind::NoExpression)),
     }
     Ok(text.strip_prefix('\u{FEFF}').map(str::to_owned).unwrap_or(text))
 }
@@ -475,12 +463,11 @@ fn warn_typos<'a>(
         if let Node::Call(Func::Abstract(a), _) = e.node() {
             let n = a.name.as_str();
             if let Some(f) = func::suggest(n) {
-                let msg = format!("`{n}` is not a built-in function, so deriv takes it as an abstract function");
+                let kind = ErrorKind::UnknownFunction { name: n.to_owned(), suggestion: f.to_owned() };
                 let w = sources
                     .clone()
-                    .find_map(|src| Some(Error::at(ErrorKind::Misuse(msg.clone()), call_span(src, n)?, src)))
-                    .unwrap_or_else(|| Error::new(ErrorKind::Misuse(msg)));
-                let w = w.with_hint(format!("did you mean `{f}`?"));
+                    .find_map(|src| Some(Error::at(kind.clone(), call_span(src, n)?, src)))
+                    .unwrap_or_else(|| Error::new(kind));
                 if !warnings.contains(&w.as_warning()) {
                     warnings.push(w.as_warning());
                 }
@@ -501,29 +488,15 @@ fn call_span(src: &str, name: &str) -> Option<Span> {
 }
 
 fn variable(p: &Problem, wrt: &str) -> Result<Sym> {
-    let x = diff::check_variable(wrt)?;
-    if let Some(d) = p.get(&x) {
-        return Err(Error::new(ErrorKind::Argument(format!(
-            "cannot differentiate with respect to `{x}`: it is defined as {}",
-            to_text(&d.body)
-        ))));
-    }
-    Ok(x)
+    p.variable(wrt)
 }
 
 fn default_variable(e: &Expr) -> Result<Sym> {
     let vars = e.free_vars();
     match vars.as_slice() {
         [x] => Ok(x.clone()),
-        [] => Err(Error::new(ErrorKind::Argument("the expression has no variable: pass --wrt VAR".into()))),
-        _ => {
-            let names: Vec<&str> = vars.iter().map(Sym::as_str).collect();
-            Err(Error::new(ErrorKind::Argument(format!(
-                "{} free variables ({}): pass --wrt to choose one",
-                names.len(),
-                names.join(", ")
-            ))))
-        }
+        [] => Err(Error::new(ErrorKind::NoVariable)),
+        _ => Err(Error::new(ErrorKind::SeveralVariables { names: vars.iter().map(Sym::to_string).collect() })),
     }
 }
 
@@ -534,7 +507,7 @@ type Job<'a> = dyn Fn(&mut dyn Read, &mut Vec<String>) -> Result<String> + 'a;
 /// time per run on stderr.
 fn repeated(n: u32, stdin: &mut dyn Read, warnings: &mut Vec<String>, job: &Job) -> Result<String> {
     let mut input = Vec::new();
-    stdin.read_to_end(&mut input).map_err(|e| Error::new(ErrorKind::Io(format!("cannot read stdin: {e}"))))?;
+    stdin.read_to_end(&mut input).map_err(|e| Error::new(ErrorKind::io(Source::Stdin, e)))?;
     let mut times = Vec::new();
     let mut out = String::new();
     for _ in 0..n.max(1) {
@@ -582,14 +555,12 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
         Command::Note(a) => {
             let src = if a.file == "-" {
                 let mut bytes = Vec::new();
-                stdin
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| Error::new(ErrorKind::Io(format!("cannot read stdin: {e}"))))?;
+                stdin.read_to_end(&mut bytes).map_err(|e| Error::new(ErrorKind::io(Source::Stdin, e)))?;
                 utf8(bytes)?
             } else {
                 let path = std::path::PathBuf::from(&a.file);
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| Error::new(ErrorKind::Io(format!("cannot read `{}`: {e}", path.display()))))?;
+                let bytes =
+                    std::fs::read(&path).map_err(|e| Error::new(ErrorKind::io(Source::File(path.clone()), e)))?;
                 utf8(bytes)?
             };
             let format = match a.format {
@@ -627,10 +598,8 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
 
 fn check_figures(report: &CheckReport, tol: f64) -> Result<()> {
     if report.max_error > tol {
-        return Err(Error::new(ErrorKind::Check(format!(
-            "check failed: max error {:.3e} at {} points exceeds the tolerance {tol:e}",
-            report.max_error, report.points
-        ))));
+        let CheckReport { max_error, points } = *report;
+        return Err(Error::new(ErrorKind::CheckFailed { max_error, points, tolerance: tol }));
     }
     Ok(())
 }
@@ -668,10 +637,10 @@ fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
     let opts = options(&a.result.simplify, &p)?;
     if a.steps {
         if a.order != 1 {
-            return Err(Error::new(ErrorKind::Argument("--steps shows first derivatives: leave out --order".into())));
+            return Err(Error::new(ErrorKind::StepsOrder));
         }
         if !opts.assume.is_empty() {
-            return Err(Error::new(ErrorKind::Argument("--steps does not use --assume: leave out one of them".into())));
+            return Err(Error::new(ErrorKind::StepsAssume));
         }
         let der = Derivation::new(&p, &x, opts.form)?;
         return Ok(match a.result.format {
@@ -724,14 +693,10 @@ fn run_diff(a: DiffArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
 /// count as computed at the free indices (`p[i]`, `p[j]`).
 fn run_diff_indexed(a: &DiffArgs, p: &Problem, base: &Sym, idx: &[Expr]) -> Result<String> {
     if p.get(base).is_some() {
-        return Err(Error::new(ErrorKind::Argument(format!(
-            "cannot differentiate with respect to `{base}`: it is defined"
-        ))));
+        return Err(Error::new(ErrorKind::DefinedVariable { name: base.to_string(), definition: None }));
     }
     if a.order != 1 || a.steps || a.result.checks.check {
-        return Err(Error::new(ErrorKind::Argument(
-            "with an indexed --wrt, --order, --steps and --check are not supported yet".into(),
-        )));
+        return Err(Error::new(ErrorKind::IndexedUnsupported));
     }
     let wrt = diff::Wrt::Indexed(base.clone(), idx.to_vec());
     let sizes = match &a.size {
@@ -949,17 +914,18 @@ fn parse_point(at: &str) -> Result<Env> {
     for part in at.split(',') {
         let span = Span::new(offset, offset + part.len());
         offset += part.len() + 1;
-        let bad = |msg: String| Error::at(ErrorKind::Argument(msg), span, at);
-        let (name, value) = part.split_once('=').ok_or_else(|| bad("expected VAR=VALUE".into()))?;
-        let x = diff::check_variable(name.trim()).map_err(|e| bad(e.kind.to_string()))?;
+        let bad = |kind: ErrorKind| Error::at(kind, span, at);
+        let (name, value) = part.split_once('=').ok_or_else(|| bad(ErrorKind::PointNotPair))?;
+        let x = diff::check_variable(name.trim()).map_err(|e| bad(e.into_kind()))?;
+        let name = x.to_string();
         let v = crate::parse::parse_expr(value)
-            .map_err(|e| bad(format!("bad value for `{x}`: {}", e.kind)))
-            .and_then(|e| eval::eval(&e, &Env::new()).map_err(|e| bad(e.kind.to_string())))?;
+            .map_err(|e| bad(ErrorKind::BadValue { name: name.clone(), cause: Box::new(e.into_kind()) }))
+            .and_then(|e| eval::eval(&e, &Env::new()).map_err(|e| bad(e.into_kind())))?;
         if !v.is_finite() {
-            return Err(bad(format!("the value of `{x}` is not a finite number")));
+            return Err(bad(ErrorKind::InfiniteValue { name }));
         }
-        if env.insert(x.clone(), v).is_some() {
-            return Err(bad(format!("`{x}` is given twice")));
+        if env.insert(x, v).is_some() {
+            return Err(bad(ErrorKind::RepeatedValue { name }));
         }
     }
     Ok(env)
@@ -974,13 +940,7 @@ fn run_eval(a: EvalArgs, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
     let env = parse_point(&at)?;
     let v = eval::eval(&p.inlined_target(), &env)?;
     if !v.is_finite() {
-        return Err(Error::new(ErrorKind::Eval(format!(
-            "the value is not a finite real number (it evaluates to {v})"
-        )))
-        .with_hint(
-            "somewhere it divides by zero, leaves the domain of ln, sqrt, asin, ..., or passes \
-                 the largest double (about 1.8e308)",
-        ));
+        return Err(Error::new(ErrorKind::NotFinite(v)));
     }
     Ok(format!("{v}\n"))
 }

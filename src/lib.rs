@@ -75,11 +75,6 @@ pub fn derivation(src: &str, wrt: &str) -> Result<derivation::Derivation> {
 
 fn problem_and_variable(src: &str, wrt: &str) -> Result<(defs::Problem, Sym)> {
     let problem = defs::Problem::load(&[], src)?;
-    let x = diff::check_variable(wrt)?;
-    if problem.get(&x).is_some() {
-        return Err(Error::new(ErrorKind::Argument(format!(
-            "cannot differentiate with respect to `{x}`: it is defined"
-        ))));
-    }
+    let x = problem.variable(wrt)?;
     Ok((problem, x))
 }
