@@ -74,7 +74,8 @@ impl Problem {
             rows.push(p.target.clone());
         }
         if rows.is_empty() {
-            rows = p.defs.iter().filter(|d| *d.source == *program).map(|d| Expr::sym(d.name.clone())).collect();
+            // The program's definitions come after those of `lets`, one per `--let`.
+            rows = p.defs[lets.len()..].iter().map(|d| Expr::sym(d.name.clone())).collect();
         }
         Ok((p, rows))
     }

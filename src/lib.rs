@@ -27,10 +27,12 @@ pub mod limits;
 pub mod matrix;
 pub mod note;
 pub mod number;
+pub mod output;
 pub mod parse;
 pub mod poly;
 pub mod prec;
 pub mod print;
+pub mod request;
 pub mod reverse;
 pub mod simplify;
 pub mod stable;
@@ -56,7 +58,7 @@ pub fn parse(src: &str) -> Result<Expr> {
 pub fn derivative(src: &str, wrt: &str) -> Result<Expr> {
     let (problem, x) = problem_and_variable(src, wrt)?;
     let names = problem.names(Some(&x));
-    let form = if problem.defs.is_empty() { simplify::Form::Auto } else { simplify::Form::Output };
+    let form = matrix::Options::new(&problem).form;
     Ok(simplify::simplify(&diff(&problem.inlined_target(), &x), &names, form))
 }
 
@@ -69,8 +71,7 @@ pub fn derivative(src: &str, wrt: &str) -> Result<Expr> {
 /// ```
 pub fn derivation(src: &str, wrt: &str) -> Result<derivation::Derivation> {
     let (problem, x) = problem_and_variable(src, wrt)?;
-    let form = if problem.defs.is_empty() { simplify::Form::Auto } else { simplify::Form::Output };
-    derivation::Derivation::new(&problem, &x, form)
+    derivation::Derivation::new(&problem, &x, matrix::Options::new(&problem).form)
 }
 
 fn problem_and_variable(src: &str, wrt: &str) -> Result<(defs::Problem, Sym)> {
