@@ -12,6 +12,7 @@
 
 pub mod assume;
 pub mod check;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod codegen;
 pub mod cse;
