@@ -208,8 +208,36 @@ pub enum ErrorKind {
     // ---- Requests and their arguments.
     /// Free text from a call site not yet given a kind of its own.
     #[doc(hidden)]
-    // FIXME: for removal once `diff::check_variable` and `diff::parse_sizes` build kinds.
+    // FIXME: for removal once `diff::check_variable` and `diff::parse_sizes` build the
+    // kinds below (`EmptyVariable` to `BadSizes`), which say what they say now.
     Argument(String),
+    /// An empty name to differentiate by.
+    EmptyVariable,
+    /// A number to differentiate by.
+    NumberVariable {
+        /// As written.
+        found: String,
+    },
+    /// A constant (`e`, `pi`) to differentiate by.
+    ConstantVariable {
+        /// The constant.
+        name: String,
+    },
+    /// An expression to differentiate by.
+    NotAVariable {
+        /// As written.
+        found: String,
+    },
+    /// Something to differentiate by that does not read as an expression.
+    NotAVariableName {
+        /// As written.
+        found: String,
+    },
+    /// A `--size` part that is not `NAME=N`.
+    BadSizes {
+        /// The part.
+        found: String,
+    },
     /// A `--let` that is not one definition.
     LetNotDefinition,
     /// An `--assume` that is not an equation.
@@ -648,6 +676,14 @@ impl fmt::Display for ErrorKind {
             K::Cycle { names } => write!(f, "definitions form a cycle: {}", names.join(" -> ")),
             K::Redefined { name } => write!(f, "`{name}` is already defined"),
             K::Argument(msg) => write!(f, "{msg}"),
+            K::EmptyVariable => write!(f, "the variable to differentiate by is empty"),
+            K::NumberVariable { found } => write!(f, "cannot differentiate with respect to a number (`{found}`)"),
+            K::ConstantVariable { name } => write!(f, "cannot differentiate with respect to the constant `{name}`"),
+            K::NotAVariable { found } => {
+                write!(f, "`{found}` is not a variable: differentiate with respect to a name such as x")
+            }
+            K::NotAVariableName { found } => write!(f, "`{found}` is not a variable name"),
+            K::BadSizes { found } => write!(f, "--size takes NAME=N pairs, as in K=3,M=2 (found `{found}`)"),
             K::LetNotDefinition => write!(f, "--let takes one definition, NAME=EXPRESSION"),
             K::FactNotEquation => write!(f, "--assume takes an equation, LHS = RHS"),
             K::NoteRequest { verb } => write!(f, "write `{verb} SUBJECT wrt VAR`"),
@@ -979,5 +1015,23 @@ mod tests {
             clue: Some(Clue::CommaOutsideCall),
         };
         assert_eq!(comma.in_rows().help().as_deref(), Some("rows are separated by `;`, as in `p1; p2; p3`"));
+    }
+
+    #[test]
+    fn the_kinds_for_diff_rs_say_what_it_says_now() {
+        use crate::diff::{check_variable, parse_sizes};
+        let says = |e: Error| e.into_kind().to_string();
+        let found = |s: &str| s.to_owned();
+        let cases = [
+            (check_variable(" ").map(|_| ()), ErrorKind::EmptyVariable),
+            (check_variable("2").map(|_| ()), ErrorKind::NumberVariable { found: found("2") }),
+            (check_variable("pi").map(|_| ()), ErrorKind::ConstantVariable { name: found("pi") }),
+            (check_variable("x+y").map(|_| ()), ErrorKind::NotAVariable { found: found("x+y") }),
+            (check_variable("(x").map(|_| ()), ErrorKind::NotAVariableName { found: found("(x") }),
+            (parse_sizes("K").map(|_| ()), ErrorKind::BadSizes { found: found("K") }),
+        ];
+        for (res, kind) in cases {
+            assert_eq!(res.err().map(says), Some(kind.to_string()));
+        }
     }
 }
