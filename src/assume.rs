@@ -87,9 +87,8 @@ fn placeholder(i: usize) -> Sym {
 }
 
 fn parse_fact(fact: &str) -> Result<Assumption> {
-    let (lhs, rhs) = fact.split_once('=').ok_or_else(|| {
-        Error::at(ErrorKind::Argument("--assume takes an equation, LHS = RHS".into()), Span::new(0, fact.len()), fact)
-    })?;
+    let (lhs, rhs) =
+        fact.split_once('=').ok_or_else(|| Error::at(ErrorKind::FactNotEquation, Span::new(0, fact.len()), fact))?;
     let rhs_at = lhs.len() + 1;
     let lhs = crate::parse::parse_expr(lhs).map_err(|e| e.relocate(0, 0, fact))?;
     let rhs = crate::parse::parse_expr(rhs).map_err(|e| e.relocate(0, rhs_at, fact))?;

@@ -178,9 +178,7 @@ pub fn check_chain(derivs: &[Expr], x: &Sym, n_points: usize, seed: u64) -> Resu
             report.max_error = report.max_error.max(rounding_aware_error(sym, dual.d));
         }
         if found == 0 {
-            return Err(Error::new(ErrorKind::Check(
-                "no point found where the expression and its derivative are both defined".into(),
-            )));
+            return Err(Error::new(ErrorKind::NoCheckPoint));
         }
         report.points += found;
     }

@@ -8,7 +8,8 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::error::{Error, ErrorKind, Result, Span};
+use crate::diff;
+use crate::error::{Error, ErrorKind, Nesting, Result, Span, ZeroDenominator};
 use crate::expr::{self, Expr, Func, Node, Sym};
 use crate::parse::{self, Statement};
 
@@ -62,17 +63,19 @@ impl Problem {
     /// are the bare expressions, or, when there are none, the names the program defines
     /// (`p1 = ...; p2 = ...`; not those of `lets`). The target is the last statement.
     pub fn load_rows(lets: &[String], program: &str) -> Result<(Problem, Vec<Expr>)> {
-        let (p, mut rows) = Problem::load_statements(lets, program, true).map_err(|e| match &e.kind {
-            ErrorKind::Expected { found, .. } if found.starts_with("`,`") && e.source.as_deref() == Some(program) => {
-                e.with_hint("rows are separated by `;`, as in `p1; p2; p3`")
+        let (p, mut rows) = Problem::load_statements(lets, program, true).map_err(|e| {
+            if e.input() == Some(program) {
+                e.map_kind(ErrorKind::in_rows)
+            } else {
+                e
             }
-            _ => e,
         })?;
         if p.target_name.is_none() {
             rows.push(p.target.clone());
         }
         if rows.is_empty() {
-            rows = p.defs.iter().filter(|d| *d.source == *program).map(|d| Expr::sym(d.name.clone())).collect();
+            // The program's definitions come after those of `lets`, one per `--let`.
+            rows = p.defs[lets.len()..].iter().map(|d| Expr::sym(d.name.clone())).collect();
         }
         Ok((p, rows))
     }
@@ -95,13 +98,7 @@ impl Problem {
                     };
                     push_def(&mut defs, &mut index, def)?;
                 }
-                _ => {
-                    return Err(Error::at(
-                        ErrorKind::Argument("--let takes one definition, NAME=EXPRESSION".into()),
-                        Span::new(0, l.len()),
-                        l,
-                    ))
-                }
+                _ => return Err(Error::at(ErrorKind::LetNotDefinition, Span::new(0, l.len()), l)),
             }
         }
         let (stmts, assumed_nonzero) = expr::with_assumptions(|| parse::parse_program(program));
@@ -127,17 +124,10 @@ impl Problem {
                 }
                 None if i == last => target = Some((None, s.body)),
                 None if bare_anywhere => bare.push(s.body),
-                None => {
-                    return Err(Error::at(
-                        ErrorKind::Definition("only the last statement may be a bare expression".into()),
-                        s.span,
-                        program,
-                    )
-                    .with_hint("name it: `y = ...`"))
-                }
+                None => return Err(Error::at(ErrorKind::BareExpression, s.span, program)),
             }
         }
-        let (target_name, target) = target.ok_or_else(|| Error::new(ErrorKind::Empty))?;
+        let (target_name, target) = target.ok_or_else(|| Error::new(ErrorKind::Empty { comments: false }))?;
         let mut p = Problem { defs, target, target_name, assumed_nonzero, index, resolved: HashMap::new() };
         let order = p.dependency_order()?;
         p.resolve_all(&order)?;
@@ -152,8 +142,7 @@ impl Problem {
                 return Err(zero_denominator());
             }
             if inlined.depth() > MAX_DEPTH {
-                return Err(Error::new(ErrorKind::TooDeep(MAX_DEPTH as usize))
-                    .with_hint("the definitions, inlined, nest deeper than deriv works"));
+                return Err(Error::new(ErrorKind::TooDeep { limit: MAX_DEPTH as usize, nesting: Nesting::Inlined }));
             }
         }
         Ok((p, bare))
@@ -162,6 +151,26 @@ impl Problem {
     /// The definition of `name`, if there is one.
     pub fn get(&self, name: &Sym) -> Option<&Definition> {
         self.index.get(name).map(|&i| &self.defs[i])
+    }
+
+    /// `wrt` as a variable to differentiate by: a name ([`diff::check_variable`]) that
+    /// is not defined here.
+    pub fn variable(&self, wrt: &str) -> Result<Sym> {
+        let x = diff::check_variable(wrt)?;
+        self.check_wrt(&x)?;
+        Ok(x)
+    }
+
+    /// `Ok` unless `x` is a name defined here: a defined name stands for its
+    /// definition, so there is nothing to differentiate by.
+    pub fn check_wrt(&self, x: &Sym) -> Result<()> {
+        match self.get(x) {
+            Some(d) => Err(Error::new(ErrorKind::DefinedVariable {
+                name: x.to_string(),
+                definition: Some(crate::print::text::to_text(&d.body)),
+            })),
+            None => Ok(()),
+        }
     }
 
     /// The defined names `name`'s body uses, in order.
@@ -218,22 +227,13 @@ impl Problem {
 
     fn cycle_error(&self, path: &[(Sym, Vec<Sym>)], name: &Sym) -> Error {
         let start = path.iter().position(|(n, _)| n == name).unwrap_or(0);
-        let mut names: Vec<&str> = path[start..].iter().map(|(n, _)| n.as_str()).collect();
-        names.push(name.as_str());
-        let msg = if names.len() == 2 {
-            format!("`{name}` is defined in terms of itself")
-        } else {
-            format!("definitions form a cycle: {}", names.join(" -> "))
-        };
-        let e = match self.get(name) {
-            Some(def) => Error::at(ErrorKind::Definition(msg), def.span, &def.source),
-            None => Error::new(ErrorKind::Definition(msg)),
-        };
-        e.with_hint(if names.len() == 2 {
-            "a name stands for its definition, so the definition cannot use it: rename one of them"
-        } else {
-            "a definition may use only names that do not depend on it"
-        })
+        let mut names: Vec<String> = path[start..].iter().map(|(n, _)| n.to_string()).collect();
+        names.push(name.to_string());
+        let kind = ErrorKind::Cycle { names };
+        match self.get(name) {
+            Some(def) => Error::at(kind, def.span, &def.source),
+            None => Error::new(kind),
+        }
     }
 
     /// Inlines every definition into the ones after it in `order`, refusing a result
@@ -243,9 +243,9 @@ impl Problem {
             let Some(def) = self.get(name) else { continue };
             let e = self.inline_plain(&def.body);
             if e.depth() > MAX_DEPTH {
-                return Err(Error::at(ErrorKind::TooDeep(MAX_DEPTH as usize), def.span, &def.source).with_hint(
-                    format!("`{name}`, with the definitions it uses inlined, nests {} levels deep", e.depth()),
-                ));
+                let nesting = Nesting::Definition { name: name.to_string(), depth: e.depth() };
+                let kind = ErrorKind::TooDeep { limit: MAX_DEPTH as usize, nesting };
+                return Err(Error::at(kind, def.span, &def.source));
             }
             self.resolved.insert(name.clone(), e);
         }
@@ -359,14 +359,13 @@ fn divides_by_zero(e: &Expr) -> bool {
 }
 
 fn zero_denominator() -> Error {
-    Error::new(ErrorKind::DivisionByZero).with_hint("a name that is defined as 0 stands in a denominator")
+    Error::new(ErrorKind::DivisionByZero(ZeroDenominator::ZeroName))
 }
 
 fn push_def(defs: &mut Vec<Definition>, index: &mut HashMap<Sym, usize>, def: Definition) -> Result<()> {
     if index.contains_key(&def.name) {
-        let name = &def.name;
-        return Err(Error::at(ErrorKind::Definition(format!("`{name}` is already defined")), def.span, &def.source)
-            .with_hint("each name is defined once: rename one of the definitions"));
+        let kind = ErrorKind::Redefined { name: def.name.to_string() };
+        return Err(Error::at(kind, def.span, &def.source));
     }
     index.insert(def.name.clone(), defs.len());
     defs.push(def);

@@ -320,9 +320,7 @@ fn eval_rec<S: Scalar>(e: &Expr, vars: &HashMap<Sym, S>, model: Option<&Model>, 
     let v = match e.node() {
         Node::Num(r) => S::constant(number::to_f64(r)),
         Node::Const(Constant::Pi) => S::constant(std::f64::consts::PI),
-        Node::Var(s) => *vars
-            .get(s)
-            .ok_or_else(|| Error::new(ErrorKind::Eval(format!("no value for `{s}`: give one with --at {s}=..."))))?,
+        Node::Var(s) => *vars.get(s).ok_or_else(|| Error::new(ErrorKind::NoValue { name: s.to_string() }))?,
         Node::Add(ts) => {
             let mut acc = S::constant(0.0);
             for t in ts {
@@ -374,7 +372,7 @@ fn eval_rec<S: Scalar>(e: &Expr, vars: &HashMap<Sym, S>, model: Option<&Model>, 
                 _ => (1, DEFAULT_RANGE),
             };
             if hi - lo > 100_000 {
-                return Err(Error::new(ErrorKind::Eval(format!("the sum over `{k}` has too many terms to evaluate"))));
+                return Err(Error::new(ErrorKind::SumTooLong { index: k.to_string() }));
             }
             let mut acc = S::constant(if product { 1.0 } else { 0.0 });
             for i in lo..=hi {
@@ -386,12 +384,7 @@ fn eval_rec<S: Scalar>(e: &Expr, vars: &HashMap<Sym, S>, model: Option<&Model>, 
             acc
         }
         Node::Call(Func::Abstract(f), args) => {
-            let model = model.ok_or_else(|| {
-                Error::new(ErrorKind::Eval(format!(
-                    "cannot evaluate the abstract function `{}`: define it with --let",
-                    f.name
-                )))
-            })?;
+            let model = model.ok_or_else(|| Error::new(ErrorKind::AbstractValue { name: f.name.to_string() }))?;
             let mut xs = Vec::with_capacity(args.len());
             for a in args {
                 xs.push(eval_rec(a, vars, Some(model), memo)?);

@@ -12,6 +12,7 @@
 
 pub mod assume;
 pub mod check;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod codegen;
 pub mod cse;
@@ -27,10 +28,12 @@ pub mod limits;
 pub mod matrix;
 pub mod note;
 pub mod number;
+pub mod output;
 pub mod parse;
 pub mod poly;
 pub mod prec;
 pub mod print;
+pub mod request;
 pub mod reverse;
 pub mod simplify;
 pub mod stable;
@@ -56,7 +59,7 @@ pub fn parse(src: &str) -> Result<Expr> {
 pub fn derivative(src: &str, wrt: &str) -> Result<Expr> {
     let (problem, x) = problem_and_variable(src, wrt)?;
     let names = problem.names(Some(&x));
-    let form = if problem.defs.is_empty() { simplify::Form::Auto } else { simplify::Form::Output };
+    let form = matrix::Options::new(&problem).form;
     Ok(simplify::simplify(&diff(&problem.inlined_target(), &x), &names, form))
 }
 
@@ -69,17 +72,11 @@ pub fn derivative(src: &str, wrt: &str) -> Result<Expr> {
 /// ```
 pub fn derivation(src: &str, wrt: &str) -> Result<derivation::Derivation> {
     let (problem, x) = problem_and_variable(src, wrt)?;
-    let form = if problem.defs.is_empty() { simplify::Form::Auto } else { simplify::Form::Output };
-    derivation::Derivation::new(&problem, &x, form)
+    derivation::Derivation::new(&problem, &x, matrix::Options::new(&problem).form)
 }
 
 fn problem_and_variable(src: &str, wrt: &str) -> Result<(defs::Problem, Sym)> {
     let problem = defs::Problem::load(&[], src)?;
-    let x = diff::check_variable(wrt)?;
-    if problem.get(&x).is_some() {
-        return Err(Error::new(ErrorKind::Argument(format!(
-            "cannot differentiate with respect to `{x}`: it is defined"
-        ))));
-    }
+    let x = problem.variable(wrt)?;
     Ok((problem, x))
 }

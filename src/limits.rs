@@ -36,15 +36,6 @@ pub enum Exceeded {
     Time(Duration),
 }
 
-impl std::fmt::Display for Exceeded {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Exceeded::Nodes(n) => write!(f, "gave up: the work needs more than {n} expression nodes (--max-nodes)"),
-            Exceeded::Time(t) => write!(f, "gave up: the work takes longer than {} s (--timeout)", t.as_secs_f64()),
-        }
-    }
-}
-
 /// How often (in nodes built) the clock is read.
 pub const CLOCK_EVERY: u64 = 1024;
 

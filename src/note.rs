@@ -54,7 +54,7 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
         let line = line.trim_end_matches(['\n', '\r']);
         let trimmed = line.trim();
         let span = Span::new(start, start + line.len());
-        let bad = |msg: String| Error::at(ErrorKind::Argument(msg), span, src);
+        let bad = |kind: ErrorKind| Error::at(kind, span, src);
         if trimmed.is_empty() {
             continue;
         }
@@ -68,18 +68,18 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
         let request = trimmed.split_once(' ').filter(|(w, _)| *w == "diff" || *w == "grad");
         if let Some((verb, rest)) = request {
             let (subject, vars) =
-                rest.rsplit_once(" wrt ").ok_or_else(|| bad(format!("write `{verb} SUBJECT wrt VAR`")))?;
+                rest.rsplit_once(" wrt ").ok_or_else(|| bad(ErrorKind::NoteRequest { verb: verb.into() }))?;
             let text = format!("{program}\n{subject}");
             let problem =
                 Problem::load(&[], &text).map_err(|e| e.relocate(program.len() + 1, offset_of(subject), src))?;
             let form = if problem.defs.is_empty() { Form::Auto } else { Form::Output };
             if verb == "diff" {
-                let x = diff::check_variable(vars.trim()).map_err(|e| bad(e.kind.to_string()))?;
+                let x = diff::check_variable(vars.trim()).map_err(|e| bad(e.into_kind()))?;
                 out.push(Block::Math(Derivation::new(&problem, &x, form)?.to_latex()));
             } else {
                 let mut rows = Vec::new();
                 for v in vars.split(',') {
-                    let x = diff::check_variable(v.trim()).map_err(|e| bad(e.kind.to_string()))?;
+                    let x = diff::check_variable(v.trim()).map_err(|e| bad(e.into_kind()))?;
                     let names = problem.names(Some(&x));
                     let d = simplify::simplify(&diff::diff(&problem.inlined_target(), &x), &names, form);
                     let subject = match &problem.target_name {
@@ -110,9 +110,7 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
         }
     }
     if !out.iter().any(|b| matches!(b, Block::Math(_))) {
-        return Err(Error::at(ErrorKind::Empty, Span::at(src.len()), src).with_hint(
-            "a note needs math: definitions such as `p = e^z/(1+e^z)`, expressions or requests such as `diff p wrt z`",
-        ));
+        return Err(Error::at(ErrorKind::EmptyNote, Span::at(src.len()), src));
     }
     Ok(out)
 }

@@ -14,7 +14,7 @@ use nom::character::complete::{char, digit0, digit1, one_of, satisfy};
 use nom::combinator::{opt, recognize};
 use nom::{IResult, Parser as _};
 
-use crate::error::{Error, ErrorKind, Result, Span};
+use crate::error::{Clue, Error, ErrorKind, Expected, Found, Nesting, Result, Span, Takes, ZeroDenominator};
 use crate::expr::{AbstractFn, Expr, Func, Sym};
 use crate::func;
 use crate::number;
@@ -46,14 +46,8 @@ pub fn parse_expr(src: &str) -> Result<Expr> {
     let stmts = parse_program(src)?;
     match stmts.as_slice() {
         [Statement { name: None, body, .. }] => Ok(body.clone()),
-        [Statement { name: Some((_, span)), .. }] => {
-            Err(Error::at(ErrorKind::Misuse("expected an expression, found a definition".into()), *span, src))
-        }
-        _ => Err(Error::at(
-            ErrorKind::Misuse("expected one expression, found several statements".into()),
-            stmts[1].span,
-            src,
-        )),
+        [Statement { name: Some((_, span)), .. }] => Err(Error::at(ErrorKind::DefinitionNotExpression, *span, src)),
+        _ => Err(Error::at(ErrorKind::SeveralStatements, stmts[1].span, src)),
     }
 }
 
@@ -150,28 +144,6 @@ struct Parser<'a> {
     parens: usize,
 }
 
-fn describe_char(c: char) -> (String, Option<&'static str>) {
-    let name = if c.is_ascii_graphic() { format!("`{c}`") } else { format!("U+{:04X}", c as u32) };
-    let hint = match c {
-        '|' => Some("write abs(x) for an absolute value"),
-        '\u{2212}' => Some("U+2212 is a minus sign: use -"),
-        '\u{00D7}' | '\u{22C5}' | '\u{00B7}' => Some("use * to multiply"),
-        '\u{00B2}' | '\u{00B3}' | '\u{00B9}' => Some("write powers with ^, as in x^2"),
-        '\u{00A0}' => Some("U+00A0 is a no-break space: use an ordinary space"),
-        '\u{200B}' => Some("U+200B is a zero-width space: delete it"),
-        '!' => Some("there is no factorial; deriv reads + - * / ^ and calls"),
-        '%' => Some("there is no % operator"),
-        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => {
-            Some("a character that changes the text direction: delete it")
-        }
-        '\u{0300}'..='\u{036F}' => Some("a combining accent: delete it"),
-        '\u{FF10}'..='\u{FF19}' => Some("a full-width digit: use 0-9"),
-        c if c.is_control() => Some("a control character: delete it"),
-        _ => Some("deriv reads numbers, names, + - * / ^, parentheses, commas, `;` and `=`"),
-    };
-    (name, hint)
-}
-
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Parser<'a> {
         Parser { src, toks: lex(src), pos: 0, depth: 0, parens: 0 }
@@ -205,51 +177,38 @@ impl<'a> Parser<'a> {
         Error::at(kind, span, self.src)
     }
 
-    fn found(&self, t: Token) -> String {
+    fn found(&self, t: Token) -> Found {
         match t.tok {
-            Tok::End => "end of input".into(),
-            Tok::Newline => "end of line".into(),
-            Tok::Bad(c) => describe_char(c).0,
-            _ => format!("`{}`", self.text(t)),
+            Tok::End => Found::EndOfInput,
+            Tok::Newline => Found::EndOfLine,
+            _ => Found::Token(self.text(t).to_owned()),
         }
     }
 
-    fn expected(&self, what: &str, t: Token) -> Error {
+    fn expected(&self, expected: Expected, t: Token) -> Error {
         if let Tok::Bad(c) = t.tok {
-            return self.bad_char(c, t.span);
+            return self.err(ErrorKind::UnexpectedChar(c), t.span);
         }
-        let e = self.err(ErrorKind::Expected { expected: what.into(), found: self.found(t) }, t.span);
-        // The token before the one found, for a hint about the pair.
+        // The token before the one found, for a clue about the pair.
         let i = self.toks.partition_point(|k| k.span.start < t.span.start);
-        let prev = self.toks[..i].iter().rev().find(|k| k.tok != Tok::Newline).map(|k| k.tok);
-        let binary = |k: Option<Tok>| matches!(k, Some(Tok::Op('+' | '-' | '*' | '/' | '^' | '=')));
-        match t.tok {
-            Tok::Op('[') => e.with_hint("use ( ) for grouping"),
-            Tok::DoubleStar => e.with_hint("use ^ for powers"),
-            Tok::Op(')') if prev == Some(Tok::Op('(')) => {
-                e.with_hint("empty parentheses: put an expression inside, or remove them")
+        let prev = self.toks[..i].iter().rev().find(|k| k.tok != Tok::Newline).copied();
+        let binary = prev.filter(|k| matches!(k.tok, Tok::Op('+' | '-' | '*' | '/' | '^' | '=')));
+        let after_open = prev.is_some_and(|k| k.tok == Tok::Op('('));
+        let clue = match t.tok {
+            Tok::Op('[') => Some(Clue::Grouping),
+            Tok::DoubleStar => Some(Clue::DoubleStar),
+            Tok::Op(')') if after_open => Some(Clue::EmptyParentheses),
+            Tok::End | Tok::Newline | Tok::Op(')' | ',' | ';') if binary.is_some() => {
+                binary.map(|op| Clue::OperandAfter(self.text(op).to_owned()))
             }
-            Tok::End | Tok::Newline | Tok::Op(')' | ',' | ';') if binary(prev) => {
-                e.with_hint(format!("`{}` needs an operand after it", self.text(self.toks[i - 1])))
+            Tok::Op('*' | '/' | '^') if binary.is_some() => Some(Clue::TwoOperators),
+            Tok::Op('*' | '/' | '^') if prev.is_none() || after_open => {
+                Some(Clue::OperandBefore(self.text(t).to_owned()))
             }
-            Tok::Op('*' | '/' | '^') if binary(prev) => {
-                e.with_hint("two operators in a row: remove one, or put an operand between them")
-            }
-            Tok::Op('*' | '/' | '^') if prev.is_none() || prev == Some(Tok::Op('(')) => {
-                e.with_hint(format!("`{}` needs an operand before it", self.text(t)))
-            }
-            Tok::Op(')') => e.with_hint("an operand is missing before `)`"),
-            _ => e,
-        }
-    }
-
-    fn bad_char(&self, c: char, span: Span) -> Error {
-        let (name, hint) = describe_char(c);
-        let e = self.err(ErrorKind::UnexpectedChar(name), span);
-        match hint {
-            Some(h) => e.with_hint(h),
-            None => e,
-        }
+            Tok::Op(')') => Some(Clue::OperandBeforeClose),
+            _ => None,
+        };
+        self.err(ErrorKind::Expected { expected, found: self.found(t), clue }, t.span)
     }
 
     fn enter(&mut self, at: Token) -> Result<()> {
@@ -259,20 +218,12 @@ impl<'a> Parser<'a> {
             let rest = &self.src[at.span.start..];
             let (opens, closes) = (rest.matches('(').count(), rest.matches(')').count());
             if opens > closes {
-                let col = self.column(at.span);
-                return Err(self
-                    .err(ErrorKind::Unclosed(col), Span::at(self.src.len()))
-                    .with_hint(format!("add the missing `)`, or remove the `(` at column {col}")));
+                let column = at.span.column(self.src);
+                return Err(self.err(ErrorKind::Unclosed { column }, Span::at(self.src.len())));
             }
-            return Err(self
-                .err(ErrorKind::TooDeep(MAX_DEPTH), at.span)
-                .with_hint("deriv reads parentheses, calls, signs and powers nested up to this depth"));
+            return Err(self.err(ErrorKind::TooDeep { limit: MAX_DEPTH, nesting: Nesting::Parser }, at.span));
         }
         Ok(())
-    }
-
-    fn column(&self, span: Span) -> usize {
-        Error::at(ErrorKind::Empty, span, self.src).column().unwrap_or(1)
     }
 
     // ---- program = { newline } statement { separator { newline } statement } [ ";" ] { newline }
@@ -287,12 +238,10 @@ impl<'a> Parser<'a> {
                     self.bump();
                 }
                 Tok::Op(';') => {
-                    return Err(self
-                        .err(
-                            ErrorKind::Expected { expected: "a statement before `;`".into(), found: "`;`".into() },
-                            t.span,
-                        )
-                        .with_hint("remove the extra `;`"))
+                    let found = Found::Token(";".into());
+                    let kind =
+                        ErrorKind::Expected { expected: Expected::Statement, found, clue: Some(Clue::ExtraSemicolon) };
+                    return Err(self.err(kind, t.span));
                 }
                 _ => {
                     out.push(self.statement()?);
@@ -308,39 +257,28 @@ impl<'a> Parser<'a> {
             }
         }
         if out.is_empty() {
-            let end = Span::at(self.src.len());
-            let e = self.err(ErrorKind::Empty, end);
-            return Err(if self.src.contains('#') {
-                e.with_hint("there is no expression after the comments")
-            } else {
-                e.with_hint("give an expression, such as x^2 or p = e^z/(1+e^z)")
-            });
+            let comments = self.src.contains('#');
+            return Err(self.err(ErrorKind::Empty { comments }, Span::at(self.src.len())));
         }
         Ok(out)
     }
 
     fn trailing(&self, t: Token) -> Error {
-        match t.tok {
-            Tok::Op(')') => self
-                .err(
-                    ErrorKind::Expected {
-                        expected: "an operator or end of input".into(),
-                        found: "unmatched `)`".into(),
-                    },
-                    t.span,
-                )
-                .with_hint("remove it, or add the `(` it closes"),
-            Tok::Op('=') => self
-                .err(ErrorKind::Definition("unexpected `=`: a definition is `name = expression`".into()), t.span)
-                .with_hint("one `=` per definition; separate definitions with `;` or a new line"),
-            Tok::Op(',') => self
-                .err(
-                    ErrorKind::Expected { expected: "an operator".into(), found: "`,` outside a function call".into() },
-                    t.span,
-                )
-                .with_hint("commas separate the arguments of a call, as in log(2, x); `;` separates statements"),
-            _ => self.expected("an operator", t),
-        }
+        let kind = match t.tok {
+            Tok::Op(')') => ErrorKind::Expected {
+                expected: Expected::OperatorOrEnd,
+                found: Found::UnmatchedClose,
+                clue: Some(Clue::UnmatchedClose),
+            },
+            Tok::Op('=') => ErrorKind::StrayEquals,
+            Tok::Op(',') => ErrorKind::Expected {
+                expected: Expected::Operator,
+                found: Found::CommaOutsideCall,
+                clue: Some(Clue::CommaOutsideCall),
+            },
+            _ => return self.expected(Expected::Operator, t),
+        };
+        self.err(kind, t.span)
     }
 
     // ---- statement = identifier "=" sum | sum
@@ -348,9 +286,7 @@ impl<'a> Parser<'a> {
     fn statement(&mut self) -> Result<Statement> {
         let start = self.peek();
         if start.tok == Tok::Op('=') {
-            return Err(self
-                .err(ErrorKind::Definition("a definition needs a name before `=`".into()), start.span)
-                .with_hint("write name = expression"));
+            return Err(self.err(ErrorKind::NamelessDefinition, start.span));
         }
         // An indexed definition `z[k] = ...`: the indices up to `]`, then `=`.
         let indexed_def = start.tok == Tok::Ident && self.peek2().tok == Tok::Op('[') && {
@@ -360,20 +296,10 @@ impl<'a> Parser<'a> {
         if start.tok == Tok::Ident && (self.peek2().tok == Tok::Op('=') || indexed_def) {
             let name = self.text(start);
             if func::CONSTANTS.contains(&name) {
-                return Err(self
-                    .err(
-                        ErrorKind::Definition(format!("`{name}` is a built-in constant and cannot be redefined")),
-                        start.span,
-                    )
-                    .with_hint(format!("choose another name, such as {name}0")));
+                return Err(self.err(ErrorKind::RedefinedConstant { name: name.into() }, start.span));
             }
             if func::is_builtin(name) {
-                return Err(self
-                    .err(
-                        ErrorKind::Definition(format!("`{name}` is a built-in function and cannot be redefined")),
-                        start.span,
-                    )
-                    .with_hint(format!("choose another name, such as my_{name}")));
+                return Err(self.err(ErrorKind::RedefinedFunction { name: name.into() }, start.span));
             }
             self.bump();
             let mut params = Vec::new();
@@ -381,14 +307,7 @@ impl<'a> Parser<'a> {
                 for i in self.indices()? {
                     match i.node() {
                         crate::expr::Node::Var(s) => params.push(s.clone()),
-                        _ => {
-                            return Err(self.err(
-                                ErrorKind::Definition(
-                                    "an indexed definition takes index names, as in z[k] = ...".into(),
-                                ),
-                                start.span,
-                            ))
-                        }
+                        _ => return Err(self.err(ErrorKind::IndexNotName, start.span)),
                     }
                 }
             }
@@ -449,9 +368,9 @@ impl<'a> Parser<'a> {
                     factors.push(Expr::pow(d, Expr::int(-1)));
                 }
                 Tok::DoubleStar => {
-                    return Err(self
-                        .err(ErrorKind::Expected { expected: "an operator".into(), found: "`**`".into() }, t.span)
-                        .with_hint("use ^ for powers, as in x^2"))
+                    let found = Found::Token("**".into());
+                    let clue = Some(Clue::PowerOperator);
+                    return Err(self.err(ErrorKind::Expected { expected: Expected::Operator, found, clue }, t.span));
                 }
                 _ => break,
             }
@@ -463,12 +382,9 @@ impl<'a> Parser<'a> {
     /// `1/(x - x)`), which deriv refuses rather than fold to a number or to infinity.
     fn division_by_zero(&self, span: Span) -> Error {
         let written = &self.src[span.start..span.end];
-        let e = self.err(ErrorKind::DivisionByZero, span);
-        if written.trim() == "0" {
-            e.with_hint("a denominator that is exactly 0 has no value")
-        } else {
-            e.with_hint(format!("`{written}` is 0, and a denominator that is exactly 0 has no value"))
-        }
+        let why =
+            if written.trim() == "0" { ZeroDenominator::Zero } else { ZeroDenominator::ZeroValued(written.to_owned()) };
+        self.err(ErrorKind::DivisionByZero(why), span)
     }
 
     /// A unary, then a check that no operand follows it directly (`2x`, `x y`, `(a)(b)`).
@@ -488,29 +404,18 @@ impl<'a> Parser<'a> {
         let (a, b) = (self.text(prev), self.text(t));
         if prev.tok == Tok::Num && adjacent {
             if t.tok == Tok::Num && b.starts_with('.') {
-                return self
-                    .err(ErrorKind::BadNumber("a number has at most one decimal point".into()), t.span)
-                    .with_hint("write one number, such as 1.25, or put an operator between two");
+                return self.err(ErrorKind::TwoDecimalPoints, t.span);
             }
             if t.tok == Tok::Ident && (b == "e" || b == "E") && !a.contains(['e', 'E']) {
-                return self
-                    .err(ErrorKind::BadNumber("the exponent of a number needs digits".into()), t.span)
-                    .with_hint(format!("write {a}e2 for {a}*10^2, or {a}*e for a product"));
+                return self.err(ErrorKind::ExponentWithoutDigits { mantissa: a.into() }, t.span);
             }
             if t.tok == Tok::Ident && a == "0" && b.starts_with(['x', 'X']) {
-                return self
-                    .err(ErrorKind::MissingOperator(format!("`{b}`")), t.span)
-                    .with_hint(format!("there are no hex literals; for a product write 0*{b}"));
+                return self.err(ErrorKind::HexLiteral { digits: b.into() }, t.span);
             }
         }
-        let whole = &self.src[self.toks[first].span.start..prev.span.end];
-        let next = if t.tok == Tok::Op('(') { "(".to_owned() } else { b.to_owned() };
-        let hint = if t.tok == Tok::Op('(') {
-            format!("write {whole}*(...) to multiply")
-        } else {
-            format!("write {whole}*{next} to multiply")
-        };
-        self.err(ErrorKind::MissingOperator(format!("`{next}`")), t.span).with_hint(hint)
+        let operand = self.src[self.toks[first].span.start..prev.span.end].to_owned();
+        let found = if t.tok == Tok::Op('(') { "(".to_owned() } else { b.to_owned() };
+        self.err(ErrorKind::MissingOperator { found, operand }, t.span)
     }
 
     // ---- unary = ("-" | "+") unary | power
@@ -550,9 +455,8 @@ impl<'a> Parser<'a> {
         self.depth -= 1;
         if base.is_zero() && exponent.as_num().is_some_and(num_traits::Signed::is_negative) {
             let end = self.toks[self.pos - 1].span.end;
-            return Err(self
-                .division_by_zero(Span::new(t.span.start, end))
-                .with_hint("0 to a negative power divides by zero"));
+            let kind = ErrorKind::DivisionByZero(ZeroDenominator::NegativePowerOfZero);
+            return Err(self.err(kind, Span::new(t.span.start, end)));
         }
         Ok(Expr::pow(base, exponent))
     }
@@ -580,11 +484,7 @@ impl<'a> Parser<'a> {
             }
             Tok::Ident => self.call(t),
             _ => {
-                let what = if t.tok == Tok::Op('\'') {
-                    "an expression (a prime follows a function name)"
-                } else {
-                    "an expression"
-                };
+                let what = if t.tok == Tok::Op('\'') { Expected::ExpressionAfterPrime } else { Expected::Expression };
                 Err(self.expected(what, t))
             }
         }
@@ -597,13 +497,8 @@ impl<'a> Parser<'a> {
                 self.bump();
                 Ok(())
             }
-            Tok::End => {
-                let col = self.column(open.span);
-                Err(self
-                    .err(ErrorKind::Unclosed(col), t.span)
-                    .with_hint(format!("add the missing `)`, or remove the `(` at column {col}")))
-            }
-            _ => Err(self.expected("`)`", t)),
+            Tok::End => Err(self.err(ErrorKind::Unclosed { column: open.span.column(self.src) }, t.span)),
+            _ => Err(self.expected(Expected::CloseParen, t)),
         }
     }
 
@@ -624,36 +519,26 @@ impl<'a> Parser<'a> {
         }
         if primes == 0 && self.peek().tok == Tok::Op('[') {
             if func::is_builtin(name) || func::CONSTANTS.contains(&name) {
-                return Err(self
-                    .err(ErrorKind::Misuse(format!("`{name}` is built in and cannot be indexed")), t.span)
-                    .with_hint("indices go on variables, as in x[j]"));
+                return Err(self.err(ErrorKind::IndexedBuiltin { name: name.into() }, t.span));
             }
             let indices = self.indices()?;
             if self.peek().tok == Tok::Op('(') {
                 let p = self.peek();
-                return Err(self
-                    .err(ErrorKind::Misuse("an indexed name cannot be called".into()), p.span)
-                    .with_hint("an element x[j] is a value: write x[j]*(...) to multiply"));
+                return Err(self.err(ErrorKind::IndexedCall, p.span));
             }
             return Ok(Expr::call(Func::Indexed(Sym::new(name)), indices));
         }
         if self.peek().tok != Tok::Op('(') {
             if let Some(span) = prime_span {
-                return Err(self
-                    .err(ErrorKind::Misuse(format!("a prime needs a function call: `{name}` is not called")), span)
-                    .with_hint("primes mark derivatives of functions, as in g'(x)"));
+                return Err(self.err(ErrorKind::PrimeWithoutCall { name: name.into() }, span));
             }
             if func::is_builtin(name) {
                 let next = self.peek();
                 if matches!(next.tok, Tok::Num | Tok::Ident) {
-                    let arg = self.text(next);
-                    return Err(self
-                        .err(ErrorKind::Misuse(format!("`{name}` needs parentheses around its argument")), next.span)
-                        .with_hint(format!("write {name}({arg})")));
+                    let kind = ErrorKind::NoParentheses { name: name.into(), argument: self.text(next).into() };
+                    return Err(self.err(kind, next.span));
                 }
-                return Err(self
-                    .err(ErrorKind::Misuse(format!("`{name}` is a function: call it as {name}(...)")), t.span)
-                    .with_hint(format!("write {name}(x)")));
+                return Err(self.err(ErrorKind::NotCalled { name: name.into() }, t.span));
             }
             return Ok(match name {
                 "e" => Expr::e(),
@@ -662,14 +547,7 @@ impl<'a> Parser<'a> {
             });
         }
         if func::CONSTANTS.contains(&name) {
-            let hint = if name == "e" {
-                "write e^(...) for the exponential, or e*(...) for a product".to_owned()
-            } else {
-                format!("write {name}*(...) for a product")
-            };
-            return Err(self
-                .err(ErrorKind::Misuse(format!("`{name}` is a constant, not a function")), t.span)
-                .with_hint(hint));
+            return Err(self.err(ErrorKind::ConstantCalled { name: name.into() }, t.span));
         }
         let open = self.bump();
         self.enter(open)?;
@@ -701,13 +579,13 @@ impl<'a> Parser<'a> {
                 Tok::Num if self.text(t).bytes().all(|b| b.is_ascii_digit()) => {
                     out.push(number::parse_decimal(self.text(t)).map(Expr::num).unwrap_or_else(Expr::zero))
                 }
-                _ => return Err(self.expected("an index (a name such as j, or a whole number)", t)),
+                _ => return Err(self.expected(Expected::Index, t)),
             }
             let t = self.bump();
             match t.tok {
                 Tok::Op(',') => continue,
                 Tok::Op(']') => return Ok(out),
-                _ => return Err(self.expected("`,` or `]`", t)),
+                _ => return Err(self.expected(Expected::CommaOrBracket, t)),
             }
         }
     }
@@ -717,7 +595,7 @@ impl<'a> Parser<'a> {
     fn sum_call(&mut self, name: &str, open: Token) -> Result<Expr> {
         let t = self.bump();
         if t.tok != Tok::Ident {
-            return Err(self.expected("the index to sum over, as in sum(k, x[k])", t));
+            return Err(self.expected(Expected::SumIndex, t));
         }
         let k = Sym::new(self.text(t));
         let mut bounds = Vec::new();
@@ -726,13 +604,13 @@ impl<'a> Parser<'a> {
             bounds.push(self.sum()?);
             let t = self.bump();
             if t.tok != Tok::DotDot {
-                return Err(self.expected("`..` between the bounds, as in k=1..K", t));
+                return Err(self.expected(Expected::Bounds, t));
             }
             bounds.push(self.sum()?);
         }
         let t = self.bump();
         if t.tok != Tok::Op(',') {
-            return Err(self.expected("`,` before the summand", t));
+            return Err(self.expected(Expected::Summand, t));
         }
         let body = self.sum()?;
         self.close(open)?;
@@ -750,14 +628,14 @@ impl<'a> Parser<'a> {
             let t = self.bump();
             let n = (t.tok == Tok::Num).then(|| self.text(t).parse::<u32>().ok()).flatten().filter(|&n| n >= 1);
             let Some(n) = n else {
-                return Err(self.expected("an argument position (1, 2, ...)", t));
+                return Err(self.expected(Expected::Position, t));
             };
             out.push(n - 1);
             let t = self.bump();
             match t.tok {
                 Tok::Op(',') => continue,
                 Tok::Op(']') => break,
-                _ => return Err(self.expected("`,` or `]`", t)),
+                _ => return Err(self.expected(Expected::CommaOrBracket, t)),
             }
         }
         out.sort_unstable();
@@ -767,12 +645,12 @@ impl<'a> Parser<'a> {
     fn arguments(&mut self, name: &str, open: Token) -> Result<Vec<(Expr, Span)>> {
         let first = self.peek();
         if first.tok == Tok::Op(')') {
-            return Err(self
-                .err(
-                    ErrorKind::Expected { expected: format!("an argument for `{name}`"), found: "`)`".into() },
-                    first.span,
-                )
-                .with_hint(format!("write {name}(x)")));
+            let kind = ErrorKind::Expected {
+                expected: Expected::Argument(name.into()),
+                found: Found::Token(")".into()),
+                clue: Some(Clue::EmptyCall(name.into())),
+            };
+            return Err(self.err(kind, first.span));
         }
         let mut args = Vec::new();
         // Each argument's span starts at the comma before it, so an arity error
@@ -801,20 +679,17 @@ impl<'a> Parser<'a> {
         open: Token,
     ) -> Result<Expr> {
         let n = args.len();
-        let arity_error = |expected: &str, at: usize| {
-            self.err(ErrorKind::Arity { name: name.into(), expected: expected.into(), found: n }, args[at].1)
-        };
+        let arity_error =
+            |takes: Takes, at: usize| self.err(ErrorKind::Arity { name: name.into(), takes, found: n }, args[at].1);
         if name == "delta" {
             if n != 2 {
-                return Err(arity_error("2 arguments", n.min(args.len()).saturating_sub(1)));
+                return Err(arity_error(Takes::Two, n.min(args.len()).saturating_sub(1)));
             }
             return Ok(Expr::call(Func::Delta, args.into_iter().map(|(e, _)| e).collect()));
         }
         if func::is_builtin(name) {
             if primes > 0 {
-                return Err(self
-                    .err(ErrorKind::Misuse(format!("`{name}` is built in: primes are for abstract functions")), t.span)
-                    .with_hint("use `deriv diff` to differentiate a built-in function"));
+                return Err(self.err(ErrorKind::PrimeOnBuiltin { name: name.into() }, t.span));
             }
             let mut a: Vec<Expr> = args.iter().map(|(e, _)| e.clone()).collect();
             return match (name, n) {
@@ -824,14 +699,11 @@ impl<'a> Parser<'a> {
                     let ln_b = Expr::ln(b);
                     if ln_b.is_zero() {
                         // log(1, x) = ln(x)/ln(1) = ln(x)/0 (found by the roundtrip fuzzer).
-                        return Err(self
-                            .err(ErrorKind::DivisionByZero, args[0].1)
-                            .with_hint("the logarithm to base 1 divides by ln(1) = 0"));
+                        return Err(self.err(ErrorKind::DivisionByZero(ZeroDenominator::LogBaseOne), args[0].1));
                     }
                     Ok(Expr::quotient(Expr::ln(x), ln_b))
                 }
-                ("log", _) if n > 2 => Err(arity_error("1 or 2 arguments", 2)
-                    .with_hint("log(x) is the natural logarithm, log(b, x) the logarithm to base b")),
+                ("log", _) if n > 2 => Err(arity_error(Takes::OneOrTwo, 2)),
                 (_, 1) => {
                     let x = a.pop().unwrap_or_else(Expr::one);
                     Ok(match name {
@@ -840,38 +712,20 @@ impl<'a> Parser<'a> {
                         _ => Expr::call(Func::Builtin(func::lookup(name).unwrap_or(func::EXP)), vec![x]),
                     })
                 }
-                _ => {
-                    Err(arity_error("1 argument", 1)
-                        .with_hint(format!("write {name}(x); to multiply, write {name}(x)*y")))
-                }
+                _ => Err(arity_error(Takes::One, 1)),
             };
         }
         let partials = match positions {
             Some(ps) => {
                 if let Some(&bad) = ps.iter().find(|&&p| p as usize >= n) {
-                    return Err(self
-                        .err(
-                            ErrorKind::Misuse(format!(
-                                "`{name}` has {n} argument{}, so there is no argument {}",
-                                if n == 1 { "" } else { "s" },
-                                bad + 1
-                            )),
-                            t.span,
-                        )
-                        .with_hint(format!("argument positions run from 1 to {n}")));
+                    let kind = ErrorKind::NoSuchArgument { name: name.into(), arguments: n, position: bad + 1 };
+                    return Err(self.err(kind, t.span));
                 }
                 ps
             }
             None if primes == 0 => Vec::new(),
             None if n == 1 => vec![0; primes as usize],
-            None => {
-                return Err(self
-                    .err(
-                        ErrorKind::Misuse(format!("`{name}` has {n} arguments: say which one the prime is for")),
-                        open.span,
-                    )
-                    .with_hint(format!("write {name}'[1](...) for the derivative in the first argument")))
-            }
+            None => return Err(self.err(ErrorKind::AmbiguousPrime { name: name.into(), arguments: n }, open.span)),
         };
         let f = Func::Abstract(AbstractFn { name: Sym::new(name), partials });
         Ok(Expr::call(f, args.into_iter().map(|(e, _)| e).collect()))

@@ -27,7 +27,7 @@ pub use lang::Lang;
 use crate::cse;
 use crate::defs::Problem;
 use crate::diff;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, Ungenerable};
 use crate::expr::{Expr, Func, Node, Sym};
 use crate::simplify::{self, Form, Names};
 use crate::stable::{self, Block};
@@ -62,10 +62,6 @@ pub fn kernel(src: &str, wrt: &[&str], name: &str) -> Result<Kernel> {
     Kernel::new(&problem, &wrt, name)
 }
 
-fn argument(msg: String) -> Error {
-    Error::new(ErrorKind::Argument(msg))
-}
-
 /// Whether `s` is an identifier in every target language.
 fn is_identifier(s: &str) -> bool {
     let mut cs = s.chars();
@@ -76,20 +72,18 @@ impl Kernel {
     /// The kernel for `problem`'s target differentiated by each of `wrt`, named `name`.
     pub fn new(problem: &Problem, wrt: &[Sym], name: &str) -> Result<Kernel> {
         if !is_identifier(name) {
-            return Err(argument(format!("`{name}` is not a function name: use letters, digits and `_`")));
+            return Err(Error::new(ErrorKind::NotFunctionName { name: name.into() }));
         }
         if let Some(l) = Lang::ALL.into_iter().find(|&l| lang::reserved(l, name)) {
-            return Err(argument(format!("`{name}` is reserved in {}: choose another --name", l.name())));
+            return Err(Error::new(ErrorKind::ReservedName { name: name.into(), language: l.name() }));
         }
         if wrt.is_empty() {
-            return Err(argument("codegen needs at least one variable in --wrt".into()));
+            return Err(Error::new(ErrorKind::NoCodegenVariable));
         }
         for (i, x) in wrt.iter().enumerate() {
-            if problem.get(x).is_some() {
-                return Err(argument(format!("cannot differentiate with respect to `{x}`: it is defined")));
-            }
+            problem.check_wrt(x)?;
             if wrt[..i].contains(x) {
-                return Err(argument(format!("`{x}` is given twice in --wrt")));
+                return Err(Error::new(ErrorKind::RepeatedVariable { name: x.to_string() }));
             }
         }
         let source = problem.inlined_target();
@@ -117,14 +111,12 @@ fn generable(e: &Expr) -> Result<()> {
         if let Node::Call(f, _) = x.node() {
             let what = match f {
                 Func::Builtin(_) => None,
-                Func::Abstract(a) => Some(format!("the abstract function `{}`", a.name)),
-                Func::Indexed(b) => Some(format!("the indexed variable `{b}`")),
-                Func::Sum(_) | Func::Prod(_) | Func::Delta => Some(format!("`{}`", f.name())),
+                Func::Abstract(a) => Some(Ungenerable::Abstract(a.name.to_string())),
+                Func::Indexed(b) => Some(Ungenerable::Indexed(b.to_string())),
+                Func::Sum(_) | Func::Prod(_) | Func::Delta => Some(Ungenerable::Call(f.name().to_string())),
             };
             if let Some(what) = what {
-                return Err(argument(format!(
-                    "cannot generate code for {what}: codegen takes expressions of variables and built-in functions"
-                )));
+                return Err(Error::new(ErrorKind::NotGenerable(what)));
             }
         }
         stack.extend(x.children());

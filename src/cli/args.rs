@@ -1,0 +1,283 @@
+//! The command line's grammar: clap's derive structs for every subcommand and option.
+//!
+//! The doc comments here are the `--help` text. Each value enum maps onto the
+//! library's type (`--format` onto [`output::Format`], `--form` onto [`Form`], `--lang`
+//! onto [`codegen::Lang`]).
+
+use std::ffi::OsString;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::codegen;
+use crate::note;
+use crate::output;
+use crate::simplify::Form;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "deriv",
+    version,
+    about = "Symbolic differentiation that prints derivatives the way people write them"
+)]
+pub(super) struct Cli {
+    #[command(subcommand)]
+    pub(super) command: Command,
+    /// Give up when the work builds more than N expression nodes, or a result has more
+    /// than N nodes written out (0: no limit)
+    #[arg(long, global = true, value_name = "N", default_value_t = DEFAULT_MAX_NODES)]
+    pub(super) max_nodes: u64,
+    /// Give up after SECS seconds of work (0: no limit)
+    #[arg(long, global = true, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT)]
+    pub(super) timeout: f64,
+}
+
+const DEFAULT_MAX_NODES: u64 = match crate::limits::DEFAULT.max_nodes {
+    Some(n) => n,
+    None => 0,
+};
+
+const DEFAULT_TIMEOUT: f64 = match crate::limits::DEFAULT.timeout {
+    Some(t) => t.as_secs() as f64,
+    None => 0.0,
+};
+
+#[derive(Subcommand, Debug)]
+pub(super) enum Command {
+    /// Differentiate an expression
+    Diff(DiffArgs),
+    /// Print one partial derivative per variable, in order
+    Grad(GradArgs),
+    /// Evaluate an expression at a point
+    Eval(EvalArgs),
+    /// Print an expression as LaTeX
+    Latex(InputArgs),
+    /// Print an expression's canonical form
+    Parse(InputArgs),
+    /// Simplify an expression, in terms of the names it defines where that is cheaper
+    Simplify(SimplifyArgs),
+    /// Work a note file (definitions, `diff p wrt z`, `grad E wrt w1, w2`, `# prose`)
+    /// into a document
+    Note(NoteArgs),
+    /// The Jacobian of the functions in EXPR, one row each
+    #[command(after_help = "\
+The rows are EXPR's expressions, separated by `;` (not commas): names defined with --let,
+`p1; p2; p3`, or any expressions, `x*y; x + y`. When EXPR is only definitions, each name
+it defines is a row: `p1 = ...; p2 = ...`.")]
+    Jacobian(MatrixArgs),
+    /// The Hessian of EXPR (of its last statement, as `diff` differentiates it)
+    Hessian(MatrixArgs),
+    /// Write EXPR and its backward pass as source code (Rust, C, Python or NumPy)
+    Codegen(CodegenArgs),
+}
+
+#[derive(Args, Debug)]
+pub(super) struct CodegenArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    /// The variables to differentiate by, comma-separated (may be left out when there is one)
+    #[arg(long, value_name = "VARS")]
+    pub(super) wrt: Option<OsString>,
+    /// The language
+    #[arg(long, value_enum, default_value_t = LangArg::Rust)]
+    pub(super) lang: LangArg,
+    /// The function's name [default: the definition's name, or f]
+    #[arg(long)]
+    pub(super) name: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(super) enum LangArg {
+    Rust,
+    C,
+    Python,
+    Numpy,
+}
+
+impl From<LangArg> for codegen::Lang {
+    fn from(l: LangArg) -> codegen::Lang {
+        match l {
+            LangArg::Rust => codegen::Lang::Rust,
+            LangArg::C => codegen::Lang::C,
+            LangArg::Python => codegen::Lang::Python,
+            LangArg::Numpy => codegen::Lang::Numpy,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub(super) struct MatrixArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    /// The variables, comma-separated
+    #[arg(long, value_name = "VARS", required = true)]
+    pub(super) wrt: OsString,
+    /// Output format: text rows, a LaTeX pmatrix, or JSON arrays
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(super) format: Format,
+    #[command(flatten)]
+    pub(super) simplify: FormArgs,
+    #[command(flatten)]
+    pub(super) checks: CheckArgs,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct NoteArgs {
+    /// The note file (`-` reads stdin)
+    pub(super) file: OsString,
+    /// Document format
+    #[arg(long, value_enum, default_value_t = NoteFormatArg::Markdown)]
+    pub(super) format: NoteFormatArg,
+    /// Where an HTML note loads KaTeX from (a URL or a path to KaTeX's dist folder)
+    #[arg(long, default_value = note::KATEX_CDN)]
+    pub(super) katex: String,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(super) enum NoteFormatArg {
+    Markdown,
+    Latex,
+    Html,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct SimplifyArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    /// Which forms to choose from [default: output]
+    #[arg(long, value_enum)]
+    pub(super) form: Option<FormArg>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(super) format: Format,
+}
+
+/// `--form`: in terms of named outputs, in the inputs only, or whatever is cheapest.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(super) enum FormArg {
+    Output,
+    Input,
+    Auto,
+}
+
+impl From<FormArg> for Form {
+    fn from(f: FormArg) -> Form {
+        match f {
+            FormArg::Output => Form::Output,
+            FormArg::Input => Form::Input,
+            FormArg::Auto => Form::Auto,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub(super) struct InputArgs {
+    /// The expression or definitions (`-` reads stdin)
+    #[arg(allow_hyphen_values = false)]
+    pub(super) expr: Option<OsString>,
+    /// Read definitions from a file; EXPR, if given, comes after them
+    #[arg(long, value_name = "FILE")]
+    pub(super) file: Option<std::path::PathBuf>,
+    /// Define a name that EXPR uses (repeatable)
+    #[arg(long = "let", value_name = "NAME=DEF")]
+    pub(super) lets: Vec<OsString>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(super) enum Format {
+    Text,
+    Latex,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub(super) struct DiffArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    /// The variable to differentiate by (may be left out when there is one)
+    #[arg(long, value_name = "VAR")]
+    pub(super) wrt: Option<OsString>,
+    /// How many times to differentiate
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub(super) order: u64,
+    /// Show the derivation step by step, each step labelled with its rule
+    #[arg(long)]
+    pub(super) steps: bool,
+    /// Expand sums to concrete terms: `K=3,M=2` (an index runs over 1..K where K is its
+    /// name in capitals) or `k=3`
+    #[arg(long, value_name = "SIZES")]
+    pub(super) size: Option<OsString>,
+    #[command(flatten)]
+    pub(super) result: ResultArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub(super) struct GradArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    /// The variables, comma-separated
+    #[arg(long, value_name = "VARS", required = true)]
+    pub(super) wrt: OsString,
+    #[command(flatten)]
+    pub(super) result: ResultArgs,
+}
+
+/// How a derivative is shown and checked (`diff` and `grad`).
+#[derive(Args, Debug, Clone)]
+pub(super) struct ResultArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(super) format: Format,
+    #[command(flatten)]
+    pub(super) simplify: FormArgs,
+    #[command(flatten)]
+    pub(super) checks: CheckArgs,
+    /// Print the result as shared intermediates (`cse1 = ...` lines) and the result
+    #[arg(long)]
+    pub(super) cse: bool,
+    /// Run the whole pipeline N times in-process and report the median time on stderr
+    #[arg(long, value_name = "N")]
+    pub(super) repeat: Option<u32>,
+}
+
+/// What the simplifier may use and choose from (`diff`, `grad`, `jacobian`, `hessian`).
+#[derive(Args, Debug, Clone)]
+pub(super) struct FormArgs {
+    /// Which forms to choose from: in terms of defined names, inputs only, or cheapest
+    /// [default: output for definitions and --let, auto otherwise]
+    #[arg(long, value_enum)]
+    pub(super) form: Option<FormArg>,
+    /// A fact the simplifier may use, as `t1 + t2 + t3 = 1` or `sum(k, t[k]) = 1`
+    /// (repeatable)
+    #[arg(long, value_name = "LHS=RHS")]
+    pub(super) assume: Vec<OsString>,
+}
+
+/// `--check` and its tolerance.
+#[derive(Args, Debug, Clone)]
+pub(super) struct CheckArgs {
+    /// Verify the result against dual numbers at random points
+    #[arg(long)]
+    pub(super) check: bool,
+    /// The largest error --check accepts
+    #[arg(long, default_value_t = 1e-9, value_name = "TOL")]
+    pub(super) tolerance: f64,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct EvalArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    /// Values of the variables, as `x=1,y=pi/2`
+    #[arg(long, value_name = "VAR=VALUE,...")]
+    pub(super) at: Option<OsString>,
+}
+
+impl From<Format> for output::Format {
+    fn from(f: Format) -> output::Format {
+        match f {
+            Format::Text => output::Format::Text,
+            Format::Latex => output::Format::Latex,
+            Format::Json => output::Format::Json,
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! Requests: what each command asks of the library, answered as an [`Output`].
+//!
+//! The command line reads its arguments and files and hands the text to
+//! [`Input::load`] (or [`Input::load_rows`] for a Jacobian); each command is then one
+//! function here, from the input and the request's [`Settings`] to an [`Output`] (or a
+//! value, or source code). What lies between (choosing the variable, the form and the
+//! facts, differentiating by an element `z[j]`, checking the results against dual
+//! numbers) is all here, so a library caller gets exactly what the command line prints.
+//!
+//! ```
+//! use deriv::output::Format;
+//! use deriv::request::{self, Input, Settings};
+//! let input = Input::load(&[], "p = e^z/(1+e^z)").unwrap();
+//! let settings = Settings { check: Some(1e-9), ..Settings::default() };
+//! let out = request::grad(&input, "z", &settings).unwrap();
+//! assert_eq!(out.render(Format::Text), "p*(1 - p)\n");
+//! ```
+
+use std::collections::HashSet;
+
+use crate::check::{self, CheckReport};
+use crate::codegen;
+use crate::defs::Problem;
+use crate::derivation::Derivation;
+
+use crate::error::{Error, ErrorKind, Result, Span};
+use crate::eval::{self, Env};
+use crate::expr::{Expr, Func, Node, Sym};
+use crate::func;
+use crate::matrix::{self, Options};
+use crate::output::{Checked, Output};
+use crate::parse;
+use crate::simplify::{self, Form};
+
+/// A program and the definitions given beside it, read, with the warnings found on the
+/// way (calls of abstract functions whose names are a typo away from a built-in).
+#[derive(Clone, Debug)]
+pub struct Input {
+    problem: Problem,
+    rows: Vec<Expr>,
+    warnings: Vec<Error>,
+}
+
+impl Input {
+    /// Reads `lets` (each `NAME=DEF`) and then `program` ([`Problem::load`]).
+    pub fn load(lets: &[String], program: &str) -> Result<Input> {
+        let problem = Problem::load(lets, program)?;
+        let warnings = typos(&problem, &[], program, lets);
+        let rows = vec![problem.target.clone()];
+        Ok(Input { problem, rows, warnings })
+    }
+
+    /// Reads `lets` and then `program`, whose statements are the rows of a Jacobian
+    /// ([`Problem::load_rows`]).
+    pub fn load_rows(lets: &[String], program: &str) -> Result<Input> {
+        let (problem, rows) = Problem::load_rows(lets, program)?;
+        let warnings = typos(&problem, &rows, program, lets);
+        Ok(Input { problem, rows, warnings })
+    }
+
+    /// The definitions and the target.
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+
+    /// What to warn about, in order.
+    pub fn warnings(&self) -> &[Error] {
+        &self.warnings
+    }
+}
+
+/// How results are simplified, checked and written: the settings `diff`, `grad`,
+/// `jacobian` and `hessian` share.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// Which forms to choose from; `None` is in terms of the names when the input
+    /// defines any, the cheapest form otherwise.
+    pub form: Option<Form>,
+    /// Facts `LHS = RHS` the simplifier may use.
+    pub assume: Vec<String>,
+    /// Check every result against dual numbers at random points, accepting at most this
+    /// error.
+    pub check: Option<f64>,
+    /// Write the results as shared intermediates (`diff` and `grad`).
+    pub cse: bool,
+}
+
+/// What `diff` differentiates by, and how often.
+#[derive(Clone, Debug)]
+pub struct Diff {
+    /// A variable (`x`) or an element of an indexed one (`z[j]`); `None` is the
+    /// expression's only variable.
+    pub wrt: Option<String>,
+    /// How many times to differentiate.
+    pub order: u64,
+    /// Show the derivation step by step.
+    pub steps: bool,
+    /// Sizes to expand sums to (`K=3,M=2`).
+    pub sizes: Option<String>,
+}
+
+/// The derivative of the input's target.
+pub fn diff(input: &Input, request: &Diff, settings: &Settings) -> Result<Output> {
+    let p = &input.problem;
+    let sizes = request.sizes.as_deref().map(crate::diff::parse_sizes).transpose()?;
+    let target = match &sizes {
+        Some(s) => crate::diff::expand_sums(&p.inlined_target(), s),
+        None => p.inlined_target(),
+    };
+    if let Some(w) = &request.wrt {
+        if let Ok(Node::Call(Func::Indexed(base), idx)) = parse::parse_expr(w).as_ref().map(Expr::node) {
+            return diff_by_element(input, base, idx, request, settings, sizes.unwrap_or_default());
+        }
+    }
+    let x = match &request.wrt {
+        Some(w) => p.variable(w)?,
+        None => only_variable(&target)?,
+    };
+    let opts = options(p, settings)?;
+    if request.steps {
+        if request.order != 1 {
+            return Err(Error::new(ErrorKind::StepsOrder));
+        }
+        if !opts.assume.is_empty() {
+            return Err(Error::new(ErrorKind::StepsAssume));
+        }
+        return Ok(Output::steps(Derivation::new(p, &x, opts.form)?));
+    }
+    let names = matrix::names(p, Some(&x), &opts);
+    let shown: Vec<matrix::Entry> = simplify::derivatives(&target, &x, request.order, &names, opts.form)
+        .iter()
+        .map(|s| matrix::entry(s, &opts))
+        .collect();
+    let d = shown.last().map_or_else(|| target.clone(), |s| s.shown.clone());
+    // The check runs on what is shown, with the names inlined (and each assumed side as
+    // itself): each order against the derivative of the one before.
+    let check = match settings.check {
+        Some(tolerance) => {
+            let chain: Vec<Expr> = std::iter::once(target.clone()).chain(shown.iter().map(|s| s.exact(p))).collect();
+            Some(passed(check::check_chain(&chain, &x, 12, 0x5EED)?, tolerance)?)
+        }
+        None => None,
+    };
+    if settings.cse {
+        return Ok(Output::shared(&[d], Vec::new()));
+    }
+    Ok(Output::derivative(&p.target, x.to_string(), Some(request.order), d, check))
+}
+
+/// `diff` by an element `base[idx]` of an indexed variable ([`matrix::diff_indexed`]).
+fn diff_by_element(
+    input: &Input,
+    base: &Sym,
+    idx: &[Expr],
+    request: &Diff,
+    settings: &Settings,
+    sizes: std::collections::HashMap<Sym, i64>,
+) -> Result<Output> {
+    let p = &input.problem;
+    if p.get(base).is_some() {
+        return Err(Error::new(ErrorKind::DefinedVariable { name: base.to_string(), definition: None }));
+    }
+    if request.order != 1 || request.steps || settings.check.is_some() {
+        return Err(Error::new(ErrorKind::IndexedUnsupported));
+    }
+    let d = matrix::diff_indexed(p, base, idx, &sizes, &options(p, settings)?);
+    let element = Expr::call(Func::Indexed(base.clone()), idx.to_vec());
+    Ok(Output::derivative(&p.target, element.to_string(), None, d, None))
+}
+
+/// The gradient of the input's target by `wrt` (comma-separated variables).
+pub fn grad(input: &Input, wrt: &str, settings: &Settings) -> Result<Output> {
+    let p = &input.problem;
+    let vars = variables(p, wrt)?;
+    let opts = options(p, settings)?;
+    let entries = matrix::gradient(p, &p.target, &vars, &opts);
+    let mut reports = Vec::new();
+    if let Some(tolerance) = settings.check {
+        reports = matrix::check_gradient(p, &p.target, &vars, &entries)?;
+        for r in &reports {
+            passed(r.clone(), tolerance)?;
+        }
+    }
+    let grads: Vec<Expr> = entries.into_iter().map(|e| e.shown).collect();
+    if settings.cse {
+        return Ok(Output::shared(&grads, vars.iter().map(|x| format!("d_{x}")).collect()));
+    }
+    let mut reports = reports.into_iter();
+    Ok(Output::gradient(&p.target, vars.into_iter().zip(grads).map(|(x, g)| (x, g, reports.next())).collect()))
+}
+
+/// The Jacobian of the input's rows ([`Input::load_rows`]) by `wrt`.
+pub fn jacobian(input: &Input, wrt: &str, settings: &Settings) -> Result<Output> {
+    let (p, rows) = (&input.problem, &input.rows);
+    let vars = variables(p, wrt)?;
+    let opts = options(p, settings)?;
+    let m = matrix::jacobian(p, rows, &vars, &opts);
+    let check = settings.check.map(|tol| passed(matrix::check_jacobian(p, rows, &vars, &m)?, tol)).transpose()?;
+    Ok(Output::matrix(rows, &vars, shown(m), check))
+}
+
+/// The Hessian of the input's target by `wrt`.
+pub fn hessian(input: &Input, wrt: &str, settings: &Settings) -> Result<Output> {
+    let p = &input.problem;
+    let vars = variables(p, wrt)?;
+    let opts = options(p, settings)?;
+    let m = matrix::hessian(p, &p.target, &vars, &opts);
+    let check = settings.check.map(|tol| passed(matrix::check_hessian(p, &p.target, &vars, &m)?, tol)).transpose()?;
+    Ok(Output::matrix(std::slice::from_ref(&p.target), &vars, shown(m), check))
+}
+
+/// The input's target simplified, in terms of the names it defines where `form` allows;
+/// a definition's own name would be a trivial answer, so its body is simplified.
+pub fn simplify(input: &Input, form: Option<Form>) -> Output {
+    let p = &input.problem;
+    let mut names = p.names(None);
+    let own = match p.target.node() {
+        Node::Var(v) if p.get(v).is_some() => Some(v.clone()),
+        _ => p.target_name.clone(),
+    };
+    names.defs.retain(|(n, _)| Some(n) != own.as_ref());
+    let form = form.unwrap_or(Options::new(p).form);
+    Output::simplified(&p.target, simplify::simplify(&p.inlined_target(), &names, form))
+}
+
+/// The input's target at the point `at` (`x=1,y=pi/2`): a finite number, or an error.
+pub fn eval(input: &Input, at: &str) -> Result<f64> {
+    let v = eval::eval(&input.problem.inlined_target(), &point(at)?)?;
+    if !v.is_finite() {
+        return Err(Error::new(ErrorKind::NotFinite(v)));
+    }
+    Ok(v)
+}
+
+/// The input's target and its backward pass as source code in `lang`, differentiated
+/// by `wrt` (comma-separated; `None` is the only variable), the function named `name`
+/// (`None` is the definition's name, or `f`).
+pub fn codegen(input: &Input, wrt: Option<&str>, name: Option<&str>, lang: codegen::Lang) -> Result<String> {
+    let p = &input.problem;
+    let vars = match wrt {
+        Some(w) => variables(p, w)?,
+        None => vec![only_variable(&p.inlined_target())?],
+    };
+    let name = match (name, &p.target_name) {
+        (Some(n), _) => n.to_owned(),
+        (None, Some(n)) => n.to_string(),
+        (None, None) => "f".to_owned(),
+    };
+    Ok(codegen::generate(&codegen::Kernel::new(p, &vars, &name)?, lang))
+}
+
+/// Empties the memo tables that outlive a request (the simplifier's), so that the next
+/// request runs, and is timed, from cold.
+pub fn start_cold() {
+    simplify::forget_memos();
+}
+
+/// `wrt`, comma-separated variables, none of them a defined name.
+fn variables(p: &Problem, wrt: &str) -> Result<Vec<Sym>> {
+    wrt.split(',').map(|w| p.variable(w.trim())).collect()
+}
+
+/// The variable of `e` when it has exactly one.
+fn only_variable(e: &Expr) -> Result<Sym> {
+    let vars = e.free_vars();
+    match vars.as_slice() {
+        [x] => Ok(x.clone()),
+        [] => Err(Error::new(ErrorKind::NoVariable)),
+        _ => Err(Error::new(ErrorKind::SeveralVariables { names: vars.iter().map(Sym::to_string).collect() })),
+    }
+}
+
+/// The form and the facts of `settings`, for `p`.
+fn options(p: &Problem, settings: &Settings) -> Result<Options> {
+    let opts = Options::new(p);
+    let opts = match settings.form {
+        Some(form) => opts.with_form(form),
+        None => opts,
+    };
+    opts.assuming(&settings.assume)
+}
+
+/// The report of a check, as passed when its error is within `tolerance`.
+fn passed(report: CheckReport, tolerance: f64) -> Result<Checked> {
+    if report.max_error > tolerance {
+        let CheckReport { max_error, points } = report;
+        return Err(Error::new(ErrorKind::CheckFailed { max_error, points, tolerance }));
+    }
+    Ok(Checked { report, tolerance })
+}
+
+/// The entries of a matrix as shown.
+fn shown(m: Vec<Vec<matrix::Entry>>) -> Vec<Vec<Expr>> {
+    m.into_iter().map(|row| row.into_iter().map(|e| e.shown).collect()).collect()
+}
+
+/// `--at`: values of the variables, `x=1,y=pi/2`, each an expression without variables.
+fn point(at: &str) -> Result<Env> {
+    let mut env = Env::new();
+    if at.trim().is_empty() {
+        return Ok(env);
+    }
+    let mut offset = 0;
+    for part in at.split(',') {
+        let span = Span::new(offset, offset + part.len());
+        offset += part.len() + 1;
+        let bad = |kind: ErrorKind| Error::at(kind, span, at);
+        let (name, value) = part.split_once('=').ok_or_else(|| bad(ErrorKind::PointNotPair))?;
+        let x = crate::diff::check_variable(name.trim()).map_err(|e| bad(e.into_kind()))?;
+        let name = x.to_string();
+        let v = parse::parse_expr(value)
+            .map_err(|e| bad(ErrorKind::BadValue { name: name.clone(), cause: Box::new(e.into_kind()) }))
+            .and_then(|e| eval::eval(&e, &Env::new()).map_err(|e| bad(e.into_kind())))?;
+        if !v.is_finite() {
+            return Err(bad(ErrorKind::InfiniteValue { name }));
+        }
+        if env.insert(x, v).is_some() {
+            return Err(bad(ErrorKind::RepeatedValue { name }));
+        }
+    }
+    Ok(env)
+}
+
+/// Warnings about abstract functions in `p` and `more` whose names are a typo away from
+/// a built-in, with a caret under the first call in the program, or else in the `lets`.
+fn typos(p: &Problem, more: &[Expr], program: &str, lets: &[String]) -> Vec<Error> {
+    let mut out: Vec<Error> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack: Vec<Expr> =
+        p.defs.iter().map(|d| d.body.clone()).chain([p.target.clone()]).chain(more.iter().cloned()).collect();
+    while let Some(e) = stack.pop() {
+        if !seen.insert(e.id()) {
+            continue;
+        }
+        if let Node::Call(Func::Abstract(a), _) = e.node() {
+            let name = a.name.as_str();
+            if let Some(f) = func::suggest(name) {
+                let kind = ErrorKind::UnknownFunction { name: name.to_owned(), suggestion: f.to_owned() };
+                let w = std::iter::once(program)
+                    .chain(lets.iter().map(String::as_str))
+                    .find_map(|src| Some(Error::at(kind.clone(), call_span(src, name)?, src)))
+                    .unwrap_or_else(|| Error::new(kind));
+                if !out.contains(&w) {
+                    out.push(w);
+                }
+            }
+        }
+        stack.extend(e.children());
+    }
+    out
+}
+
+/// Where `name` is first called in `src`: the name as a whole word, then `(` or a prime.
+fn call_span(src: &str, name: &str) -> Option<Span> {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    src.match_indices(name).map(|(i, _)| i).find_map(|i| {
+        let before = src[..i].chars().next_back();
+        let after = src[i + name.len()..].trim_start().chars().next();
+        (!before.is_some_and(word) && matches!(after, Some('(' | '\''))).then(|| Span::new(i, i + name.len()))
+    })
+}
