@@ -19,6 +19,7 @@ use crate::expr::{Expr, Func, Node, Sym};
 use crate::func::FUNCS;
 use crate::prec::Prec;
 use crate::print::{fraction, latex, text};
+use crate::rules;
 use crate::simplify::{self, Form, Names};
 
 /// A step's right-hand side: an expression that may contain unevaluated derivatives.
@@ -260,7 +261,7 @@ fn outer_rule(e: &Expr, x: &Sym) -> (Term, String) {
             (Term::Prod(fs), if inner.is_some() { "power rule, chain rule".into() } else { "power rule".into() })
         }
         Node::Call(Func::Builtin(i), args) if args[0] != Expr::sym(x.clone()) => {
-            let outer = diff::builtin_derivative(*i, &args[0]);
+            let outer = rules::builtin_derivative(*i, &args[0]);
             (Term::Prod(vec![Term::Expr(outer), d(&args[0])]), "chain rule".into())
         }
         _ => (Term::Expr(diff::diff(e, x)), derivative_rule(e)),

@@ -14,9 +14,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::diff::{abstract_partial, builtin_derivative};
 use crate::expr::IdMap;
 use crate::expr::{self, Expr, Func, Node, Sym};
+use crate::rules::{abstract_partial, builtin_derivative};
 
 /// `d e / d v` for each of `vars`, in order; `None` when `e` holds index notation.
 pub fn gradient(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
