@@ -1,17 +1,17 @@
 //! The calculus rules, written once: for a node, its children, the derivative of the node
 //! by each child (∂node/∂child), and the [`Rule`] that names it.
 //!
-//! Forward mode ([`crate::diff`]) sums `∂node/∂child * d(child)` over the children;
-//! reverse mode ([`crate::reverse`]) hands `adjoint * ∂node/∂child` down to each child;
-//! the steps of `--steps` ([`crate::derivation`]) write the outermost rule with the inner
-//! derivatives unevaluated and label it with the rule's `Display`. A built-in's own
-//! derivative is its row of [`FUNCS`] (deriv syntax over `u`, parsed once), an abstract
-//! function's is a partial (`g'(z)`, `f'[1](x, y)`). Quotients have no row: `a/b` is
-//! `a*b^-1`, so the product and power rules cover them (only the steps write a quotient
-//! rule). Index notation (`sum`, `prod`, `x[j]`, `delta`) has no row either: its
-//! derivative depends on the target (deltas, renamed indices), so forward mode handles it
-//! and reverse mode declines it. Nothing here walks an expression: each question is about
-//! one node, so the callers' walks (memoized per node) stay linear in the DAG.
+//! Forward mode ([`diff`](mod@crate::diff)) sums `∂node/∂child * d(child)` over the
+//! children; reverse mode ([`crate::reverse`]) hands `adjoint * ∂node/∂child` down to each
+//! child; the steps of `--steps` ([`derivation`](mod@crate::derivation)) write the
+//! outermost rule with the inner derivatives unevaluated and label it with the rule's
+//! `Display`. A built-in's own derivative is its row of [`FUNCS`] (deriv syntax over `u`,
+//! parsed once), an abstract function's is a partial (`g'(z)`, `f'[1](x, y)`). Quotients
+//! have no row: `a/b` is `a*b^-1`, so the product and power rules cover them (only the
+//! steps write a quotient rule). Index notation (`sum`, `prod`, `x[j]`, `delta`) has no row
+//! either: its derivative depends on the target (deltas, renamed indices), so forward mode
+//! handles it and reverse mode declines it. Nothing here walks an expression: each question
+//! is about one node, so the callers' walks (memoized per node) stay linear in the DAG.
 
 use std::fmt;
 
