@@ -4,10 +4,11 @@
 //! definition substituted, the rule for the outermost operation (sum, product, quotient,
 //! power or chain rule) with the inner derivatives left as `d/dz(...)`, those inner
 //! derivatives evaluated, the terms collected, the result simplified, and the result in
-//! terms of the names already computed. Steps are [`Term`]s, a small display tree that
-//! can hold unevaluated derivatives; every step can be evaluated numerically (inner
-//! derivatives by dual numbers), which the tests use to hold each line equal to the
-//! one before.
+//! terms of the names already computed. The calculus steps take their partials from the
+//! table in [`crate::rules`] and their labels from its [`Rule`]s. Steps are [`Term`]s, a
+//! small display tree that can hold unevaluated derivatives; every step can be evaluated
+//! numerically (inner derivatives by dual numbers), which the tests use to hold each line
+//! equal to the one before.
 
 use std::fmt;
 
@@ -16,9 +17,9 @@ use crate::diff;
 use crate::error::Result;
 use crate::eval::{self, Env, Model};
 use crate::expr::{Expr, Func, Node, Sym};
-use crate::func::FUNCS;
 use crate::prec::Prec;
 use crate::print::{fraction, latex, text};
+use crate::rules::{self, Local, Rule};
 use crate::simplify::{self, Form, Names};
 
 /// A step's right-hand side: an expression that may contain unevaluated derivatives.
@@ -77,11 +78,11 @@ impl Derivation {
         if problem.target_name.is_some() || problem.target != input {
             steps.push(Step { rule: "definition".into(), term: Term::D(x.clone(), input.clone()) });
         }
-        let (outer, rule) = outer_rule(&input, x);
-        steps.push(Step { rule, term: outer.clone() });
+        let (outer, rules) = outer_rule(&input, x);
+        steps.push(Step { rule: label(&rules), term: outer.clone() });
         let (evaluated, inner_rules) = evaluate(&outer);
         if !inner_rules.is_empty() {
-            steps.push(Step { rule: inner_rules.join(", "), term: evaluated });
+            steps.push(Step { rule: label(&inner_rules), term: evaluated });
         }
         let raw = diff::diff(&input, x);
         steps.push(Step { rule: "collect terms".into(), term: Term::Expr(raw.clone()) });
@@ -198,8 +199,10 @@ impl fmt::Display for Derivation {
     }
 }
 
-/// The rule for the outermost operation of `e`, with inner derivatives unevaluated.
-fn outer_rule(e: &Expr, x: &Sym) -> (Term, String) {
+/// The rule for the outermost operation of `e`, with inner derivatives unevaluated: the
+/// partials are the table's ([`Local`]), written the way a textbook writes them (a
+/// product's constant factors in front, a fraction by the quotient rule).
+fn outer_rule(e: &Expr, x: &Sym) -> (Term, Vec<Rule>) {
     let d = |t: &Expr| -> Term {
         if t.contains(x) {
             Term::D(x.clone(), t.clone())
@@ -221,77 +224,73 @@ fn outer_rule(e: &Expr, x: &Sym) -> (Term, String) {
         let top = if top.len() == 1 { top.pop().unwrap_or(Term::Sum(vec![])) } else { Term::Sum(top) };
         return (
             Term::Quot(Box::new(top), Box::new(Term::Pow(Box::new(Term::Expr(den)), Expr::int(2)))),
-            "quotient rule".into(),
+            vec![Rule::Quotient],
         );
     }
-    match e.node() {
-        Node::Add(ts) => {
-            let parts = ts.iter().filter(|t| t.contains(x)).map(|t| {
+    let Some(local) = Local::of(e) else { return (Term::Expr(diff::diff(e, x)), vec![rules::rule_of(e)]) };
+    let children = (0..local.len()).map(|i| (i, local.child(i)));
+    match local.rule() {
+        Rule::Sum => {
+            let parts = children.filter(|(_, t)| t.contains(x)).map(|(_, t)| {
                 if crate::print::is_negative(t) {
                     Term::Neg(Box::new(d(&Expr::negate(t.clone()))))
                 } else {
                     d(t)
                 }
             });
-            (Term::Sum(parts.collect()), "sum rule".into())
+            (Term::Sum(parts.collect()), vec![Rule::Sum])
         }
-        Node::Mul(fs) => {
-            let (var_fs, consts): (Vec<&Expr>, Vec<&Expr>) = fs.iter().partition(|f| f.contains(x));
-            let c = Expr::mul(consts.into_iter().cloned().collect::<Vec<_>>());
+        Rule::Product => {
+            // The factors of each partial that do not vary are the same for every factor
+            // that does: they go in front, once.
+            let (varying, consts): (Vec<_>, Vec<_>) = children.partition(|(_, f)| f.contains(x));
+            let c = Expr::mul(consts.into_iter().map(|(_, f)| f.clone()).collect::<Vec<_>>());
             let with_c = |t: Term| if c.is_one() { t } else { Term::Prod(vec![Term::Expr(c.clone()), t]) };
-            if var_fs.len() == 1 {
-                return (with_c(d(var_fs[0])), "constant factor".into());
+            if let [(_, f)] = varying[..] {
+                return (with_c(d(f)), vec![Rule::ConstantFactor]);
             }
-            let terms = (0..var_fs.len()).map(|i| {
-                let mut fsi: Vec<Term> =
-                    var_fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| Term::Expr((*f).clone())).collect();
-                fsi.insert(0, d(var_fs[i]));
-                Term::Prod(fsi)
+            let terms = varying.iter().map(|&(i, f)| {
+                let others = local.partial(i).into_factors().into_iter().filter(|g| g.contains(x));
+                Term::Prod(std::iter::once(d(f)).chain(others.map(Term::Expr)).collect())
             });
-            (with_c(Term::Sum(terms.collect())), "product rule".into())
+            (with_c(Term::Sum(terms.collect())), vec![Rule::Product])
         }
-        Node::Pow(b, n) if !n.contains(x) => {
-            let inner = if *b == Expr::sym(x.clone()) { None } else { Some(d(b)) };
-            let mut fs = vec![
-                Term::Expr(n.clone()),
-                Term::Pow(Box::new(Term::Expr(b.clone())), Expr::minus(n.clone(), Expr::one())),
-            ];
-            fs.extend(inner.clone());
-            (Term::Prod(fs), if inner.is_some() { "power rule, chain rule".into() } else { "power rule".into() })
+        Rule::Power | Rule::Logarithmic if !local.child(1).contains(x) => {
+            let b = local.child(0);
+            let mut fs: Vec<Term> = local.partial(0).into_factors().into_iter().map(Term::Expr).collect();
+            if *b == Expr::sym(x.clone()) {
+                (Term::Prod(fs), vec![Rule::Power])
+            } else {
+                fs.push(d(b));
+                (Term::Prod(fs), vec![Rule::Power, Rule::Chain])
+            }
         }
-        Node::Call(Func::Builtin(i), args) if args[0] != Expr::sym(x.clone()) => {
-            let outer = diff::builtin_derivative(*i, &args[0]);
-            (Term::Prod(vec![Term::Expr(outer), d(&args[0])]), "chain rule".into())
+        Rule::Function(_)
+            if matches!(e.node(), Node::Call(Func::Builtin(_), _)) && *local.child(0) != Expr::sym(x.clone()) =>
+        {
+            let u = local.child(0);
+            (Term::Prod(vec![Term::Expr(local.partial(0).into_expr()), d(u)]), vec![Rule::Chain])
         }
-        _ => (Term::Expr(diff::diff(e, x)), derivative_rule(e)),
+        rule => (Term::Expr(diff::diff(e, x)), vec![rule]),
     }
 }
 
-/// The name of the rule that differentiates `e` directly.
-fn derivative_rule(e: &Expr) -> String {
-    match e.node() {
-        Node::Call(Func::Builtin(i), _) => format!("derivative of {}", FUNCS[*i].name),
-        Node::Call(Func::Abstract(a), _) => format!("derivative of {}", a.name),
-        Node::Add(_) => "sum rule".into(),
-        Node::Mul(_) => "product rule".into(),
-        Node::Pow(_, n) if n.free_vars().is_empty() => "power rule".into(),
-        Node::Pow(..) => "logarithmic differentiation".into(),
-        _ => "derivative of a variable".into(),
-    }
+/// A step's label: its rules, in order.
+fn label(rules: &[Rule]) -> String {
+    rules.iter().map(Rule::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// Evaluates the inner derivatives of `t`, collecting the rules they take.
-fn evaluate(t: &Term) -> (Term, Vec<String>) {
+fn evaluate(t: &Term) -> (Term, Vec<Rule>) {
     let mut rules = Vec::new();
     let out = evaluate_rec(t, &mut rules);
     (out, rules)
 }
 
-fn evaluate_rec(t: &Term, rules: &mut Vec<String>) -> Term {
+fn evaluate_rec(t: &Term, rules: &mut Vec<Rule>) -> Term {
     match t {
         Term::D(x, e) => {
-            let r = derivative_rule(e);
-            let r = if e.as_exp().is_some() { "derivative of exp".into() } else { r };
+            let r = rules::rule_of(e);
             if !rules.contains(&r) {
                 rules.push(r);
             }

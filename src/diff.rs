@@ -1,40 +1,23 @@
-//! The differentiator: sum, product, power and chain rules over canonical expressions.
+//! The differentiator: forward mode over canonical expressions, by a variable or an
+//! element `x[j]`.
 //!
-//! Built-in functions contribute their derivative from the [`FUNCS`] table (written in
-//! deriv syntax over `u`, parsed once); abstract functions `g(z)` differentiate to
-//! `g'(z)`, or to partials `f'[1](x, y)` for several arguments. Quotients need no rule
-//! of their own: `a/b` is `a*b^-1`, so the product and power rules cover them. Work is
-//! memoized per shared node, so the cost is linear in the size of the expression DAG.
+//! At a sum, product, power or call the derivative is `∂node/∂child * d(child)` summed
+//! over the children, the partials taken from the table in [`crate::rules`] (a built-in's
+//! from its row of `FUNCS`, an abstract function's as `g'(z)` or `f'[1](x, y)`); a power
+//! whose base and exponent both vary is written by logarithmic differentiation. This
+//! module adds what depends on the target: variables, names whose derivatives are given,
+//! index notation (`x[i]` gives `delta(i, j)`, sums and products over an index, deltas
+//! resolved), and the concrete expansion of sums. Work is memoized per shared node, so
+//! the cost is linear in the size of the expression DAG.
 
 use std::collections::HashMap;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::expr::IdMap;
-use crate::expr::{self, AbstractFn, Expr, Func, Node, Sym};
-use crate::func::FUNCS;
+use crate::expr::{self, Expr, Func, Node, Sym};
 use crate::parse;
-
-thread_local! {
-    static RULES: Vec<Expr> = FUNCS
-        .iter()
-        .map(|f| parse::parse_expr(f.derivative).unwrap_or_else(|e| panic!("bad derivative rule for {}: {e}", f.name)))
-        .collect();
-}
-
-/// The derivative of the built-in row `i` at `arg`.
-pub fn builtin_derivative(i: usize, arg: &Expr) -> Expr {
-    let rule = RULES.with(|r| r[i].clone());
-    expr::substitute(&rule, &Sym::new("u"), arg)
-}
-
-/// The partial derivative of the abstract function `f` by its argument `i`, at `args`:
-/// `g'(z)` for one argument, `f'[1,2](x, y)` for several.
-pub fn abstract_partial(f: &AbstractFn, i: usize, args: &[Expr]) -> Expr {
-    let mut partials = f.partials.clone();
-    partials.push(i as u32);
-    partials.sort_unstable();
-    Expr::call(Func::Abstract(AbstractFn { name: f.name.clone(), partials }), args.to_vec())
-}
+use crate::reverse;
+use crate::rules::Local;
 
 /// What a derivative is taken with respect to: a variable, or an element `x[j]` of an
 /// indexed variable.
@@ -170,7 +153,7 @@ pub fn diff_n(e: &Expr, x: &Sym, order: u64) -> Expr {
 /// reverse pass ([`crate::reverse`]) where the expression allows it.
 pub fn gradient(e: &Expr, vars: &[Sym]) -> Vec<Expr> {
     if vars.len() > 1 {
-        if let Some(g) = crate::reverse::gradient(e, vars) {
+        if let Some(g) = reverse::gradient(e, vars) {
             return g;
         }
     }
@@ -251,63 +234,36 @@ fn diff_rec(e: &Expr, x: &Wrt, cx: &mut Cx) -> Expr {
                 a[0] = diff_rec(&args[0], x, cx);
                 Expr::call(Func::Sum(k), a)
             }
-            Node::Add(ts) => Expr::add(ts.iter().map(|t| diff_rec(t, x, cx)).collect::<Vec<_>>()),
-            Node::Mul(fs) => {
-                let mut terms = Vec::new();
-                for (i, f) in fs.iter().enumerate() {
-                    let df = diff_rec(f, x, cx);
-                    if df.is_zero() {
-                        continue;
-                    }
-                    let mut factors: Vec<Expr> =
-                        fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, g)| g.clone()).collect();
-                    factors.push(df);
-                    terms.push(Expr::mul(factors));
-                }
-                Expr::add(terms)
-            }
-            Node::Pow(b, p) => {
-                let (db, dp) = (diff_rec(b, x, cx), diff_rec(p, x, cx));
-                if db.is_zero() && dp.is_zero() {
-                    Expr::zero()
-                } else if dp.is_zero() {
-                    // d(b^p) = p*b^(p-1)*b'
-                    Expr::mul([p.clone(), Expr::pow(b.clone(), Expr::minus(p.clone(), Expr::one())), db])
-                } else if db.is_zero() {
-                    // d(b^p) = b^p*ln(b)*p'
-                    Expr::mul([e.clone(), Expr::ln(b.clone()), dp])
-                } else {
-                    // Logarithmic differentiation: d(b^p) = b^p*(p'*ln(b) + p*b'/b)
-                    let inner = Expr::add([
-                        Expr::mul([dp, Expr::ln(b.clone())]),
-                        Expr::mul([p.clone(), db, Expr::pow(b.clone(), Expr::int(-1))]),
-                    ]);
-                    Expr::mul([e.clone(), inner])
-                }
-            }
-            Node::Call(Func::Builtin(i), args) => {
-                let du = diff_rec(&args[0], x, cx);
-                if du.is_zero() {
-                    du
-                } else {
-                    Expr::mul([builtin_derivative(*i, &args[0]), du])
-                }
-            }
-            Node::Call(Func::Abstract(f), args) => {
-                let mut terms = Vec::new();
-                for (i, a) in args.iter().enumerate() {
-                    let da = diff_rec(a, x, cx);
-                    if da.is_zero() {
-                        continue;
-                    }
-                    terms.push(Expr::mul([abstract_partial(f, i, args), da]));
-                }
-                Expr::add(terms)
-            }
+            // Sums, products, powers and calls: the table's row.
+            _ => match Local::of(e) {
+                Some(local) => forward(&local, x, cx),
+                None => Expr::zero(),
+            },
         }
     };
     cx.memo.insert(e.id(), d.clone());
     d
+}
+
+/// Forward mode at a node of the table: `∂node/∂child * d(child)` summed over the
+/// children that vary. A power whose base and exponent both vary is written by
+/// logarithmic differentiation, `b^p*(dp*ln(b) + p*db/b)`, from its `∂ln(node)/∂child`.
+fn forward(local: &Local, x: &Wrt, cx: &mut Cx) -> Expr {
+    let mut varying: Vec<(usize, Expr)> = Vec::new();
+    for i in 0..local.len() {
+        let d = diff_rec(local.child(i), x, cx);
+        if !d.is_zero() {
+            varying.push((i, d));
+        }
+    }
+    if varying.len() > 1 {
+        let log: Option<Vec<Expr>> =
+            varying.iter().map(|(i, d)| Some(local.log_partial(*i)?.times(d.clone()))).collect();
+        if let Some(terms) = log {
+            return Expr::mul([local.node().clone(), Expr::add(terms)]);
+        }
+    }
+    Expr::add(varying.into_iter().map(|(i, d)| local.partial(i).times(d)).collect::<Vec<_>>())
 }
 
 /// A summed (or multiplied) index that the target also uses, renamed in its body.

@@ -35,6 +35,7 @@ pub mod prec;
 pub mod print;
 pub mod request;
 pub mod reverse;
+pub mod rules;
 pub mod simplify;
 pub mod stable;
 

@@ -5,7 +5,8 @@
 //! gradient of a layer (5,000 weights, 10,000 operations) that is 50 million steps. Here
 //! each node gets an *adjoint*, the derivative of the whole expression by that node,
 //! built from its parents' adjoints (parents first, in reverse topological order):
-//! `adj(child) += adj(node) * d node / d child`. The gradient is the adjoints of the
+//! `adj(child) += adj(node) * d node / d child`, the partials from the table in
+//! [`crate::rules`] that forward mode uses too. The gradient is the adjoints of the
 //! variables. Every adjoint is a shared node, so the result is a DAG whose size is a
 //! small multiple of the input's, as the cheap-gradient principle (Baur–Strassen) says.
 //!
@@ -14,9 +15,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::diff::{abstract_partial, builtin_derivative};
 use crate::expr::IdMap;
 use crate::expr::{self, Expr, Func, Node, Sym};
+use crate::rules::Local;
 
 /// `d e / d v` for each of `vars`, in order; `None` when `e` holds index notation.
 pub fn gradient(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
@@ -32,12 +33,6 @@ pub fn gradient(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
         if adj.is_zero() {
             continue;
         }
-        let relevant = |c: &Expr| c.may_contain_any(mask);
-        let mut give = |child: &Expr, partial: Expr| {
-            if relevant(child) {
-                adjoints.entry(child.id()).or_default().push(Expr::mul([adj.clone(), partial]));
-            }
-        };
         match node.node() {
             Node::Var(s) => {
                 if wanted.contains(s) {
@@ -45,35 +40,18 @@ pub fn gradient(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
                 }
             }
             Node::Num(_) | Node::Const(_) => {}
-            Node::Add(ts) => {
-                for t in ts {
-                    give(t, Expr::one());
-                }
-            }
-            Node::Mul(fs) => {
-                for (i, f) in fs.iter().enumerate() {
-                    if relevant(f) {
-                        let others = fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, g)| g.clone());
-                        give(f, Expr::mul(others.collect::<Vec<_>>()));
+            _ => {
+                // Sums, products, powers and calls: the table's row; index notation has
+                // none.
+                let local = Local::of(node)?;
+                for i in 0..local.len() {
+                    let child = local.child(i);
+                    if child.may_contain_any(mask) {
+                        let term = Expr::mul([adj.clone(), local.partial(i).into_expr()]);
+                        adjoints.entry(child.id()).or_default().push(term);
                     }
                 }
             }
-            Node::Pow(b, p) => {
-                // d(b^p)/db = p*b^(p-1); d(b^p)/dp = b^p*ln(b)
-                if relevant(b) {
-                    give(b, Expr::mul([p.clone(), Expr::pow(b.clone(), Expr::minus(p.clone(), Expr::one()))]));
-                }
-                if relevant(p) {
-                    give(p, Expr::mul([node.clone(), Expr::ln(b.clone())]));
-                }
-            }
-            Node::Call(Func::Builtin(i), args) => give(&args[0], builtin_derivative(*i, &args[0])),
-            Node::Call(Func::Abstract(f), args) => {
-                for (i, a) in args.iter().enumerate() {
-                    give(a, abstract_partial(f, i, args));
-                }
-            }
-            Node::Call(..) => return None,
         }
     }
     Some(vars.iter().map(|v| results.remove(v).unwrap_or_else(Expr::zero)).collect())

@@ -1,0 +1,324 @@
+//! The calculus rules, written once: for a node, its children, the derivative of the node
+//! by each child (∂node/∂child), and the [`Rule`] that names it.
+//!
+//! Forward mode ([`diff`](mod@crate::diff)) sums `∂node/∂child * d(child)` over the
+//! children; reverse mode ([`crate::reverse`]) hands `adjoint * ∂node/∂child` down to each
+//! child; the steps of `--steps` ([`derivation`](mod@crate::derivation)) write the
+//! outermost rule with the inner derivatives unevaluated and label it with the rule's
+//! `Display`. A built-in's own derivative is its row of [`FUNCS`] (deriv syntax over `u`,
+//! parsed once), an abstract function's is a partial (`g'(z)`, `f'[1](x, y)`). Quotients
+//! have no row: `a/b` is `a*b^-1`, so the product and power rules cover them (only the
+//! steps write a quotient rule). Index notation (`sum`, `prod`, `x[j]`, `delta`) has no row
+//! either: its derivative depends on the target (deltas, renamed indices), so forward mode
+//! handles it and reverse mode declines it. Nothing here walks an expression: each question
+//! is about one node, so the callers' walks (memoized per node) stay linear in the DAG.
+
+use std::fmt;
+
+use crate::expr::{self, AbstractFn, Expr, Func, Node, Sym};
+use crate::func::FUNCS;
+use crate::parse;
+
+thread_local! {
+    /// The derivatives in [`FUNCS`], parsed, in row order.
+    static DERIVATIVES: Vec<Expr> = FUNCS
+        .iter()
+        .map(|f| parse::parse_expr(f.derivative).unwrap_or_else(|e| panic!("bad derivative rule for {}: {e}", f.name)))
+        .collect();
+}
+
+/// The derivative of the built-in row `i` at `arg`.
+pub fn builtin_derivative(i: usize, arg: &Expr) -> Expr {
+    let rule = DERIVATIVES.with(|r| r[i].clone());
+    expr::substitute(&rule, &Sym::new("u"), arg)
+}
+
+/// The partial derivative of the abstract function `f` by its argument `i`, at `args`:
+/// `g'(z)` for one argument, `f'[1,2](x, y)` for several.
+pub fn abstract_partial(f: &AbstractFn, i: usize, args: &[Expr]) -> Expr {
+    let mut partials = f.partials.clone();
+    partials.push(i as u32);
+    partials.sort_unstable();
+    Expr::call(Func::Abstract(AbstractFn { name: f.name.clone(), partials }), args.to_vec())
+}
+
+/// A rule of differentiation; its `Display` is the label `--steps` gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// `d(a + b) = da + db`.
+    Sum,
+    /// `d(a*b) = da*b + a*db`.
+    Product,
+    /// `d(c*u) = c*du`: a product with one factor that varies (a step's view of
+    /// [`Rule::Product`]).
+    ConstantFactor,
+    /// `d(N/D) = (dN*D - N*dD)/D^2`: a product whose denominator varies (a step's view of
+    /// [`Rule::Product`] and [`Rule::Power`]).
+    Quotient,
+    /// `d(b^n) = n*b^(n - 1)*db`, the exponent a constant.
+    Power,
+    /// `d(b^p) = b^p*(dp*ln(b) + p*db/b)`, the exponent not a constant.
+    Logarithmic,
+    /// `d f(u) = f'(u)*du`, `u` not the variable itself (a step's view of
+    /// [`Rule::Function`]).
+    Chain,
+    /// A function's own derivative, `f'(u)`: a built-in's row of [`FUNCS`], an abstract
+    /// function's partial. Holds the function's name.
+    Function(Sym),
+    /// The derivative of a variable (1 or 0); also the label of what has no row here
+    /// (numbers, constants, index notation), which are differentiated directly.
+    Variable,
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rule::Sum => f.write_str("sum rule"),
+            Rule::Product => f.write_str("product rule"),
+            Rule::ConstantFactor => f.write_str("constant factor"),
+            Rule::Quotient => f.write_str("quotient rule"),
+            Rule::Power => f.write_str("power rule"),
+            Rule::Logarithmic => f.write_str("logarithmic differentiation"),
+            Rule::Chain => f.write_str("chain rule"),
+            Rule::Function(name) => write!(f, "derivative of {name}"),
+            Rule::Variable => f.write_str("derivative of a variable"),
+        }
+    }
+}
+
+/// The rule that differentiates `e` as a whole: the rule of its row, or
+/// [`Rule::Variable`] where it has none.
+pub fn rule_of(e: &Expr) -> Rule {
+    Local::of(e).map_or(Rule::Variable, |l| l.rule())
+}
+
+/// `∂node/∂child`, in the shape the constructors need. A product is kept as its factors
+/// so that the caller multiplies them and its own factor (`d(child)`, an adjoint) in one
+/// product: the canonical form of a product depends on how it is grouped
+/// (`(-1*(2 - 2*x))*y` is `2*y*(x - 1)`, `-1*(2 - 2*x)*y` is `-2*y*(1 - x)`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Partial {
+    /// One: the node is a sum.
+    One,
+    /// One expression.
+    Expr(Expr),
+    /// The product of these factors, not yet multiplied.
+    Product(Vec<Expr>),
+}
+
+impl Partial {
+    /// The partial derivative as an expression.
+    pub fn into_expr(self) -> Expr {
+        match self {
+            Partial::One => Expr::one(),
+            Partial::Expr(e) => e,
+            Partial::Product(fs) => Expr::mul(fs),
+        }
+    }
+
+    /// The factors of the partial derivative, unmultiplied (none for [`Partial::One`]).
+    pub fn into_factors(self) -> Vec<Expr> {
+        match self {
+            Partial::One => Vec::new(),
+            Partial::Expr(e) => vec![e],
+            Partial::Product(fs) => fs,
+        }
+    }
+
+    /// `self * d`, as one product (`d` itself for [`Partial::One`]).
+    pub fn times(self, d: Expr) -> Expr {
+        match self {
+            Partial::One => d,
+            Partial::Expr(e) => Expr::mul([e, d]),
+            Partial::Product(mut fs) => {
+                fs.push(d);
+                Expr::mul(fs)
+            }
+        }
+    }
+}
+
+/// One node's row of the table: its children and the partial derivative by each.
+#[derive(Clone, Copy, Debug)]
+pub struct Local<'e> {
+    node: &'e Expr,
+    kind: Kind<'e>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind<'e> {
+    Sum(&'e [Expr]),
+    Product(&'e [Expr]),
+    Power(&'e Expr, &'e Expr),
+    Builtin(usize, &'e Expr),
+    Abstract(&'e AbstractFn, &'e [Expr]),
+}
+
+impl<'e> Local<'e> {
+    /// The row for `e`; `None` for a leaf (a number, a constant, a variable) and for
+    /// index notation.
+    pub fn of(e: &'e Expr) -> Option<Local<'e>> {
+        let kind = match e.node() {
+            Node::Add(ts) => Kind::Sum(ts),
+            Node::Mul(fs) => Kind::Product(fs),
+            Node::Pow(b, p) => Kind::Power(b, p),
+            Node::Call(Func::Builtin(i), args) => Kind::Builtin(*i, &args[0]),
+            Node::Call(Func::Abstract(f), args) => Kind::Abstract(f, args),
+            Node::Num(_) | Node::Const(_) | Node::Var(_) => return None,
+            Node::Call(Func::Indexed(_) | Func::Sum(_) | Func::Prod(_) | Func::Delta, _) => return None,
+        };
+        Some(Local { node: e, kind })
+    }
+
+    /// The node.
+    pub fn node(&self) -> &'e Expr {
+        self.node
+    }
+
+    /// The rule that differentiates the node.
+    pub fn rule(&self) -> Rule {
+        match self.kind {
+            Kind::Sum(_) => Rule::Sum,
+            Kind::Product(_) => Rule::Product,
+            Kind::Power(_, p) if p.free_vars().is_empty() => Rule::Power,
+            Kind::Power(..) => Rule::Logarithmic,
+            Kind::Builtin(i, _) => Rule::Function(Sym::new(FUNCS[i].name)),
+            Kind::Abstract(f, _) => Rule::Function(f.name.clone()),
+        }
+    }
+
+    /// How many children the node has.
+    pub fn len(&self) -> usize {
+        match self.kind {
+            Kind::Sum(cs) | Kind::Product(cs) | Kind::Abstract(_, cs) => cs.len(),
+            Kind::Power(..) => 2,
+            Kind::Builtin(..) => 1,
+        }
+    }
+
+    /// Whether the node has no children (never: a row is an operation).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The child `i` (`i < len()`); for a power, 0 is the base and 1 the exponent.
+    pub fn child(&self, i: usize) -> &'e Expr {
+        match self.kind {
+            Kind::Sum(cs) | Kind::Product(cs) | Kind::Abstract(_, cs) => &cs[i],
+            Kind::Power(b, p) => [b, p][i],
+            Kind::Builtin(_, u) => u,
+        }
+    }
+
+    /// `∂node/∂child(i)`.
+    pub fn partial(&self, i: usize) -> Partial {
+        match self.kind {
+            Kind::Sum(_) => Partial::One,
+            // d(f1*...*fn)/dfi: the other factors.
+            Kind::Product(fs) => {
+                Partial::Product(fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone()).collect())
+            }
+            // d(b^p)/db = p*b^(p - 1)
+            Kind::Power(b, p) if i == 0 => {
+                Partial::Product(vec![p.clone(), Expr::pow(b.clone(), Expr::minus(p.clone(), Expr::one()))])
+            }
+            // d(b^p)/dp = b^p*ln(b)
+            Kind::Power(b, _) => Partial::Product(vec![self.node.clone(), Expr::ln(b.clone())]),
+            Kind::Builtin(f, u) => Partial::Expr(builtin_derivative(f, u)),
+            Kind::Abstract(f, args) => Partial::Expr(abstract_partial(f, i, args)),
+        }
+    }
+
+    /// `∂ln(node)/∂child(i)` for a power, `None` for the other rows: `p/b` by the base,
+    /// `ln(b)` by the exponent. Where both vary, `d(b^p) = b^p*(dp*ln(b) + p*db/b)`
+    /// (logarithmic differentiation) is how forward mode writes the derivative.
+    pub fn log_partial(&self, i: usize) -> Option<Partial> {
+        match self.kind {
+            Kind::Power(b, p) if i == 0 => Some(Partial::Product(vec![p.clone(), Expr::pow(b.clone(), Expr::int(-1))])),
+            Kind::Power(b, _) => Some(Partial::Expr(Expr::ln(b.clone()))),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::mixed_error;
+    use crate::eval::{eval_dual, eval_with, Env, Model};
+
+    fn parsed(src: &str) -> Expr {
+        parse::parse_expr(src).unwrap_or_else(|e| panic!("{src}: {e}"))
+    }
+
+    /// Every kind of row, and every built-in: the sum of ∂node/∂child * d(child) at a
+    /// point is the node's derivative by dual numbers (the hand-written slopes of
+    /// `FUNCS`, an independent witness).
+    #[test]
+    fn partials_agree_with_dual_numbers() {
+        let x = Sym::new("x");
+        let model = Model::new(3);
+        let mut nodes: Vec<Expr> =
+            ["x^3 + sin(x) + 2", "x^2*cos(x)*(1 + x)", "(1 + x^2)^(5/2)", "x^x", "2^x", "g(x^2)", "f(x, x^2)"]
+                .into_iter()
+                .map(parsed)
+                .collect();
+        for i in 0..FUNCS.len() {
+            for u in ["x/3 + 0.1", "x + 1.1"] {
+                nodes.push(Expr::call(Func::Builtin(i), vec![parsed(u)]));
+            }
+        }
+        let mut compared = 0;
+        for node in &nodes {
+            let local = Local::of(node).unwrap_or_else(|| panic!("{node} has no row"));
+            for at in [0.3, 0.7, 1.6, 2.5] {
+                let env: Env = [(x.clone(), at)].into_iter().collect();
+                let Ok(want) = eval_dual(node, &env, &x, Some(&model)) else { continue };
+                let mut got = 0.0;
+                for i in 0..local.len() {
+                    let partial = eval_with(&local.partial(i).into_expr(), &env, Some(&model));
+                    let child = eval_dual(local.child(i), &env, &x, Some(&model));
+                    got += partial.map_or(f64::NAN, |p| p * child.map_or(f64::NAN, |c| c.d));
+                }
+                if want.d.is_finite() && got.is_finite() {
+                    assert!(mixed_error(got, want.d) < 1e-9, "d/dx {node} at {at}: {got} vs {}", want.d);
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 2 * nodes.len(), "{compared} points for {} nodes", nodes.len());
+    }
+
+    /// A node's rule does not depend on the variable: a power is by the power rule when
+    /// its exponent is a constant, by logarithmic differentiation otherwise.
+    #[test]
+    fn rules_of_nodes() {
+        let cases = [
+            ("x + y", "sum rule"),
+            ("x*y", "product rule"),
+            ("x/y", "product rule"),
+            ("x^2", "power rule"),
+            ("x^n", "logarithmic differentiation"),
+            ("2^x", "logarithmic differentiation"),
+            ("e^x", "derivative of exp"),
+            ("tanh(x)", "derivative of tanh"),
+            ("g'(x)", "derivative of g"),
+            ("x", "derivative of a variable"),
+            ("sum(k, x[k])", "derivative of a variable"),
+        ];
+        for (src, label) in cases {
+            assert_eq!(rule_of(&parsed(src)).to_string(), label, "{src}");
+        }
+    }
+
+    /// A partial that is a product stays one product with the factor it is multiplied by:
+    /// grouped, the sign would go into the sum first.
+    #[test]
+    fn a_product_partial_is_multiplied_in_one_product() {
+        let (minus, s, y) = (Expr::int(-1), parsed("2 - 2*x"), parsed("y"));
+        let grouped = Expr::mul([Expr::mul([minus.clone(), s.clone()]), y.clone()]);
+        let flat = Partial::Product(vec![minus, s]).times(y.clone());
+        assert_eq!((flat.to_string(), grouped.to_string()), ("-2*y*(1 - x)".into(), "2*y*(x - 1)".into()));
+        assert_eq!(Partial::One.times(y.clone()), y);
+    }
+}
