@@ -163,18 +163,19 @@ pub fn gradient(e: &Expr, vars: &[Sym]) -> Vec<Expr> {
 /// Checks that `x` names a variable one can differentiate by: not empty, not a number,
 /// not an expression, not a constant.
 pub fn check_variable(x: &str) -> Result<Sym> {
-    let bad = |msg: String| Err(Error::new(ErrorKind::Argument(msg)));
+    let bad = |kind: ErrorKind| Err(Error::new(kind));
     if x.trim().is_empty() {
-        return bad("the variable to differentiate by is empty".into());
+        return bad(ErrorKind::EmptyVariable);
     }
+    let found = x.to_owned();
     match parse::parse_expr(x) {
         Ok(e) => match e.node() {
             Node::Var(s) => Ok(s.clone()),
-            Node::Num(_) => bad(format!("cannot differentiate with respect to a number (`{x}`)")),
-            _ if x == "e" || x == "pi" => bad(format!("cannot differentiate with respect to the constant `{x}`")),
-            _ => bad(format!("`{x}` is not a variable: differentiate with respect to a name such as x")),
+            Node::Num(_) => bad(ErrorKind::NumberVariable { found }),
+            _ if x == "e" || x == "pi" => bad(ErrorKind::ConstantVariable { name: found }),
+            _ => bad(ErrorKind::NotAVariable { found }),
         },
-        Err(_) => bad(format!("`{x}` is not a variable name")),
+        Err(_) => bad(ErrorKind::NotAVariableName { found }),
     }
 }
 
@@ -334,8 +335,7 @@ pub fn expand_sums(e: &Expr, sizes: &HashMap<Sym, i64>) -> Expr {
 pub fn parse_sizes(text: &str) -> Result<HashMap<Sym, i64>> {
     let mut out = HashMap::new();
     for part in text.split(',').filter(|p| !p.trim().is_empty()) {
-        let bad =
-            || Error::new(ErrorKind::Argument(format!("--size takes NAME=N pairs, as in K=3,M=2 (found `{part}`)")));
+        let bad = || Error::new(ErrorKind::BadSizes { found: part.to_owned() });
         let (name, n) = part.split_once('=').ok_or_else(bad)?;
         let n: i64 = n.trim().parse().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(bad)?;
         let name = name.trim();

@@ -206,11 +206,6 @@ pub enum ErrorKind {
     },
 
     // ---- Requests and their arguments.
-    /// Free text from a call site not yet given a kind of its own.
-    #[doc(hidden)]
-    // FIXME: for removal once `diff::check_variable` and `diff::parse_sizes` build the
-    // kinds below (`EmptyVariable` to `BadSizes`), which say what they say now.
-    Argument(String),
     /// An empty name to differentiate by.
     EmptyVariable,
     /// A number to differentiate by.
@@ -675,7 +670,6 @@ impl fmt::Display for ErrorKind {
             K::Cycle { names } if names.len() == 2 => write!(f, "`{}` is defined in terms of itself", names[0]),
             K::Cycle { names } => write!(f, "definitions form a cycle: {}", names.join(" -> ")),
             K::Redefined { name } => write!(f, "`{name}` is already defined"),
-            K::Argument(msg) => write!(f, "{msg}"),
             K::EmptyVariable => write!(f, "the variable to differentiate by is empty"),
             K::NumberVariable { found } => write!(f, "cannot differentiate with respect to a number (`{found}`)"),
             K::ConstantVariable { name } => write!(f, "cannot differentiate with respect to the constant `{name}`"),
