@@ -1,5 +1,5 @@
-//! Helpers shared by the tests: the whole pipeline in one call, the CLI in-process, and
-//! the built binary in processes of its own.
+//! Helpers shared by the tests: the whole pipeline in one call, the CLI in-process, the
+//! built binary in processes of its own, and visible skips.
 
 use deriv::check::check_chain;
 use deriv::{Expr, Sym};
@@ -98,6 +98,18 @@ pub mod numeric {
         };
         (at(h) - at(-h)) / (2.0 * h)
     }
+}
+
+/// Says past the test harness's output capture, so that it shows in a plain `cargo test`,
+/// that part of a test did not run and why: `skipped: node not found`. Under CI (`CI`
+/// set) nothing may be skipped: the machine must have every tool, so this fails instead.
+#[track_caller]
+pub fn skip(why: &str) {
+    use std::io::Write;
+    assert!(std::env::var_os("CI").is_none(), "CI must not skip: {why}");
+    // `eprintln!` would be captured (and shown only if the test failed); a write to the
+    // stderr handle is not.
+    let _ = writeln!(std::io::stderr(), "skipped: {why}");
 }
 
 /// The built `deriv` binary, for the tests that need a process of its own: the exit code
