@@ -146,6 +146,20 @@ fn limits_refuse_explosive_work_with_a_message() {
             "{args:?}: {err} ({cpu:?} of processor time)"
         );
     }
+    // Code generation walks the input before it builds anything; it must look at each
+    // node once, or a DAG of built-ins like this one (2^40 nodes written out) takes 2^40
+    // steps that no limit stops (it once ran past --timeout).
+    let mut src = String::from("a0 = x\n");
+    for k in 1..=40 {
+        src.push_str(&format!("a{k} = sin(a{0}) + a{0}\n", k - 1));
+    }
+    src.push_str("a40\n");
+    let (code, out, err, cpu) = deriv(&["codegen", "--wrt", "x", "-"], src.as_bytes());
+    assert!(
+        code == 2 && out.is_empty() && err.starts_with("error: gave up: the work needs more than 2000000"),
+        "{err}"
+    );
+    assert!(cpu < Duration::from_secs(10), "codegen took {cpu:?} of processor time");
     let (code, _, err, _) = deriv(&["diff", "--wrt", "x", "--timeout=-1", "x"], b"");
     assert!(code == 2 && err.contains("--timeout"), "{err}");
 }

@@ -28,7 +28,7 @@ use crate::cse;
 use crate::defs::Problem;
 use crate::diff;
 use crate::error::{Error, ErrorKind, Result};
-use crate::expr::{Expr, Func, Node, Sym};
+use crate::expr::{Expr, Func, IdHash, Node, Sym};
 use crate::simplify::{self, Form, Names};
 use crate::stable::{self, Block};
 use emit::{Fresh, Printer};
@@ -110,10 +110,15 @@ impl Kernel {
     }
 }
 
-/// An error unless every call in `e` is a built-in function.
+/// An error unless every call in `e` is a built-in function. Each node is looked at
+/// once: a DAG of definitions used twice each is exponentially larger as a tree.
 fn generable(e: &Expr) -> Result<()> {
     let mut stack = vec![e.clone()];
+    let mut seen: HashSet<u64, IdHash> = HashSet::default();
     while let Some(x) = stack.pop() {
+        if !seen.insert(x.id()) {
+            continue;
+        }
         if let Node::Call(f, _) = x.node() {
             let what = match f {
                 Func::Builtin(_) => None,
