@@ -32,6 +32,7 @@ pub mod poly;
 pub mod prec;
 pub mod print;
 pub mod reverse;
+pub mod rng;
 pub mod simplify;
 pub mod stable;
 
