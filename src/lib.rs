@@ -25,6 +25,7 @@ pub mod func;
 pub mod fuzz;
 pub mod limits;
 pub mod matrix;
+pub mod names;
 pub mod note;
 pub mod number;
 pub mod parse;
