@@ -1,6 +1,6 @@
 //! deriv: symbolic differentiation that prints derivatives the way people write them.
 //!
-//! The pipeline is text → [`parse`] → [`Expr`] (canonical by construction) → [`diff`] →
+//! The pipeline is text → [`parse()`] → [`Expr`] (canonical by construction) → [`diff()`] →
 //! printers ([`print::text`], [`print::latex`]), with every derivative checkable
 //! numerically against forward-mode dual numbers ([`check`]).
 //!
