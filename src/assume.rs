@@ -1,10 +1,11 @@
 //! `--assume`: side relations `LHS = RHS` that the simplifier may use.
 //!
 //! A fact is handed to the simplifier as one more name: a placeholder `#assumeN` whose
-//! body is LHS (with the definitions inlined), so that it can write a result in terms
-//! of LHS where that is cheaper, as it does for `p` in `p*(1 - p)`. The placeholder is
-//! then replaced by RHS in what is shown ([`Assumptions::shown`]), and by LHS in what is
-//! checked ([`Assumptions::exact`]): the result with LHS put back equals the derivative
+//! body is LHS with the definitions inlined ([`Assumptions::extend_names`], which lives
+//! in [`crate::names`]), so that it can write a result in terms of LHS where that is
+//! cheaper, as it does for `p` in `p*(1 - p)`. The placeholder is then replaced by RHS
+//! in what is shown ([`Assumptions::shown`]), and by LHS in what is checked
+//! ([`Assumptions::exact`]): the result with LHS put back equals the derivative
 //! for all values, so a numeric check needs no point where the fact holds.
 //!
 //! `t1 + t2 + t3 = 1` turns the cross-entropy's `p1*(t1 + t2 + t3) - t1` into
@@ -12,10 +13,8 @@
 
 use std::collections::HashMap;
 
-use crate::defs::Problem;
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::expr::{self, Expr, Sym};
-use crate::simplify::Names;
 
 /// One fact, `lhs = rhs`.
 #[derive(Clone, Debug)]
@@ -46,14 +45,6 @@ impl Assumptions {
         self.0.is_empty()
     }
 
-    /// `names` with one more name per fact: the placeholder, defined as the fact's LHS
-    /// with `problem`'s definitions inlined. They come after the definitions.
-    pub fn extend_names(&self, problem: &Problem, names: &mut Names) {
-        for (i, a) in self.0.iter().enumerate() {
-            names.defs.push((placeholder(i), problem.inline(&a.lhs)));
-        }
-    }
-
     /// The placeholder of each fact and its RHS: what turns a simplified result into
     /// the one shown.
     pub fn restore_map(&self) -> HashMap<Sym, Expr> {
@@ -82,7 +73,7 @@ impl Assumptions {
 }
 
 /// The name fact `i` stands under while the simplifier works (not a name one can type).
-fn placeholder(i: usize) -> Sym {
+pub fn placeholder(i: usize) -> Sym {
     Sym::new(&format!("#assume{i}"))
 }
 

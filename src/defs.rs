@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::diff;
 use crate::error::{Error, ErrorKind, Nesting, Result, Span, ZeroDenominator};
 use crate::expr::{self, Expr, Func, Node, Sym};
 use crate::parse::{self, Statement};
@@ -153,10 +152,10 @@ impl Problem {
         self.index.get(name).map(|&i| &self.defs[i])
     }
 
-    /// `wrt` as a variable to differentiate by: a name ([`diff::check_variable`]) that
+    /// `wrt` as a variable to differentiate by: a name ([`parse::check_variable`]) that
     /// is not defined here.
     pub fn variable(&self, wrt: &str) -> Result<Sym> {
-        let x = diff::check_variable(wrt)?;
+        let x = parse::check_variable(wrt)?;
         self.check_wrt(&x)?;
         Ok(x)
     }
@@ -308,9 +307,11 @@ impl Problem {
         }
     }
 
-    /// The definitions as names the simplifier may use (bodies inlined), the target's own
-    /// name first: it is the output the result is most naturally written in.
-    pub fn names(&self, wrt: Option<&Sym>) -> crate::simplify::Names {
+    /// Every definition with its body fully inlined, in the order given except that the
+    /// target's own definition comes first: it is the output a result is most naturally
+    /// written in. These are the names the simplifier may use (`Problem::names`, in
+    /// [`crate::names`], hands them over).
+    pub fn inlined_defs(&self) -> Vec<(Sym, Expr)> {
         let mut defs: Vec<(Sym, Expr)> = self
             .defs
             .iter()
@@ -323,14 +324,14 @@ impl Problem {
             })
             .collect();
         let own = match self.target.node() {
-            crate::expr::Node::Var(v) if self.get(v).is_some() => Some(v.clone()),
+            Node::Var(v) if self.get(v).is_some() => Some(v.clone()),
             _ => self.target_name.clone(),
         };
         if let Some(i) = defs.iter().position(|(n, _)| Some(n) == own.as_ref()) {
             let own = defs.remove(i);
             defs.insert(0, own);
         }
-        crate::simplify::Names { defs, wrt: wrt.cloned() }
+        defs
     }
 
     /// The target with all definitions inlined.

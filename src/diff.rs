@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use crate::error::{Error, ErrorKind, Result};
 use crate::expr::IdMap;
 use crate::expr::{self, Expr, Func, Node, Sym};
-use crate::parse;
 use crate::reverse;
 use crate::rules::Local;
 
@@ -158,25 +157,6 @@ pub fn gradient(e: &Expr, vars: &[Sym]) -> Vec<Expr> {
         }
     }
     vars.iter().map(|v| diff(e, v)).collect()
-}
-
-/// Checks that `x` names a variable one can differentiate by: not empty, not a number,
-/// not an expression, not a constant.
-pub fn check_variable(x: &str) -> Result<Sym> {
-    let bad = |kind: ErrorKind| Err(Error::new(kind));
-    if x.trim().is_empty() {
-        return bad(ErrorKind::EmptyVariable);
-    }
-    let found = x.to_owned();
-    match parse::parse_expr(x) {
-        Ok(e) => match e.node() {
-            Node::Var(s) => Ok(s.clone()),
-            Node::Num(_) => bad(ErrorKind::NumberVariable { found }),
-            _ if x == "e" || x == "pi" => bad(ErrorKind::ConstantVariable { name: found }),
-            _ => bad(ErrorKind::NotAVariable { found }),
-        },
-        Err(_) => bad(ErrorKind::NotAVariableName { found }),
-    }
 }
 
 /// What one differentiation carries along: derivatives already found, per node, and

@@ -1013,7 +1013,8 @@ mod tests {
 
     #[test]
     fn the_kinds_for_diff_rs_say_what_it_says_now() {
-        use crate::diff::{check_variable, parse_sizes};
+        use crate::diff::parse_sizes;
+        use crate::parse::check_variable;
         let says = |e: Error| e.into_kind().to_string();
         let found = |s: &str| s.to_owned();
         let cases = [

@@ -36,7 +36,7 @@ impl Model {
         for b in name.as_str().bytes() {
             h = (h ^ b as u64).wrapping_mul(0x100_0000_01B3);
         }
-        let mut rng = crate::check::Rng::new(h);
+        let mut rng = crate::rng::Rng::new(h);
         let a = (0..n).map(|_| rng.uniform(0.6, 1.4)).collect();
         (a, rng.uniform(-1.0, 1.0), rng.uniform(0.2, 0.8))
     }

@@ -2,7 +2,7 @@
 //! inputs the fuzzers found (`tests/fuzz-crashes/`) through exactly the same code.
 //!
 //! Each body takes any bytes, runs them on a thread with the command line's stack, under
-//! small [`limits`](crate::limits), and panics only on a real defect: a panic inside
+//! small [`limits`], and panics only on a real defect: a panic inside
 //! deriv, a stack overflow (which aborts), an error without a message, or a printed
 //! result that does not parse back to itself.
 

@@ -1,6 +1,6 @@
 //! deriv: symbolic differentiation that prints derivatives the way people write them.
 //!
-//! The pipeline is text → [`parse`] → [`Expr`] (canonical by construction) → [`diff`] →
+//! The pipeline is text → [`parse()`] → [`Expr`] (canonical by construction) → [`diff()`] →
 //! printers ([`print::text`], [`print::latex`]), with every derivative checkable
 //! numerically against forward-mode dual numbers ([`check`]).
 //!
@@ -26,6 +26,7 @@ pub mod func;
 pub mod fuzz;
 pub mod limits;
 pub mod matrix;
+pub mod names;
 pub mod note;
 pub mod number;
 pub mod output;
@@ -35,6 +36,7 @@ pub mod prec;
 pub mod print;
 pub mod request;
 pub mod reverse;
+pub mod rng;
 pub mod rules;
 pub mod simplify;
 pub mod stable;

@@ -74,12 +74,12 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
                 Problem::load(&[], &text).map_err(|e| e.relocate(program.len() + 1, offset_of(subject), src))?;
             let form = if problem.defs.is_empty() { Form::Auto } else { Form::Output };
             if verb == "diff" {
-                let x = diff::check_variable(vars.trim()).map_err(|e| bad(e.into_kind()))?;
+                let x = crate::parse::check_variable(vars.trim()).map_err(|e| bad(e.into_kind()))?;
                 out.push(Block::Math(Derivation::new(&problem, &x, form)?.to_latex()));
             } else {
                 let mut rows = Vec::new();
                 for v in vars.split(',') {
-                    let x = diff::check_variable(v.trim()).map_err(|e| bad(e.into_kind()))?;
+                    let x = crate::parse::check_variable(v.trim()).map_err(|e| bad(e.into_kind()))?;
                     let names = problem.names(Some(&x));
                     let d = simplify::simplify(&diff::diff(&problem.inlined_target(), &x), &names, form);
                     let subject = match &problem.target_name {

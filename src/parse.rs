@@ -732,6 +732,25 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Checks that `x` names a variable one can differentiate by: not empty, not a number,
+/// not an expression, not a constant.
+pub fn check_variable(x: &str) -> Result<Sym> {
+    let bad = |kind: ErrorKind| Err(Error::new(kind));
+    if x.trim().is_empty() {
+        return bad(ErrorKind::EmptyVariable);
+    }
+    let found = x.to_owned();
+    match parse_expr(x) {
+        Ok(e) => match e.node() {
+            crate::expr::Node::Var(s) => Ok(s.clone()),
+            crate::expr::Node::Num(_) => bad(ErrorKind::NumberVariable { found }),
+            _ if x == "e" || x == "pi" => bad(ErrorKind::ConstantVariable { name: found }),
+            _ => bad(ErrorKind::NotAVariable { found }),
+        },
+        Err(_) => bad(ErrorKind::NotAVariableName { found }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,7 @@
-//! The one precedence table, shared by the parser's grammar and both printers.
+//! The one precedence table of the printers: text, LaTeX, and the steps of a derivation.
+//! The parser does not read it; its productions (`grammar/deriv.ebnf`) have the same
+//! levels, and the property that printing parses back (`tests/props.rs`) keeps the two
+//! in step.
 //!
 //! Levels from loosest to tightest. `^` is right-associative, and a unary minus binds
 //! looser than `^` (`-x^2` is `-(x^2)`) but may open an exponent (`e^-z`).

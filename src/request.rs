@@ -306,7 +306,7 @@ fn point(at: &str) -> Result<Env> {
         offset += part.len() + 1;
         let bad = |kind: ErrorKind| Error::at(kind, span, at);
         let (name, value) = part.split_once('=').ok_or_else(|| bad(ErrorKind::PointNotPair))?;
-        let x = crate::diff::check_variable(name.trim()).map_err(|e| bad(e.into_kind()))?;
+        let x = crate::parse::check_variable(name.trim()).map_err(|e| bad(e.into_kind()))?;
         let name = x.to_string();
         let v = parse::parse_expr(value)
             .map_err(|e| bad(ErrorKind::BadValue { name: name.clone(), cause: Box::new(e.into_kind()) }))

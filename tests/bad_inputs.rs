@@ -6,19 +6,20 @@
 //! or generated case runs under each subcommand, in argv as raw bytes where argv can carry
 //! them and through stdin (`-`) where it cannot (a NUL byte, or more than Linux's 128 KiB
 //! per argument); `note` reads it from stdin as a note file. `ARGS` cases run once, as
-//! given. Every run must finish within [`TIME_LIMIT`], exit 0 or 2 and never by a panic
-//! (101) or a signal, print nothing on stdout when it fails, and keep control and
-//! direction-changing characters out of stderr; an expected error must be one error
-//! with the input line echoed and the caret under the expected column, counted in
-//! Unicode scalars.
+//! given. Every run must finish within [`CPU_LIMIT`] of processor time, exit 0 or 2 and
+//! never by a panic (101) or a signal, print nothing on stdout when it fails, and keep
+//! control and direction-changing characters out of stderr; an expected error must be one
+//! error with the input line echoed and the caret under the expected column, counted in
+//! Unicode scalars. The runs are independent processes, run on every core at once.
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// The longest a single run may take (the test binary is usually a debug build).
-const TIME_LIMIT: Duration = Duration::from_secs(8);
+use crate::support::binary;
+
+/// The most processor time a single run may use (the binary is usually a debug build;
+/// the corpus asks for a few seconds of a release build).
+const CPU_LIMIT: Duration = Duration::from_secs(8);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Expect {
@@ -208,60 +209,6 @@ const SUBCOMMANDS: &[(&str, &[&str])] = &[
     ("hessian", &["--wrt", "x"]),
 ];
 
-struct Outcome {
-    /// The exit code, or `None` when a signal ended the process.
-    code: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: String,
-    took: Duration,
-    timed_out: bool,
-}
-
-fn run(args: &[OsString], stdin: &[u8]) -> Outcome {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_deriv"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn deriv");
-    let mut pipe_in = child.stdin.take().expect("stdin");
-    let input = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = pipe_in.write_all(&input);
-    });
-    let mut pipe_out = child.stdout.take().expect("stdout");
-    let mut pipe_err = child.stderr.take().expect("stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = pipe_out.read_to_end(&mut v);
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = pipe_err.read_to_end(&mut v);
-        v
-    });
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > TIME_LIMIT {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait().expect("wait after kill");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    let took = start.elapsed();
-    let _ = writer.join();
-    let stdout = out_reader.join().unwrap_or_default();
-    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
-    Outcome { code: status.code(), stdout, stderr, took, timed_out }
-}
-
 #[cfg(unix)]
 fn os(bytes: &[u8]) -> OsString {
     use std::os::unix::ffi::OsStrExt;
@@ -341,13 +288,12 @@ fn every_subcommand_survives_the_shared_corpus() {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let cases = load(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(cases.len() >= 100, "only {} cases in {}", cases.len(), path.display());
-    let mut failures = Vec::new();
-    let mut runs = 0;
-    let mut slowest = (Duration::ZERO, String::new());
+    let mut plans: Vec<(&Case, String, Vec<OsString>, Vec<u8>)> = Vec::new();
     for case in &cases {
-        let mut plans: Vec<(String, Vec<OsString>, Vec<u8>)> = Vec::new();
         match &case.input {
-            Input::Args(args) => plans.push(("as given".into(), args.iter().map(OsString::from).collect(), Vec::new())),
+            Input::Args(args) => {
+                plans.push((case, "as given".into(), args.iter().map(OsString::from).collect(), Vec::new()))
+            }
             Input::Bytes(bytes) => {
                 let argv_ok = !bytes.contains(&0) && bytes.len() < 100_000;
                 for (sub, opts) in SUBCOMMANDS {
@@ -356,68 +302,78 @@ fn every_subcommand_survives_the_shared_corpus() {
                     if argv_ok && *sub != "note" {
                         args.push("--".into());
                         args.push(os(bytes));
-                        plans.push((format!("{sub} (argv)"), args, Vec::new()));
+                        plans.push((case, format!("{sub} (argv)"), args, Vec::new()));
                     } else {
                         args.push("-".into());
-                        plans.push((format!("{sub} (stdin)"), args, bytes.clone()));
+                        plans.push((case, format!("{sub} (stdin)"), args, bytes.clone()));
                     }
                 }
-            }
-        }
-        let mut parse_ok = false;
-        for (how, args, stdin) in plans {
-            runs += 1;
-            let o = run(&args, &stdin);
-            let who = format!("line {} #{} {how}", case.line, case.tag);
-            if o.took > slowest.0 {
-                slowest = (o.took, who.clone());
-            }
-            let mut fail = |why: String| failures.push(format!("{who}: {why}\n    stderr: {}", o.stderr.trim_end()));
-            if o.timed_out {
-                fail(format!("killed after {:?}", o.took));
-                continue;
-            }
-            let Some(code) = o.code else {
-                fail("ended by a signal".into());
-                continue;
-            };
-            if how.starts_with("parse") {
-                parse_ok = code == 0;
-            }
-            if code != 0 && code != 2 {
-                fail(format!("exit code {code}"));
-                continue;
-            }
-            if let Some(c) = o.stderr.chars().find(|&c| unsafe_on_terminal(c)) {
-                fail(format!("raw U+{:04X} on stderr", c as u32));
-            }
-            if code == 2 {
-                if !o.stdout.is_empty() {
-                    fail(format!("{} bytes on stdout with the error", o.stdout.len()));
-                }
-                if !o.stderr.starts_with("error: ") || o.stderr.lines().filter(|l| l.starts_with("error")).count() != 1
-                {
-                    fail("stderr is not one `error: ...` message".into());
-                }
-            }
-            match case.expect {
-                // Evaluation may fail on an accepted input (a free variable, a value out
-                // of range): that is an error about the value, not the input.
-                Expect::Ok if code == 2 && how.starts_with("eval") && parse_ok => {}
-                Expect::Ok if code != 0 => fail(format!("expected success, got exit {code}")),
-                Expect::Err if code != 2 => fail(format!("expected an error (exit 2), got exit {code}")),
-                Expect::Err => {
-                    if let (Some(col), Input::Bytes(bytes)) = (case.col, &case.input) {
-                        if let Some(why) = check_caret(&o.stderr, bytes, col) {
-                            fail(why);
-                        }
-                    }
-                }
-                _ => {}
             }
         }
     }
-    eprintln!("{} cases, {runs} runs; slowest {:.2} s ({})", cases.len(), slowest.0.as_secs_f64(), slowest.1);
+    let outcomes = binary::parallel(&plans, |(_, _, args, stdin)| binary::run(args, stdin, CPU_LIMIT));
+    let mut failures = Vec::new();
+    let mut slowest = (Duration::ZERO, String::new());
+    // Whether the case's `parse` run (the first of its runs) succeeded.
+    let mut parse_ok = false;
+    for ((case, how, _, _), o) in plans.iter().zip(&outcomes) {
+        let who = format!("line {} #{} {how}", case.line, case.tag);
+        if how.starts_with("parse") {
+            parse_ok = false;
+        }
+        if o.cpu > slowest.0 {
+            slowest = (o.cpu, who.clone());
+        }
+        let mut fail = |why: String| failures.push(format!("{who}: {why}\n    stderr: {}", o.stderr.trim_end()));
+        if o.killed {
+            fail(format!("killed after {:?} of processor time", o.cpu));
+            continue;
+        }
+        let Some(code) = o.code else {
+            fail("ended by a signal".into());
+            continue;
+        };
+        if how.starts_with("parse") {
+            parse_ok = code == 0;
+        }
+        if code != 0 && code != 2 {
+            fail(format!("exit code {code}"));
+            continue;
+        }
+        if let Some(c) = o.stderr.chars().find(|&c| unsafe_on_terminal(c)) {
+            fail(format!("raw U+{:04X} on stderr", c as u32));
+        }
+        if code == 2 {
+            if !o.stdout.is_empty() {
+                fail(format!("{} bytes on stdout with the error", o.stdout.len()));
+            }
+            if !o.stderr.starts_with("error: ") || o.stderr.lines().filter(|l| l.starts_with("error")).count() != 1 {
+                fail("stderr is not one `error: ...` message".into());
+            }
+        }
+        match case.expect {
+            // Evaluation may fail on an accepted input (a free variable, a value out
+            // of range): that is an error about the value, not the input.
+            Expect::Ok if code == 2 && how.starts_with("eval") && parse_ok => {}
+            Expect::Ok if code != 0 => fail(format!("expected success, got exit {code}")),
+            Expect::Err if code != 2 => fail(format!("expected an error (exit 2), got exit {code}")),
+            Expect::Err => {
+                if let (Some(col), Input::Bytes(bytes)) = (case.col, &case.input) {
+                    if let Some(why) = check_caret(&o.stderr, bytes, col) {
+                        fail(why);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let runs = plans.len();
+    eprintln!(
+        "{} cases, {runs} runs; slowest {:.2} s of processor time ({})",
+        cases.len(),
+        slowest.0.as_secs_f64(),
+        slowest.1
+    );
     assert!(failures.is_empty(), "{} of {runs} runs failed:\n{}", failures.len(), failures.join("\n"));
 }
 

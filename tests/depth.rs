@@ -1,32 +1,24 @@
 //! Depth 100,000: nesting that deep, written directly or built by a chain of
 //! definitions, is refused with deriv's own "nesting too deep" error in every
-//! subcommand, quickly, never with a stack overflow; expressions that deep built through
-//! the library are dropped without one; and a chain of definitions 4,000 deep (inside
-//! the limits) goes through every stage.
+//! subcommand, never with a stack overflow, with work that grows linearly in the input;
+//! expressions that deep built through the library are dropped without one; and a chain
+//! of definitions 4,000 deep (inside the limits) goes through every stage.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::ffi::OsString;
+use std::time::Duration;
+
+use crate::support::binary;
 
 const N: usize = 100_000;
 
-/// Runs the built binary with `stdin`; exit code, stdout, stderr and the time taken.
+/// Runs the built binary with `stdin`: exit code, stdout, stderr and the processor time
+/// used. A run is killed after a minute of processor time (a hang, not a slow run).
 fn deriv(args: &[&str], stdin: &[u8]) -> (i32, String, String, Duration) {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_deriv"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn deriv");
-    let mut pipe = child.stdin.take().expect("stdin");
-    let input = stdin.to_vec();
-    let writer = std::thread::spawn(move || pipe.write_all(&input));
-    let out = child.wait_with_output().expect("wait");
-    let _ = writer.join();
-    let code = out.status.code().unwrap_or_else(|| panic!("deriv {args:?} was killed by a signal"));
-    (code, String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into(), start.elapsed())
+    let argv: Vec<OsString> = args.iter().map(Into::into).collect();
+    let o = binary::run(&argv, stdin, Duration::from_secs(60));
+    assert!(!o.killed, "deriv {args:?} was killed after {:?}", o.cpu);
+    let code = o.code.unwrap_or_else(|| panic!("deriv {args:?} was killed by a signal"));
+    (code, String::from_utf8_lossy(&o.stdout).into(), o.stderr, o.cpu)
 }
 
 #[test]
@@ -38,31 +30,63 @@ fn nesting_100000_deep_is_refused_cleanly_everywhere() {
         ("powers", format!("{}x", "x^".repeat(N))),
         ("abstract calls", format!("{}x{}", "g(".repeat(N), ")".repeat(N))),
     ];
-    for (what, src) in &inputs {
-        for args in [&["parse", "-"][..], &["diff", "--wrt", "x", "-"], &["simplify", "-"], &["latex", "-"]] {
-            let (code, out, err, took) = deriv(args, src.as_bytes());
-            assert_eq!(code, 2, "{what} {args:?}: {err}");
-            assert!(out.is_empty() && err.starts_with("error: nesting too deep (limit 2000)"), "{what}: {err}");
-            assert!(err.contains("^") && err.contains("= help:"), "{what}: {err}");
-            assert!(took < Duration::from_secs(5), "{what} {args:?} took {took:?}");
-        }
+    let subcommands = [&["parse", "-"][..], &["diff", "--wrt", "x", "-"], &["simplify", "-"], &["latex", "-"]];
+    let runs: Vec<(&str, &String, &[&str])> =
+        inputs.iter().flat_map(|(what, src)| subcommands.iter().map(move |args| (*what, src, *args))).collect();
+    let outcomes = binary::parallel(&runs, |(_, src, args)| deriv(args, src.as_bytes()));
+    for ((what, _, args), (code, out, err, cpu)) in runs.iter().zip(outcomes) {
+        assert_eq!(code, 2, "{what} {args:?}: {err}");
+        assert!(out.is_empty() && err.starts_with("error: nesting too deep (limit 2000)"), "{what}: {err}");
+        assert!(err.contains("^") && err.contains("= help:"), "{what}: {err}");
+        // The parser stops at the limit: refusing takes little more than reading the input.
+        assert!(cpu < Duration::from_secs(5), "{what} {args:?} took {cpu:?} of processor time");
     }
+}
+
+/// `a0 = x`, then `a1 = sin(a0)` and so on to `a{n}`, then `a{n}`.
+fn sin_chain(n: usize) -> String {
+    let mut src = String::from("a0 = x\n");
+    for k in 1..=n {
+        src.push_str(&format!("a{k} = sin(a{})\n", k - 1));
+    }
+    src.push_str(&format!("a{n}\n"));
+    src
 }
 
 #[test]
 fn a_chain_of_100000_definitions_is_refused_cleanly() {
-    let mut src = String::from("a0 = x\n");
-    for k in 1..=N {
-        src.push_str(&format!("a{k} = sin(a{})\n", k - 1));
-    }
-    src.push_str(&format!("a{N}\n"));
-    for args in [&["parse", "-"][..], &["diff", "--wrt", "x", "-"], &["eval", "--at", "x=1", "-"]] {
-        let (code, out, err, took) = deriv(args, src.as_bytes());
+    let src = sin_chain(N);
+    let subcommands = [&["parse", "-"][..], &["diff", "--wrt", "x", "-"], &["eval", "--at", "x=1", "-"]];
+    let outcomes = binary::parallel(&subcommands, |args| deriv(args, src.as_bytes()));
+    for (args, (code, out, err, _)) in subcommands.iter().zip(outcomes) {
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(out.is_empty() && err.starts_with("error: nesting too deep (limit 10000)"), "{err}");
         assert!(err.contains("line 10001, column 1") && err.contains("nests 10001 levels deep"), "{err}");
-        assert!(took < Duration::from_secs(10), "{args:?} took {took:?}");
     }
+}
+
+/// Refusing a chain costs work linear in its length, measured without a clock: the
+/// library's work units (one per node constructor call, found or new, plus its
+/// children; see `limits::within`), which are the same on every run. A chain twice as
+/// long costs at most twice the work (reading the chain is linear, and inlining stops at
+/// the limit); a quadratic step would cost about four times. Work that builds no nodes
+/// is not counted.
+#[test]
+fn refusing_a_chain_twice_as_long_costs_at_most_twice_the_work() {
+    let work = |n: usize| {
+        let src = sin_chain(n);
+        // Inlining recurses as deep as the limit: room for it, as the command line gives.
+        let run = move || deriv::limits::within(u64::MAX, || deriv::defs::Problem::load(&[], &src).map(|_| ()));
+        let (res, units) = std::thread::Builder::new().stack_size(1 << 30).spawn(run).unwrap().join().unwrap();
+        let err = res.unwrap().expect_err("the chain is deeper than the limit").to_string();
+        assert!(
+            err.starts_with("error: nesting too deep (limit 10000)") && err.contains("line 10001, column 1"),
+            "{err}"
+        );
+        units
+    };
+    let (short, long) = (work(15_000), work(30_000));
+    assert!(short < long && long <= 2 * short, "{short} units for 15,000 definitions, {long} for 30,000");
 }
 
 #[test]
@@ -72,12 +96,15 @@ fn a_chain_of_4000_definitions_goes_through_every_stage() {
         src.push_str(&format!("a{k} = a{}*y + 1\n", k - 1));
     }
     src.push_str("a4000\n");
-    let (code, out, err, _) = deriv(&["diff", "--wrt", "x", "-"], src.as_bytes());
-    assert_eq!((code, out.as_str()), (0, "y^4000\n"), "{err}");
-    let (code, out, err, _) = deriv(&["eval", "--at", "x=2,y=1", "-"], src.as_bytes());
-    assert_eq!((code, out.as_str()), (0, "4002\n"), "{err}");
-    let (code, out, err, _) = deriv(&["latex", "-"], src.as_bytes());
-    assert_eq!((code, out.as_str()), (0, "a_{4000}\n"), "{err}");
+    let runs = [
+        (&["diff", "--wrt", "x", "-"][..], "y^4000\n"),
+        (&["eval", "--at", "x=2,y=1", "-"], "4002\n"),
+        (&["latex", "-"], "a_{4000}\n"),
+    ];
+    let outcomes = binary::parallel(&runs, |(args, _)| deriv(args, src.as_bytes()));
+    for ((args, want), (code, out, err, _)) in runs.iter().zip(outcomes) {
+        assert_eq!((code, out.as_str()), (0, *want), "{args:?}: {err}");
+    }
 }
 
 #[test]
@@ -105,16 +132,34 @@ fn limits_refuse_explosive_work_with_a_message() {
     // Simplified, the last definition is small in terms of the one before.
     let (code, out, err, _) = deriv(&["simplify", "-"], src.as_bytes());
     assert_eq!((code, out.as_str()), (0, "g(a39, a39)\n"), "{err}");
-    for args in [
+    let refused = [
         &["diff", "--wrt", "x", "-"][..],
         &["simplify", "--form", "input", "-"],
         &["grad", "--wrt", "x", "--form", "input", "-"],
-    ] {
-        let (code, out, err, took) = deriv(args, src.as_bytes());
+    ];
+    let outcomes = binary::parallel(&refused, |args| deriv(args, src.as_bytes()));
+    for (args, (code, out, err, cpu)) in refused.iter().zip(outcomes) {
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(out.is_empty() && err.starts_with("error: gave up: the work needs more than 2000000"), "{err}");
-        assert!(err.contains("= help: ") && took < Duration::from_secs(10), "{args:?}: {err} ({took:?})");
+        assert!(
+            err.contains("= help: ") && cpu < Duration::from_secs(10),
+            "{args:?}: {err} ({cpu:?} of processor time)"
+        );
     }
+    // Code generation walks the input before it builds anything; it must look at each
+    // node once, or a DAG of built-ins like this one (2^40 nodes written out) takes 2^40
+    // steps that no limit stops (it once ran past --timeout).
+    let mut src = String::from("a0 = x\n");
+    for k in 1..=40 {
+        src.push_str(&format!("a{k} = sin(a{0}) + a{0}\n", k - 1));
+    }
+    src.push_str("a40\n");
+    let (code, out, err, cpu) = deriv(&["codegen", "--wrt", "x", "-"], src.as_bytes());
+    assert!(
+        code == 2 && out.is_empty() && err.starts_with("error: gave up: the work needs more than 2000000"),
+        "{err}"
+    );
+    assert!(cpu < Duration::from_secs(10), "codegen took {cpu:?} of processor time");
     let (code, _, err, _) = deriv(&["diff", "--wrt", "x", "--timeout=-1", "x"], b"");
     assert!(code == 2 && err.contains("--timeout"), "{err}");
 }

@@ -1,7 +1,8 @@
 //! Every LaTeX output renders: the worked examples' derivations, the activations note and
 //! the printer's forms go through KaTeX (strict, throwOnError) via
 //! scripts/katex-check.mjs with the machine's Node.js. Without Node.js or KaTeX
-//! (`cd scripts && npm ci`) the test says so and passes locally; under CI it fails.
+//! (`cd scripts && npm ci`) the test prints `skipped: ...` and passes locally; under CI it
+//! fails.
 
 use std::io::Write;
 use std::path::Path;
@@ -37,11 +38,12 @@ fn latex_lines() -> Vec<String> {
 fn every_latex_output_renders_in_katex() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = root.join("scripts/katex-check.mjs");
-    let ready =
-        root.join("scripts/node_modules/katex").exists() && Command::new("node").arg("--version").output().is_ok();
-    if !ready {
-        assert!(std::env::var_os("CI").is_none(), "CI must install KaTeX: cd scripts && npm ci");
-        eprintln!("skipped: KaTeX is not installed (cd scripts && npm ci) or there is no node");
+    if !Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        crate::support::skip("node not found: LaTeX output not rendered in KaTeX");
+        return;
+    }
+    if !root.join("scripts/node_modules/katex").exists() {
+        crate::support::skip("KaTeX is not installed (cd scripts && npm ci): LaTeX output not rendered in KaTeX");
         return;
     }
     let lines = latex_lines();

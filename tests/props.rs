@@ -1,11 +1,16 @@
 //! Property tests over random expressions: the derivative equals the dual-number
 //! derivative, printing parses back to the same expression, and the canonical form is a
 //! fixed point of the constructors.
+//!
+//! Each property counts what it compared and fails if no case compared anything. A
+//! failing case is shrunk and its seed saved in `proptest-regressions/props.txt`, which
+//! is committed and replayed first on every run.
 
 use deriv::check::{mixed_error, random_point, Rng};
 use deriv::eval::{eval_dual, eval_with, Model};
 use deriv::expr::{substitute, Expr, Sym};
 use proptest::prelude::*;
+use proptest::test_runner::{FileFailurePersistence, TestCaseError, TestRunner};
 
 #[derive(Clone, Debug)]
 enum Ast {
@@ -75,22 +80,41 @@ fn parsed(a: &Ast) -> Option<Expr> {
 fn config() -> ProptestConfig {
     ProptestConfig {
         cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(300),
-        failure_persistence: None,
+        // A failing case's seed goes to proptest-regressions/props.txt (committed), and
+        // every seed there is run again first.
+        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel("proptest-regressions"))),
+        source_file: Some(file!()),
         ..ProptestConfig::default()
     }
 }
 
-proptest! {
-    #![proptest_config(config())]
+/// Runs `property` on random expressions; it returns how many comparisons it made (points,
+/// or expressions). A failure is shrunk and reported; and since a property that skipped
+/// every case (all points outside the domain, every input refused) proves nothing, it
+/// must have compared something.
+#[track_caller]
+fn check(property: impl Fn(&Ast) -> Result<usize, TestCaseError>) {
+    let compared = std::cell::Cell::new(0);
+    let mut runner = TestRunner::new(config());
+    if let Err(e) = runner.run(&ast(), |a| {
+        compared.set(compared.get() + property(&a)?);
+        Ok(())
+    }) {
+        panic!("{e}\n{runner}");
+    }
+    assert!(compared.get() > 0, "no case compared anything in {} cases", config().cases);
+}
 
-    #[test]
-    fn derivative_matches_dual_numbers(a in ast()) {
-        let Some(e) = parsed(&a) else { return Ok(()) };
+#[test]
+fn derivative_matches_dual_numbers() {
+    check(|a| {
+        let Some(e) = parsed(a) else { return Ok(0) };
         let x = Sym::new("x");
         let d = deriv::diff(&e, &x);
         let model = Model::new(5);
         let mut rng = Rng::new(9);
         let vars = [Sym::new("x"), Sym::new("y")];
+        let mut compared = 0;
         for _ in 0..16 {
             let env = random_point(&vars, &mut rng);
             let (Ok(dual), Ok(sym)) = (eval_dual(&e, &env, &x, Some(&model)), eval_with(&d, &env, Some(&model))) else {
@@ -103,18 +127,23 @@ proptest! {
             }
             let err = mixed_error(sym, dual.d);
             prop_assert!(err < 1e-7, "d/dx {} = {} at {:?}: {} vs {}", e, d, env, sym, dual.d);
+            compared += 1;
         }
-    }
+        Ok(compared)
+    });
+}
 
-    #[test]
-    fn reverse_gradient_matches_forward_derivatives(a in ast()) {
-        let Some(e) = parsed(&a) else { return Ok(()) };
+#[test]
+fn reverse_gradient_matches_forward_derivatives() {
+    check(|a| {
+        let Some(e) = parsed(a) else { return Ok(0) };
         let vars = [Sym::new("x"), Sym::new("y")];
         let Some(grad) = deriv::reverse::gradient(&e, &vars) else {
             return Err(TestCaseError::fail(format!("no reverse gradient for {e}")));
         };
         let model = Model::new(5);
         let mut rng = Rng::new(11);
+        let mut compared = 0;
         for (v, g) in vars.iter().zip(&grad) {
             let forward = deriv::diff(&e, v);
             for _ in 0..8 {
@@ -126,48 +155,66 @@ proptest! {
                     continue;
                 }
                 prop_assert!(mixed_error(r, f) < 1e-7, "d{}/d{} reverse {} forward {} at {:?}", e, v, g, forward, env);
+                compared += 1;
             }
         }
-    }
+        Ok(compared)
+    });
+}
 
-    #[test]
-    fn printing_parses_back(a in ast()) {
-        let Some(e) = parsed(&a) else { return Ok(()) };
+#[test]
+fn printing_parses_back() {
+    check(|a| {
+        let Some(e) = parsed(a) else { return Ok(0) };
         let text = e.to_string();
         let again = deriv::parse(&text);
-        prop_assert!(again.is_ok(), "{} printed as {} does not parse: {:?}", source(&a), text, again.err());
+        prop_assert!(again.is_ok(), "{} printed as {} does not parse: {:?}", source(a), text, again.err());
         prop_assert_eq!(again.unwrap(), e, "printed as {}", text);
-    }
+        Ok(1)
+    });
+}
 
-    #[test]
-    fn derivatives_print_and_parse_back(a in ast()) {
-        let Some(e) = parsed(&a) else { return Ok(()) };
+#[test]
+fn derivatives_print_and_parse_back() {
+    check(|a| {
+        let Some(e) = parsed(a) else { return Ok(0) };
         let d = deriv::diff(&e, &Sym::new("x"));
         prop_assert_eq!(deriv::parse(&d.to_string()).unwrap(), d.clone(), "printed as {}", d);
-    }
+        Ok(1)
+    });
+}
 
-    #[test]
-    fn simplify_keeps_the_value(a in ast()) {
-        let Some(e) = parsed(&a) else { return Ok(()) };
+#[test]
+fn simplify_keeps_the_value() {
+    check(|a| {
+        let Some(e) = parsed(a) else { return Ok(0) };
         let s = deriv::simplify::simplify(&e, &deriv::simplify::Names::default(), deriv::simplify::Form::Auto);
         let model = Model::new(5);
         let mut rng = Rng::new(13);
         let vars = [Sym::new("x"), Sym::new("y")];
+        let mut compared = 0;
         for _ in 0..16 {
             let env = random_point(&vars, &mut rng);
-            let (Ok(a), Ok(b)) = (eval_with(&e, &env, Some(&model)), eval_with(&s, &env, Some(&model))) else { continue };
+            let (Ok(a), Ok(b)) = (eval_with(&e, &env, Some(&model)), eval_with(&s, &env, Some(&model))) else {
+                continue;
+            };
             if !(a.is_finite() && b.is_finite()) || a.abs() > 1e4 {
                 continue;
             }
             prop_assert!(mixed_error(b, a) < 1e-7, "{} simplified to {} at {:?}: {} vs {}", e, s, env, b, a);
+            compared += 1;
         }
-    }
+        Ok(compared)
+    });
+}
 
-    #[test]
-    fn canonical_form_is_a_fixed_point(a in ast()) {
-        let Some(e) = parsed(&a) else { return Ok(()) };
+#[test]
+fn canonical_form_is_a_fixed_point() {
+    check(|a| {
+        let Some(e) = parsed(a) else { return Ok(0) };
         // Substituting x for x rebuilds every node that contains x through the constructors.
         let x = Sym::new("x");
         prop_assert_eq!(substitute(&e, &x, &Expr::var("x")), e);
-    }
+        Ok(1)
+    });
 }

@@ -28,7 +28,7 @@ use crate::cse;
 use crate::defs::Problem;
 use crate::diff;
 use crate::error::{Error, ErrorKind, Result, Ungenerable};
-use crate::expr::{Expr, Func, Node, Sym};
+use crate::expr::{Expr, Func, IdHash, Node, Sym};
 use crate::simplify::{self, Form, Names};
 use crate::stable::{self, Block};
 use emit::{Fresh, Printer};
@@ -58,7 +58,7 @@ pub struct Kernel {
 /// differentiated by each of `wrt`.
 pub fn kernel(src: &str, wrt: &[&str], name: &str) -> Result<Kernel> {
     let problem = Problem::load(&[], src)?;
-    let wrt = wrt.iter().map(|w| diff::check_variable(w)).collect::<Result<Vec<_>>>()?;
+    let wrt = wrt.iter().map(|w| crate::parse::check_variable(w)).collect::<Result<Vec<_>>>()?;
     Kernel::new(&problem, &wrt, name)
 }
 
@@ -104,10 +104,15 @@ impl Kernel {
     }
 }
 
-/// An error unless every call in `e` is a built-in function.
+/// An error unless every call in `e` is a built-in function. Each node is looked at
+/// once: a DAG of definitions used twice each is exponentially larger as a tree.
 fn generable(e: &Expr) -> Result<()> {
     let mut stack = vec![e.clone()];
+    let mut seen: HashSet<u64, IdHash> = HashSet::default();
     while let Some(x) = stack.pop() {
+        if !seen.insert(x.id()) {
+            continue;
+        }
         if let Node::Call(f, _) = x.node() {
             let what = match f {
                 Func::Builtin(_) => None,
