@@ -1,5 +1,7 @@
 //! House rules checked on the source tree: every module opens with a `//!` paragraph
-//! saying its job, and no test is marked to expect a panic or to be skipped.
+//! saying its job, no test is marked to expect a panic or to be skipped, the vendored
+//! corpora match the shared ones, the modules' uses follow the layers of
+//! ARCHITECTURE.md without cycles, and only the CLI does IO.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
