@@ -11,7 +11,7 @@ use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
 use super::kernel::Kernels;
-use crate::expr::Expr;
+use crate::expr::{self, Expr, Func, Node};
 use crate::number::Rational;
 use crate::poly::{Monomial, Poly, Var};
 
@@ -27,7 +27,7 @@ pub fn factored(p: &Poly, k: &Kernels) -> Expr {
 /// [`factored`] as the signed numeric coefficient and the rest, kept apart so that a
 /// quotient can put the sign where it reads best (`p/(1 - p)`, not `-p/(p - 1)`).
 pub fn factored_parts(p: &Poly, k: &Kernels) -> (Rational, Expr) {
-    factored_parts_within(p, k, u64::MAX).unwrap_or_else(|| (Rational::zero(), Expr::one()))
+    factored_parts_within(p, k, u64::MAX).expect("no form is larger than u64::MAX nodes")
 }
 
 /// [`factored_parts`], or `None` when its factors written out would be larger than
@@ -78,11 +78,11 @@ fn tidy_sign(f: &Poly, k: &Kernels) -> (Rational, Poly) {
             .map(|&(v, _)| {
                 let e = k.atom(v).expr();
                 let rank = match e.node() {
-                    crate::expr::Node::Call(crate::expr::Func::Indexed(_), _) => 1,
-                    crate::expr::Node::Call(..) => 2,
-                    // A placeholder for a built-in output (tanh(u)) or for an indexed name
-                    // (p[k]) weighs as a computed output.
-                    crate::expr::Node::Var(s) if s.as_str().starts_with('#') || s.as_str().contains('[') => 2,
+                    Node::Call(Func::Indexed(_), _) => 1,
+                    Node::Call(..) => 2,
+                    // A placeholder for a built-in output (tanh(u)), a fact, or an indexed
+                    // name (p[k]) weighs as a computed output.
+                    Node::Var(s) if expr::is_hidden(s) || expr::is_element_name(s) => 2,
                     _ => 0,
                 };
                 (rank, e.depth())

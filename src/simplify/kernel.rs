@@ -14,7 +14,7 @@ use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
 use crate::expr::IdMap;
-use crate::expr::{self, Expr, Func, Node, Sym};
+use crate::expr::{self, Expr, Func, Node, Sym, Walk};
 use crate::func::{self, FUNCS};
 use crate::number::Rational;
 use crate::parse;
@@ -81,7 +81,8 @@ pub enum View {
 /// The fewest terms a sum has for [`View::Opaque`] to keep it whole.
 pub const OPAQUE_TERMS: usize = 3;
 
-/// A table of atoms, with the exponent units and root degrees found by [`Kernels::scan`].
+/// A table of atoms, with the exponent units and root degrees found by
+/// [`Kernels::scan_view`].
 #[derive(Default)]
 pub struct Kernels {
     atoms: Vec<Atom>,
@@ -122,7 +123,11 @@ pub fn big_sum(e: &Expr) -> bool {
 thread_local! {
     static EXPANSION_RULES: Vec<(usize, Expr)> = EXPANSIONS
         .iter()
-        .filter_map(|(name, rule)| Some((func::lookup(name)?, parse::parse_expr(rule).ok()?)))
+        .map(|(name, rule)| {
+            let f = func::lookup(name).unwrap_or_else(|| panic!("expansion of `{name}`, which is no built-in"));
+            let rule = parse::parse_expr(rule).unwrap_or_else(|e| panic!("the expansion of `{name}` does not parse: {e}"));
+            (f, rule)
+        })
         .collect();
 }
 
@@ -135,7 +140,7 @@ pub fn expand(e: &Expr) -> Expr {
         if memo.len() > 1 << 16 {
             memo.clear();
         }
-        expand_rec(e, &mut memo)
+        expand_with(e, &mut memo)
     })
 }
 
@@ -148,40 +153,28 @@ pub(crate) fn forget_memos() {
     EXPANDED.with(|m| m.borrow_mut().clear());
 }
 
-fn expand_rec(e: &Expr, memo: &mut IdMap<Expr>) -> Expr {
-    if let Some(r) = memo.get(&e.id()) {
-        return r.clone();
-    }
-    let r = match e.node() {
-        Node::Num(_) | Node::Const(_) | Node::Var(_) => e.clone(),
-        Node::Add(ts) => Expr::add(ts.iter().map(|t| expand_rec(t, memo)).collect::<Vec<_>>()),
-        Node::Mul(fs) => Expr::mul(fs.iter().map(|f| expand_rec(f, memo)).collect::<Vec<_>>()),
-        Node::Pow(b, x) => {
-            let b = expand_rec(b, memo);
-            Expr::pow(b, expand_rec(x, memo))
-        }
-        Node::Call(f, args) => {
-            let rule = match f {
-                Func::Builtin(i) => EXPANSION_RULES.with(|r| r.iter().find(|(j, _)| j == i).map(|(_, e)| e.clone())),
-                _ => None,
-            };
-            // The arguments of a call that stays a call are an atom's, left as they are
-            // (they are simplified as parts of their own); those of an expanded call and
-            // of an exponential become kernels here.
-            if rule.is_none() && !matches!(f, Func::Builtin(func::EXP)) {
-                memo.insert(e.id(), e.clone());
-                return e.clone();
-            }
-            let args: Vec<Expr> = args.iter().map(|a| expand_rec(a, memo)).collect();
-            match rule {
-                Some(rule) => expr::substitute(&rule, &Sym::new("u"), &args[0]),
-                None if matches!(f, Func::Builtin(func::EXP)) => exp_of_logs(&args[0]),
-                None => Expr::call(f.clone(), args),
-            }
-        }
+fn expand_with(e: &Expr, memo: &mut IdMap<Expr>) -> Expr {
+    let rule = |f: &Func| match f {
+        Func::Builtin(i) => EXPANSION_RULES.with(|r| r.iter().find(|(j, _)| j == i).map(|(_, e)| e.clone())),
+        _ => None,
     };
-    memo.insert(e.id(), r.clone());
-    r
+    // The arguments of a call that stays a call are an atom's, left as they are (they are
+    // simplified as parts of their own); those of an expanded call and of an exponential
+    // become kernels here.
+    let enter = |x: &Expr| match x.node() {
+        Node::Num(_) | Node::Const(_) | Node::Var(_) => Some(x.clone()),
+        Node::Call(f, _) if !matches!(f, Func::Builtin(func::EXP)) && rule(f).is_none() => Some(x.clone()),
+        _ => None,
+    };
+    let leave = |x: &Expr, below: &[Expr]| match x.node() {
+        Node::Call(Func::Builtin(func::EXP), _) => exp_of_logs(&below[0]),
+        Node::Call(f, _) => match rule(f) {
+            Some(rule) => expr::substitute(&rule, &Sym::new("u"), &below[0]),
+            None => unreachable!("only calls with a rule are looked into"),
+        },
+        _ => expr::rebuild(x, below),
+    };
+    expr::fold(e, memo, enter, leave)
 }
 
 /// `e^u` with each term `c*ln(A)` of `u` taken out as `A^c` (an identity wherever
@@ -215,12 +208,6 @@ fn exponent_terms(u: &Expr) -> Vec<(Rational, Expr)> {
 }
 
 impl Kernels {
-    /// A table prepared for `exprs` in the full view: the exponent units and root
-    /// degrees they use.
-    pub fn scan(exprs: &[Expr]) -> Kernels {
-        Kernels::scan_view(exprs, View::Full)
-    }
-
     /// A table prepared for `exprs` in `view`.
     pub fn scan_view(exprs: &[Expr], view: View) -> Kernels {
         let opaque = match view {
@@ -235,15 +222,10 @@ impl Kernels {
     /// rewriting makes).
     pub fn scan_with(exprs: &[Expr], opaque: &std::collections::HashSet<Expr>) -> Kernels {
         let mut k = Kernels::default();
-        let mut seen = std::collections::HashSet::new();
-        let mut stack: Vec<Expr> = exprs.to_vec();
-        while let Some(e) = stack.pop() {
-            if !seen.insert(e.id()) {
-                continue;
-            }
-            if opaque.contains(&e) {
+        expr::walk(exprs, |e| {
+            if opaque.contains(e) {
                 k.opaque.insert(e.clone());
-                continue;
+                return Walk::Skip;
             }
             if let Some(u) = e.as_exp() {
                 for (c, rest) in exponent_terms(u) {
@@ -263,9 +245,11 @@ impl Kernels {
             }
             // An atom's arguments are not looked into; an exponential's are its kernels.
             if !matches!(e.node(), Node::Call(..)) || e.as_exp().is_some() {
-                stack.extend(e.children());
+                Walk::Descend
+            } else {
+                Walk::Skip
             }
-        }
+        });
         k
     }
 
@@ -293,11 +277,6 @@ impl Kernels {
             Atom::Root(b, _) => 2 + b.tree_size(),
             Atom::Opaque(e) => e.tree_size(),
         }
-    }
-
-    /// Every atom, by variable.
-    pub fn atoms(&self) -> &[Atom] {
-        &self.atoms
     }
 
     fn atom_power(&mut self, a: Atom, n: i64) -> Option<Rat> {
@@ -398,8 +377,8 @@ pub fn pythagorean(r: &Rat, k: &Kernels) -> Rat {
         if FUNCS[*ci].name != "cos" {
             continue;
         }
-        let sin = func::lookup("sin").map(|i| Expr::call(Func::Builtin(i), cargs.clone()));
-        let Some(sv) = sin.and_then(|s| k.index.get(&Atom::Opaque(s)).copied()) else { continue };
+        let sin = Expr::builtin("sin", cargs[0].clone());
+        let Some(&sv) = k.index.get(&Atom::Opaque(sin)) else { continue };
         let one_minus_s2 = Poly::one().sub(&Poly::var(sv).pow(2));
         let reduce = |p: &Poly| -> Poly {
             let cs = p.coeffs_in(cv as Var);

@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 use crate::check;
 use crate::eval::{self, Model};
 use crate::expr::IdMap;
-use crate::expr::{self, Expr, Func, Node, Sym};
+use crate::expr::{self, Expr, Func, Node, Sym, Walk};
 use crate::func;
 use crate::limits;
 use crate::poly::{Monomial, Poly, Rat, Var};
@@ -91,16 +91,12 @@ pub fn derivatives(e: &Expr, x: &Sym, order: u64, names: &Names, form: Form) -> 
 /// The function calls in `e`.
 fn calls(e: &Expr) -> HashSet<Expr> {
     let mut out = HashSet::new();
-    let mut seen = HashSet::new();
-    let mut stack = vec![e.clone()];
-    while let Some(x) = stack.pop() {
-        if seen.insert(x.id()) {
-            if matches!(x.node(), Node::Call(..)) {
-                out.insert(x.clone());
-            }
-            stack.extend(x.children());
+    expr::walk(std::slice::from_ref(e), |x| {
+        if matches!(x.node(), Node::Call(..)) {
+            out.insert(x.clone());
         }
-    }
+        Walk::Descend
+    });
     out
 }
 
@@ -120,21 +116,15 @@ fn collected(e: &Expr, names: &Names) -> Expr {
 
 /// Whether `e` divides by anything but a number.
 fn divides(e: &Expr) -> bool {
-    let mut seen = HashSet::new();
-    let mut stack = vec![e.clone()];
-    while let Some(x) = stack.pop() {
-        if !seen.insert(x.id()) {
-            continue;
+    expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Pow(b, p)
+            if b.as_num().is_none()
+                && p.as_num().is_none_or(|r| !num_traits::Signed::is_positive(r) || !r.is_integer()) =>
+        {
+            Walk::Stop
         }
-        if let Node::Pow(b, p) = x.node() {
-            if b.as_num().is_none() && p.as_num().is_none_or(|r| !num_traits::Signed::is_positive(r) || !r.is_integer())
-            {
-                return true;
-            }
-        }
-        stack.extend(x.children());
-    }
-    false
+        _ => Walk::Descend,
+    })
 }
 
 /// The largest number (in bits) the simplifier's rational-function algebra takes in:
@@ -171,12 +161,13 @@ pub const PART_NODES: u64 = 2_000;
 pub const FULL_ATOMS: usize = 5;
 
 /// Whether `e` holds a number larger than [`MAX_NUMBER_BITS`].
-pub fn beyond_reach(e: &Expr) -> bool {
+fn beyond_reach(e: &Expr) -> bool {
     // Numbers inside a call's arguments are the atom's business, not this part's.
-    let top = |x: &Expr| x.id() == e.id() || !matches!(x.node(), Node::Call(..)) || x.as_exp().is_some();
-    expr::post_order(std::slice::from_ref(e), top)
-        .iter()
-        .any(|x| x.as_num().is_some_and(|r| crate::number::bits(r) > MAX_NUMBER_BITS))
+    expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Num(r) if crate::number::bits(r) > MAX_NUMBER_BITS => Walk::Stop,
+        Node::Call(..) if x.id() != e.id() && x.as_exp().is_none() => Walk::Skip,
+        _ => Walk::Descend,
+    })
 }
 
 /// [`simplify`], with the substitutions made, as `atom = value` equations.
@@ -248,6 +239,9 @@ thread_local! {
 struct Ctx<'a> {
     names: &'a Names,
     form: Form,
+    /// The variable of differentiation as the kernel view meets it: a variable, or an
+    /// element `x[j]` (an atom of its own), which [`Names::wrt`] holds as its text.
+    wrt: Option<Expr>,
     /// Each name's inlined body.
     bodies: HashMap<Sym, Expr>,
     /// Each name's body written in the earlier names, to the name.
@@ -268,6 +262,7 @@ impl<'a> Ctx<'a> {
         let mut ctx = Ctx {
             names,
             form,
+            wrt: names.wrt.as_ref().map(variable_of),
             bodies,
             by_body: HashMap::new(),
             visible: Vec::new(),
@@ -339,14 +334,15 @@ impl<'a> Ctx<'a> {
             if memo.contains_key(&x.id()) {
                 continue;
             }
-            let r = expr::map_children(&x, |c| memo.get(&c.id()).cloned().unwrap_or_else(|| c.clone()));
+            let done = |c: &Expr| memo.get(&c.id()).cloned().expect("children are done before their parents");
+            let r = expr::map_children(&x, done);
             let r = match self.by_body.get(&r) {
                 Some(n) => Expr::sym(n.clone()),
                 None => r,
             };
             memo.insert(x.id(), r);
         }
-        memo.get(&e.id()).cloned().unwrap_or_else(|| e.clone())
+        memo.get(&e.id()).cloned().expect("the part itself is done last")
     }
 
     /// The simplified form of the part `e`, searched whole where that is affordable, or
@@ -441,7 +437,7 @@ impl<'a> Ctx<'a> {
                     return false;
                 }
                 // Names already in `e` stay names; the relations are solved for atoms.
-                let got = eliminate(e, set, self.names.wrt.as_ref(), v);
+                let got = eliminate(e, set, self.wrt.as_ref(), v);
                 let Some((r, subs)) = got else { return false };
                 let r = restore_implicit(&r, &implicit);
                 let r = self.named(&self.recognize_names(&r, &relevant));
@@ -671,29 +667,26 @@ use kernel::big_sum as is_big_sum;
 /// sums below the top and the exponentials of sums it may keep whole), counted up to
 /// `stop`.
 fn count_atoms(e: &Expr, stop: usize, view: View) -> usize {
-    let mut atoms: HashSet<u64> = HashSet::new();
-    let mut stack = vec![e.clone()];
-    let mut seen = HashSet::new();
+    // Each node is visited once, so each atom is counted once.
+    let mut atoms = 0;
     let opaque = view == View::Opaque;
-    while let Some(x) = stack.pop() {
-        if atoms.len() >= stop {
-            break;
-        }
-        if !seen.insert(x.id()) {
-            continue;
+    expr::walk(std::slice::from_ref(e), |x| {
+        if atoms >= stop {
+            return Walk::Stop;
         }
         let whole = match x.node() {
             Node::Var(_) => true,
             Node::Call(..) => x.as_exp().is_none() || (opaque && x.as_exp().is_some_and(is_big_sum)),
-            _ => opaque && is_big_sum(&x) && x.id() != e.id(),
+            _ => opaque && is_big_sum(x) && x.id() != e.id(),
         };
         if whole {
-            atoms.insert(x.id());
+            atoms += 1;
+            Walk::Skip
         } else {
-            stack.extend(x.children());
+            Walk::Descend
         }
-    }
-    atoms.len()
+    });
+    atoms
 }
 
 /// Numerically, at random points: does `candidate` equal `e`? Names are evaluated
@@ -947,7 +940,7 @@ fn independent_factors(e: &Expr) -> Vec<Vec<Expr>> {
 /// denominator, term by term (`1 - e^-y` rather than `(e^y - 1)/e^y`), whichever is
 /// cheaper.
 fn rat_expr(r: &Rat, k: &Kernels) -> Expr {
-    rat_expr_within(r, k, u64::MAX).unwrap_or_else(Expr::zero)
+    rat_expr_within(r, k, u64::MAX).expect("no form is larger than u64::MAX nodes")
 }
 
 /// [`rat_expr`], or `None` when it would be larger than `max_size` nodes (about).
@@ -977,53 +970,54 @@ fn rat_expr_within(r: &Rat, k: &Kernels, max_size: u64) -> Option<Expr> {
 /// available: `tanh(u)` and `sigmoid(u)`, each under a placeholder name.
 fn implicit_names(e: &Expr, defs: &[(Sym, Expr)]) -> Vec<(Sym, Expr)> {
     let mut found: Vec<Expr> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut stack = vec![e.clone()];
-    stack.extend(defs.iter().map(|(_, b)| b.clone()));
-    let call = |name: &str, u: Expr| func::lookup(name).map(|i| Expr::call(Func::Builtin(i), vec![u]));
-    while let Some(x) = stack.pop() {
-        if !seen.insert(x.id()) {
-            continue;
+    let mut add = |c: Expr| {
+        if !found.contains(&c) {
+            found.push(c);
         }
+    };
+    let roots: Vec<Expr> = std::iter::once(e.clone()).chain(defs.iter().map(|(_, b)| b.clone())).collect();
+    expr::walk(&roots, |x| {
         if let Node::Call(Func::Builtin(i), args) = x.node() {
             let u = &args[0];
-            let name = func::FUNCS[*i].name;
-            let mut add = |c: Option<Expr>| {
-                if let Some(c) = c.filter(|c| !found.contains(c)) {
-                    found.push(c);
-                }
-            };
-            match name {
-                "tanh" | "sinh" | "cosh" | "sech" | "csch" | "coth" => add(call("tanh", u.clone())),
-                "sigmoid" | "softplus" => add(call("sigmoid", u.clone())),
-                "tan" | "sec" | "csc" | "cot" => add(call("tan", u.clone())),
+            match func::FUNCS[*i].name {
+                "tanh" | "sinh" | "cosh" | "sech" | "csch" | "coth" => add(Expr::builtin("tanh", u.clone())),
+                "sigmoid" | "softplus" => add(Expr::builtin("sigmoid", u.clone())),
+                "tan" | "sec" | "csc" | "cot" => add(Expr::builtin("tan", u.clone())),
                 "exp" if !u.is_one() && u.as_num().is_none() => {
                     let (c, rest) = u.coeff_rest();
                     let base = Expr::mul([Expr::num(num_traits::Signed::abs(&c)), rest]);
-                    add(call("sigmoid", base.clone()));
-                    add(call("tanh", Expr::quotient(base, Expr::int(2))));
+                    add(Expr::builtin("sigmoid", base.clone()));
+                    add(Expr::builtin("tanh", Expr::quotient(base, Expr::int(2))));
                 }
                 _ => {}
             }
             // Calls inside a call's arguments belong to the parts below (the arguments
             // are simplified on their own); an exponent's are kernels of this part.
             if *i != func::EXP {
-                continue;
+                return Walk::Skip;
             }
         }
         // Nor is a sum that the opaque view keeps whole looked into.
-        if is_big_sum(&x) && x.id() != e.id() {
-            continue;
+        if is_big_sum(x) && x.id() != e.id() {
+            return Walk::Skip;
         }
-        stack.extend(x.children());
-    }
+        Walk::Descend
+    });
     found.truncate(8);
-    found.into_iter().enumerate().map(|(i, c)| (Sym::new(&format!("#{i}")), c)).collect()
+    found.into_iter().enumerate().map(|(i, c)| (expr::hidden_name("", i), c)).collect()
 }
 
 fn restore_implicit(e: &Expr, implicit: &[(Sym, Expr)]) -> Expr {
     let map: HashMap<Sym, Expr> = implicit.iter().cloned().collect();
     expr::substitute_all(e, &map)
+}
+
+/// The variable of differentiation `w` of [`Names::wrt`] as an expression: an element
+/// `x[j]`, which `w` holds as its text ([`expr::element_name`]), read back (the text is
+/// what the printer wrote, so it reads back as the node); any other name a variable.
+fn variable_of(w: &Sym) -> Expr {
+    let element = || crate::parse::parse_expr(w.as_str()).ok();
+    expr::is_element_name(w).then(element).flatten().unwrap_or_else(|| Expr::sym(w.clone()))
 }
 
 /// For `name = F*ln(A)`: the relation `e^(name/F) = A`; otherwise `name = body`.
@@ -1038,8 +1032,7 @@ fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
         _ => None,
     };
     // body = F*ln(A): e^(name/F) = A.
-    if let Some(i) = factors.iter().position(|f| ln_arg(f).is_some()) {
-        let a = ln_arg(&factors[i]).unwrap_or_else(Expr::one);
+    if let Some((i, a)) = factors.iter().enumerate().find_map(|(i, f)| Some((i, ln_arg(f)?))) {
         let f =
             Expr::mul(factors.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone()).collect::<Vec<_>>());
         return (Expr::exp(Expr::quotient(n, f)), a);
@@ -1049,7 +1042,7 @@ fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
 
 /// Rewrites `e` in terms of the names in `defs`, solving each definition for one of its
 /// atoms where it is a linear fraction of it.
-fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>, view: View) -> Option<(Expr, Vec<(Expr, Expr)>)> {
+fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Expr>, view: View) -> Option<(Expr, Vec<(Expr, Expr)>)> {
     let mut subs = Vec::new();
     let name_set: HashSet<Sym> = defs.iter().map(|(n, _)| n.clone()).collect();
     let mut d = kernel::expand(e);
@@ -1135,17 +1128,11 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>, view: View) -> O
 
 /// Whether `sub` stands somewhere in `e` as a whole subexpression.
 fn occurs(e: &Expr, sub: &Expr) -> bool {
-    let mut stack = vec![e.clone()];
-    let mut seen = HashSet::new();
-    while let Some(x) = stack.pop() {
-        if x == *sub {
-            return true;
-        }
-        if x.depth() > sub.depth() && seen.insert(x.id()) {
-            stack.extend(x.children());
-        }
-    }
-    false
+    expr::walk(std::slice::from_ref(e), |x| match () {
+        _ if x == sub => Walk::Stop,
+        _ if x.depth() > sub.depth() => Walk::Descend,
+        _ => Walk::Skip,
+    })
 }
 
 /// The coefficients `(c0, c1)` of a polynomial of degree at most 1 in `v`.
@@ -1170,20 +1157,26 @@ fn pick_atom(b: &Rat, others: &[Rat], k: &Kernels, rel: &Relation) -> Option<(Va
         if !whole && matches!(k.atom(v), Atom::Opaque(e) if matches!(e.node(), Node::Call(Func::Indexed(_), _))) {
             continue;
         }
+        // An atom that cannot be written out within --max-nodes, met where a variable of
+        // differentiation is sought, gives up the work (as it did when atoms were told
+        // from the variable by their printed text).
+        if let (Atom::Opaque(e), Some(_)) = (k.atom(v), wrt) {
+            limits::check_size(e.tree_size());
+        }
         let rank = match k.atom(v) {
             // e^(p/F) is the name's own side of a logarithm's relation.
             Atom::Exp(t) if t.contains(own_name) => continue,
             Atom::Exp(_) | Atom::Root(..) => 0,
             Atom::Sym(s) if names.contains(s) => continue,
-            Atom::Sym(s) if Some(s) == wrt => 1,
+            Atom::Sym(s) if wrt.is_some_and(|w| matches!(w.node(), Node::Var(v) if v == s)) => 1,
             // Another variable is an input the result is written in, not an output to
             // eliminate, except where the body is a polynomial in variables (a fact
             // `t1 + t2 + t3 = 1`, a pre-activation `x1*w11 + x2*w21`): then solving for
             // one of them is what writes the result in the name.
             Atom::Sym(_) if b.vars().iter().all(|&w| matches!(k.atom(w), Atom::Sym(_))) => 2,
             Atom::Sym(_) => continue,
-            // An element x[2] that is the variable of differentiation (wrt holds its text).
-            Atom::Opaque(e) if wrt.is_some_and(|w| e.to_string() == w.as_str()) => 1,
+            // An element x[2] that is the variable of differentiation.
+            Atom::Opaque(e) if wrt == Some(e) => 1,
             Atom::Opaque(_) => 3,
         };
         let g = std::iter::once(b)
@@ -1220,8 +1213,8 @@ struct Relation<'a> {
     names: &'a HashSet<Sym>,
     /// The symbols the definition was written in.
     own: &'a HashSet<Sym>,
-    /// The variable of differentiation (or the text of an indexed element).
-    wrt: Option<&'a Sym>,
+    /// The variable of differentiation: a variable or an element `x[j]`.
+    wrt: Option<&'a Expr>,
     /// Whether the definition's body stands whole in the expression.
     whole: bool,
 }
@@ -1240,6 +1233,14 @@ fn deflate(p: &Poly, v: Var, g: u32) -> Poly {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The variable of differentiation is matched against atoms as a node, not as text.
+    #[test]
+    fn the_variable_is_read_back_as_a_node() {
+        let element = crate::parse::parse_expr("x[1]").unwrap();
+        assert_eq!(variable_of(&expr::element_name(&Sym::new("x"), &[1])), element);
+        assert_eq!(variable_of(&Sym::new("x")), Expr::var("x"));
+    }
 
     /// A product normalized group by group is the product normalized whole, up to how it
     /// is written: proved equal, and no costlier.
