@@ -11,12 +11,10 @@ use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
 use super::kernel::Kernels;
+use super::CFG;
 use crate::expr::{self, Expr, Func, Node};
 use crate::number::Rational;
 use crate::poly::{Monomial, Poly, Var};
-
-/// The largest constant or leading coefficient whose divisors are tried as roots.
-const MAX_ROOT_SEARCH: u64 = 1 << 20;
 
 /// `p` as a product of its content, common monomial and factors.
 pub fn factored(p: &Poly, k: &Kernels) -> Expr {
@@ -185,7 +183,8 @@ fn deflate(cs: &[Rational], r: &Rational) -> Vec<Rational> {
 }
 
 /// A rational root of the polynomial with coefficients `cs` (lowest first), if a small
-/// one exists (rational root theorem).
+/// one exists (rational root theorem): the divisors of its constant and leading
+/// coefficients are tried up to [`Config::max_root_search`](super::Config::max_root_search).
 fn rational_root(cs: &[Rational]) -> Option<Rational> {
     if cs.len() < 2 {
         return None;
@@ -197,7 +196,7 @@ fn rational_root(cs: &[Rational]) -> Option<Rational> {
     let l = cs.iter().fold(BigInt::one(), |l, c| l.lcm(c.denom()));
     let ints: Vec<BigInt> = cs.iter().map(|c| (c * Rational::from_integer(l.clone())).to_integer()).collect();
     let (a0, an) = (ints[0].abs().to_u64()?, ints[ints.len() - 1].abs().to_u64()?);
-    if a0 > MAX_ROOT_SEARCH || an > MAX_ROOT_SEARCH {
+    if a0 > CFG.max_root_search || an > CFG.max_root_search {
         return None;
     }
     let words: Option<Vec<i128>> = ints.iter().map(|c| c.to_i128()).collect();

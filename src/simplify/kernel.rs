@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
+use super::CFG;
 use crate::expr::IdMap;
 use crate::expr::{self, Expr, Func, Node, Sym, Walk};
 use crate::func::{self, FUNCS};
@@ -62,24 +63,18 @@ impl Atom {
     }
 }
 
-/// The most a whole exponent may be for the kernel view to expand a power.
-const MAX_POWER: i64 = 64;
-
 /// How much of an expression the kernel view looks into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum View {
     /// Everything: every sum is a polynomial in its atoms.
     Full,
-    /// Sums of [`OPAQUE_TERMS`] or more terms below the top (a softmax's denominator
+    /// Sums of [`Config::opaque_terms`](super::Config::opaque_terms) or more terms below the top (a softmax's denominator
     /// `e^z1 + ... + e^zK`, a factor, an exponent such as a layer's pre-activation) are
     /// atoms themselves. The rational functions then have a few atoms whatever the size
     /// of the sums, and `-e^(z1 + z2)/S^2` is a problem in `e^z1`, `e^z2` and `S`. What
     /// the view loses is what the sum's own terms would cancel against.
     Opaque,
 }
-
-/// The fewest terms a sum has for [`View::Opaque`] to keep it whole.
-pub const OPAQUE_TERMS: usize = 3;
 
 /// A table of atoms, with the exponent units and root degrees found by
 /// [`Kernels::scan_view`].
@@ -93,8 +88,7 @@ pub struct Kernels {
     memo: IdMap<Option<Rat>>,
 }
 
-/// What [`View::Opaque`] keeps whole in `exprs`: the sums of at least [`OPAQUE_TERMS`]
-/// terms that are the base of a power (a softmax's denominator `S`), and exponentials
+/// What [`View::Opaque`] keeps whole in `exprs`: the [`big_sum`]s that are the base of a power (a softmax's denominator `S`), and exponentials
 /// of such sums. A sum that stands as a plain factor or term (`t1*S + t2*S + t3*S`) is
 /// looked into, so that it collects.
 pub fn opaque_parts(exprs: &[Expr]) -> std::collections::HashSet<Expr> {
@@ -115,9 +109,10 @@ pub fn opaque_parts(exprs: &[Expr]) -> std::collections::HashSet<Expr> {
     out
 }
 
-/// Whether `e` is a sum of at least [`OPAQUE_TERMS`] terms.
+/// Whether `e` is a sum of at least [`Config::opaque_terms`](super::Config::opaque_terms)
+/// terms.
 pub fn big_sum(e: &Expr) -> bool {
-    matches!(e.node(), Node::Add(ts) if ts.len() >= OPAQUE_TERMS)
+    matches!(e.node(), Node::Add(ts) if ts.len() >= CFG.opaque_terms)
 }
 
 thread_local! {
@@ -137,7 +132,7 @@ pub fn expand(e: &Expr) -> Expr {
     // shared pieces (a softmax's denominator) for every candidate and every proof.
     EXPANDED.with(|m| {
         let mut memo = m.borrow_mut();
-        if memo.len() > 1 << 16 {
+        if memo.len() > CFG.expand_memo {
             memo.clear();
         }
         expand_with(e, &mut memo)
@@ -321,10 +316,10 @@ impl Kernels {
             Node::Pow(b, x) => {
                 let r = x.as_num();
                 match r {
-                    Some(r) if r.is_integer() && r.numer().abs() <= MAX_POWER.into() => {
+                    Some(r) if r.is_integer() && r.numer().abs() <= CFG.max_power.into() => {
                         self.to_rat(b)?.powi(r.to_integer().to_i32()?)
                     }
-                    Some(r) if !r.is_integer() && r.numer().abs() <= MAX_POWER.into() => {
+                    Some(r) if !r.is_integer() && r.numer().abs() <= CFG.max_power.into() => {
                         let q = self.roots.get(b).copied().unwrap_or(r.denom().to_u32()?);
                         let k = (r * Rational::from_integer(q.into())).to_integer().to_i64()?;
                         self.atom_power(Atom::Root(b.clone(), q), k)

@@ -15,7 +15,11 @@
 //! Names are the definitions the user gave (all of them count as computed) and, when
 //! the input uses hyperbolic functions, exponentials or the sigmoid, the built-in
 //! outputs `tanh(u)` and `sigmoid(u)` of their arguments.
+//!
+//! How hard it looks (the work a search may spend, which parts are searched whole, how
+//! large a candidate may be, how the numeric comparison samples) is [`Config`].
 
+pub mod config;
 pub mod cost;
 pub mod factor;
 pub mod kernel;
@@ -29,7 +33,11 @@ use crate::expr::{self, Expr, Func, Node, Sym, Walk};
 use crate::func;
 use crate::limits;
 use crate::poly::{Monomial, Poly, Rat, Var};
+pub use config::Config;
 use kernel::{Atom, Kernels, View};
+
+/// The knobs the simplifier runs with.
+const CFG: &Config = &Config::DEFAULT;
 
 /// Which forms the simplifier may choose from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,44 +135,11 @@ fn divides(e: &Expr) -> bool {
     })
 }
 
-/// The largest number (in bits) the simplifier's rational-function algebra takes in:
-/// gcds of larger ones cost too much. A part holding one keeps its canonical form.
-pub const MAX_NUMBER_BITS: u64 = 4096;
-
-/// The most definitions the simplifier writes results in terms of: each costs a pass
-/// over its body, so with more than this (a file of thousands of definitions) results
-/// are written in the inputs only. A softmax of 40 classes has 40.
-pub const MAX_NAMES: usize = 256;
-
-/// How much work (in [`limits::within`] units: nodes built, rows of polynomial
-/// arithmetic) one search for the cheapest form of one part may spend. A search that
-/// needs more is abandoned and the part is taken apart (its terms and factors searched
-/// one by one) or, at the leaves, kept as the differentiator wrote it.
-pub const PART_WORK: u64 = 200_000;
-
-/// How much work all the searches of one simplification may spend together; past it
-/// the remaining parts keep their canonical forms. This bounds the simplifier's time
-/// on any input, whatever its size.
-pub const TOTAL_WORK: u64 = 2_000_000;
-
-/// A part with more distinct atoms than this (variables, calls, exponentials, in the
-/// opaque view) is not searched as a whole but taken apart: a rational function's size
-/// grows exponentially with its atoms, and the forms people write come from the parts.
-pub const PART_ATOMS: usize = 10;
-
-/// The largest part (in nodes written out) searched whole; costing and printing its
-/// candidates takes time in proportion to that size. Larger parts are taken apart.
-pub const PART_NODES: u64 = 2_000;
-
-/// The most atoms a part may have for the full kernel view (every sum looked into) to be
-/// tried beside the opaque one.
-pub const FULL_ATOMS: usize = 5;
-
-/// Whether `e` holds a number larger than [`MAX_NUMBER_BITS`].
+/// Whether `e` holds a number larger than [`Config::max_number_bits`].
 fn beyond_reach(e: &Expr) -> bool {
     // Numbers inside a call's arguments are the atom's business, not this part's.
     expr::walk(std::slice::from_ref(e), |x| match x.node() {
-        Node::Num(r) if crate::number::bits(r) > MAX_NUMBER_BITS => Walk::Stop,
+        Node::Num(r) if crate::number::bits(r) > CFG.max_number_bits => Walk::Stop,
         Node::Call(..) if x.id() != e.id() && x.as_exp().is_none() => Walk::Skip,
         _ => Walk::Descend,
     })
@@ -174,14 +149,14 @@ fn beyond_reach(e: &Expr) -> bool {
 ///
 /// The expression is first written in terms of the names wherever a name's body stands
 /// whole (exact: it is the definition). Then it is simplified part by part, top down: a
-/// part small enough (in atoms) is searched for its cheapest form within [`PART_WORK`];
-/// a larger one, or one whose search ran out of work, is taken apart and its terms and
-/// factors are searched. Every form a search accepts is proved equal to the part exactly
-/// ([`proved`]: the difference is zero as a rational function of kernels) and agrees with
-/// it numerically; a part no search improved keeps its form, so the result is never
-/// worse than the differentiator's.
+/// part small enough (in atoms) is searched for its cheapest form within
+/// [`Config::part_work`]; a larger one, or one whose search ran out of work, is taken
+/// apart and its terms and factors are searched. Every form a search accepts is proved
+/// equal to the part exactly ([`proved_equal`]: the difference is zero as a rational
+/// function of kernels) and agrees with it numerically; a part no search improved keeps
+/// its form, so the result is never worse than the differentiator's.
 pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Expr, Expr)>) {
-    if names.defs.len() > MAX_NAMES {
+    if names.defs.len() > CFG.max_names {
         let inputs_only = Names { defs: Vec::new(), wrt: names.wrt.clone() };
         return simplify_explained(e, &inputs_only, form);
     }
@@ -235,6 +210,31 @@ thread_local! {
     static PREPARED: std::cell::RefCell<Option<Prepared>> = const { std::cell::RefCell::new(None) };
 }
 
+/// The forms a search chooses from, and the substitutions behind those in the names.
+struct Candidates {
+    /// Every candidate, the part itself among them, in the order found.
+    pool: Vec<Expr>,
+    explanations: Explanations,
+}
+
+/// The substitutions (`atom = value`) that gave each form in the names.
+type Explanations = HashMap<Expr, Vec<(Expr, Expr)>>;
+
+/// Where a candidate ranks, cheapest first (compared field by field).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Rank {
+    /// [`cost::cost`], with the part's built-in outputs as cheap as names.
+    cost: u32,
+    /// Whether the form is not finite with every variable far out
+    /// ([`Config::far_out`]): among equally cheap forms, the one that stays finite wins
+    /// (`p*(1 - p)` is 0 at z = 800, where `e^z/(1 + e^z)^2` is inf/inf). Worked out only
+    /// where two forms tie on cost (`false` otherwise).
+    infinite_far_out: bool,
+    /// The length of the printed form, where the two above tie (0 otherwise): the shorter
+    /// reads better.
+    printed_len: usize,
+}
+
 /// What one simplification knows: the names, and the parts done so far.
 struct Ctx<'a> {
     names: &'a Names,
@@ -270,7 +270,7 @@ impl<'a> Ctx<'a> {
             inline_memo: NamedMemo::default(),
             memo: IdMap::default(),
             subs: Vec::new(),
-            work_left: TOTAL_WORK,
+            work_left: CFG.total_work,
         };
         // A Jacobian simplifies many entries with the same names: what the names give is
         // worked out once.
@@ -323,7 +323,7 @@ impl<'a> Ctx<'a> {
             return e.clone();
         }
         let mut memo = self.named_memo.borrow_mut();
-        if memo.len() > 1 << 16 {
+        if memo.len() > CFG.named_memo {
             memo.clear();
         }
         if let Some(r) = memo.get(&e.id()) {
@@ -373,17 +373,18 @@ impl<'a> Ctx<'a> {
         r
     }
 
-    /// [`Ctx::search`] on `e` within [`PART_WORK`] (and what is left of [`TOTAL_WORK`]),
-    /// where `e` has few enough atoms.
+    /// [`Ctx::search`] on `e` within [`Config::part_work`] (and what is left of
+    /// [`Config::total_work`]), where `e` is small enough ([`Config::part_nodes`],
+    /// [`Config::part_atoms`], [`Config::max_number_bits`]).
     fn search_within(&mut self, e: &Expr) -> Option<Expr> {
         if self.work_left == 0
-            || e.tree_size() > PART_NODES
-            || count_atoms(e, PART_ATOMS + 1, View::Opaque) > PART_ATOMS
+            || e.tree_size() > CFG.part_nodes
+            || count_atoms(e, CFG.part_atoms + 1, View::Opaque) > CFG.part_atoms
             || beyond_reach(e)
         {
             return None;
         }
-        let budget = PART_WORK.min(self.work_left);
+        let budget = CFG.part_work.min(self.work_left);
         let (found, spent) = limits::within(budget, || self.search(e));
         self.work_left = self.work_left.saturating_sub(spent);
         let (r, subs) = found?;
@@ -395,92 +396,40 @@ impl<'a> Ctx<'a> {
         Some(r)
     }
 
-    /// The cheapest form of `e` among the candidates, each proved equal to `e`.
+    /// The cheapest form of `e` among the candidates, each proved equal to `e`: the
+    /// candidates ([`Ctx::candidates`]), cheapest first ([`Ctx::ranked`]), and the first
+    /// that is proved equal to `e` and agrees with it numerically ([`Ctx::validated`]).
     fn search(&self, e: &Expr) -> (Expr, Vec<(Expr, Expr)>) {
-        // The opaque view first; the full one too where it differs (a sum is kept whole)
-        // and the part is small enough to look into every sum.
+        let Candidates { pool, mut explanations } = self.candidates(e);
+        let ranked = self.ranked(e, pool);
+        match self.validated(e, ranked) {
+            Some(c) => {
+                let why = explanations.remove(&c).unwrap_or_default();
+                (c, why)
+            }
+            None => (e.clone(), Vec::new()),
+        }
+    }
+
+    /// The views `e` is looked at in: the opaque one, and the full one too where it
+    /// differs (a sum is kept whole) and the part is small enough to look into every sum.
+    fn views(&self, e: &Expr) -> Vec<View> {
         let mut views = vec![View::Opaque];
-        if has_big_sum(e) && count_atoms(e, FULL_ATOMS + 1, View::Full) <= FULL_ATOMS {
+        if has_big_sum(e) && count_atoms(e, CFG.full_atoms + 1, View::Full) <= CFG.full_atoms {
             views.push(View::Full);
         }
-        let mut input_forms = vec![e.clone()];
-        // Forms far larger written out than the part (an expansion that repeats a deep
-        // argument) are never the cheapest: they are not built.
-        let largest = 2 * e.tree_size() + 64;
-        let inlined = self.inline(e);
-        for &v in &views {
-            // Collected as it stands (names as atoms: `q*(1 - t) - t*(1 - q)` is `q - t`),
-            // and with the names inlined.
-            if inlined != *e {
-                input_forms.extend(normalized(e, v, largest));
-            }
-            // With the names inlined, unless that makes the part far larger (a network's
-            // activations inlined into a product of its weights): the elimination below
-            // works from the named form anyway.
-            if inlined.tree_size() <= 4 * e.tree_size() + 64 {
-                input_forms.extend(normalized(&inlined, v, largest));
-                input_forms.extend(normalized(&kernel::expand(&inlined), v, largest));
-            }
-        }
-        let mut output_forms: Vec<Expr> = Vec::new();
-        let mut explanations: HashMap<Expr, Vec<(Expr, Expr)>> = HashMap::new();
-        if self.form != Form::Input {
-            let relevant = self.relevant(e);
-            // Built-in outputs are looked for with the names' bodies already read as names,
-            // so that tanh(sum(j, x[j]*w[j,k])) offers tanh(z[k]).
-            let implicit = implicit_names(e, &relevant);
-            // The variables the names can take away: a form without any is complete.
-            let eliminable: HashSet<Sym> = relevant.iter().flat_map(|(_, b)| visible_vars(b)).collect();
-            let complete = |c: &Expr| !c.free_vars().iter().any(|v| eliminable.contains(v));
-            let mut try_set = |set: &[(Sym, Expr)], v: View, out: &mut Vec<Expr>| -> bool {
-                if set.is_empty() {
-                    return false;
-                }
-                // Names already in `e` stay names; the relations are solved for atoms.
-                let got = eliminate(e, set, self.wrt.as_ref(), v);
-                let Some((r, subs)) = got else { return false };
-                let r = restore_implicit(&r, &implicit);
-                let r = self.named(&self.recognize_names(&r, &relevant));
-                let subs = subs.iter().map(|(a, x)| (restore_implicit(a, &implicit), restore_implicit(x, &implicit)));
-                explanations.entry(r.clone()).or_insert_with(|| subs.collect());
-                let done = complete(&r) && !relevant.is_empty();
-                out.push(r);
-                done
-            };
-            for &v in &views {
-                // The full view only where the opaque one gave no complete form.
-                if v == View::Full && output_forms.iter().any(&complete) && !relevant.is_empty() {
-                    break;
-                }
-                let complete_found = try_set(&relevant, v, &mut output_forms);
-                // The first name solved takes its kernel: let each name go first in turn,
-                // so that the ELU's `y` is not pre-empted by an earlier softplus of the
-                // same input.
-                for i in 1..relevant.len().min(4) {
-                    let mut order = relevant.clone();
-                    let first = order.remove(i);
-                    order.insert(0, first);
-                    try_set(&order, v, &mut output_forms);
-                }
-                // With a complete form in several names (a softmax entry in p1 and p2),
-                // built-in outputs of the same arguments would only spell it again, at a
-                // cost that grows with the names; with one name they are its rivals
-                // (`sigmoid(x)` against `1 - e^-y` for the softplus `y`).
-                if complete_found && relevant.len() > 1 {
-                    continue;
-                }
-                // Built-in outputs of the part's own arguments (`tanh(x)` for sinh(x)/cosh(x)).
-                for imp in &implicit {
-                    let mut set = relevant.clone();
-                    set.push(imp.clone());
-                    try_set(&set, v, &mut output_forms);
-                }
-                if implicit.len() > 1 {
-                    let set: Vec<(Sym, Expr)> = relevant.iter().chain(&implicit).cloned().collect();
-                    try_set(&set, v, &mut output_forms);
-                }
-            }
-        }
+        views
+    }
+
+    /// The forms `e` may take, with the substitutions behind each form in the names, in
+    /// the order they were found; `e` itself among them. None larger than
+    /// [`Config::largest_form`] of `e`.
+    fn candidates(&self, e: &Expr) -> Candidates {
+        let views = self.views(e);
+        let largest = CFG.largest_form(e.tree_size());
+        let input_forms = self.input_forms(e, &views, largest);
+        let (output_forms, explanations) =
+            if self.form == Form::Input { Default::default() } else { self.output_forms(e, &views) };
         let name_syms: HashSet<&Sym> = self.bodies.keys().collect();
         let uses_names = |c: &Expr| c.free_vars().iter().any(|v| name_syms.contains(v));
         let mut pool: Vec<Expr> = match self.form {
@@ -500,50 +449,141 @@ impl<'a> Ctx<'a> {
         if !pool.contains(e) {
             pool.push(e.clone());
         }
+        Candidates { pool, explanations }
+    }
+
+    /// The forms of `e` in the inputs: as it is, and as one reduced rational function of
+    /// its atoms in each view, with the names as atoms and with them inlined.
+    fn input_forms(&self, e: &Expr, views: &[View], largest: u64) -> Vec<Expr> {
+        let mut forms = vec![e.clone()];
+        let inlined = self.inline(e);
+        for &v in views {
+            // Collected as it stands (names as atoms: `q*(1 - t) - t*(1 - q)` is `q - t`),
+            // and with the names inlined.
+            if inlined != *e {
+                forms.extend(normalized(e, v, largest));
+            }
+            // With the names inlined, unless that makes the part far larger (a network's
+            // activations inlined into a product of its weights): the elimination below
+            // works from the named form anyway.
+            if inlined.tree_size() <= CFG.largest_inlined(e.tree_size()) {
+                forms.extend(normalized(&inlined, v, largest));
+                forms.extend(normalized(&kernel::expand(&inlined), v, largest));
+            }
+        }
+        forms
+    }
+
+    /// The forms of `e` in terms of the names (relations solved for atoms and
+    /// substituted, [`eliminate`]), with the substitutions behind each.
+    fn output_forms(&self, e: &Expr, views: &[View]) -> (Vec<Expr>, Explanations) {
+        let mut output_forms: Vec<Expr> = Vec::new();
+        let mut explanations = Explanations::new();
+        let relevant = self.relevant(e);
+        // Built-in outputs are looked for with the names' bodies already read as names,
+        // so that tanh(sum(j, x[j]*w[j,k])) offers tanh(z[k]).
+        let implicit = implicit_names(e, &relevant);
+        // The variables the names can take away: a form without any is complete.
+        let eliminable: HashSet<Sym> = relevant.iter().flat_map(|(_, b)| visible_vars(b)).collect();
+        let complete = |c: &Expr| !c.free_vars().iter().any(|v| eliminable.contains(v));
+        let mut try_set = |set: &[(Sym, Expr)], v: View, out: &mut Vec<Expr>| -> bool {
+            if set.is_empty() {
+                return false;
+            }
+            // Names already in `e` stay names; the relations are solved for atoms.
+            let got = eliminate(e, set, self.wrt.as_ref(), v);
+            let Some((r, subs)) = got else { return false };
+            let r = restore_implicit(&r, &implicit);
+            let r = self.named(&self.recognize_names(&r, &relevant));
+            let subs = subs.iter().map(|(a, x)| (restore_implicit(a, &implicit), restore_implicit(x, &implicit)));
+            explanations.entry(r.clone()).or_insert_with(|| subs.collect());
+            let done = complete(&r) && !relevant.is_empty();
+            out.push(r);
+            done
+        };
+        for &v in views {
+            // The full view only where the opaque one gave no complete form.
+            if v == View::Full && output_forms.iter().any(&complete) && !relevant.is_empty() {
+                break;
+            }
+            let complete_found = try_set(&relevant, v, &mut output_forms);
+            // The first name solved takes its kernel: let each of the first names go
+            // first in turn, so that the ELU's `y` is not pre-empted by an earlier
+            // softplus of the same input.
+            for i in 1..relevant.len().min(CFG.first_names) {
+                let mut order = relevant.clone();
+                let first = order.remove(i);
+                order.insert(0, first);
+                try_set(&order, v, &mut output_forms);
+            }
+            // With a complete form in several names (a softmax entry in p1 and p2),
+            // built-in outputs of the same arguments would only spell it again, at a
+            // cost that grows with the names; with one name they are its rivals
+            // (`sigmoid(x)` against `1 - e^-y` for the softplus `y`).
+            if complete_found && relevant.len() > 1 {
+                continue;
+            }
+            // Built-in outputs of the part's own arguments (`tanh(x)` for sinh(x)/cosh(x)).
+            for imp in &implicit {
+                let mut set = relevant.clone();
+                set.push(imp.clone());
+                try_set(&set, v, &mut output_forms);
+            }
+            if implicit.len() > 1 {
+                let set: Vec<(Sym, Expr)> = relevant.iter().chain(&implicit).cloned().collect();
+                try_set(&set, v, &mut output_forms);
+            }
+        }
+        (output_forms, explanations)
+    }
+
+    /// The candidates of `e`, cheapest first ([`Rank`]): by cost, where that ties the
+    /// forms that stay finite far out first, and where that ties too the shorter printed
+    /// form first; in the order found, where all three tie.
+    fn ranked(&self, e: &Expr, mut pool: Vec<Expr>) -> Vec<Expr> {
+        // Built-in outputs of the part's own arguments (`tanh(x)`) cost what a name does.
         let cheap: HashSet<Expr> = implicit_names(e, &[]).into_iter().map(|(_, call)| call).collect();
-        // Among equally cheap forms the one that stays finite far out wins: p*(1 - p) is 0
-        // at z = 800, where e^z/(1 + e^z)^2 is inf/inf.
-        // (Finiteness is only worked out where two forms tie on cost.)
         pool.dedup();
         let costs: Vec<u32> = pool.iter().map(|c| cost::cost(c, &cheap)).collect();
         let mut ties: HashMap<u32, usize> = HashMap::new();
         for k in &costs {
             *ties.entry(*k).or_default() += 1;
         }
-        let mut keyed: Vec<((u32, bool, usize), Expr)> = pool
+        // Finiteness is only worked out where two forms tie on cost.
+        let mut keyed: Vec<(Rank, Expr)> = pool
             .into_iter()
             .zip(costs)
-            .map(|(c, k)| {
-                let far = ties[&k] > 1 && !finite_far_out(&c, &self.bodies);
-                ((k, far, 0), c)
+            .map(|(c, cost)| {
+                let infinite_far_out = ties[&cost] > 1 && !finite_far_out(&c, &self.bodies);
+                (Rank { cost, infinite_far_out, printed_len: 0 }, c)
             })
             .collect();
         // The printed length decides what is still tied (printing every form would cost
-        // more than the rest of the ranking).
+        // more than the rest of the ranking). Forms are at most `largest_form` nodes:
+        // printing one is cheap.
         let mut still_tied: HashMap<(u32, bool), usize> = HashMap::new();
-        for ((k, far, _), _) in &keyed {
-            *still_tied.entry((*k, *far)).or_default() += 1;
+        for (r, _) in &keyed {
+            *still_tied.entry((r.cost, r.infinite_far_out)).or_default() += 1;
         }
-        for ((k, far, len), c) in &mut keyed {
-            if still_tied[&(*k, *far)] > 1 {
-                *len = c.to_string().len();
+        for (r, c) in &mut keyed {
+            if still_tied[&(r.cost, r.infinite_far_out)] > 1 {
+                r.printed_len = c.to_string().len();
             }
         }
-        keyed.sort_by_key(|k| k.0);
-        let pool: Vec<Expr> = keyed.into_iter().map(|(_, c)| c).collect();
-        for c in pool {
-            if c == *e || (self.proved(&c, e) && agrees(&c, e, &self.bodies)) {
-                let why = explanations.remove(&c).unwrap_or_default();
-                return (c, why);
-            }
-        }
-        (e.clone(), Vec::new())
+        keyed.sort_by_key(|(r, _)| *r);
+        keyed.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// The first of `ranked` that is `e` itself, or is proved equal to `e` and agrees
+    /// with it numerically.
+    fn validated(&self, e: &Expr, ranked: Vec<Expr>) -> Option<Expr> {
+        ranked.into_iter().find(|c| c == e || (self.proved(c, e) && agrees(c, e, &self.bodies)))
     }
 
     /// `e` with every name replaced by its inlined body.
     fn inline(&self, e: &Expr) -> Expr {
         let mut memo = self.inline_memo.borrow_mut();
-        if memo.len() > 1 << 16 {
+        if memo.len() > CFG.named_memo {
             memo.clear();
         }
         expr::substitute_all_memo(e, &self.bodies, &mut memo)
@@ -617,7 +657,7 @@ pub fn proved_equal(a: &Expr, b: &Expr) -> bool {
         return true;
     }
     // The full view costs exponentially in its atoms: only for few.
-    let views: &[View] = if count_atoms(&d, FULL_ATOMS + 1, View::Full) <= FULL_ATOMS {
+    let views: &[View] = if count_atoms(&d, CFG.full_atoms + 1, View::Full) <= CFG.full_atoms {
         &[View::Opaque, View::Full]
     } else {
         &[View::Opaque]
@@ -701,7 +741,7 @@ fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
     let named = all_bodies.iter().fold(0u64, |h, (n, b)| h.wrapping_add(point_hash(n, b.id())));
     let bodies = &used_bodies(&[candidate, e], all_bodies);
     let vars = inlined_vars(&[candidate, e], bodies);
-    let model = Model::new(11);
+    let model = Model::new(CFG.model_seed);
     let mut indices = expr::index_vars(e);
     indices.extend(expr::index_vars(candidate));
     // The points depend only on the variables, so many comparisons (the entries of a
@@ -712,7 +752,7 @@ fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
         let key = env.iter().fold(named, |h, (k, v)| h.wrapping_add(point_hash(k, v.to_bits()).rotate_left(1)));
         POINT_MEMO.with(|m| {
             let mut m = m.borrow_mut();
-            if m.len() > 256 {
+            if m.len() > CFG.point_memo {
                 m.clear();
             }
             let (plain, mags) = m.entry(key).or_default();
@@ -740,10 +780,10 @@ fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
     // Points at the input's own scales (its shifts and kinks, and far out) as well as
     // near zero; the error is measured against the size of the candidate's terms.
     let scales = check::Scales::of(&[e, &inline_names(candidate, bodies)]);
-    let mut rng = check::Rng::new(0xC0FFEE);
+    let mut rng = check::Rng::new(CFG.sample_seed);
     let mut compared = 0;
-    for _ in 0..200 {
-        if compared == 16 {
+    for _ in 0..CFG.sample_tries {
+        if compared == CFG.sample_points {
             break;
         }
         let mut env = scales.point(&vars, &mut rng);
@@ -751,19 +791,19 @@ fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
             env.insert(i.clone(), (1 + rng.next_u64() % eval::DEFAULT_RANGE as u64) as f64);
         }
         let (_, Some((a, b))) = values(&env) else { continue };
-        if !(a.v.is_finite() && a.m.is_finite() && b.v.is_finite() && b.m.is_finite()) || b.v.abs() > 1e8 {
+        if !(a.v.is_finite() && a.m.is_finite() && b.v.is_finite() && b.m.is_finite()) || b.v.abs() > CFG.max_value {
             continue;
         }
         // Either side may lose digits to cancellation far out (1 - p where p is
         // almost 1): the error is measured against the larger of their magnitudes.
         let b_v = if a.m >= b.m { b.v } else { a.v };
         let wider = if a.m >= b.m { a } else { b };
-        if check::rounding_aware_error(wider, b_v) > 1e-7 {
+        if check::rounding_aware_error(wider, b_v) > CFG.tolerance {
             return false;
         }
         compared += 1;
     }
-    if compared < 3 && !vars.is_empty() {
+    if compared < CFG.min_points && !vars.is_empty() {
         return false;
     }
     // A form may not be undefined where the input is defined: at the origin, and with
@@ -798,14 +838,14 @@ fn point_hash(name: &Sym, value: u64) -> u64 {
     h.finish()
 }
 
-/// Whether `c` (names evaluated as values) is finite with every variable at 800 or
-/// at -800.
+/// Whether `c` (names evaluated as values) is finite with every variable at
+/// [`Config::far_out`] and at minus that.
 fn finite_far_out(c: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
     let bodies = &used_bodies(&[c], bodies);
     let mut vars = inline_names(c, bodies).free_vars();
     vars.retain(|v| !bodies.contains_key(v));
-    let model = Model::new(11);
-    [800.0, -800.0].iter().all(|&at| {
+    let model = Model::new(CFG.model_seed);
+    [CFG.far_out, -CFG.far_out].iter().all(|&at| {
         let mut env: eval::Env = vars.iter().map(|v| (v.clone(), at)).collect();
         for (n, b) in bodies {
             let v = eval::eval_with(b, &env, Some(&model)).unwrap_or(f64::NAN);
@@ -840,7 +880,7 @@ fn inlined_vars(exprs: &[&Expr], bodies: &HashMap<Sym, Expr>) -> Vec<Sym> {
             };
             let of_body = BODY_VARS.with(|m| {
                 let mut m = m.borrow_mut();
-                if m.len() > 4096 {
+                if m.len() > CFG.body_vars_memo {
                     m.clear();
                 }
                 m.entry(b.id()).or_insert_with(|| b.free_vars().into()).clone()
@@ -890,7 +930,7 @@ fn normalized_memo(e: &Expr, view: View, max_size: u64) -> Option<Expr> {
     let (r, cost) = limits::metered(|| normalized(e, view, max_size));
     NORMALIZED.with(|m| {
         let mut m = m.borrow_mut();
-        if m.len() > 4096 {
+        if m.len() > CFG.normalized_memo {
             m.clear();
         }
         m.insert(key, (r.clone(), cost));
@@ -1003,7 +1043,7 @@ fn implicit_names(e: &Expr, defs: &[(Sym, Expr)]) -> Vec<(Sym, Expr)> {
         }
         Walk::Descend
     });
-    found.truncate(8);
+    found.truncate(CFG.implicit_names);
     found.into_iter().enumerate().map(|(i, c)| (expr::hidden_name("", i), c)).collect()
 }
 
@@ -1240,6 +1280,8 @@ mod tests {
         let element = crate::parse::parse_expr("x[1]").unwrap();
         assert_eq!(variable_of(&expr::element_name(&Sym::new("x"), &[1])), element);
         assert_eq!(variable_of(&Sym::new("x")), Expr::var("x"));
+        assert_eq!(CFG.largest_form(100), 264);
+        assert_eq!(CFG.largest_inlined(100), 464);
     }
 
     /// A product normalized group by group is the product normalized whole, up to how it
