@@ -113,16 +113,6 @@ impl Scales {
     }
 }
 
-/// [`random_point`], with the index names in `indices` given whole values in
-/// `1..=DEFAULT_RANGE`, so that `delta(i, j)` is 1 at some points.
-pub fn random_point_indexed(vars: &[Sym], indices: &[Sym], rng: &mut Rng) -> Env {
-    let mut env = random_point(vars, rng);
-    for i in indices {
-        env.insert(i.clone(), (1 + rng.next_u64() % crate::eval::DEFAULT_RANGE as u64) as f64);
-    }
-    env
-}
-
 /// Checks that each `derivs[k + 1]` is the derivative of `derivs[k]` along `x`,
 /// at `n_points` random points.
 pub fn check_chain(derivs: &[Expr], x: &Sym, n_points: usize, seed: u64) -> Result<CheckReport> {

@@ -33,7 +33,7 @@ pub fn cse(results: &[Expr]) -> Cse {
     let order = expr::post_order(results, |_| true);
     // How many parents (tree edges) each node has, counting a node's children once.
     let mut uses: IdMap<usize> = IdMap::default();
-    for c in results.iter().cloned().chain(order.iter().flat_map(Expr::children)) {
+    for c in results.iter().chain(order.iter().flat_map(|e| e.children().iter())) {
         *uses.entry(c.id()).or_default() += 1;
     }
     let taken: HashSet<&Sym> = order
@@ -57,38 +57,23 @@ pub fn cse(results: &[Expr]) -> Cse {
     let mut memo: IdMap<Expr> = IdMap::default();
     for e in &order {
         if uses.get(&e.id()).copied().unwrap_or(0) > 1 && !trivial(e) {
-            let body = rebuild(e, &named, &mut memo, true);
+            let body = written(e, &named, &mut memo);
             let name = fresh();
             named.insert(e.id(), Expr::sym(name.clone()));
             defs.push((name, body));
         }
     }
-    let results = results.iter().map(|r| rebuild(r, &named, &mut memo, true)).collect();
+    let results = results.iter().map(|r| written(r, &named, &mut memo)).collect();
     Cse { defs, results }
 }
 
-/// `e` with named subexpressions replaced by their names (`e` itself kept when `top`).
-fn rebuild(e: &Expr, named: &IdMap<Expr>, memo: &mut IdMap<Expr>, top: bool) -> Expr {
-    if !top {
-        if let Some(n) = named.get(&e.id()) {
-            return n.clone();
-        }
-        if let Some(r) = memo.get(&e.id()) {
-            return r.clone();
-        }
-    }
-    let kids: Vec<Expr> = e.children().iter().map(|c| rebuild(c, named, memo, false)).collect();
-    let r = match e.node() {
-        Node::Add(_) => Expr::add(kids),
-        Node::Mul(_) => Expr::mul(kids),
-        Node::Pow(..) => Expr::pow(kids[0].clone(), kids[1].clone()),
-        Node::Call(f, _) => Expr::call(f.clone(), kids),
-        _ => e.clone(),
-    };
-    if !top {
-        memo.insert(e.id(), r.clone());
-    }
-    r
+/// `e` written out with the named subexpressions below it as their names (`e` itself is
+/// written out, named or not). `memo` holds what is written for each node below, which
+/// stays valid as names are added: a node is named before any node above it is written.
+fn written(e: &Expr, named: &IdMap<Expr>, memo: &mut IdMap<Expr>) -> Expr {
+    let below: Vec<Expr> =
+        e.children().iter().map(|c| expr::fold(c, memo, |x| named.get(&x.id()).cloned(), expr::rebuild)).collect();
+    expr::rebuild(e, &below)
 }
 
 impl Cse {

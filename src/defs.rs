@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::error::{Error, ErrorKind, Nesting, Result, Span, ZeroDenominator};
-use crate::expr::{self, Expr, Func, Node, Sym};
+use crate::expr::{self, Expr, Func, IdMap, Node, Sym, Walk};
 use crate::parse::{self, Statement};
 
 /// One definition and where it was written.
@@ -32,6 +32,11 @@ pub struct Definition {
 /// one level deeper than the last, is bounded here, so every later stage works on
 /// expressions of bounded depth.
 pub const MAX_DEPTH: u32 = 10_000;
+
+/// How many times an element of an indexed definition is inlined within what inlining
+/// one gave (`z[k] = ...z[k - 1]...` would go on for ever; a real definition needs one
+/// level per definition it uses).
+const MAX_INDEXED_DEPTH: u32 = 64;
 
 /// Definitions and a target expression.
 #[derive(Clone, Debug)]
@@ -225,7 +230,7 @@ impl Problem {
     }
 
     fn cycle_error(&self, path: &[(Sym, Vec<Sym>)], name: &Sym) -> Error {
-        let start = path.iter().position(|(n, _)| n == name).unwrap_or(0);
+        let start = path.iter().position(|(n, _)| n == name).expect("a cycle closes on a name on the path");
         let mut names: Vec<String> = path[start..].iter().map(|(n, _)| n.to_string()).collect();
         names.push(name.to_string());
         let kind = ErrorKind::Cycle { names };
@@ -257,21 +262,14 @@ impl Problem {
             return e.clone();
         }
         let mut map: HashMap<Sym, Expr> = HashMap::new();
-        let mut stack = vec![e.clone()];
-        let mut seen = std::collections::HashSet::new();
-        while let Some(x) = stack.pop() {
-            if !seen.insert(x.id()) {
-                continue;
-            }
-            match x.node() {
-                Node::Var(v) => {
-                    if let Some(r) = self.resolved.get(v) {
-                        map.insert(v.clone(), r.clone());
-                    }
+        expr::walk(std::slice::from_ref(e), |x| {
+            if let Node::Var(v) = x.node() {
+                if let Some(r) = self.resolved.get(v) {
+                    map.insert(v.clone(), r.clone());
                 }
-                _ => stack.extend(x.children()),
             }
-        }
+            Walk::Descend
+        });
         if map.is_empty() {
             return e.clone();
         }
@@ -285,26 +283,25 @@ impl Problem {
         self.inline_indexed(&e, 0)
     }
 
+    /// `e` with each element `z[m]` of an indexed definition replaced by the definition
+    /// with the indices put in (inlined again, down to [`MAX_INDEXED_DEPTH`] levels).
     fn inline_indexed(&self, e: &Expr, depth: u32) -> Expr {
-        if depth > 64 || !self.defs.iter().any(|d| !d.params.is_empty()) {
+        if depth > MAX_INDEXED_DEPTH || !self.defs.iter().any(|d| !d.params.is_empty()) {
             return e.clone();
         }
-        match e.node() {
-            Node::Call(Func::Indexed(n), idx) => match self.get(n).filter(|d| d.params.len() == idx.len()) {
+        let enter = |x: &Expr| match x.node() {
+            Node::Call(Func::Indexed(n), idx) => Some(match self.get(n).filter(|d| d.params.len() == idx.len()) {
                 Some(d) => {
                     // Substitution renames a summed index that would capture one put in
                     // (`z[k] = sum(j, ...)` at `k = j`).
                     let map: HashMap<Sym, Expr> = d.params.iter().cloned().zip(idx.iter().cloned()).collect();
                     self.inline_indexed(&expr::substitute_all(&self.inline(&d.body), &map), depth + 1)
                 }
-                None => e.clone(),
-            },
-            Node::Add(ts) => Expr::add(ts.iter().map(|t| self.inline_indexed(t, depth)).collect::<Vec<_>>()),
-            Node::Mul(fs) => Expr::mul(fs.iter().map(|f| self.inline_indexed(f, depth)).collect::<Vec<_>>()),
-            Node::Pow(b, x) => Expr::pow(self.inline_indexed(b, depth), self.inline_indexed(x, depth)),
-            Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(|a| self.inline_indexed(a, depth)).collect()),
-            _ => e.clone(),
-        }
+                None => x.clone(),
+            }),
+            _ => None,
+        };
+        expr::fold(e, &mut IdMap::default(), enter, expr::rebuild)
     }
 
     /// Every definition with its body fully inlined, in the order given except that the
@@ -343,20 +340,10 @@ impl Problem {
 /// Whether `e` holds `0` to a negative power: a division by zero that inlining a
 /// definition made (`p = 0; 1/p`).
 fn divides_by_zero(e: &Expr) -> bool {
-    let mut stack = vec![e.clone()];
-    let mut seen = std::collections::HashSet::new();
-    while let Some(x) = stack.pop() {
-        if !seen.insert(x.id()) {
-            continue;
-        }
-        if let Node::Pow(b, p) = x.node() {
-            if b.is_zero() && p.as_num().is_some_and(num_traits::Signed::is_negative) {
-                return true;
-            }
-        }
-        stack.extend(x.children());
-    }
-    false
+    expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Pow(b, p) if b.is_zero() && p.as_num().is_some_and(num_traits::Signed::is_negative) => Walk::Stop,
+        _ => Walk::Descend,
+    })
 }
 
 fn zero_denominator() -> Error {

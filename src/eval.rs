@@ -317,6 +317,7 @@ fn eval_rec<S: Scalar>(e: &Expr, vars: &HashMap<Sym, S>, model: Option<&Model>, 
     if let Some(v) = memo.get(&e.id()) {
         return Ok(*v);
     }
+    crate::limits::tick();
     let v = match e.node() {
         Node::Num(r) => S::constant(number::to_f64(r)),
         Node::Const(Constant::Pi) => S::constant(std::f64::consts::PI),
@@ -335,21 +336,20 @@ fn eval_rec<S: Scalar>(e: &Expr, vars: &HashMap<Sym, S>, model: Option<&Model>, 
             }
             acc
         }
-        Node::Pow(b, x) if small_ratio(x).is_some() => {
-            let (p, q) = small_ratio(x).unwrap_or((1, 1));
-            eval_rec(b, vars, model, memo)?.pow_rational(p, q)
-        }
-        Node::Pow(b, x) => {
-            let b = eval_rec(b, vars, model, memo)?;
-            b.pow(eval_rec(x, vars, model, memo)?)
-        }
+        Node::Pow(b, x) => match small_ratio(x) {
+            Some((p, q)) => eval_rec(b, vars, model, memo)?.pow_rational(p, q),
+            None => {
+                let b = eval_rec(b, vars, model, memo)?;
+                b.pow(eval_rec(x, vars, model, memo)?)
+            }
+        },
         Node::Call(Func::Builtin(i), args) => eval_rec(&args[0], vars, model, memo)?.builtin(*i),
         Node::Call(Func::Indexed(b), args) => {
             let mut idx = Vec::new();
             for a in args {
                 idx.push(eval_rec(a, vars, model, memo)?.value().round() as i64);
             }
-            let key = Sym::new(&format!("{b}[{}]", idx.iter().map(i64::to_string).collect::<Vec<_>>().join(",")));
+            let key = crate::expr::element_name(b, &idx);
             match vars.get(&key) {
                 Some(v) => *v,
                 // An element no one gave a value: a fixed pseudo-random one, so that checks

@@ -16,6 +16,13 @@
 //! whose index has another name than the one asked for: code that needs a particular
 //! name (to avoid a capture) works on the body instead, and [`substitute_all`] and
 //! [`replace`] rename bound indices themselves where they would capture.
+//!
+//! A DAG of definitions can be exponentially larger written out as a tree, so every
+//! traversal goes through one toolkit that visits each distinct node once, with an
+//! explicit stack, ticking the clock of [`crate::limits`]: [`Expr::children`] (a view,
+//! nothing allocated), [`walk`] (parents first, a visit may skip or stop), [`post_order`]
+//! (children first), and [`fold`] (a value per node from its children's, memoized by
+//! node id), with [`rebuild`] and [`map_children`] for rewrites.
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -90,6 +97,33 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (ha, na) = split(a);
     let (hb, nb) = split(b);
     ha.cmp(hb).then(na.cmp(&nb)).then(a.cmp(b))
+}
+
+/// A name that no input can spell (`#` starts a comment), for what a stage holds in a
+/// variable of its own: the simplifier's built-in outputs (`#0`), the stable form's
+/// blocks (`#b1`), `--assume` facts (`#assume0`). `tag` keeps the users apart, `n`
+/// numbers the names of one user.
+pub fn hidden_name(tag: &str, n: usize) -> Sym {
+    Sym::new(&format!("#{tag}{n}"))
+}
+
+/// Whether `s` is a [`hidden_name`].
+pub fn is_hidden(s: &Sym) -> bool {
+    s.as_str().starts_with('#')
+}
+
+/// The name that stands for one element of an indexed variable, `x[1,2]` for `x` at
+/// `(1, 2)`: the key of its value in an evaluation's variables, and the name it has
+/// where it is a name of its own (the variable a derivative is taken by). It is the
+/// element as printed, so it cannot clash with a plain variable.
+pub fn element_name(base: &Sym, index: &[impl fmt::Display]) -> Sym {
+    let index: Vec<String> = index.iter().map(ToString::to_string).collect();
+    Sym::new(&format!("{base}[{}]", index.join(",")))
+}
+
+/// Whether `s` is an [`element_name`].
+pub fn is_element_name(s: &Sym) -> bool {
+    s.as_str().contains('[')
 }
 
 /// A mathematical constant other than `e` (which is `exp(1)`).
@@ -291,23 +325,15 @@ fn intern(node: Node) -> Expr {
     // Outside the interner's borrow: these may give up by unwinding. Every construction
     // spends a unit of a work budget, found or new, so that what a budgeted piece of
     // work achieves does not depend on what earlier work left in the interner.
-    crate::limits::spend_work(1 + e.children_slice_len() as u64);
+    // Found or new, a construction is a step the clock hears about: work that only
+    // builds nodes already there (a walk over a shared DAG rebuilding it) still ends
+    // within --timeout.
+    crate::limits::spend_work(1 + e.children().len() as u64);
+    crate::limits::tick();
     if new {
         crate::limits::charge_node();
     }
     e
-}
-
-impl Expr {
-    /// How many children the node has (what building it cost, roughly).
-    fn children_slice_len(&self) -> usize {
-        match self.node() {
-            Node::Add(ts) | Node::Mul(ts) => ts.len(),
-            Node::Call(_, args) => args.len(),
-            Node::Pow(..) => 2,
-            Node::Num(_) | Node::Const(_) | Node::Var(_) => 0,
-        }
-    }
 }
 
 /// The index a sum or product binds.
@@ -385,10 +411,10 @@ fn intern_node(node: Node, hash: u64, alpha: u64) -> (Expr, bool) {
                 args.iter().fold((1, s.bloom()), |(d, b), c| (d.max(c.0.depth.saturating_add(1)), b | c.0.syms))
             }
             _ => {
-                node_children(&node).iter().fold((1, 0), |(d, s), c| (d.max(c.0.depth.saturating_add(1)), s | c.0.syms))
+                Children::of(&node).iter().fold((1, 0), |(d, s), c| (d.max(c.0.depth.saturating_add(1)), s | c.0.syms))
             }
         };
-        let size = node_children(&node).iter().fold(1u64, |n, c| n.saturating_add(c.0.size));
+        let size = Children::of(&node).iter().fold(1u64, |n, c| n.saturating_add(c.0.size));
         it.next_id += 1;
         let rc = Rc::new(Inner { id: it.next_id, node, depth, size, syms, alpha: std::cell::Cell::new(alpha) });
         if it.entries >= it.purge_at {
@@ -475,7 +501,7 @@ impl Scope {
     }
 
     fn hash(&mut self, e: &Expr) -> u64 {
-        let &(_, mask, binding) = self.names.last().unwrap_or_else(|| unreachable!("a scope binds an index"));
+        let &(_, mask, binding) = self.names.last().expect("a scope binds an index");
         // Where no bound name can occur, the hash is the node's own: so the shortcut
         // gives what the walk would.
         if e.0.syms & mask == 0 {
@@ -553,11 +579,60 @@ pub type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 /// A map keyed by node ids (or other well-spread `u64`s).
 pub type IdMap<V> = HashMap<u64, V, IdHash>;
 
-fn node_children(node: &Node) -> Vec<&Expr> {
-    match node {
-        Node::Add(v) | Node::Mul(v) | Node::Call(_, v) => v.iter().collect(),
-        Node::Pow(b, e) => vec![b, e],
-        _ => Vec::new(),
+/// The children of a node in order (a power's base, then its exponent), as a view into
+/// the node: nothing is allocated. Iterate by reference with [`Children::iter`]; by value
+/// (`stack.extend(e.children())`) it yields clones.
+#[derive(Clone, Copy)]
+pub struct Children<'a> {
+    /// The arguments, terms or factors; a power's base.
+    head: &'a [Expr],
+    /// A power's exponent; otherwise empty.
+    tail: &'a [Expr],
+}
+
+impl<'a> Children<'a> {
+    fn of(node: &'a Node) -> Children<'a> {
+        let (head, tail): (&[Expr], &[Expr]) = match node {
+            Node::Add(v) | Node::Mul(v) | Node::Call(_, v) => (v, &[]),
+            Node::Pow(b, x) => (std::slice::from_ref(b), std::slice::from_ref(x)),
+            Node::Num(_) | Node::Const(_) | Node::Var(_) => (&[], &[]),
+        };
+        Children { head, tail }
+    }
+
+    /// How many children there are.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+
+    /// Whether this is a leaf.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The children by reference, in order.
+    pub fn iter(&self) -> std::iter::Chain<std::slice::Iter<'a, Expr>, std::slice::Iter<'a, Expr>> {
+        self.head.iter().chain(self.tail)
+    }
+}
+
+impl std::ops::Index<usize> for Children<'_> {
+    type Output = Expr;
+
+    fn index(&self, i: usize) -> &Expr {
+        match i.checked_sub(self.head.len()) {
+            None => &self.head[i],
+            Some(j) => &self.tail[j],
+        }
+    }
+}
+
+impl<'a> IntoIterator for Children<'a> {
+    type Item = Expr;
+    type IntoIter = std::iter::Cloned<std::iter::Chain<std::slice::Iter<'a, Expr>, std::slice::Iter<'a, Expr>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter().cloned()
     }
 }
 
@@ -647,25 +722,17 @@ impl Expr {
                     e.0.alpha.set(nonzero(h));
                 } else {
                     stack.push((e.clone(), true));
-                    stack.extend(
-                        node_children(e.node())
-                            .into_iter()
-                            .filter(|c| c.0.alpha.get() == 0)
-                            .map(|c| (c.clone(), false)),
-                    );
+                    stack.extend(e.children().iter().filter(|c| c.0.alpha.get() == 0).map(|c| (c.clone(), false)));
                 }
             }
         }
         self.0.alpha.get()
     }
 
-    /// The children in order (the base then the exponent for a power).
-    pub fn children(&self) -> Vec<Expr> {
-        match self.node() {
-            Node::Add(v) | Node::Mul(v) | Node::Call(_, v) => v.clone(),
-            Node::Pow(b, e) => vec![b.clone(), e.clone()],
-            _ => Vec::new(),
-        }
+    /// The children in order (the base then the exponent for a power), without
+    /// allocating.
+    pub fn children(&self) -> Children<'_> {
+        Children::of(self.node())
     }
 
     /// The number, when this is one.
@@ -722,43 +789,19 @@ impl Expr {
     /// product over `v` binds it.
     pub fn contains(&self, v: &Sym) -> bool {
         let bit = v.bloom();
-        let mut stack = vec![self.clone()];
-        let mut seen = std::collections::HashSet::new();
-        while let Some(e) = stack.pop() {
-            if e.0.syms & bit == 0 || !seen.insert(e.id()) {
-                continue;
-            }
-            match e.node() {
-                Node::Var(s) if s == v => return true,
-                Node::Call(Func::Indexed(s), _) if s == v => return true,
-                // Only the bounds are outside the binding.
-                Node::Call(Func::Sum(k) | Func::Prod(k), args) if k == v => stack.extend(args[1..].iter().cloned()),
-                _ => stack.extend(e.children()),
-            }
-        }
-        false
-    }
-
-    /// [`Expr::contains`], remembering the answer for every node it visits in `memo`:
-    /// a walk that asks about each node of a deep expression (the differentiator) stays
-    /// linear instead of quadratic.
-    pub fn contains_memo(&self, v: &Sym, memo: &mut IdMap<bool>) -> bool {
-        if self.0.syms & v.bloom() == 0 {
-            return false;
-        }
-        if let Some(&r) = memo.get(&self.id()) {
-            return r;
-        }
-        let r = match self.node() {
-            Node::Var(s) => s == v,
-            Node::Call(Func::Indexed(s), _) if s == v => true,
+        walk(std::slice::from_ref(self), |e| match e.node() {
+            _ if e.0.syms & bit == 0 => Walk::Skip,
+            Node::Var(s) | Node::Call(Func::Indexed(s), _) if s == v => Walk::Stop,
+            // Only the bounds are outside the binding.
             Node::Call(Func::Sum(k) | Func::Prod(k), args) if k == v => {
-                args[1..].iter().any(|c| c.contains_memo(v, memo))
+                if args[1..].iter().any(|b| b.contains(v)) {
+                    Walk::Stop
+                } else {
+                    Walk::Skip
+                }
             }
-            _ => self.children().iter().any(|c| c.contains_memo(v, memo)),
-        };
-        memo.insert(self.id(), r);
-        r
+            _ => Walk::Descend,
+        })
     }
 
     /// The variables that occur in this expression, sorted; the indices of sums and
@@ -767,18 +810,15 @@ impl Expr {
         // By reference, skipping parts without any name (their bloom is empty), each
         // shared node once; sorted at the end.
         let mut out: Vec<&Sym> = Vec::new();
-        let mut stack: Vec<&Expr> = vec![self];
-        let mut seen: std::collections::HashSet<u64, IdHash> = Default::default();
-        while let Some(e) = stack.pop() {
-            if e.0.syms == 0 || !seen.insert(e.id()) {
-                continue;
+        walk(std::slice::from_ref(self), |e| match e.node() {
+            _ if e.0.syms == 0 => Walk::Skip,
+            // A variable is one node: each is met once.
+            Node::Var(s) => {
+                out.push(s);
+                Walk::Skip
             }
-            match e.node() {
-                // A variable is one node: each is pushed once.
-                Node::Var(s) => out.push(s),
-                n => stack.extend(node_children(n)),
-            }
-        }
+            _ => Walk::Descend,
+        });
         out.sort();
         out.into_iter().cloned().collect()
     }
@@ -865,9 +905,9 @@ impl Expr {
         if !constant.is_zero() {
             out.insert(0, Expr::num(constant));
         }
-        match out.len() {
-            0 => Expr::zero(),
-            1 => out.pop().unwrap_or_else(Expr::zero),
+        match out.as_slice() {
+            [] => Expr::zero(),
+            [t] => t.clone(),
             _ => intern(Node::Add(out)),
         }
     }
@@ -966,12 +1006,11 @@ impl Expr {
         for b in order {
             let Some(es) = exps.remove(&b) else { continue };
             let b_key = b.clone();
-            let combined = if es.len() == 1 {
-                let e = es.into_iter().next().unwrap_or_else(Expr::one);
+            let combined = if let [e] = es.as_slice() {
                 if e.is_one() && !b.is_e() {
                     b
                 } else {
-                    Expr::pow(b, e)
+                    Expr::pow(b, e.clone())
                 }
             } else {
                 let sum = Expr::add(es);
@@ -998,8 +1037,7 @@ impl Expr {
             return Expr::zero();
         }
         // u*sign(u) is abs(u), for every real u.
-        if let Some(i) = out.iter().position(|f| f.sign_of().is_some_and(|u| out.contains(u))) {
-            let u = out[i].sign_of().cloned().unwrap_or_else(Expr::one);
+        if let Some(u) = out.iter().find_map(|f| f.sign_of().filter(|u| out.contains(u))).cloned() {
             out.retain(|f| *f != u && f.sign_of() != Some(&u));
             out.push(Expr::call(Func::Builtin(func::ABS), vec![u]));
             out.push(Expr::num(coeff));
@@ -1009,8 +1047,8 @@ impl Expr {
         if out.is_empty() {
             return Expr::num(coeff);
         }
-        if out.len() == 1 && coeff.is_one() {
-            return out.pop().unwrap_or_else(Expr::one);
+        if let ([f], true) = (out.as_slice(), coeff.is_one()) {
+            return f.clone();
         }
         if out.len() == 1 {
             if let Node::Add(ts) = out[0].node() {
@@ -1148,6 +1186,17 @@ impl Expr {
         Expr::call(Func::Builtin(func::LN), vec![u])
     }
 
+    /// The built-in `name` of [`FUNCS`] applied to `u`, for the names code writes itself
+    /// (`"sigmoid"`, `"tanh"`); never for a name from the input.
+    ///
+    /// # Panics
+    ///
+    /// When `name` is not in the table: a bug, which the tests of every caller find.
+    pub fn builtin(name: &str, u: Expr) -> Expr {
+        let i = func::lookup(name).unwrap_or_else(|| panic!("`{name}` is not a built-in"));
+        Expr::call(Func::Builtin(i), vec![u])
+    }
+
     /// A function applied to arguments, with exact values folded: a built-in's value at
     /// zero, `ln(e^u) = u`, `e^ln(u) = u`.
     pub fn call(f: Func, args: Vec<Expr>) -> Expr {
@@ -1198,10 +1247,10 @@ impl Expr {
                     return Expr::num(Rational::new(n.into(), d.into()));
                 }
             }
-            match (i, arg.node()) {
-                (func::LN, _) if arg.as_exp().is_some() => return arg.as_exp().cloned().unwrap_or_else(Expr::zero),
-                (func::EXP, Node::Call(Func::Builtin(func::LN), inner)) => return inner[0].clone(),
-                (func::LN, Node::Num(r)) if r.is_one() => return Expr::zero(),
+            match (i, arg.node(), arg.as_exp()) {
+                (func::LN, _, Some(u)) => return u.clone(),
+                (func::EXP, Node::Call(Func::Builtin(func::LN), inner), _) => return inner[0].clone(),
+                (func::LN, Node::Num(r), _) if r.is_one() => return Expr::zero(),
                 _ => {}
             }
         }
@@ -1267,9 +1316,17 @@ fn assume_nonzero(b: &Expr) {
 /// against themselves (`x/x = 1`, `(a + b)^2/(a + b)^2 = 1`): the result holds only
 /// where each is not zero. That is deriv's convention, and `--steps` says so.
 pub fn with_assumptions<T>(work: impl FnOnce() -> T) -> (T, Vec<Expr>) {
-    let outer = ASSUMED.with(|a| a.replace(Some(Vec::new())));
+    /// Puts back the outer listener however `work` ends (a limit unwinds through it).
+    struct Listening(Option<Vec<Expr>>);
+    impl Drop for Listening {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            ASSUMED.with(|a| a.replace(outer));
+        }
+    }
+    let _outer = Listening(ASSUMED.with(|a| a.replace(Some(Vec::new()))));
     let r = work();
-    let found = ASSUMED.with(|a| a.replace(outer)).unwrap_or_default();
+    let found = ASSUMED.with(|a| a.borrow_mut().take()).expect("the listener is ours until the guard drops");
     (r, found)
 }
 
@@ -1377,6 +1434,45 @@ fn cmp_terms(a: &Expr, b: &Expr) -> Ordering {
     fa.len().cmp(&fb.len()).then_with(|| cmp_expr(a, b))
 }
 
+// ---- walks over the DAG ------------------------------------------------------------------
+//
+// Every traversal of an expression goes through these: each distinct node is visited
+// once (a DAG of definitions can be exponentially larger written out as a tree), with
+// an explicit stack (no recursion, however deep), and each visit ticks the clock
+// (`limits::tick`), so no walk outlives `--timeout`.
+
+/// What [`walk`] does after visiting a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Walk {
+    /// Visit the node's children too.
+    Descend,
+    /// Do not look below this node (its children are still visited where another
+    /// parent reaches them).
+    Skip,
+    /// End the walk.
+    Stop,
+}
+
+/// Visits every distinct node under `roots` once, parents before children, depth first:
+/// the last root first, and below a node its last child first. Returns whether `visit`
+/// stopped the walk ([`Walk::Stop`]).
+pub fn walk<'r>(roots: &'r [Expr], mut visit: impl FnMut(&'r Expr) -> Walk) -> bool {
+    let mut seen: std::collections::HashSet<u64, IdHash> = Default::default();
+    let mut stack: Vec<&'r Expr> = roots.iter().collect();
+    while let Some(e) = stack.pop() {
+        if !seen.insert(e.id()) {
+            continue;
+        }
+        crate::limits::tick();
+        match visit(e) {
+            Walk::Descend => stack.extend(e.children().iter()),
+            Walk::Skip => {}
+            Walk::Stop => return true,
+        }
+    }
+    false
+}
+
 /// The distinct nodes under `roots`, children before parents, found with an explicit
 /// stack (no recursion, however deep). Only nodes for which `enter` holds are visited
 /// (and their children looked at); the roots are tested too.
@@ -1384,101 +1480,127 @@ pub fn post_order(roots: &[Expr], mut enter: impl FnMut(&Expr) -> bool) -> Vec<E
     let mut order = Vec::new();
     let mut seen: std::collections::HashSet<u64, IdHash> = Default::default();
     // (node, children pushed yet?)
-    let mut stack: Vec<(Expr, bool)> = roots.iter().rev().map(|r| (r.clone(), false)).collect();
+    let mut stack: Vec<(&Expr, bool)> = roots.iter().rev().map(|r| (r, false)).collect();
     while let Some((n, expanded)) = stack.pop() {
         if expanded {
-            order.push(n);
-        } else if !seen.contains(&n.id()) && enter(&n) {
+            order.push(n.clone());
+        } else if !seen.contains(&n.id()) && enter(n) {
+            crate::limits::tick();
             seen.insert(n.id());
-            stack.push((n.clone(), true));
-            stack.extend(n.children().into_iter().map(|c| (c, false)));
+            stack.push((n, true));
+            stack.extend(n.children().iter().map(|c| (c, false)));
         }
     }
     order
 }
 
-/// `e` with each child `c` replaced by `f(c)`, rebuilt through the constructors; `e`
-/// itself when no child changed.
-pub fn map_children(e: &Expr, mut f: impl FnMut(&Expr) -> Expr) -> Expr {
-    let old = e.children();
-    let new: Vec<Expr> = old.iter().map(&mut f).collect();
-    if old == new {
-        return e.clone();
-    }
-    match e.node() {
-        Node::Add(_) => Expr::add(new),
-        Node::Mul(_) => Expr::mul(new),
-        Node::Pow(..) => {
-            let [b, x]: [Expr; 2] = new.try_into().expect("a power has two children");
-            Expr::pow(b, x)
+/// A value for `root` computed bottom up, each distinct node once: `enter(x)` may answer
+/// for `x` at once (its children are then not looked at); otherwise, once its children
+/// are answered, `leave(x, answers)` gives its answer from theirs (in order). Nodes are
+/// answered in the order a recursive walk would answer them (children left to right,
+/// each before its parent), without recursion. Answers are kept in `memo` by node id: a
+/// memo kept by the caller carries over between calls as long as `enter` and `leave`
+/// compute the same function.
+pub fn fold<T: Clone>(
+    root: &Expr,
+    memo: &mut IdMap<T>,
+    mut enter: impl FnMut(&Expr) -> Option<T>,
+    mut leave: impl FnMut(&Expr, &[T]) -> T,
+) -> T {
+    let mut stack: Vec<(&Expr, bool)> = vec![(root, false)];
+    let mut below: Vec<T> = Vec::new();
+    while let Some((x, expanded)) = stack.pop() {
+        if expanded {
+            below.clear();
+            below.extend(x.children().iter().map(|c| memo.get(&c.id()).cloned().expect("children are answered first")));
+            let r = leave(x, &below);
+            memo.insert(x.id(), r);
+        } else if let std::collections::hash_map::Entry::Vacant(slot) = memo.entry(x.id()) {
+            crate::limits::tick();
+            match enter(x) {
+                Some(r) => {
+                    slot.insert(r);
+                }
+                None => {
+                    stack.push((x, true));
+                    stack.extend(x.children().iter().rev().map(|c| (c, false)));
+                }
+            }
         }
-        Node::Call(func, _) => Expr::call(func.clone(), new),
+    }
+    memo.get(&root.id()).cloned().expect("the root is answered last")
+}
+
+/// `e` with its children replaced by `children` (as many, in order), built through the
+/// constructors, so canonical; always built, even from the same children (a rewrite
+/// spends the same work whatever it changed). Leaves are returned as they are.
+pub fn rebuild(e: &Expr, children: &[Expr]) -> Expr {
+    match e.node() {
+        Node::Add(_) => Expr::add(children.to_vec()),
+        Node::Mul(_) => Expr::mul(children.to_vec()),
+        Node::Pow(..) => match children {
+            [b, x] => Expr::pow(b.clone(), x.clone()),
+            _ => unreachable!("a power is rebuilt from two children, not {}", children.len()),
+        },
+        Node::Call(f, _) => Expr::call(f.clone(), children.to_vec()),
         Node::Num(_) | Node::Const(_) | Node::Var(_) => e.clone(),
     }
+}
+
+/// [`rebuild`], or `e` itself when every child is the one it has.
+pub fn with_children(e: &Expr, children: &[Expr]) -> Expr {
+    if e.children().iter().eq(children) {
+        e.clone()
+    } else {
+        rebuild(e, children)
+    }
+}
+
+/// `e` with each child `c` replaced by `f(c)`, rebuilt through the constructors; `e`
+/// itself when no child changed.
+pub fn map_children(e: &Expr, f: impl FnMut(&Expr) -> Expr) -> Expr {
+    let new: Vec<Expr> = e.children().iter().map(f).collect();
+    with_children(e, &new)
 }
 
 /// Replaces every occurrence of the subexpression `from` by `to`, rebuilding canonically.
 /// Inside a sum over `k`, a `from` with `k` free does not occur (its `k` is another),
 /// and a `to` with `k` free has the sum's index renamed first, so that it is not captured.
 pub fn replace(e: &Expr, from: &Expr, to: &Expr) -> Expr {
-    fn go(e: &Expr, from: &Expr, to: &Expr, memo: &mut IdMap<Expr>) -> Expr {
-        if e == from {
-            return to.clone();
+    let enter = |x: &Expr| match x.node() {
+        _ if x == from => Some(to.clone()),
+        _ if x.depth() <= from.depth() => Some(x.clone()),
+        Node::Call(f @ (Func::Sum(k) | Func::Prod(k)), args) if from.contains(k) || to.contains(k) => {
+            let bounds: Vec<Expr> = args[1..].iter().map(|b| replace(b, from, to)).collect();
+            let (k, body) = if from.contains(k) {
+                // No occurrence in the body: its `k` is the sum's.
+                (k.clone(), args[0].clone())
+            } else {
+                // `to` would be captured: the index is renamed first.
+                let fresh = fresh_index(k, &[&args[0], from, to], &[]);
+                let body = substitute(&args[0], k, &Expr::sym(fresh.clone()));
+                (fresh, replace(&body, from, to))
+            };
+            Some(Expr::call(f.rebind(k), std::iter::once(body).chain(bounds).collect()))
         }
-        if e.depth() <= from.depth() {
-            return e.clone();
-        }
-        if let Some(r) = memo.get(&e.id()) {
-            return r.clone();
-        }
-        let r = match e.node() {
-            Node::Add(ts) => Expr::add(ts.iter().map(|t| go(t, from, to, memo)).collect::<Vec<_>>()),
-            Node::Mul(fs) => Expr::mul(fs.iter().map(|f| go(f, from, to, memo)).collect::<Vec<_>>()),
-            Node::Pow(b, x) => {
-                let b = go(b, from, to, memo);
-                Expr::pow(b, go(x, from, to, memo))
-            }
-            Node::Call(f @ (Func::Sum(k) | Func::Prod(k)), args) => {
-                let mut a: Vec<Expr> = args.to_vec();
-                for (x, arg) in a.iter_mut().zip(args).skip(1) {
-                    *x = go(arg, from, to, memo);
-                }
-                let mut k = k.clone();
-                if from.contains(&k) {
-                    // No occurrence in the body: its `k` is the sum's.
-                } else if to.contains(&k) {
-                    let fresh = fresh_index(&k, &[&args[0], from, to], &[]);
-                    let body = substitute(&args[0], &k, &Expr::sym(fresh.clone()));
-                    a[0] = go(&body, from, to, memo);
-                    k = fresh;
-                } else {
-                    a[0] = go(&args[0], from, to, memo);
-                }
-                Expr::call(f.rebind(k), a)
-            }
-            Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(|a| go(a, from, to, memo)).collect()),
-            _ => e.clone(),
-        };
-        memo.insert(e.id(), r.clone());
-        r
-    }
-    go(e, from, to, &mut IdMap::default())
+        _ => None,
+    };
+    fold(e, &mut IdMap::default(), enter, rebuild)
 }
 
 /// An index name for renaming `k`, free in none of `exprs` and not in `taken`: `k1`,
 /// `k2`, ...
 pub fn fresh_index(k: &Sym, exprs: &[&Expr], taken: &[Sym]) -> Sym {
-    (1..)
+    (1u64..)
         .map(|n| Sym::new(&format!("{k}{n}")))
         .find(|c| !taken.contains(c) && !exprs.iter().any(|e| e.contains(c)))
-        .unwrap_or_else(|| k.clone())
+        .expect("finitely many names are taken")
 }
 
 /// The names used as indices: inside `x[...]`, `delta(...)`, or summed over.
 pub fn index_vars(e: &Expr) -> Vec<Sym> {
     let mut out = std::collections::BTreeSet::new();
-    let mut stack = vec![e.clone()];
-    while let Some(x) = stack.pop() {
+    walk(std::slice::from_ref(e), |x| {
         match x.node() {
             Node::Call(Func::Indexed(_) | Func::Delta, args) => out.extend(args.iter().flat_map(Expr::free_vars)),
             Node::Call(Func::Sum(k) | Func::Prod(k), _) => {
@@ -1486,27 +1608,22 @@ pub fn index_vars(e: &Expr) -> Vec<Sym> {
             }
             _ => {}
         }
-        stack.extend(x.children());
-    }
+        Walk::Descend
+    });
     out.into_iter().collect()
 }
 
 /// The names of the indexed variables used in `e` (`x` of `x[j]`), in order of appearance.
 pub fn index_names(e: &Expr) -> Vec<Sym> {
     let mut out: Vec<Sym> = Vec::new();
-    let mut stack = vec![e.clone()];
-    let mut seen = std::collections::HashSet::new();
-    while let Some(x) = stack.pop() {
-        if !seen.insert(x.id()) {
-            continue;
-        }
+    walk(std::slice::from_ref(e), |x| {
         if let Node::Call(Func::Indexed(n), _) = x.node() {
             if !out.contains(n) {
                 out.push(n.clone());
             }
         }
-        stack.extend(x.children());
-    }
+        Walk::Descend
+    });
     out
 }
 
@@ -1526,44 +1643,39 @@ pub fn substitute_all(e: &Expr, map: &HashMap<Sym, Expr>) -> Expr {
 /// `map` is the same.
 pub fn substitute_all_memo(e: &Expr, map: &HashMap<Sym, Expr>, memo: &mut IdMap<Expr>) -> Expr {
     let mask = map.keys().fold(0u64, |m, s| m | s.bloom());
-    subst_rec(e, map, mask, memo)
-}
-
-fn subst_rec(e: &Expr, map: &HashMap<Sym, Expr>, mask: u64, memo: &mut IdMap<Expr>) -> Expr {
+    // (A node without any of the names is its own answer, and is not remembered.)
     if e.0.syms & mask == 0 {
         return e.clone();
     }
-    if let Some(r) = memo.get(&e.id()) {
-        return r.clone();
-    }
-    let r = match e.node() {
-        Node::Var(s) => map.get(s).cloned().unwrap_or_else(|| e.clone()),
-        Node::Num(_) | Node::Const(_) => e.clone(),
-        Node::Add(ts) => Expr::add(ts.iter().map(|t| subst_rec(t, map, mask, memo)).collect::<Vec<_>>()),
-        Node::Mul(fs) => Expr::mul(fs.iter().map(|f| subst_rec(f, map, mask, memo)).collect::<Vec<_>>()),
-        Node::Pow(b, x) => {
-            let b = subst_rec(b, map, mask, memo);
-            Expr::pow(b, subst_rec(x, map, mask, memo))
-        }
-        Node::Call(f @ (Func::Sum(k) | Func::Prod(k)), args) => subst_binder(f, k, args, map, mask, memo),
-        Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(|a| subst_rec(a, map, mask, memo)).collect()),
+    let enter = |x: &Expr| match x.node() {
+        _ if x.0.syms & mask == 0 => Some(x.clone()),
+        Node::Var(s) => Some(map.get(s).unwrap_or(x).clone()),
+        Node::Call(f @ (Func::Sum(k) | Func::Prod(k)), args) => subst_binder(f, k, args, map, mask),
+        _ => None,
     };
-    memo.insert(e.id(), r.clone());
-    r
+    fold(e, memo, enter, rebuild)
 }
 
-/// Substitution into a sum or product over `k`: `k` itself is not replaced in the body
-/// (it is another variable there), and where a value has `k` free the index is renamed,
-/// so that it does not capture the value's `k`.
-fn subst_binder(f: &Func, k: &Sym, args: &[Expr], map: &HashMap<Sym, Expr>, mask: u64, memo: &mut IdMap<Expr>) -> Expr {
+/// Substitution into a sum or product over `k`, where it is not the substitution
+/// outside: `k` itself is not replaced in the body (it is another variable there), and
+/// where a value has `k` free the index is renamed, so that it does not capture the
+/// value's `k`. `None` where the body takes the same substitution as outside.
+fn subst_binder(f: &Func, k: &Sym, args: &[Expr], map: &HashMap<Sym, Expr>, mask: u64) -> Option<Expr> {
     let body = &args[0];
-    let mut out: Vec<Expr> = args.to_vec();
-    for (o, a) in out.iter_mut().zip(args).skip(1) {
-        *o = subst_rec(a, map, mask, memo);
-    }
     // The entries that can reach the body.
     let inner: HashMap<Sym, Expr> =
         map.iter().filter(|(v, _)| *v != k && body.may_contain(v)).map(|(v, x)| (v.clone(), x.clone())).collect();
+    if !inner.is_empty() && !inner.values().any(|x| x.contains(k)) && !map.contains_key(k) {
+        // The same substitution as outside: the caller's memo holds.
+        return None;
+    }
+    // The bounds are outside the binding.
+    let mut out: Vec<Expr> = args.to_vec();
+    for o in out.iter_mut().skip(1) {
+        if o.0.syms & mask != 0 {
+            *o = substitute_all(o, map);
+        }
+    }
     let mut name = k.clone();
     if inner.is_empty() {
         // Nothing to put in.
@@ -1574,13 +1686,10 @@ fn subst_binder(f: &Func, k: &Sym, args: &[Expr], map: &HashMap<Sym, Expr>, mask
         let mut inner = inner;
         inner.insert(k.clone(), Expr::sym(name.clone()));
         out[0] = substitute_all(body, &inner);
-    } else if !map.contains_key(k) {
-        // The same substitution as outside: its memo holds.
-        out[0] = subst_rec(body, map, mask, memo);
     } else {
         out[0] = substitute_all(body, &inner);
     }
-    Expr::call(f.rebind(name), out)
+    Some(Expr::call(f.rebind(name), out))
 }
 
 #[cfg(test)]
@@ -1655,6 +1764,99 @@ mod tests {
         let body = Expr::call(Func::Indexed(Sym::new("x")), vec![Expr::var("k"), Expr::var("m")]);
         let sum = |k: &str| Expr::call(Func::Sum(Sym::new(k)), vec![body.clone()]);
         assert_eq!(Expr::add([sum("k"), sum("m")]), Expr::add([sum("m"), sum("k")]));
+    }
+
+    /// `a0 = sin(x)`, `ak = a(k-1)^2 + a(k-1)`: a few nodes per level, a tree that
+    /// doubles per level.
+    fn doubling(n: usize, v: &Expr) -> Expr {
+        let mut a = Expr::builtin("sin", v.clone());
+        for _ in 0..n {
+            a = Expr::add([Expr::pow(a.clone(), Expr::int(2)), a]);
+        }
+        a
+    }
+
+    #[test]
+    fn walks_visit_each_node_once() {
+        let e = doubling(40, &x());
+        assert!(e.tree_size() > 1 << 40);
+        let nodes = post_order(std::slice::from_ref(&e), |_| true).len();
+        assert!(nodes < 4 * 40, "{nodes} nodes");
+        let mut visits = 0;
+        assert!(!walk(std::slice::from_ref(&e), |_| {
+            visits += 1;
+            Walk::Descend
+        }));
+        assert_eq!(visits, nodes);
+        // A fold computes a measure of the tree in time linear in the DAG.
+        let (mut entered, mut left) = (0, 0);
+        let tree = fold(
+            &e,
+            &mut IdMap::default(),
+            |_| {
+                entered += 1;
+                None
+            },
+            |_, below: &[u64]| {
+                left += 1;
+                1 + below.iter().sum::<u64>()
+            },
+        );
+        assert_eq!((tree, entered, left), (e.tree_size(), nodes, nodes));
+        // Every walk of this module is one of those.
+        let y = Expr::var("y");
+        assert!(e.contains(&Sym::new("x")) && !e.contains(&Sym::new("y")));
+        assert_eq!(e.free_vars(), vec![Sym::new("x")]);
+        assert!(index_vars(&e).is_empty() && index_names(&e).is_empty());
+        assert_eq!(substitute(&e, &Sym::new("x"), &y), doubling(40, &y));
+        assert_eq!(replace(&e, &x(), &y), doubling(40, &y));
+    }
+
+    #[test]
+    fn children_are_a_view_in_order() {
+        let n = Expr::var("n");
+        let p = Expr::pow(x(), n.clone());
+        let c = p.children();
+        assert_eq!((c.len(), &c[0], &c[1]), (2, &x(), &n));
+        assert_eq!(c.iter().cloned().collect::<Vec<_>>(), vec![x(), n.clone()]);
+        assert_eq!(c.into_iter().collect::<Vec<_>>(), vec![x(), n]);
+        assert!(x().children().is_empty());
+        let s = Expr::add([x(), Expr::int(1)]);
+        assert_eq!(s.children().len(), 2);
+        // Rebuilt from its own children, a canonical node is itself.
+        for e in [p, s, Expr::builtin("tanh", x())] {
+            let below: Vec<Expr> = e.children().into_iter().collect();
+            assert_eq!(rebuild(&e, &below), e);
+            assert_eq!(map_children(&e, Expr::clone), e);
+        }
+    }
+
+    #[test]
+    fn hidden_names_cannot_be_typed() {
+        let b1 = hidden_name("b", 1);
+        assert_eq!(b1.as_str(), "#b1");
+        assert!(is_hidden(&b1) && !is_hidden(&Sym::new("b1")));
+        assert!(crate::parse::parse_expr("#b1").is_err());
+        // An element's name is the element as printed.
+        let element = element_name(&Sym::new("x"), &[1, 2]);
+        assert_eq!(element, Sym::new(&crate::parse::parse_expr("x[1, 2]").unwrap().to_string()));
+        assert!(is_element_name(&element) && !is_element_name(&Sym::new("x")));
+    }
+
+    #[test]
+    fn the_built_ins_code_asks_for_by_name_exist() {
+        for name in ["sin", "tanh", "tan", "sigmoid", "softplus"] {
+            assert_eq!(Expr::builtin(name, x()).to_string(), format!("{name}(x)"));
+        }
+    }
+
+    #[test]
+    fn assumptions_are_put_back_when_the_work_unwinds() {
+        let unwound = std::panic::catch_unwind(|| with_assumptions(|| std::panic::resume_unwind(Box::new(()))));
+        assert!(unwound.is_err());
+        assert!(ASSUMED.with(|a| a.borrow().is_none()));
+        let (_, found) = with_assumptions(|| Expr::quotient(Expr::var("q"), Expr::var("q")));
+        assert_eq!(found, vec![Expr::var("q")]);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //!
 //! Inputs can ask for work that explodes (a derivative of `sin(sin(...))` written out
 //! in full, a DAG of definitions printed as a tree). Every stage builds its nodes
-//! through the interner in `expr.rs`, which charges each new node here and looks at the
-//! clock every [`CLOCK_EVERY`] nodes; loops that do long work without building nodes
+//! through the interner in `expr.rs`, which charges each new node here; every
+//! construction (found or new) and every step of a walk over an expression [`tick`]s,
+//! and every [`CLOCK_EVERY`] ticks the clock is read, so work that only revisits nodes
+//! already there still ends in time. Loops that do long work without building nodes
 //! (polynomial arithmetic) call [`check`]. When a limit is passed the work is abandoned
 //! by unwinding, without running the panic hook, to the nearest [`with_limits`], which
 //! returns [`Exceeded`]. Outside [`with_limits`] nothing is limited, so library calls
@@ -50,6 +52,8 @@ thread_local! {
     static BUDGET: Cell<Budget> = const { Cell::new(Budget { limits: Limits { max_nodes: None, timeout: None }, start: None, nodes: 0 }) };
     /// The work left to the innermost [`within`], if any.
     static WORK: Cell<Option<u64>> = const { Cell::new(None) };
+    /// Steps counted by [`tick`].
+    static TICKS: Cell<u64> = const { Cell::new(0) };
 }
 
 /// The payload that unwinds out of work whose [`within`] budget ran out.
@@ -160,6 +164,27 @@ pub(crate) fn charge_node() {
 /// one unit of a [`within`] budget).
 pub fn check() {
     spend();
+    check_time();
+}
+
+/// Counts one step of a walk over expressions (or one construction, found or new), and
+/// every [`CLOCK_EVERY`] steps gives up when the time is out. Spends no [`within`] budget,
+/// so a walk that ticks finds the same forms as before, only it can be stopped: the
+/// traversals of `expr.rs` tick once per node, so no walk over a DAG, however large its
+/// tree, outlives `--timeout`.
+#[inline]
+pub fn tick() {
+    let n = TICKS.with(|t| {
+        let n = t.get().wrapping_add(1);
+        t.set(n);
+        n
+    });
+    if n.is_multiple_of(CLOCK_EVERY) {
+        check_time();
+    }
+}
+
+fn check_time() {
     let b = BUDGET.with(Cell::get);
     if let (Some(t), Some(start)) = (b.limits.timeout, b.start) {
         if start.elapsed() > t {
@@ -196,6 +221,13 @@ mod tests {
         let r = with_limits(Limits { max_nodes: None, timeout: Some(Duration::ZERO) }, || {
             std::thread::sleep(Duration::from_millis(2));
             check();
+        });
+        assert_eq!(r, Err(Exceeded::Time(Duration::ZERO)));
+        // Ticks spend no work budget, and read the clock.
+        assert_eq!(within(1, || (0..CLOCK_EVERY).for_each(|_| tick())), (Some(()), 0));
+        let r = with_limits(Limits { max_nodes: None, timeout: Some(Duration::ZERO) }, || {
+            std::thread::sleep(Duration::from_millis(2));
+            (0..CLOCK_EVERY).for_each(|_| tick());
         });
         assert_eq!(r, Err(Exceeded::Time(Duration::ZERO)));
         assert_eq!(with_limits(DEFAULT, || 7), Ok(7));

@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use num_traits::{One, Signed, ToPrimitive};
 
 use crate::expr::IdMap;
-use crate::expr::{Expr, Func, Node, Sym};
+use crate::expr::{self, Expr, Func, Node, Sym};
 use crate::func;
 use crate::number::Rational;
 
@@ -55,8 +55,12 @@ impl Block {
     }
 
     /// The same block with other arguments (as many as it has).
+    ///
+    /// # Panics
+    ///
+    /// When a block of one argument is given none.
     pub fn with_args(&self, args: Vec<Expr>) -> Block {
-        let one = || args.first().cloned().unwrap_or_else(Expr::zero);
+        let one = || args.first().cloned().expect("a block of one argument is given one");
         match self {
             Block::Max(_) => Block::Max(args),
             Block::LogSumExp(_) => Block::LogSumExp(args),
@@ -137,20 +141,13 @@ fn exp_sum(s: &Expr) -> Option<Vec<ExpTerm>> {
     out.iter().any(|t| !t.exponent.is_zero()).then_some(out)
 }
 
-fn call(name: &str, u: Expr) -> Expr {
-    match func::lookup(name) {
-        Some(i) => Expr::call(Func::Builtin(i), vec![u]),
-        None => Expr::zero(),
-    }
-}
-
 impl Rewriter {
     fn block(&mut self, b: Block) -> Expr {
         let key = b.key();
         if let Some(s) = self.index.get(&key) {
             return Expr::sym(s.clone());
         }
-        let s = Sym::new(&format!("#b{}", self.blocks.len() + 1));
+        let s = expr::hidden_name("b", self.blocks.len() + 1);
         self.index.insert(key, s.clone());
         self.blocks.push((s.clone(), b));
         Expr::sym(s)
@@ -189,7 +186,7 @@ impl Rewriter {
                 }
                 if let Node::Call(Func::Builtin(i), args) = rest.node() {
                     if c.is_one() && d == -c.clone() && func::FUNCS[*i].name == "sigmoid" {
-                        return call("sigmoid", Expr::negate(args[0].clone()));
+                        return Expr::builtin("sigmoid", Expr::negate(args[0].clone()));
                     }
                 }
             }
@@ -208,7 +205,7 @@ impl Rewriter {
             // ln(1 + c*e^u) = softplus(u + ln(c)).
             if let [one, _] = terms.as_slice() {
                 if one.exponent.is_zero() && one.coeff.is_one() {
-                    return call("softplus", exponents[1].clone());
+                    return Expr::builtin("softplus", exponents[1].clone());
                 }
             }
             return self.block(Block::LogSumExp(exponents));
@@ -239,8 +236,8 @@ impl Rewriter {
                 .collect();
             return Expr::mul(rebuilt);
         }
-        // The exponential factor e^w (a product has at most one), consumed by the first
-        // quotient it combines with.
+        // The exponential factor e^w (a product has at most one; none is e^0), consumed by
+        // the first quotient it combines with.
         let mut w = fs.iter().find_map(|f| f.as_exp().cloned()).map(|w| self.rewrite(&w)).unwrap_or_else(Expr::zero);
         let mut out = Vec::new();
         for f in fs {
@@ -298,8 +295,8 @@ fn sigmoids(terms: &[ExpTerm], n: &Rational, w: &Expr) -> Option<Expr> {
         if let Some(k) = (0..=n_int).find(|&k| Expr::mul([Expr::int(k), v.clone()]) == r) {
             return Some(Expr::mul([
                 Expr::pow(Expr::num(a.coeff.clone()), Expr::num(-n.clone())),
-                Expr::pow(call("sigmoid", v.clone()), Expr::int(k)),
-                Expr::pow(call("sigmoid", Expr::negate(v)), Expr::int(n_int - k)),
+                Expr::pow(Expr::builtin("sigmoid", v.clone()), Expr::int(k)),
+                Expr::pow(Expr::builtin("sigmoid", Expr::negate(v)), Expr::int(n_int - k)),
             ]));
         }
     }

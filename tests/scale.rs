@@ -1,8 +1,13 @@
 //! Scale: n-th derivatives grow linearly in the result form, a layer's gradient with
 //! shared intermediates is a small multiple of the function (the cheap-gradient
-//! principle), and deep compositions differentiate in linear size.
+//! principle), deep compositions differentiate in linear size, and a chain of
+//! definitions each using the one before twice (a DAG whose tree doubles per level) is
+//! differentiated, walked and simplified in work linear in its levels, within the limits.
 
-use crate::support::run;
+use deriv::expr::{self, Expr};
+use deriv::Sym;
+
+use crate::support::{run, run_with_stdin};
 
 /// Operations in printed text, as the shared benchmark counts them: each `+ - * / ^`
 /// (binary or unary) and each function call.
@@ -78,5 +83,83 @@ fn deep_compositions_differentiate_in_linear_size() {
         assert_eq!(r.code, 0, "{}", r.stderr);
         let n = ops(&r.stdout);
         assert!(n <= 4 * depth, "depth {depth}: {n} ops");
+    }
+}
+
+/// `a0 = sin(x); a1 = a0^2 + a0; ...; aN = a(N-1)^2 + a(N-1)`, then `aN`: each level uses
+/// the one before twice, so the tree written out doubles per level while the DAG grows
+/// by a few nodes.
+fn doubling_chain(n: usize) -> String {
+    let mut src = String::from("a0 = sin(x)\n");
+    for k in 1..=n {
+        src.push_str(&format!("a{k} = a{0}^2 + a{0}\n", k - 1));
+    }
+    src.push_str(&format!("a{n}\n"));
+    src
+}
+
+/// The distinct nodes of `e`.
+fn dag_size(e: &Expr) -> usize {
+    expr::post_order(std::slice::from_ref(e), |_| true).len()
+}
+
+#[test]
+fn a_doubling_chain_and_its_derivative_grow_linearly_as_dags() {
+    let x = Sym::new("x");
+    let mut sizes = Vec::new();
+    for n in 1..=30 {
+        let p = deriv::defs::Problem::load(&[], &doubling_chain(n)).unwrap();
+        let e = p.inlined_target();
+        let d = deriv::diff(&e, &x);
+        sizes.push((dag_size(&e), dag_size(&d), d.tree_size()));
+    }
+    // Every level adds the same few nodes to the function and to its derivative, while
+    // the derivative written out grows exponentially.
+    for w in sizes.windows(2).skip(2) {
+        let ((e0, d0, _), (e1, d1, _)) = (w[0], w[1]);
+        assert!(e1 - e0 <= 4 && d1 - d0 <= 12, "a level added {} and {} nodes ({sizes:?})", e1 - e0, d1 - d0);
+    }
+    assert!(sizes[29].2 > 1 << 30, "{sizes:?}");
+}
+
+/// The size of `e` as a DAG with its edges: each distinct node and each of its children.
+fn dag_weight(e: &Expr) -> u64 {
+    expr::post_order(std::slice::from_ref(e), |_| true).iter().map(|n| 1 + n.children().len() as u64).sum()
+}
+
+#[test]
+fn walks_over_a_doubling_chain_do_work_linear_in_its_dag() {
+    let x = Sym::new("x");
+    let sin_x = Expr::call(expr::Func::Builtin(deriv::func::lookup("sin").unwrap()), vec![Expr::var("x")]);
+    for n in [10, 20, 30] {
+        let e = deriv::defs::Problem::load(&[], &doubling_chain(n)).unwrap().inlined_target();
+        let d = deriv::diff(&e, &x);
+        // The work of a rebuild (`limits::within` units: a node built costs one and one
+        // per child) is a small multiple of the DAG's size, not of the tree's.
+        let (_, subst) = deriv::limits::within(u64::MAX, || expr::substitute(&e, &x, &Expr::var("y")));
+        let (_, replaced) = deriv::limits::within(u64::MAX, || expr::replace(&d, &sin_x, &Expr::var("s")));
+        assert!(subst <= 4 * dag_weight(&e), "{n} levels: {subst} units for {}", dag_weight(&e));
+        assert!(replaced <= 4 * dag_weight(&d), "{n} levels: {replaced} units for {}", dag_weight(&d));
+        // The cost counts the printed form, a tree, so it grows as the tree (saturating);
+        // computing it walks the DAG.
+        let cost = deriv::simplify::cost::cost(&d, &std::collections::HashSet::new());
+        assert!(u64::from(cost) >= d.tree_size().min(u64::from(u32::MAX)) / 4, "{n} levels: cost {cost}");
+    }
+}
+
+#[test]
+fn a_doubling_chain_of_30_levels_stops_within_its_limits() {
+    // Without a node limit only the clock can stop the simplifier and the printer: it
+    // must, whatever the walks do.
+    let src = doubling_chain(30);
+    for args in
+        [&["diff", "-", "--wrt", "x", "--timeout", "1", "--max-nodes", "0"][..], &["simplify", "-", "--timeout", "1"]]
+    {
+        let r = run_with_stdin(args, src.as_bytes());
+        assert!(
+            r.code == 0 || r.stderr.contains("--timeout") || r.stderr.contains("--max-nodes"),
+            "{args:?}: {}",
+            r.stderr
+        );
     }
 }

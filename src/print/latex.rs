@@ -248,6 +248,9 @@ fn num(r: &Rational) -> (String, Prec) {
 }
 
 pub(crate) fn latex(e: &Expr) -> (String, Prec) {
+    // The output is a tree, as large as the expression written out: the clock hears of
+    // every node, so a DAG printed without --max-nodes still ends within --timeout.
+    crate::limits::tick();
     match e.node() {
         Node::Num(r) => num(r),
         Node::Const(Constant::Pi) => ("\\pi".into(), Prec::Atom),
@@ -286,29 +289,33 @@ fn product(e: &Expr) -> (String, Prec) {
         }
     }
     let coeff_denom = if number::decimal_digits(&fr.coeff).is_some() { None } else { fr.coeff_denom().map(integer) };
-    numer.extend(fr.numer.iter().map(|f| wrap(latex(f), Prec::Product)));
+    // Each factor is written once (a factor written twice at every level of a nesting
+    // would take time exponential in its depth).
+    let numer_tex: Vec<(String, Prec)> = fr.numer.iter().map(latex).collect();
+    let denom_tex: Vec<(String, Prec)> = fr.denom.iter().map(latex).collect();
+    numer.extend(numer_tex.iter().map(|f| wrap(f.clone(), Prec::Product)));
     let mut denom: Vec<String> = coeff_denom.into_iter().collect();
-    denom.extend(fr.denom.iter().map(|f| wrap(latex(f), Prec::Product)));
+    denom.extend(denom_tex.iter().map(|f| wrap(f.clone(), Prec::Product)));
     let sign = if fr.negative { "-" } else { "" };
     let top = juxtapose(&numer);
     if denom.is_empty() {
         let p = if fr.negative {
             Prec::Neg
         } else if numer.len() == 1 {
-            fr.numer.first().map_or(Prec::Atom, |f| latex(f).1)
+            numer_tex.first().map_or(Prec::Atom, |f| f.1)
         } else {
             Prec::Product
         };
         return (format!("{sign}{top}"), p);
     }
     // Inside \frac a lone numerator or denominator needs no parentheses.
-    let top = match (numer.len(), fr.numer.as_slice()) {
+    let top = match (numer.len(), numer_tex.as_slice()) {
         (0, _) => "1".to_owned(),
-        (1, [only]) => latex(only).0,
+        (1, [only]) => only.0.clone(),
         _ => top,
     };
-    if let (1, [only]) = (denom.len(), fr.denom.as_slice()) {
-        return (format!("{sign}\\frac{{{top}}}{{{}}}", latex(only).0), p_of(fr.negative));
+    if let (1, [only]) = (denom.len(), denom_tex.as_slice()) {
+        return (format!("{sign}\\frac{{{top}}}{{{}}}", only.0), p_of(fr.negative));
     }
     (format!("{sign}\\frac{{{top}}}{{{}}}", juxtapose(&denom)), p_of(fr.negative))
 }

@@ -140,6 +140,8 @@ pub(crate) fn binding<T>(k: &Sym, body: &Expr, write: impl FnOnce(&Sym) -> T) ->
     let name = SCOPE.with(|c| {
         let mut s = c.borrow_mut();
         if s.free.is_none() {
+            // (Outside `printing`, as when `--steps` writes a term's pieces, no root is
+            // known: only the sums around this one take names.)
             let free = s.root.as_ref().map(|r| r.free_vars().into_iter().filter(|v| r.contains(v)).collect());
             s.free = Some(free.unwrap_or_default());
         }
@@ -147,10 +149,10 @@ pub(crate) fn binding<T>(k: &Sym, body: &Expr, write: impl FnOnce(&Sym) -> T) ->
         if !taken(k) {
             return k.clone();
         }
-        (1..)
+        (1u64..)
             .map(|n| Sym::new(&format!("{k}{n}")))
             .find(|c| !taken(c) && !body.contains(c))
-            .unwrap_or_else(|| k.clone())
+            .expect("finitely many names are taken")
     });
     SCOPE.with(|c| c.borrow_mut().bound.push((k.clone(), name.clone())));
     let _pop = Restore(|| {

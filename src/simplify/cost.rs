@@ -8,58 +8,103 @@
 
 use std::collections::HashSet;
 
-use crate::expr::{Expr, Func, Node};
+use crate::expr::{Expr, Func, IdMap, Node};
+use crate::limits;
 use crate::print::{fraction, goes_below, ordered_terms};
 
 /// The weighted operation count of `e`; `cheap` lists calls already computed.
+///
+/// It counts the printed form, a tree, but each distinct node is costed once: a node met
+/// again is its first answer, charged to the work budget (if any) what costing it cost
+/// ([`limits::metered`]), so that a search spends what it would spend costing the tree
+/// and finds the same forms, only in time linear in the DAG.
 pub fn cost(e: &Expr, cheap: &HashSet<Expr>) -> u32 {
-    if cheap.contains(e) {
-        return 1 + e.children().iter().map(|a| cost(a, cheap)).sum::<u32>();
-    }
-    match e.node() {
-        Node::Num(r) => u32::from(num_traits::Signed::is_negative(r)) + u32::from(!r.is_integer()),
-        Node::Const(_) | Node::Var(_) => 0,
-        Node::Add(ts) => {
-            let terms = ordered_terms(ts);
-            let lead = u32::from(crate::print::is_negative(&terms[0]));
-            lead + (terms.len() as u32 - 1) + terms.iter().map(|t| unsigned_cost(t, cheap)).sum::<u32>()
-        }
-        Node::Mul(_) => u32::from(crate::print::is_negative(e)) + unsigned_cost(e, cheap),
-        Node::Pow(b, x) if goes_below(b, x) => unsigned_cost(e, cheap),
-        Node::Pow(b, x) => 1 + cost(b, cheap) + cost(x, cheap),
-        Node::Call(f, args) => {
-            let own = match f {
-                Func::Builtin(_) => 2,
-                Func::Abstract(_) | Func::Sum(_) | Func::Prod(_) => 1,
-                Func::Indexed(_) | Func::Delta => 0,
-            };
-            own + args.iter().map(|a| cost(a, cheap)).sum::<u32>()
-        }
-    }
+    Costing { cheap, signed: IdMap::default(), unsigned: IdMap::default() }.cost(e)
 }
 
-/// The cost of `e` without its sign (a term after `-`, a product after its minus).
-fn unsigned_cost(e: &Expr, cheap: &HashSet<Expr>) -> u32 {
-    if cheap.contains(e) {
-        return cost(e, cheap);
-    }
-    match e.node() {
-        Node::Mul(_) | Node::Pow(..)
-            if matches!(e.node(), Node::Mul(_)) || crate::print::is_negative(&e.children()[1]) =>
-        {
-            let fr = fraction(e);
-            let coeff_items = u32::from(fr.coeff_numer().is_some());
-            let den_coeff = u32::from(fr.coeff_denom().is_some());
-            let top = fr.numer.len() as u32 + coeff_items;
-            let bottom = fr.denom.len() as u32 + den_coeff;
-            let mut c = top.saturating_sub(1) + fr.numer.iter().chain(&fr.denom).map(|f| cost(f, cheap)).sum::<u32>();
-            if bottom > 0 {
-                c += 2 + (bottom - 1);
-            }
-            c
+/// One costing: the cheap calls, and the answers so far with the work each took.
+struct Costing<'a> {
+    cheap: &'a HashSet<Expr>,
+    signed: IdMap<(u32, u64)>,
+    unsigned: IdMap<(u32, u64)>,
+}
+
+impl Costing<'_> {
+    fn cost(&mut self, e: &Expr) -> u32 {
+        if let Some(&(c, work)) = self.signed.get(&e.id()) {
+            limits::spend_work(work);
+            return c;
         }
-        Node::Num(r) => u32::from(!r.is_integer()),
-        _ if crate::print::is_negative(e) => cost(&Expr::negate(e.clone()), cheap),
-        _ => cost(e, cheap),
+        let (c, work) = limits::metered(|| self.signed_cost(e));
+        self.signed.insert(e.id(), (c, work));
+        c
+    }
+
+    /// The cost of `e` without its sign (a term after `-`, a product after its minus).
+    fn unsigned_cost(&mut self, e: &Expr) -> u32 {
+        if let Some(&(c, work)) = self.unsigned.get(&e.id()) {
+            limits::spend_work(work);
+            return c;
+        }
+        let (c, work) = limits::metered(|| self.unsigned_cost_of(e));
+        self.unsigned.insert(e.id(), (c, work));
+        c
+    }
+
+    /// `acc` plus the costs of `es`, in order.
+    fn add_costs<'e>(&mut self, acc: u32, es: impl Iterator<Item = &'e Expr>) -> u32 {
+        es.fold(acc, |acc, a| acc.saturating_add(self.cost(a)))
+    }
+
+    fn signed_cost(&mut self, e: &Expr) -> u32 {
+        if self.cheap.contains(e) {
+            return self.add_costs(1, e.children().iter());
+        }
+        match e.node() {
+            Node::Num(r) => u32::from(num_traits::Signed::is_negative(r)) + u32::from(!r.is_integer()),
+            Node::Const(_) | Node::Var(_) => 0,
+            Node::Add(ts) => {
+                let terms = ordered_terms(ts);
+                let lead = u32::from(crate::print::is_negative(&terms[0]));
+                let signs = lead + (terms.len() as u32 - 1);
+                terms.iter().fold(signs, |acc, t| acc.saturating_add(self.unsigned_cost(t)))
+            }
+            Node::Mul(_) => u32::from(crate::print::is_negative(e)).saturating_add(self.unsigned_cost(e)),
+            Node::Pow(b, x) if goes_below(b, x) => self.unsigned_cost(e),
+            Node::Pow(b, x) => 1u32.saturating_add(self.cost(b)).saturating_add(self.cost(x)),
+            Node::Call(f, args) => {
+                let own = match f {
+                    Func::Builtin(_) => 2,
+                    Func::Abstract(_) | Func::Sum(_) | Func::Prod(_) => 1,
+                    Func::Indexed(_) | Func::Delta => 0,
+                };
+                self.add_costs(own, args.iter())
+            }
+        }
+    }
+
+    fn unsigned_cost_of(&mut self, e: &Expr) -> u32 {
+        if self.cheap.contains(e) {
+            return self.cost(e);
+        }
+        match e.node() {
+            Node::Mul(_) | Node::Pow(..)
+                if matches!(e.node(), Node::Mul(_)) || crate::print::is_negative(&e.children()[1]) =>
+            {
+                let fr = fraction(e);
+                let coeff_items = u32::from(fr.coeff_numer().is_some());
+                let den_coeff = u32::from(fr.coeff_denom().is_some());
+                let top = fr.numer.len() as u32 + coeff_items;
+                let bottom = fr.denom.len() as u32 + den_coeff;
+                let mut c = self.add_costs(top.saturating_sub(1), fr.numer.iter().chain(&fr.denom));
+                if bottom > 0 {
+                    c = c.saturating_add(2 + (bottom - 1));
+                }
+                c
+            }
+            Node::Num(r) => u32::from(!r.is_integer()),
+            _ if crate::print::is_negative(e) => self.cost(&Expr::negate(e.clone())),
+            _ => self.cost(e),
+        }
     }
 }

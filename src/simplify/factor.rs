@@ -11,12 +11,10 @@ use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
 use super::kernel::Kernels;
-use crate::expr::Expr;
+use super::CFG;
+use crate::expr::{self, Expr, Func, Node};
 use crate::number::Rational;
 use crate::poly::{Monomial, Poly, Var};
-
-/// The largest constant or leading coefficient whose divisors are tried as roots.
-const MAX_ROOT_SEARCH: u64 = 1 << 20;
 
 /// `p` as a product of its content, common monomial and factors.
 pub fn factored(p: &Poly, k: &Kernels) -> Expr {
@@ -27,7 +25,7 @@ pub fn factored(p: &Poly, k: &Kernels) -> Expr {
 /// [`factored`] as the signed numeric coefficient and the rest, kept apart so that a
 /// quotient can put the sign where it reads best (`p/(1 - p)`, not `-p/(p - 1)`).
 pub fn factored_parts(p: &Poly, k: &Kernels) -> (Rational, Expr) {
-    factored_parts_within(p, k, u64::MAX).unwrap_or_else(|| (Rational::zero(), Expr::one()))
+    factored_parts_within(p, k, u64::MAX).expect("no form is larger than u64::MAX nodes")
 }
 
 /// [`factored_parts`], or `None` when its factors written out would be larger than
@@ -78,11 +76,11 @@ fn tidy_sign(f: &Poly, k: &Kernels) -> (Rational, Poly) {
             .map(|&(v, _)| {
                 let e = k.atom(v).expr();
                 let rank = match e.node() {
-                    crate::expr::Node::Call(crate::expr::Func::Indexed(_), _) => 1,
-                    crate::expr::Node::Call(..) => 2,
-                    // A placeholder for a built-in output (tanh(u)) or for an indexed name
-                    // (p[k]) weighs as a computed output.
-                    crate::expr::Node::Var(s) if s.as_str().starts_with('#') || s.as_str().contains('[') => 2,
+                    Node::Call(Func::Indexed(_), _) => 1,
+                    Node::Call(..) => 2,
+                    // A placeholder for a built-in output (tanh(u)), a fact, or an indexed
+                    // name (p[k]) weighs as a computed output.
+                    Node::Var(s) if expr::is_hidden(s) || expr::is_element_name(s) => 2,
                     _ => 0,
                 };
                 (rank, e.depth())
@@ -185,7 +183,8 @@ fn deflate(cs: &[Rational], r: &Rational) -> Vec<Rational> {
 }
 
 /// A rational root of the polynomial with coefficients `cs` (lowest first), if a small
-/// one exists (rational root theorem).
+/// one exists (rational root theorem): the divisors of its constant and leading
+/// coefficients are tried up to [`Config::max_root_search`](super::Config::max_root_search).
 fn rational_root(cs: &[Rational]) -> Option<Rational> {
     if cs.len() < 2 {
         return None;
@@ -197,7 +196,7 @@ fn rational_root(cs: &[Rational]) -> Option<Rational> {
     let l = cs.iter().fold(BigInt::one(), |l, c| l.lcm(c.denom()));
     let ints: Vec<BigInt> = cs.iter().map(|c| (c * Rational::from_integer(l.clone())).to_integer()).collect();
     let (a0, an) = (ints[0].abs().to_u64()?, ints[ints.len() - 1].abs().to_u64()?);
-    if a0 > MAX_ROOT_SEARCH || an > MAX_ROOT_SEARCH {
+    if a0 > CFG.max_root_search || an > CFG.max_root_search {
         return None;
     }
     let words: Option<Vec<i128>> = ints.iter().map(|c| c.to_i128()).collect();

@@ -13,8 +13,9 @@ use std::collections::HashMap;
 use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
+use super::CFG;
 use crate::expr::IdMap;
-use crate::expr::{self, Expr, Func, Node, Sym};
+use crate::expr::{self, Expr, Func, Node, Sym, Walk};
 use crate::func::{self, FUNCS};
 use crate::number::Rational;
 use crate::parse;
@@ -62,15 +63,12 @@ impl Atom {
     }
 }
 
-/// The most a whole exponent may be for the kernel view to expand a power.
-const MAX_POWER: i64 = 64;
-
 /// How much of an expression the kernel view looks into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum View {
     /// Everything: every sum is a polynomial in its atoms.
     Full,
-    /// Sums of [`OPAQUE_TERMS`] or more terms below the top (a softmax's denominator
+    /// Sums of [`Config::opaque_terms`](super::Config::opaque_terms) or more terms below the top (a softmax's denominator
     /// `e^z1 + ... + e^zK`, a factor, an exponent such as a layer's pre-activation) are
     /// atoms themselves. The rational functions then have a few atoms whatever the size
     /// of the sums, and `-e^(z1 + z2)/S^2` is a problem in `e^z1`, `e^z2` and `S`. What
@@ -78,10 +76,8 @@ pub enum View {
     Opaque,
 }
 
-/// The fewest terms a sum has for [`View::Opaque`] to keep it whole.
-pub const OPAQUE_TERMS: usize = 3;
-
-/// A table of atoms, with the exponent units and root degrees found by [`Kernels::scan`].
+/// A table of atoms, with the exponent units and root degrees found by
+/// [`Kernels::scan_view`].
 #[derive(Default)]
 pub struct Kernels {
     atoms: Vec<Atom>,
@@ -92,8 +88,7 @@ pub struct Kernels {
     memo: IdMap<Option<Rat>>,
 }
 
-/// What [`View::Opaque`] keeps whole in `exprs`: the sums of at least [`OPAQUE_TERMS`]
-/// terms that are the base of a power (a softmax's denominator `S`), and exponentials
+/// What [`View::Opaque`] keeps whole in `exprs`: the [`big_sum`]s that are the base of a power (a softmax's denominator `S`), and exponentials
 /// of such sums. A sum that stands as a plain factor or term (`t1*S + t2*S + t3*S`) is
 /// looked into, so that it collects.
 pub fn opaque_parts(exprs: &[Expr]) -> std::collections::HashSet<Expr> {
@@ -114,15 +109,20 @@ pub fn opaque_parts(exprs: &[Expr]) -> std::collections::HashSet<Expr> {
     out
 }
 
-/// Whether `e` is a sum of at least [`OPAQUE_TERMS`] terms.
+/// Whether `e` is a sum of at least [`Config::opaque_terms`](super::Config::opaque_terms)
+/// terms.
 pub fn big_sum(e: &Expr) -> bool {
-    matches!(e.node(), Node::Add(ts) if ts.len() >= OPAQUE_TERMS)
+    matches!(e.node(), Node::Add(ts) if ts.len() >= CFG.opaque_terms)
 }
 
 thread_local! {
     static EXPANSION_RULES: Vec<(usize, Expr)> = EXPANSIONS
         .iter()
-        .filter_map(|(name, rule)| Some((func::lookup(name)?, parse::parse_expr(rule).ok()?)))
+        .map(|(name, rule)| {
+            let f = func::lookup(name).unwrap_or_else(|| panic!("expansion of `{name}`, which is no built-in"));
+            let rule = parse::parse_expr(rule).unwrap_or_else(|e| panic!("the expansion of `{name}` does not parse: {e}"));
+            (f, rule)
+        })
         .collect();
 }
 
@@ -132,10 +132,10 @@ pub fn expand(e: &Expr) -> Expr {
     // shared pieces (a softmax's denominator) for every candidate and every proof.
     EXPANDED.with(|m| {
         let mut memo = m.borrow_mut();
-        if memo.len() > 1 << 16 {
+        if memo.len() > CFG.expand_memo {
             memo.clear();
         }
-        expand_rec(e, &mut memo)
+        expand_with(e, &mut memo)
     })
 }
 
@@ -148,40 +148,28 @@ pub(crate) fn forget_memos() {
     EXPANDED.with(|m| m.borrow_mut().clear());
 }
 
-fn expand_rec(e: &Expr, memo: &mut IdMap<Expr>) -> Expr {
-    if let Some(r) = memo.get(&e.id()) {
-        return r.clone();
-    }
-    let r = match e.node() {
-        Node::Num(_) | Node::Const(_) | Node::Var(_) => e.clone(),
-        Node::Add(ts) => Expr::add(ts.iter().map(|t| expand_rec(t, memo)).collect::<Vec<_>>()),
-        Node::Mul(fs) => Expr::mul(fs.iter().map(|f| expand_rec(f, memo)).collect::<Vec<_>>()),
-        Node::Pow(b, x) => {
-            let b = expand_rec(b, memo);
-            Expr::pow(b, expand_rec(x, memo))
-        }
-        Node::Call(f, args) => {
-            let rule = match f {
-                Func::Builtin(i) => EXPANSION_RULES.with(|r| r.iter().find(|(j, _)| j == i).map(|(_, e)| e.clone())),
-                _ => None,
-            };
-            // The arguments of a call that stays a call are an atom's, left as they are
-            // (they are simplified as parts of their own); those of an expanded call and
-            // of an exponential become kernels here.
-            if rule.is_none() && !matches!(f, Func::Builtin(func::EXP)) {
-                memo.insert(e.id(), e.clone());
-                return e.clone();
-            }
-            let args: Vec<Expr> = args.iter().map(|a| expand_rec(a, memo)).collect();
-            match rule {
-                Some(rule) => expr::substitute(&rule, &Sym::new("u"), &args[0]),
-                None if matches!(f, Func::Builtin(func::EXP)) => exp_of_logs(&args[0]),
-                None => Expr::call(f.clone(), args),
-            }
-        }
+fn expand_with(e: &Expr, memo: &mut IdMap<Expr>) -> Expr {
+    let rule = |f: &Func| match f {
+        Func::Builtin(i) => EXPANSION_RULES.with(|r| r.iter().find(|(j, _)| j == i).map(|(_, e)| e.clone())),
+        _ => None,
     };
-    memo.insert(e.id(), r.clone());
-    r
+    // The arguments of a call that stays a call are an atom's, left as they are (they are
+    // simplified as parts of their own); those of an expanded call and of an exponential
+    // become kernels here.
+    let enter = |x: &Expr| match x.node() {
+        Node::Num(_) | Node::Const(_) | Node::Var(_) => Some(x.clone()),
+        Node::Call(f, _) if !matches!(f, Func::Builtin(func::EXP)) && rule(f).is_none() => Some(x.clone()),
+        _ => None,
+    };
+    let leave = |x: &Expr, below: &[Expr]| match x.node() {
+        Node::Call(Func::Builtin(func::EXP), _) => exp_of_logs(&below[0]),
+        Node::Call(f, _) => match rule(f) {
+            Some(rule) => expr::substitute(&rule, &Sym::new("u"), &below[0]),
+            None => unreachable!("only calls with a rule are looked into"),
+        },
+        _ => expr::rebuild(x, below),
+    };
+    expr::fold(e, memo, enter, leave)
 }
 
 /// `e^u` with each term `c*ln(A)` of `u` taken out as `A^c` (an identity wherever
@@ -215,12 +203,6 @@ fn exponent_terms(u: &Expr) -> Vec<(Rational, Expr)> {
 }
 
 impl Kernels {
-    /// A table prepared for `exprs` in the full view: the exponent units and root
-    /// degrees they use.
-    pub fn scan(exprs: &[Expr]) -> Kernels {
-        Kernels::scan_view(exprs, View::Full)
-    }
-
     /// A table prepared for `exprs` in `view`.
     pub fn scan_view(exprs: &[Expr], view: View) -> Kernels {
         let opaque = match view {
@@ -235,15 +217,10 @@ impl Kernels {
     /// rewriting makes).
     pub fn scan_with(exprs: &[Expr], opaque: &std::collections::HashSet<Expr>) -> Kernels {
         let mut k = Kernels::default();
-        let mut seen = std::collections::HashSet::new();
-        let mut stack: Vec<Expr> = exprs.to_vec();
-        while let Some(e) = stack.pop() {
-            if !seen.insert(e.id()) {
-                continue;
-            }
-            if opaque.contains(&e) {
+        expr::walk(exprs, |e| {
+            if opaque.contains(e) {
                 k.opaque.insert(e.clone());
-                continue;
+                return Walk::Skip;
             }
             if let Some(u) = e.as_exp() {
                 for (c, rest) in exponent_terms(u) {
@@ -263,9 +240,11 @@ impl Kernels {
             }
             // An atom's arguments are not looked into; an exponential's are its kernels.
             if !matches!(e.node(), Node::Call(..)) || e.as_exp().is_some() {
-                stack.extend(e.children());
+                Walk::Descend
+            } else {
+                Walk::Skip
             }
-        }
+        });
         k
     }
 
@@ -293,11 +272,6 @@ impl Kernels {
             Atom::Root(b, _) => 2 + b.tree_size(),
             Atom::Opaque(e) => e.tree_size(),
         }
-    }
-
-    /// Every atom, by variable.
-    pub fn atoms(&self) -> &[Atom] {
-        &self.atoms
     }
 
     fn atom_power(&mut self, a: Atom, n: i64) -> Option<Rat> {
@@ -342,10 +316,10 @@ impl Kernels {
             Node::Pow(b, x) => {
                 let r = x.as_num();
                 match r {
-                    Some(r) if r.is_integer() && r.numer().abs() <= MAX_POWER.into() => {
+                    Some(r) if r.is_integer() && r.numer().abs() <= CFG.max_power.into() => {
                         self.to_rat(b)?.powi(r.to_integer().to_i32()?)
                     }
-                    Some(r) if !r.is_integer() && r.numer().abs() <= MAX_POWER.into() => {
+                    Some(r) if !r.is_integer() && r.numer().abs() <= CFG.max_power.into() => {
                         let q = self.roots.get(b).copied().unwrap_or(r.denom().to_u32()?);
                         let k = (r * Rational::from_integer(q.into())).to_integer().to_i64()?;
                         self.atom_power(Atom::Root(b.clone(), q), k)
@@ -398,8 +372,8 @@ pub fn pythagorean(r: &Rat, k: &Kernels) -> Rat {
         if FUNCS[*ci].name != "cos" {
             continue;
         }
-        let sin = func::lookup("sin").map(|i| Expr::call(Func::Builtin(i), cargs.clone()));
-        let Some(sv) = sin.and_then(|s| k.index.get(&Atom::Opaque(s)).copied()) else { continue };
+        let sin = Expr::builtin("sin", cargs[0].clone());
+        let Some(&sv) = k.index.get(&Atom::Opaque(sin)) else { continue };
         let one_minus_s2 = Poly::one().sub(&Poly::var(sv).pow(2));
         let reduce = |p: &Poly| -> Poly {
             let cs = p.coeffs_in(cv as Var);

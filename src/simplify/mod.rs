@@ -15,7 +15,11 @@
 //! Names are the definitions the user gave (all of them count as computed) and, when
 //! the input uses hyperbolic functions, exponentials or the sigmoid, the built-in
 //! outputs `tanh(u)` and `sigmoid(u)` of their arguments.
+//!
+//! How hard it looks (the work a search may spend, which parts are searched whole, how
+//! large a candidate may be, how the numeric comparison samples) is [`Config`].
 
+pub mod config;
 pub mod cost;
 pub mod factor;
 pub mod kernel;
@@ -25,11 +29,15 @@ use std::collections::{HashMap, HashSet};
 use crate::check;
 use crate::eval::{self, Model};
 use crate::expr::IdMap;
-use crate::expr::{self, Expr, Func, Node, Sym};
+use crate::expr::{self, Expr, Func, Node, Sym, Walk};
 use crate::func;
 use crate::limits;
 use crate::poly::{Monomial, Poly, Rat, Var};
+pub use config::Config;
 use kernel::{Atom, Kernels, View};
+
+/// The knobs the simplifier runs with.
+const CFG: &Config = &Config::DEFAULT;
 
 /// Which forms the simplifier may choose from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,16 +99,12 @@ pub fn derivatives(e: &Expr, x: &Sym, order: u64, names: &Names, form: Form) -> 
 /// The function calls in `e`.
 fn calls(e: &Expr) -> HashSet<Expr> {
     let mut out = HashSet::new();
-    let mut seen = HashSet::new();
-    let mut stack = vec![e.clone()];
-    while let Some(x) = stack.pop() {
-        if seen.insert(x.id()) {
-            if matches!(x.node(), Node::Call(..)) {
-                out.insert(x.clone());
-            }
-            stack.extend(x.children());
+    expr::walk(std::slice::from_ref(e), |x| {
+        if matches!(x.node(), Node::Call(..)) {
+            out.insert(x.clone());
         }
-    }
+        Walk::Descend
+    });
     out
 }
 
@@ -114,7 +118,7 @@ fn collected(e: &Expr, names: &Names) -> Option<Expr> {
     // cancelled division needs the numeric check (which large coefficients would
     // defeat, by cancellation in floating point).
     let exact = |c: &Expr| !divides(e) || agrees(c, e, &bodies);
-    let (found, _) = limits::within(TOTAL_WORK, || normalized(e, View::Full, 2 * e.tree_size() + 64));
+    let (found, _) = limits::within(CFG.total_work, || normalized(e, View::Full, CFG.largest_form(e.tree_size())));
     Some(match found? {
         Some(c) if cost::cost(&c, &HashSet::new()) < cost::cost(e, &HashSet::new()) && exact(&c) => c,
         _ => e.clone(),
@@ -123,77 +127,39 @@ fn collected(e: &Expr, names: &Names) -> Option<Expr> {
 
 /// Whether `e` divides by anything but a number.
 fn divides(e: &Expr) -> bool {
-    let mut seen = HashSet::new();
-    let mut stack = vec![e.clone()];
-    while let Some(x) = stack.pop() {
-        if !seen.insert(x.id()) {
-            continue;
+    expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Pow(b, p)
+            if b.as_num().is_none()
+                && p.as_num().is_none_or(|r| !num_traits::Signed::is_positive(r) || !r.is_integer()) =>
+        {
+            Walk::Stop
         }
-        if let Node::Pow(b, p) = x.node() {
-            if b.as_num().is_none() && p.as_num().is_none_or(|r| !num_traits::Signed::is_positive(r) || !r.is_integer())
-            {
-                return true;
-            }
-        }
-        stack.extend(x.children());
-    }
-    false
+        _ => Walk::Descend,
+    })
 }
 
-/// The largest number (in bits) the simplifier's rational-function algebra takes in:
-/// gcds of larger ones cost too much. A part holding one keeps its canonical form.
-pub const MAX_NUMBER_BITS: u64 = 4096;
-
-/// The most definitions the simplifier writes results in terms of: each costs a pass
-/// over its body, so with more than this (a file of thousands of definitions) results
-/// are written in the inputs only. A softmax of 40 classes has 40.
-pub const MAX_NAMES: usize = 256;
-
-/// How much work (in [`limits::within`] units: nodes built, rows of polynomial
-/// arithmetic) one search for the cheapest form of one part may spend. A search that
-/// needs more is abandoned and the part is taken apart (its terms and factors searched
-/// one by one) or, at the leaves, kept as the differentiator wrote it.
-pub const PART_WORK: u64 = 200_000;
-
-/// How much work all the searches of one simplification may spend together; past it
-/// the remaining parts keep their canonical forms. This bounds the simplifier's time
-/// on any input, whatever its size.
-pub const TOTAL_WORK: u64 = 2_000_000;
-
-/// A part with more distinct atoms than this (variables, calls, exponentials, in the
-/// opaque view) is not searched as a whole but taken apart: a rational function's size
-/// grows exponentially with its atoms, and the forms people write come from the parts.
-pub const PART_ATOMS: usize = 10;
-
-/// The largest part (in nodes written out) searched whole; costing and printing its
-/// candidates takes time in proportion to that size. Larger parts are taken apart.
-pub const PART_NODES: u64 = 2_000;
-
-/// The most atoms a part may have for the full kernel view (every sum looked into) to be
-/// tried beside the opaque one.
-pub const FULL_ATOMS: usize = 5;
-
-/// Whether `e` holds a number larger than [`MAX_NUMBER_BITS`].
-pub fn beyond_reach(e: &Expr) -> bool {
+/// Whether `e` holds a number larger than [`Config::max_number_bits`].
+fn beyond_reach(e: &Expr) -> bool {
     // Numbers inside a call's arguments are the atom's business, not this part's.
-    let top = |x: &Expr| x.id() == e.id() || !matches!(x.node(), Node::Call(..)) || x.as_exp().is_some();
-    expr::post_order(std::slice::from_ref(e), top)
-        .iter()
-        .any(|x| x.as_num().is_some_and(|r| crate::number::bits(r) > MAX_NUMBER_BITS))
+    expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Num(r) if crate::number::bits(r) > CFG.max_number_bits => Walk::Stop,
+        Node::Call(..) if x.id() != e.id() && x.as_exp().is_none() => Walk::Skip,
+        _ => Walk::Descend,
+    })
 }
 
 /// [`simplify`], with the substitutions made, as `atom = value` equations.
 ///
 /// The expression is first written in terms of the names wherever a name's body stands
 /// whole (exact: it is the definition). Then it is simplified part by part, top down: a
-/// part small enough (in atoms) is searched for its cheapest form within [`PART_WORK`];
-/// a larger one, or one whose search ran out of work, is taken apart and its terms and
-/// factors are searched. Every form a search accepts is proved equal to the part exactly
-/// ([`proved`]: the difference is zero as a rational function of kernels) and agrees with
-/// it numerically; a part no search improved keeps its form, so the result is never
-/// worse than the differentiator's.
+/// part small enough (in atoms) is searched for its cheapest form within
+/// [`Config::part_work`]; a larger one, or one whose search ran out of work, is taken
+/// apart and its terms and factors are searched. Every form a search accepts is proved
+/// equal to the part exactly ([`proved_equal`]: the difference is zero as a rational
+/// function of kernels) and agrees with it numerically; a part no search improved keeps
+/// its form, so the result is never worse than the differentiator's.
 pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Expr, Expr)>) {
-    if names.defs.len() > MAX_NAMES {
+    if names.defs.len() > CFG.max_names {
         let inputs_only = Names { defs: Vec::new(), wrt: names.wrt.clone() };
         return simplify_explained(e, &inputs_only, form);
     }
@@ -247,10 +213,38 @@ thread_local! {
     static PREPARED: std::cell::RefCell<Option<Prepared>> = const { std::cell::RefCell::new(None) };
 }
 
+/// The forms a search chooses from, and the substitutions behind those in the names.
+struct Candidates {
+    /// Every candidate, the part itself among them, in the order found.
+    pool: Vec<Expr>,
+    explanations: Explanations,
+}
+
+/// The substitutions (`atom = value`) that gave each form in the names.
+type Explanations = HashMap<Expr, Vec<(Expr, Expr)>>;
+
+/// Where a candidate ranks, cheapest first (compared field by field).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Rank {
+    /// [`cost::cost`], with the part's built-in outputs as cheap as names.
+    cost: u32,
+    /// Whether the form is not finite with every variable far out
+    /// ([`Config::far_out`]): among equally cheap forms, the one that stays finite wins
+    /// (`p*(1 - p)` is 0 at z = 800, where `e^z/(1 + e^z)^2` is inf/inf). Worked out only
+    /// where two forms tie on cost (`false` otherwise).
+    infinite_far_out: bool,
+    /// The length of the printed form, where the two above tie (0 otherwise): the shorter
+    /// reads better.
+    printed_len: usize,
+}
+
 /// What one simplification knows: the names, and the parts done so far.
 struct Ctx<'a> {
     names: &'a Names,
     form: Form,
+    /// The variable of differentiation as the kernel view meets it: a variable, or an
+    /// element `x[j]` (an atom of its own), which [`Names::wrt`] holds as its text.
+    wrt: Option<Expr>,
     /// Each name's inlined body.
     bodies: HashMap<Sym, Expr>,
     /// Each name's body written in the earlier names, to the name.
@@ -271,6 +265,7 @@ impl<'a> Ctx<'a> {
         let mut ctx = Ctx {
             names,
             form,
+            wrt: names.wrt.as_ref().map(variable_of),
             bodies,
             by_body: HashMap::new(),
             visible: Vec::new(),
@@ -278,7 +273,7 @@ impl<'a> Ctx<'a> {
             inline_memo: NamedMemo::default(),
             memo: IdMap::default(),
             subs: Vec::new(),
-            work_left: TOTAL_WORK,
+            work_left: CFG.total_work,
         };
         // A Jacobian simplifies many entries with the same names: what the names give is
         // worked out once.
@@ -331,7 +326,7 @@ impl<'a> Ctx<'a> {
             return e.clone();
         }
         let mut memo = self.named_memo.borrow_mut();
-        if memo.len() > 1 << 16 {
+        if memo.len() > CFG.named_memo {
             memo.clear();
         }
         if let Some(r) = memo.get(&e.id()) {
@@ -342,14 +337,15 @@ impl<'a> Ctx<'a> {
             if memo.contains_key(&x.id()) {
                 continue;
             }
-            let r = expr::map_children(&x, |c| memo.get(&c.id()).cloned().unwrap_or_else(|| c.clone()));
+            let done = |c: &Expr| memo.get(&c.id()).cloned().expect("children are done before their parents");
+            let r = expr::map_children(&x, done);
             let r = match self.by_body.get(&r) {
                 Some(n) => Expr::sym(n.clone()),
                 None => r,
             };
             memo.insert(x.id(), r);
         }
-        memo.get(&e.id()).cloned().unwrap_or_else(|| e.clone())
+        memo.get(&e.id()).cloned().expect("the part itself is done last")
     }
 
     /// The simplified form of the part `e`, searched whole where that is affordable, or
@@ -380,17 +376,18 @@ impl<'a> Ctx<'a> {
         r
     }
 
-    /// [`Ctx::search`] on `e` within [`PART_WORK`] (and what is left of [`TOTAL_WORK`]),
-    /// where `e` has few enough atoms.
+    /// [`Ctx::search`] on `e` within [`Config::part_work`] (and what is left of
+    /// [`Config::total_work`]), where `e` is small enough ([`Config::part_nodes`],
+    /// [`Config::part_atoms`], [`Config::max_number_bits`]).
     fn search_within(&mut self, e: &Expr) -> Option<Expr> {
         if self.work_left == 0
-            || e.tree_size() > PART_NODES
-            || count_atoms(e, PART_ATOMS + 1, View::Opaque) > PART_ATOMS
+            || e.tree_size() > CFG.part_nodes
+            || count_atoms(e, CFG.part_atoms + 1, View::Opaque) > CFG.part_atoms
             || beyond_reach(e)
         {
             return None;
         }
-        let budget = PART_WORK.min(self.work_left);
+        let budget = CFG.part_work.min(self.work_left);
         let (found, spent) = limits::within(budget, || self.search(e));
         self.work_left = self.work_left.saturating_sub(spent);
         let (r, subs) = found?;
@@ -402,92 +399,40 @@ impl<'a> Ctx<'a> {
         Some(r)
     }
 
-    /// The cheapest form of `e` among the candidates, each proved equal to `e`.
+    /// The cheapest form of `e` among the candidates, each proved equal to `e`: the
+    /// candidates ([`Ctx::candidates`]), cheapest first ([`Ctx::ranked`]), and the first
+    /// that is proved equal to `e` and agrees with it numerically ([`Ctx::validated`]).
     fn search(&self, e: &Expr) -> (Expr, Vec<(Expr, Expr)>) {
-        // The opaque view first; the full one too where it differs (a sum is kept whole)
-        // and the part is small enough to look into every sum.
+        let Candidates { pool, mut explanations } = self.candidates(e);
+        let ranked = self.ranked(e, pool);
+        match self.validated(e, ranked) {
+            Some(c) => {
+                let why = explanations.remove(&c).unwrap_or_default();
+                (c, why)
+            }
+            None => (e.clone(), Vec::new()),
+        }
+    }
+
+    /// The views `e` is looked at in: the opaque one, and the full one too where it
+    /// differs (a sum is kept whole) and the part is small enough to look into every sum.
+    fn views(&self, e: &Expr) -> Vec<View> {
         let mut views = vec![View::Opaque];
-        if has_big_sum(e) && count_atoms(e, FULL_ATOMS + 1, View::Full) <= FULL_ATOMS {
+        if has_big_sum(e) && count_atoms(e, CFG.full_atoms + 1, View::Full) <= CFG.full_atoms {
             views.push(View::Full);
         }
-        let mut input_forms = vec![e.clone()];
-        // Forms far larger written out than the part (an expansion that repeats a deep
-        // argument) are never the cheapest: they are not built.
-        let largest = 2 * e.tree_size() + 64;
-        let inlined = self.inline(e);
-        for &v in &views {
-            // Collected as it stands (names as atoms: `q*(1 - t) - t*(1 - q)` is `q - t`),
-            // and with the names inlined.
-            if inlined != *e {
-                input_forms.extend(normalized(e, v, largest));
-            }
-            // With the names inlined, unless that makes the part far larger (a network's
-            // activations inlined into a product of its weights): the elimination below
-            // works from the named form anyway.
-            if inlined.tree_size() <= 4 * e.tree_size() + 64 {
-                input_forms.extend(normalized(&inlined, v, largest));
-                input_forms.extend(normalized(&kernel::expand(&inlined), v, largest));
-            }
-        }
-        let mut output_forms: Vec<Expr> = Vec::new();
-        let mut explanations: HashMap<Expr, Vec<(Expr, Expr)>> = HashMap::new();
-        if self.form != Form::Input {
-            let relevant = self.relevant(e);
-            // Built-in outputs are looked for with the names' bodies already read as names,
-            // so that tanh(sum(j, x[j]*w[j,k])) offers tanh(z[k]).
-            let implicit = implicit_names(e, &relevant);
-            // The variables the names can take away: a form without any is complete.
-            let eliminable: HashSet<Sym> = relevant.iter().flat_map(|(_, b)| visible_vars(b)).collect();
-            let complete = |c: &Expr| !c.free_vars().iter().any(|v| eliminable.contains(v));
-            let mut try_set = |set: &[(Sym, Expr)], v: View, out: &mut Vec<Expr>| -> bool {
-                if set.is_empty() {
-                    return false;
-                }
-                // Names already in `e` stay names; the relations are solved for atoms.
-                let got = eliminate(e, set, self.names.wrt.as_ref(), v);
-                let Some((r, subs)) = got else { return false };
-                let r = restore_implicit(&r, &implicit);
-                let r = self.named(&self.recognize_names(&r, &relevant));
-                let subs = subs.iter().map(|(a, x)| (restore_implicit(a, &implicit), restore_implicit(x, &implicit)));
-                explanations.entry(r.clone()).or_insert_with(|| subs.collect());
-                let done = complete(&r) && !relevant.is_empty();
-                out.push(r);
-                done
-            };
-            for &v in &views {
-                // The full view only where the opaque one gave no complete form.
-                if v == View::Full && output_forms.iter().any(&complete) && !relevant.is_empty() {
-                    break;
-                }
-                let complete_found = try_set(&relevant, v, &mut output_forms);
-                // The first name solved takes its kernel: let each name go first in turn,
-                // so that the ELU's `y` is not pre-empted by an earlier softplus of the
-                // same input.
-                for i in 1..relevant.len().min(4) {
-                    let mut order = relevant.clone();
-                    let first = order.remove(i);
-                    order.insert(0, first);
-                    try_set(&order, v, &mut output_forms);
-                }
-                // With a complete form in several names (a softmax entry in p1 and p2),
-                // built-in outputs of the same arguments would only spell it again, at a
-                // cost that grows with the names; with one name they are its rivals
-                // (`sigmoid(x)` against `1 - e^-y` for the softplus `y`).
-                if complete_found && relevant.len() > 1 {
-                    continue;
-                }
-                // Built-in outputs of the part's own arguments (`tanh(x)` for sinh(x)/cosh(x)).
-                for imp in &implicit {
-                    let mut set = relevant.clone();
-                    set.push(imp.clone());
-                    try_set(&set, v, &mut output_forms);
-                }
-                if implicit.len() > 1 {
-                    let set: Vec<(Sym, Expr)> = relevant.iter().chain(&implicit).cloned().collect();
-                    try_set(&set, v, &mut output_forms);
-                }
-            }
-        }
+        views
+    }
+
+    /// The forms `e` may take, with the substitutions behind each form in the names, in
+    /// the order they were found; `e` itself among them. None larger than
+    /// [`Config::largest_form`] of `e`.
+    fn candidates(&self, e: &Expr) -> Candidates {
+        let views = self.views(e);
+        let largest = CFG.largest_form(e.tree_size());
+        let input_forms = self.input_forms(e, &views, largest);
+        let (output_forms, explanations) =
+            if self.form == Form::Input { Default::default() } else { self.output_forms(e, &views) };
         let name_syms: HashSet<&Sym> = self.bodies.keys().collect();
         let uses_names = |c: &Expr| c.free_vars().iter().any(|v| name_syms.contains(v));
         let mut pool: Vec<Expr> = match self.form {
@@ -507,50 +452,141 @@ impl<'a> Ctx<'a> {
         if !pool.contains(e) {
             pool.push(e.clone());
         }
+        Candidates { pool, explanations }
+    }
+
+    /// The forms of `e` in the inputs: as it is, and as one reduced rational function of
+    /// its atoms in each view, with the names as atoms and with them inlined.
+    fn input_forms(&self, e: &Expr, views: &[View], largest: u64) -> Vec<Expr> {
+        let mut forms = vec![e.clone()];
+        let inlined = self.inline(e);
+        for &v in views {
+            // Collected as it stands (names as atoms: `q*(1 - t) - t*(1 - q)` is `q - t`),
+            // and with the names inlined.
+            if inlined != *e {
+                forms.extend(normalized(e, v, largest));
+            }
+            // With the names inlined, unless that makes the part far larger (a network's
+            // activations inlined into a product of its weights): the elimination below
+            // works from the named form anyway.
+            if inlined.tree_size() <= CFG.largest_inlined(e.tree_size()) {
+                forms.extend(normalized(&inlined, v, largest));
+                forms.extend(normalized(&kernel::expand(&inlined), v, largest));
+            }
+        }
+        forms
+    }
+
+    /// The forms of `e` in terms of the names (relations solved for atoms and
+    /// substituted, [`eliminate`]), with the substitutions behind each.
+    fn output_forms(&self, e: &Expr, views: &[View]) -> (Vec<Expr>, Explanations) {
+        let mut output_forms: Vec<Expr> = Vec::new();
+        let mut explanations = Explanations::new();
+        let relevant = self.relevant(e);
+        // Built-in outputs are looked for with the names' bodies already read as names,
+        // so that tanh(sum(j, x[j]*w[j,k])) offers tanh(z[k]).
+        let implicit = implicit_names(e, &relevant);
+        // The variables the names can take away: a form without any is complete.
+        let eliminable: HashSet<Sym> = relevant.iter().flat_map(|(_, b)| visible_vars(b)).collect();
+        let complete = |c: &Expr| !c.free_vars().iter().any(|v| eliminable.contains(v));
+        let mut try_set = |set: &[(Sym, Expr)], v: View, out: &mut Vec<Expr>| -> bool {
+            if set.is_empty() {
+                return false;
+            }
+            // Names already in `e` stay names; the relations are solved for atoms.
+            let got = eliminate(e, set, self.wrt.as_ref(), v);
+            let Some((r, subs)) = got else { return false };
+            let r = restore_implicit(&r, &implicit);
+            let r = self.named(&self.recognize_names(&r, &relevant));
+            let subs = subs.iter().map(|(a, x)| (restore_implicit(a, &implicit), restore_implicit(x, &implicit)));
+            explanations.entry(r.clone()).or_insert_with(|| subs.collect());
+            let done = complete(&r) && !relevant.is_empty();
+            out.push(r);
+            done
+        };
+        for &v in views {
+            // The full view only where the opaque one gave no complete form.
+            if v == View::Full && output_forms.iter().any(&complete) && !relevant.is_empty() {
+                break;
+            }
+            let complete_found = try_set(&relevant, v, &mut output_forms);
+            // The first name solved takes its kernel: let each of the first names go
+            // first in turn, so that the ELU's `y` is not pre-empted by an earlier
+            // softplus of the same input.
+            for i in 1..relevant.len().min(CFG.first_names) {
+                let mut order = relevant.clone();
+                let first = order.remove(i);
+                order.insert(0, first);
+                try_set(&order, v, &mut output_forms);
+            }
+            // With a complete form in several names (a softmax entry in p1 and p2),
+            // built-in outputs of the same arguments would only spell it again, at a
+            // cost that grows with the names; with one name they are its rivals
+            // (`sigmoid(x)` against `1 - e^-y` for the softplus `y`).
+            if complete_found && relevant.len() > 1 {
+                continue;
+            }
+            // Built-in outputs of the part's own arguments (`tanh(x)` for sinh(x)/cosh(x)).
+            for imp in &implicit {
+                let mut set = relevant.clone();
+                set.push(imp.clone());
+                try_set(&set, v, &mut output_forms);
+            }
+            if implicit.len() > 1 {
+                let set: Vec<(Sym, Expr)> = relevant.iter().chain(&implicit).cloned().collect();
+                try_set(&set, v, &mut output_forms);
+            }
+        }
+        (output_forms, explanations)
+    }
+
+    /// The candidates of `e`, cheapest first ([`Rank`]): by cost, where that ties the
+    /// forms that stay finite far out first, and where that ties too the shorter printed
+    /// form first; in the order found, where all three tie.
+    fn ranked(&self, e: &Expr, mut pool: Vec<Expr>) -> Vec<Expr> {
+        // Built-in outputs of the part's own arguments (`tanh(x)`) cost what a name does.
         let cheap: HashSet<Expr> = implicit_names(e, &[]).into_iter().map(|(_, call)| call).collect();
-        // Among equally cheap forms the one that stays finite far out wins: p*(1 - p) is 0
-        // at z = 800, where e^z/(1 + e^z)^2 is inf/inf.
-        // (Finiteness is only worked out where two forms tie on cost.)
         pool.dedup();
         let costs: Vec<u32> = pool.iter().map(|c| cost::cost(c, &cheap)).collect();
         let mut ties: HashMap<u32, usize> = HashMap::new();
         for k in &costs {
             *ties.entry(*k).or_default() += 1;
         }
-        let mut keyed: Vec<((u32, bool, usize), Expr)> = pool
+        // Finiteness is only worked out where two forms tie on cost.
+        let mut keyed: Vec<(Rank, Expr)> = pool
             .into_iter()
             .zip(costs)
-            .map(|(c, k)| {
-                let far = ties[&k] > 1 && !finite_far_out(&c, &self.bodies);
-                ((k, far, 0), c)
+            .map(|(c, cost)| {
+                let infinite_far_out = ties[&cost] > 1 && !finite_far_out(&c, &self.bodies);
+                (Rank { cost, infinite_far_out, printed_len: 0 }, c)
             })
             .collect();
         // The printed length decides what is still tied (printing every form would cost
-        // more than the rest of the ranking).
+        // more than the rest of the ranking). Forms are at most `largest_form` nodes:
+        // printing one is cheap.
         let mut still_tied: HashMap<(u32, bool), usize> = HashMap::new();
-        for ((k, far, _), _) in &keyed {
-            *still_tied.entry((*k, *far)).or_default() += 1;
+        for (r, _) in &keyed {
+            *still_tied.entry((r.cost, r.infinite_far_out)).or_default() += 1;
         }
-        for ((k, far, len), c) in &mut keyed {
-            if still_tied[&(*k, *far)] > 1 {
-                *len = c.to_string().len();
+        for (r, c) in &mut keyed {
+            if still_tied[&(r.cost, r.infinite_far_out)] > 1 {
+                r.printed_len = c.to_string().len();
             }
         }
-        keyed.sort_by_key(|k| k.0);
-        let pool: Vec<Expr> = keyed.into_iter().map(|(_, c)| c).collect();
-        for c in pool {
-            if c == *e || (self.proved(&c, e) && agrees(&c, e, &self.bodies)) {
-                let why = explanations.remove(&c).unwrap_or_default();
-                return (c, why);
-            }
-        }
-        (e.clone(), Vec::new())
+        keyed.sort_by_key(|(r, _)| *r);
+        keyed.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// The first of `ranked` that is `e` itself, or is proved equal to `e` and agrees
+    /// with it numerically.
+    fn validated(&self, e: &Expr, ranked: Vec<Expr>) -> Option<Expr> {
+        ranked.into_iter().find(|c| c == e || (self.proved(c, e) && agrees(c, e, &self.bodies)))
     }
 
     /// `e` with every name replaced by its inlined body.
     fn inline(&self, e: &Expr) -> Expr {
         let mut memo = self.inline_memo.borrow_mut();
-        if memo.len() > 1 << 16 {
+        if memo.len() > CFG.named_memo {
             memo.clear();
         }
         expr::substitute_all_memo(e, &self.bodies, &mut memo)
@@ -624,7 +660,7 @@ pub fn proved_equal(a: &Expr, b: &Expr) -> bool {
         return true;
     }
     // The full view costs exponentially in its atoms: only for few.
-    let views: &[View] = if count_atoms(&d, FULL_ATOMS + 1, View::Full) <= FULL_ATOMS {
+    let views: &[View] = if count_atoms(&d, CFG.full_atoms + 1, View::Full) <= CFG.full_atoms {
         &[View::Opaque, View::Full]
     } else {
         &[View::Opaque]
@@ -674,29 +710,26 @@ use kernel::big_sum as is_big_sum;
 /// sums below the top and the exponentials of sums it may keep whole), counted up to
 /// `stop`.
 fn count_atoms(e: &Expr, stop: usize, view: View) -> usize {
-    let mut atoms: HashSet<u64> = HashSet::new();
-    let mut stack = vec![e.clone()];
-    let mut seen = HashSet::new();
+    // Each node is visited once, so each atom is counted once.
+    let mut atoms = 0;
     let opaque = view == View::Opaque;
-    while let Some(x) = stack.pop() {
-        if atoms.len() >= stop {
-            break;
-        }
-        if !seen.insert(x.id()) {
-            continue;
+    expr::walk(std::slice::from_ref(e), |x| {
+        if atoms >= stop {
+            return Walk::Stop;
         }
         let whole = match x.node() {
             Node::Var(_) => true,
             Node::Call(..) => x.as_exp().is_none() || (opaque && x.as_exp().is_some_and(is_big_sum)),
-            _ => opaque && is_big_sum(&x) && x.id() != e.id(),
+            _ => opaque && is_big_sum(x) && x.id() != e.id(),
         };
         if whole {
-            atoms.insert(x.id());
+            atoms += 1;
+            Walk::Skip
         } else {
-            stack.extend(x.children());
+            Walk::Descend
         }
-    }
-    atoms.len()
+    });
+    atoms
 }
 
 /// Numerically, at random points: does `candidate` equal `e`? Names are evaluated
@@ -711,7 +744,7 @@ fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
     let named = all_bodies.iter().fold(0u64, |h, (n, b)| h.wrapping_add(point_hash(n, b.id())));
     let bodies = &used_bodies(&[candidate, e], all_bodies);
     let vars = inlined_vars(&[candidate, e], bodies);
-    let model = Model::new(11);
+    let model = Model::new(CFG.model_seed);
     let mut indices = expr::index_vars(e);
     indices.extend(expr::index_vars(candidate));
     // The points depend only on the variables, so many comparisons (the entries of a
@@ -722,7 +755,7 @@ fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
         let key = env.iter().fold(named, |h, (k, v)| h.wrapping_add(point_hash(k, v.to_bits()).rotate_left(1)));
         POINT_MEMO.with(|m| {
             let mut m = m.borrow_mut();
-            if m.len() > 256 {
+            if m.len() > CFG.point_memo {
                 m.clear();
             }
             let (plain, mags) = m.entry(key).or_default();
@@ -750,10 +783,10 @@ fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
     // Points at the input's own scales (its shifts and kinks, and far out) as well as
     // near zero; the error is measured against the size of the candidate's terms.
     let scales = check::Scales::of(&[e, &inline_names(candidate, bodies)]);
-    let mut rng = check::Rng::new(0xC0FFEE);
+    let mut rng = check::Rng::new(CFG.sample_seed);
     let mut compared = 0;
-    for _ in 0..200 {
-        if compared == 16 {
+    for _ in 0..CFG.sample_tries {
+        if compared == CFG.sample_points {
             break;
         }
         let mut env = scales.point(&vars, &mut rng);
@@ -761,19 +794,19 @@ fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
             env.insert(i.clone(), (1 + rng.next_u64() % eval::DEFAULT_RANGE as u64) as f64);
         }
         let (_, Some((a, b))) = values(&env) else { continue };
-        if !(a.v.is_finite() && a.m.is_finite() && b.v.is_finite() && b.m.is_finite()) || b.v.abs() > 1e8 {
+        if !(a.v.is_finite() && a.m.is_finite() && b.v.is_finite() && b.m.is_finite()) || b.v.abs() > CFG.max_value {
             continue;
         }
         // Either side may lose digits to cancellation far out (1 - p where p is
         // almost 1): the error is measured against the larger of their magnitudes.
         let b_v = if a.m >= b.m { b.v } else { a.v };
         let wider = if a.m >= b.m { a } else { b };
-        if check::rounding_aware_error(wider, b_v) > 1e-7 {
+        if check::rounding_aware_error(wider, b_v) > CFG.tolerance {
             return false;
         }
         compared += 1;
     }
-    if compared < 3 && !vars.is_empty() {
+    if compared < CFG.min_points && !vars.is_empty() {
         return false;
     }
     // A form may not be undefined where the input is defined: at the origin, and with
@@ -808,14 +841,14 @@ fn point_hash(name: &Sym, value: u64) -> u64 {
     h.finish()
 }
 
-/// Whether `c` (names evaluated as values) is finite with every variable at 800 or
-/// at -800.
+/// Whether `c` (names evaluated as values) is finite with every variable at
+/// [`Config::far_out`] and at minus that.
 fn finite_far_out(c: &Expr, bodies: &HashMap<Sym, Expr>) -> bool {
     let bodies = &used_bodies(&[c], bodies);
     let mut vars = inline_names(c, bodies).free_vars();
     vars.retain(|v| !bodies.contains_key(v));
-    let model = Model::new(11);
-    [800.0, -800.0].iter().all(|&at| {
+    let model = Model::new(CFG.model_seed);
+    [CFG.far_out, -CFG.far_out].iter().all(|&at| {
         let mut env: eval::Env = vars.iter().map(|v| (v.clone(), at)).collect();
         for (n, b) in bodies {
             let v = eval::eval_with(b, &env, Some(&model)).unwrap_or(f64::NAN);
@@ -850,7 +883,7 @@ fn inlined_vars(exprs: &[&Expr], bodies: &HashMap<Sym, Expr>) -> Vec<Sym> {
             };
             let of_body = BODY_VARS.with(|m| {
                 let mut m = m.borrow_mut();
-                if m.len() > 4096 {
+                if m.len() > CFG.body_vars_memo {
                     m.clear();
                 }
                 m.entry(b.id()).or_insert_with(|| b.free_vars().into()).clone()
@@ -900,7 +933,7 @@ fn normalized_memo(e: &Expr, view: View, max_size: u64) -> Option<Expr> {
     let (r, cost) = limits::metered(|| normalized(e, view, max_size));
     NORMALIZED.with(|m| {
         let mut m = m.borrow_mut();
-        if m.len() > 4096 {
+        if m.len() > CFG.normalized_memo {
             m.clear();
         }
         m.insert(key, (r.clone(), cost));
@@ -950,7 +983,7 @@ fn independent_factors(e: &Expr) -> Vec<Vec<Expr>> {
 /// denominator, term by term (`1 - e^-y` rather than `(e^y - 1)/e^y`), whichever is
 /// cheaper.
 fn rat_expr(r: &Rat, k: &Kernels) -> Expr {
-    rat_expr_within(r, k, u64::MAX).unwrap_or_else(Expr::zero)
+    rat_expr_within(r, k, u64::MAX).expect("no form is larger than u64::MAX nodes")
 }
 
 /// [`rat_expr`], or `None` when it would be larger than `max_size` nodes (about).
@@ -980,53 +1013,54 @@ fn rat_expr_within(r: &Rat, k: &Kernels, max_size: u64) -> Option<Expr> {
 /// available: `tanh(u)` and `sigmoid(u)`, each under a placeholder name.
 fn implicit_names(e: &Expr, defs: &[(Sym, Expr)]) -> Vec<(Sym, Expr)> {
     let mut found: Vec<Expr> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut stack = vec![e.clone()];
-    stack.extend(defs.iter().map(|(_, b)| b.clone()));
-    let call = |name: &str, u: Expr| func::lookup(name).map(|i| Expr::call(Func::Builtin(i), vec![u]));
-    while let Some(x) = stack.pop() {
-        if !seen.insert(x.id()) {
-            continue;
+    let mut add = |c: Expr| {
+        if !found.contains(&c) {
+            found.push(c);
         }
+    };
+    let roots: Vec<Expr> = std::iter::once(e.clone()).chain(defs.iter().map(|(_, b)| b.clone())).collect();
+    expr::walk(&roots, |x| {
         if let Node::Call(Func::Builtin(i), args) = x.node() {
             let u = &args[0];
-            let name = func::FUNCS[*i].name;
-            let mut add = |c: Option<Expr>| {
-                if let Some(c) = c.filter(|c| !found.contains(c)) {
-                    found.push(c);
-                }
-            };
-            match name {
-                "tanh" | "sinh" | "cosh" | "sech" | "csch" | "coth" => add(call("tanh", u.clone())),
-                "sigmoid" | "softplus" => add(call("sigmoid", u.clone())),
-                "tan" | "sec" | "csc" | "cot" => add(call("tan", u.clone())),
+            match func::FUNCS[*i].name {
+                "tanh" | "sinh" | "cosh" | "sech" | "csch" | "coth" => add(Expr::builtin("tanh", u.clone())),
+                "sigmoid" | "softplus" => add(Expr::builtin("sigmoid", u.clone())),
+                "tan" | "sec" | "csc" | "cot" => add(Expr::builtin("tan", u.clone())),
                 "exp" if !u.is_one() && u.as_num().is_none() => {
                     let (c, rest) = u.coeff_rest();
                     let base = Expr::mul([Expr::num(num_traits::Signed::abs(&c)), rest]);
-                    add(call("sigmoid", base.clone()));
-                    add(call("tanh", Expr::quotient(base, Expr::int(2))));
+                    add(Expr::builtin("sigmoid", base.clone()));
+                    add(Expr::builtin("tanh", Expr::quotient(base, Expr::int(2))));
                 }
                 _ => {}
             }
             // Calls inside a call's arguments belong to the parts below (the arguments
             // are simplified on their own); an exponent's are kernels of this part.
             if *i != func::EXP {
-                continue;
+                return Walk::Skip;
             }
         }
         // Nor is a sum that the opaque view keeps whole looked into.
-        if is_big_sum(&x) && x.id() != e.id() {
-            continue;
+        if is_big_sum(x) && x.id() != e.id() {
+            return Walk::Skip;
         }
-        stack.extend(x.children());
-    }
-    found.truncate(8);
-    found.into_iter().enumerate().map(|(i, c)| (Sym::new(&format!("#{i}")), c)).collect()
+        Walk::Descend
+    });
+    found.truncate(CFG.implicit_names);
+    found.into_iter().enumerate().map(|(i, c)| (expr::hidden_name("", i), c)).collect()
 }
 
 fn restore_implicit(e: &Expr, implicit: &[(Sym, Expr)]) -> Expr {
     let map: HashMap<Sym, Expr> = implicit.iter().cloned().collect();
     expr::substitute_all(e, &map)
+}
+
+/// The variable of differentiation `w` of [`Names::wrt`] as an expression: an element
+/// `x[j]`, which `w` holds as its text ([`expr::element_name`]), read back (the text is
+/// what the printer wrote, so it reads back as the node); any other name a variable.
+fn variable_of(w: &Sym) -> Expr {
+    let element = || crate::parse::parse_expr(w.as_str()).ok();
+    expr::is_element_name(w).then(element).flatten().unwrap_or_else(|| Expr::sym(w.clone()))
 }
 
 /// For `name = F*ln(A)`: the relation `e^(name/F) = A`; otherwise `name = body`.
@@ -1041,8 +1075,7 @@ fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
         _ => None,
     };
     // body = F*ln(A): e^(name/F) = A.
-    if let Some(i) = factors.iter().position(|f| ln_arg(f).is_some()) {
-        let a = ln_arg(&factors[i]).unwrap_or_else(Expr::one);
+    if let Some((i, a)) = factors.iter().enumerate().find_map(|(i, f)| Some((i, ln_arg(f)?))) {
         let f =
             Expr::mul(factors.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone()).collect::<Vec<_>>());
         return (Expr::exp(Expr::quotient(n, f)), a);
@@ -1052,7 +1085,7 @@ fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
 
 /// Rewrites `e` in terms of the names in `defs`, solving each definition for one of its
 /// atoms where it is a linear fraction of it.
-fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>, view: View) -> Option<(Expr, Vec<(Expr, Expr)>)> {
+fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Expr>, view: View) -> Option<(Expr, Vec<(Expr, Expr)>)> {
     let mut subs = Vec::new();
     let name_set: HashSet<Sym> = defs.iter().map(|(n, _)| n.clone()).collect();
     let mut d = kernel::expand(e);
@@ -1138,17 +1171,11 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Sym>, view: View) -> O
 
 /// Whether `sub` stands somewhere in `e` as a whole subexpression.
 fn occurs(e: &Expr, sub: &Expr) -> bool {
-    let mut stack = vec![e.clone()];
-    let mut seen = HashSet::new();
-    while let Some(x) = stack.pop() {
-        if x == *sub {
-            return true;
-        }
-        if x.depth() > sub.depth() && seen.insert(x.id()) {
-            stack.extend(x.children());
-        }
-    }
-    false
+    expr::walk(std::slice::from_ref(e), |x| match () {
+        _ if x == sub => Walk::Stop,
+        _ if x.depth() > sub.depth() => Walk::Descend,
+        _ => Walk::Skip,
+    })
 }
 
 /// The coefficients `(c0, c1)` of a polynomial of degree at most 1 in `v`.
@@ -1173,20 +1200,26 @@ fn pick_atom(b: &Rat, others: &[Rat], k: &Kernels, rel: &Relation) -> Option<(Va
         if !whole && matches!(k.atom(v), Atom::Opaque(e) if matches!(e.node(), Node::Call(Func::Indexed(_), _))) {
             continue;
         }
+        // An atom that cannot be written out within --max-nodes, met where a variable of
+        // differentiation is sought, gives up the work (as it did when atoms were told
+        // from the variable by their printed text).
+        if let (Atom::Opaque(e), Some(_)) = (k.atom(v), wrt) {
+            limits::check_size(e.tree_size());
+        }
         let rank = match k.atom(v) {
             // e^(p/F) is the name's own side of a logarithm's relation.
             Atom::Exp(t) if t.contains(own_name) => continue,
             Atom::Exp(_) | Atom::Root(..) => 0,
             Atom::Sym(s) if names.contains(s) => continue,
-            Atom::Sym(s) if Some(s) == wrt => 1,
+            Atom::Sym(s) if wrt.is_some_and(|w| matches!(w.node(), Node::Var(v) if v == s)) => 1,
             // Another variable is an input the result is written in, not an output to
             // eliminate, except where the body is a polynomial in variables (a fact
             // `t1 + t2 + t3 = 1`, a pre-activation `x1*w11 + x2*w21`): then solving for
             // one of them is what writes the result in the name.
             Atom::Sym(_) if b.vars().iter().all(|&w| matches!(k.atom(w), Atom::Sym(_))) => 2,
             Atom::Sym(_) => continue,
-            // An element x[2] that is the variable of differentiation (wrt holds its text).
-            Atom::Opaque(e) if wrt.is_some_and(|w| e.to_string() == w.as_str()) => 1,
+            // An element x[2] that is the variable of differentiation.
+            Atom::Opaque(e) if wrt == Some(e) => 1,
             Atom::Opaque(_) => 3,
         };
         let g = std::iter::once(b)
@@ -1223,8 +1256,8 @@ struct Relation<'a> {
     names: &'a HashSet<Sym>,
     /// The symbols the definition was written in.
     own: &'a HashSet<Sym>,
-    /// The variable of differentiation (or the text of an indexed element).
-    wrt: Option<&'a Sym>,
+    /// The variable of differentiation: a variable or an element `x[j]`.
+    wrt: Option<&'a Expr>,
     /// Whether the definition's body stands whole in the expression.
     whole: bool,
 }
@@ -1243,6 +1276,16 @@ fn deflate(p: &Poly, v: Var, g: u32) -> Poly {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The variable of differentiation is matched against atoms as a node, not as text.
+    #[test]
+    fn the_variable_is_read_back_as_a_node() {
+        let element = crate::parse::parse_expr("x[1]").unwrap();
+        assert_eq!(variable_of(&expr::element_name(&Sym::new("x"), &[1])), element);
+        assert_eq!(variable_of(&Sym::new("x")), Expr::var("x"));
+        assert_eq!(CFG.largest_form(100), 264);
+        assert_eq!(CFG.largest_inlined(100), 464);
+    }
 
     /// A product normalized group by group is the product normalized whole, up to how it
     /// is written: proved equal, and no costlier.
