@@ -188,7 +188,9 @@ impl fmt::Display for Derivation {
         let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
         writeln!(f, "d/d{} {}", self.var, self.subject)?;
         for (l, s) in lines.iter().zip(&self.steps) {
-            writeln!(f, "  = {l:width$}    # {}", s.rule)?;
+            // Padded by hand: a format width is at most 65535, and a step can be longer.
+            let pad = " ".repeat(width - l.chars().count());
+            writeln!(f, "  = {l}{pad}    # {}", s.rule)?;
         }
         for c in &self.assumed_nonzero {
             let t = text::to_text(c);
