@@ -92,6 +92,15 @@ pub fn metered<T>(work: impl FnOnce() -> T) -> (T, u64) {
     (v, before.zip(after).map_or(0, |(b, a)| b.saturating_sub(a)))
 }
 
+/// A memo hit recorded with [`metered`]'s count: the value, once the work it cost is
+/// charged again.
+pub fn recall<V: Clone>(hit: Option<&(V, u64)>) -> Option<V> {
+    hit.map(|(v, work)| {
+        spend_work(*work);
+        v.clone()
+    })
+}
+
 /// Whether the innermost [`within`] budget (if any) has work left.
 pub fn work_left() -> bool {
     WORK.with(Cell::get) != Some(0)

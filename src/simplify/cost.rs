@@ -31,8 +31,7 @@ struct Costing<'a> {
 
 impl Costing<'_> {
     fn cost(&mut self, e: &Expr) -> u32 {
-        if let Some(&(c, work)) = self.signed.get(&e.id()) {
-            limits::spend_work(work);
+        if let Some(c) = limits::recall(self.signed.get(&e.id())) {
             return c;
         }
         let (c, work) = limits::metered(|| self.signed_cost(e));
@@ -42,8 +41,7 @@ impl Costing<'_> {
 
     /// The cost of `e` without its sign (a term after `-`, a product after its minus).
     fn unsigned_cost(&mut self, e: &Expr) -> u32 {
-        if let Some(&(c, work)) = self.unsigned.get(&e.id()) {
-            limits::spend_work(work);
+        if let Some(c) = limits::recall(self.unsigned.get(&e.id())) {
             return c;
         }
         let (c, work) = limits::metered(|| self.unsigned_cost_of(e));

@@ -926,8 +926,7 @@ fn normalized_whole(e: &Expr, view: View, max_size: u64) -> Option<Expr> {
 /// [`normalized`], remembered; a hit is charged the work the miss spent.
 fn normalized_memo(e: &Expr, view: View, max_size: u64) -> Option<Expr> {
     let key = (e.id(), view, max_size);
-    if let Some((r, cost)) = NORMALIZED.with(|m| m.borrow().get(&key).cloned()) {
-        limits::spend_work(cost);
+    if let Some(r) = NORMALIZED.with(|m| limits::recall(m.borrow().get(&key))) {
         return r;
     }
     let (r, cost) = limits::metered(|| normalized(e, view, max_size));
