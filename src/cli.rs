@@ -18,11 +18,10 @@ use crate::error::{Error, ErrorKind, Result, Source};
 use crate::note;
 use crate::output::{self, Output};
 use crate::request::{self, Input, Settings};
-use crate::simplify::Form;
 
 mod args;
 
-use args::{CheckArgs, Cli, Command, FormArgs, InputArgs, MatrixArgs, NoteFormatArg};
+use args::{CheckArgs, Cli, Command, FormArgs, InputArgs, MatrixArgs};
 
 /// Runs the command line with `args` (without the program name). Returns the exit code.
 pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8 {
@@ -41,9 +40,8 @@ pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stde
         let _ = writeln!(stderr, "{e}");
         e.exit_code()
     };
-    let limits = match limits_of(&cli) {
-        Ok(l) => l,
-        Err(e) => return fail(stderr, e),
+    let Some(limits) = crate::limits::Limits::from_flags(cli.max_nodes, cli.timeout) else {
+        return fail(stderr, Error::new(ErrorKind::Timeout(cli.timeout)));
     };
     // Standard input is read here, so the work below can run on a thread of its own.
     let mut input = Vec::new();
@@ -80,17 +78,6 @@ pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stde
     }
 }
 
-/// `--max-nodes` and `--timeout` as [`Limits`](crate::limits::Limits).
-fn limits_of(cli: &Cli) -> Result<crate::limits::Limits> {
-    if !(cli.timeout >= 0.0 && cli.timeout <= 1e9) {
-        return Err(Error::new(ErrorKind::Timeout(cli.timeout)));
-    }
-    Ok(crate::limits::Limits {
-        max_nodes: (cli.max_nodes > 0).then_some(cli.max_nodes),
-        timeout: (cli.timeout > 0.0).then(|| std::time::Duration::from_secs_f64(cli.timeout)),
-    })
-}
-
 /// The stack of the thread that does the work: room for recursion to the parser's
 /// depth limit in every stage. Only the pages touched are ever committed.
 const WORKER_STACK: usize = 1 << 30;
@@ -103,19 +90,19 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
             let (sizes, settings) =
                 (string(a.size.as_ref())?, settings(&a.result.simplify, &a.result.checks, a.result.cse)?);
             let req = request::Diff { wrt, order: a.order, steps: a.steps, sizes };
-            Ok(render(&request::diff(&input, &req, &settings)?, a.result.format.into(), warnings))
+            Ok(render(&request::diff(&input, &req, &settings)?, a.result.format, warnings))
         }),
         Command::Grad(a) => repeated(a.result.repeat, stdin, warnings, &|stdin, warnings| {
             let input = load(&a.input, false, stdin, warnings)?;
             let (wrt, settings) =
                 (os_to_string(&a.wrt)?, settings(&a.result.simplify, &a.result.checks, a.result.cse)?);
-            Ok(render(&request::grad(&input, &wrt, &settings)?, a.result.format.into(), warnings))
+            Ok(render(&request::grad(&input, &wrt, &settings)?, a.result.format, warnings))
         }),
         Command::Jacobian(a) => matrix(a, request::jacobian, true, stdin, warnings),
         Command::Hessian(a) => matrix(a, request::hessian, false, stdin, warnings),
         Command::Simplify(a) => {
             let input = load(&a.input, false, stdin, warnings)?;
-            Ok(request::simplify(&input, a.form.map(Form::from)).render(a.format.into()))
+            Ok(request::simplify(&input, a.form).render(a.format))
         }
         Command::Eval(a) => {
             let input = load(&a.input, false, stdin, warnings)?;
@@ -130,16 +117,11 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
         }
         Command::Codegen(a) => {
             let input = load(&a.input, false, stdin, warnings)?;
-            request::codegen(&input, string(a.wrt.as_ref())?.as_deref(), a.name.as_deref(), a.lang.into())
+            request::codegen(&input, string(a.wrt.as_ref())?.as_deref(), a.name.as_deref(), a.lang)
         }
         Command::Note(a) => {
             let src = if a.file == "-" { read_stdin(stdin)? } else { read_file(std::path::Path::new(&a.file))? };
-            let format = match a.format {
-                NoteFormatArg::Markdown => note::NoteFormat::Markdown,
-                NoteFormatArg::Latex => note::NoteFormat::Latex,
-                NoteFormatArg::Html => note::NoteFormat::Html,
-            };
-            Ok(note::render(&note::blocks(&src)?, format, &a.katex))
+            Ok(note::render(&note::blocks(&src)?, a.format, &a.katex))
         }
     }
 }
@@ -154,7 +136,7 @@ fn matrix(
 ) -> Result<String> {
     let input = load(&a.input, rows, stdin, warnings)?;
     let (wrt, settings) = (os_to_string(&a.wrt)?, settings(&a.simplify, &a.checks, false)?);
-    Ok(render(&answer(&input, &wrt, &settings)?, a.format.into(), warnings))
+    Ok(render(&answer(&input, &wrt, &settings)?, a.format, warnings))
 }
 
 /// `out` in `format`; a passed check goes to stderr when the format has no room for it.
@@ -166,7 +148,7 @@ fn render(out: &Output, format: output::Format, warnings: &mut Vec<String>) -> S
 /// The settings of `--form`, `--assume`, `--check`, `--tolerance` and `--cse`.
 fn settings(form: &FormArgs, checks: &CheckArgs, cse: bool) -> Result<Settings> {
     Ok(Settings {
-        form: form.form.map(Form::from),
+        form: form.form,
         assume: strings(&form.assume)?,
         check: checks.check.then_some(checks.tolerance),
         cse,
@@ -181,26 +163,12 @@ type Job<'a> = dyn Fn(&mut dyn Read, &mut Vec<String>) -> Result<String> + 'a;
 fn repeated(n: Option<u32>, stdin: &mut dyn Read, warnings: &mut Vec<String>, job: &Job) -> Result<String> {
     let Some(n) = n else { return job(stdin, warnings) };
     let input = read_bytes(stdin)?;
-    let mut times = Vec::new();
-    let mut out = String::new();
-    for _ in 0..n.max(1) {
+    let ((out, w), median) = request::repeat(n, || {
         let mut w = Vec::new();
-        // Every run from cold: what an earlier run left in the memo tables is not reused.
-        request::start_cold();
-        let start = std::time::Instant::now();
-        out = job(&mut &input[..], &mut w)?;
-        times.push(start.elapsed());
-        *warnings = w;
-    }
-    times.sort();
-    let median = times[times.len() / 2].as_secs_f64();
-    let (v, unit) = match median {
-        t if t < 1e-6 => (t * 1e9, "ns"),
-        t if t < 1e-3 => (t * 1e6, "µs"),
-        t if t < 1.0 => (t * 1e3, "ms"),
-        t => (t, "s"),
-    };
-    warnings.push(format!("time per run: {v:.3} {unit}"));
+        Ok((job(&mut &input[..], &mut w)?, w))
+    })?;
+    *warnings = w;
+    warnings.push(format!("time per run: {}", output::duration(median)));
     Ok(out)
 }
 

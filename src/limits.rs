@@ -27,7 +27,26 @@ pub struct Limits {
 }
 
 /// The defaults of the command line: `--max-nodes 2000000 --timeout 60`.
-pub const DEFAULT: Limits = Limits { max_nodes: Some(2_000_000), timeout: Some(Duration::from_secs(60)) };
+pub const DEFAULT: Limits =
+    Limits { max_nodes: Some(DEFAULT_MAX_NODES), timeout: Some(Duration::from_secs(DEFAULT_TIMEOUT_SECS)) };
+
+/// The node limit of [`DEFAULT`].
+pub const DEFAULT_MAX_NODES: u64 = 2_000_000;
+
+/// The time limit of [`DEFAULT`], in seconds.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+
+impl Limits {
+    /// The limits given as `--max-nodes` and `--timeout` are: a count of nodes and a
+    /// number of seconds, 0 meaning no limit. `None` when the timeout is negative, not a
+    /// number, or beyond any sensible wait (10⁹ s).
+    pub fn from_flags(max_nodes: u64, timeout_secs: f64) -> Option<Limits> {
+        (0.0..=1e9).contains(&timeout_secs).then(|| Limits {
+            max_nodes: (max_nodes > 0).then_some(max_nodes),
+            timeout: (timeout_secs > 0.0).then(|| Duration::from_secs_f64(timeout_secs)),
+        })
+    }
+}
 
 /// Which limit a piece of work ran into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,6 +19,7 @@ use crate::simplify::{self, Form};
 
 /// An output format for notes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum NoteFormat {
     /// Markdown with `$$` display math.
     Markdown,

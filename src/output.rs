@@ -22,6 +22,7 @@ use crate::print::text::to_text;
 
 /// How an [`Output`] is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// deriv syntax, which reads back.
     Text,
@@ -218,7 +219,18 @@ fn shared(c: &Cse, names: &[String], format: Format) -> String {
 /// `v` as one line of JSON. The shapes hold only strings, numbers and lists of them, so
 /// serializing cannot fail.
 fn json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_default()
+    serde_json::to_string(v).expect("strings, numbers and lists of them always serialize")
+}
+
+/// A duration as people read one: `3.142 ms`, four significant figures or so.
+pub fn duration(d: std::time::Duration) -> String {
+    let (v, unit) = match d.as_secs_f64() {
+        t if t < 1e-6 => (t * 1e9, "ns"),
+        t if t < 1e-3 => (t * 1e6, "µs"),
+        t if t < 1.0 => (t * 1e3, "ms"),
+        t => (t, "s"),
+    };
+    format!("{v:.3} {unit}")
 }
 
 // The JSON shapes. Fields are in alphabetical order: the order of deriv's JSON output.

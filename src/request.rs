@@ -249,10 +249,21 @@ pub fn codegen(input: &Input, wrt: Option<&str>, name: Option<&str>, lang: codeg
     Ok(codegen::generate(&codegen::Kernel::new(p, &vars, &name)?, lang))
 }
 
-/// Empties the memo tables that outlive a request (the simplifier's), so that the next
-/// request runs, and is timed, from cold.
-pub fn start_cold() {
-    simplify::forget_memos();
+/// Runs `job` `n` times (at least once), each from cold: the memo tables that outlive a
+/// request (the simplifier's) are emptied first, so no run reuses an earlier one's work.
+/// The last run's result and the median time per run; the first error stops it.
+pub fn repeat<T>(n: u32, mut job: impl FnMut() -> Result<T>) -> Result<(T, std::time::Duration)> {
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..n.max(1) {
+        simplify::forget_memos();
+        let start = std::time::Instant::now();
+        last = Some(job()?);
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let last = last.expect("the loop runs at least once");
+    Ok((last, times[times.len() / 2]))
 }
 
 /// `wrt`, comma-separated variables, none of them a defined name.

@@ -1,16 +1,17 @@
 //! The command line's grammar: clap's derive structs for every subcommand and option.
 //!
-//! The doc comments here are the `--help` text. Each value enum maps onto the
-//! library's type (`--format` onto [`output::Format`], `--form` onto [`Form`], `--lang`
-//! onto [`codegen::Lang`]).
+//! The doc comments here are the `--help` text. The values of `--format`, `--form` and
+//! `--lang` are the library's own enums ([`Format`], [`Form`], [`Lang`], [`NoteFormat`]),
+//! which derive clap's `ValueEnum` when the `cli` feature is on.
 
 use std::ffi::OsString;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
-use crate::codegen;
-use crate::note;
-use crate::output;
+use crate::codegen::Lang;
+use crate::limits;
+use crate::note::{self, NoteFormat};
+use crate::output::Format;
 use crate::simplify::Form;
 
 #[derive(Parser, Debug)]
@@ -24,22 +25,12 @@ pub(super) struct Cli {
     pub(super) command: Command,
     /// Give up when the work builds more than N expression nodes, or a result has more
     /// than N nodes written out (0: no limit)
-    #[arg(long, global = true, value_name = "N", default_value_t = DEFAULT_MAX_NODES)]
+    #[arg(long, global = true, value_name = "N", default_value_t = limits::DEFAULT_MAX_NODES)]
     pub(super) max_nodes: u64,
     /// Give up after SECS seconds of work (0: no limit)
-    #[arg(long, global = true, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT)]
+    #[arg(long, global = true, value_name = "SECS", default_value_t = limits::DEFAULT_TIMEOUT_SECS as f64)]
     pub(super) timeout: f64,
 }
-
-const DEFAULT_MAX_NODES: u64 = match crate::limits::DEFAULT.max_nodes {
-    Some(n) => n,
-    None => 0,
-};
-
-const DEFAULT_TIMEOUT: f64 = match crate::limits::DEFAULT.timeout {
-    Some(t) => t.as_secs() as f64,
-    None => 0.0,
-};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum Command {
@@ -78,30 +69,11 @@ pub(super) struct CodegenArgs {
     #[arg(long, value_name = "VARS")]
     pub(super) wrt: Option<OsString>,
     /// The language
-    #[arg(long, value_enum, default_value_t = LangArg::Rust)]
-    pub(super) lang: LangArg,
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    pub(super) lang: Lang,
     /// The function's name [default: the definition's name, or f]
     #[arg(long)]
     pub(super) name: Option<String>,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub(super) enum LangArg {
-    Rust,
-    C,
-    Python,
-    Numpy,
-}
-
-impl From<LangArg> for codegen::Lang {
-    fn from(l: LangArg) -> codegen::Lang {
-        match l {
-            LangArg::Rust => codegen::Lang::Rust,
-            LangArg::C => codegen::Lang::C,
-            LangArg::Python => codegen::Lang::Python,
-            LangArg::Numpy => codegen::Lang::Numpy,
-        }
-    }
 }
 
 #[derive(Args, Debug)]
@@ -125,18 +97,11 @@ pub(super) struct NoteArgs {
     /// The note file (`-` reads stdin)
     pub(super) file: OsString,
     /// Document format
-    #[arg(long, value_enum, default_value_t = NoteFormatArg::Markdown)]
-    pub(super) format: NoteFormatArg,
+    #[arg(long, value_enum, default_value_t = NoteFormat::Markdown)]
+    pub(super) format: NoteFormat,
     /// Where an HTML note loads KaTeX from (a URL or a path to KaTeX's dist folder)
     #[arg(long, default_value = note::KATEX_CDN)]
     pub(super) katex: String,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub(super) enum NoteFormatArg {
-    Markdown,
-    Latex,
-    Html,
 }
 
 #[derive(Args, Debug)]
@@ -145,28 +110,10 @@ pub(super) struct SimplifyArgs {
     pub(super) input: InputArgs,
     /// Which forms to choose from [default: output]
     #[arg(long, value_enum)]
-    pub(super) form: Option<FormArg>,
+    pub(super) form: Option<Form>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(super) format: Format,
-}
-
-/// `--form`: in terms of named outputs, in the inputs only, or whatever is cheapest.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub(super) enum FormArg {
-    Output,
-    Input,
-    Auto,
-}
-
-impl From<FormArg> for Form {
-    fn from(f: FormArg) -> Form {
-        match f {
-            FormArg::Output => Form::Output,
-            FormArg::Input => Form::Input,
-            FormArg::Auto => Form::Auto,
-        }
-    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -180,13 +127,6 @@ pub(super) struct InputArgs {
     /// Define a name that EXPR uses (repeatable)
     #[arg(long = "let", value_name = "NAME=DEF")]
     pub(super) lets: Vec<OsString>,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub(super) enum Format {
-    Text,
-    Latex,
-    Json,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -245,7 +185,7 @@ pub(super) struct FormArgs {
     /// Which forms to choose from: in terms of defined names, inputs only, or cheapest
     /// [default: output for definitions and --let, auto otherwise]
     #[arg(long, value_enum)]
-    pub(super) form: Option<FormArg>,
+    pub(super) form: Option<Form>,
     /// A fact the simplifier may use, as `t1 + t2 + t3 = 1` or `sum(k, t[k]) = 1`
     /// (repeatable)
     #[arg(long, value_name = "LHS=RHS")]
@@ -270,14 +210,4 @@ pub(super) struct EvalArgs {
     /// Values of the variables, as `x=1,y=pi/2`
     #[arg(long, value_name = "VAR=VALUE,...")]
     pub(super) at: Option<OsString>,
-}
-
-impl From<Format> for output::Format {
-    fn from(f: Format) -> output::Format {
-        match f {
-            Format::Text => output::Format::Text,
-            Format::Latex => output::Format::Latex,
-            Format::Json => output::Format::Json,
-        }
-    }
 }

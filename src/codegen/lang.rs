@@ -8,6 +8,7 @@
 
 /// A target language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Lang {
     /// Rust, `f64` and its methods (std only).
     Rust,

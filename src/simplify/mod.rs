@@ -41,6 +41,7 @@ const CFG: &Config = &Config::DEFAULT;
 
 /// Which forms the simplifier may choose from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Form {
     /// In terms of the names where that is possible.
     Output,
