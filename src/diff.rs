@@ -170,6 +170,11 @@ fn diff_rec(e: &Expr, x: &Wrt, cx: &mut Cx) -> Expr {
     if let Some(d) = cx.memo.get(&e.id()) {
         return d.clone();
     }
+    crate::limits::deep(|| diff_new(e, x, cx))
+}
+
+/// [`diff_rec`] of a node not yet differentiated.
+fn diff_new(e: &Expr, x: &Wrt, cx: &mut Cx) -> Expr {
     // The variable summary rules most subtrees out at once; where it only says
     // "perhaps", the derivatives of the children decide.
     let d = if !e.may_contain(x.base()) && !cx.known.keys().any(|k| e.may_contain(k)) {

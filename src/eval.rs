@@ -317,6 +317,10 @@ fn eval_rec<S: Scalar>(e: &Expr, vars: &HashMap<Sym, S>, model: Option<&Model>, 
     if let Some(v) = memo.get(&e.id()) {
         return Ok(*v);
     }
+    crate::limits::deep(|| eval_node(e, vars, model, memo))
+}
+
+fn eval_node<S: Scalar>(e: &Expr, vars: &HashMap<Sym, S>, model: Option<&Model>, memo: &mut IdMap<S>) -> Result<S> {
     crate::limits::tick();
     let v = match e.node() {
         Node::Num(r) => S::constant(number::to_f64(r)),

@@ -83,6 +83,21 @@ struct WorkSpent;
 /// units it spent. The
 /// simplifier runs each search for a cheaper form this way, so that a search that grows
 /// too costly is abandoned and the part keeps the form it had. Budgets nest (an inner
+/// Runs `f` with room on the stack: when less than [`RED_ZONE`] is left, `f` runs on a
+/// fresh segment of [`SEGMENT`] bytes instead (the `stacker` crate, as rustc does). Every
+/// recursive stage calls it once per level, so recursion as deep as the parser and
+/// `defs.rs` allow fits on any thread's stack, the default 2 MiB of a spawned thread
+/// included.
+pub fn deep<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(RED_ZONE, SEGMENT, f)
+}
+
+/// The stack [`deep`] wants left before it recurses: more than any one level uses.
+pub const RED_ZONE: usize = 128 * 1024;
+
+/// The size of each stack segment [`deep`] adds.
+pub const SEGMENT: usize = 4 * 1024 * 1024;
+
 /// one takes no more than the outer has left), and the outer [`with_limits`] still holds.
 pub fn within<T>(budget: u64, work: impl FnOnce() -> T) -> (Option<T>, u64) {
     let outer = WORK.with(Cell::get);

@@ -329,6 +329,10 @@ impl<'a> Parser<'a> {
     // ---- sum = product { ("+" | "-") product }
 
     fn sum(&mut self) -> Result<Expr> {
+        crate::limits::deep(|| self.terms())
+    }
+
+    fn terms(&mut self) -> Result<Expr> {
         let mut terms = vec![self.product()?];
         loop {
             match self.peek().tok {
@@ -421,6 +425,10 @@ impl<'a> Parser<'a> {
     // ---- unary = ("-" | "+") unary | power
 
     fn unary(&mut self) -> Result<Expr> {
+        crate::limits::deep(|| self.signed())
+    }
+
+    fn signed(&mut self) -> Result<Expr> {
         let t = self.peek();
         match t.tok {
             Tok::Op('-') => {
@@ -450,9 +458,16 @@ impl<'a> Parser<'a> {
             return Ok(base);
         }
         self.bump();
-        self.enter(t)?;
+        // A parenthesised exponent is one level, counted at its `(`: the printer writes
+        // `x^(x^x)`, and what it writes must read back within the same limit.
+        let counted = self.peek().tok != Tok::Op('(');
+        if counted {
+            self.enter(t)?;
+        }
         let exponent = self.unary()?;
-        self.depth -= 1;
+        if counted {
+            self.depth -= 1;
+        }
         if base.is_zero() && exponent.as_num().is_some_and(num_traits::Signed::is_negative) {
             let end = self.toks[self.pos - 1].span.end;
             let kind = ErrorKind::DivisionByZero(ZeroDenominator::NegativePowerOfZero);

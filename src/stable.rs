@@ -157,6 +157,10 @@ impl Rewriter {
         if let Some(r) = self.memo.get(&e.id()) {
             return r.clone();
         }
+        crate::limits::deep(|| self.rewrite_node(e))
+    }
+
+    fn rewrite_node(&mut self, e: &Expr) -> Expr {
         let r = match e.node() {
             Node::Num(_) | Node::Const(_) | Node::Var(_) => e.clone(),
             Node::Call(Func::Builtin(func::LN), args) => self.log(&args[0]),

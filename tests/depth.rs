@@ -163,3 +163,51 @@ fn limits_refuse_explosive_work_with_a_message() {
     let (code, _, err, _) = deriv(&["diff", "--wrt", "x", "--timeout=-1", "x"], b"");
     assert!(code == 2 && err.contains("--timeout"), "{err}");
 }
+
+/// The library on a thread with the default 2 MiB stack of `std::thread::spawn`, on
+/// input as deep as the parser and the definitions' limits allow: recursion moves to a
+/// fresh stack segment when the current one runs low (`limits::deep`), so nothing
+/// overflows, in debug builds too.
+#[test]
+fn the_library_fits_a_default_thread_stack() {
+    const DEEP: usize = 1990;
+    let nests = [
+        format!("{}x{}", "(".repeat(DEEP), ")".repeat(DEEP)),
+        format!("{}x{}", "sin(".repeat(DEEP), ")".repeat(DEEP)),
+        format!("{}x", "-".repeat(DEEP)),
+        format!("{}x", "x^".repeat(DEEP)),
+        format!("{}x{}", "g(".repeat(DEEP), ")".repeat(DEEP)),
+    ];
+    // 4,900 definitions, each adding two levels: 9,800 deep once inlined (limit 10,000).
+    let mut chain = String::from("a0 = x\n");
+    for k in 1..=4900 {
+        chain.push_str(&format!("a{k} = a{}*y + 1\n", k - 1));
+    }
+    chain.push_str("a4900\n");
+    let outcome = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            for src in &nests {
+                let e = deriv::parse(src).expect("within the parser's depth limit");
+                let back = deriv::parse(&e.to_string()).expect("the printed form reads back");
+                assert_eq!(back, e);
+                assert!(!deriv::print::latex::to_latex(&e).is_empty());
+                let env: deriv::eval::Env = [(deriv::Sym::new("x"), 0.5)].into_iter().collect();
+                let _ = deriv::eval::eval(&e, &env);
+            }
+            // The simplifier's walks, on the tower (the nests of calls take seconds in a
+            // debug build: every part's variables are gathered again).
+            let tower = deriv::parse(&nests[3]).expect("within the parser's depth limit");
+            let _ = deriv::simplify::simplify(&tower, &Default::default(), deriv::simplify::Form::Auto);
+            // Differentiation, every stage after it, and the steps, on the deepest chain.
+            assert_eq!(deriv::derivative(&chain, "x").map(|d| d.to_string()), Ok("y^4900".to_owned()));
+            let steps = deriv::derivation(&chain, "x").expect("a derivation").to_string();
+            let last = steps.lines().last().unwrap_or_default();
+            assert!(last.trim_start().starts_with("= y^4900 "), "the steps end on {last}");
+            let kernel = deriv::codegen::kernel(&chain, &["x"], "f").expect("code");
+            assert!(!deriv::codegen::generate(&kernel, deriv::codegen::Lang::C).is_empty());
+        })
+        .expect("a thread")
+        .join();
+    assert!(outcome.is_ok(), "the library panicked on a 2 MiB stack");
+}

@@ -171,6 +171,10 @@ impl Printer<'_> {
 
     /// The code for `e`.
     pub fn expr(&mut self, e: &Expr) -> Code {
+        crate::limits::deep(|| self.expr_node(e))
+    }
+
+    fn expr_node(&mut self, e: &Expr) -> Code {
         match e.node() {
             Node::Num(r) => self.number(r),
             Node::Const(Constant::Pi) => self.op("pi", Vec::new()),

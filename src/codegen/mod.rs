@@ -274,7 +274,7 @@ fn in_dependency_order(mut defs: Vec<(Sym, Def)>) -> Vec<(Sym, Def)> {
 fn count_uses(e: &Expr, uses: &mut HashMap<Sym, usize>) {
     match e.node() {
         Node::Var(s) => *uses.entry(s.clone()).or_default() += 1,
-        _ => e.children().iter().for_each(|c| count_uses(c, uses)),
+        _ => e.children().iter().for_each(|c| crate::limits::deep(|| count_uses(c, uses))),
     }
 }
 

@@ -248,6 +248,10 @@ fn num(r: &Rational) -> (String, Prec) {
 }
 
 pub(crate) fn latex(e: &Expr) -> (String, Prec) {
+    crate::limits::deep(|| latex_node(e))
+}
+
+fn latex_node(e: &Expr) -> (String, Prec) {
     // The output is a tree, as large as the expression written out: the clock hears of
     // every node, so a DAG printed without --max-nodes still ends within --timeout.
     crate::limits::tick();

@@ -93,6 +93,10 @@ fn write_num(r: &Rational, out: &mut String) {
 }
 
 fn write_expr(e: &Expr, out: &mut String) {
+    crate::limits::deep(|| write_node(e, out))
+}
+
+fn write_node(e: &Expr, out: &mut String) {
     // The output is a tree, as large as the expression written out: the clock hears of
     // every node, so a DAG printed without --max-nodes still ends within --timeout.
     crate::limits::tick();

@@ -34,7 +34,7 @@ impl Costing<'_> {
         if let Some(c) = limits::recall(self.signed.get(&e.id())) {
             return c;
         }
-        let (c, work) = limits::metered(|| self.signed_cost(e));
+        let (c, work) = limits::metered(|| limits::deep(|| self.signed_cost(e)));
         self.signed.insert(e.id(), (c, work));
         c
     }

@@ -284,7 +284,7 @@ impl Kernels {
         if let Some(r) = self.memo.get(&e.id()) {
             return r.clone();
         }
-        let r = self.convert(e);
+        let r = crate::limits::deep(|| self.convert(e));
         self.memo.insert(e.id(), r.clone());
         r
     }

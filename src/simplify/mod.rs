@@ -355,8 +355,14 @@ impl<'a> Ctx<'a> {
         if let Some(r) = self.memo.get(&e.id()) {
             return r.clone();
         }
+        let r = crate::limits::deep(|| self.part_of(e));
+        self.memo.insert(e.id(), r.clone());
+        r
+    }
+
+    fn part_of(&mut self, e: &Expr) -> Expr {
         // A call is an atom to every search: only its arguments can be simplified.
-        let r = if e.children().is_empty() {
+        if e.children().is_empty() {
             e.clone()
         } else if matches!(e.node(), Node::Call(..)) {
             // A call is searched only where a name may stand for it (`e^x` is `1 + y`
@@ -372,9 +378,7 @@ impl<'a> Ctx<'a> {
             } else {
                 rebuilt
             }
-        };
-        self.memo.insert(e.id(), r.clone());
-        r
+        }
     }
 
     /// [`Ctx::search`] on `e` within [`Config::part_work`] (and what is left of
