@@ -4,8 +4,10 @@
 //! definitions each using the one before twice (a DAG whose tree doubles per level) is
 //! differentiated, walked and simplified in work linear in its levels, within the limits.
 
-use deriv::expr::{self, Expr};
-use deriv::Sym;
+use deriv::defs::Problem;
+use deriv::diff::{self, Wrt};
+use deriv::expr::{self, Expr, Func, Node, Walk};
+use deriv::{limits, Sym};
 
 use crate::support::{run, run_with_stdin};
 
@@ -161,5 +163,52 @@ fn a_doubling_chain_of_30_levels_stops_within_its_limits() {
             "{args:?}: {}",
             r.stderr
         );
+    }
+}
+
+/// What `work` costs: its result, and the steps it took (`limits::ticks`: each
+/// construction, found or new, and each node a walk visits).
+fn steps<T>(work: impl FnOnce() -> T) -> (T, u64) {
+    let before = limits::ticks();
+    let r = work();
+    (r, limits::ticks().wrapping_sub(before))
+}
+
+/// The doubling chain over an indexed variable: `a0 = sum(k, w[k]*x[k])`, then
+/// `ak = a(k-1)^2 + a(k-1)`.
+fn indexed_chain(n: usize) -> String {
+    doubling_chain(n).replacen("sin(x)", "sum(k, w[k]*x[k])", 1)
+}
+
+/// Whether a call `f` with `pred(f)` occurs in `e`.
+fn calls(e: &Expr, pred: impl Fn(&Func) -> bool) -> bool {
+    expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Call(f, _) if pred(f) => Walk::Stop,
+        _ => Walk::Descend,
+    })
+}
+
+#[test]
+fn index_notation_on_a_doubling_chain_does_work_linear_in_its_dag() {
+    let sizes = diff::parse_sizes("K=3").unwrap();
+    let by_xj = Wrt::Indexed(Sym::new("x"), vec![Expr::var("j")]);
+    let by_x2 = Wrt::Indexed(Sym::new("x"), vec![Expr::int(2)]);
+    for n in [10, 20, 30] {
+        let e = Problem::load(&[], &indexed_chain(n)).unwrap().inlined_target();
+        // By `x[j]`: deltas resolved (`d a0/d x[j]` is `w[j]`) across the shared levels.
+        let (d, resolving) = steps(|| diff::diff_wrt(&e, &by_xj));
+        assert!(!calls(&d, |f| matches!(f, Func::Delta)), "{n} levels: a delta is left");
+        // Sums expanded (`--size K=3`), then by `x[2]`.
+        let (expanded, expanding) = steps(|| diff::expand_sums(&e, &sizes));
+        assert!(!calls(&expanded, |f| matches!(f, Func::Sum(_))), "{n} levels: a sum is left");
+        let (d2, concrete) = steps(|| diff::diff_wrt(&expanded, &by_x2));
+        assert!(calls(&d2, |f| matches!(f, Func::Indexed(w) if w.as_str() == "w")), "{n} levels: no w[2]");
+        let (e, d, d2) = (dag_weight(&e), dag_weight(&d), dag_weight(&d2));
+        eprintln!(
+            "{n} levels: resolving {resolving}, expanding {expanding}, concrete {concrete} steps; dags {e}, {d}, {d2}"
+        );
+        assert!(resolving <= 20 * (e + d), "{n} levels: {resolving} steps to resolve deltas in {d}");
+        assert!(expanding <= 20 * e, "{n} levels: {expanding} steps to expand sums in {e}");
+        assert!(concrete <= 20 * (e + d2), "{n} levels: {concrete} steps for {d2}");
     }
 }
