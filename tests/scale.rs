@@ -4,6 +4,7 @@
 //! definitions each using the one before twice (a DAG whose tree doubles per level) is
 //! differentiated, walked and simplified in work linear in its levels, within the limits.
 
+use deriv::codegen::{self, Kernel};
 use deriv::defs::Problem;
 use deriv::diff::{self, Wrt};
 use deriv::expr::{self, Expr, Func, Node, Walk};
@@ -210,5 +211,36 @@ fn index_notation_on_a_doubling_chain_does_work_linear_in_its_dag() {
         assert!(resolving <= 20 * (e + d), "{n} levels: {resolving} steps to resolve deltas in {d}");
         assert!(expanding <= 20 * e, "{n} levels: {expanding} steps to expand sums in {e}");
         assert!(concrete <= 20 * (e + d2), "{n} levels: {concrete} steps for {d2}");
+    }
+}
+
+#[test]
+fn code_for_a_doubling_chain_is_generated_in_work_linear_in_its_dag() {
+    let x = Sym::new("x");
+    for n in [10, 20, 30] {
+        // An abstract function at the bottom is found by a walk of the DAG.
+        let src = doubling_chain(n).replacen("sin(x)", "g(x)", 1);
+        let (k, finding) = steps(|| codegen::kernel(&src, &["x"], "f"));
+        assert!(k.is_err(), "{n} levels: g(x) generated");
+        // The chain's code: its stable form, shared subexpressions and the uses of each
+        // local are found per node. (The comments print the source and the partials as
+        // text, a tree: here they are short.)
+        let e = Problem::load(&[], &doubling_chain(n)).unwrap().inlined_target();
+        let k = Kernel {
+            name: "f".into(),
+            inputs: vec![x.clone()],
+            wrt: vec![x.clone()],
+            forward: e.clone(),
+            partials: vec![Expr::var("y")],
+            output: Sym::new("y"),
+            grad: Sym::new("grad"),
+            source: Expr::var("x"),
+        };
+        let (code, generating) = steps(|| codegen::rust(&k));
+        let w = dag_weight(&e);
+        eprintln!("{n} levels: finding {finding}, generating {generating} steps, {} bytes; dag {w}", code.len());
+        assert!(finding <= 20 * w, "{n} levels: {finding} steps to find g in {w}");
+        assert!(generating <= 50 * w, "{n} levels: {generating} steps to generate {w}");
+        assert!(code.len() <= 40 * w as usize, "{n} levels: {} bytes of code for {w}", code.len());
     }
 }
