@@ -177,7 +177,7 @@ fn body(
     // `grad * y * t1` rather than `t1 * grad * y`.
     let mut rename: HashMap<Sym, Expr> = HashMap::new();
     for (i, n) in st.blocks.iter().map(|(n, _)| n).chain(shared.defs.iter().map(|(n, _)| n)).enumerate() {
-        rename.insert(n.clone(), Expr::var(&format!("~{}", i + 1)));
+        rename.insert(n.clone(), Expr::sym(expr::trailing_hidden_name(i + 1)));
     }
     let renamed = |e: &Expr| expr::substitute_all(e, &rename);
     let new_name = |n: &Sym| match rename.get(n).map(Expr::node) {
