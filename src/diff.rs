@@ -290,7 +290,7 @@ fn fresh_index(k: &Sym, e: &Expr, taken: &[Sym]) -> Sym {
     (1..)
         .map(|n| Sym::new(&format!("{k}{n}")))
         .find(|c| !used.contains(c) && !taken.contains(c) && !e.contains(c))
-        .unwrap_or_else(|| k.clone())
+        .expect("finitely many names are taken")
 }
 
 /// Sums expanded into their terms: an index `k` runs over `1..=n` where `sizes` gives `n`

@@ -93,7 +93,9 @@ impl Kernel {
         let pick = |cands: &[&str], avoid: &[Sym]| {
             let taken = |s: &str| inputs.iter().chain(avoid).any(|v| v.as_str() == s) || s == name;
             let first = cands.iter().find(|c| !taken(c)).map(|c| (*c).to_owned());
-            Sym::new(&first.unwrap_or_else(|| (1..).map(|n| format!("y{n}_")).find(|c| !taken(c)).unwrap_or_default()))
+            Sym::new(&first.unwrap_or_else(|| {
+                (1..).map(|n| format!("y{n}_")).find(|c| !taken(c)).expect("finitely many names are taken")
+            }))
         };
         let output = pick(&["y", "out", "y_out", "y_saved"], &[]);
         let grad = pick(&["grad", "grad_y", "dy", "g_out"], std::slice::from_ref(&output));
