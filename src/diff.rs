@@ -345,7 +345,7 @@ impl Expansion<'_> {
             }
             _ => self.sizes.get(k).map(|&n| (1, n)),
         };
-        match range.filter(|(lo, hi)| hi - lo < 10_000) {
+        match range.filter(|(lo, hi)| hi.checked_sub(*lo).is_some_and(|n| n < 10_000)) {
             Some((lo, hi)) => {
                 let terms = (lo..=hi).map(|v| self.deltas.resolve(&expr::substitute(&body, k, &Expr::int(v))));
                 match f {
