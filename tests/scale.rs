@@ -2,7 +2,9 @@
 //! shared intermediates is a small multiple of the function (the cheap-gradient
 //! principle), deep compositions differentiate in linear size, and a chain of
 //! definitions each using the one before twice (a DAG whose tree doubles per level) is
-//! differentiated, walked and simplified in work linear in its levels, within the limits.
+//! differentiated (by a variable, or by an element with deltas resolved and sums
+//! expanded), walked, generated as code and simplified in work linear in its levels,
+//! within the limits.
 
 use deriv::codegen::{self, Kernel};
 use deriv::defs::Problem;
