@@ -74,7 +74,7 @@ impl Assumptions {
 
 /// The name fact `i` stands under while the simplifier works (not a name one can type).
 pub fn placeholder(i: usize) -> Sym {
-    Sym::new(&format!("#assume{i}"))
+    expr::hidden_name("assume", i)
 }
 
 fn parse_fact(fact: &str) -> Result<Assumption> {

@@ -223,7 +223,10 @@ fn outer_rule(e: &Expr, x: &Sym) -> (Term, Vec<Rule>) {
         }
         let nd = if num.is_one() { d(&den) } else { Term::Prod(vec![Term::Expr(num.clone()), d(&den)]) };
         top.push(Term::Neg(Box::new(nd)));
-        let top = if top.len() == 1 { top.pop().unwrap_or(Term::Sum(vec![])) } else { Term::Sum(top) };
+        let top = match <[Term; 1]>::try_from(top) {
+            Ok([t]) => t,
+            Err(top) => Term::Sum(top),
+        };
         return (
             Term::Quot(Box::new(top), Box::new(Term::Pow(Box::new(Term::Expr(den)), Expr::int(2)))),
             vec![Rule::Quotient],
@@ -306,10 +309,10 @@ fn evaluate_rec(t: &Term, rules: &mut Vec<Rule>) -> Term {
             if fs.len() > 1 {
                 fs.retain(|f| !matches!(f, Term::Expr(e) if e.is_one()));
             }
-            match fs.len() {
-                0 => Term::Expr(Expr::one()),
-                1 => fs.pop().unwrap_or(Term::Expr(Expr::one())),
-                _ => Term::Prod(fs),
+            match <[Term; 1]>::try_from(fs) {
+                Ok([f]) => f,
+                Err(fs) if fs.is_empty() => Term::Expr(Expr::one()),
+                Err(fs) => Term::Prod(fs),
             }
         }
         Term::Neg(a) => match evaluate_rec(a, rules) {

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use crate::error::{Error, ErrorKind, Result};
 use crate::expr::IdMap;
 use crate::expr::{self, Expr, Func, Node, Sym};
+use crate::limits;
 use crate::reverse;
 use crate::rules::Local;
 
@@ -69,70 +70,95 @@ pub fn diff_wrt(e: &Expr, w: &Wrt) -> Expr {
 
 /// `sum(k, delta(k, j)*f(k))` is `f(j)`; sums distribute over their terms first.
 pub fn resolve_deltas(e: &Expr) -> Expr {
-    match e.node() {
-        Node::Add(ts) => Expr::add(ts.iter().map(resolve_deltas).collect::<Vec<_>>()),
-        Node::Mul(fs) => Expr::mul(fs.iter().map(resolve_deltas).collect::<Vec<_>>()),
-        Node::Pow(b, x) => Expr::pow(resolve_deltas(b), x.clone()),
-        Node::Call(Func::Sum(k), args) => {
-            let body = resolve_deltas(&args[0]);
-            let sum_of = |b: Expr| {
-                let mut a = args.clone();
-                a[0] = b;
-                Expr::call(Func::Sum(k.clone()), a)
-            };
-            if let Node::Add(ts) = body.node() {
-                return Expr::add(ts.iter().map(|t| resolve_deltas(&sum_of(t.clone()))).collect::<Vec<_>>());
-            }
-            // t[k]*(delta(k, j) - p[j]): a factor that is a sum with a delta in it is
-            // multiplied out, so that each delta meets the sum.
-            if let Node::Mul(fs) = body.node() {
-                let has_delta = |t: &Expr| {
-                    let mut stack = vec![t.clone()];
-                    while let Some(x) = stack.pop() {
-                        if matches!(x.node(), Node::Call(Func::Delta, _)) {
-                            return true;
-                        }
-                        stack.extend(x.children());
-                    }
-                    false
-                };
-                if let Some(i) = fs.iter().position(|f| matches!(f.node(), Node::Add(ts) if ts.iter().any(has_delta))) {
-                    let Node::Add(ts) = fs[i].node() else { return sum_of(body) };
-                    let rest: Vec<Expr> =
-                        fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone()).collect();
-                    let terms = ts.iter().map(|t| {
-                        let mut f = rest.clone();
-                        f.push(t.clone());
-                        resolve_deltas(&sum_of(Expr::mul(f)))
-                    });
-                    return Expr::add(terms.collect::<Vec<_>>());
-                }
-            }
-            let factors = match body.node() {
-                Node::Mul(fs) => fs.clone(),
-                _ => vec![body.clone()],
-            };
-            let kv = Expr::sym(k.clone());
-            for (i, f) in factors.iter().enumerate() {
-                if let Node::Call(Func::Delta, d) = f.node() {
-                    let other = if d[0] == kv {
-                        Some(&d[1])
-                    } else if d[1] == kv {
-                        Some(&d[0])
-                    } else {
-                        None
-                    };
-                    if let Some(other) = other.filter(|o| !o.contains(k)) {
-                        let rest: Vec<Expr> =
-                            factors.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, g)| g.clone()).collect();
-                        return resolve_deltas(&expr::substitute(&Expr::mul(rest), k, other));
-                    }
-                }
-            }
-            sum_of(body)
+    Deltas::default().resolve(e)
+}
+
+/// What resolving deltas remembers, by node id, so that each distinct node is resolved
+/// once (and searched for a delta once), however often a DAG shares it: the resolved
+/// form of a node, and whether a delta occurs in it.
+#[derive(Default)]
+struct Deltas {
+    resolved: IdMap<Expr>,
+    has_delta: IdMap<bool>,
+}
+
+impl Deltas {
+    /// [`resolve_deltas`], remembered per node (it is a function of the node alone). The
+    /// sums built here (a sum of each term, of each term of a factor multiplied out) are
+    /// resolved with the same memo.
+    fn resolve(&mut self, e: &Expr) -> Expr {
+        if let Some(r) = self.resolved.get(&e.id()) {
+            return r.clone();
         }
-        Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(resolve_deltas).collect()),
-        _ => e.clone(),
+        limits::tick();
+        let r = match e.node() {
+            Node::Add(ts) => Expr::add(ts.iter().map(|t| self.resolve(t)).collect::<Vec<_>>()),
+            Node::Mul(fs) => Expr::mul(fs.iter().map(|f| self.resolve(f)).collect::<Vec<_>>()),
+            Node::Pow(b, x) => Expr::pow(self.resolve(b), x.clone()),
+            Node::Call(Func::Sum(k), args) => self.resolve_sum(k, args),
+            Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(|a| self.resolve(a)).collect()),
+            _ => e.clone(),
+        };
+        self.resolved.insert(e.id(), r.clone());
+        r
+    }
+
+    /// `sum(k, args[0])` (bounds `args[1..]`) with its deltas resolved.
+    fn resolve_sum(&mut self, k: &Sym, args: &[Expr]) -> Expr {
+        let body = self.resolve(&args[0]);
+        let sum_of = |b: Expr| {
+            let mut a = args.to_vec();
+            a[0] = b;
+            Expr::call(Func::Sum(k.clone()), a)
+        };
+        if let Node::Add(ts) = body.node() {
+            return Expr::add(ts.iter().map(|t| self.resolve(&sum_of(t.clone()))).collect::<Vec<_>>());
+        }
+        // t[k]*(delta(k, j) - p[j]): a factor that is a sum with a delta in it is
+        // multiplied out, so that each delta meets the sum.
+        if let Node::Mul(fs) = body.node() {
+            let with_delta = fs.iter().enumerate().find_map(|(i, f)| match f.node() {
+                Node::Add(ts) if ts.iter().any(|t| self.has_delta(t)) => Some((i, ts)),
+                _ => None,
+            });
+            if let Some((i, ts)) = with_delta {
+                let rest: Vec<Expr> = fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone()).collect();
+                let terms = ts.iter().map(|t| {
+                    let mut f = rest.clone();
+                    f.push(t.clone());
+                    self.resolve(&sum_of(Expr::mul(f)))
+                });
+                return Expr::add(terms.collect::<Vec<_>>());
+            }
+        }
+        let factors = match body.node() {
+            Node::Mul(fs) => fs.clone(),
+            _ => vec![body.clone()],
+        };
+        let kv = Expr::sym(k.clone());
+        for (i, f) in factors.iter().enumerate() {
+            if let Node::Call(Func::Delta, d) = f.node() {
+                let other = if d[0] == kv {
+                    Some(&d[1])
+                } else if d[1] == kv {
+                    Some(&d[0])
+                } else {
+                    None
+                };
+                if let Some(other) = other.filter(|o| !o.contains(k)) {
+                    let rest: Vec<Expr> =
+                        factors.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, g)| g.clone()).collect();
+                    return self.resolve(&expr::substitute(&Expr::mul(rest), k, other));
+                }
+            }
+        }
+        sum_of(body)
+    }
+
+    /// Whether a delta occurs in `t`.
+    fn has_delta(&mut self, t: &Expr) -> bool {
+        let enter = |x: &Expr| matches!(x.node(), Node::Call(Func::Delta, _)).then_some(true);
+        expr::fold(t, &mut self.has_delta, enter, |_, below| below.iter().any(|&d| d))
     }
 }
 
@@ -269,7 +295,7 @@ fn fresh_index(k: &Sym, e: &Expr, taken: &[Sym]) -> Sym {
     (1..)
         .map(|n| Sym::new(&format!("{k}{n}")))
         .find(|c| !used.contains(c) && !taken.contains(c) && !e.contains(c))
-        .unwrap_or_else(|| k.clone())
+        .expect("finitely many names are taken")
 }
 
 /// Sums expanded into their terms: an index `k` runs over `1..=n` where `sizes` gives `n`
@@ -277,42 +303,67 @@ fn fresh_index(k: &Sym, e: &Expr, taken: &[Sym]) -> Sym {
 /// range is not known stay. Limited to 10,000 terms a sum.
 pub fn expand_sums(e: &Expr, sizes: &HashMap<Sym, i64>) -> Expr {
     let bounds: HashMap<Sym, Expr> = sizes.iter().map(|(k, n)| (k.clone(), Expr::int(*n))).collect();
-    match e.node() {
-        Node::Call(f @ (Func::Sum(k) | Func::Prod(k)), args) => {
-            let body = expand_sums(&args[0], sizes);
-            let range = match args.get(1..3) {
-                Some([lo, hi]) => {
-                    let lo = expr::substitute_all(lo, &bounds);
-                    let hi = expr::substitute_all(hi, &bounds);
-                    lo.as_num().zip(hi.as_num()).and_then(|(a, b)| {
-                        Some((
-                            num_traits::ToPrimitive::to_i64(&a.to_integer())?,
-                            num_traits::ToPrimitive::to_i64(&b.to_integer())?,
-                        ))
-                    })
-                }
-                _ => sizes.get(k).map(|&n| (1, n)),
-            };
-            match range.filter(|(lo, hi)| hi - lo < 10_000) {
-                Some((lo, hi)) => {
-                    let terms = (lo..=hi).map(|v| resolve_deltas(&expr::substitute(&body, k, &Expr::int(v))));
-                    match f {
-                        Func::Prod(_) => Expr::mul(terms.collect::<Vec<_>>()),
-                        _ => Expr::add(terms.collect::<Vec<_>>()),
-                    }
-                }
-                None => {
-                    let mut a = args.clone();
-                    a[0] = body;
-                    Expr::call(f.clone(), a)
+    Expansion { sizes, bounds, expanded: IdMap::default(), deltas: Deltas::default() }.expand(e)
+}
+
+/// What one [`expand_sums`] carries along: the sizes (as numbers to put in for bounds),
+/// and what it has done, by node id, so that each distinct node is expanded once (and
+/// each term's deltas resolved once) however often a DAG shares it.
+struct Expansion<'a> {
+    sizes: &'a HashMap<Sym, i64>,
+    bounds: HashMap<Sym, Expr>,
+    expanded: IdMap<Expr>,
+    deltas: Deltas,
+}
+
+impl Expansion<'_> {
+    fn expand(&mut self, e: &Expr) -> Expr {
+        if let Some(r) = self.expanded.get(&e.id()) {
+            return r.clone();
+        }
+        limits::tick();
+        let r = match e.node() {
+            Node::Call(f @ (Func::Sum(k) | Func::Prod(k)), args) => self.expand_sum(f, k, args),
+            Node::Add(ts) => Expr::add(ts.iter().map(|t| self.expand(t)).collect::<Vec<_>>()),
+            Node::Mul(fs) => Expr::mul(fs.iter().map(|f| self.expand(f)).collect::<Vec<_>>()),
+            Node::Pow(b, x) => Expr::pow(self.expand(b), self.expand(x)),
+            Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(|a| self.expand(a)).collect()),
+            _ => e.clone(),
+        };
+        self.expanded.insert(e.id(), r.clone());
+        r
+    }
+
+    /// The sum or product `f` over `k` of `args[0]` (bounds `args[1..]`), expanded.
+    fn expand_sum(&mut self, f: &Func, k: &Sym, args: &[Expr]) -> Expr {
+        let body = self.expand(&args[0]);
+        let range = match args.get(1..3) {
+            Some([lo, hi]) => {
+                let lo = expr::substitute_all(lo, &self.bounds);
+                let hi = expr::substitute_all(hi, &self.bounds);
+                lo.as_num().zip(hi.as_num()).and_then(|(a, b)| {
+                    Some((
+                        num_traits::ToPrimitive::to_i64(&a.to_integer())?,
+                        num_traits::ToPrimitive::to_i64(&b.to_integer())?,
+                    ))
+                })
+            }
+            _ => self.sizes.get(k).map(|&n| (1, n)),
+        };
+        match range.filter(|(lo, hi)| hi.checked_sub(*lo).is_some_and(|n| n < 10_000)) {
+            Some((lo, hi)) => {
+                let terms = (lo..=hi).map(|v| self.deltas.resolve(&expr::substitute(&body, k, &Expr::int(v))));
+                match f {
+                    Func::Prod(_) => Expr::mul(terms.collect::<Vec<_>>()),
+                    _ => Expr::add(terms.collect::<Vec<_>>()),
                 }
             }
+            None => {
+                let mut a = args.to_vec();
+                a[0] = body;
+                Expr::call(f.clone(), a)
+            }
         }
-        Node::Add(ts) => Expr::add(ts.iter().map(|t| expand_sums(t, sizes)).collect::<Vec<_>>()),
-        Node::Mul(fs) => Expr::mul(fs.iter().map(|f| expand_sums(f, sizes)).collect::<Vec<_>>()),
-        Node::Pow(b, x) => Expr::pow(expand_sums(b, sizes), expand_sums(x, sizes)),
-        Node::Call(f, args) => Expr::call(f.clone(), args.iter().map(|a| expand_sums(a, sizes)).collect()),
-        _ => e.clone(),
     }
 }
 

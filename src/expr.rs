@@ -107,9 +107,16 @@ pub fn hidden_name(tag: &str, n: usize) -> Sym {
     Sym::new(&format!("#{tag}{n}"))
 }
 
-/// Whether `s` is a [`hidden_name`].
+/// A name that no input can spell (`~` is no character of the grammar) and that sorts
+/// after every ASCII name, so canonical products put it last: the code generator's
+/// intermediates (`~1`, `~2`, numbered by `n`), so that `grad*y*t1` reads inputs first.
+pub fn trailing_hidden_name(n: usize) -> Sym {
+    Sym::new(&format!("~{n}"))
+}
+
+/// Whether `s` is a [`hidden_name`] or a [`trailing_hidden_name`].
 pub fn is_hidden(s: &Sym) -> bool {
-    s.as_str().starts_with('#')
+    s.as_str().starts_with(['#', '~'])
 }
 
 /// The name that stands for one element of an indexed variable, `x[1,2]` for `x` at
@@ -1837,6 +1844,10 @@ mod tests {
         assert_eq!(b1.as_str(), "#b1");
         assert!(is_hidden(&b1) && !is_hidden(&Sym::new("b1")));
         assert!(crate::parse::parse_expr("#b1").is_err());
+        let t1 = trailing_hidden_name(1);
+        assert_eq!(t1.as_str(), "~1");
+        assert!(is_hidden(&t1) && crate::parse::parse_expr("~1").is_err());
+        assert!(t1 > Sym::new("z_9") && t1 > Sym::new("Z"));
         // An element's name is the element as printed.
         let element = element_name(&Sym::new("x"), &[1, 2]);
         assert_eq!(element, Sym::new(&crate::parse::parse_expr("x[1, 2]").unwrap().to_string()));

@@ -227,6 +227,13 @@ pub fn tick() {
     }
 }
 
+/// How many steps [`tick`] has counted on this thread so far (wrapping): the work of a
+/// walk that builds nothing, which a [`within`] budget does not see, is the difference
+/// of two readings.
+pub fn ticks() -> u64 {
+    TICKS.with(Cell::get)
+}
+
 fn check_time() {
     let b = BUDGET.with(Cell::get);
     if let (Some(t), Some(start)) = (b.limits.timeout, b.start) {

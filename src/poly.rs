@@ -743,11 +743,13 @@ impl Poly {
         (c, p)
     }
 
-    /// The largest monomial dividing every term.
+    /// The largest monomial dividing every term; `1` for the zero polynomial.
     pub fn monomial_gcd(&self) -> Monomial {
         let mut it = self.terms.iter().map(|(m, _)| m);
-        let first = it.next().cloned().unwrap_or_default();
-        it.fold(first, |g, m| g.gcd(m))
+        // No terms: every monomial divides them, and `1` is the one that takes nothing
+        // out (dividing by it is the identity), so callers need no case for zero.
+        let Some(first) = it.next() else { return Monomial::default() };
+        it.fold(first.clone(), |g, m| g.gcd(m))
     }
 
     /// Exact division by a monomial that divides every term.

@@ -16,8 +16,6 @@
 //! assert_eq!(out.render(Format::Text), "p*(1 - p)\n");
 //! ```
 
-use std::collections::HashSet;
-
 use crate::check::{self, CheckReport};
 use crate::codegen;
 use crate::defs::Problem;
@@ -25,7 +23,7 @@ use crate::derivation::Derivation;
 
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::{self, Env};
-use crate::expr::{Expr, Func, Node, Sym};
+use crate::expr::{self, Expr, Func, Node, Sym, Walk};
 use crate::func;
 use crate::matrix::{self, Options};
 use crate::output::{Checked, Output};
@@ -336,13 +334,9 @@ fn point(at: &str) -> Result<Env> {
 /// a built-in, with a caret under the first call in the program, or else in the `lets`.
 fn typos(p: &Problem, more: &[Expr], program: &str, lets: &[String]) -> Vec<Error> {
     let mut out: Vec<Error> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut stack: Vec<Expr> =
+    let roots: Vec<Expr> =
         p.defs.iter().map(|d| d.body.clone()).chain([p.target.clone()]).chain(more.iter().cloned()).collect();
-    while let Some(e) = stack.pop() {
-        if !seen.insert(e.id()) {
-            continue;
-        }
+    expr::walk(&roots, |e| {
         if let Node::Call(Func::Abstract(a), _) = e.node() {
             let name = a.name.as_str();
             if let Some(f) = func::suggest(name) {
@@ -356,8 +350,8 @@ fn typos(p: &Problem, more: &[Expr], program: &str, lets: &[String]) -> Vec<Erro
                 }
             }
         }
-        stack.extend(e.children());
-    }
+        Walk::Descend
+    });
     out
 }
 

@@ -54,7 +54,10 @@ pub fn gradient(e: &Expr, vars: &[Sym]) -> Option<Vec<Expr>> {
             }
         }
     }
-    Some(vars.iter().map(|v| results.remove(v).unwrap_or_else(Expr::zero)).collect())
+    // A variable has no adjoint where it does not occur (or its adjoint's terms cancel):
+    // its derivative is zero. A variable asked for twice (`--wrt x,x`) gets its
+    // derivative twice, so the entry is read, not taken.
+    Some(vars.iter().map(|v| results.get(v).cloned().unwrap_or_else(Expr::zero)).collect())
 }
 
 /// The nodes of `e` that may hold one of the variables in `mask`, children before

@@ -95,3 +95,11 @@ fn every_builtin() {
 fn differentiating_a_free_expression_gives_zero() {
     assert_eq!(check_diff("y^2 + sin(y)", "x"), "0");
 }
+
+#[test]
+fn a_variable_asked_for_twice_gets_its_derivative_twice() {
+    // The reverse pass gives the gradient; it once gave a repeated variable 0.
+    let r = crate::support::run(&["grad", "x*y", "--wrt", "x,y,x", "--check"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.lines().collect::<Vec<_>>(), ["y", "x", "y"]);
+}

@@ -563,3 +563,20 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_sum_whose_range_overflows_is_not_expanded() {
+    // hi - lo is more than an i64 holds: the sum stays (it once overflowed).
+    let r = crate::support::run(&[
+        "diff",
+        "sum(k=-9223372036854775808..9223372036854775807, x[k])",
+        "--wrt",
+        "x[1]",
+        "--size",
+        "K=3",
+    ]);
+    assert!(!r.stderr.contains("internal"), "{}", r.stderr);
+    let lo = deriv::parse("sum(k=-9223372036854775808..9223372036854775807, x[k])").unwrap();
+    let sizes = deriv::diff::parse_sizes("K=3").unwrap();
+    assert_eq!(deriv::diff::expand_sums(&lo, &sizes), lo);
+}

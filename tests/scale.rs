@@ -2,10 +2,15 @@
 //! shared intermediates is a small multiple of the function (the cheap-gradient
 //! principle), deep compositions differentiate in linear size, and a chain of
 //! definitions each using the one before twice (a DAG whose tree doubles per level) is
-//! differentiated, walked and simplified in work linear in its levels, within the limits.
+//! differentiated (by a variable, or by an element with deltas resolved and sums
+//! expanded), walked, generated as code and simplified in work linear in its levels,
+//! within the limits.
 
-use deriv::expr::{self, Expr};
-use deriv::Sym;
+use deriv::codegen::{self, Kernel};
+use deriv::defs::Problem;
+use deriv::diff::{self, Wrt};
+use deriv::expr::{self, Expr, Func, Node, Walk};
+use deriv::{limits, Sym};
 
 use crate::support::{run, run_with_stdin};
 
@@ -161,5 +166,83 @@ fn a_doubling_chain_of_30_levels_stops_within_its_limits() {
             "{args:?}: {}",
             r.stderr
         );
+    }
+}
+
+/// What `work` costs: its result, and the steps it took (`limits::ticks`: each
+/// construction, found or new, and each node a walk visits).
+fn steps<T>(work: impl FnOnce() -> T) -> (T, u64) {
+    let before = limits::ticks();
+    let r = work();
+    (r, limits::ticks().wrapping_sub(before))
+}
+
+/// The doubling chain over an indexed variable: `a0 = sum(k, w[k]*x[k])`, then
+/// `ak = a(k-1)^2 + a(k-1)`.
+fn indexed_chain(n: usize) -> String {
+    doubling_chain(n).replacen("sin(x)", "sum(k, w[k]*x[k])", 1)
+}
+
+/// Whether a call `f` with `pred(f)` occurs in `e`.
+fn calls(e: &Expr, pred: impl Fn(&Func) -> bool) -> bool {
+    expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Call(f, _) if pred(f) => Walk::Stop,
+        _ => Walk::Descend,
+    })
+}
+
+#[test]
+fn index_notation_on_a_doubling_chain_does_work_linear_in_its_dag() {
+    let sizes = diff::parse_sizes("K=3").unwrap();
+    let by_xj = Wrt::Indexed(Sym::new("x"), vec![Expr::var("j")]);
+    let by_x2 = Wrt::Indexed(Sym::new("x"), vec![Expr::int(2)]);
+    for n in [10, 20, 30] {
+        let e = Problem::load(&[], &indexed_chain(n)).unwrap().inlined_target();
+        // By `x[j]`: deltas resolved (`d a0/d x[j]` is `w[j]`) across the shared levels.
+        let (d, resolving) = steps(|| diff::diff_wrt(&e, &by_xj));
+        assert!(!calls(&d, |f| matches!(f, Func::Delta)), "{n} levels: a delta is left");
+        // Sums expanded (`--size K=3`), then by `x[2]`.
+        let (expanded, expanding) = steps(|| diff::expand_sums(&e, &sizes));
+        assert!(!calls(&expanded, |f| matches!(f, Func::Sum(_))), "{n} levels: a sum is left");
+        let (d2, concrete) = steps(|| diff::diff_wrt(&expanded, &by_x2));
+        assert!(calls(&d2, |f| matches!(f, Func::Indexed(w) if w.as_str() == "w")), "{n} levels: no w[2]");
+        let (e, d, d2) = (dag_weight(&e), dag_weight(&d), dag_weight(&d2));
+        eprintln!(
+            "{n} levels: resolving {resolving}, expanding {expanding}, concrete {concrete} steps; dags {e}, {d}, {d2}"
+        );
+        assert!(resolving <= 20 * (e + d), "{n} levels: {resolving} steps to resolve deltas in {d}");
+        assert!(expanding <= 20 * e, "{n} levels: {expanding} steps to expand sums in {e}");
+        assert!(concrete <= 20 * (e + d2), "{n} levels: {concrete} steps for {d2}");
+    }
+}
+
+#[test]
+fn code_for_a_doubling_chain_is_generated_in_work_linear_in_its_dag() {
+    let x = Sym::new("x");
+    for n in [10, 20, 30] {
+        // An abstract function at the bottom is found by a walk of the DAG.
+        let src = doubling_chain(n).replacen("sin(x)", "g(x)", 1);
+        let (k, finding) = steps(|| codegen::kernel(&src, &["x"], "f"));
+        assert!(k.is_err(), "{n} levels: g(x) generated");
+        // The chain's code: its stable form, shared subexpressions and the uses of each
+        // local are found per node. (The comments print the source and the partials as
+        // text, a tree: here they are short.)
+        let e = Problem::load(&[], &doubling_chain(n)).unwrap().inlined_target();
+        let k = Kernel {
+            name: "f".into(),
+            inputs: vec![x.clone()],
+            wrt: vec![x.clone()],
+            forward: e.clone(),
+            partials: vec![Expr::var("y")],
+            output: Sym::new("y"),
+            grad: Sym::new("grad"),
+            source: Expr::var("x"),
+        };
+        let (code, generating) = steps(|| codegen::rust(&k));
+        let w = dag_weight(&e);
+        eprintln!("{n} levels: finding {finding}, generating {generating} steps, {} bytes; dag {w}", code.len());
+        assert!(finding <= 20 * w, "{n} levels: {finding} steps to find g in {w}");
+        assert!(generating <= 50 * w, "{n} levels: {generating} steps to generate {w}");
+        assert!(code.len() <= 40 * w as usize, "{n} levels: {} bytes of code for {w}", code.len());
     }
 }

@@ -28,7 +28,7 @@ use crate::cse;
 use crate::defs::Problem;
 use crate::diff;
 use crate::error::{Error, ErrorKind, Result, Ungenerable};
-use crate::expr::{Expr, Func, IdHash, Node, Sym};
+use crate::expr::{self, Expr, Func, IdMap, Node, Sym, Walk};
 use crate::simplify::{self, Form, Names};
 use crate::stable::{self, Block};
 use emit::{Fresh, Printer};
@@ -93,7 +93,9 @@ impl Kernel {
         let pick = |cands: &[&str], avoid: &[Sym]| {
             let taken = |s: &str| inputs.iter().chain(avoid).any(|v| v.as_str() == s) || s == name;
             let first = cands.iter().find(|c| !taken(c)).map(|c| (*c).to_owned());
-            Sym::new(&first.unwrap_or_else(|| (1..).map(|n| format!("y{n}_")).find(|c| !taken(c)).unwrap_or_default()))
+            Sym::new(&first.unwrap_or_else(|| {
+                (1..).map(|n| format!("y{n}_")).find(|c| !taken(c)).expect("finitely many names are taken")
+            }))
         };
         let output = pick(&["y", "out", "y_out", "y_saved"], &[]);
         let grad = pick(&["grad", "grad_y", "dy", "g_out"], std::slice::from_ref(&output));
@@ -105,28 +107,30 @@ impl Kernel {
 }
 
 /// An error unless every call in `e` is a built-in function. Each node is looked at
-/// once: a DAG of definitions used twice each is exponentially larger as a tree.
+/// once ([`expr::walk`]): a DAG of definitions used twice each is exponentially larger
+/// as a tree.
 fn generable(e: &Expr) -> Result<()> {
-    let mut stack = vec![e.clone()];
-    let mut seen: HashSet<u64, IdHash> = HashSet::default();
-    while let Some(x) = stack.pop() {
-        if !seen.insert(x.id()) {
-            continue;
-        }
-        if let Node::Call(f, _) = x.node() {
-            let what = match f {
-                Func::Builtin(_) => None,
-                Func::Abstract(a) => Some(Ungenerable::Abstract(a.name.to_string())),
-                Func::Indexed(b) => Some(Ungenerable::Indexed(b.to_string())),
-                Func::Sum(_) | Func::Prod(_) | Func::Delta => Some(Ungenerable::Call(f.name().to_string())),
-            };
-            if let Some(what) = what {
-                return Err(Error::new(ErrorKind::NotGenerable(what)));
+    let mut found = None;
+    expr::walk(std::slice::from_ref(e), |x| {
+        found = match x.node() {
+            Node::Call(Func::Builtin(_), _) => None,
+            Node::Call(Func::Abstract(a), _) => Some(Ungenerable::Abstract(a.name.to_string())),
+            Node::Call(Func::Indexed(b), _) => Some(Ungenerable::Indexed(b.to_string())),
+            Node::Call(f @ (Func::Sum(_) | Func::Prod(_) | Func::Delta), _) => {
+                Some(Ungenerable::Call(f.name().to_string()))
             }
+            _ => None,
+        };
+        if found.is_some() {
+            Walk::Stop
+        } else {
+            Walk::Descend
         }
-        stack.extend(x.children());
+    });
+    match found {
+        Some(what) => Err(Error::new(ErrorKind::NotGenerable(what))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The source of `k` in Rust.
@@ -175,9 +179,9 @@ fn body(
     // `grad * y * t1` rather than `t1 * grad * y`.
     let mut rename: HashMap<Sym, Expr> = HashMap::new();
     for (i, n) in st.blocks.iter().map(|(n, _)| n).chain(shared.defs.iter().map(|(n, _)| n)).enumerate() {
-        rename.insert(n.clone(), Expr::var(&format!("~{}", i + 1)));
+        rename.insert(n.clone(), Expr::sym(expr::trailing_hidden_name(i + 1)));
     }
-    let renamed = |e: &Expr| crate::expr::substitute_all(e, &rename);
+    let renamed = |e: &Expr| expr::substitute_all(e, &rename);
     let new_name = |n: &Sym| match rename.get(n).map(Expr::node) {
         Some(Node::Var(s)) => s.clone(),
         _ => n.clone(),
@@ -199,10 +203,7 @@ fn body(
     debug_assert_eq!(all.len() - n_args, results.len());
     defs.extend(shared.defs.into_iter().map(|(n, e)| (n, Def::Expr(e))));
     let defs = in_dependency_order(defs);
-    let mut uses: HashMap<Sym, usize> = HashMap::new();
-    for e in defs.iter().flat_map(|(_, d)| d.exprs()).chain(&results) {
-        count_uses(e, &mut uses);
-    }
+    let uses = count_uses(defs.iter().flat_map(|(_, d)| d.exprs()).chain(&results));
     let mut p = Printer {
         lang,
         names: names.clone(),
@@ -270,12 +271,35 @@ fn in_dependency_order(mut defs: Vec<(Sym, Def)>) -> Vec<(Sym, Def)> {
     out
 }
 
-/// How many times each variable occurs in `e`, counted in the tree.
-fn count_uses(e: &Expr, uses: &mut HashMap<Sym, usize>) {
-    match e.node() {
-        Node::Var(s) => *uses.entry(s.clone()).or_default() += 1,
-        _ => e.children().iter().for_each(|c| crate::limits::deep(|| count_uses(c, uses))),
+/// How many times each variable occurs in `exprs`, counted in the trees they are
+/// written out as (a block used twice is written twice if inlined). Each distinct node
+/// is looked at once: how often it occurs in the trees is the sum of its parents' counts
+/// (a root's starts at how often it is given), found parents first, in reverse
+/// [`expr::post_order`].
+fn count_uses<'a>(exprs: impl IntoIterator<Item = &'a Expr>) -> HashMap<Sym, usize> {
+    let roots: Vec<Expr> = exprs.into_iter().cloned().collect();
+    let mut times: IdMap<usize> = IdMap::default();
+    for r in &roots {
+        *times.entry(r.id()).or_default() += 1;
     }
+    let mut uses: HashMap<Sym, usize> = HashMap::new();
+    for x in expr::post_order(&roots, |_| true).iter().rev() {
+        crate::limits::tick();
+        let n = *times.get(&x.id()).expect("every parent of a node comes before it, and has counted it");
+        match x.node() {
+            Node::Var(s) => {
+                let u = uses.entry(s.clone()).or_default();
+                *u = u.saturating_add(n);
+            }
+            _ => {
+                for c in x.children().iter() {
+                    let t = times.entry(c.id()).or_default();
+                    *t = t.saturating_add(n);
+                }
+            }
+        }
+    }
+    uses
 }
 
 /// The code names of the inputs in `lang`: reserved words get a trailing `_`.
