@@ -9,7 +9,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::eval::{self, Env, Model};
 use crate::expr::{Expr, Sym};
-/// The generator the points are drawn from (it lives in [`crate::rng`], below evaluation).
+/// The generator the points are drawn from (it lives in `crate::rng`, below evaluation).
 pub use crate::rng::Rng;
 
 /// The outcome of a numeric check.
@@ -111,6 +111,18 @@ impl Scales {
             })
             .collect()
     }
+}
+
+/// Checks that `df` is the derivative of `f` along `x`, at 16 random points (seeded, so
+/// the same on every run): [`check_chain`] for one derivative.
+///
+/// ```
+/// let (f, df): (deriv::Expr, deriv::Expr) = ("x*sin(x)".parse()?, "sin(x) + x*cos(x)".parse()?);
+/// assert!(deriv::check(&f, &df, &deriv::Sym::new("x"))?.max_error < 1e-12);
+/// # Ok::<(), deriv::Error>(())
+/// ```
+pub fn check(f: &Expr, df: &Expr, x: &Sym) -> Result<CheckReport> {
+    check_chain(&[f.clone(), df.clone()], x, 16, 1)
 }
 
 /// Checks that each `derivs[k + 1]` is the derivative of `derivs[k]` along `x`,

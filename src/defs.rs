@@ -28,7 +28,7 @@ pub struct Definition {
 }
 
 /// How deep an expression may nest once definitions are inlined. The parser bounds
-/// nesting within one statement ([`parse::MAX_DEPTH`]); a chain of definitions, each
+/// nesting within one statement (`parse::MAX_DEPTH`); a chain of definitions, each
 /// one level deeper than the last, is bounded here, so every later stage works on
 /// expressions of bounded depth.
 pub const MAX_DEPTH: u32 = 10_000;
@@ -157,7 +157,7 @@ impl Problem {
         self.index.get(name).map(|&i| &self.defs[i])
     }
 
-    /// `wrt` as a variable to differentiate by: a name ([`parse::check_variable`]) that
+    /// `wrt` as a variable to differentiate by: a name (`parse::check_variable`) that
     /// is not defined here.
     pub fn variable(&self, wrt: &str) -> Result<Sym> {
         let x = parse::check_variable(wrt)?;
@@ -307,7 +307,7 @@ impl Problem {
     /// Every definition with its body fully inlined, in the order given except that the
     /// target's own definition comes first: it is the output a result is most naturally
     /// written in. These are the names the simplifier may use (`Problem::names`, in
-    /// [`crate::names`], hands them over).
+    /// `crate::names`, hands them over).
     pub fn inlined_defs(&self) -> Vec<(Sym, Expr)> {
         let mut defs: Vec<(Sym, Expr)> = self
             .defs

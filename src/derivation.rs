@@ -5,7 +5,7 @@
 //! power or chain rule) with the inner derivatives left as `d/dz(...)`, those inner
 //! derivatives evaluated, the terms collected, the result simplified, and the result in
 //! terms of the names already computed. The calculus steps take their partials from the
-//! table in [`crate::rules`] and their labels from its [`Rule`]s. Steps are [`Term`]s, a
+//! table in `crate::rules` and their labels from its `Rule`s. Steps are [`Term`]s, a
 //! small display tree that can hold unevaluated derivatives; every step can be evaluated
 //! numerically (inner derivatives by dual numbers), which the tests use to hold each line
 //! equal to the one before.

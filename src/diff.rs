@@ -2,7 +2,7 @@
 //! element `x[j]`.
 //!
 //! At a sum, product, power or call the derivative is `∂node/∂child * d(child)` summed
-//! over the children, the partials taken from the table in [`crate::rules`] (a built-in's
+//! over the children, the partials taken from the table in `crate::rules` (a built-in's
 //! from its row of `FUNCS`, an abstract function's as `g'(z)` or `f'[1](x, y)`); a power
 //! whose base and exponent both vary is written by logarithmic differentiation. This
 //! module adds what depends on the target: variables, names whose derivatives are given,

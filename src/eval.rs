@@ -419,7 +419,7 @@ fn element_value(key: &Sym) -> f64 {
     0.2 + 1.2 * ((h >> 11) as f64 / (1u64 << 53) as f64)
 }
 
-/// The value of `e` at `env`, computed in the stable forms of [`crate::stable`]: the
+/// The value of `e` at `env`, computed in the stable forms of `crate::stable`: the
 /// sigmoid, softplus, log-sum-exp and softmax stay finite for large inputs
 /// (`e^z/(1 + e^z)` is 1 at `z = 800`, not `inf/inf`), as in generated code.
 pub fn eval(e: &Expr, env: &Env) -> Result<f64> {

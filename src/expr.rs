@@ -103,19 +103,19 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
 /// variable of its own: the simplifier's built-in outputs (`#0`), the stable form's
 /// blocks (`#b1`), `--assume` facts (`#assume0`). `tag` keeps the users apart, `n`
 /// numbers the names of one user.
-pub fn hidden_name(tag: &str, n: usize) -> Sym {
+pub(crate) fn hidden_name(tag: &str, n: usize) -> Sym {
     Sym::new(&format!("#{tag}{n}"))
 }
 
 /// A name that no input can spell (`~` is no character of the grammar) and that sorts
 /// after every ASCII name, so canonical products put it last: the code generator's
 /// intermediates (`~1`, `~2`, numbered by `n`), so that `grad*y*t1` reads inputs first.
-pub fn trailing_hidden_name(n: usize) -> Sym {
+pub(crate) fn trailing_hidden_name(n: usize) -> Sym {
     Sym::new(&format!("~{n}"))
 }
 
 /// Whether `s` is a [`hidden_name`] or a [`trailing_hidden_name`].
-pub fn is_hidden(s: &Sym) -> bool {
+pub(crate) fn is_hidden(s: &Sym) -> bool {
     s.as_str().starts_with(['#', '~'])
 }
 
@@ -123,13 +123,13 @@ pub fn is_hidden(s: &Sym) -> bool {
 /// `(1, 2)`: the key of its value in an evaluation's variables, and the name it has
 /// where it is a name of its own (the variable a derivative is taken by). It is the
 /// element as printed, so it cannot clash with a plain variable.
-pub fn element_name(base: &Sym, index: &[impl fmt::Display]) -> Sym {
+pub(crate) fn element_name(base: &Sym, index: &[impl fmt::Display]) -> Sym {
     let index: Vec<String> = index.iter().map(ToString::to_string).collect();
     Sym::new(&format!("{base}[{}]", index.join(",")))
 }
 
 /// Whether `s` is an [`element_name`].
-pub fn is_element_name(s: &Sym) -> bool {
+pub(crate) fn is_element_name(s: &Sym) -> bool {
     s.as_str().contains('[')
 }
 
@@ -182,7 +182,7 @@ impl Func {
     }
 
     /// A sum or product over the index `k` instead; any other function as it is.
-    pub fn rebind(&self, k: Sym) -> Func {
+    pub(crate) fn rebind(&self, k: Sym) -> Func {
         match self {
             Func::Sum(_) => Func::Sum(k),
             Func::Prod(_) => Func::Prod(k),
@@ -777,12 +777,12 @@ impl Expr {
     }
 
     /// The variable summary of `vars` together, for [`Expr::may_contain_any`].
-    pub fn summary(vars: &[Sym]) -> u64 {
+    pub(crate) fn summary(vars: &[Sym]) -> u64 {
         vars.iter().fold(0, |m, v| m | v.bloom())
     }
 
     /// Whether any variable of a [`Expr::summary`] may occur here (constant time).
-    pub fn may_contain_any(&self, summary: u64) -> bool {
+    pub(crate) fn may_contain_any(&self, summary: u64) -> bool {
         self.0.syms & summary != 0
     }
 
@@ -1108,7 +1108,7 @@ impl Expr {
     /// (used for sums below a fraction bar) `c` may be a fraction, so `1/(x/2 + 1/2)` is
     /// `2/(1 + x)`; otherwise only integer coefficients are factored, so `x + 0.5*x^3`
     /// keeps its look. `2 - 2*x` is `2*(1 - x)`, `-1 - a` is `-(1 + a)`.
-    pub fn primitive(&self, fractions: bool) -> Option<(Rational, Expr)> {
+    pub(crate) fn primitive(&self, fractions: bool) -> Option<(Rational, Expr)> {
         let Node::Add(ts) = self.node() else { return None };
         let coeffs: Vec<Rational> = ts.iter().map(Expr::coeff).collect();
         // The common case, cheaply: a term with coefficient 1 (or an integer sum with a
@@ -1322,7 +1322,7 @@ fn assume_nonzero(b: &Expr) {
 /// Runs `work`, and lists the expressions that products built meanwhile cancelled
 /// against themselves (`x/x = 1`, `(a + b)^2/(a + b)^2 = 1`): the result holds only
 /// where each is not zero. That is deriv's convention, and `--steps` says so.
-pub fn with_assumptions<T>(work: impl FnOnce() -> T) -> (T, Vec<Expr>) {
+pub(crate) fn with_assumptions<T>(work: impl FnOnce() -> T) -> (T, Vec<Expr>) {
     /// Puts back the outer listener however `work` ends (a limit unwinds through it).
     struct Listening(Option<Vec<Expr>>);
     impl Drop for Listening {
@@ -1362,7 +1362,7 @@ thread_local! {
 const DEEP: u32 = 12;
 
 /// The canonical total order on expressions.
-pub fn cmp_expr(a: &Expr, b: &Expr) -> Ordering {
+pub(crate) fn cmp_expr(a: &Expr, b: &Expr) -> Ordering {
     if a == b {
         return Ordering::Equal;
     }
@@ -1555,7 +1555,7 @@ pub fn rebuild(e: &Expr, children: &[Expr]) -> Expr {
 }
 
 /// [`rebuild`], or `e` itself when every child is the one it has.
-pub fn with_children(e: &Expr, children: &[Expr]) -> Expr {
+pub(crate) fn with_children(e: &Expr, children: &[Expr]) -> Expr {
     if e.children().iter().eq(children) {
         e.clone()
     } else {
@@ -1597,7 +1597,7 @@ pub fn replace(e: &Expr, from: &Expr, to: &Expr) -> Expr {
 
 /// An index name for renaming `k`, free in none of `exprs` and not in `taken`: `k1`,
 /// `k2`, ...
-pub fn fresh_index(k: &Sym, exprs: &[&Expr], taken: &[Sym]) -> Sym {
+pub(crate) fn fresh_index(k: &Sym, exprs: &[&Expr], taken: &[Sym]) -> Sym {
     (1u64..)
         .map(|n| Sym::new(&format!("{k}{n}")))
         .find(|c| !taken.contains(c) && !exprs.iter().any(|e| e.contains(c)))
@@ -1621,7 +1621,7 @@ pub fn index_vars(e: &Expr) -> Vec<Sym> {
 }
 
 /// The names of the indexed variables used in `e` (`x` of `x[j]`), in order of appearance.
-pub fn index_names(e: &Expr) -> Vec<Sym> {
+pub(crate) fn index_names(e: &Expr) -> Vec<Sym> {
     let mut out: Vec<Sym> = Vec::new();
     walk(std::slice::from_ref(e), |x| {
         if let Node::Call(Func::Indexed(n), _) = x.node() {
@@ -1648,7 +1648,7 @@ pub fn substitute_all(e: &Expr, map: &HashMap<Sym, Expr>) -> Expr {
 
 /// [`substitute_all`] with a memo of node results kept by the caller: valid as long as
 /// `map` is the same.
-pub fn substitute_all_memo(e: &Expr, map: &HashMap<Sym, Expr>, memo: &mut IdMap<Expr>) -> Expr {
+pub(crate) fn substitute_all_memo(e: &Expr, map: &HashMap<Sym, Expr>, memo: &mut IdMap<Expr>) -> Expr {
     let mask = map.keys().fold(0u64, |m, s| m | s.bloom());
     // (A node without any of the names is its own answer, and is not remembered.)
     if e.0.syms & mask == 0 {

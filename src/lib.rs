@@ -1,18 +1,46 @@
 //! deriv: symbolic differentiation that prints derivatives the way people write them.
 //!
-//! The pipeline is text → [`parse()`] → [`Expr`] (canonical by construction) → [`diff()`] →
-//! printers ([`print::text`], [`print::latex`]), with every derivative checkable
-//! numerically against forward-mode dual numbers ([`check`]).
-//!
-//! The sigmoid, differentiated and checked (this is `examples/sigmoid.rs`):
+//! SymPy simplifies the derivative of the sigmoid `e^z/(1+e^z)` to
+//! `exp(z)/(exp(2*z) + 2*exp(z) + 1)`; a person writes `p(1 - p)`, the derivative in
+//! terms of what the forward pass already computed. deriv finds such forms itself, for
+//! functions nobody listed, and proves every one numerically:
 //!
 //! ```
 #![doc = include_str!("../examples/sigmoid.rs")]
 //! ```
+//!
+//! # The pipeline
+//!
+//! Text is read by [`parse()`] (one expression) or [`Problem::load`] (definitions, ending
+//! in the expression to differentiate) into an [`Expr`]: a hash-consed DAG, canonical by
+//! construction. [`diff()`] and [`gradient()`] differentiate it (forward and reverse
+//! accumulation over one table of rules); [`simplify()`] searches for the cheapest form,
+//! in terms of the problem's names where that is cheaper; [`derivative()`] and
+//! [`derivation()`] do all of it at once, as `deriv diff` and `deriv diff --steps` do.
+//! The printers ([`print::text`], which reads back, and [`print::latex`]), the code
+//! generator ([`codegen`]) and notes ([`note`]) write the results, and [`check()`]
+//! verifies a derivative against forward-mode dual numbers ([`mod@check`], [`eval`]).
+//! [`request`] answers the command line's requests and [`output`] renders them.
+//!
+//! # Limits
+//!
+//! Work that could explode runs within [`limits::with_limits`] (a node count and a
+//! timeout). Input as deep as the parser accepts (2,000 levels within an expression,
+//! 10,000 with definitions inlined) needs no more than a default 2 MiB thread stack:
+//! recursive stages move to a fresh stack segment when the current one runs low.
+//!
+//! # Features
+//!
+//! `cli` (on by default) builds the `deriv` binary and its argument parser (clap); the
+//! library itself needs none of it: `cargo build --lib --no-default-features`.
 
-pub mod assume;
+#![deny(missing_docs, rustdoc::broken_intra_doc_links)]
+
+pub(crate) mod assume;
 pub mod check;
+// The command line (the `deriv` binary and its in-process tests): not an API.
 #[cfg(feature = "cli")]
+#[doc(hidden)]
 pub mod cli;
 pub mod codegen;
 pub mod cse;
@@ -23,28 +51,34 @@ pub mod error;
 pub mod eval;
 pub mod expr;
 pub mod func;
+// Entry points for the fuzz targets in `fuzz/`: not an API.
+#[doc(hidden)]
 pub mod fuzz;
 pub mod limits;
 pub mod matrix;
-pub mod names;
+pub(crate) mod names;
 pub mod note;
 pub mod number;
 pub mod output;
-pub mod parse;
-pub mod poly;
-pub mod prec;
+pub(crate) mod parse;
+pub(crate) mod poly;
+pub(crate) mod prec;
 pub mod print;
 pub mod request;
 pub mod reverse;
-pub mod rng;
-pub mod rules;
+pub(crate) mod rng;
+pub(crate) mod rules;
 pub mod simplify;
-pub mod stable;
+pub(crate) mod stable;
 
+pub use check::check;
+pub use defs::Problem;
+pub use derivation::Derivation;
 pub use diff::{diff, diff_n, gradient};
 pub use error::{Error, ErrorKind, Result};
 pub use expr::{Expr, Node, Sym};
 pub use matrix::{hessian, jacobian};
+pub use simplify::simplify;
 
 /// Parses one expression in deriv's syntax.
 pub fn parse(src: &str) -> Result<Expr> {

@@ -7,7 +7,7 @@
 //! construction (found or new) and every step of a walk over an expression [`tick`]s,
 //! and every [`CLOCK_EVERY`] ticks the clock is read, so work that only revisits nodes
 //! already there still ends in time. Loops that do long work without building nodes
-//! (polynomial arithmetic) call [`check`]. When a limit is passed the work is abandoned
+//! (polynomial arithmetic) call `check`. When a limit is passed the work is abandoned
 //! by unwinding, without running the panic hook, to the nearest [`with_limits`], which
 //! returns [`Exceeded`]. Outside [`with_limits`] nothing is limited, so library calls
 //! behave as before unless the caller opts in; the command line always does.
@@ -88,15 +88,15 @@ struct WorkSpent;
 /// recursive stage calls it once per level, so recursion as deep as the parser and
 /// `defs.rs` allow fits on any thread's stack, the default 2 MiB of a spawned thread
 /// included.
-pub fn deep<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn deep<R>(f: impl FnOnce() -> R) -> R {
     stacker::maybe_grow(RED_ZONE, SEGMENT, f)
 }
 
 /// The stack [`deep`] wants left before it recurses: more than any one level uses.
-pub const RED_ZONE: usize = 128 * 1024;
+pub(crate) const RED_ZONE: usize = 128 * 1024;
 
 /// The size of each stack segment [`deep`] adds.
-pub const SEGMENT: usize = 4 * 1024 * 1024;
+pub(crate) const SEGMENT: usize = 4 * 1024 * 1024;
 
 /// one takes no more than the outer has left), and the outer [`with_limits`] still holds.
 pub fn within<T>(budget: u64, work: impl FnOnce() -> T) -> (Option<T>, u64) {
@@ -119,7 +119,7 @@ pub fn within<T>(budget: u64, work: impl FnOnce() -> T) -> (Option<T>, u64) {
 /// Runs `work` and says how many units of the innermost [`within`] budget it spent (0
 /// outside any). A cache charges a hit what the miss cost, so that what a budgeted
 /// search achieves does not depend on what earlier work left in the cache.
-pub fn metered<T>(work: impl FnOnce() -> T) -> (T, u64) {
+pub(crate) fn metered<T>(work: impl FnOnce() -> T) -> (T, u64) {
     let before = WORK.with(Cell::get);
     let v = work();
     let after = WORK.with(Cell::get);
@@ -128,7 +128,7 @@ pub fn metered<T>(work: impl FnOnce() -> T) -> (T, u64) {
 
 /// A memo hit recorded with [`metered`]'s count: the value, once the work it cost is
 /// charged again.
-pub fn recall<V: Clone>(hit: Option<&(V, u64)>) -> Option<V> {
+pub(crate) fn recall<V: Clone>(hit: Option<&(V, u64)>) -> Option<V> {
     hit.map(|(v, work)| {
         spend_work(*work);
         v.clone()
@@ -136,7 +136,8 @@ pub fn recall<V: Clone>(hit: Option<&(V, u64)>) -> Option<V> {
 }
 
 /// Whether the innermost [`within`] budget (if any) has work left.
-pub fn work_left() -> bool {
+#[cfg(test)]
+fn work_left() -> bool {
     WORK.with(Cell::get) != Some(0)
 }
 
@@ -148,7 +149,7 @@ fn spend() {
 /// Spends `n` units of the innermost [`within`] budget, unwinding to it when fewer are
 /// left; and gives up when the time is out. Arithmetic whose cost grows with the size of
 /// its numbers charges that size.
-pub fn spend_work(n: u64) {
+pub(crate) fn spend_work(n: u64) {
     let left = WORK.with(Cell::get);
     if let Some(left) = left {
         if left < n {
@@ -205,7 +206,7 @@ pub(crate) fn charge_node() {
 
 /// Gives up when the time is out. Long loops that build no nodes call this (and spend
 /// one unit of a [`within`] budget).
-pub fn check() {
+pub(crate) fn check() {
     spend();
     check_time();
 }
@@ -244,7 +245,7 @@ fn check_time() {
 }
 
 /// Gives up when a result of `n` nodes, written out, would be more than `max_nodes`.
-pub fn check_size(n: u64) {
+pub(crate) fn check_size(n: u64) {
     if let Some(max) = max_nodes() {
         if n > max {
             give_up(Exceeded::Nodes(max));

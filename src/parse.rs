@@ -41,6 +41,15 @@ pub fn parse_program(src: &str) -> Result<Vec<Statement>> {
     p.program()
 }
 
+/// `"x*sin(x)".parse::<Expr>()`: the same as [`crate::parse()`].
+impl std::str::FromStr for Expr {
+    type Err = crate::Error;
+
+    fn from_str(src: &str) -> Result<Expr> {
+        parse_expr(src)
+    }
+}
+
 /// Parses a single expression (no definitions).
 pub fn parse_expr(src: &str) -> Result<Expr> {
     let stmts = parse_program(src)?;

@@ -402,14 +402,6 @@ impl Coef {
         self.mul(&o.recip())
     }
 
-    fn to_f64(&self) -> f64 {
-        use num_traits::ToPrimitive;
-        match self {
-            Coef::Small(n, d) => *n as f64 / *d as f64,
-            Coef::Big(r) => r.to_f64().unwrap_or(f64::NAN),
-        }
-    }
-
     /// The positive `c` with every `x / c` an integer and all of them coprime: the gcd
     /// of the numerators over the lcm of the denominators (zero for none or all zero).
     fn content<'a>(cs: impl Iterator<Item = &'a Coef> + Clone) -> Coef {
@@ -542,11 +534,6 @@ impl Poly {
         self.terms.len()
     }
 
-    /// Whether there are no terms (zero).
-    pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
-    }
-
     /// `self + o`, or `self - o` when `negate`: a merge of the sorted terms.
     fn merge(&self, o: &Poly, negate: bool) -> Poly {
         let (a, b) = (&self.terms, &o.terms);
@@ -668,11 +655,6 @@ impl Poly {
         self.terms.iter().map(|(m, _)| m.degree(v)).max().unwrap_or(0)
     }
 
-    /// The largest total degree of a term.
-    pub fn total_degree(&self) -> u32 {
-        self.terms.iter().map(|(m, _)| m.0.iter().map(|&(_, e)| e).sum()).max().unwrap_or(0)
-    }
-
     /// The coefficients in `v`: `c[k]` multiplies `v^k`; each is free of `v`.
     pub fn coeffs_in(&self, v: Var) -> Vec<Poly> {
         let mut out = vec![Vec::new(); self.degree(v) as usize + 1];
@@ -683,6 +665,7 @@ impl Poly {
     }
 
     /// The inverse of [`Poly::coeffs_in`].
+    #[cfg(test)]
     pub fn from_coeffs_in(v: Var, cs: &[Poly]) -> Poly {
         let mut v_terms = Vec::new();
         for (k, c) in cs.iter().enumerate() {
@@ -716,6 +699,7 @@ impl Poly {
     }
 
     /// The positive rational `c` with `self / c` of coprime integer coefficients.
+    #[cfg(test)]
     pub fn content(&self) -> Rational {
         self.content_coef().to_big()
     }
@@ -758,21 +742,6 @@ impl Poly {
             return self.clone();
         }
         Poly::from_terms(self.terms.iter().filter_map(|(k, c)| Some((k.div(m)?, c.clone()))).collect())
-    }
-
-    /// `self` with `v` replaced by `value`.
-    pub fn subst(&self, v: Var, value: &Poly) -> Poly {
-        let cs = self.coeffs_in(v);
-        // Horner's rule from the top coefficient down.
-        cs.iter().rev().fold(Poly::zero(), |acc, c| acc.mul(value).add(c))
-    }
-
-    /// The value at a point.
-    pub fn eval(&self, vals: &dyn Fn(Var) -> f64) -> f64 {
-        self.terms
-            .iter()
-            .map(|(m, c)| c.to_f64() * m.0.iter().map(|&(v, e)| vals(v).powi(e as i32)).product::<f64>())
-            .sum()
     }
 
     /// The greatest common divisor, normalized; `gcd(0, 0) = 0`.
@@ -1176,11 +1145,6 @@ impl Rat {
     /// The variables that occur.
     pub fn vars(&self) -> BTreeSet<Var> {
         self.num.vars().union(&self.den.vars()).copied().collect()
-    }
-
-    /// The value at a point.
-    pub fn eval(&self, vals: &dyn Fn(Var) -> f64) -> f64 {
-        self.num.eval(vals) / self.den.eval(vals)
     }
 }
 

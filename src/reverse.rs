@@ -6,7 +6,7 @@
 //! each node gets an *adjoint*, the derivative of the whole expression by that node,
 //! built from its parents' adjoints (parents first, in reverse topological order):
 //! `adj(child) += adj(node) * d node / d child`, the partials from the table in
-//! [`crate::rules`] that forward mode uses too. The gradient is the adjoints of the
+//! `crate::rules` that forward mode uses too. The gradient is the adjoints of the
 //! variables. Every adjoint is a shared node, so the result is a DAG whose size is a
 //! small multiple of the input's, as the cheap-gradient principle (Baur–Strassen) says.
 //!

@@ -196,11 +196,6 @@ impl<'e> Local<'e> {
         }
     }
 
-    /// Whether the node has no children (never: a row is an operation).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The child `i` (`i < len()`); for a power, 0 is the base and 1 the exponent.
     pub fn child(&self, i: usize) -> &'e Expr {
         match self.kind {

@@ -7,7 +7,7 @@
 //! otherwise. [`generate`] writes it out: `NAME(inputs)` and
 //! `NAME_backward(inputs, y, grad)`, which returns `grad` times the derivative (a tuple
 //! of them, or out-parameters in C, for several inputs). Each body is computed in the
-//! stable forms of [`crate::stable`], with repeated subexpressions shared through
+//! stable forms of `crate::stable`, with repeated subexpressions shared through
 //! [`crate::cse`]; the source uses only the language's standard library.
 //!
 //! ```
@@ -18,7 +18,7 @@
 //! ```
 
 mod emit;
-pub mod lang;
+pub(crate) mod lang;
 
 use std::collections::{HashMap, HashSet};
 

@@ -16,7 +16,7 @@ use crate::print::{fraction, goes_below, ordered_terms};
 ///
 /// It counts the printed form, a tree, but each distinct node is costed once: a node met
 /// again is its first answer, charged to the work budget (if any) what costing it cost
-/// ([`limits::metered`]), so that a search spends what it would spend costing the tree
+/// (`limits::metered`), so that a search spends what it would spend costing the tree
 /// and finds the same forms, only in time linear in the DAG.
 pub fn cost(e: &Expr, cheap: &HashSet<Expr>) -> u32 {
     Costing { cheap, signed: IdMap::default(), unsigned: IdMap::default() }.cost(e)

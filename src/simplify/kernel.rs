@@ -6,7 +6,7 @@
 //! coefficients seen with `t`: `e^(2*x)` and `e^-x` are `K^2` and `K^-1` of `K = e^x`,
 //! and `e^(-x^2/2)` is `K^-1` of `K = e^(x^2/2)`. Fractional powers become powers of one
 //! root `b^(1/q)` per base, and every other call is an opaque atom. What is left is
-//! polynomial arithmetic, done exactly by [`crate::poly`].
+//! polynomial arithmetic, done exactly by `crate::poly`.
 
 use std::collections::HashMap;
 
@@ -280,7 +280,7 @@ impl Kernels {
     }
 
     /// The expression as a rational function of atoms, or `None` when it divides by zero.
-    pub fn to_rat(&mut self, e: &Expr) -> Option<Rat> {
+    pub fn rat_of(&mut self, e: &Expr) -> Option<Rat> {
         if let Some(r) = self.memo.get(&e.id()) {
             return r.clone();
         }
@@ -302,14 +302,14 @@ impl Kernels {
             Node::Add(ts) => {
                 let mut acc = Rat::constant(Rational::zero());
                 for t in ts {
-                    acc = acc.add(&self.to_rat(t)?);
+                    acc = acc.add(&self.rat_of(t)?);
                 }
                 Some(acc)
             }
             Node::Mul(fs) => {
                 let mut acc = Rat::constant(Rational::one());
                 for f in fs {
-                    acc = acc.mul(&self.to_rat(f)?);
+                    acc = acc.mul(&self.rat_of(f)?);
                 }
                 Some(acc)
             }
@@ -317,7 +317,7 @@ impl Kernels {
                 let r = x.as_num();
                 match r {
                     Some(r) if r.is_integer() && r.numer().abs() <= CFG.max_power.into() => {
-                        self.to_rat(b)?.powi(r.to_integer().to_i32()?)
+                        self.rat_of(b)?.powi(r.to_integer().to_i32()?)
                     }
                     Some(r) if !r.is_integer() && r.numer().abs() <= CFG.max_power.into() => {
                         let q = self.roots.get(b).copied().unwrap_or(r.denom().to_u32()?);

@@ -21,8 +21,8 @@
 
 pub mod config;
 pub mod cost;
-pub mod factor;
-pub mod kernel;
+pub(crate) mod factor;
+pub(crate) mod kernel;
 
 use std::collections::{HashMap, HashSet};
 
@@ -672,7 +672,7 @@ pub fn proved_equal(a: &Expr, b: &Expr) -> bool {
     };
     views.iter().any(|&v| {
         let mut k = Kernels::scan_view(std::slice::from_ref(&d), v);
-        k.to_rat(&d).is_some_and(|r| kernel::pythagorean(&r, &k).is_zero())
+        k.rat_of(&d).is_some_and(|r| kernel::pythagorean(&r, &k).is_zero())
     })
 }
 
@@ -924,7 +924,7 @@ fn normalized(e: &Expr, view: View, max_size: u64) -> Option<Expr> {
 /// [`normalized`] without looking for independent factors: one rational function.
 fn normalized_whole(e: &Expr, view: View, max_size: u64) -> Option<Expr> {
     let mut k = Kernels::scan_view(std::slice::from_ref(e), view);
-    let r = kernel::pythagorean(&k.to_rat(e)?, &k);
+    let r = kernel::pythagorean(&k.rat_of(e)?, &k);
     rat_expr_within(&r, &k, max_size)
 }
 
@@ -1115,13 +1115,13 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Expr>, view: View) -> 
         let mut scope = vec![d.clone(), side.clone(), body.clone()];
         scope.extend(rels[i + 1..].iter().flat_map(|(s, b)| [s.clone(), b.clone()]));
         let mut k = Kernels::scan_with(&scope, &opaque);
-        let r = k.to_rat(&d)?;
-        let b = k.to_rat(&body)?;
-        let n = k.to_rat(&side)?;
+        let r = k.rat_of(&d)?;
+        let b = k.rat_of(&body)?;
+        let n = k.rat_of(&side)?;
         let mut others = vec![r.clone(), n.clone()];
         for (s, b) in &rels[i + 1..] {
-            others.push(k.to_rat(s)?);
-            others.push(k.to_rat(b)?);
+            others.push(k.rat_of(s)?);
+            others.push(k.rat_of(b)?);
         }
         let own_name = &defs[i].0;
         let whole = occurs(&d, &body);
@@ -1143,8 +1143,8 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Expr>, view: View) -> 
         d = rat_expr(&replaced, &k);
         let mut later = Vec::new();
         for (s, b) in &rels[i + 1..] {
-            let s2 = deflate(&k.to_rat(s)?).subst(v, &solution)?;
-            let b2 = deflate(&k.to_rat(b)?).subst(v, &solution)?;
+            let s2 = deflate(&k.rat_of(s)?).subst(v, &solution)?;
+            let b2 = deflate(&k.rat_of(b)?).subst(v, &solution)?;
             later.push((rat_expr(&s2, &k), rat_expr(&b2, &k)));
         }
         // Atoms kept whole (`g(x1*w11 + x2*w21)`, `g(sum(j, x[j]*w[j,k]))`) may contain
