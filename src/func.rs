@@ -1,13 +1,107 @@
 //! The built-in functions as data: one row per function.
 //!
-//! Each row gives the function's name, its numeric value and numeric derivative (used by
-//! the independent dual-number check), its symbolic derivative written in deriv's own
-//! syntax over the argument `u`, its LaTeX form, and its exact value at zero. The
-//! differentiator applies the chain rule once for all rows; adding a function adds a row.
+//! [`Builtin`] names the rows, one variant per row in row order, and [`Builtin::def`] is
+//! the row. Each row gives the function's name, its numeric value and numeric derivative
+//! (used by the independent dual-number check), its symbolic derivative written in
+//! deriv's own syntax over the argument `u`, its LaTeX form, and its exact value at zero.
+//! The differentiator applies the chain rule once for all rows; adding a function adds a
+//! row.
 
 use std::f64::consts::PI;
 
-/// One built-in function of one argument.
+/// A built-in function of one argument: a name for its row of the table.
+///
+/// The variants are in row order (`Builtin::ALL[i]` is the `i`-th row), each named after
+/// its function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Builtin {
+    /// `exp(u)`, also written `e^u`.
+    Exp,
+    /// The natural logarithm `ln(u)`.
+    Ln,
+    /// The absolute value `abs(u)`.
+    Abs,
+    /// `sign(u)`: -1, 0 or 1.
+    Sign,
+    /// `sin(u)`.
+    Sin,
+    /// `cos(u)`.
+    Cos,
+    /// `tan(u)`.
+    Tan,
+    /// `sec(u) = 1/cos(u)`.
+    Sec,
+    /// `csc(u) = 1/sin(u)`.
+    Csc,
+    /// `cot(u) = cos(u)/sin(u)`.
+    Cot,
+    /// `asin(u)`.
+    Asin,
+    /// `acos(u)`.
+    Acos,
+    /// `atan(u)`.
+    Atan,
+    /// `sinh(u)`.
+    Sinh,
+    /// `cosh(u)`.
+    Cosh,
+    /// `tanh(u)`.
+    Tanh,
+    /// `sech(u) = 1/cosh(u)`.
+    Sech,
+    /// `csch(u) = 1/sinh(u)`.
+    Csch,
+    /// `coth(u) = cosh(u)/sinh(u)`.
+    Coth,
+    /// `asinh(u)`.
+    Asinh,
+    /// `acosh(u)`.
+    Acosh,
+    /// `atanh(u)`.
+    Atanh,
+    /// The error function `erf(u)`.
+    Erf,
+    /// `erfc(u) = 1 - erf(u)`.
+    Erfc,
+    /// The logistic function `sigmoid(u) = 1/(1 + e^-u)`.
+    Sigmoid,
+    /// `softplus(u) = ln(1 + e^u)`.
+    Softplus,
+}
+
+impl Builtin {
+    /// Every built-in, in row order.
+    #[rustfmt::skip]
+    pub const ALL: [Builtin; 26] = {
+        use Builtin::*;
+        [Exp, Ln, Abs, Sign, Sin, Cos, Tan, Sec, Csc, Cot, Asin, Acos, Atan, Sinh, Cosh, Tanh, Sech, Csch, Coth,
+         Asinh, Acosh, Atanh, Erf, Erfc, Sigmoid, Softplus]
+    };
+
+    /// The function's row.
+    pub fn def(self) -> &'static FuncDef {
+        &FUNCS[self.index()]
+    }
+
+    /// The name as written in the input.
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
+
+    /// The built-in called `name`; `None` for any other name, aliases such as `sqrt`
+    /// included.
+    pub fn from_name(name: &str) -> Option<Builtin> {
+        Builtin::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// The position of the function's row, for tables kept per row (the parsed
+    /// derivatives and expansions).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One built-in function of one argument: everything about it, one column per stage.
 pub struct FuncDef {
     /// The name as written in the input.
     pub name: &'static str,
@@ -23,57 +117,69 @@ pub struct FuncDef {
     pub at_zero: Option<(i64, i64)>,
 }
 
-/// Index of `exp` in [`FUNCS`]: `e^u` is `exp(u)`.
-pub const EXP: usize = 0;
-/// Index of `ln` in [`FUNCS`].
-pub const LN: usize = 1;
-/// Index of `abs` in [`FUNCS`].
-pub const ABS: usize = 2;
-/// Index of `sign` in [`FUNCS`].
-pub const SIGN: usize = 3;
-
-/// Every built-in function.
+/// Every built-in function, in the order of [`Builtin::ALL`].
 #[rustfmt::skip]
-pub static FUNCS: &[FuncDef] = &[
-    FuncDef { name: "exp",      eval: f64::exp,   slope: f64::exp,                            derivative: "exp(u)",                      latex: r"\exp",                    at_zero: Some((1, 1)) },
-    FuncDef { name: "ln",       eval: f64::ln,    slope: |u| 1.0 / u,                         derivative: "1/u",                         latex: r"\ln",                     at_zero: None },
-    FuncDef { name: "abs",      eval: f64::abs,   slope: sign,                                derivative: "sign(u)",                     latex: "",                         at_zero: Some((0, 1)) },
-    FuncDef { name: "sign",     eval: sign,       slope: |_| 0.0,                             derivative: "0",                           latex: r"\operatorname{sign}",     at_zero: Some((0, 1)) },
-    FuncDef { name: "sin",      eval: f64::sin,   slope: f64::cos,                            derivative: "cos(u)",                      latex: r"\sin",                    at_zero: Some((0, 1)) },
-    FuncDef { name: "cos",      eval: f64::cos,   slope: |u| -u.sin(),                        derivative: "-sin(u)",                     latex: r"\cos",                    at_zero: Some((1, 1)) },
-    FuncDef { name: "tan",      eval: f64::tan,   slope: |u| 1.0 / (u.cos() * u.cos()),       derivative: "1 + tan(u)^2",                latex: r"\tan",                    at_zero: Some((0, 1)) },
-    FuncDef { name: "sec",      eval: |u| 1.0 / u.cos(), slope: |u| u.sin() / (u.cos() * u.cos()), derivative: "sec(u)*tan(u)",      latex: r"\sec",                    at_zero: Some((1, 1)) },
-    FuncDef { name: "csc",      eval: |u| 1.0 / u.sin(), slope: |u| -u.cos() / (u.sin() * u.sin()), derivative: "-csc(u)*cot(u)",    latex: r"\csc",                    at_zero: None },
-    FuncDef { name: "cot",      eval: |u| u.cos() / u.sin(), slope: |u| -1.0 / (u.sin() * u.sin()), derivative: "-1 - cot(u)^2",     latex: r"\cot",                    at_zero: None },
-    FuncDef { name: "asin",     eval: f64::asin,  slope: |u| 1.0 / (1.0 - u * u).sqrt(),      derivative: "1/sqrt(1 - u^2)",             latex: r"\arcsin",                 at_zero: Some((0, 1)) },
-    FuncDef { name: "acos",     eval: f64::acos,  slope: |u| -1.0 / (1.0 - u * u).sqrt(),     derivative: "-1/sqrt(1 - u^2)",            latex: r"\arccos",                 at_zero: None },
-    FuncDef { name: "atan",     eval: f64::atan,  slope: |u| 1.0 / (1.0 + u * u),             derivative: "1/(1 + u^2)",                 latex: r"\arctan",                 at_zero: Some((0, 1)) },
-    FuncDef { name: "sinh",     eval: f64::sinh,  slope: f64::cosh,                           derivative: "cosh(u)",                     latex: r"\sinh",                   at_zero: Some((0, 1)) },
-    FuncDef { name: "cosh",     eval: f64::cosh,  slope: f64::sinh,                           derivative: "sinh(u)",                     latex: r"\cosh",                   at_zero: Some((1, 1)) },
-    FuncDef { name: "tanh",     eval: f64::tanh,  slope: |u| 1.0 / (u.cosh() * u.cosh()),     derivative: "1 - tanh(u)^2",               latex: r"\tanh",                   at_zero: Some((0, 1)) },
-    FuncDef { name: "sech",     eval: |u| 1.0 / u.cosh(), slope: |u| -u.sinh() / (u.cosh() * u.cosh()), derivative: "-sech(u)*tanh(u)", latex: r"\operatorname{sech}", at_zero: Some((1, 1)) },
-    FuncDef { name: "csch",     eval: |u| 1.0 / u.sinh(), slope: |u| -u.cosh() / (u.sinh() * u.sinh()), derivative: "-csch(u)*coth(u)", latex: r"\operatorname{csch}", at_zero: None },
-    FuncDef { name: "coth",     eval: |u| u.cosh() / u.sinh(), slope: |u| -1.0 / (u.sinh() * u.sinh()), derivative: "1 - coth(u)^2",  latex: r"\coth",                   at_zero: None },
-    FuncDef { name: "asinh",    eval: f64::asinh, slope: |u| 1.0 / (u * u + 1.0).sqrt(),      derivative: "1/sqrt(u^2 + 1)",             latex: r"\operatorname{arsinh}",   at_zero: Some((0, 1)) },
-    FuncDef { name: "acosh",    eval: f64::acosh, slope: |u| 1.0 / ((u - 1.0).sqrt() * (u + 1.0).sqrt()), derivative: "1/sqrt(u^2 - 1)", latex: r"\operatorname{arcosh}", at_zero: None },
-    FuncDef { name: "atanh",    eval: f64::atanh, slope: |u| 1.0 / (1.0 - u * u),             derivative: "1/(1 - u^2)",                 latex: r"\operatorname{artanh}",   at_zero: Some((0, 1)) },
-    FuncDef { name: "erf",      eval: libm::erf,  slope: |u| 2.0 / PI.sqrt() * (-u * u).exp(), derivative: "2/sqrt(pi)*e^(-u^2)",       latex: r"\operatorname{erf}",      at_zero: Some((0, 1)) },
-    FuncDef { name: "erfc",     eval: libm::erfc, slope: |u| -2.0 / PI.sqrt() * (-u * u).exp(), derivative: "-2/sqrt(pi)*e^(-u^2)",     latex: r"\operatorname{erfc}",     at_zero: Some((1, 1)) },
-    FuncDef { name: "sigmoid",  eval: sigmoid,    slope: |u| sigmoid(u) * sigmoid(-u),        derivative: "sigmoid(u)*(1 - sigmoid(u))", latex: r"\operatorname{sigmoid}",  at_zero: Some((1, 2)) },
-    FuncDef { name: "softplus", eval: softplus,   slope: sigmoid,                             derivative: "sigmoid(u)",                  latex: r"\operatorname{softplus}", at_zero: None },
+static FUNCS: [FuncDef; 26] = [
+    FuncDef { name: "exp", eval: f64::exp, slope: f64::exp,
+        derivative: "exp(u)", latex: r"\exp", at_zero: Some((1, 1)) },
+    FuncDef { name: "ln", eval: f64::ln, slope: |u| 1.0 / u,
+        derivative: "1/u", latex: r"\ln", at_zero: None },
+    FuncDef { name: "abs", eval: f64::abs, slope: sign,
+        derivative: "sign(u)", latex: "", at_zero: Some((0, 1)) },
+    FuncDef { name: "sign", eval: sign, slope: |_| 0.0,
+        derivative: "0", latex: r"\operatorname{sign}", at_zero: Some((0, 1)) },
+    FuncDef { name: "sin", eval: f64::sin, slope: f64::cos,
+        derivative: "cos(u)", latex: r"\sin", at_zero: Some((0, 1)) },
+    FuncDef { name: "cos", eval: f64::cos, slope: |u| -u.sin(),
+        derivative: "-sin(u)", latex: r"\cos", at_zero: Some((1, 1)) },
+    FuncDef { name: "tan", eval: f64::tan, slope: |u| 1.0 / (u.cos() * u.cos()),
+        derivative: "1 + tan(u)^2", latex: r"\tan", at_zero: Some((0, 1)) },
+    FuncDef { name: "sec", eval: |u| 1.0 / u.cos(), slope: |u| u.sin() / (u.cos() * u.cos()),
+        derivative: "sec(u)*tan(u)", latex: r"\sec", at_zero: Some((1, 1)) },
+    FuncDef { name: "csc", eval: |u| 1.0 / u.sin(), slope: |u| -u.cos() / (u.sin() * u.sin()),
+        derivative: "-csc(u)*cot(u)", latex: r"\csc", at_zero: None },
+    FuncDef { name: "cot", eval: |u| u.cos() / u.sin(), slope: |u| -1.0 / (u.sin() * u.sin()),
+        derivative: "-1 - cot(u)^2", latex: r"\cot", at_zero: None },
+    FuncDef { name: "asin", eval: f64::asin, slope: |u| 1.0 / (1.0 - u * u).sqrt(),
+        derivative: "1/sqrt(1 - u^2)", latex: r"\arcsin", at_zero: Some((0, 1)) },
+    FuncDef { name: "acos", eval: f64::acos, slope: |u| -1.0 / (1.0 - u * u).sqrt(),
+        derivative: "-1/sqrt(1 - u^2)", latex: r"\arccos", at_zero: None },
+    FuncDef { name: "atan", eval: f64::atan, slope: |u| 1.0 / (1.0 + u * u),
+        derivative: "1/(1 + u^2)", latex: r"\arctan", at_zero: Some((0, 1)) },
+    FuncDef { name: "sinh", eval: f64::sinh, slope: f64::cosh,
+        derivative: "cosh(u)", latex: r"\sinh", at_zero: Some((0, 1)) },
+    FuncDef { name: "cosh", eval: f64::cosh, slope: f64::sinh,
+        derivative: "sinh(u)", latex: r"\cosh", at_zero: Some((1, 1)) },
+    FuncDef { name: "tanh", eval: f64::tanh, slope: |u| 1.0 / (u.cosh() * u.cosh()),
+        derivative: "1 - tanh(u)^2", latex: r"\tanh", at_zero: Some((0, 1)) },
+    FuncDef { name: "sech", eval: |u| 1.0 / u.cosh(), slope: |u| -u.sinh() / (u.cosh() * u.cosh()),
+        derivative: "-sech(u)*tanh(u)", latex: r"\operatorname{sech}", at_zero: Some((1, 1)) },
+    FuncDef { name: "csch", eval: |u| 1.0 / u.sinh(), slope: |u| -u.cosh() / (u.sinh() * u.sinh()),
+        derivative: "-csch(u)*coth(u)", latex: r"\operatorname{csch}", at_zero: None },
+    FuncDef { name: "coth", eval: |u| u.cosh() / u.sinh(), slope: |u| -1.0 / (u.sinh() * u.sinh()),
+        derivative: "1 - coth(u)^2", latex: r"\coth", at_zero: None },
+    FuncDef { name: "asinh", eval: f64::asinh, slope: |u| 1.0 / (u * u + 1.0).sqrt(),
+        derivative: "1/sqrt(u^2 + 1)", latex: r"\operatorname{arsinh}", at_zero: Some((0, 1)) },
+    FuncDef { name: "acosh", eval: f64::acosh, slope: |u| 1.0 / ((u - 1.0).sqrt() * (u + 1.0).sqrt()),
+        derivative: "1/sqrt(u^2 - 1)", latex: r"\operatorname{arcosh}", at_zero: None },
+    FuncDef { name: "atanh", eval: f64::atanh, slope: |u| 1.0 / (1.0 - u * u),
+        derivative: "1/(1 - u^2)", latex: r"\operatorname{artanh}", at_zero: Some((0, 1)) },
+    FuncDef { name: "erf", eval: libm::erf, slope: |u| 2.0 / PI.sqrt() * (-u * u).exp(),
+        derivative: "2/sqrt(pi)*e^(-u^2)", latex: r"\operatorname{erf}", at_zero: Some((0, 1)) },
+    FuncDef { name: "erfc", eval: libm::erfc, slope: |u| -2.0 / PI.sqrt() * (-u * u).exp(),
+        derivative: "-2/sqrt(pi)*e^(-u^2)", latex: r"\operatorname{erfc}", at_zero: Some((1, 1)) },
+    FuncDef { name: "sigmoid", eval: sigmoid, slope: |u| sigmoid(u) * sigmoid(-u),
+        derivative: "sigmoid(u)*(1 - sigmoid(u))", latex: r"\operatorname{sigmoid}", at_zero: Some((1, 2)) },
+    FuncDef { name: "softplus", eval: softplus, slope: sigmoid,
+        derivative: "sigmoid(u)", latex: r"\operatorname{softplus}", at_zero: None },
 ];
-
-/// The row index of the built-in called `name`.
-pub fn lookup(name: &str) -> Option<usize> {
-    FUNCS.iter().position(|f| f.name == name)
-}
 
 /// Names that are built in but are not rows: they rewrite to rows at parse time.
 pub const ALIASES: &[&str] = &["sqrt", "log", "sum", "prod", "delta"];
 
 /// Whether `name` is a built-in function name (a row or an alias).
 pub fn is_builtin(name: &str) -> bool {
-    lookup(name).is_some() || ALIASES.contains(&name)
+    Builtin::from_name(name).is_some() || ALIASES.contains(&name)
 }
 
 /// The built-in function closest to `name` by edit distance (insertions, deletions,
@@ -87,9 +193,9 @@ pub fn suggest(name: &str) -> Option<&'static str> {
         return None;
     }
     let allowed = if n <= 5 { 1 } else { 2 };
-    FUNCS
-        .iter()
-        .map(|f| f.name)
+    Builtin::ALL
+        .into_iter()
+        .map(Builtin::name)
         .chain(ALIASES.iter().copied())
         .map(|b| (edit_distance(name, b), b))
         .filter(|&(d, _)| d <= allowed)
@@ -158,10 +264,11 @@ mod tests {
     /// The hand-written numeric slope of every row agrees with a central difference.
     #[test]
     fn slopes_match_finite_differences() {
-        for f in FUNCS {
+        for b in Builtin::ALL {
+            let f = b.def();
             for &u in &[0.3, 0.7, -0.4, 1.6, 2.5] {
                 let (v, s) = ((f.eval)(u), (f.slope)(u));
-                if !v.is_finite() || !s.is_finite() || f.name == "sign" {
+                if !v.is_finite() || !s.is_finite() || b == Builtin::Sign {
                     continue;
                 }
                 let h = 1e-6;

@@ -13,7 +13,6 @@ use num_traits::{One, ToPrimitive};
 
 use super::lang::{self, Lang};
 use crate::expr::{Constant, Expr, Func, Node, Sym};
-use crate::func::FUNCS;
 use crate::number::{self, Rational};
 use crate::print::{fraction, goes_below, is_negative, ordered_terms};
 use crate::stable::Block;
@@ -185,9 +184,9 @@ impl Printer<'_> {
             Node::Mul(_) => self.product(e),
             Node::Pow(b, x) if goes_below(b, x) => self.product(e),
             Node::Pow(b, x) => self.power(b, x),
-            Node::Call(Func::Builtin(i), args) => {
+            Node::Call(Func::Builtin(f), args) => {
                 let a = self.expr(&args[0]);
-                self.op(FUNCS[*i].name, vec![a])
+                self.op(f.name(), vec![a])
             }
             // Kernels reject every other call before printing starts.
             Node::Call(..) => Code::new("f64::NAN".into(), Prec::Postfix),

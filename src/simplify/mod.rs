@@ -30,7 +30,7 @@ use crate::check;
 use crate::eval::{self, Model};
 use crate::expr::IdMap;
 use crate::expr::{self, Expr, Func, Node, Sym, Walk};
-use crate::func;
+use crate::func::Builtin;
 use crate::limits;
 use crate::poly::{Monomial, Poly, Rat, Var};
 pub use config::Config;
@@ -1019,23 +1019,24 @@ fn implicit_names(e: &Expr, defs: &[(Sym, Expr)]) -> Vec<(Sym, Expr)> {
     };
     let roots: Vec<Expr> = std::iter::once(e.clone()).chain(defs.iter().map(|(_, b)| b.clone())).collect();
     expr::walk(&roots, |x| {
-        if let Node::Call(Func::Builtin(i), args) = x.node() {
+        if let Node::Call(Func::Builtin(f), args) = x.node() {
+            use Builtin::*;
             let u = &args[0];
-            match func::FUNCS[*i].name {
-                "tanh" | "sinh" | "cosh" | "sech" | "csch" | "coth" => add(Expr::builtin("tanh", u.clone())),
-                "sigmoid" | "softplus" => add(Expr::builtin("sigmoid", u.clone())),
-                "tan" | "sec" | "csc" | "cot" => add(Expr::builtin("tan", u.clone())),
-                "exp" if !u.is_one() && u.as_num().is_none() => {
+            match f {
+                Tanh | Sinh | Cosh | Sech | Csch | Coth => add(Expr::builtin(Tanh, u.clone())),
+                Sigmoid | Softplus => add(Expr::builtin(Sigmoid, u.clone())),
+                Tan | Sec | Csc | Cot => add(Expr::builtin(Tan, u.clone())),
+                Exp if !u.is_one() && u.as_num().is_none() => {
                     let (c, rest) = u.coeff_rest();
                     let base = Expr::mul([Expr::num(num_traits::Signed::abs(&c)), rest]);
-                    add(Expr::builtin("sigmoid", base.clone()));
-                    add(Expr::builtin("tanh", Expr::quotient(base, Expr::int(2))));
+                    add(Expr::builtin(Sigmoid, base.clone()));
+                    add(Expr::builtin(Tanh, Expr::quotient(base, Expr::int(2))));
                 }
                 _ => {}
             }
             // Calls inside a call's arguments belong to the parts below (the arguments
             // are simplified on their own); an exponent's are kernels of this part.
-            if *i != func::EXP {
+            if *f != Exp {
                 return Walk::Skip;
             }
         }
@@ -1070,7 +1071,7 @@ fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
         _ => vec![body.clone()],
     };
     let ln_arg = |f: &Expr| match f.node() {
-        Node::Call(Func::Builtin(func::LN), args) => Some(args[0].clone()),
+        Node::Call(Func::Builtin(Builtin::Ln), args) => Some(args[0].clone()),
         _ => None,
     };
     // body = F*ln(A): e^(name/F) = A.
