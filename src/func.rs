@@ -115,63 +115,95 @@ pub struct FuncDef {
     pub latex: &'static str,
     /// The exact value at zero as a fraction, when it is defined and rational.
     pub at_zero: Option<(i64, i64)>,
+    /// The function in deriv syntax over `u`, in terms of exponentials (the hyperbolic
+    /// functions, the sigmoid and softplus) or of sines and cosines (`tan`, `sec`, `csc`,
+    /// `cot`): the simplifier's kernel view takes it in the function's place. It calls no
+    /// built-in that has an expansion itself (the kernel view rewrites once). `None`: the
+    /// function is an atom of its own.
+    pub expansion: Option<&'static str>,
 }
 
 /// Every built-in function, in the order of [`Builtin::ALL`].
 #[rustfmt::skip]
 static FUNCS: [FuncDef; 26] = [
     FuncDef { name: "exp", eval: f64::exp, slope: f64::exp,
-        derivative: "exp(u)", latex: r"\exp", at_zero: Some((1, 1)) },
+        derivative: "exp(u)", latex: r"\exp", at_zero: Some((1, 1)),
+        expansion: None },
     FuncDef { name: "ln", eval: f64::ln, slope: |u| 1.0 / u,
-        derivative: "1/u", latex: r"\ln", at_zero: None },
+        derivative: "1/u", latex: r"\ln", at_zero: None,
+        expansion: None },
     FuncDef { name: "abs", eval: f64::abs, slope: sign,
-        derivative: "sign(u)", latex: "", at_zero: Some((0, 1)) },
+        derivative: "sign(u)", latex: "", at_zero: Some((0, 1)),
+        expansion: None },
     FuncDef { name: "sign", eval: sign, slope: |_| 0.0,
-        derivative: "0", latex: r"\operatorname{sign}", at_zero: Some((0, 1)) },
+        derivative: "0", latex: r"\operatorname{sign}", at_zero: Some((0, 1)),
+        expansion: None },
     FuncDef { name: "sin", eval: f64::sin, slope: f64::cos,
-        derivative: "cos(u)", latex: r"\sin", at_zero: Some((0, 1)) },
+        derivative: "cos(u)", latex: r"\sin", at_zero: Some((0, 1)),
+        expansion: None },
     FuncDef { name: "cos", eval: f64::cos, slope: |u| -u.sin(),
-        derivative: "-sin(u)", latex: r"\cos", at_zero: Some((1, 1)) },
+        derivative: "-sin(u)", latex: r"\cos", at_zero: Some((1, 1)),
+        expansion: None },
     FuncDef { name: "tan", eval: f64::tan, slope: |u| 1.0 / (u.cos() * u.cos()),
-        derivative: "1 + tan(u)^2", latex: r"\tan", at_zero: Some((0, 1)) },
+        derivative: "1 + tan(u)^2", latex: r"\tan", at_zero: Some((0, 1)),
+        expansion: Some("sin(u)/cos(u)") },
     FuncDef { name: "sec", eval: |u| 1.0 / u.cos(), slope: |u| u.sin() / (u.cos() * u.cos()),
-        derivative: "sec(u)*tan(u)", latex: r"\sec", at_zero: Some((1, 1)) },
+        derivative: "sec(u)*tan(u)", latex: r"\sec", at_zero: Some((1, 1)),
+        expansion: Some("1/cos(u)") },
     FuncDef { name: "csc", eval: |u| 1.0 / u.sin(), slope: |u| -u.cos() / (u.sin() * u.sin()),
-        derivative: "-csc(u)*cot(u)", latex: r"\csc", at_zero: None },
+        derivative: "-csc(u)*cot(u)", latex: r"\csc", at_zero: None,
+        expansion: Some("1/sin(u)") },
     FuncDef { name: "cot", eval: |u| u.cos() / u.sin(), slope: |u| -1.0 / (u.sin() * u.sin()),
-        derivative: "-1 - cot(u)^2", latex: r"\cot", at_zero: None },
+        derivative: "-1 - cot(u)^2", latex: r"\cot", at_zero: None,
+        expansion: Some("cos(u)/sin(u)") },
     FuncDef { name: "asin", eval: f64::asin, slope: |u| 1.0 / (1.0 - u * u).sqrt(),
-        derivative: "1/sqrt(1 - u^2)", latex: r"\arcsin", at_zero: Some((0, 1)) },
+        derivative: "1/sqrt(1 - u^2)", latex: r"\arcsin", at_zero: Some((0, 1)),
+        expansion: None },
     FuncDef { name: "acos", eval: f64::acos, slope: |u| -1.0 / (1.0 - u * u).sqrt(),
-        derivative: "-1/sqrt(1 - u^2)", latex: r"\arccos", at_zero: None },
+        derivative: "-1/sqrt(1 - u^2)", latex: r"\arccos", at_zero: None,
+        expansion: None },
     FuncDef { name: "atan", eval: f64::atan, slope: |u| 1.0 / (1.0 + u * u),
-        derivative: "1/(1 + u^2)", latex: r"\arctan", at_zero: Some((0, 1)) },
+        derivative: "1/(1 + u^2)", latex: r"\arctan", at_zero: Some((0, 1)),
+        expansion: None },
     FuncDef { name: "sinh", eval: f64::sinh, slope: f64::cosh,
-        derivative: "cosh(u)", latex: r"\sinh", at_zero: Some((0, 1)) },
+        derivative: "cosh(u)", latex: r"\sinh", at_zero: Some((0, 1)),
+        expansion: Some("(e^u - e^-u)/2") },
     FuncDef { name: "cosh", eval: f64::cosh, slope: f64::sinh,
-        derivative: "sinh(u)", latex: r"\cosh", at_zero: Some((1, 1)) },
+        derivative: "sinh(u)", latex: r"\cosh", at_zero: Some((1, 1)),
+        expansion: Some("(e^u + e^-u)/2") },
     FuncDef { name: "tanh", eval: f64::tanh, slope: |u| 1.0 / (u.cosh() * u.cosh()),
-        derivative: "1 - tanh(u)^2", latex: r"\tanh", at_zero: Some((0, 1)) },
+        derivative: "1 - tanh(u)^2", latex: r"\tanh", at_zero: Some((0, 1)),
+        expansion: Some("(e^(2*u) - 1)/(e^(2*u) + 1)") },
     FuncDef { name: "sech", eval: |u| 1.0 / u.cosh(), slope: |u| -u.sinh() / (u.cosh() * u.cosh()),
-        derivative: "-sech(u)*tanh(u)", latex: r"\operatorname{sech}", at_zero: Some((1, 1)) },
+        derivative: "-sech(u)*tanh(u)", latex: r"\operatorname{sech}", at_zero: Some((1, 1)),
+        expansion: Some("2/(e^u + e^-u)") },
     FuncDef { name: "csch", eval: |u| 1.0 / u.sinh(), slope: |u| -u.cosh() / (u.sinh() * u.sinh()),
-        derivative: "-csch(u)*coth(u)", latex: r"\operatorname{csch}", at_zero: None },
+        derivative: "-csch(u)*coth(u)", latex: r"\operatorname{csch}", at_zero: None,
+        expansion: Some("2/(e^u - e^-u)") },
     FuncDef { name: "coth", eval: |u| u.cosh() / u.sinh(), slope: |u| -1.0 / (u.sinh() * u.sinh()),
-        derivative: "1 - coth(u)^2", latex: r"\coth", at_zero: None },
+        derivative: "1 - coth(u)^2", latex: r"\coth", at_zero: None,
+        expansion: Some("(e^(2*u) + 1)/(e^(2*u) - 1)") },
     FuncDef { name: "asinh", eval: f64::asinh, slope: |u| 1.0 / (u * u + 1.0).sqrt(),
-        derivative: "1/sqrt(u^2 + 1)", latex: r"\operatorname{arsinh}", at_zero: Some((0, 1)) },
+        derivative: "1/sqrt(u^2 + 1)", latex: r"\operatorname{arsinh}", at_zero: Some((0, 1)),
+        expansion: None },
     FuncDef { name: "acosh", eval: f64::acosh, slope: |u| 1.0 / ((u - 1.0).sqrt() * (u + 1.0).sqrt()),
-        derivative: "1/sqrt(u^2 - 1)", latex: r"\operatorname{arcosh}", at_zero: None },
+        derivative: "1/sqrt(u^2 - 1)", latex: r"\operatorname{arcosh}", at_zero: None,
+        expansion: None },
     FuncDef { name: "atanh", eval: f64::atanh, slope: |u| 1.0 / (1.0 - u * u),
-        derivative: "1/(1 - u^2)", latex: r"\operatorname{artanh}", at_zero: Some((0, 1)) },
+        derivative: "1/(1 - u^2)", latex: r"\operatorname{artanh}", at_zero: Some((0, 1)),
+        expansion: None },
     FuncDef { name: "erf", eval: libm::erf, slope: |u| 2.0 / PI.sqrt() * (-u * u).exp(),
-        derivative: "2/sqrt(pi)*e^(-u^2)", latex: r"\operatorname{erf}", at_zero: Some((0, 1)) },
+        derivative: "2/sqrt(pi)*e^(-u^2)", latex: r"\operatorname{erf}", at_zero: Some((0, 1)),
+        expansion: None },
     FuncDef { name: "erfc", eval: libm::erfc, slope: |u| -2.0 / PI.sqrt() * (-u * u).exp(),
-        derivative: "-2/sqrt(pi)*e^(-u^2)", latex: r"\operatorname{erfc}", at_zero: Some((1, 1)) },
+        derivative: "-2/sqrt(pi)*e^(-u^2)", latex: r"\operatorname{erfc}", at_zero: Some((1, 1)),
+        expansion: None },
     FuncDef { name: "sigmoid", eval: sigmoid, slope: |u| sigmoid(u) * sigmoid(-u),
-        derivative: "sigmoid(u)*(1 - sigmoid(u))", latex: r"\operatorname{sigmoid}", at_zero: Some((1, 2)) },
+        derivative: "sigmoid(u)*(1 - sigmoid(u))", latex: r"\operatorname{sigmoid}", at_zero: Some((1, 2)),
+        expansion: Some("1/(1 + e^-u)") },
     FuncDef { name: "softplus", eval: softplus, slope: sigmoid,
-        derivative: "sigmoid(u)", latex: r"\operatorname{softplus}", at_zero: None },
+        derivative: "sigmoid(u)", latex: r"\operatorname{softplus}", at_zero: None,
+        expansion: Some("ln(1 + e^u)") },
 ];
 
 /// Names that are built in but are not rows: they rewrite to rows at parse time.
@@ -274,6 +306,24 @@ mod tests {
                 let h = 1e-6;
                 let fd = ((f.eval)(u + h) - (f.eval)(u - h)) / (2.0 * h);
                 assert!((fd - s).abs() <= 1e-6 * s.abs().max(1.0), "{} at {u}: {fd} vs {s}", f.name);
+            }
+        }
+    }
+
+    /// Every expansion is an identity: both sides agree at random points.
+    #[test]
+    fn expansions_are_identities() {
+        let mut rng = crate::check::Rng::new(3);
+        for b in Builtin::ALL {
+            let f = b.def();
+            let Some(rule) = f.expansion else { continue };
+            let rule = crate::parse::parse_expr(rule).unwrap();
+            for _ in 0..20 {
+                let u = rng.uniform(-3.0, 3.0);
+                let env: crate::eval::Env = [(crate::expr::Sym::new("u"), u)].into_iter().collect();
+                let want = (f.eval)(u);
+                let got = crate::eval::eval(&rule, &env).unwrap();
+                assert!(crate::check::mixed_error(got, want) < 1e-12, "{}({u}): {got} vs {want}", f.name);
             }
         }
     }

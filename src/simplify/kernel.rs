@@ -1,12 +1,13 @@
 //! The kernel view: an expression as a rational function of atoms.
 //!
-//! Hyperbolic functions, the sigmoid and softplus are first rewritten into exponentials
-//! (the [`EXPANSIONS`] table, in deriv syntax). Then every exponential `e^(c*t)` becomes a
-//! power of one kernel `K = e^(g*t)` per exponent term `t`, `g` the gcd of the
-//! coefficients seen with `t`: `e^(2*x)` and `e^-x` are `K^2` and `K^-1` of `K = e^x`,
-//! and `e^(-x^2/2)` is `K^-1` of `K = e^(x^2/2)`. Fractional powers become powers of one
-//! root `b^(1/q)` per base, and every other call is an opaque atom. What is left is
-//! polynomial arithmetic, done exactly by [`crate::poly`].
+//! Hyperbolic functions, the sigmoid and softplus are first rewritten into exponentials,
+//! and `tan`, `sec`, `csc`, `cot` into sines and cosines: each built-in's row says how, in
+//! its `expansion` column ([`Builtin::def`], deriv syntax over `u`). Then every
+//! exponential `e^(c*t)` becomes a power of one kernel `K = e^(g*t)` per exponent term
+//! `t`, `g` the gcd of the coefficients seen with `t`: `e^(2*x)` and `e^-x` are `K^2` and
+//! `K^-1` of `K = e^x`, and `e^(-x^2/2)` is `K^-1` of `K = e^(x^2/2)`. Fractional powers
+//! become powers of one root `b^(1/q)` per base, and every other call is an opaque atom.
+//! What is left is polynomial arithmetic, done exactly by [`crate::poly`].
 
 use std::collections::HashMap;
 
@@ -20,23 +21,6 @@ use crate::func::Builtin;
 use crate::number::Rational;
 use crate::parse;
 use crate::poly::{Monomial, Poly, Rat, Var};
-
-/// Built-ins rewritten into exponentials before the kernel view is taken.
-#[rustfmt::skip]
-pub const EXPANSIONS: &[(Builtin, &str)] = &[
-    (Builtin::Sinh,     "(e^u - e^-u)/2"),
-    (Builtin::Cosh,     "(e^u + e^-u)/2"),
-    (Builtin::Tanh,     "(e^(2*u) - 1)/(e^(2*u) + 1)"),
-    (Builtin::Sech,     "2/(e^u + e^-u)"),
-    (Builtin::Csch,     "2/(e^u - e^-u)"),
-    (Builtin::Coth,     "(e^(2*u) + 1)/(e^(2*u) - 1)"),
-    (Builtin::Sigmoid,  "1/(1 + e^-u)"),
-    (Builtin::Softplus, "ln(1 + e^u)"),
-    (Builtin::Tan,      "sin(u)/cos(u)"),
-    (Builtin::Sec,      "1/cos(u)"),
-    (Builtin::Csc,      "1/sin(u)"),
-    (Builtin::Cot,      "cos(u)/sin(u)"),
-];
 
 /// What a polynomial variable stands for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -116,16 +100,20 @@ pub fn big_sum(e: &Expr) -> bool {
 }
 
 thread_local! {
-    static EXPANSION_RULES: Vec<(Builtin, Expr)> = EXPANSIONS
-        .iter()
-        .map(|&(f, rule)| {
+    /// The built-ins' expansions, parsed, in row order.
+    static EXPANSION_RULES: Vec<Option<Expr>> = Builtin::ALL
+        .into_iter()
+        .map(|b| {
+            let rule = b.def().expansion?;
             let parsed = parse::parse_expr(rule);
-            (f, parsed.unwrap_or_else(|e| panic!("the expansion of `{}` does not parse: {e}", f.name())))
+            Some(parsed.unwrap_or_else(|e| panic!("the expansion of `{}` does not parse: {e}", b.name())))
         })
         .collect();
 }
 
-/// Rewrites hyperbolic functions, the sigmoid and softplus into exponentials, everywhere.
+/// Rewrites every built-in that has an expansion, everywhere: hyperbolic functions, the
+/// sigmoid and softplus into exponentials, `tan`, `sec`, `csc`, `cot` into sines and
+/// cosines.
 pub fn expand(e: &Expr) -> Expr {
     // Remembered across calls (ids are never reused): the simplifier expands the same
     // shared pieces (a softmax's denominator) for every candidate and every proof.
@@ -149,7 +137,7 @@ pub(crate) fn forget_memos() {
 
 fn expand_with(e: &Expr, memo: &mut IdMap<Expr>) -> Expr {
     let rule = |f: &Func| match f {
-        Func::Builtin(b) => EXPANSION_RULES.with(|r| r.iter().find(|(g, _)| g == b).map(|(_, e)| e.clone())),
+        Func::Builtin(b) => EXPANSION_RULES.with(|r| r[b.index()].clone()),
         _ => None,
     };
     // The arguments of a call that stays a call are an atom's, left as they are (they are
@@ -383,26 +371,4 @@ pub fn pythagorean(r: &Rat, k: &Kernels) -> Rat {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every expansion is an identity: both sides agree at random points.
-    #[test]
-    fn expansions_are_identities() {
-        let mut rng = crate::check::Rng::new(3);
-        for &(b, rule) in EXPANSIONS {
-            let rule = parse::parse_expr(rule).unwrap();
-            let (name, f) = (b.name(), b.def());
-            for _ in 0..20 {
-                let u = rng.uniform(-3.0, 3.0);
-                let env: crate::eval::Env = [(Sym::new("u"), u)].into_iter().collect();
-                let want = (f.eval)(u);
-                let got = crate::eval::eval(&rule, &env).unwrap();
-                assert!(crate::check::mixed_error(got, want) < 1e-12, "{name}({u}): {got} vs {want}");
-            }
-        }
-    }
 }
