@@ -1008,8 +1008,10 @@ fn rat_expr_within(r: &Rat, k: &Kernels, max_size: u64) -> Option<Expr> {
     Some(if cost::cost(&split, &none) < cost::cost(&factored, &none) { split } else { factored })
 }
 
-/// Built-in outputs the input's hyperbolic functions, exponentials and sigmoids make
-/// available: `tanh(u)` and `sigmoid(u)`, each under a placeholder name.
+/// Built-in outputs the input's calls make available, each under a placeholder name:
+/// the `output` column of a built-in's row (`tanh(u)` for `sinh(u)`, `sigmoid(u)` for
+/// `softplus(u)`, `tan(u)` for `sec(u)`), and for an exponential `e^(c*t)` both
+/// `sigmoid(|c|*t)` and `tanh(|c|*t/2)`.
 fn implicit_names(e: &Expr, defs: &[(Sym, Expr)]) -> Vec<(Sym, Expr)> {
     let mut found: Vec<Expr> = Vec::new();
     let mut add = |c: Expr| {
@@ -1020,24 +1022,21 @@ fn implicit_names(e: &Expr, defs: &[(Sym, Expr)]) -> Vec<(Sym, Expr)> {
     let roots: Vec<Expr> = std::iter::once(e.clone()).chain(defs.iter().map(|(_, b)| b.clone())).collect();
     expr::walk(&roots, |x| {
         if let Node::Call(Func::Builtin(f), args) = x.node() {
-            use Builtin::*;
             let u = &args[0];
-            match f {
-                Tanh | Sinh | Cosh | Sech | Csch | Coth => add(Expr::builtin(Tanh, u.clone())),
-                Sigmoid | Softplus => add(Expr::builtin(Sigmoid, u.clone())),
-                Tan | Sec | Csc | Cot => add(Expr::builtin(Tan, u.clone())),
-                Exp if !u.is_one() && u.as_num().is_none() => {
-                    let (c, rest) = u.coeff_rest();
-                    let base = Expr::mul([Expr::num(num_traits::Signed::abs(&c)), rest]);
-                    add(Expr::builtin(Sigmoid, base.clone()));
-                    add(Expr::builtin(Tanh, Expr::quotient(base, Expr::int(2))));
-                }
-                _ => {}
+            if let Some(output) = f.def().output {
+                add(Expr::builtin(output, u.clone()));
             }
-            // Calls inside a call's arguments belong to the parts below (the arguments
-            // are simplified on their own); an exponent's are kernels of this part.
-            if *f != Exp {
+            if *f != Builtin::Exp {
+                // Calls inside a call's arguments belong to the parts below (the
+                // arguments are simplified on their own); an exponent's are kernels of
+                // this part.
                 return Walk::Skip;
+            }
+            if !u.is_one() && u.as_num().is_none() {
+                let (c, rest) = u.coeff_rest();
+                let base = Expr::mul([Expr::num(num_traits::Signed::abs(&c)), rest]);
+                add(Expr::builtin(Builtin::Sigmoid, base.clone()));
+                add(Expr::builtin(Builtin::Tanh, Expr::quotient(base, Expr::int(2))));
             }
         }
         // Nor is a sum that the opaque view keeps whole looked into.
