@@ -1,11 +1,17 @@
-//! The built-in functions as data: one row per function.
+//! The built-in functions as data: one row per function, holding everything deriv knows
+//! about it.
 //!
-//! [`Builtin`] names the rows, one variant per row in row order, and [`Builtin::def`] is
-//! the row. Each row gives the function's name, its numeric value and numeric derivative
-//! (used by the independent dual-number check), its symbolic derivative written in
-//! deriv's own syntax over the argument `u`, its LaTeX form, and its exact value at zero.
-//! The differentiator applies the chain rule once for all rows; adding a function adds a
-//! row.
+//! [`Builtin`] names the functions, one variant per row in row order, and
+//! [`Builtin::def`] is its row, a [`FuncDef`]: the name; the numeric value and numeric
+//! derivative (used by the independent dual-number check); the symbolic derivative,
+//! written in deriv's own syntax over the argument `u`; the LaTeX form; the exact value at
+//! zero; the rewrite into exponentials, or sines and cosines, that the simplifier's kernel
+//! view takes in the function's place; the built-in output the function makes available to
+//! the simplifier as a computed name; and the code for it in each language the code
+//! generator writes. Each stage reads its column: the differentiator applies the chain
+//! rule once for all rows, the kernel view expands by the `expansion` column, the code
+//! generator prints by the `code` column. Adding a function is adding a variant and its
+//! row, and the test `every_row_is_sound` checks every column of every row.
 
 use std::f64::consts::PI;
 
@@ -339,39 +345,125 @@ pub fn softplus(u: f64) -> f64 {
 mod tests {
     use super::*;
 
-    /// The hand-written numeric slope of every row agrees with a central difference.
+    use crate::check::{mixed_error, Rng};
+    use crate::eval::{eval, Env};
+    use crate::expr::{self, Expr, Func, Node, Sym, Walk};
+    use crate::parse::parse_expr;
+
+    /// A column in deriv syntax over `u`, parsed, or why it is not fit to be one.
+    fn over_u(src: &str) -> Result<Expr, String> {
+        let e = parse_expr(src).map_err(|e| format!("does not parse: {e}"))?;
+        match e.free_vars().into_iter().find(|v| v.as_str() != "u") {
+            Some(v) => Err(format!("names `{v}`, not only `u`")),
+            None => Ok(e),
+        }
+    }
+
+    /// How closely `formula` (over `u`) agrees with `want` at random points where both are
+    /// finite, and at how many points they were compared.
+    fn agreement(formula: &Expr, want: fn(f64) -> f64, rng: &mut Rng) -> (f64, usize) {
+        let (mut worst, mut compared) = (0.0f64, 0);
+        for _ in 0..20 {
+            let u = rng.uniform(-3.0, 3.0);
+            let env: Env = [(Sym::new("u"), u)].into_iter().collect();
+            let (Ok(got), want) = (eval(formula, &env), want(u)) else { continue };
+            if got.is_finite() && want.is_finite() {
+                worst = worst.max(mixed_error(got, want));
+                compared += 1;
+            }
+        }
+        (worst, compared)
+    }
+
+    /// The argument numbers a code template writes (`{0}` is 0).
+    fn template_args(t: &str) -> Vec<&str> {
+        t.split('{')
+            .skip(1)
+            .filter_map(|s| s.split_once('}'))
+            .map(|(n, _)| n)
+            .filter(|n| n.parse::<u32>().is_ok())
+            .collect()
+    }
+
+    /// Every row, every column: a bad row fails here, with all that is wrong with it, and
+    /// not in whichever stage reads the column first.
     #[test]
-    fn slopes_match_finite_differences() {
-        for b in Builtin::ALL {
+    fn every_row_is_sound() {
+        let mut problems = Vec::new();
+        let mut rng = Rng::new(3);
+        for (i, b) in Builtin::ALL.into_iter().enumerate() {
             let f = b.def();
-            for &u in &[0.3, 0.7, -0.4, 1.6, 2.5] {
+            let mut bad = |what: String| problems.push(format!("{}: {what}", f.name));
+            // The variants are in row order, each named after its row.
+            if b.index() != i {
+                bad(format!("`Builtin::ALL[{i}]` is `{b:?}`, whose row is {}", b.index()));
+            }
+            if format!("{b:?}").to_lowercase() != f.name {
+                bad(format!("is the row of `Builtin::{b:?}`: the variants and the rows are out of step"));
+            }
+            if Builtin::ALL.iter().filter(|c| c.name() == f.name).count() > 1
+                || ALIASES.contains(&f.name)
+                || CONSTANTS.contains(&f.name)
+            {
+                bad("the name is taken twice".into());
+            }
+            // The slope, by a central difference.
+            for u in [0.3, 0.7, -0.4, 1.6, 2.5] {
                 let (v, s) = ((f.eval)(u), (f.slope)(u));
-                if !v.is_finite() || !s.is_finite() || b == Builtin::Sign {
+                if !v.is_finite() || !s.is_finite() {
                     continue;
                 }
                 let h = 1e-6;
                 let fd = ((f.eval)(u + h) - (f.eval)(u - h)) / (2.0 * h);
-                assert!((fd - s).abs() <= 1e-6 * s.abs().max(1.0), "{} at {u}: {fd} vs {s}", f.name);
+                if (fd - s).abs() > 1e-6 * s.abs().max(1.0) {
+                    bad(format!("the slope at {u} is {s}, a central difference {fd}"));
+                }
+            }
+            // The derivative, against the slope.
+            match over_u(f.derivative) {
+                Err(why) => bad(format!("the derivative `{}` {why}", f.derivative)),
+                Ok(d) => match agreement(&d, f.slope, &mut rng) {
+                    (_, 0) => bad(format!("the derivative `{}` is nowhere finite", f.derivative)),
+                    (err, _) if err >= 1e-12 => {
+                        bad(format!("the derivative `{}` is off the slope by {err}", f.derivative))
+                    }
+                    _ => {}
+                },
+            }
+            // The expansion, against the value; once rewritten, never rewritten again.
+            if let Some(x) = f.expansion {
+                match over_u(x) {
+                    Err(why) => bad(format!("the expansion `{x}` {why}")),
+                    Ok(e) => {
+                        match agreement(&e, f.eval, &mut rng) {
+                            (_, 0) => bad(format!("the expansion `{x}` is nowhere finite")),
+                            (err, _) if err >= 1e-12 => bad(format!("the expansion `{x}` is off the value by {err}")),
+                            _ => {}
+                        }
+                        expr::walk(std::slice::from_ref(&e), |n| {
+                            if let Node::Call(Func::Builtin(c), _) = n.node() {
+                                if c.def().expansion.is_some() {
+                                    bad(format!("the expansion `{x}` calls `{}`, which has one too", c.name()));
+                                }
+                            }
+                            Walk::Descend
+                        });
+                    }
+                }
+            }
+            // An output is a name the simplifier solves for in the kernel view.
+            if let Some(o) = f.output.filter(|o| o.def().expansion.is_none()) {
+                bad(format!("the output `{}` has no expansion", o.name()));
+            }
+            // The code: the one argument, and nothing else in braces that looks like one.
+            for t in f.code {
+                let args = template_args(t);
+                if args.is_empty() || args.iter().any(|&a| a != "0") {
+                    bad(format!("the template `{t}` writes {args:?}, not `{{0}}` alone"));
+                }
             }
         }
-    }
-
-    /// Every expansion is an identity: both sides agree at random points.
-    #[test]
-    fn expansions_are_identities() {
-        let mut rng = crate::check::Rng::new(3);
-        for b in Builtin::ALL {
-            let f = b.def();
-            let Some(rule) = f.expansion else { continue };
-            let rule = crate::parse::parse_expr(rule).unwrap();
-            for _ in 0..20 {
-                let u = rng.uniform(-3.0, 3.0);
-                let env: crate::eval::Env = [(crate::expr::Sym::new("u"), u)].into_iter().collect();
-                let want = (f.eval)(u);
-                let got = crate::eval::eval(&rule, &env).unwrap();
-                assert!(crate::check::mixed_error(got, want) < 1e-12, "{}({u}): {got} vs {want}", f.name);
-            }
-        }
+        assert!(problems.is_empty(), "{} bad columns:\n{}", problems.len(), problems.join("\n"));
     }
 
     #[test]
