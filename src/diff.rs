@@ -3,12 +3,12 @@
 //!
 //! At a sum, product, power or call the derivative is `∂node/∂child * d(child)` summed
 //! over the children, the partials taken from the table in `crate::rules` (a built-in's
-//! from its row of `FUNCS`, an abstract function's as `g'(z)` or `f'[1](x, y)`); a power
-//! whose base and exponent both vary is written by logarithmic differentiation. This
-//! module adds what depends on the target: variables, names whose derivatives are given,
-//! index notation (`x[i]` gives `delta(i, j)`, sums and products over an index, deltas
-//! resolved), and the concrete expansion of sums. Work is memoized per shared node, so
-//! the cost is linear in the size of the expression DAG.
+//! from the `derivative` column of its row, an abstract function's as `g'(z)` or
+//! `f'[1](x, y)`); a power whose base and exponent both vary is written by logarithmic
+//! differentiation. This module adds what depends on the target: variables, names whose
+//! derivatives are given, index notation (`x[i]` gives `delta(i, j)`, sums and products
+//! over an index, deltas resolved), and the concrete expansion of sums. Work is memoized
+//! per shared node, so the cost is linear in the size of the expression DAG.
 
 use std::collections::HashMap;
 

@@ -2,9 +2,10 @@
 //!
 //! [`eval`] computes a value; [`eval_dual`] computes a value and its derivative along one
 //! variable at once, without looking at any symbolic derivative: built-ins use the
-//! hand-written `slope` of their [`FUNCS`] row, so the dual numbers are an independent
-//! witness for the symbolic differentiator. Abstract functions are evaluated through a
-//! [`Model`], a concrete smooth family standing in for `g` and all its derivatives.
+//! hand-written `slope` of their row ([`Builtin::def`]), so the dual numbers are an
+//! independent witness for the symbolic differentiator. Abstract functions are evaluated
+//! through a [`Model`], a concrete smooth family standing in for `g` and all its
+//! derivatives.
 
 use std::collections::HashMap;
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -12,7 +13,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 use crate::error::{Error, ErrorKind, Result};
 use crate::expr::IdMap;
 use crate::expr::{AbstractFn, Constant, Expr, Func, Node, Sym};
-use crate::func::FUNCS;
+use crate::func::Builtin;
 use crate::number;
 
 /// Values of the variables.
@@ -71,7 +72,7 @@ pub trait Scalar:
     /// `self ^ (p/q)` for an exact exponent, real for negative bases when `q` is odd.
     fn pow_rational(self, p: i64, q: i64) -> Self;
     /// A built-in function of one argument.
-    fn builtin(self, i: usize) -> Self;
+    fn builtin(self, f: Builtin) -> Self;
     /// An abstract function.
     fn abstract_call(model: &Model, f: &AbstractFn, args: &[Self]) -> Self;
 }
@@ -103,8 +104,8 @@ impl Scalar for f64 {
     fn pow_rational(self, p: i64, q: i64) -> f64 {
         rational_pow(self, p, q)
     }
-    fn builtin(self, i: usize) -> f64 {
-        (FUNCS[i].eval)(self)
+    fn builtin(self, f: Builtin) -> f64 {
+        (f.def().eval)(self)
     }
     fn abstract_call(model: &Model, f: &AbstractFn, args: &[f64]) -> f64 {
         model.value(f, args)
@@ -178,8 +179,8 @@ impl Scalar for Dual {
         let d = if self.d == 0.0 { 0.0 } else { p as f64 / q as f64 * rational_pow(self.v, p - q, q) * self.d };
         Dual { v: rational_pow(self.v, p, q), d }
     }
-    fn builtin(self, i: usize) -> Dual {
-        let f = &FUNCS[i];
+    fn builtin(self, f: Builtin) -> Dual {
+        let f = f.def();
         let d = if self.d == 0.0 { 0.0 } else { (f.slope)(self.v) * self.d };
         Dual { v: (f.eval)(self.v), d }
     }
@@ -277,8 +278,8 @@ impl Scalar for Mag {
         let v = rational_pow(self.v, p, q);
         Mag { v, m: v.abs() * self.spread().powf((p as f64 / q as f64).abs()) }
     }
-    fn builtin(self, i: usize) -> Mag {
-        let f = &FUNCS[i];
+    fn builtin(self, f: Builtin) -> Mag {
+        let f = f.def();
         let v = (f.eval)(self.v);
         // An error in the argument moves the value by the slope times the error.
         Mag { v, m: v.abs() + ((f.slope)(self.v) * (self.m - self.v.abs())).abs() }
@@ -347,7 +348,7 @@ fn eval_node<S: Scalar>(e: &Expr, vars: &HashMap<Sym, S>, model: Option<&Model>,
                 b.pow(eval_rec(x, vars, model, memo)?)
             }
         },
-        Node::Call(Func::Builtin(i), args) => eval_rec(&args[0], vars, model, memo)?.builtin(*i),
+        Node::Call(Func::Builtin(f), args) => eval_rec(&args[0], vars, model, memo)?.builtin(*f),
         Node::Call(Func::Indexed(b), args) => {
             let mut idx = Vec::new();
             for a in args {

@@ -35,7 +35,7 @@ use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{One, Signed, Zero};
 
-use crate::func::{self, FUNCS};
+use crate::func::Builtin;
 use crate::number::{self, Rational};
 
 /// An interned variable or function name.
@@ -140,11 +140,11 @@ pub enum Constant {
     Pi,
 }
 
-/// A function symbol: a built-in row of [`FUNCS`] or an abstract function.
+/// A function symbol: a built-in or an abstract function.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Func {
-    /// Index into [`FUNCS`].
-    Builtin(usize),
+    /// A built-in function, its row of the table ([`Builtin::def`]).
+    Builtin(Builtin),
     /// An unknown function such as `g`, with the partial derivatives taken so far.
     Abstract(AbstractFn),
     /// An indexed variable `x[j]`: the arguments are the indices.
@@ -172,7 +172,7 @@ impl Func {
     /// The name as written in the input.
     pub fn name(&self) -> &str {
         match self {
-            Func::Builtin(i) => FUNCS[*i].name,
+            Func::Builtin(b) => b.name(),
             Func::Abstract(a) => a.name.as_str(),
             Func::Indexed(s) => s.as_str(),
             Func::Sum(_) => "sum",
@@ -763,7 +763,7 @@ impl Expr {
     /// The argument when this is `exp(u)`.
     pub fn as_exp(&self) -> Option<&Expr> {
         match self.node() {
-            Node::Call(Func::Builtin(func::EXP), args) => Some(&args[0]),
+            Node::Call(Func::Builtin(Builtin::Exp), args) => Some(&args[0]),
             _ => None,
         }
     }
@@ -771,7 +771,7 @@ impl Expr {
     /// The argument when this is `sign(u)`.
     fn sign_of(&self) -> Option<&Expr> {
         match self.node() {
-            Node::Call(Func::Builtin(func::SIGN), args) => Some(&args[0]),
+            Node::Call(Func::Builtin(Builtin::Sign), args) => Some(&args[0]),
             _ => None,
         }
     }
@@ -858,7 +858,7 @@ impl Expr {
     fn base_exp(&self) -> (Expr, Expr) {
         match self.node() {
             Node::Pow(b, e) => (b.clone(), e.clone()),
-            Node::Call(Func::Builtin(func::EXP), args) => (Expr::e(), args[0].clone()),
+            Node::Call(Func::Builtin(Builtin::Exp), args) => (Expr::e(), args[0].clone()),
             _ => (self.clone(), Expr::one()),
         }
     }
@@ -1046,7 +1046,7 @@ impl Expr {
         // u*sign(u) is abs(u), for every real u.
         if let Some(u) = out.iter().find_map(|f| f.sign_of().filter(|u| out.contains(u))).cloned() {
             out.retain(|f| *f != u && f.sign_of() != Some(&u));
-            out.push(Expr::call(Func::Builtin(func::ABS), vec![u]));
+            out.push(Expr::builtin(Builtin::Abs, u));
             out.push(Expr::num(coeff));
             return Expr::mul(out);
         }
@@ -1185,23 +1185,17 @@ impl Expr {
 
     /// `e^u`.
     pub fn exp(u: Expr) -> Expr {
-        Expr::call(Func::Builtin(func::EXP), vec![u])
+        Expr::builtin(Builtin::Exp, u)
     }
 
     /// `ln(u)`.
     pub fn ln(u: Expr) -> Expr {
-        Expr::call(Func::Builtin(func::LN), vec![u])
+        Expr::builtin(Builtin::Ln, u)
     }
 
-    /// The built-in `name` of [`FUNCS`] applied to `u`, for the names code writes itself
-    /// (`"sigmoid"`, `"tanh"`); never for a name from the input.
-    ///
-    /// # Panics
-    ///
-    /// When `name` is not in the table: a bug, which the tests of every caller find.
-    pub fn builtin(name: &str, u: Expr) -> Expr {
-        let i = func::lookup(name).unwrap_or_else(|| panic!("`{name}` is not a built-in"));
-        Expr::call(Func::Builtin(i), vec![u])
+    /// The built-in `f` applied to `u`.
+    pub fn builtin(f: Builtin, u: Expr) -> Expr {
+        Expr::call(Func::Builtin(f), vec![u])
     }
 
     /// A function applied to arguments, with exact values folded: a built-in's value at
@@ -1247,17 +1241,17 @@ impl Expr {
             }
             _ => {}
         }
-        if let Func::Builtin(i) = f {
+        if let Func::Builtin(b) = f {
             let arg = &args[0];
             if arg.is_zero() {
-                if let Some((n, d)) = FUNCS[i].at_zero {
+                if let Some((n, d)) = b.def().at_zero {
                     return Expr::num(Rational::new(n.into(), d.into()));
                 }
             }
-            match (i, arg.node(), arg.as_exp()) {
-                (func::LN, _, Some(u)) => return u.clone(),
-                (func::EXP, Node::Call(Func::Builtin(func::LN), inner), _) => return inner[0].clone(),
-                (func::LN, Node::Num(r), _) if r.is_one() => return Expr::zero(),
+            match (b, arg.node(), arg.as_exp()) {
+                (Builtin::Ln, _, Some(u)) => return u.clone(),
+                (Builtin::Exp, Node::Call(Func::Builtin(Builtin::Ln), inner), _) => return inner[0].clone(),
+                (Builtin::Ln, Node::Num(r), _) if r.is_one() => return Expr::zero(),
                 _ => {}
             }
         }
@@ -1776,7 +1770,7 @@ mod tests {
     /// `a0 = sin(x)`, `ak = a(k-1)^2 + a(k-1)`: a few nodes per level, a tree that
     /// doubles per level.
     fn doubling(n: usize, v: &Expr) -> Expr {
-        let mut a = Expr::builtin("sin", v.clone());
+        let mut a = Expr::builtin(Builtin::Sin, v.clone());
         for _ in 0..n {
             a = Expr::add([Expr::pow(a.clone(), Expr::int(2)), a]);
         }
@@ -1831,7 +1825,7 @@ mod tests {
         let s = Expr::add([x(), Expr::int(1)]);
         assert_eq!(s.children().len(), 2);
         // Rebuilt from its own children, a canonical node is itself.
-        for e in [p, s, Expr::builtin("tanh", x())] {
+        for e in [p, s, Expr::builtin(Builtin::Tanh, x())] {
             let below: Vec<Expr> = e.children().into_iter().collect();
             assert_eq!(rebuild(&e, &below), e);
             assert_eq!(map_children(&e, Expr::clone), e);
@@ -1855,9 +1849,9 @@ mod tests {
     }
 
     #[test]
-    fn the_built_ins_code_asks_for_by_name_exist() {
-        for name in ["sin", "tanh", "tan", "sigmoid", "softplus"] {
-            assert_eq!(Expr::builtin(name, x()).to_string(), format!("{name}(x)"));
+    fn built_ins_print_as_their_names() {
+        for f in [Builtin::Sin, Builtin::Tanh, Builtin::Tan, Builtin::Sigmoid, Builtin::Softplus] {
+            assert_eq!(Expr::builtin(f, x()).to_string(), format!("{}(x)", f.name()));
         }
     }
 

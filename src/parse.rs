@@ -16,7 +16,7 @@ use nom::{IResult, Parser as _};
 
 use crate::error::{Clue, Error, ErrorKind, Expected, Found, Nesting, Result, Span, Takes, ZeroDenominator};
 use crate::expr::{AbstractFn, Expr, Func, Sym};
-use crate::func;
+use crate::func::{self, Builtin};
 use crate::number;
 
 /// How deeply parentheses, calls, signs and exponents may nest.
@@ -733,7 +733,9 @@ impl<'a> Parser<'a> {
                     Ok(match name {
                         "sqrt" => Expr::sqrt(x),
                         "log" => Expr::ln(x),
-                        _ => Expr::call(Func::Builtin(func::lookup(name).unwrap_or(func::EXP)), vec![x]),
+                        // No other alias gets here: `delta` returned above, and `sum` and
+                        // `prod` are read by `sum_call` unless primed, refused above.
+                        _ => Expr::builtin(Builtin::from_name(name).expect("a built-in name not an alias is a row"), x),
                     })
                 }
                 _ => Err(arity_error(Takes::One, 1)),

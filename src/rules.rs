@@ -5,31 +5,35 @@
 //! children; reverse mode ([`crate::reverse`]) hands `adjoint * ∂node/∂child` down to each
 //! child; the steps of `--steps` ([`derivation`](mod@crate::derivation)) write the
 //! outermost rule with the inner derivatives unevaluated and label it with the rule's
-//! `Display`. A built-in's own derivative is its row of [`FUNCS`] (deriv syntax over `u`,
-//! parsed once), an abstract function's is a partial (`g'(z)`, `f'[1](x, y)`). Quotients
-//! have no row: `a/b` is `a*b^-1`, so the product and power rules cover them (only the
-//! steps write a quotient rule). Index notation (`sum`, `prod`, `x[j]`, `delta`) has no row
-//! either: its derivative depends on the target (deltas, renamed indices), so forward mode
-//! handles it and reverse mode declines it. Nothing here walks an expression: each question
-//! is about one node, so the callers' walks (memoized per node) stay linear in the DAG.
+//! `Display`. A built-in's own derivative is the `derivative` column of its row
+//! ([`Builtin::def`]: deriv syntax over `u`, parsed once), an abstract function's is a
+//! partial (`g'(z)`, `f'[1](x, y)`). Quotients have no row: `a/b` is `a*b^-1`, so the
+//! product and power rules cover them (only the steps write a quotient rule). Index
+//! notation (`sum`, `prod`, `x[j]`, `delta`) has no row either: its derivative depends on
+//! the target (deltas, renamed indices), so forward mode handles it and reverse mode
+//! declines it. Nothing here walks an expression: each question is about one node, so the
+//! callers' walks (memoized per node) stay linear in the DAG.
 
 use std::fmt;
 
 use crate::expr::{self, AbstractFn, Expr, Func, Node, Sym};
-use crate::func::FUNCS;
+use crate::func::Builtin;
 use crate::parse;
 
 thread_local! {
-    /// The derivatives in [`FUNCS`], parsed, in row order.
-    static DERIVATIVES: Vec<Expr> = FUNCS
-        .iter()
-        .map(|f| parse::parse_expr(f.derivative).unwrap_or_else(|e| panic!("bad derivative rule for {}: {e}", f.name)))
+    /// The built-ins' derivatives, parsed, in row order.
+    static DERIVATIVES: Vec<Expr> = Builtin::ALL
+        .into_iter()
+        .map(|b| {
+            let rule = b.def().derivative;
+            parse::parse_expr(rule).unwrap_or_else(|e| panic!("bad derivative rule for {}: {e}", b.name()))
+        })
         .collect();
 }
 
-/// The derivative of the built-in row `i` at `arg`.
-pub fn builtin_derivative(i: usize, arg: &Expr) -> Expr {
-    let rule = DERIVATIVES.with(|r| r[i].clone());
+/// The derivative of the built-in `f` at `arg`.
+pub fn builtin_derivative(f: Builtin, arg: &Expr) -> Expr {
+    let rule = DERIVATIVES.with(|r| r[f.index()].clone());
     expr::substitute(&rule, &Sym::new("u"), arg)
 }
 
@@ -62,8 +66,8 @@ pub enum Rule {
     /// `d f(u) = f'(u)*du`, `u` not the variable itself (a step's view of
     /// [`Rule::Function`]).
     Chain,
-    /// A function's own derivative, `f'(u)`: a built-in's row of [`FUNCS`], an abstract
-    /// function's partial. Holds the function's name.
+    /// A function's own derivative, `f'(u)`: a built-in's from its row
+    /// ([`Builtin::def`]), an abstract function's partial. Holds the function's name.
     Function(Sym),
     /// The derivative of a variable (1 or 0); also the label of what has no row here
     /// (numbers, constants, index notation), which are differentiated directly.
@@ -150,7 +154,7 @@ enum Kind<'e> {
     Sum(&'e [Expr]),
     Product(&'e [Expr]),
     Power(&'e Expr, &'e Expr),
-    Builtin(usize, &'e Expr),
+    Builtin(Builtin, &'e Expr),
     Abstract(&'e AbstractFn, &'e [Expr]),
 }
 
@@ -162,7 +166,7 @@ impl<'e> Local<'e> {
             Node::Add(ts) => Kind::Sum(ts),
             Node::Mul(fs) => Kind::Product(fs),
             Node::Pow(b, p) => Kind::Power(b, p),
-            Node::Call(Func::Builtin(i), args) => Kind::Builtin(*i, &args[0]),
+            Node::Call(Func::Builtin(f), args) => Kind::Builtin(*f, &args[0]),
             Node::Call(Func::Abstract(f), args) => Kind::Abstract(f, args),
             Node::Num(_) | Node::Const(_) | Node::Var(_) => return None,
             Node::Call(Func::Indexed(_) | Func::Sum(_) | Func::Prod(_) | Func::Delta, _) => return None,
@@ -182,7 +186,7 @@ impl<'e> Local<'e> {
             Kind::Product(_) => Rule::Product,
             Kind::Power(_, p) if p.free_vars().is_empty() => Rule::Power,
             Kind::Power(..) => Rule::Logarithmic,
-            Kind::Builtin(i, _) => Rule::Function(Sym::new(FUNCS[i].name)),
+            Kind::Builtin(f, _) => Rule::Function(Sym::new(f.name())),
             Kind::Abstract(f, _) => Rule::Function(f.name.clone()),
         }
     }
@@ -248,7 +252,7 @@ mod tests {
 
     /// Every kind of row, and every built-in: the sum of ∂node/∂child * d(child) at a
     /// point is the node's derivative by dual numbers (the hand-written slopes of
-    /// `FUNCS`, an independent witness).
+    /// the rows, an independent witness).
     #[test]
     fn partials_agree_with_dual_numbers() {
         let x = Sym::new("x");
@@ -258,9 +262,9 @@ mod tests {
                 .into_iter()
                 .map(parsed)
                 .collect();
-        for i in 0..FUNCS.len() {
+        for f in Builtin::ALL {
             for u in ["x/3 + 0.1", "x + 1.1"] {
-                nodes.push(Expr::call(Func::Builtin(i), vec![parsed(u)]));
+                nodes.push(Expr::builtin(f, parsed(u)));
             }
         }
         let mut compared = 0;

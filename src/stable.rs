@@ -29,7 +29,7 @@ use num_traits::{One, Signed, ToPrimitive};
 
 use crate::expr::IdMap;
 use crate::expr::{self, Expr, Func, Node, Sym};
-use crate::func;
+use crate::func::Builtin;
 use crate::number::Rational;
 
 /// A stable building block that has no expression node of its own.
@@ -163,7 +163,7 @@ impl Rewriter {
     fn rewrite_node(&mut self, e: &Expr) -> Expr {
         let r = match e.node() {
             Node::Num(_) | Node::Const(_) | Node::Var(_) => e.clone(),
-            Node::Call(Func::Builtin(func::LN), args) => self.log(&args[0]),
+            Node::Call(Func::Builtin(Builtin::Ln), args) => self.log(&args[0]),
             Node::Call(f, args) => {
                 let args = args.iter().map(|a| self.rewrite(a)).collect();
                 Expr::call(f.clone(), args)
@@ -188,9 +188,9 @@ impl Rewriter {
                     let m = self.block(Block::Expm1(u.clone()));
                     return Expr::mul([Expr::num(d), m]);
                 }
-                if let Node::Call(Func::Builtin(i), args) = rest.node() {
-                    if c.is_one() && d == -c.clone() && func::FUNCS[*i].name == "sigmoid" {
-                        return Expr::builtin("sigmoid", Expr::negate(args[0].clone()));
+                if let Node::Call(Func::Builtin(Builtin::Sigmoid), args) = rest.node() {
+                    if c.is_one() && d == -c.clone() {
+                        return Expr::builtin(Builtin::Sigmoid, Expr::negate(args[0].clone()));
                     }
                 }
             }
@@ -209,7 +209,7 @@ impl Rewriter {
             // ln(1 + c*e^u) = softplus(u + ln(c)).
             if let [one, _] = terms.as_slice() {
                 if one.exponent.is_zero() && one.coeff.is_one() {
-                    return Expr::builtin("softplus", exponents[1].clone());
+                    return Expr::builtin(Builtin::Softplus, exponents[1].clone());
                 }
             }
             return self.block(Block::LogSumExp(exponents));
@@ -299,8 +299,8 @@ fn sigmoids(terms: &[ExpTerm], n: &Rational, w: &Expr) -> Option<Expr> {
         if let Some(k) = (0..=n_int).find(|&k| Expr::mul([Expr::int(k), v.clone()]) == r) {
             return Some(Expr::mul([
                 Expr::pow(Expr::num(a.coeff.clone()), Expr::num(-n.clone())),
-                Expr::pow(Expr::builtin("sigmoid", v.clone()), Expr::int(k)),
-                Expr::pow(Expr::builtin("sigmoid", Expr::negate(v)), Expr::int(n_int - k)),
+                Expr::pow(Expr::builtin(Builtin::Sigmoid, v.clone()), Expr::int(k)),
+                Expr::pow(Expr::builtin(Builtin::Sigmoid, Expr::negate(v)), Expr::int(n_int - k)),
             ]));
         }
     }

@@ -167,7 +167,7 @@ fn forms_do_not_depend_on_names_or_the_order_of_definitions() {
         let mut names: Vec<String> = Vec::new();
         for d in defs.iter().chain([target, wrt]) {
             for w in d.split(|c: char| !c.is_ascii_alphanumeric()) {
-                let builtin = deriv::func::lookup(w).is_some() || w == "e";
+                let builtin = deriv::func::Builtin::from_name(w).is_some() || w == "e";
                 if !w.is_empty() && w.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && !builtin && !names.contains(&w.to_string()) {
                     names.push(w.to_string());
                 }

@@ -3,8 +3,9 @@
 //! A [`Printer`] turns an expression (in stable form, with shared intermediates already
 //! named) into a [`Code`]: text and the precedence of its outermost operation. Products
 //! print as `a * b / (c * d)`, sums as `a - b + c`, powers through the language's
-//! `powi`/`powf`/`sqrt`/real-root forms, calls through the templates of
-//! [`super::lang::OPS`]. An argument a template uses twice goes into a local first
+//! `powi`/`powf`/`sqrt`/real-root forms, a built-in's call through the `code` column of
+//! its row ([`crate::func::FuncDef::code`]), the other operations through the templates
+//! of [`super::lang::OPS`]. An argument a template uses twice goes into a local first
 //! (`let t1: f64 = ...;`), pushed to [`Printer::stmts`].
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -13,7 +14,6 @@ use num_traits::{One, ToPrimitive};
 
 use super::lang::{self, Lang};
 use crate::expr::{Constant, Expr, Func, Node, Sym};
-use crate::func::FUNCS;
 use crate::number::{self, Rational};
 use crate::print::{fraction, goes_below, is_negative, ordered_terms};
 use crate::stable::Block;
@@ -127,7 +127,13 @@ impl Printer<'_> {
     /// The operation `name` of [`lang::OPS`] applied to printed arguments.
     pub fn op(&mut self, name: &str, args: Vec<Code>) -> Code {
         let Some(row) = lang::op(name) else { return Code::new("f64::NAN".into(), Prec::Postfix) };
-        let template = row.code[self.lang.col()];
+        self.apply(name, &row.code, args)
+    }
+
+    /// The operation `name`, written `code` (a template per language), applied to printed
+    /// arguments.
+    fn apply(&mut self, name: &str, code: &[&'static str; 4], args: Vec<Code>) -> Code {
+        let template = code[self.lang.col()];
         if let Some(h) = lang::HELPERS.iter().find(|h| h.lang == self.lang && h.ops.contains(&name)) {
             self.helpers.insert(h.code);
         }
@@ -189,9 +195,9 @@ impl Printer<'_> {
             Node::Mul(_) => self.product(e),
             Node::Pow(b, x) if goes_below(b, x) => self.product(e),
             Node::Pow(b, x) => self.power(b, x),
-            Node::Call(Func::Builtin(i), args) => {
+            Node::Call(Func::Builtin(f), args) => {
                 let a = self.expr(&args[0]);
-                self.op(FUNCS[*i].name, vec![a])
+                self.apply(f.name(), &f.def().code, vec![a])
             }
             // Kernels reject every other call before printing starts.
             Node::Call(..) => Code::new("f64::NAN".into(), Prec::Postfix),

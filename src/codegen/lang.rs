@@ -1,5 +1,8 @@
 //! The target languages as data: how each operation is written in Rust, C, Python and
 //! NumPy, the words each reserves, and the helpers a language's standard library lacks.
+//! A built-in function's code is not here but in its row of the built-ins' table (the
+//! `code` column of [`crate::func::FuncDef`], in the same templates); `OPS` has the
+//! operations that are not built-ins.
 //!
 //! A template writes `{0}`, `{1}` for the arguments. An argument followed by `.` is a
 //! method receiver; one between `(` or `, ` and `)` or `,` is delimited and needs no
@@ -45,46 +48,10 @@ pub(crate) struct Op {
     pub code: [&'static str; 4],
 }
 
-/// Every operation: the rows of [`crate::func::FUNCS`] by name, then the forms the
-/// printer needs for powers, constants and the stable blocks of [`crate::stable`].
+/// Every operation that is not a built-in function: the forms the printer needs for
+/// powers, constants and the stable blocks of [`crate::stable`].
 #[rustfmt::skip]
 pub(crate) static OPS: &[Op] = &[
-    Op { name: "exp",      code: ["{0}.exp()",     "exp({0})",     "math.exp({0})",     "np.exp({0})"] },
-    Op { name: "ln",       code: ["{0}.ln()",      "log({0})",     "math.log({0})",     "np.log({0})"] },
-    Op { name: "abs",      code: ["{0}.abs()",     "fabs({0})",    "abs({0})",          "np.abs({0})"] },
-    Op { name: "sign",     code: ["if {0} > 0.0 { 1.0_f64 } else if {0} < 0.0 { -1.0 } else { 0.0 }",
-                                  "(double)(({0} > 0.0) - ({0} < 0.0))",
-                                  "(1.0 if {0} > 0.0 else -1.0 if {0} < 0.0 else 0.0)",
-                                  "np.sign({0})"] },
-    Op { name: "sin",      code: ["{0}.sin()",     "sin({0})",     "math.sin({0})",     "np.sin({0})"] },
-    Op { name: "cos",      code: ["{0}.cos()",     "cos({0})",     "math.cos({0})",     "np.cos({0})"] },
-    Op { name: "tan",      code: ["{0}.tan()",     "tan({0})",     "math.tan({0})",     "np.tan({0})"] },
-    Op { name: "sec",      code: ["1.0 / {0}.cos()",  "1.0 / cos({0})",  "1.0 / math.cos({0})",  "1.0 / np.cos({0})"] },
-    Op { name: "csc",      code: ["1.0 / {0}.sin()",  "1.0 / sin({0})",  "1.0 / math.sin({0})",  "1.0 / np.sin({0})"] },
-    Op { name: "cot",      code: ["1.0 / {0}.tan()",  "1.0 / tan({0})",  "1.0 / math.tan({0})",  "1.0 / np.tan({0})"] },
-    Op { name: "asin",     code: ["{0}.asin()",    "asin({0})",    "math.asin({0})",    "np.arcsin({0})"] },
-    Op { name: "acos",     code: ["{0}.acos()",    "acos({0})",    "math.acos({0})",    "np.arccos({0})"] },
-    Op { name: "atan",     code: ["{0}.atan()",    "atan({0})",    "math.atan({0})",    "np.arctan({0})"] },
-    Op { name: "sinh",     code: ["{0}.sinh()",    "sinh({0})",    "math.sinh({0})",    "np.sinh({0})"] },
-    Op { name: "cosh",     code: ["{0}.cosh()",    "cosh({0})",    "math.cosh({0})",    "np.cosh({0})"] },
-    Op { name: "tanh",     code: ["{0}.tanh()",    "tanh({0})",    "math.tanh({0})",    "np.tanh({0})"] },
-    Op { name: "sech",     code: ["1.0 / {0}.cosh()", "1.0 / cosh({0})", "1.0 / math.cosh({0})", "1.0 / np.cosh({0})"] },
-    Op { name: "csch",     code: ["1.0 / {0}.sinh()", "1.0 / sinh({0})", "1.0 / math.sinh({0})", "1.0 / np.sinh({0})"] },
-    Op { name: "coth",     code: ["1.0 / {0}.tanh()", "1.0 / tanh({0})", "1.0 / math.tanh({0})", "1.0 / np.tanh({0})"] },
-    Op { name: "asinh",    code: ["{0}.asinh()",   "asinh({0})",   "math.asinh({0})",   "np.arcsinh({0})"] },
-    Op { name: "acosh",    code: ["{0}.acosh()",   "acosh({0})",   "math.acosh({0})",   "np.arccosh({0})"] },
-    Op { name: "atanh",    code: ["{0}.atanh()",   "atanh({0})",   "math.atanh({0})",   "np.arctanh({0})"] },
-    Op { name: "erf",      code: ["erf({0})",      "erf({0})",     "math.erf({0})",     "_erf({0})"] },
-    Op { name: "erfc",     code: ["erfc({0})",     "erfc({0})",    "math.erfc({0})",    "_erfc({0})"] },
-    // The stable forms: e^min(u, 0)/(1 + e^-|u|) and max(u, 0) + ln(1 + e^-|u|).
-    Op { name: "sigmoid",  code: ["{0}.min(0.0).exp() / (1.0 + (-{0}.abs()).exp())",
-                                  "exp(fmin({0}, 0.0)) / (1.0 + exp(-fabs({0})))",
-                                  "math.exp(min({0}, 0.0)) / (1.0 + math.exp(-abs({0})))",
-                                  "np.exp(np.minimum({0}, 0.0)) / (1.0 + np.exp(-np.abs({0})))"] },
-    Op { name: "softplus", code: ["{0}.max(0.0) + (-{0}.abs()).exp().ln_1p()",
-                                  "fmax({0}, 0.0) + log1p(exp(-fabs({0})))",
-                                  "max({0}, 0.0) + math.log1p(math.exp(-abs({0})))",
-                                  "np.maximum({0}, 0.0) + np.log1p(np.exp(-np.abs({0})))"] },
     Op { name: "logaddexp", code: ["{0}.max({1}) + (-({0} - {1}).abs()).exp().ln_1p()",
                                   "fmax({0}, {1}) + log1p(exp(-fabs({0} - {1})))",
                                   "max({0}, {1}) + math.log1p(math.exp(-abs({0} - {1})))",
@@ -221,10 +188,11 @@ def _erfc(x):
 mod tests {
     use super::*;
 
+    /// A built-in's code is its row's alone: no operation here shadows it.
     #[test]
-    fn every_builtin_has_a_row() {
-        for f in crate::func::FUNCS {
-            assert!(op(f.name).is_some(), "no code for `{}`", f.name);
+    fn no_operation_is_a_builtin() {
+        for o in OPS {
+            assert!(crate::func::Builtin::from_name(o.name).is_none(), "`{}` is a built-in, coded in its row", o.name);
         }
     }
 }

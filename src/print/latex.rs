@@ -12,7 +12,7 @@ use num_traits::Signed;
 
 use super::{fraction, goes_below, is_negative, ordered_terms};
 use crate::expr::{Constant, Expr, Func, Node};
-use crate::func::FUNCS;
+use crate::func::Builtin;
 use crate::number::{self, Rational};
 use crate::prec::Prec;
 
@@ -368,8 +368,8 @@ fn power(b: &Expr, x: &Expr) -> (String, Prec) {
         return (format!("\\sqrt{{{}}}", latex(b).0), Prec::Atom);
     }
     // A named function's power goes after its name: \tanh^{2}(x).
-    if let Node::Call(Func::Builtin(i), args) = b.node() {
-        let f = &FUNCS[*i];
+    if let Node::Call(Func::Builtin(f), args) = b.node() {
+        let f = f.def();
         if b.as_exp().is_none() && !f.latex.is_empty() {
             return (format!("{}^{{{}}}{}", f.latex, exponent(x), paren(&latex(&args[0]).0)), Prec::Power);
         }
@@ -417,13 +417,8 @@ fn call(e: &Expr, f: &Func, args: &[Expr]) -> (String, Prec) {
                 (format!("{op}{range} {body}"), Prec::Product)
             })
         }
-        Func::Builtin(i) => {
-            let def = &FUNCS[*i];
-            if def.name == "abs" {
-                return (format!("\\left|{}\\right|", arglist()), Prec::Atom);
-            }
-            (format!("{}{}", def.latex, paren(&arglist())), Prec::Atom)
-        }
+        Func::Builtin(Builtin::Abs) => (format!("\\left|{}\\right|", arglist()), Prec::Atom),
+        Func::Builtin(f) => (format!("{}{}", f.def().latex, paren(&arglist())), Prec::Atom),
         Func::Abstract(a) => {
             let n = a.name.as_str();
             // Letters, Greek names and indexed names as written (g, \sigma, g_{1});

@@ -1,12 +1,13 @@
 //! The kernel view: an expression as a rational function of atoms.
 //!
-//! Hyperbolic functions, the sigmoid and softplus are first rewritten into exponentials
-//! (the [`EXPANSIONS`] table, in deriv syntax). Then every exponential `e^(c*t)` becomes a
-//! power of one kernel `K = e^(g*t)` per exponent term `t`, `g` the gcd of the
-//! coefficients seen with `t`: `e^(2*x)` and `e^-x` are `K^2` and `K^-1` of `K = e^x`,
-//! and `e^(-x^2/2)` is `K^-1` of `K = e^(x^2/2)`. Fractional powers become powers of one
-//! root `b^(1/q)` per base, and every other call is an opaque atom. What is left is
-//! polynomial arithmetic, done exactly by `crate::poly`.
+//! Hyperbolic functions, the sigmoid and softplus are first rewritten into exponentials,
+//! and `tan`, `sec`, `csc`, `cot` into sines and cosines: each built-in's row says how, in
+//! its `expansion` column ([`Builtin::def`], deriv syntax over `u`). Then every
+//! exponential `e^(c*t)` becomes a power of one kernel `K = e^(g*t)` per exponent term
+//! `t`, `g` the gcd of the coefficients seen with `t`: `e^(2*x)` and `e^-x` are `K^2` and
+//! `K^-1` of `K = e^x`, and `e^(-x^2/2)` is `K^-1` of `K = e^(x^2/2)`. Fractional powers
+//! become powers of one root `b^(1/q)` per base, and every other call is an opaque atom.
+//! What is left is polynomial arithmetic, done exactly by `crate::poly`.
 
 use std::collections::HashMap;
 
@@ -16,27 +17,10 @@ use num_traits::{One, Signed, ToPrimitive, Zero};
 use super::CFG;
 use crate::expr::IdMap;
 use crate::expr::{self, Expr, Func, Node, Sym, Walk};
-use crate::func::{self, FUNCS};
+use crate::func::Builtin;
 use crate::number::Rational;
 use crate::parse;
 use crate::poly::{Monomial, Poly, Rat, Var};
-
-/// Built-ins rewritten into exponentials before the kernel view is taken.
-#[rustfmt::skip]
-pub const EXPANSIONS: &[(&str, &str)] = &[
-    ("sinh",     "(e^u - e^-u)/2"),
-    ("cosh",     "(e^u + e^-u)/2"),
-    ("tanh",     "(e^(2*u) - 1)/(e^(2*u) + 1)"),
-    ("sech",     "2/(e^u + e^-u)"),
-    ("csch",     "2/(e^u - e^-u)"),
-    ("coth",     "(e^(2*u) + 1)/(e^(2*u) - 1)"),
-    ("sigmoid",  "1/(1 + e^-u)"),
-    ("softplus", "ln(1 + e^u)"),
-    ("tan",      "sin(u)/cos(u)"),
-    ("sec",      "1/cos(u)"),
-    ("csc",      "1/sin(u)"),
-    ("cot",      "cos(u)/sin(u)"),
-];
 
 /// What a polynomial variable stands for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -116,17 +100,20 @@ pub fn big_sum(e: &Expr) -> bool {
 }
 
 thread_local! {
-    static EXPANSION_RULES: Vec<(usize, Expr)> = EXPANSIONS
-        .iter()
-        .map(|(name, rule)| {
-            let f = func::lookup(name).unwrap_or_else(|| panic!("expansion of `{name}`, which is no built-in"));
-            let rule = parse::parse_expr(rule).unwrap_or_else(|e| panic!("the expansion of `{name}` does not parse: {e}"));
-            (f, rule)
+    /// The built-ins' expansions, parsed, in row order.
+    static EXPANSION_RULES: Vec<Option<Expr>> = Builtin::ALL
+        .into_iter()
+        .map(|b| {
+            let rule = b.def().expansion?;
+            let parsed = parse::parse_expr(rule);
+            Some(parsed.unwrap_or_else(|e| panic!("the expansion of `{}` does not parse: {e}", b.name())))
         })
         .collect();
 }
 
-/// Rewrites hyperbolic functions, the sigmoid and softplus into exponentials, everywhere.
+/// Rewrites every built-in that has an expansion, everywhere: hyperbolic functions, the
+/// sigmoid and softplus into exponentials, `tan`, `sec`, `csc`, `cot` into sines and
+/// cosines.
 pub fn expand(e: &Expr) -> Expr {
     // Remembered across calls (ids are never reused): the simplifier expands the same
     // shared pieces (a softmax's denominator) for every candidate and every proof.
@@ -150,7 +137,7 @@ pub(crate) fn forget_memos() {
 
 fn expand_with(e: &Expr, memo: &mut IdMap<Expr>) -> Expr {
     let rule = |f: &Func| match f {
-        Func::Builtin(i) => EXPANSION_RULES.with(|r| r.iter().find(|(j, _)| j == i).map(|(_, e)| e.clone())),
+        Func::Builtin(b) => EXPANSION_RULES.with(|r| r[b.index()].clone()),
         _ => None,
     };
     // The arguments of a call that stays a call are an atom's, left as they are (they are
@@ -158,11 +145,11 @@ fn expand_with(e: &Expr, memo: &mut IdMap<Expr>) -> Expr {
     // become kernels here.
     let enter = |x: &Expr| match x.node() {
         Node::Num(_) | Node::Const(_) | Node::Var(_) => Some(x.clone()),
-        Node::Call(f, _) if !matches!(f, Func::Builtin(func::EXP)) && rule(f).is_none() => Some(x.clone()),
+        Node::Call(f, _) if !matches!(f, Func::Builtin(Builtin::Exp)) && rule(f).is_none() => Some(x.clone()),
         _ => None,
     };
     let leave = |x: &Expr, below: &[Expr]| match x.node() {
-        Node::Call(Func::Builtin(func::EXP), _) => exp_of_logs(&below[0]),
+        Node::Call(Func::Builtin(Builtin::Exp), _) => exp_of_logs(&below[0]),
         Node::Call(f, _) => match rule(f) {
             Some(rule) => expr::substitute(&rule, &Sym::new("u"), &below[0]),
             None => unreachable!("only calls with a rule are looked into"),
@@ -179,7 +166,7 @@ fn exp_of_logs(u: &Expr) -> Expr {
     let mut rest = Vec::new();
     for (c, t) in exponent_terms(u) {
         match t.node() {
-            Node::Call(Func::Builtin(func::LN), a) => powers.push(Expr::pow(a[0].clone(), Expr::num(c))),
+            Node::Call(Func::Builtin(Builtin::Ln), a) => powers.push(Expr::pow(a[0].clone(), Expr::num(c))),
             _ => rest.push(Expr::mul([Expr::num(c), t])),
         }
     }
@@ -327,7 +314,7 @@ impl Kernels {
                     _ => Some(Rat::var(self.var(Atom::Opaque(e.clone())))),
                 }
             }
-            Node::Call(Func::Builtin(func::EXP), args) => {
+            Node::Call(Func::Builtin(Builtin::Exp), args) => {
                 let mut acc = Rat::constant(Rational::one());
                 for (c, rest) in exponent_terms(&args[0]) {
                     let factor = match self.units.get(&rest).cloned() {
@@ -368,11 +355,8 @@ pub fn pythagorean(r: &Rat, k: &Kernels) -> Rat {
     let mut out = r.clone();
     for (cv, c) in k.atoms.iter().enumerate() {
         let Atom::Opaque(c) = c else { continue };
-        let Node::Call(Func::Builtin(ci), cargs) = c.node() else { continue };
-        if FUNCS[*ci].name != "cos" {
-            continue;
-        }
-        let sin = Expr::builtin("sin", cargs[0].clone());
+        let Node::Call(Func::Builtin(Builtin::Cos), cargs) = c.node() else { continue };
+        let sin = Expr::builtin(Builtin::Sin, cargs[0].clone());
         let Some(&sv) = k.index.get(&Atom::Opaque(sin)) else { continue };
         let one_minus_s2 = Poly::one().sub(&Poly::var(sv).pow(2));
         let reduce = |p: &Poly| -> Poly {
@@ -387,26 +371,4 @@ pub fn pythagorean(r: &Rat, k: &Kernels) -> Rat {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every expansion is an identity: both sides agree at random points.
-    #[test]
-    fn expansions_are_identities() {
-        let mut rng = crate::check::Rng::new(3);
-        for (name, rule) in EXPANSIONS {
-            let rule = parse::parse_expr(rule).unwrap();
-            let f = FUNCS.iter().find(|f| f.name == *name).unwrap();
-            for _ in 0..20 {
-                let u = rng.uniform(-3.0, 3.0);
-                let env: crate::eval::Env = [(Sym::new("u"), u)].into_iter().collect();
-                let want = (f.eval)(u);
-                let got = crate::eval::eval(&rule, &env).unwrap();
-                assert!(crate::check::mixed_error(got, want) < 1e-12, "{name}({u}): {got} vs {want}");
-            }
-        }
-    }
 }

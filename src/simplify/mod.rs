@@ -30,7 +30,7 @@ use crate::check;
 use crate::eval::{self, Model};
 use crate::expr::IdMap;
 use crate::expr::{self, Expr, Func, Node, Sym, Walk};
-use crate::func;
+use crate::func::Builtin;
 use crate::limits;
 use crate::poly::{Monomial, Poly, Rat, Var};
 pub use config::Config;
@@ -1013,8 +1013,10 @@ fn rat_expr_within(r: &Rat, k: &Kernels, max_size: u64) -> Option<Expr> {
     Some(if cost::cost(&split, &none) < cost::cost(&factored, &none) { split } else { factored })
 }
 
-/// Built-in outputs the input's hyperbolic functions, exponentials and sigmoids make
-/// available: `tanh(u)` and `sigmoid(u)`, each under a placeholder name.
+/// Built-in outputs the input's calls make available, each under a placeholder name:
+/// the `output` column of a built-in's row (`tanh(u)` for `sinh(u)`, `sigmoid(u)` for
+/// `softplus(u)`, `tan(u)` for `sec(u)`), and for an exponential `e^(c*t)` both
+/// `sigmoid(|c|*t)` and `tanh(|c|*t/2)`.
 fn implicit_names(e: &Expr, defs: &[(Sym, Expr)]) -> Vec<(Sym, Expr)> {
     let mut found: Vec<Expr> = Vec::new();
     let mut add = |c: Expr| {
@@ -1024,24 +1026,22 @@ fn implicit_names(e: &Expr, defs: &[(Sym, Expr)]) -> Vec<(Sym, Expr)> {
     };
     let roots: Vec<Expr> = std::iter::once(e.clone()).chain(defs.iter().map(|(_, b)| b.clone())).collect();
     expr::walk(&roots, |x| {
-        if let Node::Call(Func::Builtin(i), args) = x.node() {
+        if let Node::Call(Func::Builtin(f), args) = x.node() {
             let u = &args[0];
-            match func::FUNCS[*i].name {
-                "tanh" | "sinh" | "cosh" | "sech" | "csch" | "coth" => add(Expr::builtin("tanh", u.clone())),
-                "sigmoid" | "softplus" => add(Expr::builtin("sigmoid", u.clone())),
-                "tan" | "sec" | "csc" | "cot" => add(Expr::builtin("tan", u.clone())),
-                "exp" if !u.is_one() && u.as_num().is_none() => {
-                    let (c, rest) = u.coeff_rest();
-                    let base = Expr::mul([Expr::num(num_traits::Signed::abs(&c)), rest]);
-                    add(Expr::builtin("sigmoid", base.clone()));
-                    add(Expr::builtin("tanh", Expr::quotient(base, Expr::int(2))));
-                }
-                _ => {}
+            if let Some(output) = f.def().output {
+                add(Expr::builtin(output, u.clone()));
             }
-            // Calls inside a call's arguments belong to the parts below (the arguments
-            // are simplified on their own); an exponent's are kernels of this part.
-            if *i != func::EXP {
+            if *f != Builtin::Exp {
+                // Calls inside a call's arguments belong to the parts below (the
+                // arguments are simplified on their own); an exponent's are kernels of
+                // this part.
                 return Walk::Skip;
+            }
+            if !u.is_one() && u.as_num().is_none() {
+                let (c, rest) = u.coeff_rest();
+                let base = Expr::mul([Expr::num(num_traits::Signed::abs(&c)), rest]);
+                add(Expr::builtin(Builtin::Sigmoid, base.clone()));
+                add(Expr::builtin(Builtin::Tanh, Expr::quotient(base, Expr::int(2))));
             }
         }
         // Nor is a sum that the opaque view keeps whole looked into.
@@ -1075,7 +1075,7 @@ fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
         _ => vec![body.clone()],
     };
     let ln_arg = |f: &Expr| match f.node() {
-        Node::Call(Func::Builtin(func::LN), args) => Some(args[0].clone()),
+        Node::Call(Func::Builtin(Builtin::Ln), args) => Some(args[0].clone()),
         _ => None,
     };
     // body = F*ln(A): e^(name/F) = A.
