@@ -175,8 +175,18 @@ pub fn render(blocks: &[Block], format: NoteFormat, katex: &str) -> String {
                 .map(|b| match b {
                     Block::Text(t) => {
                         let level = t.chars().take_while(|&c| c == '#').count();
-                        let body = latex_prose(t[level..].trim());
-                        let body = code_spans(&body, "\\texttt{", "}");
+                        let body: String = t[level..]
+                            .trim()
+                            .split('`')
+                            .enumerate()
+                            .map(|(i, part)| {
+                                if i % 2 == 1 {
+                                    format!("\\texttt{{{}}}", latex_code(part))
+                                } else {
+                                    latex_prose(part)
+                                }
+                            })
+                            .collect();
                         match level {
                             1 => format!("\\section*{{{body}}}"),
                             2 | 3 => format!("\\subsection*{{{body}}}"),
@@ -299,6 +309,26 @@ fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// Code for LaTeX's `\texttt`: every special character escaped, `*` kept.
+fn latex_code(t: &str) -> String {
+    t.chars()
+        .map(|c| match c {
+            '&' | '%' | '_' | '#' | '{' | '}' | '$' => format!("\\{c}"),
+            '^' | '~' | '\\' => latex_special(c).to_owned(),
+            _ => c.to_string(),
+        })
+        .collect()
+}
+
+/// The LaTeX for a character that has no escape by backslash.
+fn latex_special(c: char) -> &'static str {
+    match c {
+        '^' => "\\^{}",
+        '~' => "\\~{}",
+        _ => "\\textbackslash{}",
+    }
+}
+
 /// Prose for LaTeX: special characters escaped, `$...$` math kept.
 fn latex_prose(t: &str) -> String {
     let mut out = String::new();
@@ -315,6 +345,7 @@ fn latex_prose(t: &str) -> String {
                         out.push(c);
                     }
                     '*' => {}
+                    '^' | '~' | '\\' => out.push_str(latex_special(c)),
                     _ => out.push(c),
                 }
             }

@@ -7,10 +7,11 @@
 //! the whole scalar machinery (the steps, the check, the names) works on the result,
 //! and the answer reads `p[2]*(1 - p[2])`.
 //!
-//! The names the simplifier may use are the target itself (when it is an element of a
-//! definition or a defined name) and the plain definitions: with values put in, the
-//! other elements of an indexed definition are functions of the same few variables, and
-//! the point of a specialisation is the derivative in terms of what is differentiated.
+//! The names the simplifier may use are the target itself, the plain definitions, and
+//! the elements of one-index definitions at each concrete index up to the largest size,
+//! except at the indices where an input was given a value: with `z[1] = 0` and `K = 2`,
+//! `p[1]` is `1 - p[2]`, no output of its own, so `p[2]`'s derivative reads
+//! `p[2]*(1 - p[2])` rather than `p[1]*p[2]`.
 //! Nothing here is keyed on a particular function: any sizes and any values.
 
 use std::collections::HashMap;
@@ -97,6 +98,28 @@ pub fn specialise(
     for d in problem.defs.iter().filter(|d| d.params.is_empty() && Some(&d.name) != problem.target_name.as_ref()) {
         let body = special(&problem.inline(&Expr::sym(d.name.clone())))?;
         program.push(format!("{} = {}", d.name, text::to_text(&body)));
+    }
+    // Each element of a one-index definition at a concrete index (up to the largest
+    // size), except where an input was given a value: with `z[1] = 0`, `p[1]` is no
+    // longer an output of its own but what the others leave (`1 - p[2]`).
+    let fixed: Vec<&[Expr]> = values
+        .iter()
+        .filter_map(|(lhs, _)| match lhs.node() {
+            Node::Call(Func::Indexed(_), idx) => Some(&idx[..]),
+            _ => None,
+        })
+        .collect();
+    let top = sizes.values().copied().max().unwrap_or(0).min(8);
+    let own = expand_sums(&problem.target, sizes);
+    for d in problem.defs.iter().filter(|d| d.params.len() == 1) {
+        for n in (1..=top).map(Expr::int) {
+            let element = Expr::call(Func::Indexed(d.name.clone()), vec![n.clone()]);
+            if element == own || fixed.iter().any(|idx| idx == &[n.clone()]) {
+                continue;
+            }
+            let body = special(&problem.inline(&element))?;
+            program.push(format!("{} = {}", text::to_text(&special(&element)?), text::to_text(&body)));
+        }
     }
     let target = special(&problem.inlined_target())?;
     let name = match (problem.target.node(), &problem.target_name) {
