@@ -114,7 +114,7 @@ pub fn specialise(
     for d in problem.defs.iter().filter(|d| d.params.len() == 1) {
         for n in (1..=top).map(Expr::int) {
             let element = Expr::call(Func::Indexed(d.name.clone()), vec![n.clone()]);
-            if element == own || fixed.iter().any(|idx| idx == &[n.clone()]) {
+            if element == own || fixed.iter().any(|idx| *idx == std::slice::from_ref(&n)) {
                 continue;
             }
             let body = special(&problem.inline(&element))?;
