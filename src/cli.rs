@@ -87,9 +87,12 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
         Command::Diff(a) => repeated(a.result.repeat, stdin, warnings, &|stdin, warnings| {
             let input = load(&a.input, false, stdin, warnings)?;
             let wrt = string(a.wrt.as_ref())?;
-            let (sizes, settings) =
-                (string(a.size.as_ref())?, settings(&a.result.simplify, &a.result.checks, a.result.cse)?);
-            let req = request::Diff { wrt, order: a.order, steps: a.steps, sizes };
+            let (sizes, at, settings) = (
+                string(a.size.as_ref())?,
+                string(a.at.as_ref())?,
+                settings(&a.result.simplify, &a.result.checks, a.result.cse)?,
+            );
+            let req = request::Diff { wrt, order: a.order, steps: a.steps, sizes, at };
             Ok(render(&request::diff(&input, &req, &settings)?, a.result.format, warnings))
         }),
         Command::Grad(a) => repeated(a.result.repeat, stdin, warnings, &|stdin, warnings| {

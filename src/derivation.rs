@@ -128,10 +128,23 @@ impl Derivation {
         }
     }
 
-    /// The derivation as a LaTeX `aligned` block.
+    /// The derivation as a LaTeX `aligned` block that fits a page (`\textwidth` of an
+    /// `article` at 10pt, about [`PAGE`] characters, [`latex::width`]): each step on a
+    /// row with its label in a column on the right when every row fits so; otherwise
+    /// the subject on a row of its own, each step under it, broken at the `+` and `-`
+    /// of its sum where it is too wide ([`latex::break_lines`]), and its label on the
+    /// row below it. A column of labels is as far right as the widest step pushes it, so
+    /// one long step moves every label: they leave the column together.
     pub fn to_latex(&self) -> String {
-        let mut out =
-            format!("\\begin{{aligned}}\n\\frac{{d}}{{d{}}} {}", latex::name(self.var.as_str()), self.subject_latex);
+        let head = format!("\\frac{{d}}{{d{}}} {}", latex::name(self.var.as_str()), self.subject_latex);
+        let steps: Vec<(String, String)> =
+            self.steps.iter().map(|s| (s.term.to_latex(), latex_text(&s.rule))).collect();
+        let widest = |f: fn(&(String, String)) -> &String| steps.iter().map(|s| latex::width(f(s))).fold(0.0, f64::max);
+        let fits = latex::width(&head) + widest(|s| &s.0) + widest(|s| &s.1) + 8.0 <= PAGE;
+        if !fits {
+            return self.to_latex_long(&head, &steps);
+        }
+        let mut out = format!("\\begin{{aligned}}\n{head}");
         for s in &self.steps {
             out.push_str(&format!(" &= {} && \\text{{{}}} \\\\\n", s.term.to_latex(), latex_text(&s.rule)));
         }
@@ -147,6 +160,24 @@ impl Derivation {
         out
     }
 
+    /// [`Derivation::to_latex`] for a derivation too wide for a column of labels.
+    fn to_latex_long(&self, head: &str, steps: &[(String, String)]) -> String {
+        let mut rows = vec![format!("&{head}")];
+        for (term, rule) in steps {
+            for (i, line) in latex::break_lines(term, PAGE - 6.0).into_iter().enumerate() {
+                rows.push(if i == 0 { format!("&= {line}") } else { format!("&\\qquad {line}") });
+            }
+            rows.push(format!("&\\qquad \\text{{({rule})}}"));
+        }
+        for c in &self.assumed_nonzero {
+            let c = latex::to_latex(c);
+            rows.push(format!(
+                "&\\qquad \\text{{where }} {c} \\neq 0 \\text{{ (cancelled: }} \\tfrac{{{c}}}{{{c}}} = 1 \\text{{)}}"
+            ));
+        }
+        format!("\\begin{{aligned}}\n{}\n\\end{{aligned}}", rows.join(" \\\\\n"))
+    }
+
     /// The steps as JSON.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
@@ -159,6 +190,10 @@ impl Derivation {
         })
     }
 }
+
+/// How wide a line of display math may be, in [`latex::width`]'s units: the text width
+/// of LaTeX's `article` class at 10pt (345pt), less a margin for the estimate.
+pub const PAGE: f64 = 58.0;
 
 /// Text inside `\text{...}`: the characters LaTeX treats specially are escaped, and math
 /// in a label (`e^z = p/(1 - p)`) is set as math.

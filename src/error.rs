@@ -262,6 +262,11 @@ pub enum ErrorKind {
     },
     /// `--order`, `--steps` or `--check` with an indexed `--wrt`.
     IndexedUnsupported,
+    /// An element, sum or variable that a specialisation (`--at`) cannot make concrete.
+    Unspecialised {
+        /// The element as written.
+        element: String,
+    },
     /// `--steps` with `--order`.
     StepsOrder,
     /// `--steps` with `--assume`.
@@ -606,6 +611,10 @@ impl ErrorKind {
             K::Cycle { .. } => s("a definition may use only names that do not depend on it"),
             K::Redefined { .. } => s("each name is defined once: rename one of the definitions"),
             K::Utf8 { .. } => s("deriv reads UTF-8 text"),
+            K::Unspecialised { .. } => s(
+                "give every sum's size (--size K=2), differentiate by a concrete element (z[2]), and put values \
+                 (--at z[1]=0) only in variables and elements other than that one",
+            ),
             K::NotFinite(_) => s("somewhere it divides by zero, leaves the domain of ln, sqrt, asin, ..., or passes \
                  the largest double (about 1.8e308)"),
             K::Limit(Exceeded::Nodes(_)) => s(
@@ -695,6 +704,9 @@ impl fmt::Display for ErrorKind {
             }
             K::IndexedUnsupported => {
                 write!(f, "with an indexed --wrt, --order, --steps and --check are not supported yet")
+            }
+            K::Unspecialised { element } => {
+                write!(f, "cannot specialise at `{element}`: with --at, every index and every sum must be concrete")
             }
             K::StepsOrder => write!(f, "--steps shows first derivatives: leave out --order"),
             K::StepsAssume => write!(f, "--steps does not use --assume: leave out one of them"),

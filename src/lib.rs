@@ -69,6 +69,7 @@ pub mod reverse;
 pub(crate) mod rng;
 pub(crate) mod rules;
 pub mod simplify;
+pub mod specialise;
 pub(crate) mod stable;
 
 pub use check::check;

@@ -2,8 +2,17 @@
 //!
 //! A note file is read line by line:
 //! - `# text` is prose, copied into the document (Markdown in it is kept);
-//! - `diff SUBJECT wrt VAR` derives a subject (a name or an expression) step by step;
-//! - `grad SUBJECT wrt A, B, ...` gives one partial derivative per variable;
+//! - `diff SUBJECT wrt VAR` derives a subject (a name, an element `p[i]` of an indexed
+//!   definition, or an expression) step by step, by a variable or an element `z[j]`,
+//!   as `deriv diff --steps --wrt VAR` does (where steps are not available, as for an
+//!   element today, the result is shown);
+//! - `diff SUBJECT wrt VAR where K = 2, z[1] = 0` specialises first: a plain name
+//!   given a whole number that the subject does not use is a size (`--size`), the rest
+//!   are values put in (`--at`; see [`crate::specialise`]);
+//! - `grad SUBJECT wrt A, B, ...` gives one partial derivative per variable or element
+//!   (`grad E wrt w[j,k], x[j]`);
+//! - `assume LHS = RHS` is a fact (`--assume`) that the requests after it may use, such
+//!   as `assume sum(k, t[k]) = 1`;
 //! - anything else is a definition (or several, separated by `;`), which later lines may
 //!   use, and which the document shows.
 //!
@@ -11,11 +20,12 @@
 //! self-contained HTML page that renders the math with KaTeX.
 
 use crate::defs::Problem;
-use crate::derivation::Derivation;
-use crate::diff;
 use crate::error::{Error, ErrorKind, Result, Span};
+use crate::expr::{Expr, Func, Sym};
+use crate::matrix::Options;
+use crate::output::{Format, Output};
 use crate::print::latex::{name as latex_name, to_latex};
-use crate::simplify::{self, Form};
+use crate::request::{self, Diff, Input, Settings};
 
 /// An output format for notes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +59,8 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
     // Where a piece of the note, parsed after `program` and a newline, starts in `src`.
     let offset_of = |piece: &str| piece.as_ptr() as usize - src.as_ptr() as usize;
     let mut offset = 0;
+    // The facts of the `assume` lines so far.
+    let mut facts: Vec<String> = Vec::new();
     for line in src.split_inclusive('\n') {
         let start = offset;
         offset += line.len();
@@ -66,31 +78,55 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
             }
             continue;
         }
+        if let Some(fact) = trimmed.strip_prefix("assume ") {
+            // A fact for the requests after it: checked now, against what came before.
+            let problem = Problem::load(&[], &format!("{program}\n0")).map_err(|e| bad(e.into_kind()))?;
+            Options::new(&problem).assuming(&[fact.to_owned()]).map_err(|e| bad(e.into_kind()))?;
+            let shown: Vec<String> = fact
+                .split('=')
+                .map(|side| crate::parse::parse_expr(side).map_or_else(|_| side.trim().to_owned(), |e| to_latex(&e)))
+                .collect();
+            out.push(Block::Math(format!("\\text{{assume}}\\quad {}", shown.join(" = "))));
+            facts.push(fact.to_owned());
+            continue;
+        }
         let request = trimmed.split_once(' ').filter(|(w, _)| *w == "diff" || *w == "grad");
         if let Some((verb, rest)) = request {
             let (subject, vars) =
                 rest.rsplit_once(" wrt ").ok_or_else(|| bad(ErrorKind::NoteRequest { verb: verb.into() }))?;
+            let (vars, spec) = match vars.split_once(" where ") {
+                Some((v, w)) if verb == "diff" => (v, Some(w)),
+                _ => (vars, None),
+            };
             let text = format!("{program}\n{subject}");
-            let problem =
-                Problem::load(&[], &text).map_err(|e| e.relocate(program.len() + 1, offset_of(subject), src))?;
-            let form = if problem.defs.is_empty() { Form::Auto } else { Form::Output };
+            let input = Input::load(&[], &text).map_err(|e| e.relocate(program.len() + 1, offset_of(subject), src))?;
+            let settings = Settings { assume: facts.clone(), ..Settings::default() };
+            let (sizes, at) = match spec {
+                Some(spec) => {
+                    let (sizes, at) = specialisation(spec, &input.problem().inlined_target().free_vars());
+                    out.push(Block::Math(format!("\\text{{where}}\\quad {}", spec_latex(spec))));
+                    (sizes, at)
+                }
+                None => (None, None),
+            };
+            let subject_latex = match &input.problem().target_name {
+                Some(n) => latex_name(n.as_str()),
+                None => to_latex(&input.problem().target),
+            };
             if verb == "diff" {
-                let x = crate::parse::check_variable(vars.trim()).map_err(|e| bad(e.into_kind()))?;
-                out.push(Block::Math(Derivation::new(&problem, &x, form)?.to_latex()));
+                let wrt = vars.trim().to_owned();
+                let req = Diff { wrt: Some(wrt.clone()), order: 1, steps: true, sizes, at };
+                let out_ = derivative(&input, req, &settings).map_err(|e| bad(e.into_kind()))?;
+                out.push(Block::Math(shown(&out_, &subject_latex, &wrt)));
             } else {
                 let mut rows = Vec::new();
-                for v in vars.split(',') {
-                    let x = crate::parse::check_variable(v.trim()).map_err(|e| bad(e.into_kind()))?;
-                    let names = problem.names(Some(&x));
-                    let d = simplify::simplify(&diff::diff(&problem.inlined_target(), &x), &names, form);
-                    let subject = match &problem.target_name {
-                        Some(n) => latex_name(n.as_str()),
-                        None => to_latex(&problem.target),
-                    };
+                for v in split_top(vars) {
+                    let req = Diff { wrt: Some(v.to_owned()), order: 1, steps: false, sizes: None, at: None };
+                    let d = request::diff(&input, &req, &settings).map_err(|e| bad(e.into_kind()))?;
                     rows.push(format!(
-                        "\\frac{{\\partial {subject}}}{{\\partial {}}} &= {}",
-                        latex_name(x.as_str()),
-                        to_latex(&d)
+                        "\\frac{{\\partial {subject_latex}}}{{\\partial {}}} &= {}",
+                        var_latex(v),
+                        d.render(Format::Latex).trim_end()
                     ));
                 }
                 out.push(Block::Math(format!("\\begin{{aligned}}\n{}\n\\end{{aligned}}", rows.join(" \\\\\n"))));
@@ -101,7 +137,13 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
         let text = format!("{program}\n{line}");
         let problem = Problem::load(&[], &text).map_err(|e| e.relocate(program.len() + 1, offset_of(line), src))?;
         for def in problem.defs.iter().skip(Problem::load(&[], &format!("{program}\n0")).map_or(0, |p| p.defs.len())) {
-            out.push(Block::Math(format!("{} = {}", latex_name(def.name.as_str()), to_latex(&def.body))));
+            let name = if def.params.is_empty() {
+                latex_name(def.name.as_str())
+            } else {
+                let params = def.params.iter().map(|i| Expr::sym(i.clone())).collect();
+                to_latex(&Expr::call(Func::Indexed(def.name.clone()), params))
+            };
+            out.push(Block::Math(format!("{name} = {}", to_latex(&def.body))));
         }
         if problem.target_name.is_none() {
             // A bare expression is shown; it defines nothing for the lines after it.
@@ -133,8 +175,18 @@ pub fn render(blocks: &[Block], format: NoteFormat, katex: &str) -> String {
                 .map(|b| match b {
                     Block::Text(t) => {
                         let level = t.chars().take_while(|&c| c == '#').count();
-                        let body = latex_prose(t[level..].trim());
-                        let body = code_spans(&body, "\\texttt{", "}");
+                        let body: String = t[level..]
+                            .trim()
+                            .split('`')
+                            .enumerate()
+                            .map(|(i, part)| {
+                                if i % 2 == 1 {
+                                    format!("\\texttt{{{}}}", latex_code(part))
+                                } else {
+                                    latex_prose(part)
+                                }
+                            })
+                            .collect();
                         match level {
                             1 => format!("\\section*{{{body}}}"),
                             2 | 3 => format!("\\subsection*{{{body}}}"),
@@ -177,6 +229,74 @@ pub fn render(blocks: &[Block], format: NoteFormat, katex: &str) -> String {
     }
 }
 
+/// A derivative for a note: step by step where the request can show the steps (a
+/// derivative by an element, or with facts, may not yet), the result otherwise.
+fn derivative(input: &Input, req: Diff, settings: &Settings) -> Result<Output> {
+    match request::diff(input, &req, settings) {
+        Err(e) if matches!(e.kind(), ErrorKind::IndexedUnsupported | ErrorKind::StepsAssume) => {
+            request::diff(input, &Diff { steps: false, ..req }, settings)
+        }
+        other => other,
+    }
+}
+
+/// A derivative as display math: its steps as they are, a result as an equation.
+fn shown(out: &Output, subject: &str, wrt: &str) -> String {
+    let body = out.render(Format::Latex).trim_end().to_owned();
+    if body.starts_with("\\begin{aligned}") {
+        return body;
+    }
+    let d = if wrt.contains('[') { "\\partial" } else { "d" };
+    format!("\\frac{{{d} {subject}}}{{{d} {}}} = {body}", var_latex(wrt))
+}
+
+/// A variable or an element (`z[j]`) in LaTeX.
+fn var_latex(v: &str) -> String {
+    crate::parse::parse_expr(v.trim()).map_or_else(|_| v.trim().to_owned(), |e| to_latex(&e))
+}
+
+/// A `where` clause, `K = 2, z[1] = 0`, as the sizes and the values of a request: a
+/// plain name given a whole number that the subject does not use is a size (the sums
+/// over `k` run to `K`), anything else a value put in.
+fn specialisation(spec: &str, used: &[Sym]) -> (Option<String>, Option<String>) {
+    let (mut sizes, mut values) = (Vec::new(), Vec::new());
+    for part in split_top(spec) {
+        let (lhs, rhs) = part.split_once('=').unwrap_or((part, ""));
+        let (lhs, rhs) = (lhs.trim(), rhs.trim());
+        let size = crate::parse::check_variable(lhs).is_ok_and(|x| !used.contains(&x))
+            && rhs.parse::<u32>().is_ok_and(|n| n > 0);
+        if size { &mut sizes } else { &mut values }.push(format!("{lhs}={rhs}"));
+    }
+    let joined = |v: Vec<String>| (!v.is_empty()).then(|| v.join(","));
+    (joined(sizes), joined(values))
+}
+
+/// A `where` clause in LaTeX: its equations, separated by commas.
+fn spec_latex(spec: &str) -> String {
+    let parts: Vec<String> =
+        split_top(spec).iter().map(|part| part.split('=').map(var_latex).collect::<Vec<_>>().join(" = ")).collect();
+    parts.join(",\\; ")
+}
+
+/// `s` split at the commas outside brackets and parentheses (`w[j,k], x[j]`), trimmed.
+fn split_top(s: &str) -> Vec<&str> {
+    let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(s[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(s[start..].trim());
+    out.retain(|p| !p.is_empty());
+    out
+}
+
 /// `code` spans between backticks, opened and closed with the given markup.
 fn code_spans(s: &str, open: &str, close: &str) -> String {
     s.split('`')
@@ -187,6 +307,26 @@ fn code_spans(s: &str, open: &str, close: &str) -> String {
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Code for LaTeX's `\texttt`: every special character escaped, `*` kept.
+fn latex_code(t: &str) -> String {
+    t.chars()
+        .map(|c| match c {
+            '&' | '%' | '_' | '#' | '{' | '}' | '$' => format!("\\{c}"),
+            '^' | '~' | '\\' => latex_special(c).to_owned(),
+            _ => c.to_string(),
+        })
+        .collect()
+}
+
+/// The LaTeX for a character that has no escape by backslash.
+fn latex_special(c: char) -> &'static str {
+    match c {
+        '^' => "\\^{}",
+        '~' => "\\~{}",
+        _ => "\\textbackslash{}",
+    }
 }
 
 /// Prose for LaTeX: special characters escaped, `$...$` math kept.
@@ -205,6 +345,7 @@ fn latex_prose(t: &str) -> String {
                         out.push(c);
                     }
                     '*' => {}
+                    '^' | '~' | '\\' => out.push_str(latex_special(c)),
                     _ => out.push(c),
                 }
             }

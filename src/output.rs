@@ -106,6 +106,19 @@ impl Output {
         Output(Shape::Expression(e))
     }
 
+    /// The output with every expression in it passed through `f`, and a derivation
+    /// through `d` (a specialised result written back in the elements).
+    pub fn map_exprs(self, f: impl Fn(&Expr) -> Expr, d: impl FnOnce(Derivation) -> Derivation) -> Output {
+        let var = |v: String| to_text(&f(&Expr::sym(Sym::new(&v))));
+        Output(match self.0 {
+            Shape::Derivative { input, variable, order, result, check } => {
+                Shape::Derivative { input: f(&input), variable: var(variable), order, result: f(&result), check }
+            }
+            Shape::Steps(s) => Shape::Steps(Box::new(d(*s))),
+            other => other,
+        })
+    }
+
     /// The output written in `format`, ending with a newline.
     pub fn render(&self, format: Format) -> String {
         let line = |e: &Expr| match format {

@@ -29,6 +29,7 @@ use crate::matrix::{self, Options};
 use crate::output::{Checked, Output};
 use crate::parse;
 use crate::simplify::{self, Form};
+use crate::specialise;
 
 /// A program and the definitions given beside it, read, with the warnings found on the
 /// way (calls of abstract functions whose names are a typo away from a built-in).
@@ -95,12 +96,19 @@ pub struct Diff {
     pub steps: bool,
     /// Sizes to expand sums to (`K=3,M=2`).
     pub sizes: Option<String>,
+    /// Values to put in before differentiating (`z[1]=0`): the problem is specialised
+    /// ([`crate::specialise`]) at them and at `sizes`, and differentiated as a problem in
+    /// plain variables.
+    pub at: Option<String>,
 }
 
 /// The derivative of the input's target.
 pub fn diff(input: &Input, request: &Diff, settings: &Settings) -> Result<Output> {
     let p = &input.problem;
     let sizes = request.sizes.as_deref().map(crate::diff::parse_sizes).transpose()?;
+    if let Some(at) = &request.at {
+        return diff_specialised(input, at, request, settings, &sizes.unwrap_or_default());
+    }
     let target = match &sizes {
         Some(s) => crate::diff::expand_sums(&p.inlined_target(), s),
         None => p.inlined_target(),
@@ -143,6 +151,28 @@ pub fn diff(input: &Input, request: &Diff, settings: &Settings) -> Result<Output
         return Ok(Output::shared(&[d], Vec::new()));
     }
     Ok(Output::derivative(&p.target, x.to_string(), Some(request.order), d, check))
+}
+
+/// `diff` at sizes and values: the problem specialised, differentiated as usual, and
+/// its result (or steps) written back in the elements.
+fn diff_specialised(
+    input: &Input,
+    at: &str,
+    request: &Diff,
+    settings: &Settings,
+    sizes: &std::collections::HashMap<Sym, i64>,
+) -> Result<Output> {
+    let p = &input.problem;
+    let wrt = match &request.wrt {
+        Some(w) => w.clone(),
+        None => only_variable(&p.inlined_target())?.to_string(),
+    };
+    let s = specialise::specialise(p, &wrt, sizes, &specialise::parse_values(at)?)?;
+    let inner = Input { rows: vec![s.problem.target.clone()], problem: s.problem.clone(), warnings: Vec::new() };
+    let scalar =
+        Diff { wrt: Some(s.wrt.to_string()), order: request.order, steps: request.steps, sizes: None, at: None };
+    let out = diff(&inner, &scalar, settings)?;
+    Ok(out.map_exprs(|e| s.restore(e), |d| s.restore_derivation(d)))
 }
 
 /// `diff` by an element `base[idx]` of an indexed variable ([`matrix::diff_indexed`]).

@@ -1,4 +1,4 @@
-//! Every LaTeX output renders: the worked examples' derivations, the activations note and
+//! Every LaTeX output renders: the worked examples' derivations, the example notes and
 //! the printer's forms go through KaTeX (strict, throwOnError) via
 //! scripts/katex-check.mjs with the machine's Node.js. Without Node.js or KaTeX
 //! (`cd scripts && npm ci`) the test prints `skipped: ...` and passes locally; under CI it
@@ -11,10 +11,12 @@ use std::process::{Command, Stdio};
 fn latex_lines() -> Vec<String> {
     let mut lines = Vec::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let note = std::fs::read_to_string(root.join("examples/activations.deriv")).unwrap();
-    for b in deriv::note::blocks(&note).unwrap() {
-        if let deriv::note::Block::Math(m) = b {
-            lines.push(m);
+    for file in ["examples/activations.deriv", "examples/softmax.deriv"] {
+        let note = std::fs::read_to_string(root.join(file)).unwrap();
+        for b in deriv::note::blocks(&note).unwrap() {
+            if let deriv::note::Block::Math(m) = b {
+                lines.push(m);
+            }
         }
     }
     for (src, x) in [("p = 1/(1+e^-z)", "z"), ("x^x", "x"), ("z = x1*w11 + x2*w21; E = 1/2*(g(z) - t)^2", "w11")] {

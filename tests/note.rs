@@ -1,7 +1,10 @@
 //! Notes: examples/activations.md is what `deriv note examples/activations.deriv`
-//! prints, and each note format holds together.
+//! prints, examples/softmax.{md,tex,html} what `deriv note examples/softmax.deriv`
+//! prints in each format, and each note format holds together; every example's LaTeX
+//! compiles with pdflatex without an overfull line (skipped without pdflatex).
 
 use std::path::Path;
+use std::process::Command;
 
 #[test]
 fn the_activations_note_is_up_to_date() {
@@ -35,4 +38,118 @@ fn bad_note_lines_are_errors_with_a_caret() {
     let r = crate::support::run_with_stdin(&["note", "-"], b"p = e^z\ndiff p z\n");
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("wrt") && r.stderr.contains("line 2"), "{}", r.stderr);
+}
+
+#[test]
+fn the_softmax_note_is_up_to_date() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src = root.join("examples/softmax.deriv");
+    for (format, ext) in [("markdown", "md"), ("latex", "tex"), ("html", "html")] {
+        let r = crate::support::run(&["note", src.to_str().unwrap(), "--format", format]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let kept = std::fs::read_to_string(root.join(format!("examples/softmax.{ext}"))).unwrap();
+        assert!(
+            r.stdout == kept,
+            "examples/softmax.{ext} is stale: regenerate it with\n  \
+             cargo run -- note examples/softmax.deriv --format {format} > examples/softmax.{ext}"
+        );
+    }
+    let kept = std::fs::read_to_string(root.join("examples/softmax.md")).unwrap();
+    for want in [
+        "\\frac{\\partial p_{i}}{\\partial z_{j}} = p_{i} \\left(\\delta_{ij} - p_{j}\\right)",
+        "&= p_{2} \\left(1 - p_{2}\\right)",
+        "\\text{assume}\\quad \\sum_{k} t_{k} = 1",
+        "\\frac{\\partial H}{\\partial z_{j}} = p_{j} - t_{j}",
+        "= g'(z_{k}) \\, x_{j} \\left(g(z_{k}) - t_{k}\\right)",
+    ] {
+        assert!(kept.contains(want), "the note lacks {want}");
+    }
+}
+
+#[test]
+fn notes_take_indexed_requests_facts_and_specialisations() {
+    let src = "p[i] = e^z[i]/sum(k, e^z[k])\ndiff p[1] wrt z[2] where K = 3, z[3] = 0\n\
+               z[k] = sum(j, x[j]*w[j,k])\nE = 1/2*sum(k, (g(z[k]) - t[k])^2)\ngrad E wrt w[j,k], x[j]\n";
+    let r = crate::support::run_with_stdin(&["note", "-"], src.as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("&= -p_{1} p_{2}") || r.stdout.contains("= -p_{1} p_{2}"), "{}", r.stdout);
+    assert!(r.stdout.contains("\\frac{\\partial E}{\\partial w_{j,k}} &= g'(z_{k})"), "{}", r.stdout);
+    assert!(r.stdout.contains("\\frac{\\partial E}{\\partial x_{j}} &= \\sum_{k}"), "{}", r.stdout);
+    // A fact that does not read, and a specialisation that leaves an index free, point at
+    // their lines.
+    let r = crate::support::run_with_stdin(&["note", "-"], b"p = x\nassume t +\n");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("line 2"), "{}", r.stderr);
+    let r = crate::support::run_with_stdin(
+        &["note", "-"],
+        b"p[i] = e^z[i]/sum(k, e^z[k])\ndiff p[i] wrt z[2] where K = 2, z[1] = 0\n",
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("line 2") && r.stderr.contains("p[i]"), "{}", r.stderr);
+}
+
+#[test]
+fn diff_at_specialises_any_size_and_values() {
+    let softmax = "p[i] = e^z[i]/sum(k, e^z[k]); p[2]";
+    for (size, at) in [("K=2", "z[1]=0"), ("K=3", "z[1]=0,z[3]=1"), ("K=2", "z[1]=a")] {
+        let r = crate::support::run(&["diff", softmax, "--wrt", "z[2]", "--size", size, "--at", at, "--check"]);
+        assert_eq!((r.code, r.stdout.as_str()), (0, "p[2]*(1 - p[2])\n"), "{size} {at}: {}", r.stderr);
+    }
+    let r = crate::support::run(&["diff", softmax, "--wrt", "z[2]", "--size", "K=2", "--at", "z[1]=0", "--steps"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("d/dz[2] p[2]") && r.stdout.contains("substitute e^z[2] = p[2]/(1 - p[2])"),
+        "{}",
+        r.stdout
+    );
+    let r = crate::support::run(&["diff", softmax, "--wrt", "z[2]", "--size", "K=2", "--at", "z[2]=0"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+}
+
+#[test]
+fn long_lines_break_at_plus_and_minus() {
+    use deriv::print::latex::{break_lines, width};
+    let long = (1..=30).map(|i| format!("\\frac{{x_{{{i}}}}}{{2}}")).collect::<Vec<_>>().join(" + ");
+    let lines = break_lines(&long, 40.0);
+    assert!(lines.len() > 1 && lines.iter().all(|l| width(l) <= 40.0), "{lines:?}");
+    assert!(lines[1..].iter().all(|l| l.starts_with("+ ")), "{lines:?}");
+    let inside = format!("\\frac{{1}}{{2}} \\left({long}\\right)");
+    let lines = break_lines(&inside, 40.0);
+    assert!(lines.len() > 1 && lines[0].ends_with("\\right.") && lines[1].starts_with("\\left. + "), "{lines:?}");
+}
+
+/// Every example note as a LaTeX document compiles with pdflatex, and no line runs off
+/// the page (`Overfull \hbox` in the log). CI installs pdflatex (`.ci/run`).
+#[test]
+fn example_notes_compile_with_pdflatex_within_the_margins() {
+    if !Command::new("pdflatex").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        crate::support::skip("pdflatex not found: LaTeX notes not compiled");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("deriv-notes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut notes: Vec<_> = std::fs::read_dir(root.join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "deriv"))
+        .collect();
+    notes.sort();
+    assert!(notes.len() >= 2);
+    for note in notes {
+        let stem = note.file_stem().unwrap().to_str().unwrap().to_owned();
+        let r = crate::support::run(&["note", note.to_str().unwrap(), "--format", "latex"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        std::fs::write(dir.join(format!("{stem}.tex")), &r.stdout).unwrap();
+        let out = Command::new("pdflatex")
+            .args(["-interaction=nonstopmode", "-halt-on-error", &format!("{stem}.tex")])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let log = std::fs::read_to_string(dir.join(format!("{stem}.log"))).unwrap_or_default();
+        assert!(out.status.success(), "{stem}: pdflatex failed:\n{}", String::from_utf8_lossy(&out.stdout));
+        let overfull: Vec<&str> = log.lines().filter(|l| l.starts_with("Overfull \\hbox")).collect();
+        assert!(overfull.is_empty(), "{stem}: lines run off the page:\n{}", overfull.join("\n"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

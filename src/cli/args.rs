@@ -146,6 +146,11 @@ pub(super) struct DiffArgs {
     /// name in capitals) or `k=3`
     #[arg(long, value_name = "SIZES")]
     pub(super) size: Option<OsString>,
+    /// Put values in first, `z[1]=0` (with --size, and --wrt a concrete element such as
+    /// `z[2]`): the sums are expanded, the values put in, and the result is written in
+    /// terms of the target's own element
+    #[arg(long, value_name = "VALUES")]
+    pub(super) at: Option<OsString>,
     #[command(flatten)]
     pub(super) result: ResultArgs,
 }

@@ -114,6 +114,10 @@ pub fn to_latex(e: &Expr) -> String {
 /// braced subscript (`x1` is `x_{1}`, `w_j_k` is `w_{j,k}`, `w_alpha` is `w_{\alpha}`),
 /// other long names `\mathit{name}`.
 pub fn name(n: &str) -> String {
+    // An element that stands as a name of its own (`z[2]`, `w[1,2]`).
+    if let Some((base, idx)) = n.strip_suffix(']').and_then(|n| n.split_once('[')) {
+        return format!("{}_{{{}}}", name(base), idx.split(',').map(|i| index(i.trim())).collect::<Vec<_>>().join(","));
+    }
     let mut parts = n.split('_').filter(|p| !p.is_empty());
     let head = parts.next().unwrap_or("");
     let mut indices: Vec<String> = parts.map(index).collect();
@@ -455,4 +459,178 @@ fn call(e: &Expr, f: &Func, args: &[Expr]) -> (String, Prec) {
             (format!("{s}{}", paren(&arglist())), Prec::Atom)
         }
     }
+}
+
+// ---- fitting the page -----------------------------------------------------------------
+
+/// How wide `latex` sets in display math, roughly, in units of an average math
+/// character (about 5.5pt at 10pt): a fraction is as wide as the wider of its parts,
+/// scripts are smaller, `\left`/`\right` and spacing commands count for their
+/// delimiters and space. An estimate for choosing where to break a line, not a measure.
+pub fn width(latex: &str) -> f64 {
+    Width { s: latex.as_bytes(), i: 0 }.run(1.0)
+}
+
+/// A small reader of the LaTeX this module writes, for [`width`].
+struct Width<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Width<'_> {
+    /// Until the end or an unmatched `}`, at `scale`.
+    fn run(&mut self, scale: f64) -> f64 {
+        let mut w = 0.0;
+        while let Some(&c) = self.s.get(self.i) {
+            self.i += 1;
+            w += match c {
+                b'}' => return w,
+                b'{' => self.run(scale),
+                b'^' | b'_' => self.arg(scale * 0.7),
+                b' ' => 0.0,
+                b'+' | b'-' | b'=' => 1.8 * scale,
+                b'\\' => self.command(scale),
+                _ => scale,
+            };
+        }
+        w
+    }
+
+    /// One argument: a group or a single character (or command).
+    fn arg(&mut self, scale: f64) -> f64 {
+        while self.s.get(self.i) == Some(&b' ') {
+            self.i += 1;
+        }
+        match self.s.get(self.i) {
+            Some(b'{') => {
+                self.i += 1;
+                self.run(scale)
+            }
+            Some(b'\\') => {
+                self.i += 1;
+                self.command(scale)
+            }
+            Some(_) => {
+                self.i += 1;
+                scale
+            }
+            None => 0.0,
+        }
+    }
+
+    /// After a backslash: a command and what it takes.
+    fn command(&mut self, scale: f64) -> f64 {
+        let start = self.i;
+        while self.s.get(self.i).is_some_and(u8::is_ascii_alphabetic) {
+            self.i += 1;
+        }
+        if self.i == start {
+            // `\,`, `\;`, `\{`, `\\`: a symbol or a little space.
+            self.i += 1;
+            return 0.3 * scale;
+        }
+        match &self.s[start..self.i] {
+            b"frac" | b"tfrac" => {
+                // Nested fractions are set smaller.
+                let inner = if scale < 1.0 { 0.7 } else { 0.8 };
+                let (a, b) = (self.arg(scale * inner), self.arg(scale * inner));
+                a.max(b) + 0.4 * scale
+            }
+            b"left" | b"right" => {
+                let d = self.arg(scale);
+                d.min(scale)
+            }
+            b"operatorname" | b"mathit" | b"mathrm" | b"text" | b"texttt" => self.arg(scale) * 0.9,
+            b"sqrt" => self.arg(scale) + scale,
+            b"quad" => 1.8 * scale,
+            b"qquad" => 3.6 * scale,
+            b"cdot" | b"neq" => 1.8 * scale,
+            b"sum" | b"prod" => 1.6 * scale,
+            _ => scale,
+        }
+    }
+}
+
+/// `latex`, a sum as this module writes it, broken into lines of at most `max`
+/// ([`width`]): at the `+` and `-` between its terms, or, for one term that is a
+/// parenthesised sum with a factor (`\frac{1}{2} \left(a + b\right)`), at the `+` and
+/// `-` inside the parentheses, each line closing with `\right.` and the next opening
+/// with `\left.`. Lines after the first start with their operator. A term wider than
+/// `max` on its own stays whole.
+pub fn break_lines(latex: &str, max: f64) -> Vec<String> {
+    if width(latex) <= max {
+        return vec![latex.to_owned()];
+    }
+    let top = split_points(latex, 0);
+    if !top.is_empty() {
+        return pack(latex, &top, max, "", "");
+    }
+    // One term: break inside its one outermost `\left( ... \right)` group.
+    let (Some(open), Some(close)) = (latex.find("\\left("), latex.rfind("\\right)")) else {
+        return vec![latex.to_owned()];
+    };
+    let inner = split_points(latex, 1).into_iter().filter(|&p| p > open && p < close).collect::<Vec<_>>();
+    if inner.is_empty() {
+        return vec![latex.to_owned()];
+    }
+    pack(latex, &inner, max, " \\right.", "\\left. ")
+}
+
+/// Where `latex` may break: the byte offsets of ` + ` and ` - ` at brace depth 0 and
+/// `\left`/`\right` depth `depth`.
+fn split_points(latex: &str, depth: i32) -> Vec<usize> {
+    let b = latex.as_bytes();
+    let (mut braces, mut delims, mut out) = (0i32, 0i32, Vec::new());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'{' => braces += 1,
+            b'}' => braces -= 1,
+            b'\\' if latex[i..].starts_with("\\left") => delims += 1,
+            b'\\' if latex[i..].starts_with("\\right") => delims -= 1,
+            b'\\' => i += 1,
+            b' ' if braces == 0
+                && delims == depth
+                && (latex[i..].starts_with(" + ") || latex[i..].starts_with(" - ")) =>
+            {
+                out.push(i)
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `latex` cut at some of `points`, greedily, so that each line is at most `max` wide
+/// where it can be; `close` ends every line but the last, `open` starts every line but
+/// the first.
+fn pack(latex: &str, points: &[usize], max: f64, close: &str, open: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut start = 0;
+    let mut last_fit = None;
+    for &p in points.iter().chain(std::iter::once(&latex.len())) {
+        let piece = latex[start..p].trim();
+        if width(piece) > max {
+            if let Some(cut) = last_fit.filter(|&c| c > start) {
+                lines.push(latex[start..cut].trim().to_owned());
+                start = cut;
+            }
+        }
+        last_fit = Some(p);
+    }
+    lines.push(latex[start..].trim().to_owned());
+    let n = lines.len();
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let l = if i + 1 < n { format!("{l}{close}") } else { l };
+            if i > 0 {
+                format!("{open}{l}")
+            } else {
+                l
+            }
+        })
+        .collect()
 }
