@@ -721,10 +721,10 @@ fn expand_inner(t: &Term, cx: &Cx, rules: &mut Vec<Rule>) -> Term {
 fn linear(e: &Expr, cx: &Cx) -> bool {
     match e.node() {
         Node::Add(_) | Node::Call(Func::Sum(_), _) => true,
-        Node::Mul(fs) => {
-            fs.iter().filter(|f| cx.varies(f)).count() == 1
-                && !matches!(fs.iter().find(|f| cx.varies(f)).map(Expr::node), Some(Node::Pow(..)))
-        }
+        Node::Mul(fs) => match fs.iter().filter(|f| cx.varies(f)).collect::<Vec<_>>()[..] {
+            [f] => !matches!(f.node(), Node::Pow(_, n) if crate::print::is_negative(n)),
+            _ => false,
+        },
         _ => false,
     }
 }
