@@ -562,7 +562,7 @@ fn indexed_steps(
     let substituted = Expr::add(terms.iter().map(in_names).collect::<Vec<_>>());
     let before = names(&e);
     let mut brought: Vec<Expr> = names(&substituted).into_iter().filter(|n| !before.contains(n)).collect();
-    brought.sort_by_key(|n| text::to_text(n));
+    brought.sort_by_key(text::to_text);
     let last_is_sum = matches!(e.node(), Node::Add(_));
     if !brought.is_empty() {
         let eqs: Vec<String> =
