@@ -12,11 +12,14 @@
 
 use std::fmt;
 
+use std::collections::HashMap;
+
 use crate::defs::Problem;
-use crate::diff;
+use crate::diff::{self, Wrt};
 use crate::error::Result;
 use crate::eval::{self, Env, Model};
-use crate::expr::{Expr, Func, Node, Sym};
+use crate::expr::{self, Expr, Func, IdMap, Node, Sym};
+use crate::matrix::{self, Options};
 use crate::prec::Prec;
 use crate::print::{fraction, latex, text};
 use crate::rules::{self, Local, Rule};
@@ -27,8 +30,17 @@ use crate::simplify::{self, Form, Names};
 pub enum Term {
     /// A finished expression.
     Expr(Expr),
-    /// `d/dx (e)`, not yet evaluated.
-    D(Sym, Expr),
+    /// `d/dx (e)` (by a variable) or `∂/∂z[j] (e)` (by an element), not yet evaluated.
+    D(Wrt, Expr),
+    /// `sum(k, t)` over an index, with the bounds written (`k=1..K`) or none.
+    Over {
+        /// The index summed over.
+        index: Sym,
+        /// The bounds, `lo` and `hi`, or none.
+        bounds: Vec<Expr>,
+        /// What is summed.
+        body: Box<Term>,
+    },
     /// A sum; negative parts are [`Term::Neg`].
     Sum(Vec<Term>),
     /// `-t`.
@@ -57,10 +69,13 @@ pub struct Derivation {
     pub subject: String,
     /// The subject in LaTeX.
     pub subject_latex: String,
-    /// The variable.
-    pub var: Sym,
+    /// The variable, or the element (`z[j]`).
+    pub var: Wrt,
     /// The steps; the last is the result.
     pub steps: Vec<Step>,
+    /// The derivations of the defined names the steps use (`d/dz[j] p[i]` for a loss
+    /// through a softmax `p`), in the order they are needed, before this one.
+    pub lemmas: Vec<Derivation>,
     /// Expressions the input cancelled against themselves (`x/x = 1`): the derivation
     /// holds where they are not zero.
     pub assumed_nonzero: Vec<Expr>,
@@ -76,9 +91,9 @@ impl Derivation {
         };
         let mut steps = Vec::new();
         if problem.target_name.is_some() || problem.target != input {
-            steps.push(Step { rule: "definition".into(), term: Term::D(x.clone(), input.clone()) });
+            steps.push(Step { rule: "definition".into(), term: Term::D(Wrt::Var(x.clone()), input.clone()) });
         }
-        let (outer, rules) = outer_rule(&input, x);
+        let (outer, rules) = outer_rule(&input, &Cx::plain(Wrt::Var(x.clone())));
         steps.push(Step { rule: label(&rules), term: outer.clone() });
         let (evaluated, inner_rules) = evaluate(&outer);
         if !inner_rules.is_empty() {
@@ -104,20 +119,35 @@ impl Derivation {
             format!("substitute {}", eqs.join(", "))
         };
         steps.push(Step { rule, term: Term::Expr(shown) });
-        // Keep only lines that change what is printed.
-        let mut kept: Vec<Step> = Vec::new();
-        for s in steps {
-            if kept.last().is_none_or(|k| k.term.to_text() != s.term.to_text()) {
-                kept.push(s);
-            }
-        }
         Ok(Derivation {
             subject,
             subject_latex,
-            var: x.clone(),
-            steps: kept,
+            var: Wrt::Var(x.clone()),
+            steps: changing(steps),
+            lemmas: Vec::new(),
             assumed_nonzero: problem.assumed_nonzero.clone(),
         })
+    }
+
+    /// The derivation of `problem`'s target by the element `base[idx]` (`z[j]`), ending in
+    /// what `deriv diff` prints ([`matrix::diff_indexed`]). Defined names that depend on
+    /// the element stay names: each is differentiated once, in a derivation of its own
+    /// ([`Derivation::lemmas`]), and that result is used. The steps: the outer rules down
+    /// to the names, the inner derivatives (`x[i]` gives `delta(i, j)`), the sums over
+    /// deltas collapsed, the terms collected, the facts of `--assume` used where they
+    /// stand, the names brought in, the result.
+    pub fn indexed(
+        problem: &Problem,
+        base: &Sym,
+        idx: &[Expr],
+        sizes: &HashMap<Sym, i64>,
+        opts: &Options,
+    ) -> Result<Derivation> {
+        let wrt = Wrt::Indexed(base.clone(), idx.to_vec());
+        let mut lemmas = Lemmas { list: Vec::new(), known: HashMap::new() };
+        let mut d = indexed_steps(problem, &wrt, sizes, opts, &mut lemmas)?;
+        d.lemmas = lemmas.list;
+        Ok(d)
     }
 
     /// The result: the last step's expression.
@@ -129,39 +159,46 @@ impl Derivation {
     }
 
     /// The derivation as a LaTeX `aligned` block that fits a page (`\textwidth` of an
-    /// `article` at 10pt, about [`PAGE`] characters, [`latex::width`]): each step on a
+    /// `article` at 10pt, about [`PAGE`] characters, [`latex::width`]). The lemmas' rows
+    /// come first, in the same block, each derivation laid out on its own: each step on a
     /// row with its label in a column on the right when every row fits so; otherwise
     /// the subject on a row of its own, each step under it, broken at the `+` and `-`
     /// of its sum where it is too wide ([`latex::break_lines`]), and its label on the
     /// row below it. A column of labels is as far right as the widest step pushes it, so
     /// one long step moves every label: they leave the column together.
     pub fn to_latex(&self) -> String {
-        let head = format!("\\frac{{d}}{{d{}}} {}", latex::name(self.var.as_str()), self.subject_latex);
+        let mut body = String::new();
+        for l in &self.lemmas {
+            body.push_str(&l.latex_rows());
+            body.push_str(" \\\\[1ex]\n");
+        }
+        body.push_str(&self.latex_rows());
+        format!("\\begin{{aligned}}\n{body}\n\\end{{aligned}}")
+    }
+
+    /// This derivation's rows of an `aligned` block, without its lemmas.
+    fn latex_rows(&self) -> String {
+        let head = format!("{} {}", d_latex(&self.var), self.subject_latex);
         let steps: Vec<(String, String)> =
             self.steps.iter().map(|s| (s.term.to_latex(), latex_text(&s.rule))).collect();
         let widest = |f: fn(&(String, String)) -> &String| steps.iter().map(|s| latex::width(f(s))).fold(0.0, f64::max);
         let fits = latex::width(&head) + widest(|s| &s.0) + widest(|s| &s.1) + 8.0 <= PAGE;
         if !fits {
-            return self.to_latex_long(&head, &steps);
+            return self.latex_rows_long(&head, &steps);
         }
-        let mut out = format!("\\begin{{aligned}}\n{head}");
-        for s in &self.steps {
-            out.push_str(&format!(" &= {} && \\text{{{}}} \\\\\n", s.term.to_latex(), latex_text(&s.rule)));
+        let mut out = head;
+        for (term, rule) in &steps {
+            out.push_str(&format!(" &= {term} && \\text{{{rule}}} \\\\\n"));
         }
         for c in &self.assumed_nonzero {
             let c = latex::to_latex(c);
             out.push_str(&format!(" & && \\text{{where }} {c} \\neq 0 \\text{{ (cancelled: }} \\tfrac{{{c}}}{{{c}}} = 1 \\text{{)}} \\\\\n"));
         }
-        if out.ends_with(" \\\\\n") {
-            out.truncate(out.len() - 4);
-            out.push('\n');
-        }
-        out.push_str("\\end{aligned}");
-        out
+        out.strip_suffix(" \\\\\n").map(str::to_owned).unwrap_or(out)
     }
 
-    /// [`Derivation::to_latex`] for a derivation too wide for a column of labels.
-    fn to_latex_long(&self, head: &str, steps: &[(String, String)]) -> String {
+    /// [`Derivation::latex_rows`] for a derivation too wide for a column of labels.
+    fn latex_rows_long(&self, head: &str, steps: &[(String, String)]) -> String {
         let mut rows = vec![format!("&{head}")];
         for (term, rule) in steps {
             for (i, line) in latex::break_lines(term, PAGE - 6.0).into_iter().enumerate() {
@@ -175,14 +212,15 @@ impl Derivation {
                 "&\\qquad \\text{{where }} {c} \\neq 0 \\text{{ (cancelled: }} \\tfrac{{{c}}}{{{c}}} = 1 \\text{{)}}"
             ));
         }
-        format!("\\begin{{aligned}}\n{}\n\\end{{aligned}}", rows.join(" \\\\\n"))
+        rows.join(" \\\\\n")
     }
 
     /// The steps as JSON.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "subject": self.subject,
-            "variable": self.var.as_str(),
+            "variable": wrt_text(&self.var),
+            "lemmas": self.lemmas.iter().map(Derivation::to_json).collect::<Vec<_>>(),
             "steps": self.steps.iter().map(|s| serde_json::json!({
                 "rule": s.rule, "text": s.term.to_text(), "latex": s.term.to_latex(),
             })).collect::<Vec<_>>(),
@@ -196,32 +234,76 @@ impl Derivation {
 pub const PAGE: f64 = 58.0;
 
 /// Text inside `\text{...}`: the characters LaTeX treats specially are escaped, and math
-/// in a label (`e^z = p/(1 - p)`) is set as math.
+/// in a label (`e^z = p/(1 - p)`, `sum(k, t[k]) = 1`) is set as math.
 fn latex_text(rule: &str) -> String {
-    match rule.split_once("substitute ") {
-        Some((_, eqs)) => {
-            let parts: Vec<String> = eqs
-                .split(", ")
-                .map(|eq| match eq.split_once(" = ") {
-                    Some((a, v)) => match (crate::parse::parse_expr(a), crate::parse::parse_expr(v)) {
-                        (Ok(a), Ok(v)) => format!("${} = {}$", latex::to_latex(&a), latex::to_latex(&v)),
-                        _ => eq.replace('^', "\\^{}").replace('_', "\\_"),
-                    },
-                    None => eq.to_owned(),
-                })
-                .collect();
-            format!("substitute {}", parts.join(", "))
+    let plain = |t: &str| t.replace('_', "\\_").replace('^', "\\^{}");
+    let math = |eq: &str| match eq.split_once(" = ") {
+        Some((a, v)) => match (crate::parse::parse_expr(a), crate::parse::parse_expr(v)) {
+            (Ok(a), Ok(v)) => format!("${} = {}$", latex::to_latex(&a), latex::to_latex(&v)),
+            _ => plain(eq),
+        },
+        None => plain(eq),
+    };
+    for verb in ["substitute ", "assume "] {
+        if let Some(eqs) = rule.strip_prefix(verb) {
+            let parts: Vec<String> = top_level(eqs).into_iter().map(math).collect();
+            return format!("{verb}{}", parts.join(", "));
         }
-        None => rule.replace('_', "\\_").replace('^', "\\^{}"),
     }
+    plain(rule)
+}
+
+/// `text` split at the commas outside parentheses and brackets (`a = f(x, y), b = 1`).
+fn top_level(text: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' if depth == 0 && text[i + 1..].starts_with(' ') => {
+                parts.push(&text[start..i]);
+                start = i + 2;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// The variable as written in the text: `z`, `z[j]`.
+fn wrt_text(w: &Wrt) -> String {
+    text::to_text(&w.element())
+}
+
+/// `\frac{d}{dz}` by a variable, `\frac{\partial}{\partial z_{j}}` by an element.
+fn d_latex(w: &Wrt) -> String {
+    match w {
+        Wrt::Var(x) => format!("\\frac{{d}}{{d{}}}", latex::name(x.as_str())),
+        Wrt::Indexed(..) => format!("\\frac{{\\partial}}{{\\partial {}}}", latex::to_latex(&w.element())),
+    }
+}
+
+/// The steps that change what is printed.
+fn changing(steps: Vec<Step>) -> Vec<Step> {
+    let mut kept: Vec<Step> = Vec::new();
+    for s in steps {
+        if kept.last().is_none_or(|k| k.term.to_text() != s.term.to_text()) {
+            kept.push(s);
+        }
+    }
+    kept
 }
 
 impl fmt::Display for Derivation {
     /// One step per line, the rule in a comment on the right.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for l in &self.lemmas {
+            writeln!(f, "{l}")?;
+        }
         let lines: Vec<String> = self.steps.iter().map(|s| s.term.to_text()).collect();
         let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
-        writeln!(f, "d/d{} {}", self.var, self.subject)?;
+        writeln!(f, "d/d{} {}", wrt_text(&self.var), self.subject)?;
         for (l, s) in lines.iter().zip(&self.steps) {
             // Padded by hand: a format width is at most 65535, and a step can be longer.
             let pad = " ".repeat(width - l.chars().count());
@@ -236,24 +318,73 @@ impl fmt::Display for Derivation {
     }
 }
 
-/// The rule for the outermost operation of `e`, with inner derivatives unevaluated: the
-/// partials are the table's ([`Local`]), written the way a textbook writes them (a
-/// product's constant factors in front, a fraction by the quotient rule).
-fn outer_rule(e: &Expr, x: &Sym) -> (Term, Vec<Rule>) {
-    let d = |t: &Expr| -> Term {
-        if t.contains(x) {
-            Term::D(x.clone(), t.clone())
+/// What the steps differentiate by, and the defined names that depend on it (which the
+/// steps of an indexed derivation keep as names, their derivatives worked out apart).
+struct Cx<'a> {
+    wrt: Wrt,
+    problem: Option<&'a Problem>,
+    varying: Vec<Sym>,
+}
+
+impl<'a> Cx<'a> {
+    /// By `wrt`, every name inlined.
+    fn plain(wrt: Wrt) -> Cx<'a> {
+        Cx { wrt, problem: None, varying: Vec::new() }
+    }
+
+    /// Whether `e` depends on the variable, directly or through a name.
+    fn varies(&self, e: &Expr) -> bool {
+        e.contains(self.wrt.base()) || self.varying.iter().any(|n| e.contains(n))
+    }
+
+    /// Whether `e` holds a name that depends on the variable.
+    fn has_name(&self, e: &Expr) -> bool {
+        self.varying.iter().any(|n| e.contains(n))
+    }
+
+    /// The name and its indices when `e` is a varying name (`L`, `p[i]`).
+    fn name_of<'e>(&self, e: &'e Expr) -> Option<(&'e Sym, &'e [Expr])> {
+        match e.node() {
+            Node::Var(n) if self.varying.contains(n) => Some((n, &[])),
+            Node::Call(Func::Indexed(n), idx) if self.varying.contains(n) => Some((n, idx)),
+            _ => None,
+        }
+    }
+
+    /// `d/dx(t)` unevaluated, or 0 where `t` does not vary.
+    fn d(&self, t: &Expr) -> Term {
+        if self.varies(t) {
+            Term::D(self.wrt.clone(), t.clone())
         } else {
             Term::Expr(Expr::zero())
         }
-    };
+    }
+
+    /// The derivative of `e` at once: by a variable as forward mode writes it, by an
+    /// element with the deltas left standing; names inlined.
+    fn diff(&self, e: &Expr) -> Expr {
+        match (&self.wrt, self.problem) {
+            (Wrt::Var(x), _) => diff::diff(e, x),
+            (w, Some(p)) if self.has_name(e) => diff::diff_unresolved(&p.inline(e), w),
+            (w, _) => diff::diff_unresolved(e, w),
+        }
+    }
+}
+
+/// The rule for the outermost operation of `e`, with inner derivatives unevaluated: the
+/// partials are the table's ([`Local`]), written the way a textbook writes them (a
+/// product's constant factors in front, a fraction by the quotient rule, a sum over an
+/// index term by term).
+fn outer_rule(e: &Expr, cx: &Cx) -> (Term, Vec<Rule>) {
+    let d = |t: &Expr| cx.d(t);
+    let x = cx.wrt.element();
     let fr = fraction(e);
     let den = Expr::mul(fr.denom.to_vec());
-    if matches!(e.node(), Node::Mul(_) | Node::Pow(..)) && !fr.denom.is_empty() && den.contains(x) {
+    if matches!(e.node(), Node::Mul(_) | Node::Pow(..)) && !fr.denom.is_empty() && cx.varies(&den) {
         // Quotient rule: (N' D - N D') / D^2.
         let num = Expr::quotient(e.clone(), Expr::pow(den.clone(), Expr::int(-1)));
         let mut top = Vec::new();
-        if num.contains(x) {
+        if cx.varies(&num) {
             top.push(Term::Prod(vec![d(&num), Term::Expr(den.clone())]));
         }
         let nd = if num.is_one() { d(&den) } else { Term::Prod(vec![Term::Expr(num.clone()), d(&den)]) };
@@ -267,51 +398,418 @@ fn outer_rule(e: &Expr, x: &Sym) -> (Term, Vec<Rule>) {
             vec![Rule::Quotient],
         );
     }
-    let Some(local) = Local::of(e) else { return (Term::Expr(diff::diff(e, x)), vec![rules::rule_of(e)]) };
+    if let Node::Call(Func::Sum(k), args) = e.node() {
+        // Term by term; an index the variable also uses is renamed in the body.
+        let taken = cx.wrt.indices();
+        let (index, body) = if taken.contains(k) {
+            let fresh = expr::fresh_index(k, &[e, &x], &taken);
+            (fresh.clone(), expr::substitute(&args[0], k, &Expr::sym(fresh)))
+        } else {
+            (k.clone(), args[0].clone())
+        };
+        let bounds = args[1..].to_vec();
+        return (Term::Over { index, bounds, body: Box::new(d(&body)) }, vec![Rule::IndexedSum]);
+    }
+    let Some(local) = Local::of(e) else { return (Term::Expr(cx.diff(e)), vec![rules::rule_of(e)]) };
     let children = (0..local.len()).map(|i| (i, local.child(i)));
     match local.rule() {
         Rule::Sum => {
-            let parts = children.filter(|(_, t)| t.contains(x)).map(|(_, t)| {
+            let parts = children.filter(|(_, t)| cx.varies(t)).map(|(_, t)| {
                 if crate::print::is_negative(t) {
                     Term::Neg(Box::new(d(&Expr::negate(t.clone()))))
                 } else {
                     d(t)
                 }
             });
-            (Term::Sum(parts.collect()), vec![Rule::Sum])
+            let parts: Vec<Term> = parts.collect();
+            match <[Term; 1]>::try_from(parts) {
+                Ok([t]) if cx.problem.is_some() => (t, vec![Rule::Sum]),
+                Ok([t]) => (Term::Sum(vec![t]), vec![Rule::Sum]),
+                Err(parts) => (Term::Sum(parts), vec![Rule::Sum]),
+            }
         }
         Rule::Product => {
             // The factors of each partial that do not vary are the same for every factor
             // that does: they go in front, once.
-            let (varying, consts): (Vec<_>, Vec<_>) = children.partition(|(_, f)| f.contains(x));
+            let (varying, consts): (Vec<_>, Vec<_>) = children.partition(|(_, f)| cx.varies(f));
             let c = Expr::mul(consts.into_iter().map(|(_, f)| f.clone()).collect::<Vec<_>>());
-            let with_c = |t: Term| if c.is_one() { t } else { Term::Prod(vec![Term::Expr(c.clone()), t]) };
+            let with_c = |t: Term| {
+                if c.is_one() {
+                    t
+                } else if c == Expr::int(-1) {
+                    Term::Neg(Box::new(t))
+                } else {
+                    Term::Prod(vec![Term::Expr(c.clone()), t])
+                }
+            };
             if let [(_, f)] = varying[..] {
                 return (with_c(d(f)), vec![Rule::ConstantFactor]);
             }
             let terms = varying.iter().map(|&(i, f)| {
-                let others = local.partial(i).into_factors().into_iter().filter(|g| g.contains(x));
+                let others = local.partial(i).into_factors().into_iter().filter(|g| cx.varies(g));
                 Term::Prod(std::iter::once(d(f)).chain(others.map(Term::Expr)).collect())
             });
             (with_c(Term::Sum(terms.collect())), vec![Rule::Product])
         }
-        Rule::Power | Rule::Logarithmic if !local.child(1).contains(x) => {
+        Rule::Power | Rule::Logarithmic if !cx.varies(local.child(1)) => {
             let b = local.child(0);
             let mut fs: Vec<Term> = local.partial(0).into_factors().into_iter().map(Term::Expr).collect();
-            if *b == Expr::sym(x.clone()) {
+            if *b == x {
                 (Term::Prod(fs), vec![Rule::Power])
             } else {
                 fs.push(d(b));
                 (Term::Prod(fs), vec![Rule::Power, Rule::Chain])
             }
         }
-        Rule::Function(_)
-            if matches!(e.node(), Node::Call(Func::Builtin(_), _)) && *local.child(0) != Expr::sym(x.clone()) =>
-        {
+        Rule::Function(_) if is_chain(e, cx) => {
             let u = local.child(0);
             (Term::Prod(vec![Term::Expr(local.partial(0).into_expr()), d(u)]), vec![Rule::Chain])
         }
-        rule => (Term::Expr(diff::diff(e, x)), vec![rule]),
+        rule => (Term::Expr(cx.diff(e)), vec![rule]),
+    }
+}
+
+/// Whether `e` is a function of one argument that is not the variable itself: a
+/// built-in, or (where names stand for what varies) an abstract function.
+fn is_chain(e: &Expr, cx: &Cx) -> bool {
+    match e.node() {
+        Node::Call(Func::Builtin(_), args) => args[0] != cx.wrt.element(),
+        Node::Call(Func::Abstract(_), args) => cx.problem.is_some() && args.len() == 1 && args[0] != cx.wrt.element(),
+        _ => false,
+    }
+}
+
+/// The derivations of the names an indexed derivation uses, and their results: the
+/// name's indices (renamed where the variable uses them) and its derivative in them.
+struct Lemmas {
+    list: Vec<Derivation>,
+    known: HashMap<Sym, (Vec<Sym>, Expr)>,
+}
+
+/// [`Derivation::indexed`] of `problem`'s target, the names it uses derived into
+/// `lemmas` first.
+fn indexed_steps(
+    problem: &Problem,
+    wrt: &Wrt,
+    sizes: &HashMap<Sym, i64>,
+    opts: &Options,
+    lemmas: &mut Lemmas,
+) -> Result<Derivation> {
+    let base = wrt.base();
+    let varying: Vec<Sym> =
+        problem.defs.iter().filter(|d| problem.inline(&d.body).contains(base)).map(|d| d.name.clone()).collect();
+    let cx = Cx { wrt: wrt.clone(), problem: Some(problem), varying };
+    let body = target_body(problem);
+    let body = if sizes.is_empty() { body } else { diff::expand_sums(&body, sizes) };
+    let mut steps = Vec::new();
+    if problem.target_name.is_some() || body != problem.target {
+        steps.push(Step { rule: "definition".into(), term: Term::D(wrt.clone(), body.clone()) });
+    }
+    // The outer rule, and on through what is linear or holds a name.
+    let mut rules = Vec::new();
+    let (outer, r) = outer_rule(&body, &cx);
+    r.into_iter().for_each(|r| push(&mut rules, r));
+    let term = tidy(&expand_inner(&outer, &cx, &mut rules), true);
+    steps.push(Step { rule: label(&rules), term: term.clone() });
+    // The inner derivatives: a name's from its own derivation.
+    let mut rules = Vec::new();
+    let mut failed = None;
+    let term = tidy(
+        &term.map(&mut |t| match t {
+            Term::D(w, e) => Some(Term::Expr(match cx.name_of(e) {
+                Some((n, args)) => {
+                    push(&mut rules, Rule::Name(n.clone()));
+                    match lemma(problem, n, wrt, sizes, opts, lemmas) {
+                        Ok((params, d)) => {
+                            let map: HashMap<Sym, Expr> = params.iter().cloned().zip(args.iter().cloned()).collect();
+                            expr::substitute_all(&d, &map)
+                        }
+                        Err(err) => {
+                            failed = Some(err);
+                            Expr::zero()
+                        }
+                    }
+                }
+                None => {
+                    push(&mut rules, rules::rule_of(e));
+                    if e.contains(base) {
+                        push(&mut rules, Rule::Element);
+                    }
+                    debug_assert!(*w == cx.wrt);
+                    cx.diff(e)
+                }
+            })),
+            _ => None,
+        }),
+        false,
+    );
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    steps.push(Step { rule: label(&rules), term: term.clone() });
+    // A sum whose terms are all worked out, over a delta, collapses.
+    let collapsed = term.map(&mut |t| match t {
+        Term::Expr(e) => Some(Term::Expr(diff::resolve_deltas(e))),
+        Term::Over { body, .. } if matches!(**body, Term::Expr(_)) => {
+            t.to_expr().map(|e| Term::Expr(diff::resolve_deltas(&e)))
+        }
+        _ => None,
+    });
+    steps.push(Step { rule: Rule::DeltaSum.to_string(), term: collapsed.clone() });
+    let collected = collapsed.to_expr().unwrap_or_else(|| cx.diff(&body));
+    let (collected, split) = match split_fraction(&collected) {
+        Some(terms) => (terms, true),
+        None => (collected, false),
+    };
+    let rule = if split { "split the fraction" } else { "collect terms" };
+    steps.push(Step { rule: rule.into(), term: Term::Expr(collected.clone()) });
+    let mut e = diff::resolve_deltas(&collected);
+    steps.push(Step { rule: Rule::DeltaSum.to_string(), term: Term::Expr(e.clone()) });
+    // A fact used where its left side stands.
+    for fact in &opts.assume.0 {
+        let used = replace(&e, &fact.lhs, &fact.rhs);
+        if used != e {
+            e = used;
+            let fact = format!("{} = {}", text::to_text(&fact.lhs), text::to_text(&fact.rhs));
+            steps.push(Step { rule: Rule::Assume(fact).to_string(), term: Term::Expr(e.clone()) });
+        }
+    }
+    // The names brought in term by term, then the result.
+    let Wrt::Indexed(b, idx) = wrt else { unreachable!("an indexed derivation is by an element") };
+    let names = |e: &Expr| -> Vec<Expr> {
+        let mut out = Vec::new();
+        expr::walk(std::slice::from_ref(e), |x| {
+            if let Node::Var(n) | Node::Call(Func::Indexed(n), _) = x.node() {
+                if problem.get(n).is_some() && !out.contains(x) {
+                    out.push(x.clone());
+                }
+            }
+            expr::Walk::Descend
+        });
+        out
+    };
+    let terms = match e.node() {
+        Node::Add(ts) => ts.clone(),
+        _ => vec![e.clone()],
+    };
+    let (named, restore) = element_names(problem, b, idx, sizes, opts);
+    let in_names = |t: &Expr| expr::substitute_all(&simplify::simplify(t, &named, opts.form), &restore);
+    let substituted = Expr::add(terms.iter().map(in_names).collect::<Vec<_>>());
+    let before = names(&e);
+    let mut brought: Vec<Expr> = names(&substituted).into_iter().filter(|n| !before.contains(n)).collect();
+    brought.sort_by_key(text::to_text);
+    let last_is_sum = matches!(e.node(), Node::Add(_));
+    if !brought.is_empty() {
+        let eqs: Vec<String> =
+            brought.iter().map(|n| format!("{} = {}", text::to_text(n), text::to_text(&problem.inline(n)))).collect();
+        steps.push(Step { rule: format!("substitute {}", eqs.join(", ")), term: Term::Expr(substituted.clone()) });
+    }
+    let result = matrix::diff_indexed(problem, b, idx, sizes, opts);
+    let rule = if matches!(result.node(), Node::Mul(_)) && (last_is_sum || matches!(substituted.node(), Node::Add(_))) {
+        "factor"
+    } else {
+        "simplify"
+    };
+    steps.push(Step { rule: rule.into(), term: Term::Expr(result) });
+    let subject = match (problem.target.node(), &problem.target_name) {
+        (Node::Var(n) | Node::Call(Func::Indexed(n), _), _) if problem.get(n).is_some() => problem.target.clone(),
+        (_, Some(n)) => match problem.get(n) {
+            Some(d) if !d.params.is_empty() => {
+                Expr::call(Func::Indexed(n.clone()), d.params.iter().cloned().map(Expr::sym).collect())
+            }
+            _ => Expr::sym(n.clone()),
+        },
+        _ => problem.target.clone(),
+    };
+    Ok(Derivation {
+        subject: text::to_text(&subject),
+        subject_latex: latex::to_latex(&subject),
+        var: wrt.clone(),
+        steps: changing(steps),
+        lemmas: Vec::new(),
+        assumed_nonzero: problem.assumed_nonzero.clone(),
+    })
+}
+
+/// The names the simplifier may use for a derivative by `base[idx]`, as
+/// [`matrix::diff_indexed`] gives them (each element of a one-index definition at the
+/// free indices and, with sizes, at the concrete ones, under its text), and what puts the
+/// elements and the facts' sides back.
+fn element_names(
+    problem: &Problem,
+    base: &Sym,
+    idx: &[Expr],
+    sizes: &HashMap<Sym, i64>,
+    opts: &Options,
+) -> (Names, HashMap<Sym, Expr>) {
+    let element = |name: &Sym, idx: Vec<Expr>| Expr::call(Func::Indexed(name.clone()), idx);
+    let placeholder = |e: &Expr| Sym::new(&e.to_string());
+    let mut free: Vec<Sym> = idx.iter().flat_map(Expr::free_vars).collect();
+    if let Node::Call(Func::Indexed(_), ti) = problem.target.node() {
+        free.extend(ti.iter().flat_map(Expr::free_vars));
+    }
+    if let Some(def) = problem.target_name.as_ref().and_then(|n| problem.get(n)) {
+        free.extend(def.params.iter().cloned());
+    }
+    free.sort();
+    free.dedup();
+    let mut names = problem.names(Some(&placeholder(&element(base, idx.to_vec()))));
+    let mut restore = HashMap::new();
+    let mut at: Vec<Expr> = free.iter().map(|i| Expr::sym(i.clone())).collect();
+    at.extend((1..=sizes.values().copied().max().unwrap_or(0).min(8)).map(Expr::int));
+    for def in problem.defs.iter().filter(|d| d.params.len() == 1) {
+        for i in &at {
+            let call = element(&def.name, vec![i.clone()]);
+            let name = placeholder(&call);
+            names.defs.push((name.clone(), diff::expand_sums(&problem.inline(&call), sizes)));
+            restore.insert(name, call);
+        }
+    }
+    names.defs.retain(|(n, _)| problem.get(n).is_none_or(|d| d.params.is_empty()) || restore.contains_key(n));
+    opts.assume.extend_names(problem, &mut names);
+    restore.extend(opts.assume.restore_map());
+    (names, restore)
+}
+
+/// A fraction whose numerator is a sum, `(a - b)/c`, as a sum of fractions, `a/c - b/c`.
+fn split_fraction(e: &Expr) -> Option<Expr> {
+    let Node::Mul(fs) = e.node() else { return None };
+    let i = fs.iter().position(|f| matches!(f.node(), Node::Add(_)))?;
+    let Node::Add(ts) = fs[i].node() else { return None };
+    let rest: Vec<Expr> = fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone()).collect();
+    if !rest.iter().any(|f| matches!(f.node(), Node::Pow(_, n) if crate::print::is_negative(n))) {
+        return None;
+    }
+    Some(Expr::add(
+        ts.iter().map(|t| Expr::mul(rest.iter().cloned().chain([t.clone()]).collect::<Vec<_>>())).collect::<Vec<_>>(),
+    ))
+}
+
+/// The body of `problem`'s target: the definition of its name with the indices put in,
+/// or the target itself.
+fn target_body(problem: &Problem) -> Expr {
+    let (name, args) = match problem.target.node() {
+        Node::Var(n) => (Some(n), Vec::new()),
+        Node::Call(Func::Indexed(n), args) => (Some(n), args.clone()),
+        _ => (problem.target_name.as_ref(), Vec::new()),
+    };
+    match name.and_then(|n| problem.get(n)).filter(|d| d.params.len() == args.len()) {
+        Some(d) => {
+            let map: HashMap<Sym, Expr> = d.params.iter().cloned().zip(args).collect();
+            expr::substitute_all(&d.body, &map)
+        }
+        None => problem.target.clone(),
+    }
+}
+
+/// The derivative of the name `n` by `wrt`, from its own derivation (made once, pushed
+/// to `lemmas`): its indices, renamed where `wrt` uses them, and the result in them.
+fn lemma(
+    problem: &Problem,
+    n: &Sym,
+    wrt: &Wrt,
+    sizes: &HashMap<Sym, i64>,
+    opts: &Options,
+    lemmas: &mut Lemmas,
+) -> Result<(Vec<Sym>, Expr)> {
+    if let Some(k) = lemmas.known.get(n) {
+        return Ok(k.clone());
+    }
+    let Some(def) = problem.get(n) else { return Ok((Vec::new(), Expr::zero())) };
+    let mut taken = wrt.indices();
+    let mut params = Vec::new();
+    for p in &def.params {
+        let q = if taken.contains(p) { expr::fresh_index(p, &[&def.body, &wrt.element()], &taken) } else { p.clone() };
+        taken.push(q.clone());
+        params.push(q);
+    }
+    let mut sub = problem.clone();
+    sub.target = if params.is_empty() {
+        Expr::sym(n.clone())
+    } else {
+        Expr::call(Func::Indexed(n.clone()), params.iter().cloned().map(Expr::sym).collect())
+    };
+    sub.target_name = Some(n.clone());
+    let d = indexed_steps(&sub, wrt, sizes, opts, lemmas)?;
+    let result = d.result().cloned().unwrap_or_else(Expr::zero);
+    lemmas.list.push(d);
+    lemmas.known.insert(n.clone(), (params.clone(), result.clone()));
+    Ok((params, result))
+}
+
+/// Round one of an indexed derivation: each inner derivative of a sum, a constant
+/// multiple or a sum over an index, or of an expression holding a name, taken apart by
+/// its outer rule in turn, down to names and to what is differentiated at once.
+fn expand_inner(t: &Term, cx: &Cx, rules: &mut Vec<Rule>) -> Term {
+    t.map(&mut |t| match t {
+        Term::D(_, e) if (cx.has_name(e) && cx.name_of(e).is_none()) || linear(e, cx) => {
+            let (inner, r) = outer_rule(e, cx);
+            r.into_iter().for_each(|r| push(rules, r));
+            Some(expand_inner(&inner, cx, rules))
+        }
+        _ => None,
+    })
+}
+
+/// Whether the outer rule of `e` is linear: a sum, a sum over an index, a product with
+/// one factor that varies (and no denominator that does).
+fn linear(e: &Expr, cx: &Cx) -> bool {
+    match e.node() {
+        Node::Add(_) | Node::Call(Func::Sum(_), _) => true,
+        Node::Mul(fs) => match fs.iter().filter(|f| cx.varies(f)).collect::<Vec<_>>()[..] {
+            [f] => !matches!(f.node(), Node::Pow(_, n) if crate::print::is_negative(n)),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// `t` written the way it reads: a product's factors of 1 dropped (and, with `gather`,
+/// its finished factors gathered into one in front), a product of one factor that
+/// factor, a negated expression the negated expression.
+fn tidy(t: &Term, gather: bool) -> Term {
+    t.map(&mut |t| match t {
+        Term::Prod(fs) => {
+            let fs: Vec<Term> = fs
+                .iter()
+                .map(|f| tidy(f, gather))
+                .flat_map(|f| match f {
+                    Term::Prod(gs) => gs,
+                    f => vec![f],
+                })
+                .collect();
+            let mut out: Vec<Term> = Vec::new();
+            for f in fs {
+                match (out.last_mut(), f) {
+                    (Some(Term::Expr(a)), Term::Expr(b)) if gather => *a = Expr::mul([a.clone(), b]),
+                    (_, f) => out.push(f),
+                }
+            }
+            if out.len() > 1 {
+                out.retain(|f| !matches!(f, Term::Expr(e) if e.is_one()));
+            }
+            Some(match <[Term; 1]>::try_from(out) {
+                Ok([f]) => f,
+                Err(out) => Term::Prod(out),
+            })
+        }
+        Term::Neg(a) => Some(match tidy(a, gather) {
+            Term::Expr(e) => Term::Expr(Expr::negate(e)),
+            a => Term::Neg(Box::new(a)),
+        }),
+        _ => None,
+    })
+}
+
+/// `e` with each occurrence of `what` replaced by `with`.
+fn replace(e: &Expr, what: &Expr, with: &Expr) -> Expr {
+    expr::fold(e, &mut IdMap::default(), |x| (x == what).then(|| with.clone()), expr::rebuild)
+}
+
+/// `r` added to `rules` unless it is there.
+fn push(rules: &mut Vec<Rule>, r: Rule) {
+    if !rules.contains(&r) {
+        rules.push(r);
     }
 }
 
@@ -329,12 +827,19 @@ fn evaluate(t: &Term) -> (Term, Vec<Rule>) {
 
 fn evaluate_rec(t: &Term, rules: &mut Vec<Rule>) -> Term {
     match t {
-        Term::D(x, e) => {
+        Term::D(Wrt::Var(x), e) => {
             let r = rules::rule_of(e);
             if !rules.contains(&r) {
                 rules.push(r);
             }
             Term::Expr(diff::diff(e, x))
+        }
+        Term::D(w, e) => {
+            push(rules, rules::rule_of(e));
+            Term::Expr(diff::diff_unresolved(e, w))
+        }
+        Term::Over { index, bounds, body } => {
+            Term::Over { index: index.clone(), bounds: bounds.clone(), body: Box::new(evaluate_rec(body, rules)) }
         }
         Term::Expr(e) => Term::Expr(e.clone()),
         Term::Sum(ts) => Term::Sum(ts.iter().map(|t| evaluate_rec(t, rules)).collect()),
@@ -360,11 +865,67 @@ fn evaluate_rec(t: &Term, rules: &mut Vec<Rule>) -> Term {
 }
 
 impl Term {
+    /// The term as one expression, built by the constructors (which collect it); `None`
+    /// while it holds an unevaluated derivative.
+    pub fn to_expr(&self) -> Option<Expr> {
+        Some(match self {
+            Term::Expr(e) => e.clone(),
+            Term::D(..) => return None,
+            Term::Over { index, bounds, body } => {
+                let mut args = vec![body.to_expr()?];
+                args.extend(bounds.iter().cloned());
+                Expr::call(Func::Sum(index.clone()), args)
+            }
+            Term::Sum(ts) => Expr::add(ts.iter().map(Term::to_expr).collect::<Option<Vec<_>>>()?),
+            Term::Neg(a) => Expr::negate(a.to_expr()?),
+            Term::Prod(ts) => Expr::mul(ts.iter().map(Term::to_expr).collect::<Option<Vec<_>>>()?),
+            Term::Quot(a, b) => Expr::quotient(a.to_expr()?, b.to_expr()?),
+            Term::Pow(a, n) => Expr::pow(a.to_expr()?, n.clone()),
+        })
+    }
+
+    /// The term with `f` applied to each part: `f` returns the new part, or `None` to
+    /// go on into the part's own parts.
+    fn map(&self, f: &mut dyn FnMut(&Term) -> Option<Term>) -> Term {
+        if let Some(t) = f(self) {
+            return t;
+        }
+        match self {
+            Term::Expr(_) | Term::D(..) => self.clone(),
+            Term::Over { index, bounds, body } => {
+                Term::Over { index: index.clone(), bounds: bounds.clone(), body: Box::new(body.map(f)) }
+            }
+            Term::Sum(ts) => Term::Sum(ts.iter().map(|t| t.map(f)).collect()),
+            Term::Neg(a) => Term::Neg(Box::new(a.map(f))),
+            Term::Prod(ts) => Term::Prod(ts.iter().map(|t| t.map(f)).collect()),
+            Term::Quot(a, b) => Term::Quot(Box::new(a.map(f)), Box::new(b.map(f))),
+            Term::Pow(a, n) => Term::Pow(Box::new(a.map(f)), n.clone()),
+        }
+    }
+
     /// The value at `env`; inner derivatives by dual numbers.
     pub fn eval(&self, env: &Env, model: &Model) -> Result<f64> {
         Ok(match self {
             Term::Expr(e) => eval::eval_with(e, env, Some(model))?,
-            Term::D(x, e) => eval::eval_dual(e, env, x, Some(model))?.d,
+            Term::D(Wrt::Var(x), e) => eval::eval_dual(e, env, x, Some(model))?.d,
+            Term::D(Wrt::Indexed(b, idx), e) => {
+                let at = idx.iter().map(|i| Ok(eval::eval_with(i, env, Some(model))?.round() as i64));
+                let element = expr::element_name(b, &at.collect::<Result<Vec<i64>>>()?);
+                eval::eval_dual(e, env, &element, Some(model))?.d
+            }
+            Term::Over { index, bounds, body } => {
+                let (lo, hi) = match &bounds[..] {
+                    [lo, hi] => (eval::eval_with(lo, env, Some(model))?, eval::eval_with(hi, env, Some(model))?),
+                    _ => (1.0, eval::DEFAULT_RANGE as f64),
+                };
+                let mut env = env.clone();
+                let mut total = 0.0;
+                for k in (lo.round() as i64)..=(hi.round() as i64).min(lo.round() as i64 + 100_000) {
+                    env.insert(index.clone(), k as f64);
+                    total += body.eval(&env, model)?;
+                }
+                total
+            }
             Term::Sum(ts) => ts.iter().map(|t| t.eval(env, model)).sum::<Result<f64>>()?,
             Term::Neg(a) => -a.eval(env, model)?,
             Term::Prod(ts) => ts.iter().map(|t| t.eval(env, model)).product::<Result<f64>>()?,
@@ -382,7 +943,14 @@ impl Term {
         let wrap = |(s, p): (String, Prec), min: Prec| if p < min { format!("({s})") } else { s };
         match self {
             Term::Expr(e) => (text::to_text(e), text::prec(e)),
-            Term::D(x, e) => (format!("d/d{x}({})", text::to_text(e)), Prec::Atom),
+            Term::D(x, e) => (format!("d/d{}({})", wrt_text(x), text::to_text(e)), Prec::Atom),
+            Term::Over { index, bounds, body } => {
+                let range = match &bounds[..] {
+                    [lo, hi] => format!("={}..{}", text::to_text(lo), text::to_text(hi)),
+                    _ => String::new(),
+                };
+                (format!("sum({index}{range}, {})", body.text().0), Prec::Atom)
+            }
             Term::Sum(ts) => {
                 let mut out = String::new();
                 for (i, t) in ts.iter().enumerate() {
@@ -430,7 +998,19 @@ impl Term {
             Term::D(x, e) => {
                 let (inner, p) = latex::latex(e);
                 let inner = if p < Prec::Power { format!("\\left({inner}\\right)") } else { inner };
-                (format!("\\frac{{d}}{{d{}}} {inner}", latex::name(x.as_str())), Prec::Neg)
+                (format!("{} {inner}", d_latex(x)), Prec::Neg)
+            }
+            Term::Over { index, bounds, body } => {
+                let range = match &bounds[..] {
+                    [lo, hi] => format!(
+                        "_{{{}={}}}^{{{}}}",
+                        latex::name(index.as_str()),
+                        latex::to_latex(lo),
+                        latex::to_latex(hi)
+                    ),
+                    _ => format!("_{{{}}}", latex::name(index.as_str())),
+                };
+                (format!("\\sum{range} {}", wrap(body.latex(), Prec::Product)), Prec::Product)
             }
             Term::Sum(ts) => {
                 let mut out = String::new();

@@ -30,14 +30,23 @@ pub enum Wrt {
 }
 
 impl Wrt {
-    fn base(&self) -> &Sym {
+    /// The variable, or the element, as an expression (`z`, `z[j]`).
+    pub fn element(&self) -> Expr {
+        match self {
+            Wrt::Var(s) => Expr::sym(s.clone()),
+            Wrt::Indexed(s, is) => Expr::call(Func::Indexed(s.clone()), is.clone()),
+        }
+    }
+
+    /// The indexed variable's name, or the variable.
+    pub fn base(&self) -> &Sym {
         match self {
             Wrt::Var(s) | Wrt::Indexed(s, _) => s,
         }
     }
 
     /// The index names this target uses (`j`, `k` of `w[j,k]`).
-    fn indices(&self) -> Vec<Sym> {
+    pub fn indices(&self) -> Vec<Sym> {
         match self {
             Wrt::Var(_) => Vec::new(),
             Wrt::Indexed(_, is) => is.iter().flat_map(Expr::free_vars).collect(),
@@ -66,6 +75,13 @@ pub fn diff_wrt(e: &Expr, w: &Wrt) -> Expr {
         Wrt::Var(_) => d,
         Wrt::Indexed(..) => resolve_deltas(&d),
     }
+}
+
+/// [`diff_wrt`] with the deltas left as they come (`sum(k, delta(k, j)*e^z[k])`), as
+/// the steps of `--steps` show them before collapsing them.
+pub fn diff_unresolved(e: &Expr, w: &Wrt) -> Expr {
+    let none = HashMap::new();
+    diff_rec(e, w, &mut Cx { memo: IdMap::default(), known: &none })
 }
 
 /// `sum(k, delta(k, j)*f(k))` is `f(j)`; sums distribute over their terms first.

@@ -185,6 +185,15 @@ fn diff_by_element(
     sizes: std::collections::HashMap<Sym, i64>,
 ) -> Result<Output> {
     let p = &input.problem;
+    if request.steps {
+        if p.get(base).is_some() {
+            return Err(Error::new(ErrorKind::DefinedVariable { name: base.to_string(), definition: None }));
+        }
+        if request.order != 1 {
+            return Err(Error::new(ErrorKind::StepsOrder));
+        }
+        return Ok(Output::steps(Derivation::indexed(p, base, idx, &sizes, &options(p, settings)?)?));
+    }
     if p.get(base).is_some() {
         return Err(Error::new(ErrorKind::DefinedVariable { name: base.to_string(), definition: None }));
     }

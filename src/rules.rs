@@ -70,8 +70,18 @@ pub enum Rule {
     /// ([`Builtin::def`]), an abstract function's partial. Holds the function's name.
     Function(Sym),
     /// The derivative of a variable (1 or 0); also the label of what has no row here
-    /// (numbers, constants, index notation), which are differentiated directly.
+    /// (numbers, constants, a delta), which are differentiated directly.
     Variable,
+    /// `d x[i]/d x[j] = delta(i, j)`: an element of an indexed variable by an element.
+    Element,
+    /// `d sum(k, f) = sum(k, df)`: a sum over an index, term by term.
+    IndexedSum,
+    /// `sum(k, delta(k, j)*f(k)) = f(j)`: a sum over a Kronecker delta collapses.
+    DeltaSum,
+    /// The derivative of a defined name, worked out above. Holds the name.
+    Name(Sym),
+    /// A fact given with `--assume`, used as written. Holds the fact, `LHS = RHS`.
+    Assume(String),
 }
 
 impl fmt::Display for Rule {
@@ -86,14 +96,23 @@ impl fmt::Display for Rule {
             Rule::Chain => f.write_str("chain rule"),
             Rule::Function(name) => write!(f, "derivative of {name}"),
             Rule::Variable => f.write_str("derivative of a variable"),
+            Rule::Element => f.write_str("derivative of an element"),
+            Rule::IndexedSum => f.write_str("sum rule over an index"),
+            Rule::DeltaSum => f.write_str("sum over a Kronecker delta"),
+            Rule::Name(name) => write!(f, "derivative of {name} (above)"),
+            Rule::Assume(fact) => write!(f, "assume {fact}"),
         }
     }
 }
 
-/// The rule that differentiates `e` as a whole: the rule of its row, or
-/// [`Rule::Variable`] where it has none.
+/// The rule that differentiates `e` as a whole: the rule of its row, the rule of index
+/// notation ([`Rule::Element`], [`Rule::IndexedSum`]), or [`Rule::Variable`].
 pub fn rule_of(e: &Expr) -> Rule {
-    Local::of(e).map_or(Rule::Variable, |l| l.rule())
+    match e.node() {
+        Node::Call(Func::Indexed(_), _) => Rule::Element,
+        Node::Call(Func::Sum(_), _) => Rule::IndexedSum,
+        _ => Local::of(e).map_or(Rule::Variable, |l| l.rule()),
+    }
 }
 
 /// `∂node/∂child`, in the shape the constructors need. A product is kept as its factors
@@ -303,7 +322,9 @@ mod tests {
             ("tanh(x)", "derivative of tanh"),
             ("g'(x)", "derivative of g"),
             ("x", "derivative of a variable"),
-            ("sum(k, x[k])", "derivative of a variable"),
+            ("sum(k, x[k])", "sum rule over an index"),
+            ("x[k]", "derivative of an element"),
+            ("delta(k, j)", "derivative of a variable"),
         ];
         for (src, label) in cases {
             assert_eq!(rule_of(&parsed(src)).to_string(), label, "{src}");

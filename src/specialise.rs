@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use crate::defs::Problem;
 use crate::derivation::{Derivation, Step, Term};
-use crate::diff::expand_sums;
+use crate::diff::{expand_sums, Wrt};
 use crate::error::{Error, ErrorKind, Result};
 use crate::expr::{self, Expr, Func, IdMap, Node, Sym};
 use crate::print::text;
@@ -156,7 +156,7 @@ impl Specialised {
         if let Some(e) = self.restore.get(&Sym::new(&d.subject)) {
             d.subject = text::to_text(e);
         }
-        d.var = self.restore_sym(d.var);
+        d.var = self.restore_wrt(d.var);
         d.steps = d
             .steps
             .into_iter()
@@ -165,12 +165,14 @@ impl Specialised {
         d
     }
 
-    /// A minted variable as the element's own name (`z[2]`, [`expr::element_name`]).
-    fn restore_sym(&self, x: Sym) -> Sym {
-        match self.restore.get(&x).map(Expr::node) {
-            Some(Node::Call(Func::Indexed(base), idx)) => expr::element_name(base, idx),
-            _ => x,
+    /// A minted variable as the element it stands for (`z_2` as `z[2]`).
+    fn restore_wrt(&self, w: Wrt) -> Wrt {
+        if let Wrt::Var(x) = &w {
+            if let Some(Node::Call(Func::Indexed(base), idx)) = self.restore.get(x).map(Expr::node) {
+                return Wrt::Indexed(base.clone(), idx.clone());
+            }
         }
+        w
     }
 
     /// A step's label: the equations of a substitution written in the elements.
@@ -194,12 +196,15 @@ impl Specialised {
         let r = |t: Box<Term>| Box::new(self.restore_term(*t));
         match t {
             Term::Expr(e) => Term::Expr(self.restore(&e)),
-            Term::D(x, e) => Term::D(self.restore_sym(x), self.restore(&e)),
+            Term::D(x, e) => Term::D(self.restore_wrt(x), self.restore(&e)),
             Term::Sum(ts) => Term::Sum(ts.into_iter().map(|t| self.restore_term(t)).collect()),
             Term::Neg(a) => Term::Neg(r(a)),
             Term::Prod(ts) => Term::Prod(ts.into_iter().map(|t| self.restore_term(t)).collect()),
             Term::Quot(a, b) => Term::Quot(r(a), r(b)),
             Term::Pow(a, n) => Term::Pow(r(a), n),
+            Term::Over { index, bounds, body } => {
+                Term::Over { index, bounds: bounds.iter().map(|b| self.restore(b)).collect(), body: r(body) }
+            }
         }
     }
 }
