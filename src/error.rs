@@ -260,8 +260,24 @@ pub enum ErrorKind {
         /// The variables.
         names: Vec<String>,
     },
-    /// `--order`, `--steps` or `--check` with an indexed `--wrt`.
-    IndexedUnsupported,
+    /// An option not supported with an indexed `--wrt`.
+    IndexedUnsupported {
+        /// The option, as typed (`--steps`).
+        option: String,
+    },
+    /// `--order` with an indexed `--wrt` that lists elements, but not one per order.
+    IndexedOrder {
+        /// The order asked for.
+        order: u64,
+        /// How many elements `--wrt` lists.
+        elements: usize,
+    },
+    /// An element of an indexed `--wrt` whose index is not an integer where the check
+    /// puts in values.
+    IndexNotInteger {
+        /// The index, with the values put in.
+        index: String,
+    },
     /// `--steps` with `--order`.
     StepsOrder,
     /// `--steps` with `--assume`.
@@ -600,6 +616,7 @@ impl ErrorKind {
             K::RedefinedConstant { name } => Some(format!("choose another name, such as {name}0")),
             K::RedefinedFunction { name } => Some(format!("choose another name, such as my_{name}")),
             K::BareExpression => s("name it: `y = ...`"),
+            K::IndexedOrder { .. } => s("as in --wrt 'z[j]' --order 2, or --wrt 'z[j],z[l]' for z[j], then z[l]"),
             K::Cycle { names } if names.len() == 2 => {
                 s("a name stands for its definition, so the definition cannot use it: rename one of them")
             }
@@ -693,9 +710,11 @@ impl fmt::Display for ErrorKind {
             K::SeveralVariables { names } => {
                 write!(f, "{} free variables ({}): pass --wrt to choose one", names.len(), names.join(", "))
             }
-            K::IndexedUnsupported => {
-                write!(f, "with an indexed --wrt, --order, --steps and --check are not supported yet")
+            K::IndexedUnsupported { option } => write!(f, "with an indexed --wrt, {option} is not supported yet"),
+            K::IndexedOrder { order, elements } => {
+                write!(f, "--order {order} with {elements} elements in --wrt: give one element, or one per order")
             }
+            K::IndexNotInteger { index } => write!(f, "the index `{index}` is not an integer"),
             K::StepsOrder => write!(f, "--steps shows first derivatives: leave out --order"),
             K::StepsAssume => write!(f, "--steps does not use --assume: leave out one of them"),
             K::PointNotPair => write!(f, "expected VAR=VALUE"),
