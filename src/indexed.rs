@@ -10,7 +10,7 @@
 //! simplified in the names, so the softmax's second derivative is a polynomial in `p`,
 //! never a tower of quotients of `e^z`.
 //!
-//! The check ([`check`]) is independent of all that: the sums are expanded at several
+//! The check ([`check()`]) is independent of all that: the sums are expanded at several
 //! sizes, every free index takes every value, and each order is compared, element by
 //! element, with forward-mode dual numbers of the order before (the first with the
 //! expanded input), each `z[2]` a variable of its own.
@@ -25,7 +25,11 @@
 //! let opts = Options::new(&p);
 //! let d = indexed::derivatives(&p, &[z("j")], &Default::default(), &opts);
 //! assert_eq!(d[0].shown.to_string(), "p[i]*(delta(i, j) - p[j])");
-//! assert!(indexed::check(&p, &[z("j")], &Default::default(), &d).unwrap().max_error < 1e-9);
+//! let exact = [d[0].exact(&p)];
+//! assert!(indexed::check(&p, &[z("j")], &Default::default(), &exact).unwrap().max_error < 1e-9);
+//! // A claim wrong only where i = j fails.
+//! let wrong = ["-p[i]*p[j]".parse::<Expr>().unwrap()];
+//! assert!(indexed::check(&p, &[z("j")], &Default::default(), &wrong).unwrap().max_error > 0.1);
 //! ```
 
 use std::collections::{BTreeSet, HashMap};
@@ -197,16 +201,18 @@ const SEED: u64 = 0x5EED;
 /// The sizes every sum is expanded to in turn, when none are given.
 const SIZES: std::ops::RangeInclusive<i64> = 2..=5;
 
-/// Checks [`derivatives`] (`entries`, by `wrt`) against dual numbers: for each size
-/// `K` in 2..=5 (every index and every size symbol, the capitalised index names and
-/// the bounds of sums, set to `K`; or once at `sizes` when given), for each value of
-/// each free index, entry `n` (its names inlined, each fact's side as itself) is
-/// compared with the derivative by the concrete element of entry `n - 1` (the first
-/// with the expanded input), by dual numbers at random points where every element is a
-/// variable of its own. The largest error of all.
-pub fn check(problem: &Problem, wrt: &[Wrt], sizes: &HashMap<Sym, i64>, entries: &[Entry]) -> Result<CheckReport> {
+/// Checks that `claimed[n]` is the derivative of `problem`'s target by `wrt[0]`, ...,
+/// `wrt[n]` in turn, against dual numbers: for each size `K` in 2..=5 (every index and
+/// every size symbol, the capitalised index names and the bounds of sums, set to `K`;
+/// or once at `sizes` when given), for each value of each free index, `claimed[n]`
+/// (which may use `problem`'s names) is compared with the derivative by the concrete
+/// element of `claimed[n - 1]` (the first with the expanded input), by dual numbers at
+/// random points where every element is a variable of its own. For [`derivatives`],
+/// the claims are the entries' [`Entry::exact`] forms (each fact's side as itself, so
+/// no point needs to satisfy the facts). The largest error of all.
+pub fn check(problem: &Problem, wrt: &[Wrt], sizes: &HashMap<Sym, i64>, claimed: &[Expr]) -> Result<CheckReport> {
     let chain: Vec<Expr> =
-        std::iter::once(problem.inlined_target()).chain(entries.iter().map(|e| e.exact(problem))).collect();
+        std::iter::once(problem.inlined_target()).chain(claimed.iter().map(|e| problem.inline(e))).collect();
     let mut free: Vec<Sym> = wrt_indices(wrt);
     for e in &chain {
         free.extend(expr::index_vars(e).into_iter().filter(|i| e.contains(i)));
@@ -216,12 +222,19 @@ pub fn check(problem: &Problem, wrt: &[Wrt], sizes: &HashMap<Sym, i64>, entries:
     let mut reports = Vec::new();
     let mut seed = SEED;
     for round in rounds(&chain, &free, sizes) {
-        let sized: Vec<Expr> = chain.iter().map(|e| expr::substitute_all(e, &round.symbols)).collect();
+        // Expanded once per size, the free indices still symbols; a sum left (its range
+        // depends on a free index) is expanded again once they have values.
+        let sized: Vec<Expr> =
+            chain.iter().map(|e| diff::expand_sums(&expr::substitute_all(e, &round.symbols), &round.sizes)).collect();
+        let sums_left = has_sums(&sized);
         for values in assignments(&free, &round.sizes) {
             let at: HashMap<Sym, Expr> = free.iter().cloned().zip(values.into_iter().map(Expr::int)).collect();
             let concrete: Vec<Expr> = sized
                 .iter()
-                .map(|e| elements_as_names(&diff::expand_sums(&expr::substitute_all(e, &at), &round.sizes)))
+                .map(|e| {
+                    let e = expr::substitute_all(e, &at);
+                    elements_as_names(&if sums_left { diff::expand_sums(&e, &round.sizes) } else { e })
+                })
                 .collect();
             for (n, w) in wrt.iter().enumerate().take(concrete.len() - 1) {
                 seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -293,6 +306,14 @@ fn element(w: &Wrt, at: &HashMap<Sym, Expr>) -> Result<Sym> {
             Ok(expr::element_name(b, &idx))
         }
     }
+}
+
+/// Whether a sum or product is left in `exprs`.
+fn has_sums(exprs: &[Expr]) -> bool {
+    expr::walk(exprs, |x| match x.node() {
+        Node::Call(Func::Sum(_) | Func::Prod(_), _) => Walk::Stop,
+        _ => Walk::Descend,
+    })
 }
 
 /// `e` with each element at concrete indices (`z[2]`) a variable of its own, so that
