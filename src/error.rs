@@ -272,6 +272,11 @@ pub enum ErrorKind {
         /// How many elements `--wrt` lists.
         elements: usize,
     },
+    /// `hessian` by elements of indexed variables, but not one or two of them.
+    IndexedHessian {
+        /// How many elements `--wrt` lists.
+        elements: usize,
+    },
     /// An element of an indexed `--wrt` whose index is not an integer where the check
     /// puts in values.
     IndexNotInteger {
@@ -616,6 +621,7 @@ impl ErrorKind {
             K::RedefinedConstant { name } => Some(format!("choose another name, such as {name}0")),
             K::RedefinedFunction { name } => Some(format!("choose another name, such as my_{name}")),
             K::BareExpression => s("name it: `y = ...`"),
+            K::IndexedHessian { .. } => s("as in --wrt 'z[j],z[l]' for its entry [j, l], or --wrt 'z[j]' for [j, j]"),
             K::IndexedOrder { .. } => s("as in --wrt 'z[j]' --order 2, or --wrt 'z[j],z[l]' for z[j], then z[l]"),
             K::Cycle { names } if names.len() == 2 => {
                 s("a name stands for its definition, so the definition cannot use it: rename one of them")
@@ -713,6 +719,9 @@ impl fmt::Display for ErrorKind {
             K::IndexedUnsupported { option } => write!(f, "with an indexed --wrt, {option} is not supported yet"),
             K::IndexedOrder { order, elements } => {
                 write!(f, "--order {order} with {elements} elements in --wrt: give one element, or one per order")
+            }
+            K::IndexedHessian { elements } => {
+                write!(f, "a Hessian in index notation is by two elements, not {elements}")
             }
             K::IndexNotInteger { index } => write!(f, "the index `{index}` is not an integer"),
             K::StepsOrder => write!(f, "--steps shows first derivatives: leave out --order"),

@@ -293,7 +293,7 @@ pub fn hessian(input: &Input, wrt: &str, settings: &Settings) -> Result<Output> 
         let pair = match elements.as_slice() {
             [w] => vec![w.clone(), w.clone()],
             [_, _] => elements,
-            ws => return Err(Error::new(ErrorKind::IndexedOrder { order: 2, elements: ws.len() })),
+            ws => return Err(Error::new(ErrorKind::IndexedHessian { elements: ws.len() })),
         };
         return by_elements(input, &pair, Some(2), settings, &HashMap::new());
     }

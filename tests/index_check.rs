@@ -122,6 +122,11 @@ fn second_derivatives_and_mixed_partials() {
         (r.code, r.stderr.lines().next()),
         (2, Some("error: --order 3 with 2 elements in --wrt: give one element, or one per order"))
     );
+    let r = run(&["hessian", SOFTMAX, "--wrt", "z[j],z[l],z[m]"]);
+    assert_eq!(
+        (r.code, r.stderr.lines().next()),
+        (2, Some("error: a Hessian in index notation is by two elements, not 3"))
+    );
 }
 
 /// The softmax's second derivative as deriv shows it, at K = 2..5 and every i, j, l,
