@@ -19,7 +19,7 @@ use crate::diff::{self, Wrt};
 use crate::error::Result;
 use crate::eval::{self, Env, Model};
 use crate::expr::{self, Expr, Func, IdMap, Node, Sym};
-use crate::matrix::{self, Options};
+use crate::matrix::Options;
 use crate::prec::Prec;
 use crate::print::{fraction, latex, text};
 use crate::rules::{self, Local, Rule};
@@ -604,7 +604,7 @@ fn indexed_steps(
             brought.iter().map(|n| format!("{} = {}", text::to_text(n), text::to_text(&problem.inline(n)))).collect();
         steps.push(Step { rule: format!("substitute {}", eqs.join(", ")), term: Term::Expr(substituted.clone()) });
     }
-    let result = matrix::diff_indexed(problem, b, idx, sizes, opts);
+    let result = crate::indexed::diff_indexed(problem, b, idx, sizes, opts);
     let rule = if matches!(result.node(), Node::Mul(_)) && (last_is_sum || matches!(substituted.node(), Node::Add(_))) {
         "factor"
     } else {

@@ -69,8 +69,14 @@ pub fn diff_known(e: &Expr, x: &Sym, known: &HashMap<Sym, Expr>) -> Expr {
 /// The first derivative of `e` with respect to `w`; with an indexed target, `x[i]`
 /// differentiates to `delta(i, j)` and sums over deltas are resolved.
 pub fn diff_wrt(e: &Expr, w: &Wrt) -> Expr {
-    let none = HashMap::new();
-    let d = diff_rec(e, w, &mut Cx { memo: IdMap::default(), known: &none });
+    diff_known_wrt(e, w, &HashMap::new())
+}
+
+/// [`diff_known`] by any [`Wrt`]: with an element `z[l]`, a name `p[i]` in `known`
+/// (an element's text, as the simplifier holds it) differentiates to its given
+/// derivative, and sums over deltas are resolved.
+pub fn diff_known_wrt(e: &Expr, w: &Wrt, known: &HashMap<Sym, Expr>) -> Expr {
+    let d = diff_rec(e, w, &mut Cx { memo: IdMap::default(), known });
     match w {
         Wrt::Var(_) => d,
         Wrt::Indexed(..) => resolve_deltas(&d),

@@ -260,8 +260,29 @@ pub enum ErrorKind {
         /// The variables.
         names: Vec<String>,
     },
-    /// `--order`, `--steps` or `--check` with an indexed `--wrt`.
-    IndexedUnsupported,
+    /// An option not supported with an indexed `--wrt`.
+    IndexedUnsupported {
+        /// The option, as typed (`--steps`).
+        option: String,
+    },
+    /// `--order` with an indexed `--wrt` that lists elements, but not one per order.
+    IndexedOrder {
+        /// The order asked for.
+        order: u64,
+        /// How many elements `--wrt` lists.
+        elements: usize,
+    },
+    /// `hessian` by elements of indexed variables, but not one or two of them.
+    IndexedHessian {
+        /// How many elements `--wrt` lists.
+        elements: usize,
+    },
+    /// An element of an indexed `--wrt` whose index is not an integer where the check
+    /// puts in values.
+    IndexNotInteger {
+        /// The index, with the values put in.
+        index: String,
+    },
     /// An element, sum or variable that a specialisation (`--at`) cannot make concrete.
     Unspecialised {
         /// The element as written.
@@ -605,6 +626,8 @@ impl ErrorKind {
             K::RedefinedConstant { name } => Some(format!("choose another name, such as {name}0")),
             K::RedefinedFunction { name } => Some(format!("choose another name, such as my_{name}")),
             K::BareExpression => s("name it: `y = ...`"),
+            K::IndexedHessian { .. } => s("as in --wrt 'z[j],z[l]' for its entry [j, l], or --wrt 'z[j]' for [j, j]"),
+            K::IndexedOrder { .. } => s("as in --wrt 'z[j]' --order 2, or --wrt 'z[j],z[l]' for z[j], then z[l]"),
             K::Cycle { names } if names.len() == 2 => {
                 s("a name stands for its definition, so the definition cannot use it: rename one of them")
             }
@@ -702,12 +725,17 @@ impl fmt::Display for ErrorKind {
             K::SeveralVariables { names } => {
                 write!(f, "{} free variables ({}): pass --wrt to choose one", names.len(), names.join(", "))
             }
-            K::IndexedUnsupported => {
-                write!(f, "with an indexed --wrt, --order, --steps and --check are not supported yet")
+            K::IndexedUnsupported { option } => write!(f, "with an indexed --wrt, {option} is not supported yet"),
+            K::IndexedOrder { order, elements } => {
+                write!(f, "--order {order} with {elements} elements in --wrt: give one element, or one per order")
             }
             K::Unspecialised { element } => {
                 write!(f, "cannot specialise at `{element}`: with --at, every index and every sum must be concrete")
             }
+            K::IndexedHessian { elements } => {
+                write!(f, "a Hessian in index notation is by two elements, not {elements}")
+            }
+            K::IndexNotInteger { index } => write!(f, "the index `{index}` is not an integer"),
             K::StepsOrder => write!(f, "--steps shows first derivatives: leave out --order"),
             K::StepsAssume => write!(f, "--steps does not use --assume: leave out one of them"),
             K::PointNotPair => write!(f, "expected VAR=VALUE"),

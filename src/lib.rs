@@ -51,6 +51,7 @@ pub mod error;
 pub mod eval;
 pub mod expr;
 pub mod func;
+pub mod indexed;
 // Entry points for the fuzz targets in `fuzz/`: not an API.
 #[doc(hidden)]
 pub mod fuzz;

@@ -1,7 +1,7 @@
 //! Gradients, Jacobians and Hessians of a [`Problem`], each entry simplified the way
 //! `deriv diff` simplifies a derivative: in terms of the defined names (which count as
-//! computed) per the [`Form`], using the facts given with `--assume`; and the
-//! derivative by one element of an indexed variable ([`diff_indexed`]).
+//! computed) per the [`Form`], using the facts given with `--assume`. Derivatives by
+//! elements of indexed variables (`z[j]`) are in [`crate::indexed`].
 //!
 //! Every entry comes with an exact twin ([`Entry::exact`]) that the checks here compare
 //! against dual numbers of the input.
@@ -24,7 +24,7 @@ use crate::check::{self, CheckReport};
 use crate::defs::Problem;
 use crate::diff;
 use crate::error::Result;
-use crate::expr::{Expr, Func, Node, Sym};
+use crate::expr::{Expr, Sym};
 use crate::simplify::{self, Form, Names};
 
 /// How results are simplified: which forms to choose from, and the facts that may be
@@ -72,6 +72,16 @@ impl Entry {
     /// read as its LHS): what a check compares. Worked out only when asked for.
     pub fn exact(&self, problem: &Problem) -> Expr {
         problem.inline(&self.assumed)
+    }
+
+    /// The entry with the names in `restore` (placeholders of the simplifier's) put back
+    /// in both forms.
+    pub(crate) fn restored(self, restore: &HashMap<Sym, Expr>) -> Entry {
+        if restore.is_empty() {
+            return self;
+        }
+        let put_back = |e: &Expr| crate::expr::substitute_all(e, restore);
+        Entry { shown: put_back(&self.shown), assumed: put_back(&self.assumed) }
     }
 }
 
@@ -126,51 +136,6 @@ pub fn hessian(problem: &Problem, f: &Expr, vars: &[Sym], opts: &Options) -> Vec
         .iter()
         .map(|g| vars.iter().map(|y| simplified_with(&all, &diff::diff(g, y), y, opts)).collect())
         .collect()
-}
-
-/// The derivative of `problem`'s target, its sums expanded to `sizes`, by the element
-/// `base[idx]` of an indexed variable (`z[j]`), simplified: `x[i]` differentiates to
-/// `delta(i, j)`, sums over deltas resolve, and each one-index definition counts as
-/// computed at the free indices (`p[i]`, `p[j]`) and, with sizes, at every concrete
-/// index up to 8. `base` must not be a defined name.
-pub fn diff_indexed(problem: &Problem, base: &Sym, idx: &[Expr], sizes: &HashMap<Sym, i64>, opts: &Options) -> Expr {
-    let element = |name: &Sym, idx: Vec<Expr>| Expr::call(Func::Indexed(name.clone()), idx);
-    let wrt = diff::Wrt::Indexed(base.clone(), idx.to_vec());
-    let d = diff::diff_wrt(&diff::expand_sums(&problem.inlined_target(), sizes), &wrt);
-    // Free indices: those of the target and of the variable.
-    let mut free: Vec<Sym> = idx.iter().flat_map(Expr::free_vars).collect();
-    if let Node::Call(Func::Indexed(_), ti) = problem.target.node() {
-        free.extend(ti.iter().flat_map(Expr::free_vars));
-    }
-    if let Some(def) = problem.target_name.as_ref().and_then(|n| problem.get(n)) {
-        free.extend(def.params.iter().cloned());
-    }
-    free.sort();
-    free.dedup();
-    // An element stands under its text as a name (`p[j]`, which no input can spell as
-    // one) while the simplifier works, and is put back after.
-    let mut names = problem.names(Some(&placeholder(&element(base, idx.to_vec()))));
-    let mut restore = HashMap::new();
-    let mut at: Vec<Expr> = free.iter().map(|i| Expr::sym(i.clone())).collect();
-    at.extend((1..=sizes.values().copied().max().unwrap_or(0).min(8)).map(Expr::int));
-    for def in problem.defs.iter().filter(|d| d.params.len() == 1) {
-        for i in &at {
-            let call = element(&def.name, vec![i.clone()]);
-            let name = placeholder(&call);
-            names.defs.push((name.clone(), diff::expand_sums(&problem.inline(&call), sizes)));
-            restore.insert(name, call);
-        }
-    }
-    names.defs.retain(|(n, _)| problem.get(n).is_none_or(|d| d.params.is_empty()) || restore.contains_key(n));
-    // The assumed side is a name whose value is the other side.
-    opts.assume.extend_names(problem, &mut names);
-    restore.extend(opts.assume.restore_map());
-    crate::expr::substitute_all(&simplify::simplify(&d, &names, opts.form), &restore)
-}
-
-/// The name an element `p[j]` stands under: its text.
-fn placeholder(element: &Expr) -> Sym {
-    Sym::new(&element.to_string())
 }
 
 /// How many random points each entry is checked at, and the generator's seed: those

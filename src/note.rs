@@ -233,7 +233,7 @@ pub fn render(blocks: &[Block], format: NoteFormat, katex: &str) -> String {
 /// derivative by an element, or with facts, may not yet), the result otherwise.
 fn derivative(input: &Input, req: Diff, settings: &Settings) -> Result<Output> {
     match request::diff(input, &req, settings) {
-        Err(e) if matches!(e.kind(), ErrorKind::IndexedUnsupported | ErrorKind::StepsAssume) => {
+        Err(e) if matches!(e.kind(), ErrorKind::IndexedUnsupported { .. } | ErrorKind::StepsAssume) => {
             request::diff(input, &Diff { steps: false, ..req }, settings)
         }
         other => other,

@@ -16,15 +16,19 @@
 //! assert_eq!(out.render(Format::Text), "p*(1 - p)\n");
 //! ```
 
+use std::collections::HashMap;
+
 use crate::check::{self, CheckReport};
 use crate::codegen;
 use crate::defs::Problem;
 use crate::derivation::Derivation;
+use crate::diff::Wrt;
 
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::{self, Env};
 use crate::expr::{self, Expr, Func, Node, Sym, Walk};
 use crate::func;
+use crate::indexed;
 use crate::matrix::{self, Options};
 use crate::output::{Checked, Output};
 use crate::parse;
@@ -114,8 +118,8 @@ pub fn diff(input: &Input, request: &Diff, settings: &Settings) -> Result<Output
         None => p.inlined_target(),
     };
     if let Some(w) = &request.wrt {
-        if let Ok(Node::Call(Func::Indexed(base), idx)) = parse::parse_expr(w).as_ref().map(Expr::node) {
-            return diff_by_element(input, base, idx, request, settings, sizes.unwrap_or_default());
+        if let Some(elements) = elements(p, w)? {
+            return diff_by_element(input, &elements, request, settings, sizes.unwrap_or_default());
         }
     }
     let x = match &request.wrt {
@@ -175,34 +179,121 @@ fn diff_specialised(
     Ok(out.map_exprs(|e| s.restore(e), |d| s.restore_derivation(d)))
 }
 
-/// `diff` by an element `base[idx]` of an indexed variable ([`matrix::diff_indexed`]).
+/// `diff` by elements of indexed variables ([`indexed::derivatives`]): one element
+/// `order` times, or a list (`z[j],z[l]`: by `z[j]`, then by `z[l]`) of `order`
+/// elements (or with the order left at 1).
 fn diff_by_element(
     input: &Input,
-    base: &Sym,
-    idx: &[Expr],
+    wrt: &[Wrt],
     request: &Diff,
     settings: &Settings,
-    sizes: std::collections::HashMap<Sym, i64>,
+    sizes: HashMap<Sym, i64>,
 ) -> Result<Output> {
-    let p = &input.problem;
     if request.steps {
-        if p.get(base).is_some() {
-            return Err(Error::new(ErrorKind::DefinedVariable { name: base.to_string(), definition: None }));
-        }
+        let [Wrt::Indexed(base, idx)] = wrt else {
+            return Err(Error::new(ErrorKind::IndexedUnsupported {
+                option: "--steps with several elements".to_owned(),
+            }));
+        };
         if request.order != 1 {
             return Err(Error::new(ErrorKind::StepsOrder));
         }
-        return Ok(Output::steps(Derivation::indexed(p, base, idx, &sizes, &options(p, settings)?)?));
+        return Ok(Output::steps(Derivation::indexed(
+            input.problem(),
+            base,
+            idx,
+            &sizes,
+            &options(input.problem(), settings)?,
+        )?));
     }
-    if p.get(base).is_some() {
-        return Err(Error::new(ErrorKind::DefinedVariable { name: base.to_string(), definition: None }));
+    let order = request.order;
+    let wrt: Vec<Wrt> = match wrt {
+        [w] if order <= MAX_INDEXED_ORDER => vec![w.clone(); order as usize],
+        [_] => return Err(Error::new(ErrorKind::IndexedUnsupported { option: format!("--order {order}") })),
+        ws if order == 1 || order == ws.len() as u64 => ws.to_vec(),
+        ws => return Err(Error::new(ErrorKind::IndexedOrder { order, elements: ws.len() })),
+    };
+    let shown_order = (wrt.len() != 1).then_some(wrt.len() as u64);
+    by_elements(input, &wrt, shown_order, settings, &sizes)
+}
+
+/// The highest `--order` taken by one element of an indexed variable.
+const MAX_INDEXED_ORDER: u64 = 16;
+
+/// The derivative of the input's target by the elements `wrt` in turn, checked when
+/// asked; `order` is the order shown.
+fn by_elements(
+    input: &Input,
+    wrt: &[Wrt],
+    order: Option<u64>,
+    settings: &Settings,
+    sizes: &HashMap<Sym, i64>,
+) -> Result<Output> {
+    let p = &input.problem;
+    let entries = indexed::derivatives(p, wrt, sizes, &options(p, settings)?);
+    let check = match settings.check {
+        Some(tolerance) => {
+            let exact: Vec<Expr> = entries.iter().map(|e| e.exact(p)).collect();
+            Some(passed(indexed::check(p, wrt, sizes, &exact)?, tolerance)?)
+        }
+        None => None,
+    };
+    let d = entries.last().map_or_else(|| crate::diff::expand_sums(&p.inlined_target(), sizes), |e| e.shown.clone());
+    if settings.cse {
+        return Ok(Output::shared(&[d], Vec::new()));
     }
-    if request.order != 1 || request.steps || settings.check.is_some() {
-        return Err(Error::new(ErrorKind::IndexedUnsupported));
+    let variable: Vec<String> = wrt
+        .iter()
+        .map(|w| match w {
+            Wrt::Var(x) => x.to_string(),
+            Wrt::Indexed(b, idx) => Expr::call(Func::Indexed(b.clone()), idx.clone()).to_string(),
+        })
+        .collect();
+    Ok(Output::derivative(&p.target, variable.join(","), order, d, check))
+}
+
+/// `wrt` as what to differentiate by, when it names an element of an indexed variable:
+/// its parts, split at the commas outside brackets (`w[j,k],x`), each an element
+/// (`z[j]`, whose base is no defined name) or a variable. `None` when no part is an
+/// element.
+fn elements(p: &Problem, wrt: &str) -> Result<Option<Vec<Wrt>>> {
+    let element = |part: &str| match parse::parse_expr(part).as_ref().map(Expr::node) {
+        Ok(Node::Call(Func::Indexed(base), idx)) => Some((base.clone(), idx.clone())),
+        _ => None,
+    };
+    let parts = outer_parts(wrt);
+    if !parts.iter().any(|part| element(part).is_some()) {
+        return Ok(None);
     }
-    let d = matrix::diff_indexed(p, base, idx, &sizes, &options(p, settings)?);
-    let element = Expr::call(Func::Indexed(base.clone()), idx.to_vec());
-    Ok(Output::derivative(&p.target, element.to_string(), None, d, None))
+    let mut out = Vec::new();
+    for part in parts {
+        out.push(match element(part) {
+            Some((base, _)) if p.get(&base).is_some() => {
+                return Err(Error::new(ErrorKind::DefinedVariable { name: base.to_string(), definition: None }));
+            }
+            Some((base, idx)) => Wrt::Indexed(base, idx),
+            None => Wrt::Var(p.variable(part.trim())?),
+        });
+    }
+    Ok(Some(out))
+}
+
+/// `text` split at the commas outside brackets and parentheses.
+fn outer_parts(text: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0i64, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '[' | '(' => depth += 1,
+            ']' | ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 /// The gradient of the input's target by `wrt` (comma-separated variables).
@@ -237,8 +328,19 @@ pub fn jacobian(input: &Input, wrt: &str, settings: &Settings) -> Result<Output>
 }
 
 /// The Hessian of the input's target by `wrt`.
+///
+/// By elements of an indexed variable (`z[j],z[l]`, or `z[j]` for `z[j],z[j]`), the
+/// Hessian's general entry in index notation.
 pub fn hessian(input: &Input, wrt: &str, settings: &Settings) -> Result<Output> {
     let p = &input.problem;
+    if let Some(elements) = elements(p, wrt)? {
+        let pair = match elements.as_slice() {
+            [w] => vec![w.clone(), w.clone()],
+            [_, _] => elements,
+            ws => return Err(Error::new(ErrorKind::IndexedHessian { elements: ws.len() })),
+        };
+        return by_elements(input, &pair, Some(2), settings, &HashMap::new());
+    }
     let vars = variables(p, wrt)?;
     let opts = options(p, settings)?;
     let m = matrix::hessian(p, &p.target, &vars, &opts);

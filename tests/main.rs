@@ -12,6 +12,7 @@ mod forms;
 mod fuzz_crashes;
 mod grammar;
 mod index;
+mod index_check;
 mod katex;
 mod note;
 mod print;
