@@ -130,7 +130,7 @@ impl Derivation {
     }
 
     /// The derivation of `problem`'s target by the element `base[idx]` (`z[j]`), ending in
-    /// what `deriv diff` prints ([`matrix::diff_indexed`]). Defined names that depend on
+    /// what `deriv diff` prints ([`crate::indexed::diff_indexed`]). Defined names that depend on
     /// the element stay names: each is differentiated once, in a derivation of its own
     /// ([`Derivation::lemmas`]), and that result is used. The steps: the outer rules down
     /// to the names, the inner derivatives (`x[i]` gives `delta(i, j)`), the sums over
