@@ -193,11 +193,19 @@ pub fn render(blocks: &[Block], format: NoteFormat, katex: &str) -> String {
                             _ => body,
                         }
                     }
-                    Block::Math(m) => format!("\\[\n{m}\n\\]"),
+                    // A derivation may be taller than a page: as `align*` (under
+                    // `\allowdisplaybreaks`) it breaks between rows, where an `aligned`
+                    // block inside `\[ \]` would run off the bottom.
+                    Block::Math(m) => {
+                        match m.strip_prefix("\\begin{aligned}").and_then(|m| m.strip_suffix("\\end{aligned}")) {
+                            Some(rows) => format!("\\begin{{align*}}{rows}\\end{{align*}}"),
+                            None => format!("\\[\n{m}\n\\]"),
+                        }
+                    }
                 })
                 .collect();
             format!(
-                "\\documentclass{{article}}\n\\usepackage{{amsmath}}\n\\begin{{document}}\n\n{}\n\n\\end{{document}}\n",
+                "\\documentclass{{article}}\n\\usepackage{{amsmath}}\n\\allowdisplaybreaks\n\\begin{{document}}\n\n{}\n\n\\end{{document}}\n",
                 body.join("\n\n")
             )
         }
