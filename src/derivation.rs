@@ -246,29 +246,11 @@ fn latex_text(rule: &str) -> String {
     };
     for verb in ["substitute ", "assume "] {
         if let Some(eqs) = rule.strip_prefix(verb) {
-            let parts: Vec<String> = top_level(eqs).into_iter().map(math).collect();
+            let parts: Vec<String> = crate::parse::split_outside_brackets(eqs).into_iter().map(math).collect();
             return format!("{verb}{}", parts.join(", "));
         }
     }
     plain(rule)
-}
-
-/// `text` split at the commas outside parentheses and brackets (`a = f(x, y), b = 1`).
-fn top_level(text: &str) -> Vec<&str> {
-    let (mut parts, mut depth, mut start) = (Vec::new(), 0i32, 0);
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth -= 1,
-            ',' if depth == 0 && text[i + 1..].starts_with(' ') => {
-                parts.push(&text[start..i]);
-                start = i + 2;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&text[start..]);
-    parts
 }
 
 /// The variable as written in the text: `z`, `z[j]`.
@@ -632,9 +614,9 @@ fn indexed_steps(
 }
 
 /// The names the simplifier may use for a derivative by `base[idx]`, as
-/// [`matrix::diff_indexed`] gives them (each element of a one-index definition at the
-/// free indices and, with sizes, at the concrete ones, under its text), and what puts the
-/// elements and the facts' sides back.
+/// [`crate::indexed::diff_indexed`] gives them ([`crate::indexed::element_names`] at the
+/// free indices of the element and of the target), and what puts the elements and the
+/// facts' sides back.
 fn element_names(
     problem: &Problem,
     base: &Sym,
@@ -642,8 +624,6 @@ fn element_names(
     sizes: &HashMap<Sym, i64>,
     opts: &Options,
 ) -> (Names, HashMap<Sym, Expr>) {
-    let element = |name: &Sym, idx: Vec<Expr>| Expr::call(Func::Indexed(name.clone()), idx);
-    let placeholder = |e: &Expr| Sym::new(&e.to_string());
     let mut free: Vec<Sym> = idx.iter().flat_map(Expr::free_vars).collect();
     if let Node::Call(Func::Indexed(_), ti) = problem.target.node() {
         free.extend(ti.iter().flat_map(Expr::free_vars));
@@ -653,20 +633,8 @@ fn element_names(
     }
     free.sort();
     free.dedup();
-    let mut names = problem.names(Some(&placeholder(&element(base, idx.to_vec()))));
-    let mut restore = HashMap::new();
-    let mut at: Vec<Expr> = free.iter().map(|i| Expr::sym(i.clone())).collect();
-    at.extend((1..=sizes.values().copied().max().unwrap_or(0).min(8)).map(Expr::int));
-    for def in problem.defs.iter().filter(|d| d.params.len() == 1) {
-        for i in &at {
-            let call = element(&def.name, vec![i.clone()]);
-            let name = placeholder(&call);
-            names.defs.push((name.clone(), diff::expand_sums(&problem.inline(&call), sizes)));
-            restore.insert(name, call);
-        }
-    }
-    names.defs.retain(|(n, _)| problem.get(n).is_none_or(|d| d.params.is_empty()) || restore.contains_key(n));
-    opts.assume.extend_names(problem, &mut names);
+    let wrt = Sym::new(&Expr::call(Func::Indexed(base.clone()), idx.to_vec()).to_string());
+    let (names, mut restore) = crate::indexed::element_names(problem, &free, Some(&wrt), sizes, opts);
     restore.extend(opts.assume.restore_map());
     (names, restore)
 }

@@ -51,7 +51,7 @@ use crate::simplify::{self, Names};
 pub fn derivatives(problem: &Problem, wrt: &[Wrt], sizes: &HashMap<Sym, i64>, opts: &Options) -> Vec<Entry> {
     let target = diff::expand_sums(&problem.inlined_target(), sizes);
     let free = free_indices(problem, &target, wrt);
-    let (mut names, restore) = element_names(problem, &free, sizes, opts);
+    let (mut names, restore) = element_names(problem, &free, None, sizes, opts);
     let mut out: Vec<Entry> = Vec::new();
     let mut last: Option<Expr> = None;
     for w in wrt {
@@ -169,15 +169,17 @@ fn wrt_indices(wrt: &[Wrt]) -> Vec<Sym> {
 
 /// The names the simplifier may use: `problem`'s plain definitions, each one-index
 /// definition at each of `free` (and, with sizes, at every concrete index up to 8) under
-/// its element's text (`p[j]`, which no input can spell as one name), then the facts.
-/// With the map that puts the elements back.
-fn element_names(
+/// its element's text (`p[j]`, which no input can spell as one name), then the facts;
+/// `wrt` is the variable it should prefer to eliminate. With the map that puts the
+/// elements back (not the facts: [`Entry`] does that).
+pub(crate) fn element_names(
     problem: &Problem,
     free: &[Sym],
+    wrt: Option<&Sym>,
     sizes: &HashMap<Sym, i64>,
     opts: &Options,
 ) -> (Names, HashMap<Sym, Expr>) {
-    let mut names = problem.names(None);
+    let mut names = problem.names(wrt);
     let mut restore = HashMap::new();
     let mut at: Vec<Expr> = free.iter().map(|i| Expr::sym(i.clone())).collect();
     at.extend((1..=sizes.values().copied().max().unwrap_or(0).min(8)).map(Expr::int));

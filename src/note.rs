@@ -120,7 +120,7 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
                 out.push(Block::Math(shown(&out_, &subject_latex, &wrt)));
             } else {
                 let mut rows = Vec::new();
-                for v in split_top(vars) {
+                for v in split_top_nonempty(vars) {
                     let req = Diff { wrt: Some(v.to_owned()), order: 1, steps: false, sizes: None, at: None };
                     let d = request::diff(&input, &req, &settings).map_err(|e| bad(e.into_kind()))?;
                     rows.push(format!(
@@ -268,7 +268,7 @@ fn var_latex(v: &str) -> String {
 /// over `k` run to `K`), anything else a value put in.
 fn specialisation(spec: &str, used: &[Sym]) -> (Option<String>, Option<String>) {
     let (mut sizes, mut values) = (Vec::new(), Vec::new());
-    for part in split_top(spec) {
+    for part in split_top_nonempty(spec) {
         let (lhs, rhs) = part.split_once('=').unwrap_or((part, ""));
         let (lhs, rhs) = (lhs.trim(), rhs.trim());
         let size = crate::parse::check_variable(lhs).is_ok_and(|x| !used.contains(&x))
@@ -281,28 +281,11 @@ fn specialisation(spec: &str, used: &[Sym]) -> (Option<String>, Option<String>) 
 
 /// A `where` clause in LaTeX: its equations, separated by commas.
 fn spec_latex(spec: &str) -> String {
-    let parts: Vec<String> =
-        split_top(spec).iter().map(|part| part.split('=').map(var_latex).collect::<Vec<_>>().join(" = ")).collect();
+    let parts: Vec<String> = split_top_nonempty(spec)
+        .iter()
+        .map(|part| part.split('=').map(var_latex).collect::<Vec<_>>().join(" = "))
+        .collect();
     parts.join(",\\; ")
-}
-
-/// `s` split at the commas outside brackets and parentheses (`w[j,k], x[j]`), trimmed.
-fn split_top(s: &str) -> Vec<&str> {
-    let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(s[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(s[start..].trim());
-    out.retain(|p| !p.is_empty());
-    out
 }
 
 /// `code` spans between backticks, opened and closed with the given markup.
@@ -360,4 +343,9 @@ fn latex_prose(t: &str) -> String {
         }
     }
     out
+}
+/// `s` split at the commas outside brackets and parentheses (`w[j,k], x[j]`), trimmed,
+/// without empty parts.
+fn split_top_nonempty(s: &str) -> Vec<&str> {
+    crate::parse::split_outside_brackets(s).into_iter().filter(|p| !p.is_empty()).collect()
 }

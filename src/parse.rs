@@ -41,6 +41,26 @@ pub fn parse_program(src: &str) -> Result<Vec<Statement>> {
     p.program()
 }
 
+/// `text` split at the commas outside parentheses and brackets, each part trimmed:
+/// `w[j,k], x[j]` is `w[j,k]` and `x[j]`; `a = f(x, y), b = 1` is two equations. The
+/// lists of `--wrt`, a note's `where` and `grad` lines, and the labels of steps.
+pub(crate) fn split_outside_brackets(text: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0i64, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(text[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(text[start..].trim());
+    parts
+}
+
 /// `"x*sin(x)".parse::<Expr>()`: the same as [`crate::parse()`].
 impl std::str::FromStr for Expr {
     type Err = crate::Error;

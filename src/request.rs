@@ -261,7 +261,7 @@ fn elements(p: &Problem, wrt: &str) -> Result<Option<Vec<Wrt>>> {
         Ok(Node::Call(Func::Indexed(base), idx)) => Some((base.clone(), idx.clone())),
         _ => None,
     };
-    let parts = outer_parts(wrt);
+    let parts = parse::split_outside_brackets(wrt);
     if !parts.iter().any(|part| element(part).is_some()) {
         return Ok(None);
     }
@@ -276,24 +276,6 @@ fn elements(p: &Problem, wrt: &str) -> Result<Option<Vec<Wrt>>> {
         });
     }
     Ok(Some(out))
-}
-
-/// `text` split at the commas outside brackets and parentheses.
-fn outer_parts(text: &str) -> Vec<&str> {
-    let (mut parts, mut depth, mut start) = (Vec::new(), 0i64, 0);
-    for (i, c) in text.char_indices() {
-        match c {
-            '[' | '(' => depth += 1,
-            ']' | ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&text[start..]);
-    parts
 }
 
 /// The gradient of the input's target by `wrt` (comma-separated variables).
