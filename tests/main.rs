@@ -17,6 +17,7 @@ mod katex;
 mod note;
 mod print;
 mod props;
+mod published;
 mod readme;
 mod scale;
 mod simplify;
