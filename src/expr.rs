@@ -768,6 +768,14 @@ impl Expr {
         }
     }
 
+    /// The argument when this is `abs(u)`.
+    fn abs_of(&self) -> Option<&Expr> {
+        match self.node() {
+            Node::Call(Func::Builtin(Builtin::Abs), args) => Some(&args[0]),
+            _ => None,
+        }
+    }
+
     /// The argument when this is `sign(u)`.
     fn sign_of(&self) -> Option<&Expr> {
         match self.node() {
@@ -1047,6 +1055,27 @@ impl Expr {
         if let Some(u) = out.iter().find_map(|f| f.sign_of().filter(|u| out.contains(u))).cloned() {
             out.retain(|f| *f != u && f.sign_of() != Some(&u));
             out.push(Expr::builtin(Builtin::Abs, u));
+            out.push(Expr::num(coeff));
+            return Expr::mul(out);
+        }
+        // sign(u)*abs(u)^n is u^n for an odd integer n (both undefined at u = 0 when
+        // n < 0): so the derivative of ln(abs(u)) is 1/u.
+        let odd_abs_power = |f: &Expr| match f.node() {
+            Node::Pow(b, n) if n.as_num().is_some_and(|n| n.is_integer() && n.to_integer().is_odd()) => {
+                b.abs_of().map(|u| (u.clone(), n.clone()))
+            }
+            Node::Call(Func::Builtin(Builtin::Abs), args) => Some((args[0].clone(), Expr::one())),
+            _ => None,
+        };
+        if let Some((u, n)) =
+            out.iter().find_map(|f| odd_abs_power(f).filter(|(u, _)| out.iter().any(|g| g.sign_of() == Some(u))))
+        {
+            let abs_u = Expr::builtin(Builtin::Abs, u.clone());
+            let sign_at = out.iter().position(|g| g.sign_of() == Some(&u)).unwrap();
+            out.remove(sign_at);
+            let abs_at = out.iter().position(|g| g.base_exp().0 == abs_u).unwrap();
+            out.remove(abs_at);
+            out.push(Expr::pow(u, n));
             out.push(Expr::num(coeff));
             return Expr::mul(out);
         }
