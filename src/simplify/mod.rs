@@ -173,7 +173,7 @@ pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Ex
     }
     let plain = simplify_parts(e, names, form);
     // Built-ins spelled out (`ln(1 + e^x)` inside a call) as the calls, where cheaper.
-    recognize::cheaper_recognized(e, plain, names, |r| simplify_parts(r, names, form))
+    recognize::cheaper_recognized(e, plain, names, form, |r| simplify_parts(r, names, form))
 }
 
 /// [`simplify_explained`] of `e` as it is written.

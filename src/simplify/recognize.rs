@@ -71,6 +71,7 @@ pub(crate) fn cheaper_recognized(
     e: &Expr,
     plain: (Expr, Vec<(Expr, Expr)>),
     names: &Names,
+    form: Form,
     simplify: impl FnOnce(&Expr) -> (Expr, Vec<(Expr, Expr)>),
 ) -> (Expr, Vec<(Expr, Expr)>) {
     let alt = recognized(e);
@@ -80,7 +81,7 @@ pub(crate) fn cheaper_recognized(
     let other = simplify(&alt);
     let cheap = computed(&[e, &alt]);
     let bodies: HashMap<Sym, Expr> = names.defs.iter().cloned().collect();
-    if cost::cost(&other.0, &cheap) < cost::cost(&plain.0, &cheap) && agrees(&other.0, e, &bodies) {
+    if better(&other.0, &plain.0, &cheap, names, form) && agrees(&other.0, e, &bodies) {
         other
     } else {
         plain
@@ -108,7 +109,18 @@ pub(crate) fn derivative_of_recognized(
     let s = super::simplify(&raw_alt, names, form);
     let cheap = computed(&[raw, &raw_alt]);
     let bodies: HashMap<Sym, Expr> = names.defs.iter().cloned().collect();
-    (cost::cost(&s, &cheap) < cost::cost(last, &cheap) && agrees(&s, raw, &bodies)).then_some(s)
+    (better(&s, last, &cheap, names, form) && agrees(&s, raw, &bodies)).then_some(s)
+}
+
+/// Whether `alt` is to be shown rather than `plain`: cheaper, and, where the forms are
+/// to be in the names, in the names wherever `plain` is (`1 - e^y` for the log-sigmoid
+/// `y`, not `sigmoid(-x)`).
+fn better(alt: &Expr, plain: &Expr, cheap: &HashSet<Expr>, names: &Names, form: Form) -> bool {
+    let uses_names = |c: &Expr| c.free_vars().iter().any(|v| names.defs.iter().any(|(n, _)| n == v));
+    if form == Form::Output && uses_names(plain) && !uses_names(alt) {
+        return false;
+    }
+    cost::cost(alt, cheap) < cost::cost(plain, cheap)
 }
 
 /// The built-in outputs (`tanh(u)`, `sigmoid(u)`) that `exprs` make available.
