@@ -424,7 +424,11 @@ impl<'a> Ctx<'a> {
     fn search(&self, e: &Expr) -> (Expr, Vec<(Expr, Expr)>) {
         let Candidates { pool, mut explanations } = self.candidates(e);
         // The forms in `csc`, `cot`, `sech`... come in only where strictly cheaper.
-        let respelled: Vec<Expr> = pool.iter().map(recognize::reciprocals).filter(|r| !pool.contains(r)).collect();
+        // (Not in the inputs' own spelling, which `--form input` asks for.)
+        let respelled: Vec<Expr> = match self.form {
+            Form::Input => Vec::new(),
+            _ => pool.iter().map(recognize::reciprocals).filter(|r| !pool.contains(r)).collect(),
+        };
         let ranked = self.ranked(e, pool);
         let best = self.validated(e, ranked);
         let best = match best {

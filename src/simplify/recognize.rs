@@ -74,7 +74,8 @@ pub(crate) fn cheaper_recognized(
     form: Form,
     simplify: impl FnOnce(&Expr) -> (Expr, Vec<(Expr, Expr)>),
 ) -> (Expr, Vec<(Expr, Expr)>) {
-    let alt = recognized(e);
+    // The inputs' own spelling is what `--form input` asks for.
+    let alt = if form == Form::Input { e.clone() } else { recognized(e) };
     if alt == *e {
         return plain;
     }
@@ -101,7 +102,7 @@ pub(crate) fn derivative_of_recognized(
     names: &Names,
     form: Form,
 ) -> Option<Expr> {
-    let alt = recognized(before);
+    let alt = if form == Form::Input { before.clone() } else { recognized(before) };
     if alt == *before {
         return None;
     }
@@ -223,7 +224,7 @@ fn value(e: &Expr, env: &eval::Env) -> Option<f64> {
 
 /// `e` with negative powers of `sin`, `cos`, `sinh`, `cosh` written as powers of `csc`,
 /// `sec`, `csch`, `sech`, and in a product `cos(u)^a*csc(u)^b` as `cot(u)^min(a, b)` times
-/// what is left (`sin`/`sec` as `tan`, and the hyperbolic ones likewise). Equal to `e`,
+/// what is left (`cosh`/`csch` as `coth` likewise). Equal to `e`,
 /// with the same domain.
 pub(crate) fn reciprocals(e: &Expr) -> Expr {
     if !has_trig(e) {
@@ -304,12 +305,9 @@ fn power_of_call(e: &Expr) -> Option<(Builtin, Expr, Rational)> {
 /// A product with `cos(u)^a*csc(u)^b` in it written with `cot(u)` (and `sin`, `sec` with
 /// `tan`; `cosh`, `csch` with `coth`; `sinh`, `sech` with `tanh`).
 fn quotients(fs: &[Expr]) -> Option<Expr> {
-    const PAIRS: [(Builtin, Builtin, Builtin); 4] = [
-        (Builtin::Cos, Builtin::Csc, Builtin::Cot),
-        (Builtin::Sin, Builtin::Sec, Builtin::Tan),
-        (Builtin::Cosh, Builtin::Csch, Builtin::Coth),
-        (Builtin::Sinh, Builtin::Sech, Builtin::Tanh),
-    ];
+    // (`tan` and `tanh` are the built-in outputs the elimination writes in already.)
+    const PAIRS: [(Builtin, Builtin, Builtin); 2] =
+        [(Builtin::Cos, Builtin::Csc, Builtin::Cot), (Builtin::Cosh, Builtin::Csch, Builtin::Coth)];
     let mut factors: Vec<Expr> = fs.to_vec();
     let mut changed = false;
     for (top, bottom, quotient) in PAIRS {
