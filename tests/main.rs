@@ -8,6 +8,7 @@ mod depth;
 mod derivation;
 mod diagnostics;
 mod diff;
+mod expspell;
 mod forms;
 mod fuzz_crashes;
 mod grammar;

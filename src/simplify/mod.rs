@@ -23,6 +23,7 @@ pub mod config;
 pub mod cost;
 pub(crate) mod factor;
 pub(crate) mod kernel;
+pub(crate) mod recognize;
 
 use std::collections::{HashMap, HashSet};
 
@@ -88,10 +89,16 @@ pub fn derivatives(e: &Expr, x: &Sym, order: u64, names: &Names, form: Form) -> 
         // Past the first order, a derivative in the same functions as the order before
         // (a polynomial in `p`, or in `tanh(x)`) only needs collecting and factoring.
         let same_calls = !out.is_empty() && calls(&raw).is_subset(&calls(&last));
+        let before = last.clone();
         last = match same_calls.then(|| collected(&raw, names)).flatten() {
             Some(c) => c,
             None => simplify(&raw, names, form),
         };
+        // Built-ins spelled out in exponentials (`(e^x - e^-x)/(e^x + e^-x)`) are
+        // differentiated as the built-ins, where that shows a cheaper derivative.
+        if let Some(better) = recognize::derivative_of_recognized(&before, &raw, &last, x, &known, names, form) {
+            last = better;
+        }
         out.push(last.clone());
     }
     out
@@ -164,6 +171,13 @@ pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Ex
         let inputs_only = Names { defs: Vec::new(), wrt: names.wrt.clone() };
         return simplify_explained(e, &inputs_only, form);
     }
+    let plain = simplify_parts(e, names, form);
+    // Built-ins spelled out (`ln(1 + e^x)` inside a call) as the calls, where cheaper.
+    recognize::cheaper_recognized(e, plain, names, form, |r| simplify_parts(r, names, form))
+}
+
+/// [`simplify_explained`] of `e` as it is written.
+fn simplify_parts(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Expr, Expr)>) {
     let mut ctx = Ctx::new(names, form);
     let named = ctx.named(e);
     let r = ctx.part(&named);
@@ -409,8 +423,25 @@ impl<'a> Ctx<'a> {
     /// that is proved equal to `e` and agrees with it numerically ([`Ctx::validated`]).
     fn search(&self, e: &Expr) -> (Expr, Vec<(Expr, Expr)>) {
         let Candidates { pool, mut explanations } = self.candidates(e);
+        // The forms in `csc`, `cot`, `sech`... come in only where strictly cheaper.
+        // (Not in the inputs' own spelling, which `--form input` asks for.)
+        let respelled: Vec<Expr> = match self.form {
+            Form::Input => Vec::new(),
+            _ => pool.iter().map(recognize::reciprocals).filter(|r| !pool.contains(r)).collect(),
+        };
         let ranked = self.ranked(e, pool);
-        match self.validated(e, ranked) {
+        let best = self.validated(e, ranked);
+        let best = match best {
+            Some(c) if !respelled.is_empty() => {
+                let cheap = cheap_calls(e);
+                let limit = cost::cost(&c, &cheap);
+                let cheaper: Vec<Expr> = respelled.into_iter().filter(|r| cost::cost(r, &cheap) < limit).collect();
+                let ranked = self.ranked(e, cheaper);
+                Some(self.validated(e, ranked).unwrap_or(c))
+            }
+            other => other,
+        };
+        match best {
             Some(c) => {
                 let why = explanations.remove(&c).unwrap_or_default();
                 (c, why)
@@ -550,7 +581,7 @@ impl<'a> Ctx<'a> {
     /// form first; in the order found, where all three tie.
     fn ranked(&self, e: &Expr, mut pool: Vec<Expr>) -> Vec<Expr> {
         // Built-in outputs of the part's own arguments (`tanh(x)`) cost what a name does.
-        let cheap: HashSet<Expr> = implicit_names(e, &[]).into_iter().map(|(_, call)| call).collect();
+        let cheap = cheap_calls(e);
         pool.dedup();
         let costs: Vec<u32> = pool.iter().map(|c| cost::cost(c, &cheap)).collect();
         let mut ties: HashMap<u32, usize> = HashMap::new();
@@ -1011,6 +1042,15 @@ fn rat_expr_within(r: &Rat, k: &Kernels, max_size: u64) -> Option<Expr> {
     );
     let none = HashSet::new();
     Some(if cost::cost(&split, &none) < cost::cost(&factored, &none) { split } else { factored })
+}
+
+/// The calls that cost what a name does in the forms of `e`: its built-in outputs
+/// (`tanh(x)`), and its own calls of `sec`, `csc`, `cot`, `sech`, `csch`, `coth`, which
+/// the forward pass computes as it computes `tan(x)`.
+fn cheap_calls(e: &Expr) -> HashSet<Expr> {
+    let mut cheap: HashSet<Expr> = implicit_names(e, &[]).into_iter().map(|(_, call)| call).collect();
+    cheap.extend(recognize::own_reciprocal_calls(e));
+    cheap
 }
 
 /// Built-in outputs the input's calls make available, each under a placeholder name:

@@ -1,0 +1,339 @@
+//! Built-ins spelled out: sub-expressions that are a built-in at some argument, written
+//! back as the call, and quotients of sines and cosines written in the reciprocal
+//! functions.
+//!
+//! [`recognized`] rewrites, bottom up and at any depth, each small sub-expression that
+//! equals `tanh(u)`, `sinh(u)`, `cosh(u)`, `sigmoid(u)` or `softplus(u)` for an argument
+//! `u` read off the exponentials it holds (`e^w` offers `w`, `-w`, `w/2`, `-w/2`; two of
+//! them `e^a`, `e^b` offer `a - b` and its half): `(e^x - e^-x)/(e^x + e^-x)` is
+//! `tanh(x)`, `ln(1 + e^x)` is `softplus(x)`, `e^a/(e^a + e^b)` is `sigmoid(a - b)`. A
+//! guess is screened at a few points and kept only where it is cheaper and
+//! [`proved_equal`] (the kernel view expands the call by its row's `expansion`, so the
+//! proof is exact rational-function arithmetic). These functions are defined
+//! everywhere, so a rewrite never narrows the domain.
+//!
+//! [`reciprocals`] writes `1/sin(u)` as `csc(u)`, `cos(u)/sin(u)` as `cot(u)` and so on
+//! (and the hyperbolic ones): the search offers such a form only where it is strictly
+//! cheaper than its best, so `1 + tan(u)^2` keeps its place against `sec(u)^2`.
+
+use std::collections::HashSet;
+
+use std::collections::HashMap;
+
+use super::{agrees, cost, implicit_names, proved_equal, Form, Names};
+use crate::eval;
+use crate::expr::{self, Expr, Func, IdMap, Node, Sym};
+use crate::func::Builtin;
+use crate::number::Rational;
+
+/// The largest sub-expression (in tree nodes) compared against the built-ins.
+const MAX_NODE: u64 = 80;
+/// The most exponentials of one sub-expression that arguments are read from.
+const MAX_EXPS: usize = 4;
+/// The most guesses screened numerically in one call of [`recognized`].
+const MAX_TRIES: usize = 4000;
+/// The built-ins a sub-expression may be.
+const TARGETS: [Builtin; 5] = [Builtin::Tanh, Builtin::Sigmoid, Builtin::Softplus, Builtin::Sinh, Builtin::Cosh];
+
+/// `e` with every small sub-expression that equals a built-in of [`TARGETS`] (and costs
+/// more) written as the call. Equal to `e` exactly, wherever `e` is defined.
+pub(crate) fn recognized(e: &Expr) -> Expr {
+    // Nothing to find without an exponential.
+    if !has_exp(e) {
+        return e.clone();
+    }
+    let mut memo: IdMap<Expr> = IdMap::default();
+    let mut tries = 0;
+    let none = HashSet::new();
+    for x in expr::post_order(std::slice::from_ref(e), |_| true) {
+        if memo.contains_key(&x.id()) {
+            continue;
+        }
+        let rebuilt = expr::map_children(&x, |c| memo.get(&c.id()).cloned().unwrap_or_else(|| c.clone()));
+        let r = match rebuilt.node() {
+            Node::Add(_) | Node::Mul(_) | Node::Pow(..) | Node::Call(Func::Builtin(Builtin::Ln), _)
+                if rebuilt.tree_size() <= MAX_NODE =>
+            {
+                as_builtin(&rebuilt, &none, &mut tries).unwrap_or(rebuilt)
+            }
+            _ => rebuilt,
+        };
+        memo.insert(x.id(), r);
+    }
+    memo.get(&e.id()).cloned().unwrap_or_else(|| e.clone())
+}
+
+/// The cheaper of `plain` (the simplified `e`) and `simplify` of `e` [`recognized`], by
+/// cost with the built-in outputs of both spellings counted as computed. The recognized
+/// form is equal to `e` (each rewrite proved), its simplification to it (the
+/// simplifier's proofs), and it must also agree with `e` numerically.
+pub(crate) fn cheaper_recognized(
+    e: &Expr,
+    plain: (Expr, Vec<(Expr, Expr)>),
+    names: &Names,
+    form: Form,
+    simplify: impl FnOnce(&Expr) -> (Expr, Vec<(Expr, Expr)>),
+) -> (Expr, Vec<(Expr, Expr)>) {
+    // The inputs' own spelling is what `--form input` asks for.
+    let alt = if form == Form::Input { e.clone() } else { recognized(e) };
+    if alt == *e {
+        return plain;
+    }
+    let other = simplify(&alt);
+    let cheap = computed(&[e, &alt]);
+    let bodies: HashMap<Sym, Expr> = names.defs.iter().cloned().collect();
+    if better(&other.0, &plain.0, &cheap, names, form) && agrees(&other.0, e, &bodies) {
+        other
+    } else {
+        plain
+    }
+}
+
+/// The derivative of `before` [`recognized`], simplified, where it is cheaper than `last`
+/// (the simplified derivative `raw` of `before` as written). `before` recognized is equal
+/// to `before` (each rewrite proved), so their derivatives are equal; the result must
+/// also agree with `raw` numerically.
+pub(crate) fn derivative_of_recognized(
+    before: &Expr,
+    raw: &Expr,
+    last: &Expr,
+    x: &Sym,
+    known: &HashMap<Sym, Expr>,
+    names: &Names,
+    form: Form,
+) -> Option<Expr> {
+    let alt = if form == Form::Input { before.clone() } else { recognized(before) };
+    if alt == *before {
+        return None;
+    }
+    let raw_alt = crate::diff::diff_known(&alt, x, known);
+    let s = super::simplify(&raw_alt, names, form);
+    let cheap = computed(&[raw, &raw_alt]);
+    let bodies: HashMap<Sym, Expr> = names.defs.iter().cloned().collect();
+    (better(&s, last, &cheap, names, form) && agrees(&s, raw, &bodies)).then_some(s)
+}
+
+/// Whether `alt` is to be shown rather than `plain`: cheaper, and, where the forms are
+/// to be in the names, in the names wherever `plain` is (`1 - e^y` for the log-sigmoid
+/// `y`, not `sigmoid(-x)`).
+fn better(alt: &Expr, plain: &Expr, cheap: &HashSet<Expr>, names: &Names, form: Form) -> bool {
+    let uses_names = |c: &Expr| c.free_vars().iter().any(|v| names.defs.iter().any(|(n, _)| n == v));
+    if form == Form::Output && uses_names(plain) && !uses_names(alt) {
+        return false;
+    }
+    cost::cost(alt, cheap) < cost::cost(plain, cheap)
+}
+
+/// The built-in outputs (`tanh(u)`, `sigmoid(u)`) that `exprs` make available.
+fn computed(exprs: &[&Expr]) -> HashSet<Expr> {
+    exprs.iter().flat_map(|e| implicit_names(e, &[])).map(|(_, call)| call).collect()
+}
+
+/// Whether `e` holds an exponential.
+fn has_exp(e: &Expr) -> bool {
+    expr::walk(std::slice::from_ref(e), |x| if x.as_exp().is_some() { expr::Walk::Stop } else { expr::Walk::Descend })
+}
+
+/// The call of [`TARGETS`] that `x` equals, where it is cheaper than `x`.
+fn as_builtin(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr> {
+    let exponents = exponents(x)?;
+    let mut args: Vec<Expr> = Vec::new();
+    let mut offer = |u: Expr| {
+        if !u.is_zero() && u.as_num().is_none() && !args.contains(&u) {
+            args.push(u);
+        }
+    };
+    let half = |u: &Expr| Expr::quotient(u.clone(), Expr::int(2));
+    for (i, w) in exponents.iter().enumerate() {
+        for u in [w.clone(), half(w)] {
+            offer(Expr::negate(u.clone()));
+            offer(u);
+        }
+        for v in &exponents[i + 1..] {
+            let d = Expr::minus(w.clone(), v.clone());
+            for u in [d.clone(), half(&d)] {
+                offer(Expr::negate(u.clone()));
+                offer(u);
+            }
+        }
+    }
+    let own = cost::cost(x, none);
+    let vars = x.free_vars();
+    let points = points(&vars);
+    let values: Vec<Option<f64>> = points.iter().map(|p| value(x, p)).collect();
+    if values.iter().all(Option::is_none) {
+        return None;
+    }
+    for u in &args {
+        for f in TARGETS {
+            if *tries >= MAX_TRIES {
+                return None;
+            }
+            *tries += 1;
+            let call = Expr::builtin(f, u.clone());
+            if cost::cost(&call, none) >= own {
+                continue;
+            }
+            let close = points.iter().zip(&values).all(|(p, v)| match (v, value(&call, p)) {
+                (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
+                (None, _) => true,
+                (Some(_), None) => false,
+            });
+            if close && proved_equal(x, &call) {
+                return Some(call);
+            }
+        }
+    }
+    None
+}
+
+/// The exponents `w` of the exponentials `e^w` in `x` outside other calls (at most
+/// [`MAX_EXPS`] of them), or `None` when there are none or too many.
+fn exponents(x: &Expr) -> Option<Vec<Expr>> {
+    let mut out: Vec<Expr> = Vec::new();
+    let mut too_many = false;
+    expr::walk(std::slice::from_ref(x), |n| {
+        if let Some(w) = n.as_exp() {
+            if !out.contains(w) {
+                out.push(w.clone());
+            }
+            too_many |= out.len() > MAX_EXPS;
+            return expr::Walk::Skip;
+        }
+        match n.node() {
+            Node::Call(Func::Builtin(Builtin::Ln), _) if n.id() == x.id() => expr::Walk::Descend,
+            Node::Call(..) => expr::Walk::Skip,
+            _ => expr::Walk::Descend,
+        }
+    });
+    (!out.is_empty() && !too_many).then_some(out)
+}
+
+/// A few fixed points for the variables (the screen only; the proof decides).
+fn points(vars: &[Sym]) -> Vec<eval::Env> {
+    const AT: [[f64; 3]; 3] = [[0.37, -0.81, 1.23], [-0.52, 0.64, 0.29], [1.07, 0.13, -0.46]];
+    AT.iter()
+        .map(|row| vars.iter().enumerate().map(|(i, v)| (v.clone(), row[i % 3] + 0.11 * (i / 3) as f64)).collect())
+        .collect()
+}
+
+/// `e` at `env`, where it is finite.
+fn value(e: &Expr, env: &eval::Env) -> Option<f64> {
+    eval::eval_with(e, env, None).ok().filter(|v: &f64| v.is_finite())
+}
+
+/// `e` with negative powers of `sin`, `cos`, `sinh`, `cosh` written as powers of `csc`,
+/// `sec`, `csch`, `sech`, and in a product `cos(u)^a*csc(u)^b` as `cot(u)^min(a, b)` times
+/// what is left (`cosh`/`csch` as `coth` likewise). Equal to `e`,
+/// with the same domain.
+pub(crate) fn reciprocals(e: &Expr) -> Expr {
+    if !has_trig(e) {
+        return e.clone();
+    }
+    let mut memo: IdMap<Expr> = IdMap::default();
+    for x in expr::post_order(std::slice::from_ref(e), |x| !matches!(x.node(), Node::Call(..))) {
+        if memo.contains_key(&x.id()) {
+            continue;
+        }
+        let rebuilt = match x.node() {
+            Node::Call(..) => x.clone(),
+            _ => expr::map_children(&x, |c| memo.get(&c.id()).cloned().unwrap_or_else(|| c.clone())),
+        };
+        let r = match rebuilt.node() {
+            Node::Pow(b, p) => flipped(b, p).unwrap_or_else(|| rebuilt.clone()),
+            Node::Mul(fs) => quotients(fs).unwrap_or_else(|| rebuilt.clone()),
+            _ => rebuilt.clone(),
+        };
+        memo.insert(x.id(), r);
+    }
+    memo.get(&e.id()).cloned().unwrap_or_else(|| e.clone())
+}
+
+/// The calls of `sec`, `csc`, `cot`, `sech`, `csch`, `coth` in `e`, outside other calls.
+pub(crate) fn own_reciprocal_calls(e: &Expr) -> Vec<Expr> {
+    use Builtin::*;
+    let mut out = Vec::new();
+    expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Call(Func::Builtin(Sec | Csc | Cot | Sech | Csch | Coth), _) => {
+            out.push(x.clone());
+            expr::Walk::Skip
+        }
+        Node::Call(..) if x.as_exp().is_none() => expr::Walk::Skip,
+        _ => expr::Walk::Descend,
+    });
+    out
+}
+
+/// Whether `e` calls `sin`, `cos`, `sinh` or `cosh` outside other calls.
+fn has_trig(e: &Expr) -> bool {
+    expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Call(Func::Builtin(f), _) if reciprocal(*f).is_some() => expr::Walk::Stop,
+        Node::Call(..) => expr::Walk::Skip,
+        _ => expr::Walk::Descend,
+    })
+}
+
+/// The reciprocal function of `f`, for `sin`, `cos`, `sinh`, `cosh`.
+fn reciprocal(f: Builtin) -> Option<Builtin> {
+    Some(match f {
+        Builtin::Sin => Builtin::Csc,
+        Builtin::Cos => Builtin::Sec,
+        Builtin::Sinh => Builtin::Csch,
+        Builtin::Cosh => Builtin::Sech,
+        _ => return None,
+    })
+}
+
+/// `f(u)^-k` as `g(u)^k`, `g` the reciprocal of `f`.
+fn flipped(b: &Expr, p: &Expr) -> Option<Expr> {
+    let Node::Call(Func::Builtin(f), args) = b.node() else { return None };
+    let g = reciprocal(*f)?;
+    let k = p.as_num().filter(|r| r.is_integer() && num_traits::Signed::is_negative(*r))?;
+    Some(Expr::pow(Expr::builtin(g, args[0].clone()), Expr::num(-k.clone())))
+}
+
+/// A product's factors `f(u)^a`: the function, the argument and the power.
+fn power_of_call(e: &Expr) -> Option<(Builtin, Expr, Rational)> {
+    let (b, k) = match e.node() {
+        Node::Pow(b, p) => (b, p.as_num().filter(|r| r.is_integer())?.clone()),
+        _ => (e, Rational::from_integer(1.into())),
+    };
+    let Node::Call(Func::Builtin(f), args) = b.node() else { return None };
+    Some((*f, args[0].clone(), k))
+}
+
+/// A product with `cos(u)^a*csc(u)^b` in it written with `cot(u)` (and `sin`, `sec` with
+/// `tan`; `cosh`, `csch` with `coth`; `sinh`, `sech` with `tanh`).
+fn quotients(fs: &[Expr]) -> Option<Expr> {
+    // (`tan` and `tanh` are the built-in outputs the elimination writes in already.)
+    const PAIRS: [(Builtin, Builtin, Builtin); 2] =
+        [(Builtin::Cos, Builtin::Csc, Builtin::Cot), (Builtin::Cosh, Builtin::Csch, Builtin::Coth)];
+    let mut factors: Vec<Expr> = fs.to_vec();
+    let mut changed = false;
+    for (top, bottom, quotient) in PAIRS {
+        loop {
+            let calls: Vec<Option<(Builtin, Expr, Rational)>> = factors.iter().map(power_of_call).collect();
+            let pair = calls.iter().enumerate().find_map(|(i, c)| {
+                let (f, u, a) = c.as_ref()?;
+                if *f != top || !num_traits::Signed::is_positive(a) {
+                    return None;
+                }
+                let j = calls.iter().position(
+                    |d| matches!(d, Some((g, v, b)) if *g == bottom && v == u && num_traits::Signed::is_positive(b)),
+                )?;
+                Some((i, j))
+            });
+            let Some((i, j)) = pair else { break };
+            let (_, u, a) = calls[i].clone()?;
+            let (_, _, b) = calls[j].clone()?;
+            let m = a.clone().min(b.clone());
+            let call = |f: Builtin, k: Rational| Expr::pow(Expr::builtin(f, u.clone()), Expr::num(k));
+            let mut next: Vec<Expr> =
+                factors.iter().enumerate().filter(|&(n, _)| n != i && n != j).map(|(_, f)| f.clone()).collect();
+            next.extend([call(quotient, m.clone()), call(top, a - &m), call(bottom, b - &m)]);
+            factors = next;
+            changed = true;
+        }
+    }
+    changed.then(|| Expr::mul(factors))
+}
