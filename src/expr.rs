@@ -1051,6 +1051,11 @@ impl Expr {
         if coeff.is_zero() {
             return Expr::zero();
         }
+        // Roots of positive constants with the same exponent are one root:
+        // sqrt(2)*sqrt(pi) is sqrt(2*pi), so that it cancels with a sqrt(2*pi) elsewhere.
+        if let Some(merged) = merge_constant_roots(&out) {
+            return Expr::mul(merged.into_iter().chain([Expr::num(coeff)]));
+        }
         // u*sign(u) is abs(u), for every real u.
         if let Some(u) = out.iter().find_map(|f| f.sign_of().filter(|u| out.contains(u))).cloned() {
             out.retain(|f| *f != u && f.sign_of() != Some(&u));
@@ -1071,9 +1076,9 @@ impl Expr {
             out.iter().find_map(|f| odd_abs_power(f).filter(|(u, _)| out.iter().any(|g| g.sign_of() == Some(u))))
         {
             let abs_u = Expr::builtin(Builtin::Abs, u.clone());
-            let sign_at = out.iter().position(|g| g.sign_of() == Some(&u)).unwrap();
+            let sign_at = out.iter().position(|g| g.sign_of() == Some(&u)).expect("found by the search above");
             out.remove(sign_at);
-            let abs_at = out.iter().position(|g| g.base_exp().0 == abs_u).unwrap();
+            let abs_at = out.iter().position(|g| g.base_exp().0 == abs_u).expect("found by the search above");
             out.remove(abs_at);
             out.push(Expr::pow(u, n));
             out.push(Expr::num(coeff));
@@ -1328,6 +1333,34 @@ thread_local! {
 }
 
 /// Records that a product cancelled `b/b` to 1, which holds only where `b` is not zero.
+/// `factors` with the powers of positive constants (numbers, `pi` and products of them)
+/// that share a fractional exponent multiplied under one power: `2^(1/2)*pi^(1/2)` is
+/// `(2*pi)^(1/2)`. `None` when no two share one. Exact for positive bases, which is all
+/// it takes.
+fn merge_constant_roots(factors: &[Expr]) -> Option<Vec<Expr>> {
+    fn positive_constant(b: &Expr) -> bool {
+        match b.node() {
+            Node::Num(r) => r.is_positive(),
+            Node::Const(Constant::Pi) => true,
+            Node::Mul(fs) => fs.iter().all(positive_constant),
+            _ => false,
+        }
+    }
+    let root = |f: &Expr| match f.node() {
+        Node::Pow(b, x) if positive_constant(b) && x.as_num().is_some_and(|r| !r.is_integer()) => Some(x.clone()),
+        _ => None,
+    };
+    let shared = factors.iter().enumerate().find_map(|(i, f)| {
+        let x = root(f)?;
+        factors[i + 1..].iter().any(|g| root(g).as_ref() == Some(&x)).then_some(x)
+    })?;
+    let (same, mut rest): (Vec<Expr>, Vec<Expr>) =
+        factors.iter().cloned().partition(|f| root(f).as_ref() == Some(&shared));
+    let bases = same.iter().map(|f| f.base_exp().0);
+    rest.push(Expr::pow(Expr::mul(bases.collect::<Vec<_>>()), shared));
+    Some(rest)
+}
+
 fn assume_nonzero(b: &Expr) {
     // Numbers, e^u and pi are never zero.
     if b.as_num().is_some() || b.as_exp().is_some() || matches!(b.node(), Node::Const(_)) {
