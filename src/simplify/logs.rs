@@ -58,7 +58,11 @@ pub(super) fn log_forms(inlined: &Expr, x: &Sym, defs: &[(Sym, Expr)], largest: 
 /// split into terms, as a search's normal form may be). `None` where it would be larger
 /// than `largest` nodes.
 fn factored(e: &Expr, largest: u64) -> Option<Expr> {
-    let mut k = Kernels::scan_view(std::slice::from_ref(e), View::Opaque);
+    // The full view where it is affordable: the opaque one keeps `x^2 - 3*x + 2` whole,
+    // and its factors are the terms.
+    let view =
+        if super::count_atoms(e, CFG.full_atoms + 1, View::Full) <= CFG.full_atoms { View::Full } else { View::Opaque };
+    let mut k = Kernels::scan_view(std::slice::from_ref(e), view);
     let r = kernel::pythagorean(&k.rat_of(e)?, &k);
     let (cn, n) = factor::factored_parts_within(&r.num, &k, largest)?;
     let (cd, d) = factor::factored_parts_within(&r.den, &k, largest)?;
@@ -118,7 +122,8 @@ fn sum_form(e: &Expr, factors: &[(Expr, Rational)], x: &Sym) -> Option<Expr> {
 }
 
 /// `K*y*Σ a_i*f_i'/f_i` for `y = Π f_i^a_i`, read off the part's factors: a factor with
-/// exponent `b` in the derivative has `a = b + 1` in the function. A sum above the bar
+/// exponent `b` in the derivative has `a = b + 1` in the function (an exponential
+/// `a = b`). A sum above the bar
 /// with exponent 1 may instead be the sum `Σ` itself (written out over a common
 /// denominator): each such is tried left out of `y`. `K` is the constant the factors
 /// lose (found numerically, rounded, proved afterwards). Where a name's body is `K*y`,
@@ -136,7 +141,8 @@ fn product_forms(e: &Expr, factors: &[(Expr, Rational)], x: &Sym, defs: &[(Sym, 
             .iter()
             .enumerate()
             .filter(|(i, _)| !skip.contains(i))
-            .map(|(_, (f, b))| (f.clone(), b + Rational::one()))
+            // (An exponential keeps its power: (e^u)^a is its own derivative's factor.)
+            .map(|(_, (f, b))| (f.clone(), if f.as_exp().is_some() { b.clone() } else { b + Rational::one() }))
             .filter(|(f, a)| !a.is_zero() && !f.free_vars().is_empty())
             .collect();
         if kept.len() < 2 {
