@@ -41,6 +41,11 @@ fn the_derivative_of_a_logarithm_of_a_product_is_a_sum() {
     insta::assert_snapshot!(derivative("3*ln(x) + ln(cos(x)) - ln(x + 2)", "x"), @"3/x - tan(x) - 1/(2 + x)");
     insta::assert_snapshot!(derivative("ln(t^2*sin(t))", "t"), @"2/t + cot(t)");
     insta::assert_snapshot!(derivative("ln(sqrt(x)*(x^2 + 1)/(x - 3)^4)", "x"), @"1/(2*x) + 2*x/(1 + x^2) + 4/(3 - x)");
+    // Eight factors.
+    insta::assert_snapshot!(
+        derivative("ln((x + 1)*(x + 2)*(x + 3)*(x + 4)*(x + 5)*(x + 6)*sin(x)*cos(x))", "x"),
+        @"cot(x) - tan(x) + 1/(1 + x) + 1/(2 + x) + 1/(3 + x) + 1/(4 + x) + 1/(5 + x) + 1/(6 + x)"
+    );
     // Nested in a call: the outer derivative stays a factor.
     insta::assert_snapshot!(derivative("sin(ln((u - 1)*(u + 3)))", "u"), @"cos(ln((u - 1)*(3 + u)))*(1/(u - 1) + 1/(3 + u))");
 }
@@ -87,6 +92,12 @@ fn denominators_stay_factored() {
     insta::assert_snapshot!(
         derivative("sin(x)/(x^2 - 5*x + 2)^2", "x"),
         @"cos(x)/(2 - 5*x + x^2)^2 - 2*sin(x)*(2*x - 5)/(2 - 5*x + x^2)^3"
+    );
+    // A product of powers whose expanded derivative has coefficients past the root
+    // search: the square-free split finds its factors.
+    insta::assert_snapshot!(
+        derivative("x^2*(x + 1)^3*(x + 2)^4*(x + 3)^5", "x"),
+        @"2*x*(1 + x)^2*(2 + x)^3*(3 + x)^4*(6 + 31*x + 29*x^2 + 7*x^3)"
     );
     insta::assert_snapshot!(derivative("x^2/((x + 1)*(x^2 + 3))", "x"), @"x*(6 + 3*x - x^3)/((1 + x)^2*(3 + x^2)^2)");
 }

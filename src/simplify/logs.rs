@@ -33,7 +33,7 @@ use crate::number::Rational;
 
 /// The most factors a part may have for these forms to be tried: each is one unknown of
 /// a small linear system, and a derivative people read as a sum has few.
-const MAX_FACTORS: usize = 6;
+const MAX_FACTORS: usize = 10;
 
 /// The largest denominator a coefficient `c_i` may have: exponents people write
 /// (`1/3`, `5`, `-2`) have small ones; the form is proved afterwards anyway.
