@@ -15,6 +15,7 @@ mod grammar;
 mod index;
 mod index_check;
 mod katex;
+mod logs;
 mod note;
 mod print;
 mod props;

@@ -165,7 +165,46 @@ fn factor_univariate(q: &Poly, v: Var) -> Vec<(Poly, u32)> {
         }
     }
     if rest.as_constant().is_none() {
-        out.push((rest.normalize().1, 1));
+        // What has no rational root may still be a power: `(x^2 + 3)^2` stays a square
+        // (a quotient rule's denominator), never `9 + 6*x^2 + x^4`.
+        for (piece, m) in square_free(&rest.normalize().1, v) {
+            if piece.degree(v) < rest.degree(v) && piece.as_constant().is_none() {
+                out.extend(factor_univariate(&piece, v).into_iter().map(|(f, e)| (f, e * m)));
+            } else {
+                out.push((piece, m));
+            }
+        }
+    }
+    merge(out)
+}
+
+/// `p` (in `v` alone) as square-free factors with multiplicities (Yun's algorithm):
+/// `(x^2 + 3)^2*(x + 5)` gives `(x + 5, 1)` and `(x^2 + 3, 2)`.
+fn square_free(p: &Poly, v: Var) -> Vec<(Poly, u32)> {
+    let d = |q: &Poly| {
+        q.terms().filter_map(|(m, c)| m.0.first().map(|&(_, e)| (e, c))).fold(Poly::zero(), |acc, (e, c)| {
+            let m = Monomial(if e > 1 { vec![(v, e - 1)].into() } else { Vec::new().into() });
+            acc.add(&Poly::monomial(m, c * Rational::from_integer(e.into())))
+        })
+    };
+    let dp = d(p);
+    let g = Poly::gcd(p, &dp);
+    if g.as_constant().is_some() {
+        return vec![(p.clone(), 1)];
+    }
+    let (Some(mut c), Some(dg)) = (p.div_exact(&g), dp.div_exact(&g)) else { return vec![(p.clone(), 1)] };
+    let mut w = dg.sub(&d(&c));
+    let mut out = Vec::new();
+    let mut i = 1;
+    while c.as_constant().is_none() {
+        let a = Poly::gcd(&c, &w);
+        let (Some(c2), Some(w2)) = (c.div_exact(&a), w.div_exact(&a)) else { return vec![(p.clone(), 1)] };
+        if a.as_constant().is_none() {
+            out.push((a.normalize().1, i));
+        }
+        c = c2;
+        w = w2.sub(&d(&c));
+        i += 1;
     }
     out
 }

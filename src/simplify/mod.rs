@@ -23,6 +23,7 @@ pub mod config;
 pub mod cost;
 pub(crate) mod factor;
 pub(crate) mod kernel;
+mod logs;
 pub(crate) mod recognize;
 
 use std::collections::{HashMap, HashSet};
@@ -471,6 +472,16 @@ impl<'a> Ctx<'a> {
             if self.form == Form::Input { Default::default() } else { self.output_forms(e, &views) };
         let name_syms: HashSet<&Sym> = self.bodies.keys().collect();
         let uses_names = |c: &Expr| c.free_vars().iter().any(|v| name_syms.contains(v));
+        // Logarithmic derivatives (`3/x - tan(x) - 1/(x + 2)`, `y*(1/(3*x) + 5/(1 + x))`):
+        // those written in a name are forms in the names.
+        let (mut input_forms, mut output_forms) = (input_forms, output_forms);
+        for c in self.log_forms(e, largest) {
+            if !uses_names(&c) {
+                input_forms.push(c);
+            } else if self.form != Form::Input {
+                output_forms.push(c);
+            }
+        }
         let mut pool: Vec<Expr> = match self.form {
             Form::Input => input_forms,
             Form::Auto => input_forms.into_iter().chain(output_forms).collect(),
@@ -489,6 +500,22 @@ impl<'a> Ctx<'a> {
             pool.push(e.clone());
         }
         Candidates { pool, explanations }
+    }
+
+    /// The forms of `e` as logarithmic derivatives by the variable of differentiation
+    /// ([`logs::log_forms`]), where `e` depends on it.
+    fn log_forms(&self, e: &Expr, largest: u64) -> Vec<Expr> {
+        let Some(x) =
+            self.names.wrt.as_ref().filter(|_| matches!(self.wrt.as_ref().map(Expr::node), Some(Node::Var(_))))
+        else {
+            return Vec::new();
+        };
+        let inlined = self.inline(e);
+        if !inlined.free_vars().contains(x) {
+            return Vec::new();
+        }
+        let defs: Vec<(Sym, Expr)> = self.relevant(e);
+        logs::log_forms(&inlined, x, &defs, largest)
     }
 
     /// The forms of `e` in the inputs: as it is, and as one reduced rational function of
