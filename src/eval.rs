@@ -281,8 +281,16 @@ impl Scalar for Mag {
     fn builtin(self, f: Builtin) -> Mag {
         let f = f.def();
         let v = (f.eval)(self.v);
-        // An error in the argument moves the value by the slope times the error.
-        Mag { v, m: v.abs() + ((f.slope)(self.v) * (self.m - self.v.abs())).abs() }
+        // An error in the argument moves the value by the slope times the error. The
+        // error is what cancelled in the argument (`m - |v|`) and, where the function
+        // amplifies relative errors (condition number `|slope*u/f(u)|` above 1), the
+        // argument's own rounding too: `1 + e^x` at x = -36 is a few ulps of 1, which
+        // `ln` turns into an error as large as its value. (Without it a check trusted
+        // `ln(1 + e^x)` there and failed a right derivative against it.) Where the
+        // function does not amplify, that rounding is within the value's own.
+        let slope = (f.slope)(self.v).abs();
+        let error = if slope * self.v.abs() > v.abs() { self.m } else { self.m - self.v.abs() };
+        Mag { v, m: v.abs() + slope * error }
     }
     fn abstract_call(model: &Model, f: &AbstractFn, args: &[Mag]) -> Mag {
         let vals: Vec<f64> = args.iter().map(|a| a.v).collect();

@@ -60,3 +60,16 @@ fn the_inputs_own_spelling_under_form_input() {
     let r = run(&["diff", "atanh(cos(x))", "--form", "input"]);
     assert!(!r.stdout.contains("csc"), "{}", r.stdout);
 }
+
+/// Where the input itself loses its digits far out (`ln(1 + e^x)` at x = -36 is a few
+/// ulps of 1 under a logarithm), the check skips the point instead of failing a right
+/// derivative in `softplus` against it. These came from the random sweep.
+#[test]
+fn the_check_does_not_trust_an_input_that_lost_its_digits() {
+    for e in ["sin(x)/ln(1 + e^x)", "ln(1 + e^x)/sigmoid(x)", "cos(x)/ln(1 + e^(-2*x - 8))"] {
+        let r = crate::support::run(&["diff", e, "--check"]);
+        assert_eq!(r.code, 0, "{e}: {}", r.stderr);
+        assert!(r.stderr.starts_with("check: passed"), "{e}: {}", r.stderr);
+        assert!(r.stdout.contains("softplus"), "{e}: {}", r.stdout);
+    }
+}
