@@ -624,15 +624,7 @@ fn element_names(
     sizes: &HashMap<Sym, i64>,
     opts: &Options,
 ) -> (Names, HashMap<Sym, Expr>) {
-    let mut free: Vec<Sym> = idx.iter().flat_map(Expr::free_vars).collect();
-    if let Node::Call(Func::Indexed(_), ti) = problem.target.node() {
-        free.extend(ti.iter().flat_map(Expr::free_vars));
-    }
-    if let Some(def) = problem.target_name.as_ref().and_then(|n| problem.get(n)) {
-        free.extend(def.params.iter().cloned());
-    }
-    free.sort();
-    free.dedup();
+    let free = crate::indexed::target_indices(problem, idx.iter().flat_map(Expr::free_vars).collect());
     let wrt = Sym::new(&Expr::call(Func::Indexed(base.clone()), idx.to_vec()).to_string());
     let (names, mut restore) = crate::indexed::element_names(problem, &free, Some(&wrt), sizes, opts);
     restore.extend(opts.assume.restore_map());

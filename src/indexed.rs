@@ -146,6 +146,12 @@ fn wrt_name(w: &Wrt) -> Sym {
 fn free_indices(problem: &Problem, target: &Expr, wrt: &[Wrt]) -> Vec<Sym> {
     let mut free: Vec<Sym> = wrt_indices(wrt);
     free.extend(expr::index_vars(target).into_iter().filter(|i| target.contains(i)));
+    target_indices(problem, free)
+}
+
+/// `free` with the indices of `problem`'s target (`p[i]`, or the parameters of the
+/// definition it names) added, sorted, each once.
+pub(crate) fn target_indices(problem: &Problem, mut free: Vec<Sym>) -> Vec<Sym> {
     if let Node::Call(Func::Indexed(_), ti) = problem.target.node() {
         free.extend(ti.iter().flat_map(Expr::free_vars));
     }
