@@ -19,6 +19,7 @@
 //! How hard it looks (the work a search may spend, which parts are searched whole, how
 //! large a candidate may be, how the numeric comparison samples) is [`Config`].
 
+mod collect;
 pub mod config;
 pub mod cost;
 pub(crate) mod factor;
@@ -426,10 +427,12 @@ impl<'a> Ctx<'a> {
         let Candidates { pool, mut explanations } = self.candidates(e);
         // The forms in `csc`, `cot`, `sech`... come in only where strictly cheaper.
         // (Not in the inputs' own spelling, which `--form input` asks for.)
-        let respelled: Vec<Expr> = match self.form {
+        let mut respelled: Vec<Expr> = match self.form {
             Form::Input => Vec::new(),
             _ => pool.iter().map(recognize::reciprocals).filter(|r| !pool.contains(r)).collect(),
         };
+        // And sums collected around a factor their terms share (`s*(1 - b*y)`).
+        respelled.extend(pool.iter().flat_map(collect::around_common_factors).filter(|r| !pool.contains(r)));
         let ranked = self.ranked(e, pool);
         let best = self.validated(e, ranked);
         let best = match best {

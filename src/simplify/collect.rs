@@ -1,0 +1,65 @@
+//! Collecting a sum around a common factor: `b*y - b*y*s + s` is also
+//! `b*y + s*(1 - b*y)`. After names are substituted, a form's terms often share a
+//! factor that the polynomial normal form multiplied out; each factor shared by two or
+//! more terms gives one candidate, which the search takes only where it is strictly
+//! cheaper, proved equal and checked like any other.
+
+use crate::expr::{Expr, Node};
+
+/// The most terms a sum may have to be collected, and the most factors tried per sum.
+const MAX_TERMS: usize = 12;
+const MAX_FACTORS: usize = 6;
+
+/// `e`, a sum, with the terms that share a factor written as the factors they all share
+/// times the sum of the rest of them, one form per shared factor (numbers aside). Empty when `e` is
+/// not a sum or no factor is shared.
+pub(crate) fn around_common_factors(e: &Expr) -> Vec<Expr> {
+    let Node::Add(terms) = e.node() else { return Vec::new() };
+    if terms.len() > MAX_TERMS {
+        return Vec::new();
+    }
+    let factors_of = |t: &Expr| -> Vec<Expr> {
+        match t.node() {
+            Node::Mul(fs) => fs.iter().filter(|f| f.as_num().is_none()).cloned().collect(),
+            Node::Num(_) => Vec::new(),
+            _ => vec![t.clone()],
+        }
+    };
+    let mut shared: Vec<Expr> = Vec::new();
+    for (i, t) in terms.iter().enumerate() {
+        for f in factors_of(t) {
+            if !shared.contains(&f) && terms[i + 1..].iter().any(|u| factors_of(u).contains(&f)) {
+                shared.push(f);
+            }
+        }
+    }
+    shared
+        .into_iter()
+        .take(MAX_FACTORS)
+        .map(|f| {
+            let (with, rest): (Vec<Expr>, Vec<Expr>) = terms.iter().cloned().partition(|t| factors_of(t).contains(&f));
+            // Every factor the group shares comes out, not only `f`: `q*a/T^2 - q*b/T^2`
+            // is `q*(a - b)/T^2`.
+            let mut common = factors_of(&with[0]);
+            common.retain(|g| with[1..].iter().all(|t| factors_of(t).contains(g)));
+            let common = Expr::mul(common);
+            let inner = Expr::add(with.into_iter().map(|t| Expr::quotient(t, common.clone())).collect::<Vec<_>>());
+            Expr::add(rest.into_iter().chain([Expr::mul([common, inner])]).collect::<Vec<_>>())
+        })
+        .filter(|c| c != e)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_expr;
+
+    #[test]
+    fn terms_sharing_a_factor_are_collected_around_it() {
+        let e = parse_expr("b*y - b*y*s + s").unwrap();
+        let forms: Vec<String> = around_common_factors(&e).iter().map(Expr::to_string).collect();
+        assert!(forms.contains(&"b*y + s*(1 - b*y)".to_owned()), "{forms:?}");
+        assert!(around_common_factors(&parse_expr("x + y").unwrap()).is_empty());
+    }
+}
