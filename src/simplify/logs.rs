@@ -162,25 +162,20 @@ fn product_forms(e: &Expr, factors: &[(Expr, Rational)], x: &Sym, defs: &[(Sym, 
     out
 }
 
-/// `f'/f` by `x`, in the forms people write: `-u'*tan(u)` for `cos(u)`, `u'*cot(u)` for
-/// `sin(u)`, `u'*tanh(u)` for `cosh(u)`, `u'` for `e^u`, `g'*ln(b) + g*b'/b` for `b^g`.
+/// `f'/f` by `x`, in the forms people write: for a built-in `g(u)`, `u'` times the
+/// built-in of `u` (or its negative) that `g'(u)/g(u)` equals, where a row's expansion
+/// proves one (`-tan(u)` for `cos`, `cot(u)` for `sin`, `tanh(u)` for `cosh`, `tan(u)`
+/// for `sec`); `u'` for `e^u`; `g'*ln(b) + g*b'/b` for `b^g`.
 pub(super) fn log_derivative(f: &Expr, x: &Sym) -> Expr {
     let d = |u: &Expr| crate::diff::diff(u, x);
     if let Some(u) = f.as_exp() {
         return d(u);
     }
     match f.node() {
-        Node::Call(Func::Builtin(b), args) if args.len() == 1 => {
-            let u = &args[0];
-            let with = |g: Builtin, sign: i64| Expr::mul([Expr::int(sign), d(u), Expr::builtin(g, u.clone())]);
-            match b {
-                Builtin::Cos => with(Builtin::Tan, -1),
-                Builtin::Sin => with(Builtin::Cot, 1),
-                Builtin::Cosh => with(Builtin::Tanh, 1),
-                Builtin::Sinh => with(Builtin::Coth, 1),
-                _ => Expr::quotient(d(f), f.clone()),
-            }
-        }
+        Node::Call(Func::Builtin(g), args) if args.len() == 1 => match ratio_as_builtin(*g, &args[0]) {
+            Some(r) => Expr::mul([d(&args[0]), r]),
+            None => Expr::quotient(d(f), f.clone()),
+        },
         Node::Pow(b, g) => match g.as_num() {
             Some(_) => Expr::mul([g.clone(), log_derivative(b, x)]),
             None => Expr::add([
@@ -190,6 +185,17 @@ pub(super) fn log_derivative(f: &Expr, x: &Sym) -> Expr {
         },
         _ => Expr::quotient(d(f), f.clone()),
     }
+}
+
+/// `g'(u)/g(u)` as `±h(u)` for the built-in `h` whose row's expansion proves it equal,
+/// when there is one.
+fn ratio_as_builtin(g: Builtin, u: &Expr) -> Option<Expr> {
+    let ratio = Expr::quotient(crate::rules::builtin_derivative(g, u), Expr::builtin(g, u.clone()));
+    Builtin::ALL.iter().filter(|h| h.def().expansion.is_some()).find_map(|&h| {
+        let hu = Expr::builtin(h, u.clone());
+        let minus = Expr::negate(hu.clone());
+        [hu, minus].into_iter().find(|c| proved_equal(&ratio, c))
+    })
 }
 
 /// Constants `c` with `e = Σ c_i*terms_i`, from the values at a few sampled points
