@@ -32,10 +32,59 @@ const MAX_NODE: u64 = 80;
 const MAX_EXPS: usize = 4;
 /// The most guesses screened numerically in one call of [`recognized`].
 const MAX_TRIES: usize = 4000;
-/// The built-ins a sub-expression may be.
-const TARGETS: [Builtin; 5] = [Builtin::Tanh, Builtin::Sigmoid, Builtin::Softplus, Builtin::Sinh, Builtin::Cosh];
+/// The built-ins a sub-expression may be: those whose row expands them into
+/// exponentials (sinh, cosh, tanh, their reciprocals, sigmoid, softplus).
+fn targets() -> Vec<Builtin> {
+    Builtin::ALL.iter().copied().filter(|b| b.def().expansion.is_some_and(|x| x.contains("e^"))).collect()
+}
 
-/// `e` with every small sub-expression that equals a built-in of [`TARGETS`] (and costs
+/// What the function table says of quotients, found once per thread by proving each
+/// candidate identity at a symbolic argument: the reciprocal of each built-in that has
+/// one (`sec` of `cos`, `csch` of `sinh`), and the built-ins that are a product of a
+/// built-in and a reciprocal (`cot = cos*csc`, `tan = sin*sec`, `coth = cosh*csch`).
+struct Quotients {
+    reciprocal: HashMap<Builtin, Builtin>,
+    products: Vec<(Builtin, Builtin, Builtin)>,
+}
+
+thread_local! {
+    static QUOTIENTS: Quotients = {
+        // A numeric screen at two arguments first; only what passes it is proved.
+        let agree = |a: &dyn Fn(f64) -> f64, b: &dyn Fn(f64) -> f64| {
+            [0.37, 0.81].iter().all(|&t| (a(t) - b(t)).abs() <= 1e-12 * a(t).abs().max(1.0))
+        };
+        let u = Expr::var("u");
+        let at = |f: Builtin| Expr::builtin(f, u.clone());
+        let val = |f: Builtin| f.def().eval;
+        let mut reciprocal = HashMap::new();
+        for &f in Builtin::ALL.iter() {
+            let g = Builtin::ALL.iter().copied().find(|&g| {
+                agree(&|t| (val(g))(t), &|t| 1.0 / (val(f))(t))
+                    && proved_equal(&at(g), &Expr::pow(at(f), Expr::int(-1)))
+            });
+            if let Some(g) = g {
+                reciprocal.insert(f, g);
+            }
+        }
+        let mut products = Vec::new();
+        for &top in Builtin::ALL.iter() {
+            for (&of, &bottom) in &reciprocal {
+                for &h in Builtin::ALL.iter().filter(|&&h| h != top && h != bottom && h.def().expansion.is_some()) {
+                    if agree(&|t| (val(h))(t), &|t| (val(top))(t) / (val(of))(t))
+                        && proved_equal(&at(h), &Expr::mul([at(top), at(bottom)]))
+                    {
+                        products.push((top, bottom, h));
+                    }
+                }
+            }
+        }
+        products.sort();
+        products.dedup();
+        Quotients { reciprocal, products }
+    };
+}
+
+/// `e` with every small sub-expression that equals a built-in of [`targets`] (and costs
 /// more) written as the call. Equal to `e` exactly, wherever `e` is defined.
 pub(crate) fn recognized(e: &Expr) -> Expr {
     // Nothing to find without an exponential.
@@ -134,7 +183,7 @@ fn has_exp(e: &Expr) -> bool {
     expr::walk(std::slice::from_ref(e), |x| if x.as_exp().is_some() { expr::Walk::Stop } else { expr::Walk::Descend })
 }
 
-/// The call of [`TARGETS`] that `x` equals, where it is cheaper than `x`.
+/// The call of [`targets`] that `x` equals, where it is cheaper than `x`.
 fn as_builtin(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr> {
     let exponents = exponents(x)?;
     let mut args: Vec<Expr> = Vec::new();
@@ -165,7 +214,7 @@ fn as_builtin(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr>
         return None;
     }
     for u in &args {
-        for f in TARGETS {
+        for f in targets() {
             if *tries >= MAX_TRIES {
                 return None;
             }
@@ -273,15 +322,10 @@ fn has_trig(e: &Expr) -> bool {
     })
 }
 
-/// The reciprocal function of `f`, for `sin`, `cos`, `sinh`, `cosh`.
+/// The reciprocal function of `f` (`sec` of `cos`, `cos` of `sec`), as the table's
+/// expansions prove.
 fn reciprocal(f: Builtin) -> Option<Builtin> {
-    Some(match f {
-        Builtin::Sin => Builtin::Csc,
-        Builtin::Cos => Builtin::Sec,
-        Builtin::Sinh => Builtin::Csch,
-        Builtin::Cosh => Builtin::Sech,
-        _ => return None,
-    })
+    QUOTIENTS.with(|q| q.reciprocal.get(&f).copied())
 }
 
 /// `f(u)^-k` as `g(u)^k`, `g` the reciprocal of `f`.
@@ -305,12 +349,9 @@ fn power_of_call(e: &Expr) -> Option<(Builtin, Expr, Rational)> {
 /// A product with `cos(u)^a*csc(u)^b` in it written with `cot(u)` (and `sin`, `sec` with
 /// `tan`; `cosh`, `csch` with `coth`; `sinh`, `sech` with `tanh`).
 fn quotients(fs: &[Expr]) -> Option<Expr> {
-    // (`tan` and `tanh` are the built-in outputs the elimination writes in already.)
-    const PAIRS: [(Builtin, Builtin, Builtin); 2] =
-        [(Builtin::Cos, Builtin::Csc, Builtin::Cot), (Builtin::Cosh, Builtin::Csch, Builtin::Coth)];
     let mut factors: Vec<Expr> = fs.to_vec();
     let mut changed = false;
-    for (top, bottom, quotient) in PAIRS {
+    for (top, bottom, quotient) in QUOTIENTS.with(|q| q.products.clone()) {
         loop {
             let calls: Vec<Option<(Builtin, Expr, Rational)>> = factors.iter().map(power_of_call).collect();
             let pair = calls.iter().enumerate().find_map(|(i, c)| {
