@@ -63,6 +63,30 @@ fn softmax_jacobians_at_any_size_and_name() {
     }
 }
 
+/// `name1 .. nameK` as a log-softmax of `zname1 .. znameK`, one definition each.
+fn log_softmax(name: &str, z: &str, k: usize) -> Vec<String> {
+    let sum: Vec<String> = (1..=k).map(|i| format!("e^{z}{i}")).collect();
+    (1..=k).map(|i| format!("{name}{i} = {z}{i} - ln({})", sum.join(" + "))).collect()
+}
+
+#[test]
+fn log_softmax_and_log_sum_exp_in_their_outputs_at_any_size_and_name() {
+    // A name defined by a term plus a multiple of a logarithm (`y = z - ln(S)`) gives the
+    // relation S = e^(z - y): the softmax inside the derivative is `e^y`.
+    for (name, z, k) in [("y", "a", 3), ("q", "u", 5), ("s", "w", 12)] {
+        let defs = log_softmax(name, z, k);
+        for (i, j) in [(1, 1), (1, 2), (k, 2), (k, k)] {
+            let got = derivative(&format!("{name}{i}"), &defs, &format!("{z}{j}"));
+            let want = if i == j { format!("1 - e^{name}{j}") } else { format!("-e^{name}{j}") };
+            assert_eq!(got, want, "K = {k}, d{name}{i}/d{z}{j}");
+        }
+        // Log-sum-exp itself, a name whose body shows no variable outside its sum.
+        let sum: Vec<String> = (1..=k).map(|i| format!("e^{z}{i}")).collect();
+        let lse = [format!("L = ln({})", sum.join(" + "))];
+        assert_eq!(derivative("L", &lse, &format!("{z}{k}")), format!("e^({z}{k} - L)"));
+    }
+}
+
 #[test]
 fn the_hessian_of_softmax_cross_entropy_in_its_outputs() {
     // With the targets summing to one (a fact, not an identity), at K = 3 and 5 and

@@ -219,7 +219,10 @@ pub(crate) fn forget_memos() {
 }
 
 /// What [`Ctx::new`] last worked out from its names.
-type Prepared = (Vec<(Sym, Expr)>, Form, HashMap<Expr, Sym>, Vec<(HashSet<Sym>, bool)>, NamedMemo, NamedMemo);
+/// What each name's body shows: see [`Ctx::visible`].
+type Visible = Vec<(HashSet<Sym>, HashSet<Expr>, bool)>;
+
+type Prepared = (Vec<(Sym, Expr)>, Form, HashMap<Expr, Sym>, Visible, NamedMemo, NamedMemo);
 
 /// [`Ctx::named`]'s or [`Ctx::inline`]'s results by node: pure functions of the names,
 /// shared by the simplifications that use the same names (a Jacobian's entries share
@@ -267,8 +270,8 @@ struct Ctx<'a> {
     /// Each name's body written in the earlier names, to the name.
     by_body: HashMap<Expr, Sym>,
     /// The variables each name's body shows outside opaque sums (see [`visible_vars`]),
-    /// and whether the body is a polynomial in variables.
-    visible: Vec<(HashSet<Sym>, bool)>,
+    /// those sums ([`opaque_sums`]), and whether the body is a polynomial in variables.
+    visible: Visible,
     named_memo: NamedMemo,
     inline_memo: NamedMemo,
     memo: IdMap<Expr>,
@@ -307,7 +310,8 @@ impl<'a> Ctx<'a> {
             ctx.inline_memo = inline_memo;
             return ctx;
         }
-        ctx.visible = names.defs.iter().map(|(_, b)| (visible_vars(b), polynomial_in_variables(b))).collect();
+        ctx.visible =
+            names.defs.iter().map(|(_, b)| (visible_vars(b), opaque_sums(b), polynomial_in_variables(b))).collect();
         if form != Form::Input {
             // Smaller bodies first: a body can only hold smaller ones.
             let mut order: Vec<&(Sym, Expr)> = names.defs.iter().collect();
@@ -666,13 +670,22 @@ impl<'a> Ctx<'a> {
     /// polynomials themselves (a fact `t1 + t2 + t3 = 1`, a pre-activation) bear on it.
     fn relevant(&self, e: &Expr) -> Vec<(Sym, Expr)> {
         let seen = visible_vars(e);
+        let sums = opaque_sums(e);
         let polynomial = polynomial_in_variables(e);
         self.names
             .defs
             .iter()
             .zip(&self.visible)
-            .filter(|((n, _), (vis, _))| seen.contains(n) || vis.iter().any(|v| seen.contains(v)))
-            .filter(|(_, (_, polynomial_body))| !polynomial || *polynomial_body)
+            // A body that shows no variable (`ln(e^a + e^b + e^c)`) bears on what holds
+            // one of its sums. (Bodies that show variables are not searched for that
+            // too: a softmax's outputs all hold its denominator, and every part of a
+            // Hessian holding it would be searched in all of them.)
+            .filter(|((n, _), (vis, vis_sums, _))| {
+                seen.contains(n)
+                    || vis.iter().any(|v| seen.contains(v))
+                    || (vis.is_empty() && vis_sums.iter().any(|s| sums.contains(s)))
+            })
+            .filter(|(_, (_, _, polynomial_body))| !polynomial || *polynomial_body)
             .map(|(d, _)| d.clone())
             .collect()
     }
@@ -753,6 +766,22 @@ fn visible_vars(e: &Expr) -> HashSet<Sym> {
             _ => {}
         }
     }
+    out
+}
+
+/// The sums below the top of `e` that [`View::Opaque`] keeps whole and
+/// [`visible_vars`] does not look into: a name whose body holds one
+/// (`L = ln(e^a + e^b + e^c)`) bears on an expression that holds it too, though no
+/// variable of either shows.
+fn opaque_sums(e: &Expr) -> HashSet<Expr> {
+    let mut out = HashSet::new();
+    expr::walk(std::slice::from_ref(e), |x| {
+        if x.id() != e.id() && is_big_sum(x) {
+            out.insert(x.clone());
+            return Walk::Skip;
+        }
+        Walk::Descend
+    });
     out
 }
 
@@ -1137,22 +1166,38 @@ fn variable_of(w: &Sym) -> Expr {
     expr::is_element_name(w).then(element).flatten().unwrap_or_else(|| Expr::sym(w.clone()))
 }
 
-/// For `name = F*ln(A)`: the relation `e^(name/F) = A`; otherwise `name = body`.
+/// For `name = R + F*ln(A)` (`R` free of `A`, often zero): the relation
+/// `e^((name - R)/F) = A`; otherwise `name = body`. Log-softmax, `y = x - ln(S)`, gives
+/// `S = e^(x - y)`, so `e^x/S` is `e^y`.
 fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
     let n = Expr::sym(name.clone());
-    let factors = match body.node() {
-        Node::Mul(fs) => fs.clone(),
-        _ => vec![body.clone()],
-    };
     let ln_arg = |f: &Expr| match f.node() {
         Node::Call(Func::Builtin(Builtin::Ln), args) => Some(args[0].clone()),
         _ => None,
     };
-    // body = F*ln(A): e^(name/F) = A.
-    if let Some((i, a)) = factors.iter().enumerate().find_map(|(i, f)| Some((i, ln_arg(f)?))) {
-        let f =
-            Expr::mul(factors.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone()).collect::<Vec<_>>());
-        return (Expr::exp(Expr::quotient(n, f)), a);
+    // The term F*ln(A), as (F, A).
+    let log_term = |t: &Expr| -> Option<(Expr, Expr)> {
+        let factors = match t.node() {
+            Node::Mul(fs) => fs.clone(),
+            _ => vec![t.clone()],
+        };
+        let (i, a) = factors.iter().enumerate().find_map(|(i, f)| Some((i, ln_arg(f)?)))?;
+        let rest = factors.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone());
+        Some((Expr::mul(rest.collect::<Vec<_>>()), a))
+    };
+    let terms = match body.node() {
+        Node::Add(ts) => ts.clone(),
+        _ => vec![body.clone()],
+    };
+    // Exactly one logarithmic term, and the rest free of its argument.
+    let logs: Vec<(usize, (Expr, Expr))> =
+        terms.iter().enumerate().filter_map(|(i, t)| Some((i, log_term(t)?))).collect();
+    if let [(i, (f, a))] = logs.as_slice() {
+        let rest =
+            Expr::add(terms.iter().enumerate().filter(|(j, _)| j != i).map(|(_, t)| t.clone()).collect::<Vec<_>>());
+        if !occurs(&rest, a) {
+            return (Expr::exp(Expr::quotient(n - rest, f.clone())), a.clone());
+        }
     }
     (n, body.clone())
 }
