@@ -88,6 +88,23 @@ fn log_softmax_and_log_sum_exp_in_their_outputs_at_any_size_and_name() {
 }
 
 #[test]
+fn quotients_of_sines_and_cosines_cancel_in_whichever_spelling_the_identity_allows() {
+    // The gcd after the Pythagorean reduction sees one spelling: the cancellation of
+    // 1 + cos(u) needs cosines, that of 1 - sin(u)^2 too, others need sines.
+    let cases = [
+        ("x", "x", ["1/(1 + cos(x))", "2*sec(x)", "1/(1 - sin(x))"]),
+        ("3*t", "t", ["3/(1 + cos(3*t))", "6*sec(3*t)", "3/(1 - sin(3*t))"]),
+        ("w^2", "w", ["2*w/(1 + cos(w^2))", "4*w*sec(w^2)", "2*w/(1 - sin(w^2))"]),
+    ];
+    for (u, x, want) in cases {
+        let inputs = ["sin(U)/(1 + cos(U))", "ln((1 + sin(U))/(1 - sin(U)))", "cos(U)/(1 - sin(U))"];
+        for (input, want) in inputs.iter().zip(want) {
+            assert_eq!(derivative(&input.replace('U', u), &[], x), want);
+        }
+    }
+}
+
+#[test]
 fn the_hessian_of_softmax_cross_entropy_in_its_outputs() {
     // With the targets summing to one (a fact, not an identity), at K = 3 and 5 and
     // under other names.

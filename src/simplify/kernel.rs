@@ -349,15 +349,36 @@ impl Kernels {
     }
 }
 
-/// `cos(u)^2` replaced by `1 - sin(u)^2` wherever both `sin(u)` and `cos(u)` are atoms:
-/// the Pythagorean identity as a reduction.
+/// The Pythagorean identity as a reduction, wherever both `sin(u)` and `cos(u)` are
+/// atoms: `cos(u)^2` replaced by `1 - sin(u)^2`, or `sin(u)^2` by `1 - cos(u)^2`,
+/// whichever leaves fewer terms (the first where they tie). Either is a normal form
+/// modulo the identity, but the gcd taken after it is a polynomial gcd, which sees only
+/// one spelling: `(1 + cos(u))/(2 + 2*cos(u) - sin(u)^2)` cancels to `1/(1 + cos(u))`
+/// only in cosines, `2*cos(u)/(1 - sin(u)^2)` to `2/cos(u)` only in cosines too, and
+/// other quotients only in sines.
 pub fn pythagorean(r: &Rat, k: &Kernels) -> Rat {
+    let size = |r: &Rat| r.num.len() + r.den.len();
+    let in_sines = reduce_squares(r, k, Builtin::Cos, Builtin::Sin);
+    let in_cosines = reduce_squares(r, k, Builtin::Sin, Builtin::Cos);
+    if size(&in_cosines) < size(&in_sines) {
+        in_cosines
+    } else {
+        in_sines
+    }
+}
+
+/// `r` with `f(u)^2` replaced by `1 - g(u)^2` wherever both `f(u)` and `g(u)` are atoms
+/// (`f`, `g` are `sin` and `cos`, either way round).
+fn reduce_squares(r: &Rat, k: &Kernels, f: Builtin, g: Builtin) -> Rat {
     let mut out = r.clone();
     for (cv, c) in k.atoms.iter().enumerate() {
         let Atom::Opaque(c) = c else { continue };
-        let Node::Call(Func::Builtin(Builtin::Cos), cargs) = c.node() else { continue };
-        let sin = Expr::builtin(Builtin::Sin, cargs[0].clone());
-        let Some(&sv) = k.index.get(&Atom::Opaque(sin)) else { continue };
+        let Node::Call(Func::Builtin(b), cargs) = c.node() else { continue };
+        if *b != f {
+            continue;
+        }
+        let other = Expr::builtin(g, cargs[0].clone());
+        let Some(&sv) = k.index.get(&Atom::Opaque(other)) else { continue };
         let one_minus_s2 = Poly::one().sub(&Poly::var(sv).pow(2));
         let reduce = |p: &Poly| -> Poly {
             let cs = p.coeffs_in(cv as Var);
