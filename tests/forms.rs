@@ -105,6 +105,22 @@ fn quotients_of_sines_and_cosines_cancel_in_whichever_spelling_the_identity_allo
 }
 
 #[test]
+fn a_lone_exponential_is_no_sigmoid() {
+    // A sigmoid or a tanh is a sum of exponentials over another; an exponential that is
+    // no term of a sum (the Gaussian's) keeps its own spelling.
+    for (f, x, want) in [
+        ("e^(-x^2/2)", "x", "-x*e^(-x^2/2)"),
+        ("e^(-0.5*v^2)", "v", "-v*e^(-v^2/2)"),
+        ("e^(-a*t^2)", "t", "-2*a*t*e^(-a*t^2)"),
+        ("x*e^(-x^2/2)", "x", "e^(-x^2/2)*(1 - x^2)"),
+    ] {
+        assert_eq!(derivative(f, &[], x), want);
+    }
+    // Where the exponential is a term of a sum, the sigmoid is still found.
+    assert_eq!(derivative("e^u/(1 + e^u)", &[], "u"), "sigmoid(u)*(1 - sigmoid(u))");
+}
+
+#[test]
 fn the_hessian_of_softmax_cross_entropy_in_its_outputs() {
     // With the targets summing to one (a fact, not an identity), at K = 3 and 5 and
     // under other names.

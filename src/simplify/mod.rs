@@ -1124,6 +1124,7 @@ fn implicit_names(e: &Expr, defs: &[(Sym, Expr)]) -> Vec<(Sym, Expr)> {
         }
     };
     let roots: Vec<Expr> = std::iter::once(e.clone()).chain(defs.iter().map(|(_, b)| b.clone())).collect();
+    let in_sums = exponentials_in_sums(&roots);
     expr::walk(&roots, |x| {
         if let Node::Call(Func::Builtin(f), args) = x.node() {
             let u = &args[0];
@@ -1136,7 +1137,10 @@ fn implicit_names(e: &Expr, defs: &[(Sym, Expr)]) -> Vec<(Sym, Expr)> {
                 // this part.
                 return Walk::Skip;
             }
-            if !u.is_one() && u.as_num().is_none() {
+            // Only an exponential that is a term of a sum (`1 + e^-z`, `e^x - e^-x`), or a
+            // factor of one, is where a sigmoid or a tanh can be: the Gaussian's lone
+            // `e^(-x^2/2)` is neither, and `x/sigmoid(x^2/2)` is no form of it.
+            if !u.is_one() && u.as_num().is_none() && in_sums.contains(x) {
                 let (c, rest) = u.coeff_rest();
                 let base = Expr::mul([Expr::num(num_traits::Signed::abs(&c)), rest]);
                 add(Expr::builtin(Builtin::Sigmoid, base.clone()));
@@ -1151,6 +1155,22 @@ fn implicit_names(e: &Expr, defs: &[(Sym, Expr)]) -> Vec<(Sym, Expr)> {
     });
     found.truncate(CFG.implicit_names);
     found.into_iter().enumerate().map(|(i, c)| (expr::hidden_name("", i), c)).collect()
+}
+
+/// The exponentials in `roots` that are terms of a sum, or factors of its terms.
+fn exponentials_in_sums(roots: &[Expr]) -> HashSet<Expr> {
+    let mut out = HashSet::new();
+    for x in expr::post_order(roots, |_| true) {
+        let Node::Add(terms) = x.node() else { continue };
+        for t in terms {
+            let factors = match t.node() {
+                Node::Mul(fs) => fs.as_slice(),
+                _ => std::slice::from_ref(t),
+            };
+            out.extend(factors.iter().filter(|f| f.as_exp().is_some()).cloned());
+        }
+    }
+    out
 }
 
 fn restore_implicit(e: &Expr, implicit: &[(Sym, Expr)]) -> Expr {
