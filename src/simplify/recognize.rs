@@ -103,7 +103,10 @@ pub(crate) fn recognized(e: &Expr) -> Expr {
             Node::Add(_) | Node::Mul(_) | Node::Pow(..) | Node::Call(Func::Builtin(Builtin::Ln), _)
                 if rebuilt.tree_size() <= MAX_NODE =>
             {
-                as_builtin(&rebuilt, &none, &mut tries).unwrap_or(rebuilt)
+                as_builtin(&rebuilt, &none, &mut tries)
+                    .or_else(|| around_the_rest(&rebuilt, &none, &mut tries))
+                    .or_else(|| log_of_exponentials(&rebuilt, &none, &mut tries))
+                    .unwrap_or(rebuilt)
             }
             _ => rebuilt,
         };
@@ -234,6 +237,58 @@ fn as_builtin(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr>
         }
     }
     None
+}
+
+/// A sum or product whose exponentials stand in some of its terms or factors only: those
+/// recognized as one call ([`as_builtin`]) and the rest kept as they are. `2*e^(2*u)/(e^s +
+/// e^(2*u))` is `2*sigmoid(2*u - s)`, `x^2 + e^x/(1 + e^x)` is `x^2 + sigmoid(x)`.
+fn around_the_rest(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr> {
+    let (Node::Add(items) | Node::Mul(items)) = x.node() else { return None };
+    // (A call recognized below, `sigmoid(-2*u)` of `1/(1 + e^(2*u))`, is still spelled in
+    // exponentials to the proof.)
+    let targets = targets();
+    let exponential = |e: &Expr| {
+        expr::walk(std::slice::from_ref(e), |n| match n.node() {
+            _ if n.as_exp().is_some() => expr::Walk::Stop,
+            Node::Call(Func::Builtin(f), _) if targets.contains(f) => expr::Walk::Stop,
+            _ => expr::Walk::Descend,
+        })
+    };
+    let (with, rest): (Vec<Expr>, Vec<Expr>) = items.iter().cloned().partition(exponential);
+    if with.is_empty() || rest.is_empty() {
+        return None;
+    }
+    let (join, part): (fn(Vec<Expr>) -> Expr, Expr) = match x.node() {
+        Node::Add(_) => (Expr::add, Expr::add(with)),
+        _ => (Expr::mul, Expr::mul(with)),
+    };
+    let call = as_builtin(&part, none, tries)?;
+    Some(join(rest.into_iter().chain([call]).collect()))
+}
+
+/// `ln(S)`, `S` a sum of exponentials (`1` is `e^0`), as `w + ln(S*e^-w)` for an exponent
+/// `w` of `S`, where the second logarithm is a built-in ([`as_builtin`]): a sum of two
+/// exponentials `e^A + e^B` is `e^B*(1 + e^(A - B))`, so `ln(e^(2*u) + e^s)` is `s +
+/// softplus(2*u - s)`. The cheapest such form. Exact: `S` is positive.
+fn log_of_exponentials(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr> {
+    let Node::Call(Func::Builtin(Builtin::Ln), args) = x.node() else { return None };
+    let Node::Add(terms) = args[0].node() else { return None };
+    if !terms.iter().all(|t| t.is_one() || t.as_exp().is_some()) {
+        return None;
+    }
+    let own = cost::cost(x, none);
+    let mut best: Option<(u32, Expr)> = None;
+    for w in terms.iter().filter_map(Expr::as_exp) {
+        let shift = Expr::exp(Expr::negate(w.clone()));
+        let shifted = Expr::add(terms.iter().map(|t| Expr::mul([t.clone(), shift.clone()])).collect::<Vec<_>>());
+        let Some(call) = as_builtin(&Expr::builtin(Builtin::Ln, shifted), none, tries) else { continue };
+        let form = Expr::add([w.clone(), call]);
+        let c = cost::cost(&form, none);
+        if c < own && best.as_ref().is_none_or(|(b, _)| c < *b) {
+            best = Some((c, form));
+        }
+    }
+    best.map(|(_, form)| form)
 }
 
 /// The exponents `w` of the exponentials `e^w` in `x` outside other calls (at most
@@ -377,4 +432,37 @@ fn quotients(fs: &[Expr]) -> Option<Expr> {
         }
     }
     changed.then(|| Expr::mul(factors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_expr;
+
+    fn rec(text: &str) -> String {
+        recognized(&parse_expr(text).unwrap()).to_string()
+    }
+
+    /// The exponentials of a product or a sum recognized apart from its other factors
+    /// or terms.
+    #[test]
+    fn a_builtin_among_other_factors_and_terms() {
+        assert_eq!(rec("5*e^(3*k)/(e^(3*k) + e^m)"), "5*sigmoid(3*k - m)");
+        assert_eq!(rec("q^3 + e^q/(1 + e^q)"), "q^3 + sigmoid(q)");
+        assert_eq!(rec("r*(e^(2*r) - 1)/(e^(2*r) + 1)"), "r*tanh(r)");
+        assert_eq!(rec("w*e^w"), "w*e^w");
+    }
+
+    /// A logarithm of two exponentials is either exponent plus a
+    /// softplus of their difference, whatever the exponents' coefficients.
+    #[test]
+    fn a_log_of_two_exponentials_is_a_shifted_softplus() {
+        assert_eq!(rec("ln(e^(4*r) + e^(-r))"), "softplus(5*r) - r");
+        assert_eq!(rec("ln(e^(c*z) + e^m)"), "m + softplus(c*z - m)");
+        assert_eq!(rec("ln(e^v + e^(v^3))"), "v + softplus(v^3 - v)");
+        assert_eq!(rec("z*ln(1 + e^(3*z))"), "z*softplus(3*z)");
+        // Three exponentials leave no built-in; a number other than 1 is no exponential.
+        assert_eq!(rec("ln(e^a + e^b + e^c)"), "ln(e^a + e^b + e^c)");
+        assert_eq!(rec("ln(2 + e^(3*t))"), "ln(2 + e^(3*t))");
+    }
 }
