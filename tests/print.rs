@@ -38,7 +38,16 @@ fn text_forms() {
         ("log(x)", "ln(x)"),
         ("x*x*x", "x^3"),
         ("x + x", "2*x"),
-        ("2*(x+1)", "2 + 2*x"),
+        // A number times a sum is distributed, and printed with the sum's content taken
+        // out where that leaves no coefficient inside.
+        ("2*(x+1)", "2*(1 + x)"),
+        ("3 - 3*y^2", "3*(1 - y^2)"),
+        ("2*a - 2*b*c", "2*(a - b*c)"),
+        ("-5*u - 5", "-5*(1 + u)"),
+        ("sin(6*t - 6)", "sin(6*t - 6)"),
+        ("4*x^2 - 2*x", "4*x^2 - 2*x"),
+        ("4*x + 6*y", "4*x + 6*y"),
+        ("x/2 + y/2", "x/2 + y/2"),
         ("x^0 + y^1 + 0*z", "1 + y"),
         ("x2 + x10 + x1", "x1 + x2 + x10"),
     ];
@@ -68,6 +77,8 @@ fn latex_forms() {
         "sqrt(2/pi)",
         "1e400",
         "(g(z) - t)*g'(z)*x1",
+        "3 - 3*y^2",
+        "-5*u - 5",
     ];
     let out: Vec<String> = cases.iter().map(|c| format!("{c}\n    {}", latex(c))).collect();
     for l in &out {
