@@ -92,3 +92,30 @@ fn greek_input_prints_as_commands() {
     assert_eq!(latex("\u{3c3}(z)*(1 - \u{3c3}(z))"), latex("sigma(z)*(1 - sigma(z))"));
     assert_eq!(latex("\u{3b1}"), r"\alpha");
 }
+
+/// A derivative whose terms share an integer content is written with it taken out (no
+/// more operations, tie to the factored form), in the names as in the inputs; forms
+/// without such a content keep theirs. Every derivative checked by `--check`.
+#[test]
+fn integer_content_taken_out_of_a_result() {
+    let cases: [&[&str]; 8] = [
+        &["diff", "y = tanh(3*x); y", "--wrt", "x"],
+        &["diff", "q = tanh(5*t); q", "--wrt", "t"],
+        &["diff", "(w + 4)^2", "--wrt", "w"],
+        &["diff", "v^3 - 6*v", "--wrt", "v"],
+        &["diff", "2*sinh(k) - 2*k", "--wrt", "k"],
+        &["diff", "p = sigmoid(z); p", "--wrt", "z"],
+        &["diff", "tanh(x)", "--wrt", "x"],
+        &["diff", "x^4 - 2*x^2", "--wrt", "x"],
+    ];
+    let out: Vec<String> = cases
+        .iter()
+        .map(|args| {
+            let args: Vec<&str> = args.iter().copied().chain(["--check"]).collect();
+            let r = crate::support::run(&args);
+            assert!(r.stderr.contains("check: passed"), "{args:?}: {}", r.stderr);
+            format!("{} by {} = {}", args[1], args[3], r.stdout.trim_end())
+        })
+        .collect();
+    insta::assert_snapshot!(out.join("\n"));
+}
