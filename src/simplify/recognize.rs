@@ -87,8 +87,8 @@ thread_local! {
 /// `e` with every small sub-expression that equals a built-in of [`targets`] (and costs
 /// more) written as the call. Equal to `e` exactly, wherever `e` is defined.
 pub(crate) fn recognized(e: &Expr) -> Expr {
-    // Nothing to find without an exponential.
-    if !has_exp(e) {
+    // Nothing to find without an exponential (or a built-in spelled in them).
+    if !spelled_in_exponentials(e) {
         return e.clone();
     }
     let mut memo: IdMap<Expr> = IdMap::default();
@@ -181,9 +181,15 @@ fn computed(exprs: &[&Expr]) -> HashSet<Expr> {
     exprs.iter().flat_map(|e| implicit_names(e, &[])).map(|(_, call)| call).collect()
 }
 
-/// Whether `e` holds an exponential.
-fn has_exp(e: &Expr) -> bool {
-    expr::walk(std::slice::from_ref(e), |x| if x.as_exp().is_some() { expr::Walk::Stop } else { expr::Walk::Descend })
+/// Whether `e` holds an exponential or a call of [`targets`] (which the proof sees in
+/// exponentials: `cosh(x)/(1 + sinh(x)^2)` is `sech(x)`).
+fn spelled_in_exponentials(e: &Expr) -> bool {
+    let targets = targets();
+    expr::walk(std::slice::from_ref(e), |n| match n.node() {
+        _ if n.as_exp().is_some() => expr::Walk::Stop,
+        Node::Call(Func::Builtin(f), _) if targets.contains(f) => expr::Walk::Stop,
+        _ => expr::Walk::Descend,
+    })
 }
 
 /// The call of [`targets`] that `x` equals, where it is cheaper than `x`.
@@ -209,6 +215,8 @@ fn as_builtin(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr>
             }
         }
     }
+    // The cheapest spelling of an argument first: `sech(x)`, not `sech(-x)`.
+    args.sort_by_cached_key(|u| cost::cost(u, none));
     let own = cost::cost(x, none);
     let vars = x.free_vars();
     let points = points(&vars);
@@ -246,15 +254,7 @@ fn around_the_rest(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<
     let (Node::Add(items) | Node::Mul(items)) = x.node() else { return None };
     // (A call recognized below, `sigmoid(-2*u)` of `1/(1 + e^(2*u))`, is still spelled in
     // exponentials to the proof.)
-    let targets = targets();
-    let exponential = |e: &Expr| {
-        expr::walk(std::slice::from_ref(e), |n| match n.node() {
-            _ if n.as_exp().is_some() => expr::Walk::Stop,
-            Node::Call(Func::Builtin(f), _) if targets.contains(f) => expr::Walk::Stop,
-            _ => expr::Walk::Descend,
-        })
-    };
-    let (with, rest): (Vec<Expr>, Vec<Expr>) = items.iter().cloned().partition(exponential);
+    let (with, rest): (Vec<Expr>, Vec<Expr>) = items.iter().cloned().partition(spelled_in_exponentials);
     if with.is_empty() || rest.is_empty() {
         return None;
     }
@@ -291,17 +291,22 @@ fn log_of_exponentials(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Opt
     best.map(|(_, form)| form)
 }
 
-/// The exponents `w` of the exponentials `e^w` in `x` outside other calls (at most
-/// [`MAX_EXPS`] of them), or `None` when there are none or too many.
+/// The exponents `w` of the exponentials `e^w` in `x` outside other calls, and the
+/// arguments of its calls of [`targets`] (`sinh(w)` is `(e^w - e^-w)/2`), at most
+/// [`MAX_EXPS`] of them; `None` when there are none or too many. Without an exponential,
+/// only where two functions are called at one argument (`cosh(x)/(1 + sinh(x)^2)`): a
+/// call alone (`1/tanh(x)`) is the input's own spelling, which [`reciprocals`] respells
+/// where strictly cheaper.
 fn exponents(x: &Expr) -> Option<Vec<Expr>> {
-    let mut out: Vec<Expr> = Vec::new();
-    let mut too_many = false;
+    let mut found: Vec<(Option<Builtin>, Expr)> = Vec::new();
+    let targets = targets();
     expr::walk(std::slice::from_ref(x), |n| {
-        if let Some(w) = n.as_exp() {
-            if !out.contains(w) {
-                out.push(w.clone());
-            }
-            too_many |= out.len() > MAX_EXPS;
+        let arg = match n.node() {
+            Node::Call(Func::Builtin(f), args) if targets.contains(f) => Some((Some(*f), args[0].clone())),
+            _ => n.as_exp().map(|w| (None, w.clone())),
+        };
+        if let Some(a) = arg {
+            found.push(a);
             return expr::Walk::Skip;
         }
         match n.node() {
@@ -310,7 +315,18 @@ fn exponents(x: &Expr) -> Option<Vec<Expr>> {
             _ => expr::Walk::Descend,
         }
     });
-    (!out.is_empty() && !too_many).then_some(out)
+    let exp = found.iter().any(|(f, _)| f.is_none());
+    let paired = |(f, w): &(Option<Builtin>, Expr)| found.iter().any(|(g, v)| v == w && g != f);
+    if !exp && !found.iter().any(paired) {
+        return None;
+    }
+    let mut out: Vec<Expr> = Vec::new();
+    for (_, w) in found {
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    (!out.is_empty() && out.len() <= MAX_EXPS).then_some(out)
 }
 
 /// A few fixed points for the variables (the screen only; the proof decides).
@@ -464,5 +480,16 @@ mod tests {
         // Three exponentials leave no built-in; a number other than 1 is no exponential.
         assert_eq!(rec("ln(e^a + e^b + e^c)"), "ln(e^a + e^b + e^c)");
         assert_eq!(rec("ln(2 + e^(3*t))"), "ln(2 + e^(3*t))");
+    }
+
+    /// Calls of two functions at one argument are read in exponentials too; a call alone
+    /// keeps its spelling.
+    #[test]
+    fn hyperbolic_calls_at_one_argument() {
+        assert_eq!(rec("cosh(3*w)/(1 + sinh(3*w)^2)"), "sech(3*w)");
+        assert_eq!(rec("z + sinh(z)/cosh(z)"), "z + tanh(z)");
+        assert_eq!(rec("m*sinh(m)*cosh(m)/(1 + sinh(m)^2)"), "m*tanh(m)");
+        assert_eq!(rec("cos(v)/tanh(v)"), "cos(v)/tanh(v)");
+        assert_eq!(rec("sinh(a)/tanh(b)"), "sinh(a)/tanh(b)");
     }
 }
