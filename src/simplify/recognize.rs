@@ -6,8 +6,12 @@
 //! equals `tanh(u)`, `sinh(u)`, `cosh(u)`, `sigmoid(u)` or `softplus(u)` for an argument
 //! `u` read off the exponentials it holds (`e^w` offers `w`, `-w`, `w/2`, `-w/2`; two of
 //! them `e^a`, `e^b` offer `a - b` and its half): `(e^x - e^-x)/(e^x + e^-x)` is
-//! `tanh(x)`, `ln(1 + e^x)` is `softplus(x)`, `e^a/(e^a + e^b)` is `sigmoid(a - b)`. A
-//! guess is screened at a few points and kept only where it is cheaper and
+//! `tanh(x)`, `ln(1 + e^x)` is `softplus(x)`, `e^a/(e^a + e^b)` is `sigmoid(a - b)`.
+//! Calls of two of these built-ins at one argument offer it too (`cosh(x)/(1 +
+//! sinh(x)^2)` is `sech(x)`); a product or sum is also read apart from its factors or
+//! terms without exponentials (`2*sigmoid(2*u - s)`), and the logarithm of two
+//! exponentials as an exponent plus a softplus (`ln(e^A + e^B)` is `B + softplus(A -
+//! B)`). A guess is screened at a few points and kept only where it is cheaper and
 //! [`proved_equal`] (the kernel view expands the call by its row's `expansion`, so the
 //! proof is exact rational-function arithmetic). These functions are defined
 //! everywhere, so a rewrite never narrows the domain.
