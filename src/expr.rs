@@ -1115,7 +1115,12 @@ impl Expr {
             (_, Node::Mul(fs)) => (fs, a),
             _ => return None,
         };
-        if matches!(f.node(), Node::Num(_)) || f.sign_of().is_some() || fs.iter().any(|g| g.sign_of().is_some()) {
+        // (Roots of constants may merge: sqrt(2)*sqrt(pi) is sqrt(2*pi).)
+        if matches!(f.node(), Node::Num(_))
+            || f.sign_of().is_some()
+            || fs.iter().any(|g| g.sign_of().is_some())
+            || constant_root(f).is_some()
+        {
             return None;
         }
         let (fb, fe) = f.base_exp();
@@ -1338,18 +1343,7 @@ thread_local! {
 /// `(2*pi)^(1/2)`. `None` when no two share one. Exact for positive bases, which is all
 /// it takes.
 fn merge_constant_roots(factors: &[Expr]) -> Option<Vec<Expr>> {
-    fn positive_constant(b: &Expr) -> bool {
-        match b.node() {
-            Node::Num(r) => r.is_positive(),
-            Node::Const(Constant::Pi) => true,
-            Node::Mul(fs) => fs.iter().all(positive_constant),
-            _ => false,
-        }
-    }
-    let root = |f: &Expr| match f.node() {
-        Node::Pow(b, x) if positive_constant(b) && x.as_num().is_some_and(|r| !r.is_integer()) => Some(x.clone()),
-        _ => None,
-    };
+    let root = constant_root;
     let shared = factors.iter().enumerate().find_map(|(i, f)| {
         let x = root(f)?;
         factors[i + 1..].iter().any(|g| root(g).as_ref() == Some(&x)).then_some(x)
@@ -1359,6 +1353,22 @@ fn merge_constant_roots(factors: &[Expr]) -> Option<Vec<Expr>> {
     let bases = same.iter().map(|f| f.base_exp().0);
     rest.push(Expr::pow(Expr::mul(bases.collect::<Vec<_>>()), shared));
     Some(rest)
+}
+
+/// The exponent of `f`, a root of a positive constant (`sqrt(2)`, `pi^(-1/2)`).
+fn constant_root(f: &Expr) -> Option<Expr> {
+    fn positive_constant(b: &Expr) -> bool {
+        match b.node() {
+            Node::Num(r) => r.is_positive(),
+            Node::Const(Constant::Pi) => true,
+            Node::Mul(fs) => fs.iter().all(positive_constant),
+            _ => false,
+        }
+    }
+    match f.node() {
+        Node::Pow(b, x) if positive_constant(b) && x.as_num().is_some_and(|r| !r.is_integer()) => Some(x.clone()),
+        _ => None,
+    }
 }
 
 fn assume_nonzero(b: &Expr) {

@@ -37,6 +37,52 @@ fn exponential_spellings_of_the_builtins() {
     insta::assert_snapshot!(out.join("\n"));
 }
 
+/// A logarithm of two exponentials with any exponents is an exponent plus a softplus of
+/// their difference (`e^A + e^B = e^B*(1 + e^(A - B))`), so its derivative is a sigmoid.
+#[test]
+fn log_sum_exp_of_two_scaled_exponents() {
+    let cases = [
+        ("ln(e^(3*x) + e^(-x))", "x"),
+        ("ln(e^(a*x) + e^(b*x))", "x"),
+        ("ln(e^u + e^(u^2))", "u"),
+        ("ln(e^(5*q) + e^(q/2))", "q"),
+        ("w*ln(e^(k*w) + e^c)", "w"),
+        ("ln(e^(-t) + e^(t^3))", "t"),
+    ];
+    let out: Vec<String> = cases.iter().map(|(e, w)| format!("d/d{w} {e} = {}", checked(e, w))).collect();
+    insta::assert_snapshot!(out.join("\n"));
+}
+
+/// The spellings inside larger expressions: among other terms and factors, under a call.
+#[test]
+fn spellings_inside_larger_expressions() {
+    let cases = [
+        ("x^2 + (e^x - e^-x)/(e^x + e^-x)", "x"),
+        ("sin((e^(2*u) - 1)/(e^(2*u) + 1))", "u"),
+        ("ln(1 + e^(x^2))*x", "x"),
+        ("1/(1 + e^(-2*x)) + x", "x"),
+        ("3*ln(1 + e^x)", "x"),
+        ("r^3 - 4*(e^(2*r) - 1)/(e^(2*r) + 1)", "r"),
+        ("cos(k)*ln(e^k + e^(2*k))", "k"),
+        // Hyperbolic functions of one argument together are read in exponentials too.
+        ("atan(sinh(x))", "x"),
+        ("atan(sinh(2*u))", "u"),
+        ("cosh(q)*(1 - tanh(q)^2)", "q"),
+        ("ln(1 + sinh(s)^2)", "s"),
+    ];
+    let out: Vec<String> = cases.iter().map(|(e, w)| format!("d/d{w} {e} = {}", checked(e, w))).collect();
+    insta::assert_snapshot!(out.join("\n"));
+}
+
+/// `simplify` finds a built-in among other factors: `2*sigmoid(2*u - s)`.
+#[test]
+fn a_builtin_among_other_factors_is_simplified_to() {
+    let r = run(&["simplify", "2*e^(2*u)/(e^s + e^(2*u))"]);
+    assert_eq!(r.stdout.trim_end(), "2*sigmoid(2*u - s)");
+    let r = run(&["simplify", "m^2 - 3*e^m/(1 + e^m)"]);
+    assert_eq!(r.stdout.trim_end(), "m^2 - 3*sigmoid(m)");
+}
+
 #[test]
 fn reciprocal_functions_where_cheaper() {
     let cases = [

@@ -38,7 +38,16 @@ fn text_forms() {
         ("log(x)", "ln(x)"),
         ("x*x*x", "x^3"),
         ("x + x", "2*x"),
-        ("2*(x+1)", "2 + 2*x"),
+        // A number times a sum is distributed, and printed with the sum's content taken
+        // out where that leaves no coefficient inside.
+        ("2*(x+1)", "2*(1 + x)"),
+        ("3 - 3*y^2", "3*(1 - y^2)"),
+        ("2*a - 2*b*c", "2*(a - b*c)"),
+        ("-5*u - 5", "-5*(1 + u)"),
+        ("sin(6*t - 6)", "sin(6*t - 6)"),
+        ("4*x^2 - 2*x", "4*x^2 - 2*x"),
+        ("4*x + 6*y", "4*x + 6*y"),
+        ("x/2 + y/2", "x/2 + y/2"),
         ("x^0 + y^1 + 0*z", "1 + y"),
         ("x2 + x10 + x1", "x1 + x2 + x10"),
     ];
@@ -68,6 +77,8 @@ fn latex_forms() {
         "sqrt(2/pi)",
         "1e400",
         "(g(z) - t)*g'(z)*x1",
+        "3 - 3*y^2",
+        "-5*u - 5",
     ];
     let out: Vec<String> = cases.iter().map(|c| format!("{c}\n    {}", latex(c))).collect();
     for l in &out {
@@ -80,4 +91,31 @@ fn latex_forms() {
 fn greek_input_prints_as_commands() {
     assert_eq!(latex("\u{3c3}(z)*(1 - \u{3c3}(z))"), latex("sigma(z)*(1 - sigma(z))"));
     assert_eq!(latex("\u{3b1}"), r"\alpha");
+}
+
+/// A derivative whose terms share an integer content is written with it taken out (no
+/// more operations, tie to the factored form), in the names as in the inputs; forms
+/// without such a content keep theirs. Every derivative checked by `--check`.
+#[test]
+fn integer_content_taken_out_of_a_result() {
+    let cases: [&[&str]; 8] = [
+        &["diff", "y = tanh(3*x); y", "--wrt", "x"],
+        &["diff", "q = tanh(5*t); q", "--wrt", "t"],
+        &["diff", "(w + 4)^2", "--wrt", "w"],
+        &["diff", "v^3 - 6*v", "--wrt", "v"],
+        &["diff", "2*sinh(k) - 2*k", "--wrt", "k"],
+        &["diff", "p = sigmoid(z); p", "--wrt", "z"],
+        &["diff", "tanh(x)", "--wrt", "x"],
+        &["diff", "x^4 - 2*x^2", "--wrt", "x"],
+    ];
+    let out: Vec<String> = cases
+        .iter()
+        .map(|args| {
+            let args: Vec<&str> = args.iter().copied().chain(["--check"]).collect();
+            let r = crate::support::run(&args);
+            assert!(r.stderr.contains("check: passed"), "{args:?}: {}", r.stderr);
+            format!("{} by {} = {}", args[1], args[3], r.stdout.trim_end())
+        })
+        .collect();
+    insta::assert_snapshot!(out.join("\n"));
 }

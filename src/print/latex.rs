@@ -10,7 +10,7 @@
 use num_bigint::BigInt;
 use num_traits::Signed;
 
-use super::{fraction, goes_below, is_negative, ordered_terms};
+use super::{content, fraction, goes_below, is_negative, ordered_terms};
 use crate::expr::{Constant, Expr, Func, Node};
 use crate::func::Builtin;
 use crate::number::{self, Rational};
@@ -107,7 +107,10 @@ const GREEK_CHARS: &[(char, &str)] = &[
 /// written out.
 pub fn to_latex(e: &Expr) -> String {
     crate::limits::check_size(e.tree_size());
-    super::printing(e, || latex(e).0)
+    super::printing(e, || match content(e) {
+        Some((c, rest)) => juxtapose(&[num(&c).0, wrap(latex(&rest), Prec::Product)]),
+        None => latex(e).0,
+    })
 }
 
 /// A name as LaTeX: Greek names and letters become commands, a trailing index becomes a

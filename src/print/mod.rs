@@ -1,8 +1,9 @@
 //! Printers: plain text that parses back ([`text`]) and LaTeX ([`latex`]).
 //!
-//! Both printers read an expression through the same two views defined here: a sum as
-//! terms with a positive one first (`g(z) - t`, not `-t + g(z)`), and a product as a
-//! sign, a coefficient and the factors above and below the fraction bar.
+//! Both printers read an expression through the same three views defined here: a sum as
+//! terms with a positive one first (`g(z) - t`, not `-t + g(z)`), or, printed as a whole,
+//! as its integer content times the rest where that is no longer (`3*(1 - y^2)`), and a
+//! product as a sign, a coefficient and the factors above and below the fraction bar.
 //!
 //! The index of a sum is written as it is named, unless the name is free in the
 //! expression being printed or is the index of a sum around it: then, only in print, it
@@ -76,6 +77,22 @@ pub fn fraction(e: &Expr) -> Fraction {
         }
     }
     out
+}
+
+/// A sum written as its integer content times the rest, `3*(1 - y^2)` for `3 - 3*y^2`
+/// (the constructors keep a number times a lone sum distributed, so the view is the
+/// printer's), where the content is the coefficient of every term but the numbers: then
+/// the content's `*` replaces theirs, so the form has no more operations, and no
+/// coefficient is left inside (`4*x^2 - 2*x` stays). Only the expression printed as a
+/// whole is written so: a sum inside a call or an exponent is an argument, written as the
+/// input wrote it (`sin(2*x - 8)`), and a sum among factors has its content taken out
+/// already. `None` for any other sum, and for anything else.
+pub fn content(e: &Expr) -> Option<(Rational, Expr)> {
+    let Node::Add(ts) = e.node() else { return None };
+    let (c, rest) = e.primitive(false)?;
+    let unit = c.abs();
+    let whole = ts.iter().all(|t| t.as_num().is_some() || t.coeff().abs() == unit);
+    (c.is_integer() && !unit.is_one() && whole).then_some((c, rest))
 }
 
 /// The terms of a sum in print order: the first positive term leads.

@@ -9,7 +9,7 @@ use std::fmt::{self, Write};
 
 use num_traits::Signed;
 
-use super::{fraction, goes_below, is_negative, ordered_terms};
+use super::{content, fraction, goes_below, is_negative, ordered_terms};
 use crate::expr::{Constant, Expr, Func, Node};
 use crate::number::{self, Rational};
 use crate::prec::Prec;
@@ -25,7 +25,14 @@ impl fmt::Display for Expr {
 pub fn to_text(e: &Expr) -> String {
     crate::limits::check_size(e.tree_size());
     let mut out = String::new();
-    super::printing(e, || write_expr(e, &mut out));
+    super::printing(e, || match content(e) {
+        Some((c, rest)) => {
+            write_num(&c, &mut out);
+            out.push('*');
+            write_paren(&rest, Prec::Product, &mut out);
+        }
+        None => write_expr(e, &mut out),
+    });
     out
 }
 

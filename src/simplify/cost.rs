@@ -1,6 +1,7 @@
 //! The cost model: which of several equal expressions is shown.
 //!
-//! Cost counts the operations a reader sees in the printed form, weighted: `+ - * ^` and
+//! Cost counts the operations a reader sees in the printed form (a sum as a whole
+//! with its integer content taken out where the printers take it out), weighted: `+ - * ^` and
 //! a unary minus 1, a division 2, a transcendental call 2 plus its argument, an abstract
 //! function 1. Names already computed (definitions, `--let`) are free, and so are the
 //! calls in `cheap` — built-in outputs such as `tanh(x)` that the forward pass has —
@@ -10,7 +11,7 @@ use std::collections::HashSet;
 
 use crate::expr::{Expr, Func, IdMap, Node};
 use crate::limits;
-use crate::print::{fraction, goes_below, ordered_terms};
+use crate::print::{content, fraction, goes_below, ordered_terms};
 
 /// The weighted operation count of `e`; `cheap` lists calls already computed.
 ///
@@ -19,7 +20,12 @@ use crate::print::{fraction, goes_below, ordered_terms};
 /// (`limits::metered`), so that a search spends what it would spend costing the tree
 /// and finds the same forms, only in time linear in the DAG.
 pub fn cost(e: &Expr, cheap: &HashSet<Expr>) -> u32 {
-    Costing { cheap, signed: IdMap::default(), unsigned: IdMap::default() }.cost(e)
+    let mut costing = Costing { cheap, signed: IdMap::default(), unsigned: IdMap::default() };
+    match content(e) {
+        // Printed as its content times the rest (`3*(1 - y^2)`): one `*`, and a minus.
+        Some((c, rest)) => 1 + u32::from(num_traits::Signed::is_negative(&c)) + costing.cost(&rest),
+        None => costing.cost(e),
+    }
 }
 
 /// One costing: the cheap calls, and the answers so far with the work each took.

@@ -6,8 +6,12 @@
 //! equals `tanh(u)`, `sinh(u)`, `cosh(u)`, `sigmoid(u)` or `softplus(u)` for an argument
 //! `u` read off the exponentials it holds (`e^w` offers `w`, `-w`, `w/2`, `-w/2`; two of
 //! them `e^a`, `e^b` offer `a - b` and its half): `(e^x - e^-x)/(e^x + e^-x)` is
-//! `tanh(x)`, `ln(1 + e^x)` is `softplus(x)`, `e^a/(e^a + e^b)` is `sigmoid(a - b)`. A
-//! guess is screened at a few points and kept only where it is cheaper and
+//! `tanh(x)`, `ln(1 + e^x)` is `softplus(x)`, `e^a/(e^a + e^b)` is `sigmoid(a - b)`.
+//! Calls of two of these built-ins at one argument offer it too (`cosh(x)/(1 +
+//! sinh(x)^2)` is `sech(x)`); a product or sum is also read apart from its factors or
+//! terms without exponentials (`2*sigmoid(2*u - s)`), and the logarithm of two
+//! exponentials as an exponent plus a softplus (`ln(e^A + e^B)` is `B + softplus(A -
+//! B)`). A guess is screened at a few points and kept only where it is cheaper and
 //! [`proved_equal`] (the kernel view expands the call by its row's `expansion`, so the
 //! proof is exact rational-function arithmetic). These functions are defined
 //! everywhere, so a rewrite never narrows the domain.
@@ -87,8 +91,8 @@ thread_local! {
 /// `e` with every small sub-expression that equals a built-in of [`targets`] (and costs
 /// more) written as the call. Equal to `e` exactly, wherever `e` is defined.
 pub(crate) fn recognized(e: &Expr) -> Expr {
-    // Nothing to find without an exponential.
-    if !has_exp(e) {
+    // Nothing to find without an exponential (or a built-in spelled in them).
+    if !spelled_in_exponentials(e) {
         return e.clone();
     }
     let mut memo: IdMap<Expr> = IdMap::default();
@@ -103,7 +107,10 @@ pub(crate) fn recognized(e: &Expr) -> Expr {
             Node::Add(_) | Node::Mul(_) | Node::Pow(..) | Node::Call(Func::Builtin(Builtin::Ln), _)
                 if rebuilt.tree_size() <= MAX_NODE =>
             {
-                as_builtin(&rebuilt, &none, &mut tries).unwrap_or(rebuilt)
+                as_builtin(&rebuilt, &none, &mut tries)
+                    .or_else(|| around_the_rest(&rebuilt, &none, &mut tries))
+                    .or_else(|| log_of_exponentials(&rebuilt, &none, &mut tries))
+                    .unwrap_or(rebuilt)
             }
             _ => rebuilt,
         };
@@ -178,9 +185,15 @@ fn computed(exprs: &[&Expr]) -> HashSet<Expr> {
     exprs.iter().flat_map(|e| implicit_names(e, &[])).map(|(_, call)| call).collect()
 }
 
-/// Whether `e` holds an exponential.
-fn has_exp(e: &Expr) -> bool {
-    expr::walk(std::slice::from_ref(e), |x| if x.as_exp().is_some() { expr::Walk::Stop } else { expr::Walk::Descend })
+/// Whether `e` holds an exponential or a call of [`targets`] (which the proof sees in
+/// exponentials: `cosh(x)/(1 + sinh(x)^2)` is `sech(x)`).
+fn spelled_in_exponentials(e: &Expr) -> bool {
+    let targets = targets();
+    expr::walk(std::slice::from_ref(e), |n| match n.node() {
+        _ if n.as_exp().is_some() => expr::Walk::Stop,
+        Node::Call(Func::Builtin(f), _) if targets.contains(f) => expr::Walk::Stop,
+        _ => expr::Walk::Descend,
+    })
 }
 
 /// The call of [`targets`] that `x` equals, where it is cheaper than `x`.
@@ -206,6 +219,8 @@ fn as_builtin(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr>
             }
         }
     }
+    // The cheapest spelling of an argument first: `sech(x)`, not `sech(-x)`.
+    args.sort_by_cached_key(|u| cost::cost(u, none));
     let own = cost::cost(x, none);
     let vars = x.free_vars();
     let points = points(&vars);
@@ -236,17 +251,66 @@ fn as_builtin(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr>
     None
 }
 
-/// The exponents `w` of the exponentials `e^w` in `x` outside other calls (at most
-/// [`MAX_EXPS`] of them), or `None` when there are none or too many.
+/// A sum or product whose exponentials stand in some of its terms or factors only: those
+/// recognized as one call ([`as_builtin`]) and the rest kept as they are. `2*e^(2*u)/(e^s +
+/// e^(2*u))` is `2*sigmoid(2*u - s)`, `x^2 + e^x/(1 + e^x)` is `x^2 + sigmoid(x)`.
+fn around_the_rest(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr> {
+    let (Node::Add(items) | Node::Mul(items)) = x.node() else { return None };
+    // (A call recognized below, `sigmoid(-2*u)` of `1/(1 + e^(2*u))`, is still spelled in
+    // exponentials to the proof.)
+    let (with, rest): (Vec<Expr>, Vec<Expr>) = items.iter().cloned().partition(spelled_in_exponentials);
+    if with.is_empty() || rest.is_empty() {
+        return None;
+    }
+    let (join, part): (fn(Vec<Expr>) -> Expr, Expr) = match x.node() {
+        Node::Add(_) => (Expr::add, Expr::add(with)),
+        _ => (Expr::mul, Expr::mul(with)),
+    };
+    let call = as_builtin(&part, none, tries)?;
+    Some(join(rest.into_iter().chain([call]).collect()))
+}
+
+/// `ln(S)`, `S` a sum of exponentials (`1` is `e^0`), as `w + ln(S*e^-w)` for an exponent
+/// `w` of `S`, where the second logarithm is a built-in ([`as_builtin`]): a sum of two
+/// exponentials `e^A + e^B` is `e^B*(1 + e^(A - B))`, so `ln(e^(2*u) + e^s)` is `s +
+/// softplus(2*u - s)`. The cheapest such form. Exact: `S` is positive.
+fn log_of_exponentials(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr> {
+    let Node::Call(Func::Builtin(Builtin::Ln), args) = x.node() else { return None };
+    let Node::Add(terms) = args[0].node() else { return None };
+    if !terms.iter().all(|t| t.is_one() || t.as_exp().is_some()) {
+        return None;
+    }
+    let own = cost::cost(x, none);
+    let mut best: Option<(u32, Expr)> = None;
+    for w in terms.iter().filter_map(Expr::as_exp) {
+        let shift = Expr::exp(Expr::negate(w.clone()));
+        let shifted = Expr::add(terms.iter().map(|t| Expr::mul([t.clone(), shift.clone()])).collect::<Vec<_>>());
+        let Some(call) = as_builtin(&Expr::builtin(Builtin::Ln, shifted), none, tries) else { continue };
+        let form = Expr::add([w.clone(), call]);
+        let c = cost::cost(&form, none);
+        if c < own && best.as_ref().is_none_or(|(b, _)| c < *b) {
+            best = Some((c, form));
+        }
+    }
+    best.map(|(_, form)| form)
+}
+
+/// The exponents `w` of the exponentials `e^w` in `x` outside other calls, and the
+/// arguments of its calls of [`targets`] (`sinh(w)` is `(e^w - e^-w)/2`), at most
+/// [`MAX_EXPS`] of them; `None` when there are none or too many. Without an exponential,
+/// only where two functions are called at one argument (`cosh(x)/(1 + sinh(x)^2)`): a
+/// call alone (`1/tanh(x)`) is the input's own spelling, which [`reciprocals`] respells
+/// where strictly cheaper.
 fn exponents(x: &Expr) -> Option<Vec<Expr>> {
-    let mut out: Vec<Expr> = Vec::new();
-    let mut too_many = false;
+    let mut found: Vec<(Option<Builtin>, Expr)> = Vec::new();
+    let targets = targets();
     expr::walk(std::slice::from_ref(x), |n| {
-        if let Some(w) = n.as_exp() {
-            if !out.contains(w) {
-                out.push(w.clone());
-            }
-            too_many |= out.len() > MAX_EXPS;
+        let arg = match n.node() {
+            Node::Call(Func::Builtin(f), args) if targets.contains(f) => Some((Some(*f), args[0].clone())),
+            _ => n.as_exp().map(|w| (None, w.clone())),
+        };
+        if let Some(a) = arg {
+            found.push(a);
             return expr::Walk::Skip;
         }
         match n.node() {
@@ -255,7 +319,18 @@ fn exponents(x: &Expr) -> Option<Vec<Expr>> {
             _ => expr::Walk::Descend,
         }
     });
-    (!out.is_empty() && !too_many).then_some(out)
+    let exp = found.iter().any(|(f, _)| f.is_none());
+    let paired = |(f, w): &(Option<Builtin>, Expr)| found.iter().any(|(g, v)| v == w && g != f);
+    if !exp && !found.iter().any(paired) {
+        return None;
+    }
+    let mut out: Vec<Expr> = Vec::new();
+    for (_, w) in found {
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    (!out.is_empty() && out.len() <= MAX_EXPS).then_some(out)
 }
 
 /// A few fixed points for the variables (the screen only; the proof decides).
@@ -377,4 +452,48 @@ fn quotients(fs: &[Expr]) -> Option<Expr> {
         }
     }
     changed.then(|| Expr::mul(factors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_expr;
+
+    fn rec(text: &str) -> String {
+        recognized(&parse_expr(text).unwrap()).to_string()
+    }
+
+    /// The exponentials of a product or a sum recognized apart from its other factors
+    /// or terms.
+    #[test]
+    fn a_builtin_among_other_factors_and_terms() {
+        assert_eq!(rec("5*e^(3*k)/(e^(3*k) + e^m)"), "5*sigmoid(3*k - m)");
+        assert_eq!(rec("q^3 + e^q/(1 + e^q)"), "q^3 + sigmoid(q)");
+        assert_eq!(rec("r*(e^(2*r) - 1)/(e^(2*r) + 1)"), "r*tanh(r)");
+        assert_eq!(rec("w*e^w"), "w*e^w");
+    }
+
+    /// A logarithm of two exponentials is either exponent plus a
+    /// softplus of their difference, whatever the exponents' coefficients.
+    #[test]
+    fn a_log_of_two_exponentials_is_a_shifted_softplus() {
+        assert_eq!(rec("ln(e^(4*r) + e^(-r))"), "softplus(5*r) - r");
+        assert_eq!(rec("ln(e^(c*z) + e^m)"), "m + softplus(c*z - m)");
+        assert_eq!(rec("ln(e^v + e^(v^3))"), "v + softplus(v^3 - v)");
+        assert_eq!(rec("z*ln(1 + e^(3*z))"), "z*softplus(3*z)");
+        // Three exponentials leave no built-in; a number other than 1 is no exponential.
+        assert_eq!(rec("ln(e^a + e^b + e^c)"), "ln(e^a + e^b + e^c)");
+        assert_eq!(rec("ln(2 + e^(3*t))"), "ln(2 + e^(3*t))");
+    }
+
+    /// Calls of two functions at one argument are read in exponentials too; a call alone
+    /// keeps its spelling.
+    #[test]
+    fn hyperbolic_calls_at_one_argument() {
+        assert_eq!(rec("cosh(3*w)/(1 + sinh(3*w)^2)"), "sech(3*w)");
+        assert_eq!(rec("z + sinh(z)/cosh(z)"), "z + tanh(z)");
+        assert_eq!(rec("m*sinh(m)*cosh(m)/(1 + sinh(m)^2)"), "m*tanh(m)");
+        assert_eq!(rec("cos(v)/tanh(v)"), "cos(v)/tanh(v)");
+        assert_eq!(rec("sinh(a)/tanh(b)"), "sinh(a)/tanh(b)");
+    }
 }
