@@ -1119,6 +1119,11 @@ impl Expr {
             return None;
         }
         let (fb, fe) = f.base_exp();
+        // A root of a constant may merge with another (`merge_constant_roots`).
+        let constant = |b: &Expr| matches!(b.node(), Node::Num(_) | Node::Const(_));
+        if constant(&fb) || matches!(fb.node(), Node::Mul(gs) if gs.iter().all(constant)) {
+            return None;
+        }
         if let Some(n) = fe.as_num().filter(|r| r.is_integer()) {
             if fb.primitive(n.is_negative()).is_some() {
                 return None;
@@ -1814,6 +1819,10 @@ mod tests {
         assert_eq!(Expr::mul([Expr::exp(x()), Expr::exp(x())]), Expr::exp(Expr::mul([Expr::int(2), x()])));
         assert_eq!(Expr::sqrt(Expr::int(4)), Expr::int(2));
         assert_eq!(Expr::ln(Expr::exp(x())), x());
+        // Roots of constants merge however the product is built, one factor at a time too.
+        let half = Expr::num(Rational::new(1.into(), 2.into()));
+        let root_x = Expr::mul([Expr::pow(half.clone(), half.clone()), x()]);
+        assert_eq!(Expr::mul([Expr::sqrt(Expr::int(2)), root_x]), x());
     }
 
     #[test]
