@@ -160,6 +160,8 @@ fn roots_in_whole_numbers() {
         ("u/sqrt(1 + b*u^2)", "u"),
         ("x/(1 + x^2)^(3/2)", "x"),
         ("(x + 1)/sqrt(x^2 + 1)", "x"),
+        ("(x + y)/sqrt(x^2 + y^2)", "x"),
+        ("ln(x)*x/sqrt(4 + x^2)", "x"),
     ];
     let out: Vec<String> = cases.iter().map(|(e, x)| format!("{e} by {x}: {}", form(e, &[], x, 1))).collect();
     insta::assert_snapshot!(out.join("\n"));

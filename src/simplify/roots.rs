@@ -2,7 +2,9 @@
 //! denominator and made primitive (integer coefficients, content 1): `(1 - x^2/9)^(1/2)`
 //! is `(9 - x^2)^(1/2)/3`, `(1 - 1/x^2)^(1/2)` is `(x^2 - 1)^(1/2)/abs(x)`. A product
 //! then takes an even power of what came out of a root as a power of its absolute value
-//! (`x^2/abs(x)` is `abs(x)`). The search takes these forms only where strictly
+//! (`x^2/abs(x)` is `abs(x)`), and a sum whose terms hold powers of one root over the
+//! lowest of them (`u^(-1/2) - a*x^2*u^(-3/2)` is `u^(-3/2)*(u - a*x^2)`, with the rest
+//! collected as a polynomial). The search takes these forms only where strictly
 //! cheaper, proved equal and checked like any other; the proof writes every root the
 //! same way ([`canonical`]) and knows what a root to its degree is.
 
@@ -16,7 +18,9 @@ use crate::expr::{self, Expr, Func, IdMap, Node};
 use crate::func::Builtin;
 use crate::number::Rational;
 
-/// The largest root degree looked at.
+/// The most terms a sum may have to be put over a power of a root, and the largest root
+/// degree looked at.
+const MAX_TERMS: usize = 12;
 const MAX_DEGREE: i64 = 6;
 
 /// A root's base `b` over the common denominator of its terms: `c*P/D`, with `c` a
@@ -179,8 +183,8 @@ pub(crate) fn canonical(e: &Expr) -> Expr {
 
 /// The form of `e` with roots in whole numbers, where that changes anything: each root
 /// as [`split`] writes it where the number that comes out is rational (alone, or with
-/// the other numbers of its product), and even powers next to an absolute value as its
-/// powers.
+/// the other numbers of its product), even powers next to an absolute value as its
+/// powers, and sums over the lowest power of a root their terms share.
 pub(crate) fn respelled(e: &Expr) -> Option<Expr> {
     if !has_roots(e) {
         return None;
@@ -191,6 +195,7 @@ pub(crate) fn respelled(e: &Expr) -> Option<Expr> {
             _ => x,
         },
         Node::Mul(fs) => with_abs_powers(&with_rational_roots(fs).unwrap_or_else(|| x.clone())),
+        Node::Add(_) => over_lowest_powers(&x),
         _ => x,
     });
     (r != *e).then_some(r)
@@ -263,6 +268,47 @@ fn with_abs_powers(e: &Expr) -> Expr {
     )
 }
 
+/// A sum with the terms that hold powers of one root `u^r` (exponents differing by whole
+/// numbers) written as the lowest power times the sum of the rest, that sum collected
+/// as a polynomial where that is cheaper: `u^(-1/2) - a*x^2*u^(-3/2)` with
+/// `u = 1 + a*x^2` is `u^(-3/2)*(1 + a*x^2 - a*x^2)`, which is `u^(-3/2)`.
+fn over_lowest_powers(e: &Expr) -> Expr {
+    let Node::Add(terms) = e.node() else { return e.clone() };
+    if terms.len() > MAX_TERMS {
+        return e.clone();
+    }
+    let roots_of = |t: &Expr| -> Vec<(Expr, Rational)> {
+        factors(t).iter().filter_map(|f| fraction(f).map(|(b, r)| (b.clone(), r.clone()))).collect()
+    };
+    let mut sum = e.clone();
+    let mut bases: Vec<Expr> = Vec::new();
+    for t in terms {
+        for (b, _) in roots_of(t) {
+            if !bases.contains(&b) {
+                bases.push(b);
+            }
+        }
+    }
+    for u in bases {
+        let Node::Add(terms) = sum.node() else { break };
+        // The terms with a power of u, by the fractional part of its exponent.
+        let power_of = |t: &Expr| roots_of(t).into_iter().find(|(b, _)| *b == u).map(|(_, r)| r);
+        let held: Vec<(Expr, Rational)> = terms.iter().filter_map(|t| Some((t.clone(), power_of(t)?))).collect();
+        let Some((_, first)) = held.first() else { continue };
+        let same: Vec<&(Expr, Rational)> = held.iter().filter(|(_, r)| (r - first).is_integer()).collect();
+        if same.len() < 2 {
+            continue;
+        }
+        let lowest = same.iter().map(|(_, r)| r.clone()).min().expect("two terms at least");
+        let lowered = Expr::pow(u.clone(), Expr::num(-lowest.clone()));
+        let inner = Expr::add(same.iter().map(|(t, _)| Expr::mul([t.clone(), lowered.clone()])).collect::<Vec<_>>());
+        let inner = collected(&inner);
+        let rest = terms.iter().filter(|t| !same.iter().any(|(s, _)| s == *t)).cloned();
+        sum = Expr::add(rest.chain([Expr::mul([Expr::pow(u.clone(), Expr::num(lowest)), inner])]).collect::<Vec<_>>());
+    }
+    sum
+}
+
 /// `e` collected as one polynomial, where it is a polynomial in variables and that is
 /// cheaper (collecting anything else, with calls in it, costs far more than it finds).
 fn collected(e: &Expr) -> Expr {
@@ -311,6 +357,17 @@ mod tests {
             ("2/(x^2*sqrt(1 - 4/x^2))", "2/(abs(x)*sqrt(x^2 - 4))"),
             ("1/(x^3*sqrt(1 - 1/x^2))", "1/(x*abs(x)*sqrt(x^2 - 1))"),
             ("1/((1 + x)^2*sqrt(1 - 1/(1 + x)^2))", "1/(abs(1 + x)*sqrt(x*(2 + x)))"),
+        ] {
+            assert_eq!(respelled_text(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn powers_of_one_root_go_over_the_lowest() {
+        for (text, want) in [
+            ("1/sqrt(1 + b*s^2) - b*s^2/(1 + b*s^2)^(3/2)", "1/(1 + b*s^2)^(3/2)"),
+            ("1/sqrt(1 + x^2) - x*(1 + x)/(1 + x^2)^(3/2)", "(1 - x)/(1 + x^2)^(3/2)"),
+            ("y + 1/sqrt(9 + x^2) - x^2/(9 + x^2)^(3/2)", "y + 9/(9 + x^2)^(3/2)"),
         ] {
             assert_eq!(respelled_text(text), want, "{text}");
         }
