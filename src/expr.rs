@@ -1824,6 +1824,10 @@ mod tests {
         assert_eq!(Expr::mul([Expr::exp(x()), Expr::exp(x())]), Expr::exp(Expr::mul([Expr::int(2), x()])));
         assert_eq!(Expr::sqrt(Expr::int(4)), Expr::int(2));
         assert_eq!(Expr::ln(Expr::exp(x())), x());
+        // Roots of constants merge however the product is built, one factor at a time too.
+        let half = Expr::num(Rational::new(1.into(), 2.into()));
+        let root_x = Expr::mul([Expr::pow(half.clone(), half.clone()), x()]);
+        assert_eq!(Expr::mul([Expr::sqrt(Expr::int(2)), root_x]), x());
     }
 
     #[test]

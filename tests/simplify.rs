@@ -136,3 +136,33 @@ fn input_form_avoids_names() {
     assert!(!shown.contains('p'), "{shown}");
     assert_eq!(shown, "e^z/(1 + e^z)^2");
 }
+
+/// Roots in whole numbers (issue 15, class 5): a constant moved under a root
+/// (`1/sqrt(49 - x^2)`), a denominator taken out of a root as an absolute value
+/// (`1/(abs(t)*sqrt(t^2 - 4))`), and powers of one root over the lowest of them
+/// (`9/(9 + x^2)^(3/2)`), for other constants, other names and inside larger
+/// expressions.
+#[test]
+fn roots_in_whole_numbers() {
+    let cases: &[(&str, &str)] = &[
+        ("asin(x/7)", "x"),
+        ("acos(w/4)", "w"),
+        ("acosh(x/4)", "x"),
+        ("asinh(2*x/3)", "x"),
+        ("sqrt(4*x^2 + 8)", "x"),
+        ("x^2 + asinh(x/5)", "x"),
+        ("acos(2/t)", "t"),
+        ("asin(1/s) + s", "s"),
+        ("e^x*acos(1/x)", "x"),
+        ("acos(1/(x+1))", "x"),
+        ("sqrt(1 - 1/x^2)", "x"),
+        ("x/sqrt(9 + x^2)", "x"),
+        ("u/sqrt(1 + b*u^2)", "u"),
+        ("x/(1 + x^2)^(3/2)", "x"),
+        ("(x + 1)/sqrt(x^2 + 1)", "x"),
+        ("(x + y)/sqrt(x^2 + y^2)", "x"),
+        ("ln(x)*x/sqrt(4 + x^2)", "x"),
+    ];
+    let out: Vec<String> = cases.iter().map(|(e, x)| format!("{e} by {x}: {}", form(e, &[], x, 1))).collect();
+    insta::assert_snapshot!(out.join("\n"));
+}

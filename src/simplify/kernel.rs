@@ -283,6 +283,11 @@ impl Kernels {
         if let (Some(q), false) = (self.roots.get(e).copied(), e.as_num().is_some()) {
             return self.atom_power(Atom::Root(e.clone(), q), q as i64);
         }
+        self.convert_node(e)
+    }
+
+    /// [`Kernels::convert`] of `e` by what it is, not as a root's base.
+    fn convert_node(&mut self, e: &Expr) -> Option<Rat> {
         match e.node() {
             Node::Num(r) => Some(Rat::constant(r.clone())),
             Node::Var(s) => Some(Rat::var(self.var(Atom::Sym(s.clone())))),
@@ -379,17 +384,78 @@ fn reduce_squares(r: &Rat, k: &Kernels, f: Builtin, g: Builtin) -> Rat {
         }
         let other = Expr::builtin(g, cargs[0].clone());
         let Some(&sv) = k.index.get(&Atom::Opaque(other)) else { continue };
-        let one_minus_s2 = Poly::one().sub(&Poly::var(sv).pow(2));
-        let reduce = |p: &Poly| -> Poly {
-            let cs = p.coeffs_in(cv as Var);
-            cs.iter().enumerate().fold(Poly::zero(), |acc, (j, a)| {
-                let odd = if j % 2 == 1 { Poly::var(cv as Var) } else { Poly::one() };
-                acc.add(&a.mul(&one_minus_s2.pow(j as u32 / 2)).mul(&odd))
-            })
-        };
-        if let Some(reduced) = Rat::new(reduce(&out.num), reduce(&out.den)) {
+        let one_minus_s2 = Rat::from_poly(Poly::one().sub(&Poly::var(sv).pow(2)));
+        if let Some(reduced) = reduce_power(&out, cv as Var, 2, &one_minus_s2) {
             out = reduced;
         }
     }
     out
+}
+
+/// `r` reduced by every relation between its atoms that the proof knows: the Pythagorean
+/// identity ([`pythagorean`]); a root `b^(1/q)` to the `q`-th power is `b`, where `b` is
+/// a number, a sum, a product or a power (a base the view otherwise sees only under the
+/// root, such as `1 + a*x^2` in `(1 + a*x^2)^(-3/2)`); and `abs(u)^2` is `u^2`. Each is
+/// an identity wherever both sides are defined, so a zero it gives is a proof.
+pub fn reduced(r: &Rat, k: &mut Kernels) -> Rat {
+    let mut out = pythagorean(r, k);
+    // A value may bring in powers of atoms reduced before it (the base of a root holding
+    // another root): a second pass takes those down.
+    for _ in 0..2 {
+        let mut v = 0;
+        // (Working a value out may make atoms: they are looked at too.)
+        while v < k.atoms.len() {
+            if let Some((q, value)) = k.power_relation(v as Var) {
+                if let Some(r) = reduce_power(&out, v as Var, q, &value) {
+                    out = r;
+                }
+            }
+            v += 1;
+        }
+    }
+    out
+}
+
+impl Kernels {
+    /// The relation `v^q = value` that the atom `v` satisfies, for [`reduced`].
+    fn power_relation(&mut self, v: Var) -> Option<(u32, Rat)> {
+        let (q, value) = match self.atom(v).clone() {
+            Atom::Root(b, q) => match b.node() {
+                Node::Num(r) => (q, Rat::constant(r.clone())),
+                _ if self.opaque.contains(&b) => (q, Rat::var(self.var(Atom::Opaque(b)))),
+                Node::Add(_) | Node::Mul(_) | Node::Pow(..) => (q, self.convert_node(&b)?),
+                _ => return None,
+            },
+            Atom::Opaque(a) => match a.node() {
+                Node::Call(Func::Builtin(Builtin::Abs), args) => (2, self.rat_of(&args[0])?.powi(2)?),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        // (A value in terms of the atom itself would not reduce anything.)
+        (!value.vars().contains(&v)).then_some((q, value))
+    }
+}
+
+/// `r` with every power `v^j` of the atom `v` from `v^q` up written
+/// `v^(j mod q)*value^(j div q)`: the relation `v^q = value` as a reduction. `None` where
+/// no power of `v` reaches `q`.
+fn reduce_power(r: &Rat, v: Var, q: u32, value: &Rat) -> Option<Rat> {
+    if r.num.degree(v) < q && r.den.degree(v) < q {
+        return None;
+    }
+    // A polynomial p(v) as n/den(value)^top, top the highest (j div q).
+    let reduce = |p: &Poly| -> (Poly, u32) {
+        let cs = p.coeffs_in(v);
+        let top = (cs.len() as u32).saturating_sub(1) / q;
+        let n = cs.iter().enumerate().filter(|(_, a)| !a.is_zero()).fold(Poly::zero(), |acc, (j, a)| {
+            let (d, m) = (j as u32 / q, j as u32 % q);
+            let term = a.mul(&Poly::var(v).pow(m)).mul(&value.num.pow(d)).mul(&value.den.pow(top - d));
+            acc.add(&term)
+        });
+        (n, top)
+    };
+    let (n, tn) = reduce(&r.num);
+    let (d, td) = reduce(&r.den);
+    Rat::new(n.mul(&value.den.pow(td)), d.mul(&value.den.pow(tn)))
 }

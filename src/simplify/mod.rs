@@ -26,6 +26,7 @@ pub(crate) mod factor;
 pub(crate) mod kernel;
 mod logs;
 pub(crate) mod recognize;
+mod roots;
 
 use std::collections::{HashMap, HashSet};
 
@@ -435,8 +436,11 @@ impl<'a> Ctx<'a> {
             Form::Input => Vec::new(),
             _ => pool.iter().map(recognize::reciprocals).filter(|r| !pool.contains(r)).collect(),
         };
-        // And sums collected around a factor their terms share (`s*(1 - b*y)`).
-        respelled.extend(pool.iter().flat_map(collect::around_common_factors).filter(|r| !pool.contains(r)));
+        // And sums collected around a factor their terms share (`s*(1 - b*y)`), and roots
+        // in whole numbers (`1/sqrt(9 - x^2)`, `1/(abs(x)*sqrt(x^2 - 1))`), of those too.
+        let collected: Vec<Expr> = pool.iter().flat_map(collect::around_common_factors).collect();
+        let rooted: Vec<Expr> = pool.iter().chain(&collected).filter_map(roots::respelled).collect();
+        respelled.extend(collected.into_iter().chain(rooted).filter(|r| !pool.contains(r)));
         let ranked = self.ranked(e, pool);
         let best = self.validated(e, ranked);
         let best = match best {
@@ -727,8 +731,11 @@ impl<'a> Ctx<'a> {
 
 /// Whether `a` and `b` (in the inputs, no names) are equal exactly: their difference,
 /// with hyperbolic and logistic functions expanded, is zero as a rational function of
-/// kernels (with `cos^2 = 1 - sin^2`). Each view is sound: an identity of rational
-/// functions in independent atoms holds whatever the atoms stand for. So a `true` is a
+/// kernels (with `cos^2 = 1 - sin^2`), or, failing that, with its roots written in whole
+/// numbers (`roots::canonical`) and reduced by the relations of its atoms
+/// (`kernel::reduced`: a root to its degree is its base, `abs(u)^2` is `u^2`). Each
+/// view is sound: an identity of rational functions in atoms holds whatever the atoms
+/// stand for, and the relations hold wherever the atoms are defined. So a `true` is a
 /// proof; a `false` only means no proof was found.
 pub fn proved_equal(a: &Expr, b: &Expr) -> bool {
     if a == b {
@@ -744,10 +751,17 @@ pub fn proved_equal(a: &Expr, b: &Expr) -> bool {
     } else {
         &[View::Opaque]
     };
-    views.iter().any(|&v| {
-        let mut k = Kernels::scan_view(std::slice::from_ref(&d), v);
-        k.rat_of(&d).is_some_and(|r| kernel::pythagorean(&r, &k).is_zero())
-    })
+    let zero = |d: &Expr, relations: bool| {
+        views.iter().any(|&v| {
+            let mut k = Kernels::scan_view(std::slice::from_ref(d), v);
+            k.rat_of(d).is_some_and(|r| match relations {
+                false => kernel::pythagorean(&r, &k).is_zero(),
+                true => kernel::reduced(&r, &mut k).is_zero(),
+            })
+        })
+    };
+    // Failing that, with the roots in whole numbers and what a root to its degree is.
+    zero(&d, false) || (roots::has_roots(&d) && zero(&roots::canonical(&d), true))
 }
 
 /// The variables `e` shows outside sums that [`View::Opaque`] keeps whole, and the
