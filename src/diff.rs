@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::expr::IdMap;
-use crate::expr::{self, Expr, Func, Node, Sym};
+use crate::expr::{self, Cmp, Expr, Func, Node, Sym};
 use crate::limits;
 use crate::reverse;
 use crate::rules::Local;
@@ -247,7 +247,28 @@ fn diff_new(e: &Expr, x: &Wrt, cx: &mut Cx) -> Expr {
                 ),
                 _ => Expr::zero(),
             },
-            Node::Call(Func::Delta, _) => Expr::zero(),
+            Node::Call(Func::Delta | Func::Cmp(_), _) => Expr::zero(),
+            // Branch by branch; the conditions are constant wherever they are defined.
+            Node::Call(Func::If, args) => {
+                let last = args.len() - 1;
+                let branches =
+                    args.iter()
+                        .enumerate()
+                        .map(|(i, a)| if i % 2 == 0 && i < last { a.clone() } else { diff_rec(a, x, cx) });
+                Expr::piecewise(branches.collect())
+            }
+            // The derivative of the extreme argument: of `a0` where the rest do not beat
+            // it (at a tie the first argument's, as evaluation takes it; `max(0, x)` by x
+            // is `heaviside(x)`, 0 at 0, PyTorch's ReLU convention).
+            Node::Call(f @ (Func::Max | Func::Min), args) => {
+                let rest = Expr::call(f.clone(), args[1..].to_vec());
+                let beats = match f {
+                    Func::Max => Expr::compare(Cmp::Gt, rest.clone(), args[0].clone()),
+                    _ => Expr::compare(Cmp::Gt, args[0].clone(), rest.clone()),
+                };
+                let (dr, d0) = (diff_rec(&rest, x, cx), diff_rec(&args[0], x, cx));
+                Expr::piecewise(vec![beats, dr, d0])
+            }
             // d prod(k, f) = prod(k, f)*sum(k, f'/f), where no factor is zero.
             Node::Call(Func::Prod(_) | Func::Sum(_), _)
                 if !e.contains(x.base()) && !cx.known.keys().any(|k| e.contains(k)) =>

@@ -463,6 +463,8 @@ pub enum Clue {
     EmptyCall(String),
     /// A `,` between a Jacobian's rows.
     RowSeparator,
+    /// A second comparison after a first (`a < b < c`).
+    ChainedComparison,
 }
 
 /// Why a denominator is exactly zero ([`ErrorKind::DivisionByZero`]).
@@ -507,6 +509,12 @@ pub enum Takes {
     OneOrTwo,
     /// Two (`delta`).
     Two,
+    /// Three (`clamp`).
+    Three,
+    /// Two or more (`max`, `min`).
+    TwoOrMore,
+    /// An odd number, at least three (`if`).
+    Branches,
 }
 
 /// What code generation cannot write ([`ErrorKind::NotGenerable`]).
@@ -603,6 +611,11 @@ impl ErrorKind {
                 }
             }),
             K::Arity { name, takes: Takes::One, .. } => Some(format!("write {name}(x); to multiply, write {name}(x)*y")),
+            K::Arity { takes: Takes::Branches, .. } => {
+                s("write if(condition, value, ..., otherwise): pairs of a condition and its value, then the value otherwise")
+            }
+            K::Arity { takes: Takes::Three, .. } => s("write clamp(x, lo, hi)"),
+            K::Arity { name, takes: Takes::TwoOrMore, .. } => Some(format!("write {name}(a, b, ...)")),
             K::Arity { takes: Takes::OneOrTwo, .. } => {
                 s("log(x) is the natural logarithm, log(b, x) the logarithm to base b")
             }
@@ -671,6 +684,9 @@ impl fmt::Display for ErrorKind {
                     Takes::One => "1 argument",
                     Takes::OneOrTwo => "1 or 2 arguments",
                     Takes::Two => "2 arguments",
+                    Takes::Three => "3 arguments",
+                    Takes::TwoOrMore => "2 or more arguments",
+                    Takes::Branches => "an odd number of arguments, at least 3",
                 };
                 write!(f, "`{name}` takes {takes}, found {found}")
             }
@@ -833,6 +849,7 @@ impl fmt::Display for Clue {
                 write!(f, "commas separate the arguments of a call, as in log(2, x); `;` separates statements")
             }
             Clue::EmptyCall(name) => write!(f, "write {name}(x)"),
+            Clue::ChainedComparison => write!(f, "comparisons do not chain: write (a < b)*(b < c) for both"),
             Clue::RowSeparator => write!(f, "rows are separated by `;`, as in `p1; p2; p3`"),
         }
     }

@@ -370,6 +370,44 @@ fn eval_node<S: Scalar>(e: &Expr, vars: &HashMap<Sym, S>, model: Option<&Model>,
                 None => S::constant(element_value(&key)),
             }
         }
+        Node::Call(Func::Cmp(op), args) => {
+            let a = eval_rec(&args[0], vars, model, memo)?.value();
+            let b = eval_rec(&args[1], vars, model, memo)?.value();
+            // Undefined where a side is: neither `a > b` nor its negation `a <= b` holds.
+            S::constant(if a.is_nan() || b.is_nan() { f64::NAN } else { f64::from(u8::from(op.holds(a, b))) })
+        }
+        // Only the branch taken is evaluated: `if(x > 0, x, e^x - 1)` is finite at
+        // x = 1000, though `e^x` is not.
+        Node::Call(Func::If, args) => {
+            let mut taken = &args[args.len() - 1];
+            for pair in args[..args.len() - 1].chunks(2) {
+                let c = eval_rec(&pair[0], vars, model, memo)?.value();
+                if c.is_nan() {
+                    return Ok(S::constant(f64::NAN));
+                }
+                if c != 0.0 {
+                    taken = &pair[1];
+                    break;
+                }
+            }
+            eval_rec(taken, vars, model, memo)?
+        }
+        // The first argument (in deriv's order) of the largest (smallest) value: its
+        // derivative is the one taken at a tie, as `diff` takes it.
+        Node::Call(f @ (Func::Max | Func::Min), args) => {
+            let mut best = eval_rec(&args[0], vars, model, memo)?;
+            for a in &args[1..] {
+                let v = eval_rec(a, vars, model, memo)?;
+                if v.value().is_nan() || best.value().is_nan() {
+                    return Ok(S::constant(f64::NAN));
+                }
+                let better = if *f == Func::Max { v.value() > best.value() } else { v.value() < best.value() };
+                if better {
+                    best = v;
+                }
+            }
+            best
+        }
         Node::Call(Func::Delta, args) => {
             let a = eval_rec(&args[0], vars, model, memo)?.value();
             let b = eval_rec(&args[1], vars, model, memo)?.value();

@@ -156,6 +156,62 @@ pub enum Func {
     Prod(Sym),
     /// Kronecker's delta of its two arguments.
     Delta,
+    /// A comparison of its two arguments: 1 where it holds, 0 elsewhere (an Iverson
+    /// bracket). `heaviside(u)` is `u > 0`.
+    Cmp(Cmp),
+    /// `if(c1, v1, c2, v2, ..., otherwise)`: the value of the first branch whose
+    /// condition is not zero, or the last argument. Only the branch taken is evaluated.
+    If,
+    /// The largest of two or more arguments.
+    Max,
+    /// The smallest of two or more arguments.
+    Min,
+}
+
+/// The comparisons: `a > b`, `a >= b`, `a == b`, `a != b` (`a < b` is `b > a`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cmp {
+    /// `a > b`.
+    Gt,
+    /// `a >= b`.
+    Ge,
+    /// `a == b`.
+    Eq,
+    /// `a != b`.
+    Ne,
+}
+
+impl Cmp {
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+            Cmp::Eq => "==",
+            Cmp::Ne => "!=",
+        }
+    }
+
+    /// Whether `a op b` holds.
+    pub fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+            Cmp::Eq => a == b,
+            Cmp::Ne => a != b,
+        }
+    }
+
+    /// The comparison that holds exactly where `a op b` does not, with whether its
+    /// arguments swap: not `a > b` is `b >= a`.
+    pub fn negated(self) -> (Cmp, bool) {
+        match self {
+            Cmp::Gt => (Cmp::Ge, true),
+            Cmp::Ge => (Cmp::Gt, true),
+            Cmp::Eq => (Cmp::Ne, false),
+            Cmp::Ne => (Cmp::Eq, false),
+        }
+    }
 }
 
 /// An abstract function `g` and the multiset of argument positions (0-based, sorted)
@@ -178,6 +234,10 @@ impl Func {
             Func::Sum(_) => "sum",
             Func::Prod(_) => "prod",
             Func::Delta => "delta",
+            Func::Cmp(c) => c.symbol(),
+            Func::If => "if",
+            Func::Max => "max",
+            Func::Min => "min",
         }
     }
 
@@ -201,6 +261,10 @@ impl Func {
             Func::Sum(k) => (3, Some(k)),
             Func::Prod(k) => (4, Some(k)),
             Func::Delta => (5, None),
+            Func::Cmp(_) => (6, None),
+            Func::If => (7, None),
+            Func::Max => (8, None),
+            Func::Min => (9, None),
         }
     }
 
@@ -462,6 +526,149 @@ fn text_hash(t: impl Hash) -> u64 {
 /// The name-blind hash of `node` from its children's: `child(c, Some(k))` hashes the
 /// body `c` of a sum over `k`, `child(c, None)` any other child. Sums, products and
 /// deltas hash their operands as a multiset: renaming an index may reorder them.
+/// [`Expr::compare`]: `a op b` as `d op 0`, `d = a - b` scaled so that its first term
+/// (after any number) has the coefficient 1 or -1 (`x > 1` is `x - 1 > 0`, `2*x > 0` is
+/// `x > 0`, and `heaviside(2*x)` is `heaviside(x)`); numbers decided; a bound against a
+/// `max` or `min` that must beat all of its arguments is the product of the comparisons
+/// (`1 > max(-1, x)` is `1 > x`).
+fn compare_node(op: Cmp, args: Vec<Expr>) -> Expr {
+    let [a, b] = <[Expr; 2]>::try_from(args).unwrap_or_else(|_| unreachable!("a comparison has two arguments"));
+    let d = Expr::minus(a, b);
+    // r - max(A) >= 0 holds where r - a >= 0 for every a in A; so does r + min(A) >= 0
+    // where every r + a >= 0 (found on d, so that however the comparison was written,
+    // `1 > max(-1, x)` or `1 - max(-1, x) > 0`, it is the same product).
+    if matches!(op, Cmp::Gt | Cmp::Ge) {
+        let terms = match d.node() {
+            Node::Add(ts) => ts.clone(),
+            _ => vec![d.clone()],
+        };
+        let bound = terms.iter().enumerate().find_map(|(i, t)| {
+            let (c, rest) = t.coeff_rest();
+            match rest.node() {
+                Node::Call(Func::Max, xs) if c == -Rational::one() => Some((i, xs.clone(), -1)),
+                Node::Call(Func::Min, xs) if c.is_one() => Some((i, xs.clone(), 1)),
+                _ => None,
+            }
+        });
+        if let Some((i, xs, sign)) = bound {
+            let r = Expr::add(
+                terms.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, t)| t.clone()).collect::<Vec<_>>(),
+            );
+            let each = xs
+                .into_iter()
+                .map(|x| Expr::compare(op, Expr::add([r.clone(), Expr::mul([Expr::int(sign), x])]), Expr::zero()));
+            return Expr::mul(each.collect::<Vec<_>>());
+        }
+    }
+    if let Some(n) = d.as_num() {
+        let holds = match op {
+            Cmp::Gt => n.is_positive(),
+            Cmp::Ge => !n.is_negative(),
+            Cmp::Eq => n.is_zero(),
+            Cmp::Ne => !n.is_zero(),
+        };
+        return Expr::int(i64::from(holds));
+    }
+    let lead = match d.node() {
+        Node::Add(ts) => ts.iter().find(|t| t.as_num().is_none()).cloned().unwrap_or_else(|| d.clone()),
+        _ => d.clone(),
+    };
+    let c = lead.coeff_rest().0;
+    // An equation may change sign; an inequality only scales by a positive number.
+    let scale = if matches!(op, Cmp::Eq | Cmp::Ne) { c } else { c.abs() };
+    let d = if scale.is_one() { d } else { Expr::mul([Expr::num(scale.recip()), d]) };
+    intern(Node::Call(Func::Cmp(op), vec![d, Expr::zero()]))
+}
+
+/// [`Expr::piecewise`].
+fn piecewise_node(args: Vec<Expr>) -> Expr {
+    let mut branches: Vec<(Expr, Expr)> = Vec::new();
+    let mut otherwise = args[args.len() - 1].clone();
+    for pair in args[..args.len() - 1].chunks(2) {
+        let (c, v) = (&pair[0], &pair[1]);
+        match c.as_num() {
+            Some(n) if n.is_zero() => continue,
+            Some(_) => {
+                otherwise = v.clone();
+                break;
+            }
+            None => {
+                // A later branch with an earlier branch's condition is never taken; a
+                // branch's value that tests its own condition first takes that branch.
+                let v = match v.node() {
+                    Node::Call(Func::If, inner) if inner[0] == *c => inner[1].clone(),
+                    _ => v.clone(),
+                };
+                if !branches.iter().any(|(d, _)| d == c) {
+                    branches.push((c.clone(), v));
+                }
+            }
+        }
+    }
+    // Branches at the end with the otherwise's value are the otherwise.
+    while branches.last().is_some_and(|(_, v)| *v == otherwise) {
+        branches.pop();
+    }
+    match branches.as_slice() {
+        [] => return otherwise,
+        [(c, v)] if matches!(c.node(), Node::Call(Func::Cmp(_), _)) => {
+            if v.is_one() && otherwise.is_zero() {
+                return c.clone();
+            }
+            // if(c, k*[p], 0) is k*[c][p]: hardtanh's slope (x < 1)*(x > -1).
+            if otherwise.is_zero() && is_iverson(v) {
+                return Expr::mul([c.clone(), v.clone()]);
+            }
+            if v.is_zero() && otherwise.is_one() {
+                let Node::Call(Func::Cmp(op), ab) = c.node() else { unreachable!() };
+                let (neg, swap) = op.negated();
+                let (a, b) = if swap { (ab[1].clone(), ab[0].clone()) } else { (ab[0].clone(), ab[1].clone()) };
+                return Expr::compare(neg, a, b);
+            }
+        }
+        _ => {}
+    }
+    let mut args: Vec<Expr> = branches.into_iter().flat_map(|(c, v)| [c, v]).collect();
+    args.push(otherwise);
+    intern(Node::Call(Func::If, args))
+}
+
+/// Whether `e` is a number times comparisons (a number, a comparison, a product of
+/// them): finite everywhere, so `if(c, e, 0)` is `c*e`.
+fn is_iverson(e: &Expr) -> bool {
+    match e.node() {
+        Node::Call(Func::Cmp(_), _) | Node::Num(_) => true,
+        Node::Mul(fs) => fs.iter().all(is_iverson),
+        _ => false,
+    }
+}
+
+/// [`Func::Max`] or [`Func::Min`] of `args`: nested ones of the same kind flattened,
+/// numbers folded to the one that can matter, duplicates dropped, sorted; one argument
+/// is itself.
+fn extreme_node(f: &Func, args: Vec<Expr>) -> Expr {
+    let mut flat: Vec<Expr> = Vec::new();
+    for a in args {
+        match a.node() {
+            Node::Call(g, inner) if g == f => flat.extend(inner.iter().cloned()),
+            _ => flat.push(a),
+        }
+    }
+    let larger = *f == Func::Max;
+    let best_number = flat.iter().filter_map(Expr::as_num).fold(None::<Rational>, |best, n| match best {
+        Some(b) if (larger && b >= *n) || (!larger && b <= *n) => Some(b),
+        _ => Some(n.clone()),
+    });
+    let mut rest: Vec<Expr> = flat.into_iter().filter(|a| a.as_num().is_none()).collect();
+    rest.extend(best_number.map(Expr::num));
+    rest.sort_by(cmp_expr);
+    rest.dedup();
+    if rest.len() == 1 {
+        return rest.pop().unwrap_or_else(Expr::zero);
+    }
+    intern(Node::Call(f.clone(), rest))
+}
+
 fn alpha_of(node: &Node, mut child: impl FnMut(&Expr, Option<&Sym>) -> u64) -> u64 {
     let then = |h: u64, x: u64| mix(h.rotate_left(17) ^ x);
     let (tag, xs, bound, unordered): (u64, &[Expr], Option<&Sym>, bool) = match node {
@@ -1188,6 +1395,10 @@ impl Expr {
         if exponent.is_one() {
             return base;
         }
+        // A comparison is 0 or 1: any positive power of it is itself.
+        if matches!(base.node(), Node::Call(Func::Cmp(_), _)) && exponent.as_num().is_some_and(|n| n.is_positive()) {
+            return base;
+        }
         if let Some(u) = base.as_exp() {
             return Expr::exp(Expr::mul([u.clone(), exponent]));
         }
@@ -1237,10 +1448,31 @@ impl Expr {
         Expr::call(Func::Builtin(f), vec![u])
     }
 
+    /// `a op b`, 1 where it holds and 0 elsewhere; folded where both are numbers or
+    /// the same.
+    pub fn compare(op: Cmp, a: Expr, b: Expr) -> Expr {
+        Expr::call(Func::Cmp(op), vec![a, b])
+    }
+
+    /// `heaviside(u)`: `u > 0`, so 0 at 0 (the derivative of ReLU there, as PyTorch has it).
+    pub fn heaviside(u: Expr) -> Expr {
+        Expr::compare(Cmp::Gt, u, Expr::zero())
+    }
+
+    /// `if(c1, v1, ..., otherwise)` ([`Func::If`]), folded: branches whose condition is
+    /// a number are dropped or taken, equal branches merge, and `if(c, 1, 0)` is the
+    /// comparison `c` itself.
+    pub fn piecewise(args: Vec<Expr>) -> Expr {
+        Expr::call(Func::If, args)
+    }
+
     /// A function applied to arguments, with exact values folded: a built-in's value at
     /// zero, `ln(e^u) = u`, `e^ln(u) = u`.
     pub fn call(f: Func, args: Vec<Expr>) -> Expr {
         match &f {
+            Func::Cmp(op) if args.len() == 2 => return compare_node(*op, args),
+            Func::If if args.len() % 2 == 1 => return piecewise_node(args),
+            Func::Max | Func::Min if !args.is_empty() => return extreme_node(&f, args),
             Func::Delta if args.len() == 2 => {
                 if args[0] == args[1] {
                     return Expr::one();

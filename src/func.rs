@@ -73,15 +73,17 @@ pub enum Builtin {
     Sigmoid,
     /// `softplus(u) = ln(1 + e^u)`.
     Softplus,
+    /// `relu(u) = max(0, u)`.
+    Relu,
 }
 
 impl Builtin {
     /// Every built-in, in row order.
     #[rustfmt::skip]
-    pub const ALL: [Builtin; 26] = {
+    pub const ALL: [Builtin; 27] = {
         use Builtin::*;
         [Exp, Ln, Abs, Sign, Sin, Cos, Tan, Sec, Csc, Cot, Asin, Acos, Atan, Sinh, Cosh, Tanh, Sech, Csch, Coth,
-         Asinh, Acosh, Atanh, Erf, Erfc, Sigmoid, Softplus]
+         Asinh, Acosh, Atanh, Erf, Erfc, Sigmoid, Softplus, Relu]
     };
 
     /// The function's row.
@@ -139,7 +141,7 @@ pub struct FuncDef {
 
 /// Every built-in function, in the order of [`Builtin::ALL`].
 #[rustfmt::skip]
-static FUNCS: [FuncDef; 26] = [
+static FUNCS: [FuncDef; 27] = [
     FuncDef { name: "exp", eval: f64::exp, slope: f64::exp,
         derivative: "exp(u)", latex: r"\exp", at_zero: Some((1, 1)),
         expansion: None, output: None,
@@ -256,10 +258,15 @@ static FUNCS: [FuncDef; 26] = [
                "fmax({0}, 0.0) + log1p(exp(-fabs({0})))",
                "max({0}, 0.0) + math.log1p(math.exp(-abs({0})))",
                "np.maximum({0}, 0.0) + np.log1p(np.exp(-np.abs({0})))"] },
+    // The derivative at the kink is 0, PyTorch's convention (`heaviside(0)` is 0).
+    FuncDef { name: "relu", eval: |u| if u > 0.0 || u.is_nan() { u } else { 0.0 }, slope: |u| if u > 0.0 { 1.0 } else { 0.0 },
+        derivative: "heaviside(u)", latex: r"\operatorname{relu}", at_zero: Some((0, 1)),
+        expansion: None, output: None,
+        code: ["{0}.max(0.0)", "fmax({0}, 0.0)", "max({0}, 0.0)", "np.maximum({0}, 0.0)"] },
 ];
 
 /// Names that are built in but are not rows: they rewrite to rows at parse time.
-pub const ALIASES: &[&str] = &["sqrt", "log", "sum", "prod", "delta"];
+pub const ALIASES: &[&str] = &["sqrt", "log", "sum", "prod", "delta", "if", "max", "min", "clamp", "heaviside", "step"];
 
 /// Whether `name` is a built-in function name (a row or an alias).
 pub fn is_builtin(name: &str) -> bool {

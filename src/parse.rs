@@ -15,7 +15,7 @@ use nom::combinator::{opt, recognize};
 use nom::{IResult, Parser as _};
 
 use crate::error::{Clue, Error, ErrorKind, Expected, Found, Nesting, Result, Span, Takes, ZeroDenominator};
-use crate::expr::{AbstractFn, Expr, Func, Sym};
+use crate::expr::{AbstractFn, Cmp, Expr, Func, Sym};
 use crate::func::{self, Builtin};
 use crate::number;
 
@@ -87,6 +87,8 @@ enum Tok {
     Op(char),
     DoubleStar,
     DotDot,
+    /// A comparison: `<`, `<=`, `>`, `>=`, `==`, `!=`.
+    Rel,
     Newline,
     Bad(char),
     End,
@@ -152,6 +154,10 @@ fn lex(src: &str) -> Vec<Token> {
             (Tok::Ident, rest.len() - r.len())
         } else if rest.starts_with("**") {
             (Tok::DoubleStar, 2)
+        } else if ["<=", ">=", "==", "!="].iter().any(|r| rest.starts_with(r)) {
+            (Tok::Rel, 2)
+        } else if c == '<' || c == '>' {
+            (Tok::Rel, 1)
         } else if c == '\n' {
             (Tok::Newline, 1)
         } else if "+-*/^(),'[]=;".contains(c) {
@@ -300,6 +306,7 @@ impl<'a> Parser<'a> {
                 clue: Some(Clue::UnmatchedClose),
             },
             Tok::Op('=') => ErrorKind::StrayEquals,
+            Tok::Rel => self.chained(t),
             Tok::Op(',') => ErrorKind::Expected {
                 expected: Expected::Operator,
                 found: Found::CommaOutsideCall,
@@ -310,7 +317,16 @@ impl<'a> Parser<'a> {
         self.err(kind, t.span)
     }
 
-    // ---- statement = identifier "=" sum | sum
+    /// A comparison where one has just been read: `a < b < c`.
+    fn chained(&self, t: Token) -> ErrorKind {
+        ErrorKind::Expected {
+            expected: Expected::Operator,
+            found: Found::Token(self.text(t).into()),
+            clue: Some(Clue::ChainedComparison),
+        }
+    }
+
+    // ---- statement = identifier "=" comparison | comparison
 
     fn statement(&mut self) -> Result<Statement> {
         let start = self.peek();
@@ -341,7 +357,7 @@ impl<'a> Parser<'a> {
                 }
             }
             self.bump();
-            let body = self.sum()?;
+            let body = self.comparison()?;
             let end = self.toks[self.pos.saturating_sub(1)].span.end;
             return Ok(Statement {
                 name: Some((Sym::new(name), start.span)),
@@ -350,9 +366,28 @@ impl<'a> Parser<'a> {
                 span: Span::new(start.span.start, end),
             });
         }
-        let body = self.sum()?;
+        let body = self.comparison()?;
         let end = self.toks[self.pos.saturating_sub(1)].span.end;
         Ok(Statement { name: None, params: Vec::new(), body, span: Span::new(start.span.start, end) })
+    }
+
+    // ---- comparison = sum [ ("<" | "<=" | ">" | ">=" | "==" | "!=") sum ]
+
+    fn comparison(&mut self) -> Result<Expr> {
+        let a = self.sum()?;
+        if self.peek().tok != Tok::Rel {
+            return Ok(a);
+        }
+        let op = self.bump();
+        let b = self.sum()?;
+        Ok(match self.text(op) {
+            ">" => Expr::compare(Cmp::Gt, a, b),
+            ">=" => Expr::compare(Cmp::Ge, a, b),
+            "<" => Expr::compare(Cmp::Gt, b, a),
+            "<=" => Expr::compare(Cmp::Ge, b, a),
+            "==" => Expr::compare(Cmp::Eq, a, b),
+            _ => Expr::compare(Cmp::Ne, a, b),
+        })
     }
 
     // ---- sum = product { ("+" | "-") product }
@@ -519,7 +554,7 @@ impl<'a> Parser<'a> {
             Tok::Op('(') => {
                 self.enter(t)?;
                 self.parens += 1;
-                let e = self.sum();
+                let e = self.comparison();
                 self.parens -= 1;
                 let e = e?;
                 self.depth -= 1;
@@ -542,6 +577,7 @@ impl<'a> Parser<'a> {
                 Ok(())
             }
             Tok::End => Err(self.err(ErrorKind::Unclosed { column: open.span.column(self.src) }, t.span)),
+            Tok::Rel => Err(self.err(self.chained(t), t.span)),
             _ => Err(self.expected(Expected::CloseParen, t)),
         }
     }
@@ -701,7 +737,7 @@ impl<'a> Parser<'a> {
         // underlines `, y` in `sin(x, y)`.
         let mut start = self.peek().span.start;
         loop {
-            let e = self.sum()?;
+            let e = self.comparison()?;
             let end = self.toks[self.pos - 1].span.end;
             args.push((e, Span::new(start, end)));
             if self.peek().tok == Tok::Op(',') {
@@ -725,6 +761,24 @@ impl<'a> Parser<'a> {
         let n = args.len();
         let arity_error =
             |takes: Takes, at: usize| self.err(ErrorKind::Arity { name: name.into(), takes, found: n }, args[at].1);
+        let values = || args.iter().map(|(e, _)| e.clone()).collect::<Vec<_>>();
+        match name {
+            "if" if n < 3 || n.is_multiple_of(2) => return Err(arity_error(Takes::Branches, n.saturating_sub(1))),
+            "if" => return Ok(Expr::piecewise(values())),
+            "max" | "min" if n < 2 => return Err(arity_error(Takes::TwoOrMore, 0)),
+            "max" => return Ok(Expr::call(Func::Max, values())),
+            "min" => return Ok(Expr::call(Func::Min, values())),
+            "clamp" if n != 3 => return Err(arity_error(Takes::Three, n.min(3).saturating_sub(1))),
+            // clamp(x, lo, hi) = min(max(x, lo), hi), as PyTorch's clamp.
+            "clamp" => {
+                let v = values();
+                let low = Expr::call(Func::Max, vec![v[0].clone(), v[1].clone()]);
+                return Ok(Expr::call(Func::Min, vec![low, v[2].clone()]));
+            }
+            "heaviside" | "step" if n != 1 => return Err(arity_error(Takes::One, 1)),
+            "heaviside" | "step" => return Ok(Expr::heaviside(values().remove(0))),
+            _ => {}
+        }
         if name == "delta" {
             if n != 2 {
                 return Err(arity_error(Takes::Two, n.min(args.len()).saturating_sub(1)));

@@ -9,6 +9,8 @@
 /// How tightly a printed form binds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Prec {
+    /// `a > b`, `a <= b`, ...: only bare at the top, in an argument or as a condition.
+    Compare,
     /// `a + b`, `a - b`.
     Sum,
     /// `-a`.

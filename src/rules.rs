@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use crate::expr::{self, AbstractFn, Expr, Func, Node, Sym};
+use crate::expr::{self, AbstractFn, Cmp, Expr, Func, Node, Sym};
 use crate::func::Builtin;
 use crate::parse;
 
@@ -82,6 +82,9 @@ pub enum Rule {
     Name(Sym),
     /// A fact given with `--assume`, used as written. Holds the fact, `LHS = RHS`.
     Assume(String),
+    /// `d if(c, a, b) = if(c, da, db)`: branch by branch (a comparison is constant where
+    /// it is defined; `max` and `min` are the branch of the extreme argument).
+    Piecewise,
 }
 
 impl fmt::Display for Rule {
@@ -101,6 +104,7 @@ impl fmt::Display for Rule {
             Rule::DeltaSum => f.write_str("sum over a Kronecker delta"),
             Rule::Name(name) => write!(f, "derivative of {name} (above)"),
             Rule::Assume(fact) => write!(f, "assume {fact}"),
+            Rule::Piecewise => f.write_str("piecewise rule"),
         }
     }
 }
@@ -111,7 +115,42 @@ pub fn rule_of(e: &Expr) -> Rule {
     match e.node() {
         Node::Call(Func::Indexed(_), _) => Rule::Element,
         Node::Call(Func::Sum(_), _) => Rule::IndexedSum,
+        Node::Call(Func::Cmp(_) | Func::If | Func::Max | Func::Min, _) => Rule::Piecewise,
         _ => Local::of(e).map_or(Rule::Variable, |l| l.rule()),
+    }
+}
+
+/// `∂f(args)/∂args[i]` for a comparison (0: it is constant wherever it is defined), an
+/// `if` (1 on the branch whose value `args[i]` is, 0 elsewhere, 0 by a condition), a
+/// `max` or `min` (1 where `args[i]` is the extreme argument, the first at a tie, as
+/// `diff` and evaluation take it).
+fn piecewise_partial(f: &Func, i: usize, args: &[Expr]) -> Expr {
+    let last = args.len() - 1;
+    match f {
+        Func::If if i == last || i % 2 == 1 => {
+            let mut ind: Vec<Expr> = args
+                .iter()
+                .enumerate()
+                .map(|(j, a)| if j % 2 == 0 && j < last { a.clone() } else { Expr::int(i64::from(j == i)) })
+                .collect();
+            ind.truncate(args.len());
+            Expr::piecewise(ind)
+        }
+        Func::Max | Func::Min => {
+            // For max: a_i beats every earlier argument and is at least every later one.
+            let beats = |a: &Expr, b: &Expr, strict: bool| {
+                let (x, y) = if *f == Func::Max { (a.clone(), b.clone()) } else { (b.clone(), a.clone()) };
+                Expr::compare(if strict { Cmp::Gt } else { Cmp::Ge }, x, y)
+            };
+            Expr::mul(
+                args.iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(j, a)| beats(&args[i], a, j < i))
+                    .collect::<Vec<_>>(),
+            )
+        }
+        _ => Expr::zero(),
     }
 }
 
@@ -175,6 +214,8 @@ enum Kind<'e> {
     Power(&'e Expr, &'e Expr),
     Builtin(Builtin, &'e Expr),
     Abstract(&'e AbstractFn, &'e [Expr]),
+    /// A comparison, `if`, `max` or `min`: its arguments.
+    Piecewise(&'e Func, &'e [Expr]),
 }
 
 impl<'e> Local<'e> {
@@ -189,6 +230,7 @@ impl<'e> Local<'e> {
             Node::Call(Func::Abstract(f), args) => Kind::Abstract(f, args),
             Node::Num(_) | Node::Const(_) | Node::Var(_) => return None,
             Node::Call(Func::Indexed(_) | Func::Sum(_) | Func::Prod(_) | Func::Delta, _) => return None,
+            Node::Call(f @ (Func::Cmp(_) | Func::If | Func::Max | Func::Min), args) => Kind::Piecewise(f, args),
         };
         Some(Local { node: e, kind })
     }
@@ -207,13 +249,14 @@ impl<'e> Local<'e> {
             Kind::Power(..) => Rule::Logarithmic,
             Kind::Builtin(f, _) => Rule::Function(Sym::new(f.name())),
             Kind::Abstract(f, _) => Rule::Function(f.name.clone()),
+            Kind::Piecewise(..) => Rule::Piecewise,
         }
     }
 
     /// How many children the node has.
     pub fn len(&self) -> usize {
         match self.kind {
-            Kind::Sum(cs) | Kind::Product(cs) | Kind::Abstract(_, cs) => cs.len(),
+            Kind::Sum(cs) | Kind::Product(cs) | Kind::Abstract(_, cs) | Kind::Piecewise(_, cs) => cs.len(),
             Kind::Power(..) => 2,
             Kind::Builtin(..) => 1,
         }
@@ -222,7 +265,7 @@ impl<'e> Local<'e> {
     /// The child `i` (`i < len()`); for a power, 0 is the base and 1 the exponent.
     pub fn child(&self, i: usize) -> &'e Expr {
         match self.kind {
-            Kind::Sum(cs) | Kind::Product(cs) | Kind::Abstract(_, cs) => &cs[i],
+            Kind::Sum(cs) | Kind::Product(cs) | Kind::Abstract(_, cs) | Kind::Piecewise(_, cs) => &cs[i],
             Kind::Power(b, p) => [b, p][i],
             Kind::Builtin(_, u) => u,
         }
@@ -244,6 +287,7 @@ impl<'e> Local<'e> {
             Kind::Power(b, _) => Partial::Product(vec![self.node.clone(), Expr::ln(b.clone())]),
             Kind::Builtin(f, u) => Partial::Expr(builtin_derivative(f, u)),
             Kind::Abstract(f, args) => Partial::Expr(abstract_partial(f, i, args)),
+            Kind::Piecewise(f, args) => Partial::Expr(piecewise_partial(f, i, args)),
         }
     }
 

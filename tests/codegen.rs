@@ -156,6 +156,10 @@ fn coverage_jobs() -> Vec<Job> {
         ("x^(1/3) + x^(5/3) + x^(4/3)", &["x"], -2.0, -0.2),
         ("softplus(x*w) + sigmoid(2*x - w) + ln(1 + x^2*w^2) + e^(x*w) - 1", &["x", "w"], -3.0, 3.0),
         ("w*ln(e^x + 2*e^w + 3) + pi*x", &["w", "x"], -3.0, 3.0),
+        // Piecewise: leaky ReLU, ReLU, max/min/clamp, `if` with three branches, comparisons.
+        ("if(x > 0, x, 0.01*x) + relu(x - 1/2)*w", &["x", "w"], -2.0, 2.0),
+        ("max(x, w, 0) + min(x, 2*w) + clamp(x, -1, 1)*w", &["x", "w"], -2.0, 2.0),
+        ("if(x > 1/2, x^2, x < -1/2, e^x - 1, w*x) + heaviside(x)*w + (x >= w)*x", &["x", "w"], -2.0, 2.0),
     ];
     let mut rng = Rng::new(0xC0FE);
     let mut jobs = Vec::new();
@@ -480,14 +484,14 @@ fn the_command_line() {
 fn names_that_clash_are_renamed_or_refused() {
     // An input named like a keyword gets a trailing `_`; the saved output is not `y`
     // when an input is.
-    let k = codegen::kernel("fn*y + max", &["fn", "max"], "f").unwrap();
+    let k = codegen::kernel("fn*y + float", &["fn", "float"], "f").unwrap();
     let rust = codegen::rust(&k);
     assert!(
-        rust.contains("pub fn f_backward(fn_: f64, max: f64, y: f64, out: f64, grad: f64) -> (f64, f64)"),
+        rust.contains("pub fn f_backward(fn_: f64, float: f64, y: f64, out: f64, grad: f64) -> (f64, f64)"),
         "{rust}"
     );
     let py = codegen::python(&k);
-    assert!(py.contains("def f_backward(fn, max_, y, out, grad):"), "{py}");
+    assert!(py.contains("def f_backward(fn, float_, y, out, grad):"), "{py}");
     let err = codegen::kernel("x^2", &["x"], "return").unwrap_err();
     assert!(err.to_string().contains("reserved"), "{err}");
     let err = codegen::kernel("g(x)", &["x"], "f").unwrap_err();

@@ -27,6 +27,10 @@ fn latex_lines() -> Vec<String> {
     {
         lines.push(deriv::print::latex::to_latex(&deriv::parse(src).unwrap()));
     }
+    // Piecewise: cases, the Heaviside step, max and min, a comparison as a value.
+    for src in ["if(x > 0, x, x < -1, -1, a*(e^x - 1))", "heaviside(x - 1)*max(0, x) + min(x, y)", "x*(x >= y)"] {
+        lines.push(deriv::print::latex::to_latex(&deriv::parse(src).unwrap()));
+    }
     for src in ["p[i]*(delta(i,j) - p[j])", "sum(k=1..K, (g(z[k]) - t[k])^2)/2 + prod(k, x[k])", "w[j,k]*x[j]"] {
         lines.push(deriv::print::latex::to_latex(&deriv::parse(src).unwrap()));
     }

@@ -17,6 +17,7 @@ mod index_check;
 mod katex;
 mod logs;
 mod note;
+mod piecewise;
 mod print;
 mod props;
 mod published;

@@ -25,10 +25,14 @@ enum Ast {
     Neg(Box<Ast>),
     Call(&'static str, Box<Ast>),
     Abstract(Box<Ast>),
+    /// `if(a > b, c, d)`.
+    If(Box<Ast>, Box<Ast>, Box<Ast>, Box<Ast>),
+    /// `max(a, b)`.
+    Max(Box<Ast>, Box<Ast>),
 }
 
 const FUNCS: &[&str] =
-    &["sin", "cos", "exp", "tanh", "sigmoid", "softplus", "atan", "ln", "sqrt", "erf", "sinh", "abs"];
+    &["sin", "cos", "exp", "tanh", "sigmoid", "softplus", "atan", "ln", "sqrt", "erf", "sinh", "abs", "relu"];
 
 fn ast() -> impl Strategy<Value = Ast> {
     let leaf = prop_oneof![
@@ -45,7 +49,14 @@ fn ast() -> impl Strategy<Value = Ast> {
             (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::PowVar(a.into(), b.into())),
             inner.clone().prop_map(|a| Ast::Neg(a.into())),
             (proptest::sample::select(FUNCS), inner.clone()).prop_map(|(f, a)| Ast::Call(f, a.into())),
-            inner.prop_map(|a| Ast::Abstract(a.into())),
+            inner.clone().prop_map(|a| Ast::Abstract(a.into())),
+            (inner.clone(), inner.clone(), inner.clone(), inner.clone()).prop_map(|(a, b, c, d)| Ast::If(
+                a.into(),
+                b.into(),
+                c.into(),
+                d.into()
+            )),
+            (inner.clone(), inner).prop_map(|(a, b)| Ast::Max(a.into(), b.into())),
         ]
     })
 }
@@ -64,6 +75,8 @@ fn source(a: &Ast) -> String {
         Ast::Neg(a) => format!("(-{})", source(a)),
         Ast::Call(f, a) => format!("{f}({})", source(a)),
         Ast::Abstract(a) => format!("g({})", source(a)),
+        Ast::If(a, b, c, d) => format!("if({} > {}, {}, {})", source(a), source(b), source(c), source(d)),
+        Ast::Max(a, b) => format!("max({}, {})", source(a), source(b)),
     }
 }
 

@@ -23,6 +23,8 @@ use crate::stable::Block;
 pub(crate) enum Prec {
     /// A conditional expression (Python's `a if c else b`, Rust's `if c { a } else { b }`).
     Cond,
+    /// `a > b`, `a == b`, ...
+    Compare,
     /// `a + b`, `a - b`.
     Sum,
     /// `a * b`, `a / b`.
@@ -199,8 +201,48 @@ impl Printer<'_> {
                 let a = self.expr(&args[0]);
                 self.apply(f.name(), &f.def().code, vec![a])
             }
+            Node::Call(Func::Cmp(_), _) => {
+                let c = self.condition(e);
+                self.op("iverson", vec![c])
+            }
+            // if(c1, v1, c2, v2, v3) is select(c1, v1, select(c2, v2, v3)).
+            Node::Call(Func::If, args) => {
+                let last = args.len() - 1;
+                let mut acc = self.expr(&args[last]);
+                for pair in args[..last].chunks(2).rev() {
+                    let c = self.condition(&pair[0]);
+                    let v = self.expr(&pair[1]);
+                    acc = self.op("select", vec![c, v, acc]);
+                }
+                acc
+            }
+            Node::Call(f @ (Func::Max | Func::Min), args) => {
+                let mut acc = self.expr(&args[0]);
+                for a in &args[1..] {
+                    let b = self.expr(a);
+                    acc = self.op(f.name(), vec![acc, b]);
+                }
+                acc
+            }
             // Kernels reject every other call before printing starts.
             Node::Call(..) => Code::new("f64::NAN".into(), Prec::Postfix),
+        }
+    }
+
+    /// `e` as a condition (a boolean): a comparison as written (`x > 1`), anything else
+    /// as `e != 0`.
+    fn condition(&mut self, e: &Expr) -> Code {
+        match e.node() {
+            Node::Call(Func::Cmp(op), args) => {
+                let (left, sym, right) = crate::print::comparison_sides(*op, args);
+                let (l, r) = (self.expr(&left), self.expr(&right));
+                self.op(sym, vec![l, r])
+            }
+            _ => {
+                let c = self.expr(e);
+                let zero = self.number(&Rational::from_integer(0.into()));
+                self.op("!=", vec![c, zero])
+            }
         }
     }
 
@@ -343,10 +385,16 @@ fn parse_template(t: &str) -> Vec<Piece<'_>> {
             before = head;
         }
         let after = &rest[j + 1..];
+        // Between the words of a conditional (`if {0} { {1} } else { {2} }`, `{0} ? {1} : {2}`,
+        // `{1} if {0} else {2}`) an argument needs no parentheses either.
+        let prefix = &t[..t.len() - rest.len() + i];
+        let opens = ["if ", "{ ", "? ", ": ", "else "].iter().any(|k| prefix.ends_with(k)) || prefix.is_empty();
+        let closes = [" {", " }", " ?", " :", " if ", " else"].iter().any(|k| after.starts_with(k)) || after.is_empty();
+        let conditional = opens && closes && (t.contains(" ? ") || t.contains("if "));
         let ctx = if after.starts_with('.') {
             Ctx::Receiver
-        } else if (before.ends_with('(') || before.ends_with(", "))
-            && (after.starts_with(')') || after.starts_with(','))
+        } else if conditional
+            || (before.ends_with('(') || before.ends_with(", ")) && (after.starts_with(')') || after.starts_with(','))
         {
             Ctx::Delimited
         } else {
@@ -386,8 +434,10 @@ fn template_prec(t: &str) -> Prec {
             _ => {}
         }
     }
-    if outer.starts_with("if ") || outer.contains(" if ") {
+    if outer.starts_with("if ") || outer.contains(" if ") || outer.contains(" ? ") {
         Prec::Cond
+    } else if [" > ", " >= ", " < ", " <= ", " == ", " != "].iter().any(|o| outer.contains(o)) {
+        Prec::Compare
     } else if outer.contains(" + ") || outer.contains(" - ") {
         Prec::Sum
     } else if outer.contains(" * ") || outer.contains(" / ") {

@@ -57,6 +57,18 @@ pub(crate) static OPS: &[Op] = &[
                                   "max({0}, {1}) + math.log1p(math.exp(-abs({0} - {1})))",
                                   "np.maximum({0}, {1}) + np.log1p(np.exp(-np.abs({0} - {1})))"] },
     Op { name: "max",      code: ["{0}.max({1})",  "fmax({0}, {1})", "max({0}, {1})",   "np.maximum({0}, {1})"] },
+    Op { name: "min",      code: ["{0}.min({1})",  "fmin({0}, {1})", "min({0}, {1})",   "np.minimum({0}, {1})"] },
+    // Comparisons, as conditions (booleans), and a condition as the number 1 or 0.
+    Op { name: ">",        code: ["{0} > {1}",     "{0} > {1}",    "{0} > {1}",         "{0} > {1}"] },
+    Op { name: ">=",       code: ["{0} >= {1}",    "{0} >= {1}",   "{0} >= {1}",        "{0} >= {1}"] },
+    Op { name: "<",        code: ["{0} < {1}",     "{0} < {1}",    "{0} < {1}",         "{0} < {1}"] },
+    Op { name: "<=",       code: ["{0} <= {1}",    "{0} <= {1}",   "{0} <= {1}",        "{0} <= {1}"] },
+    Op { name: "==",       code: ["{0} == {1}",    "{0} == {1}",   "{0} == {1}",        "{0} == {1}"] },
+    Op { name: "!=",       code: ["{0} != {1}",    "{0} != {1}",   "{0} != {1}",        "{0} != {1}"] },
+    Op { name: "iverson",  code: ["f64::from(u8::from({0}))", "(double)({0})", "float({0})", "np.where({0}, 1.0, 0.0)"] },
+    // The branch taken, and only it evaluated (NumPy's `where` evaluates both, elementwise).
+    Op { name: "select",   code: ["if {0} { {1} } else { {2} }", "{0} ? {1} : {2}", "{1} if {0} else {2}",
+                                  "np.where({0}, {1}, {2})"] },
     Op { name: "expm1",    code: ["{0}.exp_m1()",  "expm1({0})",   "math.expm1({0})",   "np.expm1({0})"] },
     Op { name: "log1p",    code: ["{0}.ln_1p()",   "log1p({0})",   "math.log1p({0})",   "np.log1p({0})"] },
     Op { name: "sqrt",     code: ["{0}.sqrt()",    "sqrt({0})",    "math.sqrt({0})",    "np.sqrt({0})"] },

@@ -11,7 +11,7 @@ use num_bigint::BigInt;
 use num_traits::Signed;
 
 use super::{content, fraction, goes_below, is_negative, ordered_terms};
-use crate::expr::{Constant, Expr, Func, Node};
+use crate::expr::{Cmp, Constant, Expr, Func, Node};
 use crate::func::Builtin;
 use crate::number::{self, Rational};
 use crate::prec::Prec;
@@ -387,6 +387,19 @@ fn power(b: &Expr, x: &Expr) -> (String, Prec) {
     (format!("{}^{{{}}}", wrap((base, p), Prec::Atom), exponent(x)), Prec::Power)
 }
 
+/// A comparison as written ([`super::comparison_sides`]) in LaTeX (`\\geq`, `\\neq`).
+fn comparison(op: Cmp, args: &[Expr]) -> String {
+    let (left, sym, right) = super::comparison_sides(op, args);
+    let sym = match sym {
+        ">=" => "\\geq",
+        "<=" => "\\leq",
+        "==" => "=",
+        "!=" => "\\neq",
+        s => s,
+    };
+    format!("{} {sym} {}", wrap(latex(&left), Prec::Sum), wrap(latex(&right), Prec::Sum))
+}
+
 fn call(e: &Expr, f: &Func, args: &[Expr]) -> (String, Prec) {
     let arglist = || args.iter().map(|a| latex(a).0).collect::<Vec<_>>().join(", ");
     if let Some(u) = e.as_exp() {
@@ -400,6 +413,28 @@ fn call(e: &Expr, f: &Func, args: &[Expr]) -> (String, Prec) {
         return (format!("e^{{{s}}}"), Prec::Power);
     }
     match f {
+        Func::Cmp(op) => match super::heaviside_of(e) {
+            Some(u) => (format!("H{}", paren(&latex(u).0)), Prec::Atom),
+            // A comparison as a value is Iverson's bracket: 1 where it holds, 0 elsewhere.
+            None => (format!("\\left[{}\\right]", comparison(*op, args)), Prec::Atom),
+        },
+        Func::If => {
+            // One row per branch, `value & \text{if } condition`, the last `otherwise`.
+            let last = args.len() - 1;
+            let mut rows: Vec<String> = args[..last]
+                .chunks(2)
+                .map(|p| {
+                    let cond = match p[0].node() {
+                        Node::Call(Func::Cmp(op), ab) => comparison(*op, ab),
+                        _ => latex(&p[0]).0,
+                    };
+                    format!("{} & \\text{{if }} {cond}", latex(&p[1]).0)
+                })
+                .collect();
+            rows.push(format!("{} & \\text{{otherwise}}", latex(&args[last]).0));
+            (format!("\\begin{{cases}} {} \\end{{cases}}", rows.join(" \\\\ ")), Prec::Atom)
+        }
+        Func::Max | Func::Min => (format!("\\{}{}", f.name(), paren(&arglist())), Prec::Atom),
         Func::Indexed(s) => {
             let idx: Vec<String> = args.iter().map(|a| latex(a).0).collect();
             // LATEX.md rule 9: indices of indexed variables are comma-separated, w_{j,k}.

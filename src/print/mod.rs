@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use num_bigint::BigInt;
 use num_traits::{One, Signed};
 
-use crate::expr::{Expr, Node, Sym};
+use crate::expr::{Cmp, Expr, Func, Node, Sym};
 use crate::number::Rational;
 
 /// A product seen as `sign * coeff * numer / denom`, with positive exponents below.
@@ -45,6 +45,46 @@ impl Fraction {
     pub fn coeff_denom(&self) -> Option<&BigInt> {
         (!self.coeff.denom().is_one()).then(|| self.coeff.denom())
     }
+}
+
+/// `u` where `e` is `u > 0`, which prints as `heaviside(u)` outside a condition.
+pub(crate) fn heaviside_of(e: &Expr) -> Option<&Expr> {
+    match e.node() {
+        Node::Call(Func::Cmp(Cmp::Gt), args) if args[1].is_zero() => Some(&args[0]),
+        _ => None,
+    }
+}
+
+/// A comparison `d op 0` as it is written: the terms of `d` that read positive on the
+/// left and the rest on the right (`x > 1`, `a > b`), or, where none reads positive,
+/// the other way round (`x < 1` for `1 - x > 0`). The operator as written between them.
+pub(crate) fn comparison_sides(op: Cmp, args: &[Expr]) -> (Expr, &'static str, Expr) {
+    if !args[1].is_zero() {
+        return (args[0].clone(), op.symbol(), args[1].clone());
+    }
+    let terms = match args[0].node() {
+        Node::Add(ts) => ts.clone(),
+        _ => vec![args[0].clone()],
+    };
+    let (positive, rest): (Vec<Expr>, Vec<Expr>) =
+        terms.into_iter().partition(|t| t.as_num().is_none() && !is_negative(t));
+    let right = Expr::negate(Expr::add(rest));
+    if !positive.is_empty() {
+        return (Expr::add(positive), op.symbol(), right);
+    }
+    // d = N - M with M the negated terms: d > 0 is M < N.
+    let (numbers, names): (Vec<Expr>, Vec<Expr>) = match right.node() {
+        Node::Add(ts) => ts.iter().cloned().partition(|t| t.as_num().is_some()),
+        _ if right.as_num().is_some() => (vec![right.clone()], Vec::new()),
+        _ => (Vec::new(), vec![right.clone()]),
+    };
+    let flipped = match op {
+        Cmp::Gt => "<",
+        Cmp::Ge => "<=",
+        Cmp::Eq => "==",
+        Cmp::Ne => "!=",
+    };
+    (Expr::add(names), flipped, Expr::negate(Expr::add(numbers)))
 }
 
 /// Whether an exponent reads as negative: `-2`, `-n`, `-1/2`.

@@ -10,7 +10,7 @@ use std::fmt::{self, Write};
 use num_traits::Signed;
 
 use super::{content, fraction, goes_below, is_negative, ordered_terms};
-use crate::expr::{Constant, Expr, Func, Node};
+use crate::expr::{Cmp, Constant, Expr, Func, Node};
 use crate::number::{self, Rational};
 use crate::prec::Prec;
 
@@ -57,6 +57,7 @@ pub(crate) fn prec(e: &Expr) -> Prec {
         Node::Pow(b, x) if goes_below(b, x) => Prec::Product,
         Node::Pow(_, x) if is_half(x) => Prec::Atom,
         Node::Pow(..) => Prec::Power,
+        Node::Call(Func::Cmp(_), _) if super::heaviside_of(e).is_none() => Prec::Compare,
         Node::Call(..) => match e.as_exp() {
             Some(u) if u.is_one() => Prec::Atom,
             Some(_) => Prec::Power,
@@ -146,6 +147,33 @@ fn write_node(e: &Expr, out: &mut String) {
                 return;
             }
             match f {
+                Func::Cmp(op) => {
+                    match super::heaviside_of(e) {
+                        Some(u) => {
+                            out.push_str("heaviside(");
+                            write_expr(u, out);
+                            out.push(')');
+                        }
+                        None => write_comparison(*op, args, out),
+                    }
+                    return;
+                }
+                Func::If => {
+                    out.push_str("if(");
+                    let last = args.len() - 1;
+                    for (i, a) in args.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        match a.node() {
+                            // A condition reads as a comparison: `if(x > 0, ...)`.
+                            Node::Call(Func::Cmp(op), ab) if i % 2 == 0 && i < last => write_comparison(*op, ab, out),
+                            _ => write_expr(a, out),
+                        }
+                    }
+                    out.push(')');
+                    return;
+                }
                 Func::Indexed(b) => {
                     out.push_str(b.as_str());
                     out.push('[');
@@ -199,6 +227,15 @@ fn write_node(e: &Expr, out: &mut String) {
             out.push(')');
         }
     }
+}
+
+/// A comparison as written ([`super::comparison_sides`]), each side parenthesised only
+/// where it is itself a comparison.
+fn write_comparison(op: Cmp, args: &[Expr], out: &mut String) {
+    let (left, sym, right) = super::comparison_sides(op, args);
+    write_paren(&left, Prec::Sum, out);
+    let _ = write!(out, " {sym} ");
+    write_paren(&right, Prec::Sum, out);
 }
 
 /// Exponents stay bare when they are atoms or the negation of one (`x^2`, `e^-z`);

@@ -81,6 +81,7 @@ impl Costing<'_> {
                     Func::Builtin(_) => 2,
                     Func::Abstract(_) | Func::Sum(_) | Func::Prod(_) => 1,
                     Func::Indexed(_) | Func::Delta => 0,
+                    Func::Cmp(_) | Func::If | Func::Max | Func::Min => 1,
                 };
                 self.add_costs(own, args.iter())
             }

@@ -385,6 +385,8 @@ impl<'a> Ctx<'a> {
         // A call is an atom to every search: only its arguments can be simplified.
         if e.children().is_empty() {
             e.clone()
+        } else if let Node::Call(Func::If, args) = e.node() {
+            self.branches(args)
         } else if matches!(e.node(), Node::Call(..)) {
             // A call is searched only where a name may stand for it (`e^x` is `1 + y`
             // for `y = e^x - 1`); otherwise only its arguments are simplified.
@@ -400,6 +402,51 @@ impl<'a> Ctx<'a> {
                 rebuilt
             }
         }
+    }
+
+    /// `if(c1, v1, ..., otherwise)` with each part simplified, each value under the names
+    /// as they are on its branch: a name defined by an `if` with the same conditions
+    /// stands, on branch `k`, for its own `k`th value (the ELU `y = if(x > 0, x,
+    /// a*(e^x - 1))` is `a*(e^x - 1)` where `x > 0` fails, so `a*e^x` there is `y + a`).
+    fn branches(&mut self, args: &[Expr]) -> Expr {
+        let last = args.len() - 1;
+        let conditions: Vec<&Expr> = args[..last].iter().step_by(2).collect();
+        // The names as they are on branch `k`, and those that differ there.
+        let on_branch = |k: usize| -> Option<(Names, Vec<Sym>)> {
+            let mut changed = Vec::new();
+            let defs = self.names.defs.iter().map(|(n, body)| match body.node() {
+                Node::Call(Func::If, bargs)
+                    if bargs.len() == args.len() && bargs[..last].iter().step_by(2).eq(conditions.iter().copied()) =>
+                {
+                    changed.push(n.clone());
+                    (n.clone(), bargs[(2 * k + 1).min(last)].clone())
+                }
+                _ => (n.clone(), body.clone()),
+            });
+            let names = Names { defs: defs.collect(), wrt: self.names.wrt.clone() };
+            (!changed.is_empty()).then_some((names, changed))
+        };
+        let mut out = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            let value_of_branch = if i == last { Some(conditions.len()) } else { (i % 2 == 1).then_some(i / 2) };
+            match value_of_branch.and_then(on_branch) {
+                Some((names, changed)) => {
+                    let (r, subs) = simplify_parts(a, &names, self.form);
+                    // What the branch's own names gave is what the branch explains.
+                    let own = |v: &Expr| v.free_vars().iter().any(|s| changed.contains(s));
+                    for s in subs.into_iter().filter(|(_, v)| own(v)) {
+                        if !self.subs.contains(&s) {
+                            self.subs.push(s);
+                        }
+                    }
+                    out.push(r);
+                }
+                // A condition is canonical as it is (a comparison with 0).
+                None if value_of_branch.is_none() => out.push(a.clone()),
+                None => out.push(self.part(a)),
+            }
+        }
+        Expr::piecewise(out)
     }
 
     /// [`Ctx::search`] on `e` within [`Config::part_work`] (and what is left of

@@ -1,0 +1,129 @@
+//! Piecewise functions (issue 16): `if`, comparisons, `heaviside`, `relu`, `max`, `min`
+//! and `clamp` — parsed, printed back, differentiated branch by branch and checked
+//! against dual numbers, simplified per branch in terms of the output, and written in
+//! LaTeX. The activations are PyTorch's piecewise `torch.nn` family, under other names
+//! too.
+
+use deriv::defs::Problem;
+use deriv::simplify::{simplify, Form};
+use deriv::Sym;
+
+/// The derivative of `program`'s target by `x`, simplified as the command line does
+/// (in the definitions' names), checked against dual numbers at random points (none of
+/// them at a kink: the kinks are a set of measure zero).
+#[track_caller]
+fn derivative(program: &str, x: &str) -> String {
+    let p = Problem::load(&[], program).unwrap_or_else(|e| panic!("{program}: {e}"));
+    let x = Sym::new(x);
+    let input = p.inlined_target();
+    let raw = deriv::diff(&input, &x);
+    let form = if p.defs.is_empty() { Form::Auto } else { Form::Output };
+    let shown = simplify(&raw, &p.names(Some(&x)), form);
+    let report = deriv::check(&input, &p.inline(&shown), &x).unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(report.max_error < 1e-9, "{program}: {shown} is off by {}", report.max_error);
+    shown.to_string()
+}
+
+fn eval(src: &str, at: &[(&str, f64)]) -> f64 {
+    let env = at.iter().map(|(k, v)| (Sym::new(k), *v)).collect();
+    deriv::eval::eval(&deriv::parse(src).unwrap(), &env).unwrap_or_else(|e| panic!("{src}: {e}"))
+}
+
+#[test]
+fn relu_max_and_min_differentiate_to_steps() {
+    for x in ["x", "u", "z1"] {
+        let h = format!("heaviside({x})");
+        assert_eq!(derivative(&format!("relu({x})"), x), h);
+        assert_eq!(derivative(&format!("max(0, {x})"), x), h);
+        assert_eq!(derivative(&format!("max({x}, 0)"), x), h);
+        assert_eq!(derivative(&format!("min(0, {x})"), x), format!("heaviside(-{x})"));
+    }
+    // PyTorch's convention at the kink: relu'(0) = 0, and the same for max(0, x).
+    assert_eq!(eval("heaviside(x)", &[("x", 0.0)]), 0.0);
+    assert_eq!(eval("heaviside(x)", &[("x", 1e-300)]), 1.0);
+}
+
+#[test]
+fn the_piecewise_activations_in_terms_of_their_outputs() {
+    // ELU, SELU (with its scale), leaky ReLU, under other names too: per branch, a name
+    // defined by an `if` with the same conditions is its own branch's value.
+    for (x, y, a) in [("x", "y", "alpha"), ("u", "q", "c")] {
+        let elu = format!("{y} = if({x} > 0, {x}, {a}*(e^{x} - 1)); {y}");
+        assert_eq!(derivative(&elu, x), format!("if({x} > 0, 1, {a} + {y})"));
+        let selu = format!("{y} = if({x} > 0, s*{x}, s*{a}*(e^{x} - 1)); {y}");
+        assert_eq!(derivative(&selu, x), format!("if({x} > 0, s, {a}*s + {y})"));
+        let leaky = format!("{y} = if({x} > 0, {x}, 0.01*{x}); {y}");
+        assert_eq!(derivative(&leaky, x), format!("if({x} > 0, 1, 0.01)"));
+    }
+}
+
+#[test]
+fn pytorch_s_piecewise_family_is_differentiated_and_checked() {
+    // Each with the form PyTorch's backward computes (derivatives.yaml), no longer.
+    let cases = [
+        ("relu6", "min(max(0, x), 6)", "heaviside(x)*heaviside(6 - x)"),
+        ("hardtanh", "clamp(x, -1, 1)", "heaviside(1 + x)*heaviside(1 - x)"),
+        ("hardsigmoid", "clamp(x/6 + 1/2, 0, 1)", "heaviside(3 + x)*heaviside(3 - x)/6"),
+        ("softshrink", "if(x > 1/2, x - 1/2, x < -1/2, x + 1/2, 0)", "if(x > 1/2, 1, x < -1/2, 1, 0)"),
+        ("threshold", "if(x > 1, x, 0)", "heaviside(x - 1)"),
+    ];
+    for (name, f, want) in cases {
+        assert_eq!(derivative(f, "x"), want, "{name}");
+    }
+    // Hardswish and CELU: right (checked), whatever their form.
+    derivative("x*clamp(x + 3, 0, 6)/6", "x");
+    derivative("y = if(x > 0, x, a*(e^(x/a) - 1)); y", "x");
+}
+
+#[test]
+fn only_the_branch_taken_is_evaluated() {
+    // ELU far out: e^1000 overflows, but that branch is not taken.
+    let elu = "if(x > 0, x, e^x - 1)";
+    assert_eq!(eval(elu, &[("x", 1000.0)]), 1000.0);
+    assert_eq!(eval(elu, &[("x", -1000.0)]), -1.0);
+    assert_eq!(eval("if(x < -1, -1, x <= 1, x, 1)", &[("x", 1.0)]), 1.0);
+    assert_eq!(eval("max(x, y, 2) - min(x, y, 2)", &[("x", -3.0), ("y", 5.0)]), 8.0);
+    assert_eq!(eval("(x == 1) + (x != 1) + (x >= 1)", &[("x", 1.0)]), 2.0);
+}
+
+#[test]
+fn piecewise_forms_print_back_as_written() {
+    for (src, printed) in [
+        ("if(x > 0, x, a*(e^x - 1))", "if(x > 0, x, a*(e^x - 1))"),
+        ("if(x < -1, -1, x <= 1, x, 1)", "if(x < -1, -1, x <= 1, x, 1)"),
+        ("x*(x > 1)", "x*heaviside(x - 1)"),
+        ("step(2*x)", "heaviside(x)"),
+        ("max(x, 0, y)", "max(0, x, y)"),
+        ("clamp(x, -1, 1)", "min(1, max(-1, x))"),
+        ("if(x > 0, 1, 0)", "heaviside(x)"),
+        ("if(x > 0, 0, 1)", "x <= 0"),
+        ("if(1 > 0, a, b)", "a"),
+    ] {
+        let e = deriv::parse(src).unwrap();
+        assert_eq!(e.to_string(), printed, "{src}");
+        assert_eq!(deriv::parse(printed).unwrap(), e, "{printed} reads back");
+    }
+}
+
+#[test]
+fn max_and_min_are_built_in() {
+    let r = crate::support::run(&["diff", "max(0, x)"]);
+    assert_eq!((r.code, r.stdout.trim()), (0, "heaviside(x)"), "{}", r.stderr);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    let r = crate::support::run(&["diff", "max = x^2"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("max"), "{}", r.stderr);
+}
+
+#[test]
+fn steps_latex_and_the_check() {
+    let d = deriv::derivation("relu(x)^2 + if(x > 0, x, 0)", "x").unwrap();
+    let text = d.to_string();
+    assert!(text.contains("piecewise rule"), "{text}");
+    let tex = deriv::print::latex::to_latex(&deriv::parse("if(x > 0, 1, a*e^x)").unwrap());
+    assert_eq!(tex, r"\begin{cases} 1 & \text{if } x > 0 \\ a e^{x} & \text{otherwise} \end{cases}");
+    let r = crate::support::run(&["diff", "y = if(x > 0, x, a*(e^x - 1)); y", "--wrt", "x", "--check"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.trim(), "if(x > 0, 1, a + y)");
+    assert!(r.stderr.contains("check: passed"), "{}", r.stderr);
+}
