@@ -1861,6 +1861,24 @@ pub(crate) fn with_children(e: &Expr, children: &[Expr]) -> Expr {
     }
 }
 
+/// `e` rebuilt bottom up (calls kept whole: their arguments are parts of their own),
+/// each rebuilt node passed through `at`.
+pub(crate) fn rebuilt_bottom_up(e: &Expr, mut at: impl FnMut(Expr) -> Expr) -> Expr {
+    let mut memo: IdMap<Expr> = IdMap::default();
+    for x in post_order(std::slice::from_ref(e), |x| !matches!(x.node(), Node::Call(..))) {
+        if memo.contains_key(&x.id()) {
+            continue;
+        }
+        let rebuilt = match x.node() {
+            Node::Call(..) => x.clone(),
+            _ => map_children(&x, |c| memo.get(&c.id()).cloned().unwrap_or_else(|| c.clone())),
+        };
+        let r = at(rebuilt);
+        memo.insert(x.id(), r);
+    }
+    memo.get(&e.id()).cloned().unwrap_or_else(|| e.clone())
+}
+
 /// `e` with each child `c` replaced by `f(c)`, rebuilt through the constructors; `e`
 /// itself when no child changed.
 pub fn map_children(e: &Expr, f: impl FnMut(&Expr) -> Expr) -> Expr {

@@ -354,23 +354,11 @@ pub(crate) fn reciprocals(e: &Expr) -> Expr {
     if !has_trig(e) {
         return e.clone();
     }
-    let mut memo: IdMap<Expr> = IdMap::default();
-    for x in expr::post_order(std::slice::from_ref(e), |x| !matches!(x.node(), Node::Call(..))) {
-        if memo.contains_key(&x.id()) {
-            continue;
-        }
-        let rebuilt = match x.node() {
-            Node::Call(..) => x.clone(),
-            _ => expr::map_children(&x, |c| memo.get(&c.id()).cloned().unwrap_or_else(|| c.clone())),
-        };
-        let r = match rebuilt.node() {
-            Node::Pow(b, p) => flipped(b, p).unwrap_or_else(|| rebuilt.clone()),
-            Node::Mul(fs) => quotients(fs).unwrap_or_else(|| rebuilt.clone()),
-            _ => rebuilt.clone(),
-        };
-        memo.insert(x.id(), r);
-    }
-    memo.get(&e.id()).cloned().unwrap_or_else(|| e.clone())
+    expr::rebuilt_bottom_up(e, |rebuilt| match rebuilt.node() {
+        Node::Pow(b, p) => flipped(b, p).unwrap_or_else(|| rebuilt.clone()),
+        Node::Mul(fs) => quotients(fs).unwrap_or_else(|| rebuilt.clone()),
+        _ => rebuilt.clone(),
+    })
 }
 
 /// The calls of `sec`, `csc`, `cot`, `sech`, `csch`, `coth` in `e`, outside other calls.

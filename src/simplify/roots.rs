@@ -14,7 +14,7 @@ use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
 use super::kernel::View;
-use crate::expr::{self, Expr, Func, IdMap, Node};
+use crate::expr::{self, Expr, Func, Node};
 use crate::func::Builtin;
 use crate::number::Rational;
 
@@ -139,24 +139,6 @@ pub(crate) fn has_roots(e: &Expr) -> bool {
     })
 }
 
-/// `e` rebuilt bottom up (calls kept whole: their arguments are parts of their own),
-/// each rebuilt node passed through `at`.
-fn rewritten(e: &Expr, mut at: impl FnMut(Expr) -> Expr) -> Expr {
-    let mut memo: IdMap<Expr> = IdMap::default();
-    for x in expr::post_order(std::slice::from_ref(e), |x| !matches!(x.node(), Node::Call(..))) {
-        if memo.contains_key(&x.id()) {
-            continue;
-        }
-        let rebuilt = match x.node() {
-            Node::Call(..) => x.clone(),
-            _ => expr::map_children(&x, |c| memo.get(&c.id()).cloned().unwrap_or_else(|| c.clone())),
-        };
-        let r = at(rebuilt);
-        memo.insert(x.id(), r);
-    }
-    memo.get(&e.id()).cloned().unwrap_or_else(|| e.clone())
-}
-
 /// `e` with every root written as [`split`] writes it, whatever the number that comes
 /// out: both sides of an equation the proof is asked about are written so, and a root
 /// of `1 + x^2/25` meets one of `25 + x^2`, and one of `(1 + x)^2 - 1` one of
@@ -167,7 +149,7 @@ pub(crate) fn canonical(e: &Expr) -> Expr {
     }
     // Every base as one polynomial, so that two spellings of it are one root.
     let spelled = |p: &Expr| normal(p).unwrap_or_else(|| p.clone());
-    rewritten(e, |x| {
+    expr::rebuilt_bottom_up(e, |x| {
         let Some((b, r)) = fraction(&x) else { return x.clone() };
         match split(b, r) {
             Some(s) => {
@@ -189,7 +171,7 @@ pub(crate) fn respelled(e: &Expr) -> Option<Expr> {
     if !has_roots(e) {
         return None;
     }
-    let r = rewritten(e, |x| match x.node() {
+    let r = expr::rebuilt_bottom_up(e, |x| match x.node() {
         Node::Pow(..) => match split_root(&x) {
             Some((c, rest)) if c.as_num().is_some() => Expr::mul([c, rest]),
             _ => x,
