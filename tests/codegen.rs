@@ -160,6 +160,13 @@ fn coverage_jobs() -> Vec<Job> {
         ("if(x > 0, x, 0.01*x) + relu(x - 1/2)*w", &["x", "w"], -2.0, 2.0),
         ("max(x, w, 0) + min(x, 2*w) + clamp(x, -1, 1)*w", &["x", "w"], -2.0, 2.0),
         ("if(x > 1/2, x^2, x < -1/2, e^x - 1, w*x) + heaviside(x)*w + (x >= w)*x", &["x", "w"], -2.0, 2.0),
+        // PyTorch's piecewise activations: relu6, hardtanh, hardsigmoid, hardswish (twice),
+        // ELU, SELU, CELU, softshrink, threshold; w stands for alpha.
+        ("min(max(0, x), 6) + clamp(x, -1, 1) + clamp(x/6 + 1/2, 0, 1) + x*clamp(x + 3, 0, 6)/6", &["x"], -8.0, 8.0),
+        ("if(x > 3, x, x < -3, 0, x*(x + 3)/6) + if(x > 0, x, w*(e^x - 1))", &["x", "w"], -5.0, 5.0),
+        // (x - 2 takes both signs where w, alpha, stays positive.)
+        ("1.0507*if(x > 2, x - 2, w*(e^(x - 2) - 1)) + if(x > 2, x - 2, w*(e^((x - 2)/w) - 1))", &["x", "w"], 0.5, 3.5),
+        ("if(x > 1/2, x - 1/2, x < -1/2, x + 1/2, 0) + if(x > w, x, 0)", &["x", "w"], -2.0, 2.0),
     ];
     let mut rng = Rng::new(0xC0FE);
     let mut jobs = Vec::new();
