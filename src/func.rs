@@ -261,7 +261,7 @@ static FUNCS: [FuncDef; 27] = [
     // The derivative at the kink is 0, PyTorch's convention (`heaviside(0)` is 0).
     FuncDef { name: "relu", eval: |u| if u > 0.0 || u.is_nan() { u } else { 0.0 }, slope: |u| if u > 0.0 { 1.0 } else { 0.0 },
         derivative: "heaviside(u)", latex: r"\operatorname{relu}", at_zero: Some((0, 1)),
-        expansion: None, output: None,
+        expansion: Some("(u + abs(u))/2"), output: None,
         code: ["{0}.max(0.0)", "fmax({0}, 0.0)", "max({0}, 0.0)", "np.maximum({0}, 0.0)"] },
 ];
 

@@ -127,3 +127,15 @@ fn steps_latex_and_the_check() {
     assert_eq!(r.stdout.trim(), "if(x > 0, 1, a + y)");
     assert!(r.stderr.contains("check: passed"), "{}", r.stderr);
 }
+
+#[test]
+fn relu_written_with_abs_is_recognised() {
+    let simplified =
+        |src: &str| deriv::simplify(&deriv::parse(src).unwrap(), &Default::default(), Form::Auto).to_string();
+    assert_eq!(simplified("(x + abs(x))/2"), "relu(x)");
+    assert_eq!(simplified("q/2 + abs(q)/2 + q^2"), "q^2 + relu(q)");
+    assert_eq!(simplified("u - 1 + abs(u - 1)"), "2*relu(u - 1)");
+    assert_eq!(simplified("3*w + 3*abs(w) + sin(w)"), "6*relu(w) + sin(w)");
+    // Not where it would not be shorter, or not the same identity.
+    assert_eq!(simplified("x + 2*abs(x)"), "x + 2*abs(x)");
+}

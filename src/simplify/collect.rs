@@ -4,7 +4,8 @@
 //! more terms gives one candidate, which the search takes only where it is strictly
 //! cheaper, proved equal and checked like any other.
 
-use crate::expr::{Expr, Node};
+use crate::expr::{Expr, Func, Node};
+use crate::func::Builtin;
 
 /// The most terms a sum may have to be collected, and the most factors tried per sum.
 const MAX_TERMS: usize = 12;
@@ -47,6 +48,30 @@ pub(crate) fn around_common_factors(e: &Expr) -> Vec<Expr> {
             Expr::add(rest.into_iter().chain([Expr::mul([common, inner])]).collect::<Vec<_>>())
         })
         .filter(|c| c != e)
+        .collect()
+}
+
+/// `e`, a sum with a term `c*abs(u)`, with `c*u + c*abs(u)` written `2*c*relu(u)`, one
+/// form per such term: `(x + abs(x))/2` is `relu(x)`. (The identity holds everywhere, so
+/// the form is `e` itself where `e` has no `c*u` to take: the search keeps it only
+/// where strictly cheaper.)
+pub(crate) fn as_relus(e: &Expr) -> Vec<Expr> {
+    let Node::Add(terms) = e.node() else { return Vec::new() };
+    terms
+        .iter()
+        .take(MAX_TERMS)
+        .filter_map(|t| {
+            let (c, rest) = t.coeff_rest();
+            let u = match rest.node() {
+                Node::Call(Func::Builtin(Builtin::Abs), args) => args[0].clone(),
+                _ => return None,
+            };
+            let c = Expr::num(c);
+            let relu = Expr::mul([Expr::int(2), c.clone(), Expr::builtin(Builtin::Relu, u.clone())]);
+            let taken = Expr::negate(Expr::mul([c, Expr::add([u, rest])]));
+            Some(Expr::add([e.clone(), taken, relu]))
+        })
+        .filter(|r| r != e)
         .collect()
 }
 

@@ -485,7 +485,9 @@ impl<'a> Ctx<'a> {
         };
         // And sums collected around a factor their terms share (`s*(1 - b*y)`), and roots
         // in whole numbers (`1/sqrt(9 - x^2)`, `1/(abs(x)*sqrt(x^2 - 1))`), of those too.
-        let collected: Vec<Expr> = pool.iter().flat_map(collect::around_common_factors).collect();
+        let mut collected: Vec<Expr> = pool.iter().flat_map(collect::around_common_factors).collect();
+        // And `c*u + c*abs(u)` as `2*c*relu(u)`.
+        collected.extend(pool.iter().flat_map(collect::as_relus));
         let rooted: Vec<Expr> = pool.iter().chain(&collected).filter_map(roots::respelled).collect();
         respelled.extend(collected.into_iter().chain(rooted).filter(|r| !pool.contains(r)));
         let ranked = self.ranked(e, pool);
