@@ -984,6 +984,26 @@ impl Expr {
     }
 
     /// The argument when this is `sign(u)`.
+    /// `u` of `relu(u)^n` with `n > 0`.
+    fn positive_power_of_relu(&self) -> Option<&Expr> {
+        let (b, n) = match self.node() {
+            Node::Pow(b, n) => (b, n.as_num().filter(|n| n.is_positive())?),
+            _ => (self, &Rational::one()),
+        };
+        match b.node() {
+            Node::Call(Func::Builtin(Builtin::Relu), args) if n.is_positive() => Some(&args[0]),
+            _ => None,
+        }
+    }
+
+    /// Whether this factor may combine with another by a rule of [`Expr::mul`] beyond
+    /// equal bases: a sign, a comparison or a relu.
+    fn combines_specially(&self) -> bool {
+        self.sign_of().is_some()
+            || matches!(self.node(), Node::Call(Func::Cmp(_), _))
+            || self.positive_power_of_relu().is_some()
+    }
+
     fn sign_of(&self) -> Option<&Expr> {
         match self.node() {
             Node::Call(Func::Builtin(Builtin::Sign), args) => Some(&args[0]),
@@ -1270,6 +1290,16 @@ impl Expr {
             out.push(Expr::num(coeff));
             return Expr::mul(out);
         }
+        // heaviside(u)*relu(u)^n is relu(u)^n for n > 0: the step is 1 wherever the
+        // ramp is not 0.
+        if let Some(step) = out.iter().find_map(|f| {
+            let step = f.positive_power_of_relu().map(|u| Expr::compare(Cmp::Gt, u.clone(), Expr::zero()))?;
+            out.contains(&step).then_some(step)
+        }) {
+            out.retain(|f| *f != step);
+            out.push(Expr::num(coeff));
+            return Expr::mul(out);
+        }
         // sign(u)*abs(u)^n is u^n for an odd integer n (both undefined at u = 0 when
         // n < 0): so the derivative of ln(abs(u)) is 1/u.
         let odd_abs_power = |f: &Expr| match f.node() {
@@ -1324,8 +1354,8 @@ impl Expr {
         };
         // (Roots of constants may merge: sqrt(2)*sqrt(pi) is sqrt(2*pi).)
         if matches!(f.node(), Node::Num(_))
-            || f.sign_of().is_some()
-            || fs.iter().any(|g| g.sign_of().is_some())
+            || f.combines_specially()
+            || fs.iter().any(Expr::combines_specially)
             || constant_root(f).is_some()
         {
             return None;

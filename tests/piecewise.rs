@@ -139,3 +139,29 @@ fn relu_written_with_abs_is_recognised() {
     // Not where it would not be shorter, or not the same identity.
     assert_eq!(simplified("x + 2*abs(x)"), "x + 2*abs(x)");
 }
+
+#[test]
+fn kinks_in_one_variable_come_out_by_cases() {
+    // Hardswish through clamp, min/max, or relu: PyTorch's three branches, and the form
+    // takes the plain derivative's value at the kinks themselves too.
+    // (Written with relu, the input's own slope at 3 is the middle branch's: `<=`.)
+    let written = [
+        ("x", "x*clamp(x + 3, 0, 6)/6", "<"),
+        ("u", "u*min(max(u + 3, 0), 6)/6", "<"),
+        ("s", "s*(relu(s + 3) - relu(s - 3))/6", "<="),
+    ];
+    for (x, f, at_3) in written {
+        let shown = derivative(f, x);
+        assert_eq!(shown, format!("if({x} <= -3, 0, {x} {at_3} 3, 1/2 + {x}/3, 1)"), "{f}");
+        let raw = deriv::diff(&deriv::parse(f).unwrap(), &Sym::new(x)).to_string();
+        for at in [-4.0, -3.0, -1.5, 0.0, 3.0, 7.0] {
+            let (a, b) = (eval(&shown, &[(x, at)]), eval(&raw, &[(x, at)]));
+            assert!((a - b).abs() < 1e-12, "{f} at {at}: {a} against {b}");
+        }
+    }
+    assert_eq!(derivative("relu(x)^2", "x"), "2*relu(x)");
+    assert_eq!(derivative("x*relu(x - 1)", "x"), "if(x <= 1, 0, 2*x - 1)");
+    // Not where the kinks turn on two variables, or are not linear.
+    assert_eq!(derivative("relu(x - y)^2", "x"), "2*relu(x - y)");
+    assert!(!derivative("relu(x^2 - 1)^2", "x").contains("if("));
+}

@@ -19,6 +19,7 @@
 //! How hard it looks (the work a search may spend, which parts are searched whole, how
 //! large a candidate may be, how the numeric comparison samples) is [`Config`].
 
+mod cases;
 mod collect;
 pub mod config;
 pub mod cost;
@@ -499,6 +500,23 @@ impl<'a> Ctx<'a> {
                 let cheaper: Vec<Expr> = respelled.into_iter().filter(|r| cost::cost(r, &cheap) < limit).collect();
                 let ranked = self.ranked(e, cheaper);
                 Some(self.validated(e, ranked).unwrap_or(c))
+            }
+            other => other,
+        };
+        // And, where the kinks turn on one variable, the input by cases: taken where
+        // strictly cheaper. (Exact by construction, each branch the input decided on its
+        // interval; the proof cannot see into an `if`, so it is checked numerically.)
+        let best = match best {
+            Some(c) if self.form != Form::Input => {
+                let cases = cases::by_cases(e, |f| simplify_parts(f, self.names, self.form).0, |f| self.inline(f));
+                let cheaper = |k: &Expr| {
+                    let cheap = cheap_calls(e);
+                    cost::cost(k, &cheap) < cost::cost(&c, &cheap)
+                };
+                match cases {
+                    Some(k) if cheaper(&k) && agrees(&k, e, &self.bodies) => Some(k),
+                    _ => Some(c),
+                }
             }
             other => other,
         };
