@@ -165,3 +165,22 @@ fn kinks_in_one_variable_come_out_by_cases() {
     assert_eq!(derivative("relu(x - y)^2", "x"), "2*relu(x - y)");
     assert!(!derivative("relu(x^2 - 1)^2", "x").contains("if("));
 }
+
+#[test]
+fn relu_s_step_is_the_step_of_its_output() {
+    // A ramp is positive exactly where its argument is: in terms of the output, ReLU's
+    // derivative is the step of the output (PyTorch's `threshold_backward(grad, result)`).
+    for (y, x) in [("y", "x"), ("q", "u")] {
+        assert_eq!(derivative(&format!("{y} = relu({x}); {y}"), x), format!("heaviside({y})"));
+        assert_eq!(derivative(&format!("{y} = 2*relu(w*{x} + b); {y}"), x), format!("2*w*heaviside({y})"));
+        assert_eq!(derivative(&format!("{y} = max(0, {x} - 1); {y}"), x), format!("heaviside({y})"));
+    }
+    // Not a ramp with a negative scale, whose output is positive where its argument is not.
+    assert_eq!(derivative("y = -relu(x); y", "x"), "-heaviside(x)");
+    // The backward pass reads the saved output.
+    let k = deriv::codegen::kernel("relu(w*x + b)", &["x", "w"], "layer").unwrap();
+    let py = deriv::codegen::python(&k);
+    assert!(py.contains("float(y > 0.0)"), "{py}");
+    let backward = &py[py.find("def layer_backward").unwrap()..];
+    assert!(!backward.contains("b + w * x"), "{py}");
+}

@@ -34,7 +34,7 @@ use std::collections::{HashMap, HashSet};
 use crate::check;
 use crate::eval::{self, Model};
 use crate::expr::IdMap;
-use crate::expr::{self, Expr, Func, Node, Sym, Walk};
+use crate::expr::{self, Cmp, Expr, Func, Node, Sym, Walk};
 use crate::func::Builtin;
 use crate::limits;
 use crate::poly::{Monomial, Poly, Rat, Var};
@@ -224,7 +224,7 @@ pub(crate) fn forget_memos() {
 /// What each name's body shows: see [`Ctx::visible`].
 type Visible = Vec<(HashSet<Sym>, HashSet<Expr>, bool)>;
 
-type Prepared = (Vec<(Sym, Expr)>, Form, HashMap<Expr, Sym>, Visible, NamedMemo, NamedMemo);
+type Prepared = (Vec<(Sym, Expr)>, Form, HashMap<Expr, Expr>, Visible, NamedMemo, NamedMemo);
 
 /// [`Ctx::named`]'s or [`Ctx::inline`]'s results by node: pure functions of the names,
 /// shared by the simplifications that use the same names (a Jacobian's entries share
@@ -269,8 +269,10 @@ struct Ctx<'a> {
     wrt: Option<Expr>,
     /// Each name's inlined body.
     bodies: HashMap<Sym, Expr>,
-    /// Each name's body written in the earlier names, to the name.
-    by_body: HashMap<Expr, Sym>,
+    /// Each name's body written in the earlier names, to the name; and the comparisons
+    /// that a name decides as well as its body's argument does (`u > 0` is `y > 0` for
+    /// `y = relu(u)`), to the comparison of the name.
+    by_body: HashMap<Expr, Expr>,
     /// The variables each name's body shows outside opaque sums (see [`visible_vars`]),
     /// those sums ([`opaque_sums`]), and whether the body is a polynomial in variables.
     visible: Visible,
@@ -326,7 +328,23 @@ impl<'a> Ctx<'a> {
                 ctx.named_memo.borrow_mut().clear();
                 let nf = ctx.named(b);
                 if !matches!(nf.node(), Node::Var(_)) {
-                    ctx.by_body.entry(nf).or_insert_with(|| n.clone());
+                    let y = Expr::sym(n.clone());
+                    // A ramp is positive exactly where its argument is: the step of the
+                    // argument is the step of the output (ReLU's backward `grad*(y > 0)`).
+                    if let Some(u) = ramp_argument(&nf) {
+                        let (u, zero) = (u.clone(), Expr::zero());
+                        let pairs = [
+                            (
+                                Expr::compare(Cmp::Gt, u.clone(), zero.clone()),
+                                Expr::compare(Cmp::Gt, y.clone(), zero.clone()),
+                            ),
+                            (Expr::compare(Cmp::Ge, zero.clone(), u), Expr::compare(Cmp::Ge, zero, y.clone())),
+                        ];
+                        for (step, of_y) in pairs {
+                            ctx.by_body.entry(step).or_insert(of_y);
+                        }
+                    }
+                    ctx.by_body.entry(nf).or_insert(y);
                 }
             }
         }
@@ -362,10 +380,7 @@ impl<'a> Ctx<'a> {
             }
             let done = |c: &Expr| memo.get(&c.id()).cloned().expect("children are done before their parents");
             let r = expr::map_children(&x, done);
-            let r = match self.by_body.get(&r) {
-                Some(n) => Expr::sym(n.clone()),
-                None => r,
-            };
+            let r = self.by_body.get(&r).cloned().unwrap_or(r);
             memo.insert(x.id(), r);
         }
         memo.get(&e.id()).cloned().expect("the part itself is done last")
@@ -793,6 +808,23 @@ impl<'a> Ctx<'a> {
         };
         memo.insert(e.id(), r.clone());
         r
+    }
+}
+
+/// `u` where `e` is positive exactly where `u` is, and zero elsewhere: `relu(u)`,
+/// `max(0, u)`, either times a positive number.
+fn ramp_argument(e: &Expr) -> Option<&Expr> {
+    match e.node() {
+        Node::Call(Func::Builtin(Builtin::Relu), u) => Some(&u[0]),
+        Node::Call(Func::Max, xs) => match xs.as_slice() {
+            [a, u] | [u, a] if a.is_zero() => Some(u),
+            _ => None,
+        },
+        Node::Mul(fs) => match fs.as_slice() {
+            [c, r] if c.as_num().is_some_and(num_traits::Signed::is_positive) => ramp_argument(r),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
