@@ -111,6 +111,11 @@ pub enum ErrorKind {
         /// How many were given.
         found: usize,
     },
+    /// A condition of `if` that is not a comparison (or a product of them), as written.
+    ConditionNotComparison {
+        /// The condition, printed.
+        found: String,
+    },
     /// A definition where one expression was required.
     DefinitionNotExpression,
     /// Several statements where one expression was required.
@@ -615,6 +620,9 @@ impl ErrorKind {
                 s("write if(condition, value, ..., otherwise): pairs of a condition and its value, then the value otherwise")
             }
             K::Arity { takes: Takes::Three, .. } => s("write clamp(x, lo, hi)"),
+            K::ConditionNotComparison { found } => Some(format!(
+                "a condition is a comparison, such as {found} > 0 or {found} != 0, or a product of comparisons (all hold)"
+            )),
             K::Arity { name, takes: Takes::TwoOrMore, .. } => Some(format!("write {name}(a, b, ...)")),
             K::Arity { takes: Takes::OneOrTwo, .. } => {
                 s("log(x) is the natural logarithm, log(b, x) the logarithm to base b")
@@ -690,6 +698,7 @@ impl fmt::Display for ErrorKind {
                 };
                 write!(f, "`{name}` takes {takes}, found {found}")
             }
+            K::ConditionNotComparison { found } => write!(f, "the condition `{found}` is not a comparison"),
             K::DefinitionNotExpression => write!(f, "expected an expression, found a definition"),
             K::SeveralStatements => write!(f, "expected one expression, found several statements"),
             K::IndexedBuiltin { name } => write!(f, "`{name}` is built in and cannot be indexed"),

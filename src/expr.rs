@@ -984,6 +984,18 @@ impl Expr {
     }
 
     /// The argument when this is `sign(u)`.
+    /// Whether this is a truth value by its form: 0, 1, a comparison, or a product or
+    /// power of them (the condition of an `if`).
+    pub fn is_truth(&self) -> bool {
+        match self.node() {
+            Node::Num(r) => r.is_zero() || r.is_one(),
+            Node::Call(Func::Cmp(_), _) => true,
+            Node::Mul(fs) => fs.iter().all(Expr::is_truth),
+            Node::Pow(b, n) => b.is_truth() && n.as_num().is_some_and(|n| n.is_integer() && n.is_positive()),
+            _ => false,
+        }
+    }
+
     /// `u` of `relu(u)^n` with `n > 0`.
     fn positive_power_of_relu(&self) -> Option<&Expr> {
         let (b, n) = match self.node() {

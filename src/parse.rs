@@ -764,7 +764,18 @@ impl<'a> Parser<'a> {
         let values = || args.iter().map(|(e, _)| e.clone()).collect::<Vec<_>>();
         match name {
             "if" if n < 3 || n.is_multiple_of(2) => return Err(arity_error(Takes::Branches, n.saturating_sub(1))),
-            "if" => return Ok(Expr::piecewise(values())),
+            "if" => {
+                if let Some((c, at)) = args[..n - 1].iter().step_by(2).find(|(c, _)| !c.is_truth()) {
+                    // (The span of an argument after the first starts at its comma.)
+                    let text = self.src.get(at.start..at.end).unwrap_or_default();
+                    let after_comma = text.strip_prefix(',').unwrap_or(text);
+                    let written = after_comma.trim_start();
+                    let at = Span::new(at.end - written.len(), at.end);
+                    let found = if written.is_empty() { c.to_string() } else { written.trim_end().to_owned() };
+                    return Err(self.err(ErrorKind::ConditionNotComparison { found }, at));
+                }
+                return Ok(Expr::piecewise(values()));
+            }
             "max" | "min" if n < 2 => return Err(arity_error(Takes::TwoOrMore, 0)),
             "max" => return Ok(Expr::call(Func::Max, values())),
             "min" => return Ok(Expr::call(Func::Min, values())),
