@@ -108,6 +108,13 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
             Ok(request::simplify(&input, a.form).render(a.format))
         }
         Command::Eval(a) => {
+            if let Some(points) = &a.points {
+                // (The program then comes from its argument or --file, never stdin too.)
+                let table = if points == "-" { read_stdin(stdin)? } else { read_file(std::path::Path::new(points))? };
+                let input = load(&a.input, false, &mut std::io::empty(), warnings)?;
+                let values = request::eval_points(&input, &table)?;
+                return Ok(values.iter().map(|v| format!("{v:?}\n")).collect());
+            }
             let input = load(&a.input, false, stdin, warnings)?;
             let at = string(a.at.as_ref())?.unwrap_or_default();
             Ok(format!("{}\n", request::eval(&input, &at)?))

@@ -311,6 +311,13 @@ pub enum ErrorKind {
         /// The variable.
         name: String,
     },
+    /// A line of a `--points` table that does not read: its 1-based number and why.
+    BadPointsLine {
+        /// The line number.
+        line: usize,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A variable given twice in `--at`.
     RepeatedValue {
         /// The variable.
@@ -766,6 +773,7 @@ impl fmt::Display for ErrorKind {
             K::PointNotPair => write!(f, "expected VAR=VALUE"),
             K::BadValue { name, cause } => write!(f, "bad value for `{name}`: {cause}"),
             K::InfiniteValue { name } => write!(f, "the value of `{name}` is not a finite number"),
+            K::BadPointsLine { line, why } => write!(f, "line {line} of the points: {why}"),
             K::RepeatedValue { name } => write!(f, "`{name}` is given twice"),
             K::RepeatedVariable { name } => write!(f, "`{name}` is given twice in --wrt"),
             K::NotFunctionName { name } => write!(f, "`{name}` is not a function name: use letters, digits and `_`"),

@@ -470,13 +470,30 @@ fn element_value(key: &Sym) -> f64 {
 /// sigmoid, softplus, log-sum-exp and softmax stay finite for large inputs
 /// (`e^z/(1 + e^z)` is 1 at `z = 800`, not `inf/inf`), as in generated code.
 pub fn eval(e: &Expr, env: &Env) -> Result<f64> {
+    eval_many(e, std::slice::from_ref(env))?.pop().expect("one value for one point")
+}
+
+/// The value of `e` at each of `points`, as [`eval`] computes it (the stable form
+/// worked out once): an error for a variable with no value at the first point, and
+/// otherwise each point's own result.
+pub fn eval_many(e: &Expr, points: &[Env]) -> Result<Vec<Result<f64>>> {
     let s = crate::stable::stabilize(std::slice::from_ref(e));
-    let mut env = env.clone();
-    for (name, block) in &s.blocks {
-        let args = block.args().iter().map(|a| eval_with(a, &env, None)).collect::<Result<Vec<f64>>>()?;
-        env.insert(name.clone(), block.value(&args));
+    let mut out = Vec::with_capacity(points.len());
+    for (i, env) in points.iter().enumerate() {
+        let mut env = env.clone();
+        let mut value = || {
+            for (name, block) in &s.blocks {
+                let args = block.args().iter().map(|a| eval_with(a, &env, None)).collect::<Result<Vec<f64>>>()?;
+                env.insert(name.clone(), block.value(&args));
+            }
+            eval_with(&s.results[0], &env, None)
+        };
+        match value() {
+            Err(err) if i == 0 && matches!(err.kind(), ErrorKind::NoValue { .. }) => return Err(err),
+            v => out.push(v),
+        }
     }
-    eval_with(&s.results[0], &env, None)
+    Ok(out)
 }
 
 /// The value of `e` and of its derivative along `x` at `env`, by dual numbers.

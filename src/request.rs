@@ -353,6 +353,30 @@ pub fn eval(input: &Input, at: &str) -> Result<f64> {
     Ok(v)
 }
 
+/// The input's target at each point of `table`: CSV whose first line names the
+/// variables and each further line gives one point's values (numbers as Rust reads an
+/// `f64`; blank lines are skipped). A value that is not finite is returned as it is.
+pub fn eval_points(input: &Input, table: &str) -> Result<Vec<f64>> {
+    let mut lines = table.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let bad = |line: usize, why: String| Error::new(ErrorKind::BadPointsLine { line: line + 1, why });
+    let Some((_, header)) = lines.next() else { return Ok(Vec::new()) };
+    let names: Vec<Sym> = header.split(',').map(|n| crate::parse::check_variable(n.trim())).collect::<Result<_>>()?;
+    let mut points = Vec::new();
+    for (i, line) in lines {
+        let values: Vec<&str> = line.split(',').map(str::trim).collect();
+        if values.len() != names.len() {
+            return Err(bad(i, format!("{} values for {} variables", values.len(), names.len())));
+        }
+        let mut env = Env::new();
+        for (name, v) in names.iter().zip(values) {
+            let v: f64 = v.parse().map_err(|_| bad(i, format!("`{v}` is not a number")))?;
+            env.insert(name.clone(), v);
+        }
+        points.push(env);
+    }
+    Ok(eval::eval_many(&input.problem.inlined_target(), &points)?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+}
+
 /// The input's target and its backward pass as source code in `lang`, differentiated
 /// by `wrt` (comma-separated; `None` is the only variable), the function named `name`
 /// (`None` is the definition's name, or `f`).

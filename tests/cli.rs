@@ -73,6 +73,27 @@ fn eval_parse_latex() {
 }
 
 #[test]
+fn eval_at_many_points() {
+    // One value per point, as eval gives it at each; not finite where it is not.
+    let table = b"z,t\n0,0.5\n3,0.25\n\n-2.5,1\n1e-300,0\n";
+    let bce = "p = 1/(1 + e^-z); -(t*ln(p) + (1 - t)*ln(1 - p))";
+    let r = run_with_stdin(&["eval", bce, "--points", "-"], table);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got: Vec<f64> = r.stdout.lines().map(|l| l.parse().unwrap()).collect();
+    let one = |at: &str| run(&["eval", bce, "--at", at]).stdout.trim().parse::<f64>().unwrap();
+    let want = [one("z=0,t=0.5"), one("z=3,t=0.25"), one("z=-2.5,t=1"), one("z=1e-300,t=0")];
+    assert_eq!(got, want);
+    let r = run_with_stdin(&["eval", "ln(x)", "--points", "-"], b"x\n-1\n0\n");
+    assert_eq!((r.code, r.stdout.as_str()), (0, "NaN\n-inf\n"));
+    // A bad line names its line; a missing column is the usual missing value.
+    let r = run_with_stdin(&["eval", "x", "--points", "-"], b"x\n1\n2,3\n");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("line 3 of the points: 2 values for 1 variables"), "{}", r.stderr);
+    let r = run_with_stdin(&["eval", "x + y", "--points", "-"], b"x\n1\n");
+    assert!(r.code == 2 && r.stderr.contains("no value for `y`"), "{}", r.stderr);
+}
+
+#[test]
 fn stdin_and_files() {
     let r = run_with_stdin(&["diff", "-", "--wrt", "x"], b"y = x^3\n# a comment\n");
     assert_eq!((r.code, r.stdout.as_str()), (0, "3*x^2\n"));

@@ -215,4 +215,9 @@ pub(super) struct EvalArgs {
     /// Values of the variables, as `x=1,y=pi/2`
     #[arg(long, value_name = "VAR=VALUE,...")]
     pub(super) at: Option<OsString>,
+    /// Evaluate at many points: a CSV file (`-` reads stdin) whose first line names the
+    /// variables and each further line gives one point's values; prints one value per
+    /// line (`inf`, `-inf` or `NaN` where it is not finite)
+    #[arg(long, value_name = "FILE", conflicts_with = "at")]
+    pub(super) points: Option<OsString>,
 }
