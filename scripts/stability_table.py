@@ -19,6 +19,7 @@ mp.mp.dps = 60
 
 POINTS = [-1000, -800, -50, 0, 50, 800, 1000]
 W, V = mp.mpf(1), mp.mpf(-2)
+T = mp.mpf(0.3)  # the double nearest 0.3, as the test passes it
 
 
 def sig(x):
@@ -57,6 +58,14 @@ CASES = [
     ("logsumexp3", "ln(e^z + e^w + e^v)", {"w": "1", "v": "-2"},
      lambda z: mp.log(mp.exp(z) + mp.exp(W) + mp.exp(V)),
      lambda z: mp.exp(z) / (mp.exp(z) + mp.exp(W) + mp.exp(V))),
+    ("logsigmoid_builtin", "ln(sigmoid(z))", {}, lambda z: -softplus(-z), lambda z: sig(-z)),
+    ("log_one_minus_sigmoid", "ln(1 - sigmoid(z))", {}, lambda z: -softplus(z), lambda z: -sig(z)),
+    # Binary cross-entropy through a named sigmoid, target t = 0.3 (issue 17).
+    ("bce_named_sigmoid", "p = 1/(1 + e^-z); -(t*ln(p) + (1 - t)*ln(1 - p))", {"t": "0.3"},
+     lambda z: T * softplus(-z) + (1 - T) * softplus(z), lambda z: sig(z) - T),
+    ("cross_entropy3", "-ln(e^z/(e^z + e^w + e^v))", {"w": "1", "v": "-2"},
+     lambda z: mp.log(mp.exp(z) + mp.exp(W) + mp.exp(V)) - z,
+     lambda z: mp.exp(z) / (mp.exp(z) + mp.exp(W) + mp.exp(V)) - 1),
 ]
 
 F64_MAX = mp.mpf("1.7976931348623157e308")

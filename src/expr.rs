@@ -1102,7 +1102,7 @@ impl Expr {
 
     /// Splits a factor into base and exponent: `x^2` is `(x, 2)`, `e^u` is `(e, u)`
     /// (base `e` stands for the exponential), anything else is `(self, 1)`.
-    fn base_exp(&self) -> (Expr, Expr) {
+    pub(crate) fn base_exp(&self) -> (Expr, Expr) {
         match self.node() {
             Node::Pow(b, e) => (b.clone(), e.clone()),
             Node::Call(Func::Builtin(Builtin::Exp), args) => (Expr::e(), args[0].clone()),

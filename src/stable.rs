@@ -179,7 +179,8 @@ impl Rewriter {
         r
     }
 
-    /// `c + d*e^u` with `d = -c` is `d*expm1(u)`; `1 - sigmoid(u)` is `sigmoid(-u)`.
+    /// `c + d*e^u` with `d = -c` is `d*expm1(u)`; `c -+ c*cos(u)` is `2*c*sin(u/2)^2` or
+    /// `2*c*cos(u/2)^2`; `1 - sigmoid(u)` is `sigmoid(-u)`.
     fn expm1(&mut self, s: Expr) -> Expr {
         if let Node::Add(ts) = s.node() {
             if let ([_, b], Some(c)) = (ts.as_slice(), ts[0].as_num()) {
@@ -187,6 +188,18 @@ impl Rewriter {
                 if let Some(u) = rest.as_exp().filter(|_| d == -c.clone()) {
                     let m = self.block(Block::Expm1(u.clone()));
                     return Expr::mul([Expr::num(d), m]);
+                }
+                // Half angles: c - c*cos(u) is 2*c*sin(u/2)^2, exact near u = 0 where the
+                // difference cancels; c + c*cos(u) is 2*c*cos(u/2)^2, likewise near pi.
+                if let Node::Call(Func::Builtin(Builtin::Cos), args) = rest.node() {
+                    if d == c.clone() || d == -c.clone() {
+                        let f = if d == *c { Builtin::Cos } else { Builtin::Sin };
+                        let half = Expr::builtin(
+                            f,
+                            Expr::mul([Expr::num(Rational::new(1.into(), 2.into())), args[0].clone()]),
+                        );
+                        return Expr::mul([Expr::int(2), Expr::num(c.clone()), Expr::pow(half, Expr::int(2))]);
+                    }
                 }
                 if let Node::Call(Func::Builtin(Builtin::Sigmoid), args) = rest.node() {
                     if c.is_one() && d == -c.clone() {
@@ -214,7 +227,16 @@ impl Rewriter {
             }
             return self.block(Block::LogSumExp(exponents));
         }
+        // The logarithm of a product with positive factors that have stable logarithms
+        // is a sum: a cross-entropy through its logits never takes ln of an underflowed
+        // probability.
+        if let Some(split) = self.split_log(a) {
+            return split;
+        }
         let a = self.rewrite(a);
+        if let Some(split) = self.split_log(&a) {
+            return split;
+        }
         if let Node::Add(ts) = a.node() {
             if ts[0].is_one() {
                 let u = Expr::add(ts[1..].to_vec());
@@ -222,6 +244,48 @@ impl Rewriter {
             }
         }
         Expr::ln(a)
+    }
+
+    /// `ln(a)` for a product `a` with factors whose logarithms are stable, as the sum of
+    /// their logarithms and `ln` of the rest: `ln(e^w) = w`, `ln(s^n) = n*ln(s)` for a
+    /// sum of exponentials `s` (a softplus or log-sum-exp), `ln(sigmoid(v)^k) =
+    /// -k*softplus(-v)`. `None` where `a` has no such factor. (Each is positive, so the
+    /// split holds wherever `ln(a)` is real.)
+    fn split_log(&mut self, a: &Expr) -> Option<Expr> {
+        let factors: &[Expr] = match a.node() {
+            Node::Mul(fs) => fs,
+            Node::Pow(..) | Node::Call(..) => std::slice::from_ref(a),
+            _ => return None,
+        };
+        let mut terms = Vec::new();
+        let mut rest = Vec::new();
+        for f in factors {
+            if let Some(w) = f.as_exp() {
+                terms.push(self.rewrite(w));
+                continue;
+            }
+            let (b, k) = f.base_exp();
+            let positive_power = |k: &Expr| k.as_num().is_some();
+            match b.node() {
+                Node::Call(Func::Builtin(Builtin::Sigmoid), v) if positive_power(&k) => terms.push(Expr::mul([
+                    k,
+                    Expr::int(-1),
+                    Expr::builtin(Builtin::Softplus, Expr::negate(self.rewrite(&v[0]))),
+                ])),
+                _ if exp_sum(&b).is_some() && positive_power(&k) && !k.is_one() => {
+                    terms.push(Expr::mul([k, self.log(&b)]))
+                }
+                _ => rest.push(f.clone()),
+            }
+        }
+        if terms.is_empty() {
+            return None;
+        }
+        let rest = Expr::mul(rest);
+        if !rest.is_one() {
+            terms.push(self.log(&rest));
+        }
+        Some(Expr::add(terms))
     }
 
     /// A product with quotients by sums of exponentials made stable.
@@ -335,6 +399,15 @@ mod tests {
         assert_eq!(stable_text("ln(1+x^2)"), "#b1 = Log1p(x^2); #b1");
         assert_eq!(stable_text("1 - e^-y"), "#b1 = Expm1(-y); -#b1");
         assert_eq!(stable_text("1 - sigmoid(x)"), "sigmoid(-x)");
+        assert_eq!(stable_text("(1 - cos(x))/x^2"), "2*sin(x/2)^2/x^2");
+        assert_eq!(stable_text("3 + 3*cos(2*x)"), "6*cos(x)^2");
+        // Log-sigmoids, however the sigmoid is written, are softplus.
+        assert_eq!(stable_text("ln(sigmoid(x))"), "-softplus(-x)");
+        assert_eq!(stable_text("ln(1/(1 + e^-x))"), "-softplus(-x)");
+        assert_eq!(stable_text("ln(1 - 1/(1 + e^-x))"), "-softplus(x)");
+        assert_eq!(stable_text("ln(3*x*sigmoid(u)^2)"), "ln(3*x) - 2*softplus(-u)");
+        // A categorical cross-entropy through its logits: no ln of an underflowed softmax.
+        assert_eq!(stable_text("-ln(e^a/(e^a + e^b + e^c))"), "#b1 = LogSumExp([a, b, c]); #b1 - a");
     }
 
     #[test]

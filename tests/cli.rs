@@ -73,6 +73,22 @@ fn eval_parse_latex() {
 }
 
 #[test]
+fn eval_of_log_sigmoids_far_out() {
+    // ln of a sigmoid is a softplus, however the sigmoid is written: finite where the
+    // sigmoid itself underflows.
+    for (f, at, want) in [
+        ("ln(sigmoid(x))", "x=-800", "-800"),
+        ("ln(1/(1 + e^-x))", "x=-800", "-800"),
+        ("ln(1 - sigmoid(x))", "x=800", "-800"),
+        ("p = 1/(1 + e^-z); -(t*ln(p) + (1 - t)*ln(1 - p))", "z=800,t=0.25", "600"),
+        ("0 - ln(e^a/(e^a + e^b))", "a=-1000,b=0", "1000"),
+    ] {
+        let r = run(&["eval", f, "--at", at]);
+        assert_eq!((r.code, r.stdout.trim()), (0, want), "{f} at {at}: {}", r.stderr);
+    }
+}
+
+#[test]
 fn eval_at_many_points() {
     // One value per point, as eval gives it at each; not finite where it is not.
     let table = b"z,t\n0,0.5\n3,0.25\n\n-2.5,1\n1e-300,0\n";
