@@ -43,6 +43,9 @@ pub enum Block {
     Expm1(Expr),
     /// `ln(1 + u)`.
     Log1p(Expr),
+    /// `ln(1 - e^u)` for `u < 0`: `ln(-expm1(u))` above `u = -ln 2`, `log1p(-e^u)`
+    /// below (Mächler's log1mexp), each exact where the other cancels.
+    Log1mExp(Expr),
 }
 
 impl Block {
@@ -50,7 +53,7 @@ impl Block {
     pub fn args(&self) -> &[Expr] {
         match self {
             Block::Max(a) | Block::LogSumExp(a) => a,
-            Block::Expm1(u) | Block::Log1p(u) => std::slice::from_ref(u),
+            Block::Expm1(u) | Block::Log1p(u) | Block::Log1mExp(u) => std::slice::from_ref(u),
         }
     }
 
@@ -66,6 +69,7 @@ impl Block {
             Block::LogSumExp(_) => Block::LogSumExp(args),
             Block::Expm1(_) => Block::Expm1(one()),
             Block::Log1p(_) => Block::Log1p(one()),
+            Block::Log1mExp(_) => Block::Log1mExp(one()),
         }
     }
 
@@ -76,6 +80,7 @@ impl Block {
             Block::LogSumExp(_) => args.iter().copied().reduce(log_add_exp).unwrap_or(f64::NAN),
             Block::Expm1(_) => args.first().map_or(f64::NAN, |u| u.exp_m1()),
             Block::Log1p(_) => args.first().map_or(f64::NAN, |u| u.ln_1p()),
+            Block::Log1mExp(_) => args.first().map_or(f64::NAN, |&u| log1mexp(u)),
         }
     }
 
@@ -85,8 +90,18 @@ impl Block {
             Block::LogSumExp(_) => 1,
             Block::Expm1(_) => 2,
             Block::Log1p(_) => 3,
+            Block::Log1mExp(_) => 4,
         };
         (kind, self.args().iter().map(Expr::id).collect())
+    }
+}
+
+/// `ln(1 - e^u)` for `u < 0`, to the last bit at both ends (Mächler 2012).
+pub fn log1mexp(u: f64) -> f64 {
+    if u > -std::f64::consts::LN_2 {
+        (-u.exp_m1()).ln()
+    } else {
+        (-u.exp()).ln_1p()
     }
 }
 
@@ -232,6 +247,17 @@ impl Rewriter {
         // probability.
         if let Some(split) = self.split_log(a) {
             return split;
+        }
+        // ln(c - c*e^u) = ln(c) + log1mexp(u).
+        if let Node::Add(ts) = a.node() {
+            if let ([c, t], Some(c_num)) = (ts.as_slice(), ts[0].as_num()) {
+                let (d, rest) = t.coeff_rest();
+                if let Some(u) = rest.as_exp().filter(|_| c_num.is_positive() && d == -c_num.clone()) {
+                    let u = self.rewrite(u);
+                    let b = self.block(Block::Log1mExp(u));
+                    return Expr::add([Expr::ln(c.clone()), b]);
+                }
+            }
         }
         let a = self.rewrite(a);
         if let Some(split) = self.split_log(&a) {
@@ -400,6 +426,8 @@ mod tests {
         assert_eq!(stable_text("1 - e^-y"), "#b1 = Expm1(-y); -#b1");
         assert_eq!(stable_text("1 - sigmoid(x)"), "sigmoid(-x)");
         assert_eq!(stable_text("(1 - cos(x))/x^2"), "2*sin(x/2)^2/x^2");
+        assert_eq!(stable_text("ln(1 - e^-x)"), "#b1 = Log1mExp(-x); #b1");
+        assert_eq!(stable_text("ln(2 - 2*e^y)"), "#b1 = Log1mExp(y); #b1 + ln(2)");
         assert_eq!(stable_text("3 + 3*cos(2*x)"), "6*cos(x)^2");
         // Log-sigmoids, however the sigmoid is written, are softplus.
         assert_eq!(stable_text("ln(sigmoid(x))"), "-softplus(-x)");

@@ -156,6 +156,8 @@ fn coverage_jobs() -> Vec<Job> {
         ("x^(1/3) + x^(5/3) + x^(4/3)", &["x"], -2.0, -0.2),
         ("softplus(x*w) + sigmoid(2*x - w) + ln(1 + x^2*w^2) + e^(x*w) - 1", &["x", "w"], -3.0, 3.0),
         ("w*ln(e^x + 2*e^w + 3) + pi*x", &["w", "x"], -3.0, 3.0),
+        // ln(1 - e^u) on both sides of u = -ln 2, and the half-angle form of 1 - cos.
+        ("ln(1 - e^-x) + ln(2 - 2*e^(-x/4))*w + (1 - cos(x))/x^2", &["x", "w"], 0.1, 5.0),
         // Piecewise: leaky ReLU, ReLU, max/min/clamp, `if` with three branches, comparisons.
         ("if(x > 0, x, 0.01*x) + relu(x - 1/2)*w", &["x", "w"], -2.0, 2.0),
         ("max(x, w, 0) + min(x, 2*w) + clamp(x, -1, 1)*w", &["x", "w"], -2.0, 2.0),

@@ -345,6 +345,7 @@ impl Printer<'_> {
             }
             Block::Expm1(_) => self.op("expm1", args),
             Block::Log1p(_) => self.op("log1p", args),
+            Block::Log1mExp(_) => self.op("log1mexp", args),
         }
     }
 }

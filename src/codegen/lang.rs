@@ -71,6 +71,11 @@ pub(crate) static OPS: &[Op] = &[
                                   "np.where({0}, {1}, {2})"] },
     Op { name: "expm1",    code: ["{0}.exp_m1()",  "expm1({0})",   "math.expm1({0})",   "np.expm1({0})"] },
     Op { name: "log1p",    code: ["{0}.ln_1p()",   "log1p({0})",   "math.log1p({0})",   "np.log1p({0})"] },
+    // ln(1 - e^u), u < 0: Mächler's two branches, each exact where the other cancels.
+    Op { name: "log1mexp", code: ["if {0} > -std::f64::consts::LN_2 { (-{0}.exp_m1()).ln() } else { (-{0}.exp()).ln_1p() }",
+                                  "({0} > -0.6931471805599453 ? log(-expm1({0})) : log1p(-exp({0})))",
+                                  "(math.log(-math.expm1({0})) if {0} > -0.6931471805599453 else math.log1p(-math.exp({0})))",
+                                  "np.where({0} > -0.6931471805599453, np.log(-np.expm1({0})), np.log1p(-np.exp({0})))"] },
     Op { name: "sqrt",     code: ["{0}.sqrt()",    "sqrt({0})",    "math.sqrt({0})",    "np.sqrt({0})"] },
     // x^n for a whole n (written as an integer), x^e for any e.
     Op { name: "powi",     code: ["{0}.powi({1})", "pow({0}, {1})", "{0} ** {1}",       "{0} ** {1}"] },
