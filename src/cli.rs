@@ -127,7 +127,7 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
         }
         Command::Codegen(a) => {
             let input = load(&a.input, false, stdin, warnings)?;
-            request::codegen(&input, string(a.wrt.as_ref())?.as_deref(), a.name.as_deref(), a.lang)
+            request::codegen(&input, string(a.wrt.as_ref())?.as_deref(), a.name.as_deref(), a.lang, a.backward)
         }
         Command::Note(a) => {
             let src = if a.file == "-" { read_stdin(stdin)? } else { read_file(std::path::Path::new(&a.file))? };

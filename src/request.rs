@@ -380,7 +380,13 @@ pub fn eval_points(input: &Input, table: &str) -> Result<Vec<f64>> {
 /// The input's target and its backward pass as source code in `lang`, differentiated
 /// by `wrt` (comma-separated; `None` is the only variable), the function named `name`
 /// (`None` is the definition's name, or `f`).
-pub fn codegen(input: &Input, wrt: Option<&str>, name: Option<&str>, lang: codegen::Lang) -> Result<String> {
+pub fn codegen(
+    input: &Input,
+    wrt: Option<&str>,
+    name: Option<&str>,
+    lang: codegen::Lang,
+    backward: codegen::Backward,
+) -> Result<String> {
     let p = &input.problem;
     let vars = match wrt {
         Some(w) => variables(p, w)?,
@@ -391,7 +397,7 @@ pub fn codegen(input: &Input, wrt: Option<&str>, name: Option<&str>, lang: codeg
         (None, Some(n)) => n.to_string(),
         (None, None) => "f".to_owned(),
     };
-    Ok(codegen::generate(&codegen::Kernel::new(p, &vars, &name)?, lang))
+    Ok(codegen::generate(&codegen::Kernel::new(p, &vars, &name)?.backward_from(backward), lang))
 }
 
 /// Runs `job` `n` times (at least once), each from cold: the memo tables that outlive a

@@ -195,7 +195,8 @@ impl Rewriter {
     }
 
     /// `c + d*e^u` with `d = -c` is `d*expm1(u)`; `c -+ c*cos(u)` is `2*c*sin(u/2)^2` or
-    /// `2*c*cos(u/2)^2`; `1 - sigmoid(u)` is `sigmoid(-u)`.
+    /// `2*c*cos(u/2)^2`; `c - c*tanh(u)^2` is `c*sech(u)^2`; `1 - sigmoid(u)` is
+    /// `sigmoid(-u)`.
     fn expm1(&mut self, s: Expr) -> Expr {
         if let Node::Add(ts) = s.node() {
             if let ([_, b], Some(c)) = (ts.as_slice(), ts[0].as_num()) {
@@ -214,6 +215,16 @@ impl Rewriter {
                             Expr::mul([Expr::num(Rational::new(1.into(), 2.into())), args[0].clone()]),
                         );
                         return Expr::mul([Expr::int(2), Expr::num(c.clone()), Expr::pow(half, Expr::int(2))]);
+                    }
+                }
+                // c - c*tanh(u)^2 is c*sech(u)^2, which keeps its value where tanh(u)
+                // rounds to 1.
+                if let Node::Pow(b, two) = rest.node() {
+                    if let (Node::Call(Func::Builtin(Builtin::Tanh), args), true) = (b.node(), d == -c.clone()) {
+                        if *two == Expr::int(2) {
+                            let sech = Expr::builtin(Builtin::Sech, args[0].clone());
+                            return Expr::mul([Expr::num(c.clone()), Expr::pow(sech, Expr::int(2))]);
+                        }
                     }
                 }
                 if let Node::Call(Func::Builtin(Builtin::Sigmoid), args) = rest.node() {
@@ -429,6 +440,7 @@ mod tests {
         assert_eq!(stable_text("ln(1 - e^-x)"), "#b1 = Log1mExp(-x); #b1");
         assert_eq!(stable_text("ln(2 - 2*e^y)"), "#b1 = Log1mExp(y); #b1 + ln(2)");
         assert_eq!(stable_text("3 + 3*cos(2*x)"), "6*cos(x)^2");
+        assert_eq!(stable_text("1 - tanh(x)^2"), "sech(x)^2");
         // Log-sigmoids, however the sigmoid is written, are softplus.
         assert_eq!(stable_text("ln(sigmoid(x))"), "-softplus(-x)");
         assert_eq!(stable_text("ln(1/(1 + e^-x))"), "-softplus(-x)");

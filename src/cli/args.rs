@@ -8,7 +8,7 @@ use std::ffi::OsString;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::codegen::Lang;
+use crate::codegen::{Backward, Lang};
 use crate::limits;
 use crate::note::{self, NoteFormat};
 use crate::output::Format;
@@ -74,6 +74,11 @@ pub(super) struct CodegenArgs {
     /// The function's name [default: the definition's name, or f]
     #[arg(long)]
     pub(super) name: Option<String>,
+    /// What the backward pass computes from: the saved output y where that is cheaper
+    /// (y*(1 - y) for the sigmoid, which is 0 once y rounds to 1), or the inputs only,
+    /// accurate where the output saturates
+    #[arg(long, value_enum, default_value_t = Backward::Output, value_name = "FROM")]
+    pub(super) backward: Backward,
 }
 
 #[derive(Args, Debug)]

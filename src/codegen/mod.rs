@@ -62,6 +62,20 @@ pub fn kernel(src: &str, wrt: &[&str], name: &str) -> Result<Kernel> {
     Kernel::new(&problem, &wrt, name)
 }
 
+/// What the backward pass computes its partial derivatives from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Backward {
+    /// The saved forward output `y` wherever that is cheaper (sigmoid's `y*(1 - y)`), as
+    /// PyTorch's hand-written backward formulas do. Where the output saturates (`y`
+    /// rounds to 1 at z = 40) such a form loses the small value it should give.
+    #[default]
+    Output,
+    /// The inputs only (`sigmoid(z)*sigmoid(-z)`), in stable forms: accurate wherever the
+    /// output saturates, at the cost of recomputing.
+    Input,
+}
+
 /// Whether `s` is an identifier in every target language.
 fn is_identifier(s: &str) -> bool {
     let mut cs = s.chars();
@@ -103,6 +117,19 @@ impl Kernel {
         let names = |x: &Sym| Names { defs: vec![(output.clone(), source.clone())], wrt: Some(x.clone()) };
         let partials = wrt.iter().map(|x| simplify::simplify(&diff::diff(&source, x), &names(x), Form::Auto)).collect();
         Ok(Kernel { name: name.to_owned(), inputs, wrt: wrt.to_vec(), forward, partials, output, grad, source })
+    }
+
+    /// The same kernel with its backward pass computed from `from`.
+    pub fn backward_from(mut self, from: Backward) -> Kernel {
+        if from == Backward::Input {
+            let names = |x: &Sym| Names { defs: Vec::new(), wrt: Some(x.clone()) };
+            self.partials = self
+                .wrt
+                .iter()
+                .map(|x| simplify::simplify(&diff::diff(&self.source, x), &names(x), Form::Auto))
+                .collect();
+        }
+        self
     }
 }
 
@@ -405,7 +432,11 @@ impl Layout<'_> {
         );
         for (x, d) in k.wrt.iter().zip(&k.partials) {
             let call = format!("{}({})", k.name, self.inputs.join(", "));
-            out.push_str(&format!("{comment} d/d{x} = {}, where {} = {call}.\n", short(d), k.output));
+            if d.free_vars().contains(&k.output) {
+                out.push_str(&format!("{comment} d/d{x} = {}, where {} = {call}.\n", short(d), k.output));
+            } else {
+                out.push_str(&format!("{comment} d/d{x} = {}.\n", short(d)));
+            }
         }
         match self.lang {
             Lang::Rust => {}
