@@ -17,19 +17,24 @@ derivative (`d2`, `--order 2`, again after the definitions). Each is computed by
 - the code `deriv codegen` writes in Rust (rustc -O), C (gcc -O2), Python (math) and
   NumPy (float64 arrays): the forward function of each formula, and the backward pass
   of `f` with grad = 1 and y = the forward's value (`backward`, whose truth is d1's).
+  A Python function that raises (OverflowError, math domain error) gives NaN, and a
+  forward that raises gives the backward y = NaN.
   Each language is compiled or loaded once per run, every function in one program.
 
 The truth comes from the input function alone: a parser of deriv's syntax here turns it
 (definitions inlined) into SymPy, `sympy.diff` differentiates it, and the result is
 evaluated with mpmath and rounded to the nearest double. The evaluation is Monte Carlo
-arithmetic at rising precision (256, 1024 and 4096 bits): a value counts only when one
+arithmetic at rising precision (256, 1280 and 4096 bits): a value counts only when one
 exact and two randomly perturbed evaluations (every operation's result moved by a random
 relative 2^-(precision - 8)) round to the same double, so lost digits show up as
-disagreement rather than as a wrong truth. Where the formula as written cannot settle
-(1 - sigmoid(z) at z = 1e300 needs 10^300 bits), the same expression after
-`sympy.together` is tried; points that settle on neither are "unresolved" and skipped,
-like the points where the true value is not a finite double (it overflows or the
-formula is undefined there).
+disagreement rather than as a wrong truth. Where the expression as written cannot settle
+(1 - sigmoid(z) at z = 1e300 needs 10^300 bits), equal forms with less cancellation are
+tried: after `sympy.together`, then `sympy.cancel`, then with the hyperbolic functions
+as exponentials. Points that settle in none are "unresolved" and skipped, like the
+points where the true value is not a finite double (it overflows, or the formula is
+undefined there). The oracle's conventions at kinks follow deriv's: a condition picks
+its branch (relu'(0) = 0); max and min take the first argument as written at a tie
+(deriv takes the first in its own order there).
 
 Points: per formula, --points random points (each variable drawn from its domain) and,
 for each variable in turn, every "suspect" value of its domain with the other variables
@@ -509,29 +514,56 @@ def is_tie(v):
     return bc == 54 and -1021 <= exp + bc <= 1024
 
 
+HYPERBOLIC = [sp.tanh, sp.sinh, sp.cosh, sp.sech, sp.csch, sp.coth]
+
+
+def exponential_form(expr):
+    """The hyperbolic functions written as exponentials, then over one denominator
+    with common factors cancelled: 1 - tanh(u)^2 becomes 4*e^(2*u)/(e^(2*u) + 1)^2."""
+    for f in HYPERBOLIC:
+        expr = expr.rewrite(f, sp.exp)
+    return sp.cancel(sp.together(expr, deep=True))
+
+
+# The rewritten forms the oracle falls back on, in order, where the expression as
+# written does not settle: each is equal to the expression, with less cancellation.
+REWRITES = [
+    lambda e: sp.together(e, deep=True),
+    lambda e: sp.cancel(sp.together(e, deep=True)),
+    exponential_form,
+]
+
+
 class Oracle:
     """The true values of one SymPy expression: Monte Carlo arithmetic at each precision
-    of PRECISIONS, on the expression as written and then on its `sympy.together` and
-    `sympy.cancel` forms (built when first needed), until one of them settles."""
+    of PRECISIONS, on the expression as written and then on the REWRITES of it (built
+    when first needed), until one of them settles."""
 
     def __init__(self, expr, seed):
         self.expr = expr
         self.forms = [compile_expr(expr)]
-        self.rewrites = [lambda e: sp.together(e, deep=True), sp.cancel]
+        self.seen = {expr}
+        self.rewrites = list(REWRITES)
         self.rng = random.Random(seed)
 
     def form(self, k):
-        """The k-th form, building rewritten forms on demand; None past the last."""
+        """The k-th distinct form, building rewritten ones on demand; None past the last."""
         while len(self.forms) <= k and self.rewrites:
-            self.expr = self.rewrites.pop(0)(self.expr)
-            self.forms.append(compile_expr(self.expr))
+            try:
+                other = self.rewrites.pop(0)(self.expr)
+            except Exception:  # SymPy refused the rewrite (cancel of a Piecewise, ...)
+                continue
+            if other not in self.seen:
+                self.seen.add(other)
+                self.forms.append(compile_expr(other))
         return self.forms[k] if k < len(self.forms) else None
 
     def settle(self, form, env, prec):
-        """The double that one exact and PERTURBED_RUNS perturbed evaluations at prec bits
-        all agree on (NaN when all are undefined), or None when they differ. An exact
-        value halfway between two doubles (a sum of two doubles often is one) is kept
-        when the perturbed values only stray from it by the perturbation's size."""
+        """The double that one unperturbed and PERTURBED_RUNS perturbed evaluations at
+        prec bits all agree on (NaN when all are undefined), or None when they differ.
+        An unperturbed value exactly halfway between two doubles (a sum of two doubles
+        often is one) stands when the perturbed ones stray from it by no more than the
+        perturbation's own size."""
         def run(noise):
             try:
                 v = real(form(env, noise))
@@ -542,15 +574,16 @@ class Oracle:
         rng = self.rng
         with mpmath.workprec(prec):
             scale = mpmath.ldexp(mpmath.mpf(1), 8 - prec)
-            exact, exact_value = run(lambda v: v)
+            key, value = run(lambda v: v)
             for _ in range(PERTURBED_RUNS):
-                key, value = run(lambda v: v * (1 + scale * (2 * rng.random() - 1)))
-                if key != exact and not (is_tie(exact_value) and value is not None
-                                         and abs(value - exact_value) <= 2**16 * scale * abs(exact_value)):
+                other_key, other = run(lambda v: v * (1 + scale * (2 * rng.random() - 1)))
+                tie_flip = (is_tie(value) and other is not None
+                            and abs(other - value) <= 2**16 * scale * abs(value))
+                if other_key != key and not tie_flip:
                     return None
-        if exact == "nan":
+        if key == "nan":
             return math.nan
-        return exact[0] if isinstance(exact, tuple) else exact
+        return key[0] if isinstance(key, tuple) else key
 
     def truth(self, point):
         """The true value at a point (dict variable name -> float) rounded to a double,
@@ -653,7 +686,7 @@ def batch_eval_supported(deriv):
     try:
         proc = subprocess.run([deriv, "eval", "--points", f.name, "--", "x"],
                               capture_output=True, text=True)
-        return proc.returncode == 0 and proc.stdout.split() == ["2"]
+        return proc.returncode == 0 and [parse_value(v) for v in proc.stdout.split()] == [2.0]
     finally:
         os.unlink(f.name)
 
@@ -666,10 +699,10 @@ def parse_value(text):
         return math.nan
 
 
-def eval_points(deriv, program, names, points, batch, jobs):
+def eval_points(deriv, program, names, points, batch, jobs, errors):
     """deriv eval of a program at every point: one process with --points FILE, or one
-    process per point with --at (an error exit, such as a value that is not finite,
-    counts as NaN)."""
+    process per point with --at, where an error exit counts as NaN (its message is
+    added to the set errors unless it says the value is not finite)."""
     if batch:
         with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
             f.write(",".join(names) + "\n")
@@ -687,7 +720,12 @@ def eval_points(deriv, program, names, points, batch, jobs):
         at = ",".join(f"{v}={p[v]!r}" for v in names)
         proc = subprocess.run([deriv, "eval", "--at", at, "--", program],
                               capture_output=True, text=True)
-        return parse_value(proc.stdout.strip()) if proc.returncode == 0 else math.nan
+        if proc.returncode == 0:
+            return parse_value(proc.stdout.strip())
+        message = (proc.stderr.strip().splitlines() or ["no message"])[0]
+        if "not a finite real number" not in message:
+            errors.add(message)
+        return math.nan
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(one, points))
@@ -897,7 +935,8 @@ def breaks(row):
 # ---- the run --------------------------------------------------------------------------
 
 class Formula:
-    """One corpus entry: its points, derived programs, truths and generated code."""
+    """One corpus entry: its SymPy expressions (f, d1, d2), points, the programs deriv
+    derives, and the truths."""
 
     def __init__(self, entry, args):
         self.entry = entry
@@ -924,6 +963,7 @@ class Formula:
             self.unresolved[key] = sum(1 for t in self.truths[key] if t is None)
 
     def slug(self, form):
+        """The name of a form's generated function, unique in the run."""
         return re.sub(r"\W", "_", self.id) + "__" + form
 
 
@@ -964,10 +1004,16 @@ def measure_language(lang, formulas, deriv, workdir, notes):
             results[job.key] = flat[pos:pos + n]
             pos += n
         return results
-    if lang == "python":
-        return {job.key: run_python(job, columns[job.key]) for job in jobs}
-    return {job.key: run_numpy(job, columns[job.key], len(by_id[job.key[0]].points))
-            for job in jobs}
+    results = {}
+    for job in jobs:
+        try:
+            if lang == "python":
+                results[job.key] = run_python(job, columns[job.key])
+            else:
+                results[job.key] = run_numpy(job, columns[job.key], len(by_id[job.key[0]].points))
+        except Exception as err:  # generated code that does not load or run at all
+            notes.append(f"{job.key[0]} {job.key[1]} {lang}: {type(err).__name__}: {err}")
+    return results
 
 
 def measure_eval(formulas, deriv, jobs, notes):
@@ -981,10 +1027,13 @@ def measure_eval(formulas, deriv, jobs, notes):
             program = fm.programs.get(form)
             if program is None:
                 continue
+            errors = set()
             try:
-                results[(fm.id, form)] = eval_points(deriv, program, fm.names, fm.points, batch, jobs)
+                results[(fm.id, form)] = eval_points(deriv, program, fm.names, fm.points,
+                                                     batch, jobs, errors)
             except RuntimeError as err:
                 notes.append(f"{fm.id} {form} eval: {err}")
+            notes.extend(f"{fm.id} {form} eval: {e}" for e in sorted(errors))
     return results
 
 
