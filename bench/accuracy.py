@@ -923,7 +923,9 @@ def summarise(values, truths, points):
         "nonfinite": nonfinite / len(scored),
         "mean_bits": sum(b for b, _ in scored) / len(scored),
         "max_bits": worst_bits,
-        "worst": {"point": points[worst], "computed": values[worst], "truth": truths[worst]},
+        "worst": {"point": points[worst], "truth": truths[worst],
+                  # as text when not finite, so that the JSON stays standard
+                  "computed": values[worst] if math.isfinite(values[worst]) else str(values[worst])},
     }
 
 
@@ -1038,8 +1040,8 @@ def measure_eval(formulas, deriv, jobs, notes):
 
 
 def fmt(x):
-    """A double, short."""
-    return f"{x:.6g}" if math.isfinite(x) else str(x)
+    """A double (or the text of a non-finite one), short."""
+    return f"{x:.6g}" if isinstance(x, float) and math.isfinite(x) else str(x)
 
 
 def cell(row):
@@ -1176,7 +1178,7 @@ def main():
                 "seconds": round(elapsed, 1), "timings": timings, "notes": notes, "rows": rows,
                 "formulas": [{"id": fm.id, "programs": fm.programs, "n_points": len(fm.points),
                               "unresolved": fm.unresolved} for fm in formulas],
-            }, f, indent=1, default=repr)
+            }, f, indent=1, allow_nan=False)
     failing = [r for r in rows if breaks(r) and not r.get("excepted")]
     if args.check and failing:
         print(f"check: {len(failing)} rows break the thresholds", file=sys.stderr)
