@@ -346,7 +346,7 @@ pub fn simplify(input: &Input, form: Option<Form>) -> Output {
 
 /// The input's target at the point `at` (`x=1,y=pi/2`): a finite number, or an error.
 pub fn eval(input: &Input, at: &str) -> Result<f64> {
-    let v = eval::eval(&input.problem.inlined_target(), &point(at)?)?;
+    let v = eval::eval(&evaluated_form(input), &point(at)?)?;
     if !v.is_finite() {
         return Err(Error::new(ErrorKind::NotFinite(v)));
     }
@@ -374,8 +374,23 @@ pub fn eval_points(input: &Input, table: &str) -> Result<Vec<f64>> {
         }
         points.push(env);
     }
-    Ok(eval::eval_many(&input.problem.inlined_target(), &points)?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    Ok(eval::eval_many(&evaluated_form(input), &points)?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
 }
+
+/// The form `eval` computes: the input's target simplified, as the forward pass of
+/// generated code is (built-ins spelled in exponentials are the built-ins, so
+/// `(e^x - e^-x)/(e^x + e^-x)` is computed as `tanh(x)`), then in stable forms. An input
+/// larger than [`EVAL_SIMPLIFIES`] nodes is computed as written (in stable forms).
+fn evaluated_form(input: &Input) -> Expr {
+    let target = input.problem.inlined_target();
+    if target.tree_size() > EVAL_SIMPLIFIES {
+        return target;
+    }
+    simplify::simplify(&target, &simplify::Names::default(), Form::Auto)
+}
+
+/// The largest input (in nodes, written out) that `eval` simplifies before computing.
+const EVAL_SIMPLIFIES: u64 = 2_000;
 
 /// The input's target and its backward pass as source code in `lang`, differentiated
 /// by `wrt` (comma-separated; `None` is the only variable), the function named `name`

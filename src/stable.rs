@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use num_traits::{One, Signed, ToPrimitive};
 
 use crate::expr::IdMap;
-use crate::expr::{self, Expr, Func, Node, Sym};
+use crate::expr::{self, Cmp, Expr, Func, Node, Sym};
 use crate::func::Builtin;
 use crate::number::Rational;
 
@@ -46,13 +46,15 @@ pub enum Block {
     /// `ln(1 - e^u)` for `u < 0`: `ln(-expm1(u))` above `u = -ln 2`, `log1p(-e^u)`
     /// below (Mächler's log1mexp), each exact where the other cancels.
     Log1mExp(Expr),
+    /// `sqrt(a^2 + b^2)` of the two arguments, without overflow where the squares would.
+    Hypot(Vec<Expr>),
 }
 
 impl Block {
     /// The arguments.
     pub fn args(&self) -> &[Expr] {
         match self {
-            Block::Max(a) | Block::LogSumExp(a) => a,
+            Block::Max(a) | Block::LogSumExp(a) | Block::Hypot(a) => a,
             Block::Expm1(u) | Block::Log1p(u) | Block::Log1mExp(u) => std::slice::from_ref(u),
         }
     }
@@ -70,6 +72,7 @@ impl Block {
             Block::Expm1(_) => Block::Expm1(one()),
             Block::Log1p(_) => Block::Log1p(one()),
             Block::Log1mExp(_) => Block::Log1mExp(one()),
+            Block::Hypot(_) => Block::Hypot(args),
         }
     }
 
@@ -81,6 +84,10 @@ impl Block {
             Block::Expm1(_) => args.first().map_or(f64::NAN, |u| u.exp_m1()),
             Block::Log1p(_) => args.first().map_or(f64::NAN, |u| u.ln_1p()),
             Block::Log1mExp(_) => args.first().map_or(f64::NAN, |&u| log1mexp(u)),
+            Block::Hypot(_) => match args {
+                [a, b] => a.hypot(*b),
+                _ => f64::NAN,
+            },
         }
     }
 
@@ -91,6 +98,7 @@ impl Block {
             Block::Expm1(_) => 2,
             Block::Log1p(_) => 3,
             Block::Log1mExp(_) => 4,
+            Block::Hypot(_) => 5,
         };
         (kind, self.args().iter().map(Expr::id).collect())
     }
@@ -129,6 +137,8 @@ pub fn stabilize(results: &[Expr]) -> Stable {
 
 #[derive(Default)]
 struct Rewriter {
+    /// Inside the branches of a [`conjugate`]: no conjugating again.
+    in_conjugate: bool,
     blocks: Vec<(Sym, Block)>,
     index: HashMap<(u8, Vec<u64>), Sym>,
     memo: IdMap<Expr>,
@@ -183,10 +193,7 @@ impl Rewriter {
                 let args = args.iter().map(|a| self.rewrite(a)).collect();
                 Expr::call(f.clone(), args)
             }
-            Node::Add(ts) => {
-                let s = Expr::add(ts.iter().map(|t| self.rewrite(t)).collect::<Vec<_>>());
-                self.expm1(s)
-            }
+            Node::Add(ts) => self.sum(ts),
             Node::Mul(fs) => self.product(fs),
             Node::Pow(..) => self.product(std::slice::from_ref(e)),
         };
@@ -194,47 +201,184 @@ impl Rewriter {
         r
     }
 
-    /// `c + d*e^u` with `d = -c` is `d*expm1(u)`; `c -+ c*cos(u)` is `2*c*sin(u/2)^2` or
-    /// `2*c*cos(u/2)^2`; `c - c*tanh(u)^2` is `c*sech(u)^2`; `1 - sigmoid(u)` is
-    /// `sigmoid(-u)`.
-    fn expm1(&mut self, s: Expr) -> Expr {
-        if let Node::Add(ts) = s.node() {
-            if let ([_, b], Some(c)) = (ts.as_slice(), ts[0].as_num()) {
-                let (d, rest) = b.coeff_rest();
-                if let Some(u) = rest.as_exp().filter(|_| d == -c.clone()) {
-                    let m = self.block(Block::Expm1(u.clone()));
-                    return Expr::mul([Expr::num(d), m]);
+    /// A sum, with its cancellations taken out: an `if` among the terms takes the others
+    /// into its branches (`1 + if(c, x, e^x - 1)` is `if(c, 1 + x, e^x)`); a number plus
+    /// a fraction whose numerator cancels over the common denominator is that fraction
+    /// (`e^a/(e^a + e^b) - 1` is `-e^b/(e^a + e^b)`); two terms `t + k*t*F` that an
+    /// identity of `1 + k*F` turns into one ([`one_plus`]); and `r + softplus(v)` where
+    /// `r + v` cancels is the log-sum-exp of `r` and `r + v`.
+    fn sum(&mut self, ts: &[Expr]) -> Expr {
+        if let Some(r) = into_branches(ts) {
+            return self.rewrite(&r);
+        }
+        if let Some(r) = cancelled_fraction(ts) {
+            return self.rewrite(&r);
+        }
+        if !self.in_conjugate {
+            if let Some((diff, t1, t2)) = conjugate(ts) {
+                // (The branches are sums of the same roots: not conjugated again.)
+                self.in_conjugate = true;
+                let condition = Expr::compare(Cmp::Gt, Expr::negate(Expr::mul([t1.clone(), t2.clone()])), Expr::zero());
+                let condition = self.rewrite(&condition);
+                let cancelling = self.rewrite(&Expr::quotient(diff, Expr::minus(t1.clone(), t2.clone())));
+                let plain = vec![self.rewrite(&t1), self.rewrite(&t2)];
+                let plain = self.sum_of_rewritten(plain);
+                self.in_conjugate = false;
+                return Expr::piecewise(vec![condition, cancelling, plain]);
+            }
+        }
+        let terms: Vec<Expr> = ts.iter().map(|t| self.rewrite(t)).collect();
+        self.sum_of_rewritten(terms)
+    }
+
+    /// The sum of terms already rewritten, with [`Rewriter::pair_identity`] and
+    /// [`Rewriter::softplus_as_lse`] applied.
+    fn sum_of_rewritten(&mut self, mut terms: Vec<Expr>) -> Expr {
+        while let Some((i, j, merged)) = self.pair_identity(&terms) {
+            terms[i] = merged;
+            terms.remove(j);
+        }
+        let s = Expr::add(terms);
+        self.softplus_as_lse(s)
+    }
+
+    /// Terms `i` and `j` of `terms` (`i < j`), `t` and `k*t*F`, as the one term
+    /// `t*(1 + k*F)` rewritten by [`one_plus`].
+    fn pair_identity(&mut self, terms: &[Expr]) -> Option<(usize, usize, Expr)> {
+        // Only a factor with an identity can pair (most sums have none).
+        let special = |f: &Expr| {
+            f.as_exp().is_some()
+                || matches!(
+                    f.base_exp().0.node(),
+                    Node::Call(
+                        Func::Builtin(Builtin::Cos | Builtin::Sigmoid | Builtin::Tanh | Builtin::Erf | Builtin::Erfc),
+                        _
+                    )
+                )
+        };
+        let factors_of = |core: &Expr| -> Vec<Expr> {
+            match core.node() {
+                Node::Mul(fs) => fs.iter().filter(|f| special(f)).cloned().collect(),
+                _ if special(core) => vec![core.clone()],
+                _ => Vec::new(),
+            }
+        };
+        if !terms.iter().any(|t| !factors_of(&t.coeff_rest().1).is_empty()) {
+            return None;
+        }
+        let cores: Vec<(Rational, Expr)> = terms.iter().map(Expr::coeff_rest).collect();
+        let index: HashMap<&Expr, usize> = cores.iter().enumerate().map(|(i, (_, core))| (core, i)).collect();
+        for (b, (cb, core_b)) in cores.iter().enumerate() {
+            for f in factors_of(core_b) {
+                let rest = Expr::mul([core_b.clone(), Expr::pow(f.clone(), Expr::int(-1))]);
+                let Some(&a) = index.get(&rest) else { continue };
+                if a == b {
+                    continue;
                 }
-                // Half angles: c - c*cos(u) is 2*c*sin(u/2)^2, exact near u = 0 where the
-                // difference cancels; c + c*cos(u) is 2*c*cos(u/2)^2, likewise near pi.
-                if let Node::Call(Func::Builtin(Builtin::Cos), args) = rest.node() {
-                    if d == c.clone() || d == -c.clone() {
-                        let f = if d == *c { Builtin::Cos } else { Builtin::Sin };
-                        let half = Expr::builtin(
-                            f,
-                            Expr::mul([Expr::num(Rational::new(1.into(), 2.into())), args[0].clone()]),
-                        );
-                        return Expr::mul([Expr::int(2), Expr::num(c.clone()), Expr::pow(half, Expr::int(2))]);
-                    }
-                }
-                // c - c*tanh(u)^2 is c*sech(u)^2, which keeps its value where tanh(u)
-                // rounds to 1.
-                if let Node::Pow(b, two) = rest.node() {
-                    if let (Node::Call(Func::Builtin(Builtin::Tanh), args), true) = (b.node(), d == -c.clone()) {
-                        if *two == Expr::int(2) {
-                            let sech = Expr::builtin(Builtin::Sech, args[0].clone());
-                            return Expr::mul([Expr::num(c.clone()), Expr::pow(sech, Expr::int(2))]);
-                        }
-                    }
-                }
-                if let Node::Call(Func::Builtin(Builtin::Sigmoid), args) = rest.node() {
-                    if c.is_one() && d == -c.clone() {
-                        return Expr::builtin(Builtin::Sigmoid, Expr::negate(args[0].clone()));
-                    }
+                let k = cb / &cores[a].0;
+                if let Some(g) = self.one_plus(&k, &f) {
+                    let merged = Expr::mul([terms[a].clone(), g]);
+                    return Some((a.min(b), a.max(b), merged));
                 }
             }
         }
+        None
+    }
+
+    /// `1 + k*f` written without the cancellation, where an identity has it: `1 - e^u` is
+    /// `-expm1(u)`; `1 -+ cos(u)` is `2*sin(u/2)^2` or `2*cos(u/2)^2`; `1 - sigmoid(u)`
+    /// is `sigmoid(-u)` and `1 - 2*sigmoid(u)` is `-tanh(u/2)`; `1 - tanh(u)^2` is
+    /// `sech(u)^2`; `1 +- tanh(u)` is `2*sigmoid(+-2*u)`; `1 +- erf(u)` is `erfc(-+u)`;
+    /// `1 - erfc(u)` is `erf(u)`.
+    fn one_plus(&mut self, k: &Rational, f: &Expr) -> Option<Expr> {
+        let (one, two) = (Rational::one(), Rational::from_integer(2.into()));
+        let minus_one = -one.clone();
+        let half = |u: &Expr| Expr::mul([Expr::num(Rational::new(1.into(), 2.into())), u.clone()]);
+        let twice = |u: &Expr, sign: i64| Expr::mul([Expr::int(2 * sign), u.clone()]);
+        if let Some(u) = f.as_exp() {
+            return (*k == minus_one).then(|| {
+                let m = self.block(Block::Expm1(u.clone()));
+                Expr::negate(m)
+            });
+        }
+        let (base, n) = f.base_exp();
+        let Node::Call(Func::Builtin(g), args) = base.node() else { return None };
+        let u = &args[0];
+        let square = |h: Builtin, u: Expr| Expr::pow(Expr::builtin(h, u), Expr::int(2));
+        // 1 - tanh(u)^2 = sech(u)^2; 1 - coth(u)^2 = 1 - tanh(u)^-2 = -csch(u)^2.
+        if *k == minus_one {
+            match (g, n.as_num().and_then(|n| n.to_integer().to_i64())) {
+                (Builtin::Tanh, Some(2)) => return Some(square(Builtin::Sech, u.clone())),
+                (Builtin::Tanh, Some(-2)) | (Builtin::Coth, Some(2)) => {
+                    return Some(Expr::negate(square(Builtin::Csch, u.clone())))
+                }
+                _ => {}
+            }
+        }
+        if !n.is_one() {
+            return None;
+        }
+        let r = match (g, k) {
+            (Builtin::Cos, k) if *k == minus_one => Expr::mul([Expr::int(2), square(Builtin::Sin, half(u))]),
+            (Builtin::Cos, k) if *k == one => Expr::mul([Expr::int(2), square(Builtin::Cos, half(u))]),
+            (Builtin::Sigmoid, k) if *k == minus_one => Expr::builtin(Builtin::Sigmoid, Expr::negate(u.clone())),
+            (Builtin::Sigmoid, k) if *k == -two.clone() => Expr::negate(Expr::builtin(Builtin::Tanh, half(u))),
+            (Builtin::Tanh, k) if *k == one => Expr::mul([Expr::int(2), Expr::builtin(Builtin::Sigmoid, twice(u, 1))]),
+            (Builtin::Tanh, k) if *k == minus_one => {
+                Expr::mul([Expr::int(2), Expr::builtin(Builtin::Sigmoid, twice(u, -1))])
+            }
+            (Builtin::Erf, k) if *k == one => Expr::builtin(Builtin::Erfc, Expr::negate(u.clone())),
+            (Builtin::Erf, k) if *k == minus_one => Expr::builtin(Builtin::Erfc, u.clone()),
+            (Builtin::Erfc, k) if *k == minus_one => Expr::builtin(Builtin::Erf, u.clone()),
+            _ => return None,
+        };
+        Some(r)
+    }
+
+    /// `s` with a term `softplus(v)` and the rest `r`, where `r + v` is smaller than `v`
+    /// (they cancel: `a + softplus(b - a)`), as the log-sum-exp of `r` and `r + v`, which
+    /// does not lose `r` to the size of `v`.
+    fn softplus_as_lse(&mut self, s: Expr) -> Expr {
+        let Node::Add(ts) = s.node() else { return s };
+        // (Each try builds the rest of the sum: not for sums of thousands of terms.)
+        if ts.len() > 64 {
+            return s;
+        }
+        for (i, t) in ts.iter().enumerate() {
+            let Node::Call(Func::Builtin(Builtin::Softplus), v) = t.node() else { continue };
+            let rest =
+                Expr::add(ts.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, t)| t.clone()).collect::<Vec<_>>());
+            let shifted = Expr::add([rest.clone(), v[0].clone()]);
+            if shifted.tree_size() < v[0].tree_size() {
+                return self.block(Block::LogSumExp(vec![rest, shifted]));
+            }
+        }
         s
+    }
+
+    /// `b^x` for `x = n/2` (n odd) and `b = u^2 + v^2` (either may be a positive
+    /// number, `c = sqrt(c)^2`) as `hypot(u, v)^n`: `sqrt(x^2 + 1)` is finite for every
+    /// finite x.
+    fn hypot(&mut self, b: &Expr, x: &Expr) -> Option<Expr> {
+        let r = x.as_num()?;
+        let two = Rational::from_integer(2.into());
+        if !(r * &two).is_integer() || r.is_integer() {
+            return None;
+        }
+        let Node::Add(ts) = b.node() else { return None };
+        let [p, q] = ts.as_slice() else { return None };
+        let root = |t: &Expr| -> Option<Expr> {
+            if let Some(c) = t.as_num() {
+                return c.is_positive().then(|| Expr::pow(t.clone(), Expr::num(Rational::new(1.into(), 2.into()))));
+            }
+            let (c, rest) = t.coeff_rest();
+            let (u, n) = rest.base_exp();
+            (c.is_one() && n == Expr::int(2)).then_some(u)
+        };
+        let (u, v) = (root(p)?, root(q)?);
+        let (u, v) = (self.rewrite(&u), self.rewrite(&v));
+        let h = self.block(Block::Hypot(vec![u, v]));
+        Some(Expr::pow(h, Expr::num(r * two)))
     }
 
     /// `ln(a)`: softplus, log-sum-exp, log1p or as it is.
@@ -296,7 +440,27 @@ impl Rewriter {
         };
         let mut terms = Vec::new();
         let mut rest = Vec::new();
-        for f in factors {
+        // ln(e^w/s) for a sum of exponentials s is -ln(s*e^-w), every exponent shifted by
+        // w: a cross-entropy -ln(softmax) is the log-sum-exp of the differences, with no
+        // cancellation between a log-sum-exp and w.
+        let quotient = factors.iter().find_map(|f| f.as_exp().cloned()).and_then(|w| {
+            let den = factors.iter().find(|f| match f.node() {
+                Node::Pow(b, m) => *m == Expr::int(-1) && exp_sum(b).is_some(),
+                _ => false,
+            })?;
+            Some((w, den.clone()))
+        });
+        let mut factors: Vec<Expr> = factors.to_vec();
+        if let Some((w, den)) = quotient {
+            let Node::Pow(s, _) = den.node() else { unreachable!("found as a power above") };
+            let Node::Add(ts) = s.node() else { unreachable!("a sum of exponentials is a sum") };
+            // (A product distributes over a sum only for a number: term by term here.)
+            let e_minus_w = Expr::exp(Expr::negate(w.clone()));
+            let shifted = Expr::add(ts.iter().map(|t| Expr::mul([t.clone(), e_minus_w.clone()])).collect::<Vec<_>>());
+            terms.push(Expr::negate(self.log(&shifted)));
+            factors.retain(|f| *f != den && f.as_exp() != Some(&w));
+        }
+        for f in &factors {
             if let Some(w) = f.as_exp() {
                 terms.push(self.rewrite(w));
                 continue;
@@ -331,11 +495,36 @@ impl Rewriter {
             Node::Pow(b, x) => x.as_num().is_some_and(Signed::is_negative) && exp_sum(b).is_some(),
             _ => false,
         };
+        // A numerator that is a sum with exponentials in it goes over the denominator term
+        // by term, so that each quotient is made stable: (e^z - t - t*e^z)/(1 + e^z) is
+        // sigmoid(z) - t*sigmoid(-z) - t*sigmoid(z), finite at z = 1e300.
+        let exp_numerator = |f: &Expr| match f.node() {
+            Node::Add(ts) => ts.iter().any(|t| t.coeff_rest().1.as_exp().is_some() || has_exp_factor(t)),
+            _ => false,
+        };
+        if fs.iter().any(is_den) {
+            if let Some(i) = fs.iter().position(exp_numerator) {
+                let Node::Add(ts) = fs[i].node() else { unreachable!("exp_numerator holds only for sums") };
+                let others: Vec<Expr> =
+                    fs.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, f)| f.clone()).collect();
+                let terms: Vec<Expr> = ts
+                    .iter()
+                    .map(|t| {
+                        let term = Expr::mul(others.iter().cloned().chain([t.clone()]).collect::<Vec<_>>());
+                        self.rewrite(&term)
+                    })
+                    .collect();
+                return self.sum_of_rewritten(terms);
+            }
+        }
         if !fs.iter().any(is_den) {
             let rebuilt: Vec<Expr> = fs
                 .iter()
                 .map(|f| match f.node() {
-                    Node::Pow(b, x) => Expr::pow(self.rewrite(b), self.rewrite(x)),
+                    Node::Pow(b, x) => match self.hypot(b, x) {
+                        Some(h) => h,
+                        None => Expr::pow(self.rewrite(b), self.rewrite(x)),
+                    },
                     _ => self.rewrite(f),
                 })
                 .collect();
@@ -384,6 +573,97 @@ impl Rewriter {
         let num = Expr::exp(Expr::minus(w.clone(), Expr::mul([Expr::num(n.clone()), m])));
         Expr::mul([num, Expr::pow(shifted, Expr::num(-n.clone()))])
     }
+}
+
+/// `t1 + t2` where one has a square root of a sum and `t1^2 - t2^2` cancels (has fewer
+/// nodes than the two squares, after [`cancelled_fraction`]): that difference and the two
+/// terms, for `(t1^2 - t2^2)/(t1 - t2)`, which is exact where `t1 + t2` cancels
+/// (`sqrt(x^2 + 1) - x` is `1/(sqrt(x^2 + 1) + x)` for x > 0).
+fn conjugate(ts: &[Expr]) -> Option<(Expr, Expr, Expr)> {
+    let [t1, t2] = ts else { return None };
+    let half = Rational::new(1.into(), 2.into());
+    let has_root = |t: &Expr| {
+        let factors: &[Expr] = match t.node() {
+            Node::Mul(fs) => fs,
+            _ => std::slice::from_ref(t),
+        };
+        factors.iter().any(|f| match f.node() {
+            Node::Pow(b, x) => matches!(b.node(), Node::Add(_)) && x.as_num().is_some_and(|r| r.abs() == half),
+            _ => false,
+        })
+    };
+    if !has_root(t1) && !has_root(t2) {
+        return None;
+    }
+    let (s1, s2) = (Expr::pow(t1.clone(), Expr::int(2)), Expr::pow(t2.clone(), Expr::int(2)));
+    let plain_size = s1.tree_size() + s2.tree_size();
+    let diff = Expr::minus(s1, s2);
+    let diff = match diff.node() {
+        Node::Add(ds) => cancelled_fraction(ds).unwrap_or(diff),
+        _ => diff,
+    };
+    let has_any_root = |e: &Expr| {
+        let mut found = false;
+        expr::walk(std::slice::from_ref(e), |x| {
+            found |= matches!(x.node(), Node::Pow(_, r) if r.as_num().is_some_and(|r| !r.is_integer()));
+            if found {
+                expr::Walk::Stop
+            } else {
+                expr::Walk::Descend
+            }
+        });
+        found
+    };
+    (diff.tree_size() < plain_size && !has_any_root(&diff)).then(|| (diff, t1.clone(), t2.clone()))
+}
+
+/// Whether the product `t` has a factor `e^w`.
+fn has_exp_factor(t: &Expr) -> bool {
+    match t.node() {
+        Node::Mul(fs) => fs.iter().any(|f| f.as_exp().is_some()),
+        _ => t.as_exp().is_some(),
+    }
+}
+
+/// The sum of `ts` with its one `if` taking the other terms into each branch, where
+/// there is one `if` and other terms.
+fn into_branches(ts: &[Expr]) -> Option<Expr> {
+    let i = ts.iter().position(|t| matches!(t.node(), Node::Call(Func::If, _)))?;
+    let Node::Call(Func::If, args) = ts[i].node() else { return None };
+    if ts.len() < 2 || ts.iter().filter(|t| matches!(t.node(), Node::Call(Func::If, _))).count() > 1 {
+        return None;
+    }
+    let others: Vec<Expr> = ts.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, t)| t.clone()).collect();
+    let last = args.len() - 1;
+    let branches = args.iter().enumerate().map(|(k, a)| {
+        if k % 2 == 1 || k == last {
+            Expr::add(others.iter().cloned().chain([a.clone()]).collect::<Vec<_>>())
+        } else {
+            a.clone()
+        }
+    });
+    let r = Expr::piecewise(branches.collect());
+    // (Unless the constructor takes the terms back out.)
+    (!matches!(r.node(), Node::Add(_))).then_some(r)
+}
+
+/// `c + t` for a number `c` and a fraction `t = n/d` (`d` a sum) as `(c*d + n)/d`, where
+/// that numerator has fewer terms than `d`: the cancellation done exactly.
+fn cancelled_fraction(ts: &[Expr]) -> Option<Expr> {
+    let [c, t] = ts else { return None };
+    c.as_num()?;
+    let Node::Mul(fs) = t.node() else { return None };
+    let d = fs.iter().find_map(|f| match f.node() {
+        Node::Pow(d, m) if *m == Expr::int(-1) && matches!(d.node(), Node::Add(_)) => Some(d.clone()),
+        _ => None,
+    })?;
+    let Node::Add(d_terms) = d.node() else { return None };
+    let numerator = Expr::add([Expr::mul([c.clone(), d.clone()]), Expr::mul([t.clone(), d.clone()])]);
+    let n_terms = match numerator.node() {
+        Node::Add(ns) => ns.len(),
+        _ => 1,
+    };
+    (n_terms < d_terms.len()).then(|| Expr::quotient(numerator, d.clone()))
 }
 
 /// `e^w/(c*e^p + c*e^q)^n` as `c^-n*sigmoid(v)^k*sigmoid(-v)^(n - k)`, `v = p - q`,
@@ -441,13 +721,30 @@ mod tests {
         assert_eq!(stable_text("ln(2 - 2*e^y)"), "#b1 = Log1mExp(y); #b1 + ln(2)");
         assert_eq!(stable_text("3 + 3*cos(2*x)"), "6*cos(x)^2");
         assert_eq!(stable_text("1 - tanh(x)^2"), "sech(x)^2");
+        assert_eq!(stable_text("1/4 - 1/(4*tanh(x/2)^2)"), "-csch(x/2)^2/4");
+        // Two terms t and k*t*f with an identity for 1 + k*f, whatever t is.
+        assert_eq!(stable_text("x - x*sigmoid(x)"), "x*sigmoid(-x)");
+        assert_eq!(stable_text("1 - 2*sigmoid(z)"), "-tanh(z/2)");
+        assert_eq!(stable_text("u/2 + u*erf(v)/2"), "u*erfc(-v)/2");
+        assert_eq!(stable_text("w + w*tanh(x)"), "2*w*sigmoid(2*x)");
+        // A number plus a fraction that cancels over the common denominator.
+        assert_eq!(stable_text("x/(1 + x) - 1"), "-1/(1 + x)");
+        // An if takes the rest of the sum into its branches.
+        assert_eq!(stable_text("1 + if(x > 0, x, e^x - 1)"), "if(x > 0, 1 + x, e^x)");
+        // a + softplus(b - a) is the log-sum-exp of a and b.
+        assert_eq!(stable_text("a + softplus(b - a)"), "#b1 = LogSumExp([a, b]); #b1");
+        // A numerator with exponentials goes over the denominator term by term.
+        assert_eq!(stable_text("(e^z - t)/(1 + e^z)"), "sigmoid(z) - t*sigmoid(-z)");
+        // Differences with a square root by the conjugate where they cancel, roots of
+        // sums of squares by hypot.
+        assert_eq!(stable_text("sqrt(x^2 + 1) - x"), "#b1 = Hypot([1, x]); if(#b1*x > 0, 1/(#b1 + x), #b1 - x)");
         // Log-sigmoids, however the sigmoid is written, are softplus.
         assert_eq!(stable_text("ln(sigmoid(x))"), "-softplus(-x)");
         assert_eq!(stable_text("ln(1/(1 + e^-x))"), "-softplus(-x)");
         assert_eq!(stable_text("ln(1 - 1/(1 + e^-x))"), "-softplus(x)");
         assert_eq!(stable_text("ln(3*x*sigmoid(u)^2)"), "ln(3*x) - 2*softplus(-u)");
         // A categorical cross-entropy through its logits: no ln of an underflowed softmax.
-        assert_eq!(stable_text("-ln(e^a/(e^a + e^b + e^c))"), "#b1 = LogSumExp([a, b, c]); #b1 - a");
+        assert_eq!(stable_text("-ln(e^a/(e^a + e^b + e^c))"), "#b1 = LogSumExp([0, b - a, c - a]); #b1");
     }
 
     #[test]

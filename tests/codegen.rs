@@ -158,6 +158,15 @@ fn coverage_jobs() -> Vec<Job> {
         ("w*ln(e^x + 2*e^w + 3) + pi*x", &["w", "x"], -3.0, 3.0),
         // ln(1 - e^u) on both sides of u = -ln 2, and the half-angle form of 1 - cos.
         ("ln(1 - e^-x) + ln(2 - 2*e^(-x/4))*w + (1 - cos(x))/x^2", &["x", "w"], 0.1, 5.0),
+        // A root of a sum of squares (hypot) and its difference by the conjugate, both
+        // signs; identities of 1 + k*f (erfc, tanh by sigmoid, csch).
+        ("sqrt(x^2 + 1) - x + w*(x/sqrt(1 + x^2) - 1) + sqrt(4 + w^2)", &["x", "w"], -3.0, 3.0),
+        (
+            "x*(1 + erf(x)) + w - w*tanh(x) + 1/4 - 1/(4*tanh(x/2)^2) + x*sigmoid(x)*(1 - 2*sigmoid(x))",
+            &["x", "w"],
+            0.2,
+            3.0,
+        ),
         // Piecewise: leaky ReLU, ReLU, max/min/clamp, `if` with three branches, comparisons.
         ("if(x > 0, x, 0.01*x) + relu(x - 1/2)*w", &["x", "w"], -2.0, 2.0),
         ("max(x, w, 0) + min(x, 2*w) + clamp(x, -1, 1)*w", &["x", "w"], -2.0, 2.0),

@@ -319,6 +319,13 @@ impl Printer<'_> {
             return self.op("powf", vec![base, e]);
         };
         if let Some(n) = r.to_integer().to_i32().filter(|_| r.is_integer()) {
+            // (Squares and cubes by multiplication in Python, where `**` raises past the
+            // largest float and `*` gives inf, as Rust and C do.)
+            match n {
+                2 => return self.op("square", vec![base]),
+                3 => return self.op("cube", vec![base]),
+                _ => {}
+            }
             return self.op("powi", vec![base, Code { text: n.to_string(), prec: Prec::Postfix, literal: true }]);
         }
         if *r == Rational::new(1.into(), 2.into()) {
@@ -346,6 +353,7 @@ impl Printer<'_> {
             Block::Expm1(_) => self.op("expm1", args),
             Block::Log1p(_) => self.op("log1p", args),
             Block::Log1mExp(_) => self.op("log1mexp", args),
+            Block::Hypot(_) => self.op("hypot", args),
         }
     }
 }

@@ -79,6 +79,9 @@ pub(crate) static OPS: &[Op] = &[
     Op { name: "sqrt",     code: ["{0}.sqrt()",    "sqrt({0})",    "math.sqrt({0})",    "np.sqrt({0})"] },
     // x^n for a whole n (written as an integer), x^e for any e.
     Op { name: "powi",     code: ["{0}.powi({1})", "pow({0}, {1})", "{0} ** {1}",       "{0} ** {1}"] },
+    Op { name: "hypot",    code: ["{0}.hypot({1})", "hypot({0}, {1})", "math.hypot({0}, {1})", "np.hypot({0}, {1})"] },
+    Op { name: "square",   code: ["{0}.powi(2)",   "pow({0}, 2)",  "{0} * {0}",         "{0} ** 2"] },
+    Op { name: "cube",     code: ["{0}.powi(3)",   "pow({0}, 3)",  "{0} * {0} * {0}",   "{0} ** 3"] },
     Op { name: "powf",     code: ["{0}.powf({1})", "pow({0}, {1})", "math.pow({0}, {1})", "np.power({0}, {1})"] },
     // x^(p/q) with q odd: the real root, negative for a negative x when p is odd.
     Op { name: "root_odd", code: ["{0}.abs().powf({1}).copysign({0})", "copysign(pow(fabs({0}), {1}), {0})",
@@ -107,7 +110,7 @@ pub(crate) static RESERVED: [&[&str]; 4] = [
       "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
       "volatile", "while", "main", "exp", "log", "fabs", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
       "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "fmin", "fmax", "log1p", "expm1", "sqrt",
-      "pow", "copysign", "INFINITY", "NAN"],
+      "pow", "copysign", "hypot", "INFINITY", "NAN"],
     &["False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def",
       "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is",
       "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield", "match",
