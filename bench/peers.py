@@ -2,7 +2,7 @@
 """deriv against SymPy and SymEngine on the shared workloads, side by side.
 
     python3 bench/peers.py [--deriv target/release/deriv] [--only W4|X.] [--runs 5]
-                           [--peer-timeout 30] [--json out.json]
+                           [--peer-timeout 30] [--json out.json] [--form raw]
 
 For every case of ../shared/bench/workloads.json it times, in the same run:
 - deriv: `deriv diff|grad ... --repeat N`, the whole pipeline (parse, differentiate,
@@ -83,9 +83,15 @@ def wrt_list(case):
 # ---- deriv --------------------------------------------------------------------------
 
 
+# `--form` passed to every deriv run (`raw`: no simplification), or None for deriv's default.
+FORM = None
+
+
 def deriv_cmd(exe, case, repeat=None):
     """The argv of one run (`--repeat N` when given) and its stdin."""
     rep = ["--repeat", str(repeat)] if repeat else []
+    if FORM:
+        rep += ["--form", FORM]
     if "argv" in case:  # an extra case: its own argv, nothing on stdin
         return [exe, *case["argv"], "--timeout", "0", *rep], b""
     if case["task"] == "diff":
@@ -433,8 +439,12 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--peer-timeout", type=float, default=30.0)
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--form", choices=["output", "input", "auto", "raw"],
+                    help="passed to every deriv run (raw: the plain derivative, no simplification)")
     ap.add_argument("--json", help="also write every figure to this file")
     args = ap.parse_args()
+    global FORM
+    FORM = args.form
     if not args.no_peers:
         ensure("sympy", "symengine")
     shared = [c for c in json.load(open(args.workloads))["cases"] if c["id"].startswith(args.only)]

@@ -73,6 +73,22 @@ fn eval_parse_latex() {
 }
 
 #[test]
+fn form_raw_is_the_plain_derivative() {
+    // No search: the differentiator's canonical output, checked like any other.
+    let r = run(&["diff", "e^z/(1+e^z)", "--form", "raw", "--check"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "e^z/(1 + e^z) - e^(2*z)/(1 + e^z)^2\n"), "{}", r.stderr);
+    let r = run(&["diff", "p = e^z/(1+e^z); p", "--form", "raw", "--order", "2", "--check"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.contains('p'), "raw is in the inputs: {}", r.stdout);
+    for cmd in [&["grad", "tanh(w*x + b)", "--wrt", "w,b"][..], &["hessian", "x^2*y^3", "--wrt", "x,y"][..]] {
+        let mut argv = cmd.to_vec();
+        argv.extend(["--form", "raw"]);
+        let r = run(&argv);
+        assert_eq!(r.code, 0, "{cmd:?}: {}", r.stderr);
+    }
+}
+
+#[test]
 fn eval_of_log_sigmoids_far_out() {
     // ln of a sigmoid is a softplus, however the sigmoid is written: finite where the
     // sigmoid itself underflows.

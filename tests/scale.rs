@@ -246,3 +246,32 @@ fn code_for_a_doubling_chain_is_generated_in_work_linear_in_its_dag() {
         assert!(code.len() <= 40 * w as usize, "{n} levels: {} bytes of code for {w}", code.len());
     }
 }
+
+/// A chain of depth `n`, as text.
+type Chain = fn(usize) -> String;
+
+/// The raw derivative of a depth-`n` chain: constructions (found or new) must grow
+/// linearly with the depth, for nested calls, calls through exponentials and long
+/// products alike.
+#[test]
+fn raw_derivatives_of_chains_cost_linear_constructions() {
+    let chains: [(&str, Chain); 3] = [
+        ("sin(sin(...(x)))", |n| format!("{}x{}", "sin(".repeat(n), ")".repeat(n))),
+        ("tanh(e^(sin(...)))", |n| format!("{}x{}", "tanh(e^(sin(".repeat(n / 3), ")))".repeat(n / 3))),
+        ("x*(x + 1)*...*(x + n)", |n| (0..n).map(|k| format!("(x + {k})")).collect::<Vec<_>>().join("*")),
+    ];
+    let x = Sym::new("x");
+    for (what, chain) in chains {
+        let cost = |n: usize| {
+            let e = deriv::parse(&chain(n)).unwrap();
+            let (d, steps) = steps(|| deriv::diff(&e, &x));
+            assert!(!d.is_zero(), "{what}");
+            (steps, dag_size(&d))
+        };
+        let ((small, small_dag), (large, large_dag)) = (cost(150), cost(600));
+        // Linear: four times the depth, about four times the work and the distinct nodes
+        // of the result (quadratic would be sixteen).
+        assert!(large < 6 * small, "{what}: {small} constructions at depth 150, {large} at 600");
+        assert!(large_dag < 6 * small_dag, "{what}: {small_dag} nodes at depth 150, {large_dag} at 600");
+    }
+}

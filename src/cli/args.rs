@@ -192,7 +192,8 @@ pub(super) struct ResultArgs {
 /// What the simplifier may use and choose from (`diff`, `grad`, `jacobian`, `hessian`).
 #[derive(Args, Debug, Clone)]
 pub(super) struct FormArgs {
-    /// Which forms to choose from: in terms of defined names, inputs only, or cheapest
+    /// Which forms to choose from: in terms of defined names, inputs only, cheapest, or
+    /// raw (no simplification: the plain derivative, fast)
     /// [default: output for definitions and --let, auto otherwise]
     #[arg(long, value_enum)]
     pub(super) form: Option<Form>,

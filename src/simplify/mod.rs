@@ -54,6 +54,9 @@ pub enum Form {
     Input,
     /// Whatever is cheapest.
     Auto,
+    /// No search at all: the differentiator's canonical output as it is, in the inputs
+    /// (the plain derivative, fast, as SymEngine's `diff` gives it).
+    Raw,
 }
 
 /// What the simplifier may use: named definitions (with their bodies fully inlined)
@@ -77,6 +80,18 @@ pub fn simplify(e: &Expr, names: &Names, form: Form) -> Expr {
 /// polynomial in `p` (with `p' = p*(1 - p)`), never of a tower of quotients of `e^z`.
 /// The work and the output then grow linearly with the order.
 pub fn derivatives(e: &Expr, x: &Sym, order: u64, names: &Names, form: Form) -> Vec<Expr> {
+    if form == Form::Raw {
+        let mut last = e.clone();
+        let mut out = Vec::new();
+        for _ in 0..order {
+            last = crate::diff::diff(&last, x);
+            out.push(last.clone());
+            if last.is_zero() {
+                break;
+            }
+        }
+        return out;
+    }
     let mut out: Vec<Expr> = Vec::new();
     let mut known: HashMap<Sym, Expr> = HashMap::new();
     let mut last = e.clone();
@@ -171,6 +186,9 @@ fn beyond_reach(e: &Expr) -> bool {
 /// function of kernels) and agrees with it numerically; a part no search improved keeps
 /// its form, so the result is never worse than the differentiator's.
 pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Expr, Expr)>) {
+    if form == Form::Raw {
+        return (e.clone(), Vec::new());
+    }
     if names.defs.len() > CFG.max_names {
         let inputs_only = Names { defs: Vec::new(), wrt: names.wrt.clone() };
         return simplify_explained(e, &inputs_only, form);
@@ -496,7 +514,7 @@ impl<'a> Ctx<'a> {
         // The forms in `csc`, `cot`, `sech`... come in only where strictly cheaper.
         // (Not in the inputs' own spelling, which `--form input` asks for.)
         let mut respelled: Vec<Expr> = match self.form {
-            Form::Input => Vec::new(),
+            Form::Input | Form::Raw => Vec::new(),
             _ => pool.iter().map(recognize::reciprocals).filter(|r| !pool.contains(r)).collect(),
         };
         // And sums collected around a factor their terms share (`s*(1 - b*y)`), and roots
@@ -576,7 +594,7 @@ impl<'a> Ctx<'a> {
             }
         }
         let mut pool: Vec<Expr> = match self.form {
-            Form::Input => input_forms,
+            Form::Input | Form::Raw => input_forms,
             Form::Auto => input_forms.into_iter().chain(output_forms).collect(),
             Form::Output => {
                 let named: Vec<Expr> = output_forms.iter().filter(|c| uses_names(c)).cloned().collect();
