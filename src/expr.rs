@@ -1117,7 +1117,7 @@ impl Expr {
         let mut constant = Rational::zero();
         let mut order: Vec<Expr> = Vec::new();
         // rest -> (coefficient, the term as given, whether another term joined it)
-        let mut coeffs: HashMap<Expr, (Rational, Expr, bool)> = HashMap::new();
+        let mut coeffs: HashMap<Expr, (Rational, Expr, bool), IdHash> = HashMap::default();
         let mut stack: Vec<Expr> = terms.into_iter().collect();
         if stack.len() > 64 {
             // Long sums are where work without new nodes piles up: look at the clock.
@@ -1219,7 +1219,7 @@ impl Expr {
         }
         let mut coeff = Rational::one();
         let mut order: Vec<Expr> = Vec::new();
-        let mut exps: HashMap<Expr, Vec<Expr>> = HashMap::new();
+        let mut exps: HashMap<Expr, Vec<Expr>, IdHash> = HashMap::default();
         while let Some(f) = stack.pop() {
             match f.node() {
                 Node::Num(r) => {
@@ -1695,7 +1695,7 @@ thread_local! {
     /// Comparisons of deep nodes already made: comparing `cos(sin(sin(...)))` with its
     /// neighbours in a product of a thousand such factors would otherwise walk the same
     /// nesting again and again. Ids are never reused, so entries cannot go stale.
-    static DEEP_ORDER: RefCell<HashMap<(u64, u64), Ordering>> = RefCell::new(HashMap::new());
+    static DEEP_ORDER: RefCell<HashMap<(u64, u64), Ordering, IdHash>> = RefCell::new(HashMap::default());
 }
 
 /// Nodes at least this deep have their comparisons remembered.
