@@ -1731,7 +1731,10 @@ fn cmp_shallow(a: &Expr, b: &Expr) -> Ordering {
         (Node::Var(x), Node::Var(y)) => x.cmp(y),
         (Node::Call(f, xs), Node::Call(g, ys)) => {
             let (fa, fb) = (f.sort_key(), g.sort_key());
+            // (The shallower first among calls of one function: a chain of nested calls
+            // is then ordered without walking down it.)
             fa.0.cmp(fb.0)
+                .then_with(|| a.depth().cmp(&b.depth()))
                 .then_with(|| cmp_lists(xs, ys))
                 .then_with(|| fa.1.cmp(fb.1))
                 .then_with(|| f.tie_key().cmp(&g.tie_key()))
