@@ -335,8 +335,8 @@ impl Rewriter {
         Some(r)
     }
 
-    /// `s` with a term `softplus(v)` and the rest `r`, where `r + v` is smaller than `v`
-    /// (they cancel: `a + softplus(b - a)`), as the log-sum-exp of `r` and `r + v`, which
+    /// `s` with a term `softplus(v)` and the rest `r`, where `r + v` is smaller than the
+    /// larger of the two (they cancel: `a + softplus(b - a)`, `softplus(t) - t`), as the log-sum-exp of `r` and `r + v`, which
     /// does not lose `r` to the size of `v`.
     fn softplus_as_lse(&mut self, s: Expr) -> Expr {
         let Node::Add(ts) = s.node() else { return s };
@@ -349,7 +349,7 @@ impl Rewriter {
             let rest =
                 Expr::add(ts.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, t)| t.clone()).collect::<Vec<_>>());
             let shifted = Expr::add([rest.clone(), v[0].clone()]);
-            if shifted.tree_size() < v[0].tree_size() {
+            if shifted.tree_size() < v[0].tree_size().max(rest.tree_size()) {
                 return self.block(Block::LogSumExp(vec![rest, shifted]));
             }
         }
@@ -733,6 +733,8 @@ mod tests {
         assert_eq!(stable_text("1 + if(x > 0, x, e^x - 1)"), "if(x > 0, 1 + x, e^x)");
         // a + softplus(b - a) is the log-sum-exp of a and b.
         assert_eq!(stable_text("a + softplus(b - a)"), "#b1 = LogSumExp([a, b]); #b1");
+        assert_eq!(stable_text("softplus(t) - t"), "#b1 = LogSumExp([-t, 0]); #b1");
+        assert_eq!(stable_text("x + softplus(y)"), "x + softplus(y)");
         // A numerator with exponentials goes over the denominator term by term.
         assert_eq!(stable_text("(e^z - t)/(1 + e^z)"), "sigmoid(z) - t*sigmoid(-z)");
         // Differences with a square root by the conjugate where they cancel, roots of
