@@ -534,8 +534,8 @@ fn text_hash(t: impl Hash) -> u64 {
 fn compare_node(op: Cmp, args: Vec<Expr>) -> Expr {
     let [a, b] = <[Expr; 2]>::try_from(args).unwrap_or_else(|_| unreachable!("a comparison has two arguments"));
     let d = Expr::minus(a, b);
-    // r - max(A) >= 0 holds where r - a >= 0 for every a in A; so does r + min(A) >= 0
-    // where every r + a >= 0 (found on d, so that however the comparison was written,
+    // r - k*max(A) >= 0 (k > 0) holds where r - k*a >= 0 for every a in A; so does
+    // r + k*min(A) >= 0 where every r + k*a >= 0 (found on d, so that however the comparison was written,
     // `1 > max(-1, x)` or `1 - max(-1, x) > 0`, it is the same product).
     if matches!(op, Cmp::Gt | Cmp::Ge) {
         let terms = match d.node() {
@@ -545,18 +545,18 @@ fn compare_node(op: Cmp, args: Vec<Expr>) -> Expr {
         let bound = terms.iter().enumerate().find_map(|(i, t)| {
             let (c, rest) = t.coeff_rest();
             match rest.node() {
-                Node::Call(Func::Max, xs) if c == -Rational::one() => Some((i, xs.clone(), -1)),
-                Node::Call(Func::Min, xs) if c.is_one() => Some((i, xs.clone(), 1)),
+                Node::Call(Func::Max, xs) if c.is_negative() => Some((i, xs.clone(), c)),
+                Node::Call(Func::Min, xs) if c.is_positive() => Some((i, xs.clone(), c)),
                 _ => None,
             }
         });
-        if let Some((i, xs, sign)) = bound {
+        if let Some((i, xs, c)) = bound {
             let r = Expr::add(
                 terms.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, t)| t.clone()).collect::<Vec<_>>(),
             );
             let each = xs
                 .into_iter()
-                .map(|x| Expr::compare(op, Expr::add([r.clone(), Expr::mul([Expr::int(sign), x])]), Expr::zero()));
+                .map(|x| Expr::compare(op, Expr::add([r.clone(), Expr::mul([Expr::num(c.clone()), x])]), Expr::zero()));
             return Expr::mul(each.collect::<Vec<_>>());
         }
     }
@@ -1114,11 +1114,15 @@ impl Expr {
 
     /// The sum of `terms`: flattened, numbers folded, like terms collected, sorted.
     pub fn add(terms: impl IntoIterator<Item = Expr>) -> Expr {
+        let terms: Vec<Expr> = terms.into_iter().collect();
+        if let Some(r) = Expr::add_one_more(&terms) {
+            return r;
+        }
         let mut constant = Rational::zero();
         let mut order: Vec<Expr> = Vec::new();
         // rest -> (coefficient, the term as given, whether another term joined it)
         let mut coeffs: HashMap<Expr, (Rational, Expr, bool), IdHash> = HashMap::default();
-        let mut stack: Vec<Expr> = terms.into_iter().collect();
+        let mut stack: Vec<Expr> = terms;
         if stack.len() > 64 {
             // Long sums are where work without new nodes piles up: look at the clock.
             crate::limits::check();
@@ -1164,6 +1168,35 @@ impl Expr {
             [t] => t.clone(),
             _ => intern(Node::Add(out)),
         }
+    }
+
+    /// A canonical sum plus one more term that no term of it is like (not a number, not
+    /// a sum): the term inserted in order, where the general path would hash and re-sort
+    /// them all (the chain rule through nested exponentials grows one exponent a term at
+    /// a time). `None` when anything could combine.
+    fn add_one_more(terms: &[Expr]) -> Option<Expr> {
+        let [a, b] = terms else { return None };
+        let (ts, t) = match (a.node(), b.node()) {
+            (Node::Add(_), Node::Add(_)) => return None,
+            (Node::Add(ts), _) => (ts, b),
+            (_, Node::Add(ts)) => (ts, a),
+            _ => return None,
+        };
+        if matches!(t.node(), Node::Num(_)) {
+            return None;
+        }
+        let (c, rest) = t.coeff_rest();
+        if c.is_zero() || ts.iter().any(|u| u.coeff_rest().1 == rest) {
+            return None;
+        }
+        let start = usize::from(ts[0].as_num().is_some());
+        let pos = match ts[start..].binary_search_by(|u| cmp_terms(u, t)) {
+            Ok(_) => return None,
+            Err(i) => start + i,
+        };
+        let mut out = ts.clone();
+        out.insert(pos, t.clone());
+        Some(intern(Node::Add(out)))
     }
 
     /// `a - b`.
@@ -1437,9 +1470,14 @@ impl Expr {
         if exponent.is_one() {
             return base;
         }
-        // A comparison is 0 or 1: any positive power of it is itself.
-        if matches!(base.node(), Node::Call(Func::Cmp(_), _)) && exponent.as_num().is_some_and(|n| n.is_positive()) {
-            return base;
+        // A comparison is 0 or 1: any positive power of it is itself, and any negative
+        // power its reciprocal (1 where it holds, undefined where it does not).
+        if matches!(base.node(), Node::Call(Func::Cmp(_), _)) {
+            match exponent.as_num() {
+                Some(n) if n.is_positive() => return base,
+                Some(n) if n.is_negative() && *n != -Rational::one() => return Expr::pow(base, Expr::int(-1)),
+                _ => {}
+            }
         }
         if let Some(u) = base.as_exp() {
             return Expr::exp(Expr::mul([u.clone(), exponent]));
@@ -2066,6 +2104,22 @@ mod tests {
 
     fn x() -> Expr {
         Expr::var("x")
+    }
+
+    /// The shortcut for one more term of a sum builds what the general sum does, in the
+    /// same order, and leaves like terms to it.
+    #[test]
+    fn one_more_term_takes_the_general_sums_shape() {
+        let parse = |t: &str| crate::parse(t).unwrap();
+        let terms = ["3", "x", "sin(x)", "-2*y", "x^2", "e^x*z", "cos(sin(x))", "a*b"];
+        for i in 0..terms.len() {
+            let rest: Vec<Expr> = terms.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, t)| parse(t)).collect();
+            let sum = Expr::add(rest.clone());
+            let general = Expr::add(rest.into_iter().chain([parse(terms[i])]).collect::<Vec<_>>());
+            assert_eq!(Expr::add([sum.clone(), parse(terms[i])]), general, "{sum} + {}", terms[i]);
+            assert_eq!(Expr::add([parse(terms[i]), sum]), general);
+        }
+        assert_eq!(Expr::add([parse("x + sin(x)"), parse("-x")]).to_string(), "sin(x)");
     }
 
     /// The shortcut for negating a product builds what the general product does.
