@@ -377,7 +377,16 @@ fn shallow_hash(node: &Node) -> u64 {
     // Children hash by id, names by their bytes: the multiplicative hash is enough for
     // the table (a collision costs one more comparison).
     let mut h = IdHasher::default();
-    node.hash(&mut h);
+    match node {
+        // (A rational's own hash expands it as a continued fraction, to agree across
+        // unreduced forms; interned numbers are reduced, so numerator and denominator do.)
+        Node::Num(r) => {
+            0u8.hash(&mut h);
+            r.numer().hash(&mut h);
+            r.denom().hash(&mut h);
+        }
+        _ => node.hash(&mut h),
+    }
     h.finish()
 }
 
@@ -1130,13 +1139,13 @@ impl Expr {
         stack.reverse();
         while let Some(t) = stack.pop() {
             match t.node() {
-                Node::Num(r) => constant += r,
+                Node::Num(r) => number::add_assign(&mut constant, r),
                 Node::Add(ts) => stack.extend(ts.iter().rev().cloned()),
                 _ => {
                     let (c, rest) = t.coeff_rest();
                     match coeffs.get_mut(&rest) {
                         Some(acc) => {
-                            acc.0 += c;
+                            number::add_assign(&mut acc.0, &c);
                             acc.2 = true;
                         }
                         None => {
@@ -1263,7 +1272,7 @@ impl Expr {
                     if coeff.is_one() {
                         coeff = r.clone();
                     } else if !r.is_one() {
-                        coeff *= r;
+                        number::mul_assign(&mut coeff, r);
                     }
                 }
                 Node::Mul(fs) => stack.extend(fs.iter().cloned()),
@@ -1274,7 +1283,7 @@ impl Expr {
                     let n = e.as_num().filter(|r| r.is_integer());
                     if let (Some(n), Some((c, p))) = (n, b.primitive(n.is_some_and(Signed::is_negative))) {
                         if let Some(cn) = number::pow_int(&c, &n.to_integer()) {
-                            coeff *= cn;
+                            number::mul_assign(&mut coeff, &cn);
                             b = p;
                         }
                     }
@@ -1307,7 +1316,7 @@ impl Expr {
                 Expr::pow(b, sum)
             };
             match combined.node() {
-                Node::Num(r) => coeff *= r,
+                Node::Num(r) => number::mul_assign(&mut coeff, r),
                 // A power that distributed (`(x*y)^2`) or flattened (`(2^x)^-1` is
                 // `2^-x`) may share a base with another factor: combine again.
                 Node::Mul(fs) => pending.extend(fs.iter().cloned()),

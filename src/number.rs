@@ -17,6 +17,25 @@ pub const MAX_BITS: u64 = 1 << 16;
 /// The largest decimal exponent a literal may carry (`1e400` is fine, `1e100000` is not).
 pub const MAX_DECIMAL_EXPONENT: i64 = 10_000;
 
+/// `a *= b`, without the gcd that [`Rational`]'s own product reduces by where both are
+/// integers (most coefficients are).
+pub fn mul_assign(a: &mut Rational, b: &Rational) {
+    if a.is_integer() && b.is_integer() {
+        *a = Rational::from_integer(a.numer() * b.numer());
+    } else {
+        *a *= b;
+    }
+}
+
+/// `a += b`, likewise without a gcd where both are integers.
+pub fn add_assign(a: &mut Rational, b: &Rational) {
+    if a.is_integer() && b.is_integer() {
+        *a = Rational::from_integer(a.numer() + b.numer());
+    } else {
+        *a += b;
+    }
+}
+
 /// Builds an integer rational.
 pub fn int(n: i64) -> Rational {
     Rational::from_integer(BigInt::from(n))
