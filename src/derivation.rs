@@ -636,7 +636,7 @@ fn split_fraction(e: &Expr) -> Option<Expr> {
     let Node::Mul(fs) = e.node() else { return None };
     let i = fs.iter().position(|f| matches!(f.node(), Node::Add(_)))?;
     let Node::Add(ts) = fs[i].node() else { return None };
-    let rest: Vec<Expr> = fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone()).collect();
+    let rest = expr::all_but(fs, i);
     if !rest.iter().any(|f| matches!(f.node(), Node::Pow(_, n) if crate::print::is_negative(n))) {
         return None;
     }

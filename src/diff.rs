@@ -144,7 +144,7 @@ impl Deltas {
                 _ => None,
             });
             if let Some((i, ts)) = with_delta {
-                let rest: Vec<Expr> = fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone()).collect();
+                let rest = expr::all_but(fs, i);
                 let terms = ts.iter().map(|t| {
                     let mut f = rest.clone();
                     f.push(t.clone());
@@ -168,8 +168,7 @@ impl Deltas {
                     None
                 };
                 if let Some(other) = other.filter(|o| !o.contains(k)) {
-                    let rest: Vec<Expr> =
-                        factors.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, g)| g.clone()).collect();
+                    let rest = expr::all_but(&factors, i);
                     return self.resolve(&expr::substitute(&Expr::mul(rest), k, other));
                 }
             }

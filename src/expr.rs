@@ -532,9 +532,6 @@ fn text_hash(t: impl Hash) -> u64 {
     h.finish()
 }
 
-/// The name-blind hash of `node` from its children's: `child(c, Some(k))` hashes the
-/// body `c` of a sum over `k`, `child(c, None)` any other child. Sums, products and
-/// deltas hash their operands as a multiset: renaming an index may reorder them.
 /// [`Expr::compare`]: `a op b` as `d op 0`, `d = a - b` scaled so that its first term
 /// (after any number) has the coefficient 1 or -1 (`x > 1` is `x - 1 > 0`, `2*x > 0` is
 /// `x > 0`, and `heaviside(2*x)` is `heaviside(x)`); numbers decided; a bound against a
@@ -560,9 +557,7 @@ fn compare_node(op: Cmp, args: Vec<Expr>) -> Expr {
             }
         });
         if let Some((i, xs, c)) = bound {
-            let r = Expr::add(
-                terms.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, t)| t.clone()).collect::<Vec<_>>(),
-            );
+            let r = Expr::add(all_but(&terms, i));
             let each = xs
                 .into_iter()
                 .map(|x| Expr::compare(op, Expr::add([r.clone(), Expr::mul([Expr::num(c.clone()), x])]), Expr::zero()));
@@ -678,6 +673,9 @@ fn extreme_node(f: &Func, args: Vec<Expr>) -> Expr {
     intern(Node::Call(f.clone(), rest))
 }
 
+/// The name-blind hash of `node` from its children's: `child(c, Some(k))` hashes the
+/// body `c` of a sum over `k`, `child(c, None)` any other child. Sums, products and
+/// deltas hash their operands as a multiset: renaming an index may reorder them.
 fn alpha_of(node: &Node, mut child: impl FnMut(&Expr, Option<&Sym>) -> u64) -> u64 {
     let then = |h: u64, x: u64| mix(h.rotate_left(17) ^ x);
     let (tag, xs, bound, unordered): (u64, &[Expr], Option<&Sym>, bool) = match node {
@@ -992,7 +990,14 @@ impl Expr {
         }
     }
 
-    /// The argument when this is `sign(u)`.
+    /// The factors of a product, or this alone when it is no product.
+    pub fn factors(&self) -> &[Expr] {
+        match self.node() {
+            Node::Mul(fs) => fs,
+            _ => std::slice::from_ref(self),
+        }
+    }
+
     /// Whether this is a truth value by its form: 0, 1, a comparison, or a product or
     /// power of them (the condition of an `if`).
     pub fn is_truth(&self) -> bool {
@@ -1007,12 +1012,12 @@ impl Expr {
 
     /// `u` of `relu(u)^n` with `n > 0`.
     fn positive_power_of_relu(&self) -> Option<&Expr> {
-        let (b, n) = match self.node() {
-            Node::Pow(b, n) => (b, n.as_num().filter(|n| n.is_positive())?),
-            _ => (self, &Rational::one()),
+        let b = match self.node() {
+            Node::Pow(b, n) => n.as_num().filter(|n| n.is_positive()).map(|_| b)?,
+            _ => self,
         };
         match b.node() {
-            Node::Call(Func::Builtin(Builtin::Relu), args) if n.is_positive() => Some(&args[0]),
+            Node::Call(Func::Builtin(Builtin::Relu), args) => Some(&args[0]),
             _ => None,
         }
     }
@@ -1025,6 +1030,7 @@ impl Expr {
             || self.positive_power_of_relu().is_some()
     }
 
+    /// The argument when this is `sign(u)`.
     fn sign_of(&self) -> Option<&Expr> {
         match self.node() {
             Node::Call(Func::Builtin(Builtin::Sign), args) => Some(&args[0]),
@@ -1184,13 +1190,10 @@ impl Expr {
     /// them all (the chain rule through nested exponentials grows one exponent a term at
     /// a time). `None` when anything could combine.
     fn add_one_more(terms: &[Expr]) -> Option<Expr> {
-        let [a, b] = terms else { return None };
-        let (ts, t) = match (a.node(), b.node()) {
-            (Node::Add(_), Node::Add(_)) => return None,
-            (Node::Add(ts), _) => (ts, b),
-            (_, Node::Add(ts)) => (ts, a),
-            _ => return None,
-        };
+        let (ts, t) = one_more(terms, |n| match n {
+            Node::Add(ts) => Some(ts),
+            _ => None,
+        })?;
         if matches!(t.node(), Node::Num(_)) {
             return None;
         }
@@ -1198,14 +1201,7 @@ impl Expr {
         if c.is_zero() || ts.iter().any(|u| u.coeff_rest().1 == rest) {
             return None;
         }
-        let start = usize::from(ts[0].as_num().is_some());
-        let pos = match ts[start..].binary_search_by(|u| cmp_terms(u, t)) {
-            Ok(_) => return None,
-            Err(i) => start + i,
-        };
-        let mut out = ts.clone();
-        out.insert(pos, t.clone());
-        Some(intern(Node::Add(out)))
+        inserted_in_order(ts, t, cmp_terms).map(|out| intern(Node::Add(out)))
     }
 
     /// `a - b`.
@@ -1399,13 +1395,10 @@ impl Expr {
     /// chain rule through a thousand nested calls builds a thousand ever longer products).
     /// `None` when anything could combine.
     fn mul_one_more(factors: &[Expr]) -> Option<Expr> {
-        let [a, b] = factors else { return None };
-        let (fs, f) = match (a.node(), b.node()) {
-            (Node::Mul(_), Node::Mul(_)) => return None,
-            (Node::Mul(fs), _) => (fs, b),
-            (_, Node::Mul(fs)) => (fs, a),
-            _ => return None,
-        };
+        let (fs, f) = one_more(factors, |n| match n {
+            Node::Mul(fs) => Some(fs),
+            _ => None,
+        })?;
         // (Roots of constants may merge: sqrt(2)*sqrt(pi) is sqrt(2*pi).)
         if matches!(f.node(), Node::Num(_))
             || f.combines_specially()
@@ -1423,14 +1416,7 @@ impl Expr {
         if fs.iter().any(|g| g.base_exp().0 == fb) {
             return None;
         }
-        let start = usize::from(fs[0].as_num().is_some());
-        let pos = match fs[start..].binary_search_by(|g| cmp_factors(g, f)) {
-            Ok(_) => return None,
-            Err(i) => start + i,
-        };
-        let mut out = fs.clone();
-        out.insert(pos, f.clone());
-        Some(intern(Node::Mul(out)))
+        inserted_in_order(fs, f, cmp_factors).map(|out| intern(Node::Mul(out)))
     }
 
     /// A sum as `c * primitive`: `c` the gcd of its coefficients, negative when every
@@ -1674,6 +1660,36 @@ fn merge_constant_roots(factors: &[Expr]) -> Option<Vec<Expr>> {
     let bases = same.iter().map(|f| f.base_exp().0);
     rest.push(Expr::pow(Expr::mul(bases.collect::<Vec<_>>()), shared));
     Some(rest)
+}
+
+/// Of two operands, the children of the one that is a compound (as `children` reads
+/// it: a sum's terms, a product's factors) and the other, which is not: what
+/// [`Expr::add_one_more`] and [`Expr::mul_one_more`] insert.
+fn one_more<'a>(
+    pair: &'a [Expr],
+    children: impl Fn(&'a Node) -> Option<&'a Vec<Expr>>,
+) -> Option<(&'a Vec<Expr>, &'a Expr)> {
+    let [a, b] = pair else { return None };
+    match (children(a.node()), children(b.node())) {
+        (Some(xs), None) => Some((xs, b)),
+        (None, Some(xs)) => Some((xs, a)),
+        _ => None,
+    }
+}
+
+/// `xs` (sorted by `cmp` after a leading number, if any) with `x` inserted in order;
+/// `None` where `x` ties with one of them.
+fn inserted_in_order(xs: &[Expr], x: &Expr, cmp: fn(&Expr, &Expr) -> Ordering) -> Option<Vec<Expr>> {
+    let start = usize::from(xs[0].as_num().is_some());
+    let at = start + xs[start..].binary_search_by(|y| cmp(y, x)).err()?;
+    let mut out = xs.to_vec();
+    out.insert(at, x.clone());
+    Some(out)
+}
+
+/// All of `xs` but the `i`th.
+pub fn all_but(xs: &[Expr], i: usize) -> Vec<Expr> {
+    xs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, x)| x.clone()).collect()
 }
 
 /// The exponent of `f`, a root of a positive constant (`sqrt(2)`, `pi^(-1/2)`).

@@ -276,9 +276,7 @@ impl<'e> Local<'e> {
         match self.kind {
             Kind::Sum(_) => Partial::One,
             // d(f1*...*fn)/dfi: the other factors.
-            Kind::Product(fs) => {
-                Partial::Product(fs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, f)| f.clone()).collect())
-            }
+            Kind::Product(fs) => Partial::Product(expr::all_but(fs, i)),
             // d(b^p)/db = p*b^(p - 1)
             Kind::Power(b, p) if i == 0 => {
                 Partial::Product(vec![p.clone(), Expr::pow(b.clone(), Expr::minus(p.clone(), Expr::one()))])

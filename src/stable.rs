@@ -256,13 +256,7 @@ impl Rewriter {
                     )
                 )
         };
-        let factors_of = |core: &Expr| -> Vec<Expr> {
-            match core.node() {
-                Node::Mul(fs) => fs.iter().filter(|f| special(f)).cloned().collect(),
-                _ if special(core) => vec![core.clone()],
-                _ => Vec::new(),
-            }
-        };
+        let factors_of = |core: &Expr| -> Vec<Expr> { core.factors().iter().filter(|f| special(f)).cloned().collect() };
         if !terms.iter().any(|t| !factors_of(&t.coeff_rest().1).is_empty()) {
             return None;
         }
@@ -336,8 +330,8 @@ impl Rewriter {
     }
 
     /// `s` with a term `softplus(v)` and the rest `r`, where `r + v` is smaller than the
-    /// larger of the two (they cancel: `a + softplus(b - a)`, `softplus(t) - t`), as the log-sum-exp of `r` and `r + v`, which
-    /// does not lose `r` to the size of `v`.
+    /// larger of the two (they cancel: `a + softplus(b - a)`, `softplus(t) - t`), as the
+    /// log-sum-exp of `r` and `r + v`, which does not lose `r` to the size of `v`.
     fn softplus_as_lse(&mut self, s: Expr) -> Expr {
         let Node::Add(ts) = s.node() else { return s };
         // (Each try builds the rest of the sum: not for sums of thousands of terms.)
@@ -346,8 +340,7 @@ impl Rewriter {
         }
         for (i, t) in ts.iter().enumerate() {
             let Node::Call(Func::Builtin(Builtin::Softplus), v) = t.node() else { continue };
-            let rest =
-                Expr::add(ts.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, t)| t.clone()).collect::<Vec<_>>());
+            let rest = Expr::add(expr::all_but(ts, i));
             let shifted = Expr::add([rest.clone(), v[0].clone()]);
             if shifted.tree_size() < v[0].tree_size().max(rest.tree_size()) {
                 return self.block(Block::LogSumExp(vec![rest, shifted]));
@@ -433,11 +426,10 @@ impl Rewriter {
     /// -k*softplus(-v)`. `None` where `a` has no such factor. (Each is positive, so the
     /// split holds wherever `ln(a)` is real.)
     fn split_log(&mut self, a: &Expr) -> Option<Expr> {
-        let factors: &[Expr] = match a.node() {
-            Node::Mul(fs) => fs,
-            Node::Pow(..) | Node::Call(..) => std::slice::from_ref(a),
-            _ => return None,
-        };
+        if !matches!(a.node(), Node::Mul(_) | Node::Pow(..) | Node::Call(..)) {
+            return None;
+        }
+        let factors = a.factors();
         let mut terms = Vec::new();
         let mut rest = Vec::new();
         // ln(e^w/s) for a sum of exponentials s is -ln(s*e^-w), every exponent shifted by
@@ -465,17 +457,16 @@ impl Rewriter {
                 terms.push(self.rewrite(w));
                 continue;
             }
+            // (Any numeric power: the base is positive.)
             let (b, k) = f.base_exp();
-            let positive_power = |k: &Expr| k.as_num().is_some();
             match b.node() {
-                Node::Call(Func::Builtin(Builtin::Sigmoid), v) if positive_power(&k) => terms.push(Expr::mul([
+                _ if k.as_num().is_none() => rest.push(f.clone()),
+                Node::Call(Func::Builtin(Builtin::Sigmoid), v) => terms.push(Expr::mul([
                     k,
                     Expr::int(-1),
                     Expr::builtin(Builtin::Softplus, Expr::negate(self.rewrite(&v[0]))),
                 ])),
-                _ if exp_sum(&b).is_some() && positive_power(&k) && !k.is_one() => {
-                    terms.push(Expr::mul([k, self.log(&b)]))
-                }
+                _ if exp_sum(&b).is_some() => terms.push(Expr::mul([k, self.log(&b)])),
                 _ => rest.push(f.clone()),
             }
         }
@@ -499,14 +490,13 @@ impl Rewriter {
         // by term, so that each quotient is made stable: (e^z - t - t*e^z)/(1 + e^z) is
         // sigmoid(z) - t*sigmoid(-z) - t*sigmoid(z), finite at z = 1e300.
         let exp_numerator = |f: &Expr| match f.node() {
-            Node::Add(ts) => ts.iter().any(|t| t.coeff_rest().1.as_exp().is_some() || has_exp_factor(t)),
+            Node::Add(ts) => ts.iter().any(|t| t.factors().iter().any(|g| g.as_exp().is_some())),
             _ => false,
         };
         if fs.iter().any(is_den) {
             if let Some(i) = fs.iter().position(exp_numerator) {
                 let Node::Add(ts) = fs[i].node() else { unreachable!("exp_numerator holds only for sums") };
-                let others: Vec<Expr> =
-                    fs.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, f)| f.clone()).collect();
+                let others = expr::all_but(fs, i);
                 let terms: Vec<Expr> = ts
                     .iter()
                     .map(|t| {
@@ -583,11 +573,7 @@ fn conjugate(ts: &[Expr]) -> Option<(Expr, Expr, Expr)> {
     let [t1, t2] = ts else { return None };
     let half = Rational::new(1.into(), 2.into());
     let has_root = |t: &Expr| {
-        let factors: &[Expr] = match t.node() {
-            Node::Mul(fs) => fs,
-            _ => std::slice::from_ref(t),
-        };
-        factors.iter().any(|f| match f.node() {
+        t.factors().iter().any(|f| match f.node() {
             Node::Pow(b, x) => matches!(b.node(), Node::Add(_)) && x.as_num().is_some_and(|r| r.abs() == half),
             _ => false,
         })
@@ -617,14 +603,6 @@ fn conjugate(ts: &[Expr]) -> Option<(Expr, Expr, Expr)> {
     (diff.tree_size() < plain_size && !has_any_root(&diff)).then(|| (diff, t1.clone(), t2.clone()))
 }
 
-/// Whether the product `t` has a factor `e^w`.
-fn has_exp_factor(t: &Expr) -> bool {
-    match t.node() {
-        Node::Mul(fs) => fs.iter().any(|f| f.as_exp().is_some()),
-        _ => t.as_exp().is_some(),
-    }
-}
-
 /// The sum of `ts` with its one `if` taking the other terms into each branch, where
 /// there is one `if` and other terms.
 fn into_branches(ts: &[Expr]) -> Option<Expr> {
@@ -633,7 +611,7 @@ fn into_branches(ts: &[Expr]) -> Option<Expr> {
     if ts.len() < 2 || ts.iter().filter(|t| matches!(t.node(), Node::Call(Func::If, _))).count() > 1 {
         return None;
     }
-    let others: Vec<Expr> = ts.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, t)| t.clone()).collect();
+    let others = expr::all_but(ts, i);
     let last = args.len() - 1;
     let branches = args.iter().enumerate().map(|(k, a)| {
         if k % 2 == 1 || k == last {
@@ -745,6 +723,7 @@ mod tests {
         assert_eq!(stable_text("ln(1/(1 + e^-x))"), "-softplus(-x)");
         assert_eq!(stable_text("ln(1 - 1/(1 + e^-x))"), "-softplus(x)");
         assert_eq!(stable_text("ln(3*x*sigmoid(u)^2)"), "ln(3*x) - 2*softplus(-u)");
+        assert_eq!(stable_text("ln(y*(1 + e^x))"), "ln(y) + softplus(x)");
         // A categorical cross-entropy through its logits: no ln of an underflowed softmax.
         assert_eq!(stable_text("-ln(e^a/(e^a + e^b + e^c))"), "#b1 = LogSumExp([0, b - a, c - a]); #b1");
     }

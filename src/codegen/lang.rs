@@ -76,13 +76,14 @@ pub(crate) static OPS: &[Op] = &[
                                   "({0} > -0.6931471805599453 ? log(-expm1({0})) : log1p(-exp({0})))",
                                   "(math.log(-math.expm1({0})) if {0} > -0.6931471805599453 else math.log1p(-math.exp({0})))",
                                   "np.where({0} > -0.6931471805599453, np.log(-np.expm1({0})), np.log1p(-np.exp({0})))"] },
+    Op { name: "hypot",    code: ["{0}.hypot({1})", "hypot({0}, {1})", "math.hypot({0}, {1})", "np.hypot({0}, {1})"] },
     Op { name: "sqrt",     code: ["{0}.sqrt()",    "sqrt({0})",    "math.sqrt({0})",    "np.sqrt({0})"] },
     // x^n for a whole n (written as an integer), x^e for any e.
     Op { name: "powi",     code: ["{0}.powi({1})", "pow({0}, {1})", "{0} ** {1}",       "{0} ** {1}"] },
-    Op { name: "hypot",    code: ["{0}.hypot({1})", "hypot({0}, {1})", "math.hypot({0}, {1})", "np.hypot({0}, {1})"] },
+    Op { name: "powf",     code: ["{0}.powf({1})", "pow({0}, {1})", "math.pow({0}, {1})", "np.power({0}, {1})"] },
+    // x^2 and x^3 by multiplication in Python, whose `**` raises past the largest float.
     Op { name: "square",   code: ["{0}.powi(2)",   "pow({0}, 2)",  "{0} * {0}",         "{0} ** 2"] },
     Op { name: "cube",     code: ["{0}.powi(3)",   "pow({0}, 3)",  "{0} * {0} * {0}",   "{0} ** 3"] },
-    Op { name: "powf",     code: ["{0}.powf({1})", "pow({0}, {1})", "math.pow({0}, {1})", "np.power({0}, {1})"] },
     // x^(p/q) with q odd: the real root, negative for a negative x when p is odd.
     Op { name: "root_odd", code: ["{0}.abs().powf({1}).copysign({0})", "copysign(pow(fabs({0}), {1}), {0})",
                                   "math.copysign(abs({0}) ** {1}, {0})", "np.copysign(np.abs({0}) ** {1}, {0})"] },

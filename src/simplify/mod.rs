@@ -1294,11 +1294,7 @@ fn exponentials_in_sums(roots: &[Expr]) -> HashSet<Expr> {
     for x in expr::post_order(roots, |_| true) {
         let Node::Add(terms) = x.node() else { continue };
         for t in terms {
-            let factors = match t.node() {
-                Node::Mul(fs) => fs.as_slice(),
-                _ => std::slice::from_ref(t),
-            };
-            out.extend(factors.iter().filter(|f| f.as_exp().is_some()).cloned());
+            out.extend(t.factors().iter().filter(|f| f.as_exp().is_some()).cloned());
         }
     }
     out

@@ -56,7 +56,7 @@ fn split(b: &Expr, r: &Rational) -> Option<Split> {
     // The common denominator, as bases and their exponents (multiples of q).
     let mut den: Vec<(Expr, i64)> = Vec::new();
     for t in &terms {
-        for f in factors(t) {
+        for f in t.factors() {
             let Node::Pow(base, n) = f.node() else { continue };
             // (A constant divisor stays in P: `abs(pi)` would say nothing.)
             if base.free_vars().is_empty() {
@@ -111,14 +111,6 @@ fn split_root(f: &Expr) -> Option<(Expr, Expr)> {
     let s = split(b, r)?;
     let p = if s.outside.is_one() { s.p.clone() } else { collected(&s.p) };
     Some(s.power(p, r))
-}
-
-/// The factors of a term (itself, if it is no product).
-fn factors(t: &Expr) -> Vec<Expr> {
-    match t.node() {
-        Node::Mul(fs) => fs.clone(),
-        _ => vec![t.clone()],
-    }
 }
 
 /// The fractional exponent of a power, if it is one.
@@ -200,7 +192,7 @@ fn with_rational_roots(fs: &[Expr]) -> Option<Expr> {
         })
         .collect();
     let product = Expr::mul(split_fs);
-    let after = factors(&product).iter().filter(|f| irrational(f)).count();
+    let after = product.factors().iter().filter(|f| irrational(f)).count();
     (changed && after <= before).then_some(product)
 }
 
@@ -209,7 +201,7 @@ fn with_rational_roots(fs: &[Expr]) -> Option<Expr> {
 /// exponents come as close to zero as they can: `abs(x)/x^2` is `1/abs(x)`,
 /// `abs(x)/x^3` is `1/(x*abs(x))`.
 fn with_abs_powers(e: &Expr) -> Expr {
-    let fs = factors(e);
+    let fs = e.factors();
     let int_power = |f: &Expr| -> (Expr, i64) {
         match f.node() {
             Node::Pow(b, n) => match n.as_num().filter(|n| n.is_integer()).and_then(|n| n.to_integer().to_i64()) {
@@ -244,7 +236,7 @@ fn with_abs_powers(e: &Expr) -> Expr {
             .zip(fs)
             .map(|((b, n), f)| match out.get(&b) {
                 Some(m) if *m != n => Expr::pow(b, Expr::int(*m)),
-                _ => f,
+                _ => f.clone(),
             })
             .collect::<Vec<_>>(),
     )
@@ -260,7 +252,7 @@ fn over_lowest_powers(e: &Expr) -> Expr {
         return e.clone();
     }
     let roots_of = |t: &Expr| -> Vec<(Expr, Rational)> {
-        factors(t).iter().filter_map(|f| fraction(f).map(|(b, r)| (b.clone(), r.clone()))).collect()
+        t.factors().iter().filter_map(|f| fraction(f).map(|(b, r)| (b.clone(), r.clone()))).collect()
     };
     let mut sum = e.clone();
     let mut bases: Vec<Expr> = Vec::new();
