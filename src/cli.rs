@@ -84,8 +84,9 @@ const WORKER_STACK: usize = 1 << 30;
 
 fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
     match cmd {
-        Command::Diff(a) => repeated(a.result.repeat, stdin, warnings, &|stdin, warnings| {
+        Command::Diff(a) => repeated(a.result.repeat, stdin, warnings, &|stdin, warnings, laps| {
             let input = load(&a.input, false, stdin, warnings)?;
+            laps.mark();
             let wrt = string(a.wrt.as_ref())?;
             let (sizes, at, settings) = (
                 string(a.size.as_ref())?,
@@ -93,13 +94,22 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
                 settings(&a.result.simplify, &a.result.checks, a.result.cse)?,
             );
             let req = request::Diff { wrt, order: a.order, steps: a.steps, sizes, at };
-            Ok(render(&request::diff(&input, &req, &settings)?, a.result.format, warnings))
+            let out = request::diff(&input, &req, &settings)?;
+            laps.mark();
+            let text = render(&out, a.result.format, warnings);
+            laps.mark();
+            Ok(text)
         }),
-        Command::Grad(a) => repeated(a.result.repeat, stdin, warnings, &|stdin, warnings| {
+        Command::Grad(a) => repeated(a.result.repeat, stdin, warnings, &|stdin, warnings, laps| {
             let input = load(&a.input, false, stdin, warnings)?;
+            laps.mark();
             let (wrt, settings) =
                 (os_to_string(&a.wrt)?, settings(&a.result.simplify, &a.result.checks, a.result.cse)?);
-            Ok(render(&request::grad(&input, &wrt, &settings)?, a.result.format, warnings))
+            let out = request::grad(&input, &wrt, &settings)?;
+            laps.mark();
+            let text = render(&out, a.result.format, warnings);
+            laps.mark();
+            Ok(text)
         }),
         Command::Jacobian(a) => matrix(a, request::jacobian, true, stdin, warnings),
         Command::Hessian(a) => matrix(a, request::hessian, false, stdin, warnings),
@@ -166,19 +176,29 @@ fn settings(form: &FormArgs, checks: &CheckArgs, cse: bool) -> Result<Settings> 
 }
 
 /// One run of a subcommand on some input, collecting its stderr lines.
-type Job<'a> = dyn Fn(&mut dyn Read, &mut Vec<String>) -> Result<String> + 'a;
+/// It marks the end of reading, of the request and of rendering on the laps it is given.
+type Job<'a> = dyn Fn(&mut dyn Read, &mut Vec<String>, &mut request::Laps) -> Result<String> + 'a;
 
 /// Runs `job` (once, or `n` times on the same input with `--repeat`); the result of the
-/// last run, and with `--repeat` the median time per run on stderr.
+/// last run, and with `--repeat` the median time per run on stderr, split into reading
+/// (parsing and loading definitions), deriving (differentiating and simplifying) and
+/// printing.
 fn repeated(n: Option<u32>, stdin: &mut dyn Read, warnings: &mut Vec<String>, job: &Job) -> Result<String> {
-    let Some(n) = n else { return job(stdin, warnings) };
+    let Some(n) = n else {
+        return request::repeat(1, |laps| job(stdin, warnings, laps)).map(|(out, _)| out);
+    };
     let input = read_bytes(stdin)?;
-    let ((out, w), median) = request::repeat(n, || {
+    let ((out, w), timing) = request::repeat(n, |laps| {
         let mut w = Vec::new();
-        Ok((job(&mut &input[..], &mut w)?, w))
+        Ok((job(&mut &input[..], &mut w, laps)?, w))
     })?;
     *warnings = w;
-    warnings.push(format!("time per run: {}", output::duration(median)));
+    let stages: Vec<String> = ["read", "derive", "print"]
+        .iter()
+        .zip(&timing.stages)
+        .map(|(name, d)| format!("{name} {}", output::duration(*d)))
+        .collect();
+    warnings.push(format!("time per run: {} ({})", output::duration(timing.total), stages.join(", ")));
     Ok(out)
 }
 

@@ -358,15 +358,58 @@ impl fmt::Debug for Expr {
     }
 }
 
+/// The hash-consing table: every live node, by its [`shallow_hash`].
 #[derive(Default)]
 struct Interner {
-    table: HashMap<u64, Vec<Weak<Inner>>, IdHash>,
+    /// One node per hash: the one there, or the last made when it has died (a node
+    /// created and dropped over and over, a temporary `1`, reuses its slot).
+    table: HashMap<u64, Weak<Inner>, IdHash>,
+    /// Live nodes whose hash a different live node in `table` already has (rare: the
+    /// hash is 64 bits).
+    clashes: HashMap<u64, Vec<Weak<Inner>>, IdHash>,
     /// Sums and products by [`Expr::alpha`]: where one that differs only in the name of
     /// its index is found.
     binders: HashMap<u64, Vec<Weak<Inner>>, IdHash>,
     next_id: u64,
     entries: usize,
     purge_at: usize,
+}
+
+impl Interner {
+    /// Files a new node under `hash`.
+    fn insert(&mut self, hash: u64, rc: &Rc<Inner>) {
+        let weak = Rc::downgrade(rc);
+        match self.table.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(weak);
+                self.entries += 1;
+            }
+            std::collections::hash_map::Entry::Occupied(mut o) if o.get().strong_count() == 0 => {
+                o.insert(weak);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.clashes.entry(hash).or_default().push(weak);
+                self.entries += 1;
+            }
+        }
+    }
+
+    /// Drops the entries of dead nodes, when there are as many entries again as after the
+    /// last purge.
+    fn purge(&mut self) {
+        if self.entries < self.purge_at {
+            return;
+        }
+        self.table.retain(|_, w| w.strong_count() > 0);
+        for map in [&mut self.clashes, &mut self.binders] {
+            map.retain(|_, bucket| {
+                bucket.retain(|w| w.strong_count() > 0);
+                !bucket.is_empty()
+            });
+        }
+        self.entries = self.table.len() + self.clashes.values().map(Vec::len).sum::<usize>();
+        self.purge_at = (self.entries * 2).max(1024);
+    }
 }
 
 thread_local! {
@@ -466,15 +509,19 @@ fn renamed_equal(c: &Expr, node: &Node) -> bool {
 
 /// The live node equal to `node` in the table, if any.
 fn lookup(it: &mut Interner, hash: u64, node: &Node) -> Option<Expr> {
-    let bucket = it.table.get_mut(&hash)?;
-    // Drop the entries of nodes that have died, so that a node created and dropped over
-    // and over (a temporary `1`) does not grow its bucket.
+    if let Some(rc) = it.table.get(&hash).and_then(Weak::upgrade) {
+        if rc.node == *node {
+            return Some(Expr(rc));
+        }
+    }
+    if it.clashes.is_empty() {
+        return None;
+    }
+    let bucket = it.clashes.get_mut(&hash)?;
     let before = bucket.len();
     bucket.retain(|w| w.strong_count() > 0);
-    let removed = before - bucket.len();
-    let found = bucket.iter().filter_map(Weak::upgrade).find(|rc| rc.node == *node);
-    it.entries -= removed;
-    found.map(Expr)
+    it.entries -= before - bucket.len();
+    bucket.iter().filter_map(Weak::upgrade).find(|rc| rc.node == *node).map(Expr)
 }
 
 /// Interns `node` exactly, given its [`shallow_hash`] and its name-blind hash (0: not
@@ -497,20 +544,8 @@ fn intern_node(node: Node, hash: u64, alpha: u64) -> (Expr, bool) {
         let size = Children::of(&node).iter().fold(1u64, |n, c| n.saturating_add(c.0.size));
         it.next_id += 1;
         let rc = Rc::new(Inner { id: it.next_id, node, depth, size, syms, alpha: std::cell::Cell::new(alpha) });
-        if it.entries >= it.purge_at {
-            it.table.retain(|_, bucket| {
-                bucket.retain(|w| w.strong_count() > 0);
-                !bucket.is_empty()
-            });
-            it.binders.retain(|_, bucket| {
-                bucket.retain(|w| w.strong_count() > 0);
-                !bucket.is_empty()
-            });
-            it.entries = it.table.values().map(Vec::len).sum();
-            it.purge_at = (it.entries * 2).max(1024);
-        }
-        it.table.entry(hash).or_default().push(Rc::downgrade(&rc));
-        it.entries += 1;
+        it.purge();
+        it.insert(hash, &rc);
         (Expr(rc), true)
     })
 }
@@ -577,7 +612,7 @@ fn compare_node(op: Cmp, args: Vec<Expr>) -> Expr {
         Node::Add(ts) => ts.iter().find(|t| t.as_num().is_none()).cloned().unwrap_or_else(|| d.clone()),
         _ => d.clone(),
     };
-    let c = lead.coeff_rest().0;
+    let c = lead.coeff();
     // An equation may change sign; an inequality only scales by a positive number.
     let scale = if matches!(op, Cmp::Eq | Cmp::Ne) { c } else { c.abs() };
     let d = if scale.is_one() { d } else { Expr::mul([Expr::num(scale.recip()), d]) };
@@ -964,6 +999,28 @@ impl Expr {
         }
     }
 
+    /// The numeric coefficient in front, without copying it: `-3` of `-3*x*y` and of
+    /// `-3`; `None` where it is an implicit 1.
+    pub fn leading_num(&self) -> Option<&Rational> {
+        match self.node() {
+            Node::Num(r) => Some(r),
+            Node::Mul(fs) => fs[0].as_num(),
+            _ => None,
+        }
+    }
+
+    /// The factors but the numeric coefficient, as a view: `[x, y]` of `-3*x*y` and of
+    /// `x*y`, `[x]` of `x`, none of a number. Terms with the same such factors are like
+    /// terms.
+    pub(crate) fn rest_factors(&self) -> &[Expr] {
+        match self.node() {
+            Node::Num(_) => &[],
+            Node::Mul(fs) if fs[0].as_num().is_some() => &fs[1..],
+            Node::Mul(fs) => fs,
+            _ => std::slice::from_ref(self),
+        }
+    }
+
     /// Whether this is the number zero.
     pub fn is_zero(&self) -> bool {
         self.as_num().is_some_and(Zero::is_zero)
@@ -1133,44 +1190,58 @@ impl Expr {
         if let Some(r) = Expr::add_one_more(&terms) {
             return r;
         }
-        let mut constant = Rational::zero();
-        let mut order: Vec<Expr> = Vec::new();
-        // rest -> (coefficient, the term as given, whether another term joined it)
-        let mut coeffs: HashMap<Expr, (Rational, Expr, bool), IdHash> = HashMap::default();
-        let mut stack: Vec<Expr> = terms;
-        if stack.len() > 64 {
+        if terms.len() > 64 {
             // Long sums are where work without new nodes piles up: look at the clock.
             crate::limits::check();
         }
+        // Flattened, in order, with the numbers folded into one constant.
+        let mut constant = Rational::zero();
+        let mut flat: Vec<Expr> = Vec::with_capacity(terms.len());
+        let mut stack: Vec<Expr> = terms;
         stack.reverse();
         while let Some(t) = stack.pop() {
             match t.node() {
                 Node::Num(r) => number::add_assign(&mut constant, r),
                 Node::Add(ts) => stack.extend(ts.iter().rev().cloned()),
-                _ => {
-                    let (c, rest) = t.coeff_rest();
-                    match coeffs.get_mut(&rest) {
-                        Some(acc) => {
-                            number::add_assign(&mut acc.0, &c);
-                            acc.2 = true;
-                        }
-                        None => {
-                            order.push(rest.clone());
-                            coeffs.insert(rest, (c, t.clone(), false));
-                        }
+                _ => flat.push(t),
+            }
+        }
+        // Like terms, by their factors but the coefficient (compared in place: no `rest`
+        // is built unless terms join): the first term of each group, and the sum of the
+        // group's coefficients once another term has joined it. A few terms are grouped
+        // by a scan, many through a map.
+        let mut groups: Vec<(usize, Option<Rational>)> = Vec::new();
+        let mut index: HashMap<&[Expr], usize, IdHash> = HashMap::default();
+        let scan = flat.len() <= 8;
+        for (i, t) in flat.iter().enumerate() {
+            let rest = t.rest_factors();
+            let found = if scan {
+                groups.iter().position(|&(j, _)| flat[j].rest_factors() == rest)
+            } else {
+                index.get(rest).copied()
+            };
+            match found {
+                Some(g) => {
+                    let (first, sum) = &mut groups[g];
+                    let sum = sum.get_or_insert_with(|| flat[*first].coeff());
+                    number::add_assign(sum, t.leading_num().unwrap_or(&Rational::one()));
+                }
+                None => {
+                    if !scan {
+                        index.insert(rest, groups.len());
                     }
+                    groups.push((i, None));
                 }
             }
         }
-        let mut out: Vec<Expr> = order
+        let mut out: Vec<Expr> = groups
             .into_iter()
-            .filter_map(|rest| {
-                let (c, term, joined) = coeffs.remove(&rest)?;
+            .filter_map(|(first, sum)| match sum {
                 // A term no other joined is already canonical: keep it as it is.
-                match (c.is_zero(), joined) {
-                    (true, _) => None,
-                    (false, false) => Some(term),
-                    (false, true) => Some(Expr::mul([Expr::num(c), rest])),
+                None => Some(flat[first].clone()),
+                Some(c) if c.is_zero() => None,
+                Some(c) => {
+                    Some(Expr::mul(std::iter::once(Expr::num(c)).chain(flat[first].rest_factors().iter().cloned())))
                 }
             })
             .collect();
@@ -1197,8 +1268,8 @@ impl Expr {
         if matches!(t.node(), Node::Num(_)) {
             return None;
         }
-        let (c, rest) = t.coeff_rest();
-        if c.is_zero() || ts.iter().any(|u| u.coeff_rest().1 == rest) {
+        let rest = t.rest_factors();
+        if t.leading_num().is_some_and(Zero::is_zero) || ts.iter().any(|u| u.rest_factors() == rest) {
             return None;
         }
         inserted_in_order(ts, t, cmp_terms).map(|out| intern(Node::Add(out)))
@@ -1426,22 +1497,20 @@ impl Expr {
     /// keeps its look. `2 - 2*x` is `2*(1 - x)`, `-1 - a` is `-(1 + a)`.
     pub(crate) fn primitive(&self, fractions: bool) -> Option<(Rational, Expr)> {
         let Node::Add(ts) = self.node() else { return None };
-        let coeffs: Vec<Rational> = ts.iter().map(Expr::coeff).collect();
+        // The coefficients by reference (`None` for an implicit 1): most sums have one
+        // of 1 and nothing to take out, and are asked often (every power of a sum).
+        let one = Rational::one();
+        let coeffs = || ts.iter().map(|t| t.leading_num().unwrap_or(&one));
+        let all_negative = coeffs().all(Signed::is_negative);
+        let integers = coeffs().all(Rational::is_integer);
         // The common case, cheaply: a term with coefficient 1 (or an integer sum with a
         // unit coefficient and not every sign negative) has nothing to take out.
         let unit = |c: &Rational| c.is_integer() && c.numer().magnitude().is_one();
-        if coeffs.iter().all(Rational::is_integer) && coeffs.iter().any(unit) && !coeffs.iter().all(Signed::is_negative)
-        {
+        if integers && !all_negative && coeffs().any(unit) {
             return None;
         }
-        let mut content = if fractions || coeffs.iter().all(Rational::is_integer) {
-            let num = coeffs.iter().fold(BigInt::zero(), |g, c| g.gcd(c.numer()));
-            let den = coeffs.iter().fold(BigInt::one(), |l, c| l.lcm(c.denom()));
-            Rational::new(num, den)
-        } else {
-            Rational::one()
-        };
-        if coeffs.iter().all(Signed::is_negative) {
+        let mut content = if fractions || integers { number::content(coeffs()) } else { Rational::one() };
+        if all_negative {
             content = -content;
         }
         if content.is_one() || content.is_zero() {

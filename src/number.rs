@@ -36,6 +36,44 @@ pub fn add_assign(a: &mut Rational, b: &Rational) {
     }
 }
 
+/// The content of a list of coefficients: the gcd of the numerators over the lcm of the
+/// denominators (0 for none). In machine words while they fit, which they nearly always
+/// do.
+pub fn content<'a>(rs: impl Iterator<Item = &'a Rational> + Clone) -> Rational {
+    let small = rs.clone().try_fold((0u64, 1u64), |(g, l), r| {
+        let n = r.numer().to_i64()?.unsigned_abs();
+        let d = r.denom().to_u64()?;
+        let l = l.checked_mul(d / l.gcd(&d))?;
+        Some((g.gcd(&n), l))
+    });
+    match small {
+        Some((g, l)) => Rational::new(g.into(), l.into()),
+        None => {
+            let num = rs.clone().fold(BigInt::zero(), |g, c| g.gcd(c.numer()));
+            let den = rs.fold(BigInt::one(), |l, c| l.lcm(c.denom()));
+            Rational::new(num, den)
+        }
+    }
+}
+
+/// An integer's decimal digits, written through a machine word where it fits (the big
+/// integer's own conversion divides by a radix power each time).
+pub struct Digits<'a>(pub &'a BigInt);
+
+impl std::fmt::Display for Digits<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.to_i64() {
+            Some(n) => write!(f, "{n}"),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// Whether `r` is `n/d` (`d` positive), without building either.
+pub fn is(r: &Rational, n: i64, d: i64) -> bool {
+    r.denom().to_i64() == Some(d) && r.numer().to_i64() == Some(n)
+}
+
 /// Builds an integer rational.
 pub fn int(n: i64) -> Rational {
     Rational::from_integer(BigInt::from(n))

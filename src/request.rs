@@ -415,21 +415,70 @@ pub fn codegen(
     Ok(codegen::generate(&codegen::Kernel::new(p, &vars, &name)?.backward_from(backward), lang))
 }
 
+/// The split times of one run of a request: the job marks the end of each stage.
+#[derive(Debug)]
+pub struct Laps {
+    start: std::time::Instant,
+    marks: Vec<std::time::Duration>,
+}
+
+impl Laps {
+    fn new() -> Laps {
+        Laps { start: std::time::Instant::now(), marks: Vec::new() }
+    }
+
+    /// Ends the current stage (its time runs from the end of the one before).
+    pub fn mark(&mut self) {
+        self.marks.push(self.start.elapsed());
+    }
+
+    fn stages(&self) -> Vec<std::time::Duration> {
+        let mut last = std::time::Duration::ZERO;
+        self.marks
+            .iter()
+            .map(|&m| {
+                let d = m - last;
+                last = m;
+                d
+            })
+            .collect()
+    }
+}
+
+/// The median time per run of [`repeat`], and the median of each stage the job marked.
+#[derive(Debug)]
+pub struct Timing {
+    /// The whole run.
+    pub total: std::time::Duration,
+    /// Each stage the job marked, in order.
+    pub stages: Vec<std::time::Duration>,
+}
+
 /// Runs `job` `n` times (at least once), each from cold: the memo tables that outlive a
 /// request (the simplifier's) are emptied first, so no run reuses an earlier one's work.
-/// The last run's result and the median time per run; the first error stops it.
-pub fn repeat<T>(n: u32, mut job: impl FnMut() -> Result<T>) -> Result<(T, std::time::Duration)> {
-    let mut times = Vec::new();
+/// The last run's result and the median times; the first error stops it.
+pub fn repeat<T>(n: u32, mut job: impl FnMut(&mut Laps) -> Result<T>) -> Result<(T, Timing)> {
+    let mut totals = Vec::new();
+    let mut stages: Vec<Vec<std::time::Duration>> = Vec::new();
     let mut last = None;
     for _ in 0..n.max(1) {
         simplify::forget_memos();
-        let start = std::time::Instant::now();
-        last = Some(job()?);
-        times.push(start.elapsed());
+        let mut laps = Laps::new();
+        last = Some(job(&mut laps)?);
+        totals.push(laps.start.elapsed());
+        for (i, d) in laps.stages().into_iter().enumerate() {
+            if stages.len() <= i {
+                stages.push(Vec::new());
+            }
+            stages[i].push(d);
+        }
     }
-    times.sort();
+    let median = |mut v: Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
     let last = last.expect("the loop runs at least once");
-    Ok((last, times[times.len() / 2]))
+    Ok((last, Timing { total: median(totals), stages: stages.into_iter().map(median).collect() }))
 }
 
 /// `wrt`, comma-separated variables, none of them a defined name.

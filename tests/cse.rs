@@ -70,6 +70,24 @@ fn repeat_reports_a_time_per_run() {
     let r = run(&["diff", "e^z/(1+e^z)", "--wrt", "z", "--repeat", "3"]);
     assert_eq!(r.stdout, "sigmoid(z)*(1 - sigmoid(z))\n");
     let line = r.stderr.lines().find(|l| l.starts_with("time per run: ")).unwrap_or_else(|| panic!("{}", r.stderr));
-    let unit = line.rsplit(' ').next().unwrap();
-    assert!(["ns", "µs", "ms", "s"].contains(&unit), "{line}");
+    // `time per run: 1.2 ms (read 100 µs, derive 1 ms, print 100 µs)`: a total and the
+    // three stages, each a number and a unit.
+    let (total, stages) = line["time per run: ".len()..].split_once(" (").unwrap_or_else(|| panic!("{line}"));
+    let stages = stages.strip_suffix(')').unwrap_or_else(|| panic!("{line}"));
+    let units = ["ns", "µs", "ms", "s"];
+    let is_time = |t: &str| {
+        let (v, unit) = t.split_once(' ').unwrap_or_else(|| panic!("{line}"));
+        v.parse::<f64>().is_ok() && units.contains(&unit)
+    };
+    assert!(is_time(total), "{line}");
+    let names: Vec<&str> = stages
+        .split(", ")
+        .map(|s| {
+            s.split_once(' ').map_or(s, |(n, t)| {
+                assert!(is_time(t), "{line}");
+                n
+            })
+        })
+        .collect();
+    assert_eq!(names, ["read", "derive", "print"], "{line}");
 }

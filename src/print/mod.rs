@@ -89,7 +89,7 @@ pub(crate) fn comparison_sides(op: Cmp, args: &[Expr]) -> (Expr, &'static str, E
 
 /// Whether an exponent reads as negative: `-2`, `-n`, `-1/2`.
 pub fn is_negative(e: &Expr) -> bool {
-    e.coeff_rest().0.is_negative()
+    e.leading_num().is_some_and(|c| c.is_negative())
 }
 
 /// Whether `b^x` prints below a fraction bar: a negative exponent, except on zero
@@ -110,9 +110,10 @@ pub fn fraction(e: &Expr) -> Fraction {
     for f in factors {
         match f.node() {
             // `0^-1` stays above the bar: `1/(3*0)` would read back as `1/0`.
-            Node::Pow(b, x) if is_negative(x) && !b.is_zero() => {
-                out.denom.push(Expr::pow(b.clone(), Expr::negate(x.clone())))
-            }
+            Node::Pow(b, x) if is_negative(x) && !b.is_zero() => out.denom.push(match x.as_num() {
+                Some(r) if crate::number::is(r, -1, 1) => b.clone(),
+                _ => Expr::pow(b.clone(), Expr::negate(x.clone())),
+            }),
             _ => out.numer.push(f),
         }
     }

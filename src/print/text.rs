@@ -7,7 +7,7 @@
 
 use std::fmt::{self, Write};
 
-use num_traits::Signed;
+use num_traits::{One, Signed};
 
 use super::{content, fraction, goes_below, is_negative, ordered_terms};
 use crate::expr::{Cmp, Constant, Expr, Func, Node};
@@ -41,17 +41,23 @@ pub(crate) fn prec(e: &Expr) -> Prec {
         Node::Num(r) => num_prec(r),
         Node::Const(_) | Node::Var(_) => Prec::Atom,
         Node::Add(_) => Prec::Sum,
-        Node::Mul(_) => {
-            let fr = fraction(e);
-            if fr.negative {
-                Prec::Neg
-            } else if fr.numer.len() + usize::from(fr.coeff_numer().is_some()) <= 1
-                && fr.denom.is_empty()
-                && fr.coeff_denom().is_none()
-            {
-                fr.numer.first().map_or(Prec::Atom, prec)
-            } else {
-                Prec::Product
+        Node::Mul(fs) => {
+            // What [`fraction`] would show, without building it: a negative coefficient
+            // leads with a minus; a lone factor above no bar is that factor.
+            let (coeff, factors) = match fs[0].as_num() {
+                Some(c) => (Some(c), &fs[1..]),
+                None => (None, &fs[..]),
+            };
+            if coeff.is_some_and(|c| c.is_negative()) {
+                return Prec::Neg;
+            }
+            let whole = coeff.is_none_or(|c| c.denom().is_one());
+            let lone_coeff = coeff.is_some_and(|c| !c.numer().is_one());
+            let below = |f: &Expr| matches!(f.node(), Node::Pow(b, x) if goes_below(b, x));
+            match factors {
+                [f] if whole && !lone_coeff && !below(f) => prec(f),
+                [] if whole => Prec::Atom,
+                _ => Prec::Product,
             }
         }
         Node::Pow(b, x) if goes_below(b, x) => Prec::Product,
@@ -77,7 +83,7 @@ fn num_prec(r: &Rational) -> Prec {
 }
 
 fn is_half(x: &Expr) -> bool {
-    x.as_num().is_some_and(|r| *r == Rational::new(1.into(), 2.into()))
+    x.as_num().is_some_and(|r| number::is(r, 1, 2))
 }
 
 fn write_paren(e: &Expr, min: Prec, out: &mut String) {
@@ -92,11 +98,11 @@ fn write_paren(e: &Expr, min: Prec, out: &mut String) {
 
 fn write_num(r: &Rational, out: &mut String) {
     if r.is_integer() {
-        let _ = write!(out, "{}", r.numer());
+        let _ = write!(out, "{}", number::Digits(r.numer()));
     } else if let Some(d) = number::decimal_digits(r) {
         out.push_str(&d);
     } else {
-        let _ = write!(out, "{}/{}", r.numer(), r.denom());
+        let _ = write!(out, "{}/{}", number::Digits(r.numer()), number::Digits(r.denom()));
     }
 }
 
@@ -279,10 +285,10 @@ fn write_unsigned_fraction(fr: &super::Fraction, out: &mut String) {
         Some(d) => numer.push(d.clone()),
         None => {
             if let Some(n) = fr.coeff_numer() {
-                numer.push(n.to_string());
+                numer.push(number::Digits(n).to_string());
             }
             if let Some(d) = fr.coeff_denom() {
-                denom.push(d.to_string());
+                denom.push(number::Digits(d).to_string());
             }
         }
     }
