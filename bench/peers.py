@@ -2,16 +2,24 @@
 """deriv against SymPy and SymEngine on the shared workloads, side by side.
 
     python3 bench/peers.py [--deriv target/release/deriv] [--only W4|X.] [--runs 5]
-                           [--peer-timeout 30] [--json out.json] [--form raw]
+                           [--peer-timeout 30] [--json out.json] [--form default|raw|both]
+                           [--no-startup]
 
 For every case of ../shared/bench/workloads.json it times, in the same run:
-- deriv: `deriv diff|grad ... --repeat N`, the whole pipeline (parse, differentiate,
-  simplify, print to a buffer) N times in-process; the median per run is what deriv
-  prints on stderr. `--cse` is passed where the workload measures it. Peak RSS is that
-  of the timing process.
+- deriv, twice: as it prints by default (simplified) and with `--form raw` (the plain
+  derivative, no search for a cheaper form). Each is `deriv diff|grad ... --repeat N`:
+  the whole pipeline N times in-process, cold each time; deriv prints the median per run
+  and of each stage: read (parse, load definitions), derive (differentiate, simplify),
+  print. `--cse` is passed where the workload measures it. Peak RSS (MiB) of one plain
+  run of each, by GNU time.
 - SymPy: `diff` (plus `simplify` where the workload asks for it), in-process, timed
   around the library call alone, in a child process killed after --peer-timeout.
 - SymEngine: `diff`, likewise (it has no simplifier).
+The ratios compare like with like: a peer's library call on an expression it already
+holds against deriv's derive stage (peers' parsing and printing are not timed either);
+the whole-pipeline time is in its own column. `vs SymPy` is SymPy's diff + simplify over
+deriv's default derive; `raw vs SE` is SymEngine's diff over deriv's raw derive; `vs SE`
+is SymEngine's diff over deriv's default derive (>1: deriv faster).
 Output sizes are operation counts of the printed text (each + - * / ^, unary minus and
 function call; ** counts once), summed over a gradient's components, and over the
 definitions and results of a --cse program. SymPy and SymEngine are installed with pip
@@ -20,18 +28,23 @@ when missing; the test suite never needs them.
 Extra cases, built here rather than in the shared JSON (ids X.*, selected by --only like
 the others, e.g. `--only X.` or `--only X.softmax`):
 - X.softmax10, X.softmax40: the softmax Jacobian, `deriv jacobian 'p1 = e^z1/(e^z1 + ...
-  + e^zK); ...' --wrt z1,...,zK` (one row per definition). `jacobian` takes no --repeat,
-  so its time is the whole process (startup, parse, differentiate, print), median of
-  --runs processes. Every entry is checked to be pI*(1 - pI) on the diagonal and -pI*pJ
-  off it. SymPy: Matrix(p).jacobian(z), then simplify of every entry (K = 10 only);
-  SymEngine: diff of every p by every z (no simplifier).
+  + e^zK); ...' --wrt z1,...,zK` (one row per definition). Every entry of the default
+  form is checked to be pI*(1 - pI) on the diagonal and -pI*pJ off it. SymPy:
+  Matrix(p).jacobian(z), then simplify of every entry (K = 10 only); SymEngine: diff of
+  every p by every z (no simplifier).
 - X.mlp222, X.mlp884: the gradient of a squared loss through a sigmoid network with named
   activations, `deriv grad L --let 'h1 = sigmoid(w11*x1 + ...)' ... --let 'y1 =
-  sigmoid(v11*h1 + ...)' ... --let 'L = ((y1 - t1)^2 + ...)/2' --wrt <every w and v>
-  --repeat N`; no component may contain `sigmoid(` or `e^`. SymEngine: the same loss with
-  everything inlined (sigmoid as 1/(1 + exp(-a))), diff by each weight; SymPy skipped.
+  sigmoid(v11*h1 + ...)' ... --let 'L = ((y1 - t1)^2 + ...)/2' --wrt <every w and v>`;
+  no component of the default form may contain `sigmoid(` or `e^`. SymEngine: the same
+  loss with everything inlined (sigmoid as 1/(1 + exp(-a))), diff by each weight; SymPy
+  skipped.
 deriv gets `--timeout 0` on these (its own limit spans all --repeat runs); the script's
 process timeout still applies. Input ops are those of every definition and EXPR.
+
+Last, the cost of one whole command (unless --no-startup): `deriv diff 'e^z/(1+e^z)'
+--wrt z` as a process, start to exit, against `python3 -c` importing SymEngine (and
+SymPy) and differentiating the same expression (SymPy also simplifying), median of
+--runs processes each.
 """
 import argparse
 import json
@@ -83,15 +96,11 @@ def wrt_list(case):
 # ---- deriv --------------------------------------------------------------------------
 
 
-# `--form` passed to every deriv run (`raw`: no simplification), or None for deriv's default.
-FORM = None
-
-
-def deriv_cmd(exe, case, repeat=None):
-    """The argv of one run (`--repeat N` when given) and its stdin."""
+def deriv_cmd(exe, case, form=None, repeat=None):
+    """The argv of one run (`--form raw` when asked, `--repeat N` when given) and its stdin."""
     rep = ["--repeat", str(repeat)] if repeat else []
-    if FORM:
-        rep += ["--form", FORM]
+    if form:
+        rep += ["--form", form]
     if "argv" in case:  # an extra case: its own argv, nothing on stdin
         return [exe, *case["argv"], "--timeout", "0", *rep], b""
     if case["task"] == "diff":
@@ -105,10 +114,16 @@ def deriv_cmd(exe, case, repeat=None):
     return cmd + rep + ["-"], case["expr"].encode()
 
 
-def run_deriv(exe, case, runs, timeout):
-    if not case.get("repeat", True):
-        return run_deriv_processes(*deriv_cmd(exe, case), runs, timeout)
-    cmd, stdin = deriv_cmd(exe, case, runs)
+UNITS = {"ns": 1e-9, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def seconds(m):
+    return float(m.group(1)) * UNITS[m.group(2)] if m else None
+
+
+def run_deriv(exe, case, form, runs, timeout):
+    """One `--repeat runs` process: the median whole run and derive stage, the output."""
+    cmd, stdin = deriv_cmd(exe, case, form, runs)
     start = time.time()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -120,42 +135,23 @@ def run_deriv(exe, case, runs, timeout):
     out, err = out.decode(), err.decode()
     if proc.returncode != 0:
         return {"status": f"exit {proc.returncode}: {err.strip()[:80]}"}
-    m = re.search(r"time per run: ([0-9.]+) (ns|µs|ms|s)", err)
-    scale = {"ns": 1e-9, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
+    time_re = r"([0-9.]+) (ns|µs|ms|s)"
     return {
         "status": "ok",
-        "time": float(m.group(1)) * scale[m.group(2)] if m else None,
+        "time": seconds(re.search(r"time per run: " + time_re, err)),
+        "derive": seconds(re.search(r"derive " + time_re, err)),
         "ops": ops(out),
         "out": out,
         "wall": time.time() - start,
     }
 
 
-def run_deriv_processes(cmd, stdin, runs, timeout):
-    """For a subcommand without --repeat: the median wall time of `runs` whole processes
-    (startup, parse, work, print), `timeout` for them all."""
-    samples, out, start = [], None, time.time()
-    for _ in range(runs):
-        t = time.perf_counter()
-        try:
-            r = subprocess.run(cmd, input=stdin, capture_output=True,
-                               timeout=max(1.0, timeout - (time.time() - start)))
-        except subprocess.TimeoutExpired:
-            return {"status": "timeout"}
-        samples.append(time.perf_counter() - t)
-        if r.returncode != 0:
-            return {"status": f"exit {r.returncode}: {r.stderr.decode().strip()[:80]}"}
-        out = r.stdout.decode()
-    return {"status": "ok", "time": statistics.median(samples), "per_process": True, "samples": samples,
-            "ops": ops(out), "out": out, "wall": time.time() - start}
-
-
-def deriv_rss(exe, case):
+def deriv_rss(exe, case, form=None):
     """Peak RSS in MiB of one plain run (no --repeat), as GNU time reports it (a
     Python-side wait4 would count the forked interpreter too); None without it."""
     if not os.path.exists("/usr/bin/time"):
         return None
-    cmd, stdin = deriv_cmd(exe, case)
+    cmd, stdin = deriv_cmd(exe, case, form)
     r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], input=stdin,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     last = r.stderr.decode().strip().splitlines()[-1:]
@@ -170,7 +166,7 @@ def softmax_case(K):
     total = " + ".join(f"e^{z}" for z in zs)
     defs = "; ".join(f"p{i} = e^z{i}/({total})" for i in range(1, K + 1))
     return {"id": f"X.softmax{K}", "task": "jacobian", "expr": defs, "wrt": zs,
-            "argv": ["jacobian", defs, "--wrt", ",".join(zs)], "repeat": False,
+            "argv": ["jacobian", defs, "--wrt", ",".join(zs)],
             # SymPy's simplify of 1600 entries would only burn the timeout: K = 10 alone
             "measure": {"simplify": True}, "sympy": K <= 10,
             "build": "softmax", "params": {"K": K}, "timeout_s": 900}
@@ -194,7 +190,7 @@ def mlp_case(I, H, O):
     for d in lets:
         argv += ["--let", d]
     return {"id": f"X.mlp{I}{H}{O}", "task": "grad", "expr": "; ".join(lets + ["L"]), "wrt": wrt,
-            "argv": argv + ["--wrt", ",".join(wrt)], "repeat": True,
+            "argv": argv + ["--wrt", ",".join(wrt)],
             "measure": {}, "sympy": False, "build": "mlp", "params": {"I": I, "H": H, "O": O},
             "timeout_s": 900}
 
@@ -391,11 +387,58 @@ def run_peer(peer, case, runs, timeout):
         return {"status": f"crash (exit {proc.exitcode})"}
 
 
+# ---- the whole command -----------------------------------------------------------------
+
+
+STARTUP_EXPR = "e^z/(1+e^z)"
+STARTUP_PEERS = {
+    "SymEngine diff": "import symengine as se; z = se.Symbol('z'); print(se.diff(se.exp(z)/(1 + se.exp(z)), z))",
+    "SymPy diff": "import sympy as sp; z = sp.Symbol('z'); print(sp.diff(sp.exp(z)/(1 + sp.exp(z)), z))",
+    "SymPy diff + simplify": "import sympy as sp; z = sp.Symbol('z'); "
+                             "print(sp.simplify(sp.diff(sp.exp(z)/(1 + sp.exp(z)), z)))",
+}
+
+
+def process_time(cmd, runs):
+    """Median wall time of `runs` whole processes, and the last one's stdout."""
+    samples, out = [], ""
+    for _ in range(runs):
+        t = time.perf_counter()
+        r = subprocess.run(cmd, capture_output=True, timeout=120)
+        samples.append(time.perf_counter() - t)
+        if r.returncode != 0:
+            return None, r.stderr.decode().strip()[:80]
+        out = r.stdout.decode().strip()
+    return statistics.median(samples), out
+
+
+def startup(args):
+    """One command from process start to exit: deriv (default and raw form) against
+    `python3 -c` of SymEngine and SymPy, in the same run."""
+    rows = {}
+    for label, form in (("deriv diff", None), ("deriv diff --form raw", "raw")):
+        cmd = [args.deriv, "diff", STARTUP_EXPR, "--wrt", "z"] + (["--form", form] if form else [])
+        rows[label] = process_time(cmd, args.runs)
+    if not args.no_peers:
+        for label, code in STARTUP_PEERS.items():
+            rows[label] = process_time([sys.executable, "-c", code], args.runs)
+    print(f"\nOne whole command, process start to exit, d/dz {STARTUP_EXPR} (median of {args.runs}):\n")
+    print("| command | time | output |")
+    print("|---|---|---|")
+    for label, (t, out) in rows.items():
+        print(f"| {label} | {fmt_time(t)} | `{out}` |")
+    base = rows["deriv diff"][0]
+    for label in STARTUP_PEERS:
+        if label in rows and rows[label][0] and base:
+            print(f"{label} / deriv diff: {rows[label][0] / base:.3g}×")
+    return {k: {"time": t, "out": o} for k, (t, o) in rows.items()}
+
+
 # ---- the table ----------------------------------------------------------------------
 
 
-def extra_notes(args, extras, rows):
-    """What the extra cases add under the table: form checks, scaling, ratios, memory."""
+def extra_notes(extras, rows):
+    """What the extra cases add under the table: form checks, scaling."""
     print()
     for c in extras:
         d = rows[c["id"]]["deriv"]
@@ -409,25 +452,53 @@ def extra_notes(args, extras, rows):
                   + "; ".join(bad[:6]) + (" ..." if len(bad) > 6 else ""))
         else:
             print(f"{c['id']}: form check passed ({what}).")
-    if any(d["deriv"].get("per_process") for d in rows.values()):
-        print(f"† `deriv jacobian` accepts no --repeat: whole process timed (startup, parse, "
-              f"differentiate, print), median of {args.runs} runs.")
-    t10 = rows.get("X.softmax10", {}).get("deriv", {}).get("time")
-    t40 = rows.get("X.softmax40", {}).get("deriv", {}).get("time")
+    t10 = rows.get("X.softmax10", {}).get("deriv", {}).get("derive")
+    t40 = rows.get("X.softmax40", {}).get("deriv", {}).get("derive")
     if t10 and t40:
-        print(f"Softmax Jacobian, deriv K=40/K=10 time: {t40 / t10:.3g}× (entries: 16×).")
-    for c in extras:
-        if c["build"] != "mlp":
-            continue
-        d, se_row = rows[c["id"]]["deriv"], rows[c["id"]]["symengine"]
-        if d.get("time") and se_row.get("status") == "ok":
-            print(f"{c['id']}: deriv/SymEngine time {d['time'] / se_row['diff']:.3g} "
-                  f"(deriv {fmt_time(d['time'])}, SymEngine raw diff {fmt_time(se_row['diff'])}).")
-    for c in extras:
-        rss = deriv_rss(args.deriv, c) if rows[c["id"]]["deriv"]["status"] == "ok" else None
-        if rss is not None:
-            rows[c["id"]]["deriv"]["rss_mib"] = rss
-            print(f"Peak RSS of deriv, {c['id']}: {rss:.1f} MiB")
+        print(f"Softmax Jacobian, deriv K=40/K=10 derive time: {t40 / t10:.3g}× (entries: 16×).")
+
+
+def summary(rows):
+    """The headline figures under the table."""
+    def ratio(peer, d):
+        return peer / d if peer and d else None
+
+    raw = [(cid, ratio(r["symengine"].get("diff"), r["raw"].get("derive"))) for cid, r in rows.items()
+           if r["symengine"].get("status") == "ok" and r["raw"].get("derive")]
+    if raw:
+        slow = [(cid, x) for cid, x in raw if x < 1]
+        print(f"\n--form raw vs SymEngine diff: {len(raw) - len(slow)} of {len(raw)} workloads at least as fast; "
+              f"lowest {min(x for _, x in raw):.3g}×, geometric mean "
+              f"{math.exp(sum(math.log(x) for _, x in raw) / len(raw)):.3g}×.")
+        if slow:
+            print("Slower than SymEngine (raw): " + ", ".join(f"{cid} {x:.2g}×" for cid, x in slow))
+        more_ops = [cid for cid, r in rows.items() if r["symengine"].get("status") == "ok"
+                    and r["raw"].get("ops") is not None and r["raw"]["ops"] > r["symengine"]["ops"]]
+        print("Raw output ops above SymEngine's: " + (", ".join(more_ops) if more_ops else "none") + ".")
+    w1 = [(cid, ratio(r["symengine"].get("diff"), r["deriv"].get("derive"))) for cid, r in rows.items()
+          if cid.startswith("W1.") and r["symengine"].get("status") == "ok" and r["deriv"].get("derive")]
+    if w1:
+        print("Activation set (W1), default form (simplified) vs SymEngine's raw diff: "
+              + ", ".join(f"{cid[3:]} {x:.2g}×" for cid, x in w1)
+              + f"; slowest {1 / min(x for _, x in w1):.3g}× SymEngine's time.")
+    sp = [ratio(r["sympy"]["diff"] + r["sympy"].get("simplify", 0.0), r["deriv"].get("derive"))
+          for cid, r in rows.items() if cid.startswith("W1.") and r["sympy"].get("status") == "ok"]
+    sp = [x for x in sp if x]
+    if sp:
+        print(f"Activation set (W1): deriv is {math.exp(sum(map(math.log, sp)) / len(sp)):.0f}× faster than SymPy "
+              f"diff+simplify (geometric mean of {len(sp)}).")
+    mem = [(r[k].get("rss_mib"), cid, k) for cid, r in rows.items() for k in ("deriv", "raw") if r[k].get("rss_mib")]
+    if mem:
+        top, cid, k = max(mem)
+        over = [f"{c} ({f})" for m, c, f in mem if m > 64]
+        print(f"Peak RSS of deriv: largest {top:.1f} MiB ({cid}, {'raw' if k == 'raw' else 'default'}); "
+              f"above 64 MiB: {', '.join(over) if over else 'none'}.")
+
+
+def cell_time(d, key="time"):
+    if d.get("status") != "ok":
+        return d.get("status", "—")
+    return fmt_time(d.get(key))
 
 
 def main():
@@ -439,73 +510,71 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--peer-timeout", type=float, default=30.0)
     ap.add_argument("--no-peers", action="store_true")
-    ap.add_argument("--form", choices=["output", "input", "auto", "raw"],
-                    help="passed to every deriv run (raw: the plain derivative, no simplification)")
+    ap.add_argument("--no-startup", action="store_true", help="skip the whole-command section")
+    ap.add_argument("--form", choices=["default", "raw", "both"], default="both",
+                    help="which deriv runs to time (raw: the plain derivative, no simplification)")
     ap.add_argument("--json", help="also write every figure to this file")
     args = ap.parse_args()
-    global FORM
-    FORM = args.form
     if not args.no_peers:
         ensure("sympy", "symengine")
     shared = [c for c in json.load(open(args.workloads))["cases"] if c["id"].startswith(args.only)]
     extras = [c for c in EXTRA_CASES if c["id"].startswith(args.only)]
     cases = shared + extras
+    forms = {"default": [("deriv", None)], "raw": [("raw", "raw")],
+             "both": [("deriv", None), ("raw", "raw")]}[args.form]
 
-    header = ("| workload | input ops | deriv | deriv ops | SymPy diff | SymPy +simplify | SymPy ops "
-              "| SymEngine diff | SymEngine ops | vs SymPy | vs SymEngine |")
-    print(header)
-    print("|" + "|".join(["---"] * 11) + "|")
+    print("| workload | input ops | deriv | derive | ops | MiB | raw | raw derive | raw ops | raw MiB "
+          "| SymPy diff | SymPy +simplify | SymPy ops | SymEngine diff | SymEngine ops "
+          "| vs SymPy | raw vs SE | vs SE |")
+    print("|" + "|".join(["---"] * 18) + "|")
     rows = {}
     for case in cases:
-        d = run_deriv(args.deriv, case, args.runs, max(60.0, case.get("timeout_s", 60)))
+        row = {"deriv": {"status": "skipped"}, "raw": {"status": "skipped"}}
+        for key, form in forms:
+            d = run_deriv(args.deriv, case, form, args.runs, max(60.0, case.get("timeout_s", 60)))
+            if d["status"] == "ok":
+                d["rss_mib"] = deriv_rss(args.deriv, case, form)
+                if key == "deriv" and case.get("build") == "softmax":
+                    d["form_problems"] = check_softmax(d["out"], case["params"]["K"])
+                elif key == "deriv" and case.get("build") == "mlp":
+                    d["form_problems"] = check_mlp(d["out"], len(case["wrt"]))
+            row[key] = {k: v for k, v in d.items() if k != "out"}
         sp_row = se_row = {"status": "skipped"}
         if not args.no_peers:
             if case.get("sympy", True):
                 sp_row = run_peer("sympy", case, args.runs, args.peer_timeout)
             se_row = run_peer("symengine", case, args.runs, args.peer_timeout)
-        rows[case["id"]] = {"deriv": {k: v for k, v in d.items() if k != "out"}, "sympy": sp_row, "symengine": se_row}
-        if d["status"] == "ok" and case.get("build") == "softmax":
-            rows[case["id"]]["deriv"]["form_problems"] = check_softmax(d["out"], case["params"]["K"])
-        elif d["status"] == "ok" and case.get("build") == "mlp":
-            rows[case["id"]]["deriv"]["form_problems"] = check_mlp(d["out"], len(case["wrt"]))
-        sp_total = None
-        if sp_row.get("status") == "ok":
-            sp_total = sp_row["diff"] + sp_row.get("simplify", 0.0)
+        row["sympy"], row["symengine"] = sp_row, se_row
+        rows[case["id"]] = row
+        d, r = row["deriv"], row["raw"]
+        sp_total = sp_row["diff"] + sp_row.get("simplify", 0.0) if sp_row.get("status") == "ok" else None
+        se_diff = se_row.get("diff") if se_row.get("status") == "ok" else None
 
-        def ratio(peer_time):
-            if d.get("time") and peer_time:
-                return f"{peer_time / d['time']:.3g}×"
-            return "—"
+        def ratio(peer_time, ours):
+            return f"{peer_time / ours:.3g}×" if peer_time and ours else "—"
 
-        def status(row, key):
-            return fmt_time(row.get(key)) if row.get("status") == "ok" else row.get("status", "—")
+        def mib(x):
+            return f"{x['rss_mib']:.1f}" if x.get("rss_mib") else "—"
 
-        print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+        print("| " + " | ".join(str(c) for c in [
             case["id"], ops(case["expr"]),
-            (fmt_time(d.get("time")) + ("†" if d.get("per_process") else "")) if d["status"] == "ok"
-            else d["status"], d.get("ops", "—"),
-            status(sp_row, "diff"), fmt_time(sp_row.get("simplify")) if "simplify" in sp_row else "—",
+            cell_time(d), cell_time(d, "derive"), d.get("ops", "—"), mib(d),
+            cell_time(r), cell_time(r, "derive"), r.get("ops", "—"), mib(r),
+            cell_time(sp_row, "diff"), fmt_time(sp_row.get("simplify")) if "simplify" in sp_row else "—",
             sp_row.get("simplified_ops", sp_row.get("ops", "—")),
-            status(se_row, "diff"), se_row.get("ops", "—"),
-            ratio(sp_total), ratio(se_row.get("diff") if se_row.get("status") == "ok" else None)), flush=True)
+            cell_time(se_row, "diff"), se_row.get("ops", "—"),
+            ratio(sp_total, d.get("derive")), ratio(se_diff, r.get("derive")), ratio(se_diff, d.get("derive")),
+        ]) + " |", flush=True)
 
-    # Headlines: the activation set against SymPy's diff + simplify, and memory.
-    w1 = [r for cid, r in rows.items() if cid.startswith("W1.") and r["deriv"].get("time")
-          and r["sympy"].get("status") == "ok"]
-    if w1:
-        ratios = [(r["sympy"]["diff"] + r["sympy"].get("simplify", 0.0)) / r["deriv"]["time"] for r in w1]
-        gm = math.exp(sum(map(math.log, ratios)) / len(ratios))
-        print(f"\nActivation set (W1): deriv is {gm:.0f}× faster than SymPy diff+simplify (geometric mean of {len(w1)}).")
-    big = sorted(shared, key=lambda c: len(c["expr"]))[-4:]
-    for c in big:
-        rss = deriv_rss(args.deriv, c) if rows[c["id"]]["deriv"]["status"] == "ok" else None
-        if rss is not None:
-            print(f"Peak RSS of deriv, {c['id']}: {rss:.1f} MiB")
-    if extras:
-        extra_notes(args, extras, rows)
+    summary(rows)
+    if extras and any(k == "deriv" for k, _ in forms):
+        extra_notes(extras, rows)
+    result = {"cases": rows}
+    if not args.no_startup:
+        result["startup"] = startup(args)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+            json.dump(result, f, indent=1)
 
 
 if __name__ == "__main__":

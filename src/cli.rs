@@ -154,9 +154,16 @@ fn matrix(
     stdin: &mut dyn Read,
     warnings: &mut Vec<String>,
 ) -> Result<String> {
-    let input = load(&a.input, rows, stdin, warnings)?;
-    let (wrt, settings) = (os_to_string(&a.wrt)?, settings(&a.simplify, &a.checks, false)?);
-    Ok(render(&answer(&input, &wrt, &settings)?, a.format, warnings))
+    repeated(a.repeat, stdin, warnings, &|stdin, warnings, laps| {
+        let input = load(&a.input, rows, stdin, warnings)?;
+        laps.mark();
+        let (wrt, settings) = (os_to_string(&a.wrt)?, settings(&a.simplify, &a.checks, false)?);
+        let out = answer(&input, &wrt, &settings)?;
+        laps.mark();
+        let text = render(&out, a.format, warnings);
+        laps.mark();
+        Ok(text)
+    })
 }
 
 /// `out` in `format`; a passed check goes to stderr when the format has no room for it.

@@ -819,8 +819,17 @@ impl Hasher for IdHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // Eight bytes a step (names are hashed by their bytes on every construction).
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.write_u64(word);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 56));
         }
     }
 
@@ -1349,7 +1358,7 @@ impl Expr {
                     // 2^n*(1 - a)^n, and (-1 - a) is -(1 + a).
                     let n = e.as_num().filter(|r| r.is_integer());
                     if let (Some(n), Some((c, p))) = (n, b.primitive(n.is_some_and(Signed::is_negative))) {
-                        if let Some(cn) = number::pow_int(&c, &n.to_integer()) {
+                        if let Some(cn) = number::pow_int(&c, n.numer()) {
                             number::mul_assign(&mut coeff, &cn);
                             b = p;
                         }
@@ -1424,7 +1433,7 @@ impl Expr {
         // sign(u)*abs(u)^n is u^n for an odd integer n (both undefined at u = 0 when
         // n < 0): so the derivative of ln(abs(u)) is 1/u.
         let odd_abs_power = |f: &Expr| match f.node() {
-            Node::Pow(b, n) if n.as_num().is_some_and(|n| n.is_integer() && n.to_integer().is_odd()) => {
+            Node::Pow(b, n) if n.as_num().is_some_and(|n| n.is_integer() && n.numer().is_odd()) => {
                 b.abs_of().map(|u| (u.clone(), n.clone()))
             }
             Node::Call(Func::Builtin(Builtin::Abs), args) => Some((args[0].clone(), Expr::one())),
@@ -1546,7 +1555,7 @@ impl Expr {
         if let Some(u) = base.as_exp() {
             return Expr::exp(Expr::mul([u.clone(), exponent]));
         }
-        let int_exp: Option<BigInt> = exponent.as_num().filter(|r| r.is_integer()).map(|r| r.to_integer());
+        let int_exp: Option<BigInt> = exponent.as_num().filter(|r| r.is_integer()).map(|r| r.numer().clone());
         match (base.node(), exponent.node()) {
             (Node::Num(b), Node::Num(e)) => {
                 if let Some(r) = fold_num_pow(b, e) {
@@ -1699,7 +1708,7 @@ impl std::ops::Neg for Expr {
 
 fn fold_num_pow(b: &Rational, e: &Rational) -> Option<Expr> {
     if e.is_integer() {
-        return number::pow_int(b, &e.to_integer()).map(Expr::num);
+        return number::pow_int(b, e.numer()).map(Expr::num);
     }
     // b^(p/q): fold when b has an exact q-th root.
     let root = number::exact_root(b, e.denom())?;
@@ -2132,6 +2141,27 @@ pub fn substitute(e: &Expr, v: &Sym, value: &Expr) -> Expr {
     let mut map = HashMap::new();
     map.insert(v.clone(), value.clone());
     substitute_all(e, &map)
+}
+
+/// [`substitute`] into a small tree, a rule's template (`2*e^(-u^2)/sqrt(pi)`): plain
+/// recursion down the nodes that hold `v`, with no map and no memo. Sums and products
+/// over an index take the general path.
+pub(crate) fn substitute_small(e: &Expr, v: &Sym, value: &Expr) -> Expr {
+    fn go(e: &Expr, v: &Sym, mask: u64, value: &Expr) -> Expr {
+        if e.0.syms & mask == 0 {
+            return e.clone();
+        }
+        match e.node() {
+            Node::Var(s) if s == v => value.clone(),
+            Node::Var(_) | Node::Num(_) | Node::Const(_) => e.clone(),
+            Node::Call(Func::Sum(_) | Func::Prod(_), _) => substitute(e, v, value),
+            _ => {
+                let children: Vec<Expr> = e.children().iter().map(|c| go(c, v, mask, value)).collect();
+                with_children(e, &children)
+            }
+        }
+    }
+    go(e, v, v.bloom(), value)
 }
 
 /// Replaces variables by expressions, all at once, rebuilding canonically.

@@ -22,18 +22,48 @@ pub const MAX_DECIMAL_EXPONENT: i64 = 10_000;
 pub fn mul_assign(a: &mut Rational, b: &Rational) {
     if a.is_integer() && b.is_integer() {
         *a = Rational::from_integer(a.numer() * b.numer());
+    } else if let Some(r) = small_product(a, b) {
+        *a = r;
     } else {
         *a *= b;
     }
+}
+
+/// `a*b` reduced in machine words, when every part fits.
+fn small_product(a: &Rational, b: &Rational) -> Option<Rational> {
+    let (an, ad) = (a.numer().to_i64()?, a.denom().to_i64()?);
+    let (bn, bd) = (b.numer().to_i64()?, b.denom().to_i64()?);
+    if an == i64::MIN || bn == i64::MIN {
+        return None;
+    }
+    // Cross-cancel first (both fractions are reduced): the products then are too.
+    let g1 = an.gcd(&bd).max(1);
+    let g2 = bn.gcd(&ad).max(1);
+    let n = (an / g1).checked_mul(bn / g2)?;
+    let d = (ad / g2).checked_mul(bd / g1)?;
+    Some(Rational::new_raw(n.into(), d.into()))
 }
 
 /// `a += b`, likewise without a gcd where both are integers.
 pub fn add_assign(a: &mut Rational, b: &Rational) {
     if a.is_integer() && b.is_integer() {
         *a = Rational::from_integer(a.numer() + b.numer());
+    } else if let Some(r) = small_sum(a, b) {
+        *a = r;
     } else {
         *a += b;
     }
+}
+
+/// `a + b` reduced in double machine words, when the parts fit in single ones.
+fn small_sum(a: &Rational, b: &Rational) -> Option<Rational> {
+    let (an, ad) = (i128::from(a.numer().to_i64()?), i128::from(a.denom().to_i64()?));
+    let (bn, bd) = (i128::from(b.numer().to_i64()?), i128::from(b.denom().to_i64()?));
+    let n = an * bd + bn * ad;
+    let d = ad * bd;
+    let g = n.gcd(&d).max(1);
+    let (n, d) = (i64::try_from(n / g).ok()?, i64::try_from(d / g).ok()?);
+    Some(Rational::new_raw(n.into(), d.into()))
 }
 
 /// The content of a list of coefficients: the gcd of the numerators over the lcm of the
@@ -120,10 +150,10 @@ pub fn pow_int(base: &Rational, n: &BigInt) -> Option<Rational> {
     if base.is_one() {
         return Some(Rational::one());
     }
-    if *base == -Rational::one() {
+    if is(base, -1, 1) {
         return Some(if n.is_even() { Rational::one() } else { -Rational::one() });
     }
-    let e = n.abs().to_u64()?;
+    let e = n.magnitude().to_u64()?;
     if bits(base).saturating_mul(e) > MAX_BITS {
         return None;
     }
@@ -163,25 +193,45 @@ pub fn decimal_digits(r: &Rational) -> Option<String> {
     if r.is_integer() {
         return None;
     }
-    let mut d = r.denom().clone();
-    let (two, five) = (BigInt::from(2), BigInt::from(5));
-    let (mut a, mut b) = (0u64, 0u64);
-    while d.is_multiple_of(&two) {
-        d /= &two;
-        a += 1;
-    }
-    while d.is_multiple_of(&five) {
-        d /= &five;
-        b += 1;
-    }
-    if !d.is_one() {
-        return None;
-    }
+    let (a, b) = match r.denom().to_u64() {
+        // (In a machine word, as nearly every denominator is.)
+        Some(mut d) => {
+            let a = u64::from(d.trailing_zeros());
+            d >>= a;
+            let mut b = 0;
+            while d % 5 == 0 {
+                d /= 5;
+                b += 1;
+            }
+            if d != 1 {
+                return None;
+            }
+            (a, b)
+        }
+        None => {
+            let mut d = r.denom().clone();
+            let (two, five) = (BigInt::from(2), BigInt::from(5));
+            let (mut a, mut b) = (0u64, 0u64);
+            while d.is_multiple_of(&two) {
+                d /= &two;
+                a += 1;
+            }
+            while d.is_multiple_of(&five) {
+                d /= &five;
+                b += 1;
+            }
+            if !d.is_one() {
+                return None;
+            }
+            (a, b)
+        }
+    };
     let k = a.max(b) as usize;
     // The decimal is used only when it is shorter than the fraction: 0.044715, not
     // 8943/200000; but 1/1024, not 0.0009765625, and x/2, not 0.5*x.
-    let fraction_len = r.numer().to_string().len() + 1 + r.denom().to_string().len();
-    let decimal_len = r.numer().abs().to_string().len().max(k) + 2 + usize::from(r.is_negative());
+    let len = |n: &BigInt| Digits(n).to_string().len();
+    let fraction_len = len(r.numer()) + 1 + len(r.denom());
+    let decimal_len = (len(r.numer()) - usize::from(r.is_negative())).max(k) + 2 + usize::from(r.is_negative());
     if decimal_len >= fraction_len || k > 64 {
         return None;
     }
@@ -198,6 +248,27 @@ pub fn decimal_digits(r: &Rational) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The machine-word product and sum agree with the big rationals' own, reduced,
+    /// including zeros, signs and words that overflow.
+    #[test]
+    fn word_arithmetic_agrees_with_big_rationals() {
+        let parts = [0i64, 1, -1, 2, -3, 6, 7, -12, 1 << 40, -(1 << 40) + 1, i64::MAX, i64::MIN + 1];
+        let dens = [1i64, 2, 3, 4, 9, 1 << 33, i64::MAX];
+        let values: Vec<Rational> =
+            parts.iter().flat_map(|&n| dens.iter().map(move |&d| Rational::new(n.into(), d.into()))).collect();
+        for a in &values {
+            for b in &values {
+                let mut m = a.clone();
+                mul_assign(&mut m, b);
+                assert_eq!(m, a * b, "{a} * {b}");
+                assert_eq!((m.numer(), m.denom()), ((a * b).numer(), (a * b).denom()), "{a} * {b} reduced");
+                let mut s = a.clone();
+                add_assign(&mut s, b);
+                assert_eq!((s.numer(), s.denom()), ((a + b).numer(), (a + b).denom()), "{a} + {b}");
+            }
+        }
+    }
 
     #[test]
     fn decimals_are_exact() {

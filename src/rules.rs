@@ -31,10 +31,15 @@ thread_local! {
         .collect();
 }
 
+thread_local! {
+    /// The variable of the derivative rules.
+    static U: Sym = Sym::new("u");
+}
+
 /// The derivative of the built-in `f` at `arg`.
 pub fn builtin_derivative(f: Builtin, arg: &Expr) -> Expr {
     let rule = DERIVATIVES.with(|r| r[f.index()].clone());
-    expr::substitute(&rule, &Sym::new("u"), arg)
+    U.with(|u| expr::substitute_small(&rule, u, arg))
 }
 
 /// The partial derivative of the abstract function `f` by its argument `i`, at `args`:

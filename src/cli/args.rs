@@ -95,6 +95,9 @@ pub(super) struct MatrixArgs {
     pub(super) simplify: FormArgs,
     #[command(flatten)]
     pub(super) checks: CheckArgs,
+    /// Run the whole pipeline N times in-process and report the median time on stderr
+    #[arg(long, value_name = "N")]
+    pub(super) repeat: Option<u32>,
 }
 
 #[derive(Args, Debug)]

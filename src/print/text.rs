@@ -266,32 +266,50 @@ fn write_fraction(e: &Expr, out: &mut String) {
         return write_unsigned_fraction(&fr, out);
     }
     // `-(a + b)*c` would read back as `(-a - b)*c`: the sign must not land on a sum.
-    let mut body = String::new();
-    write_unsigned_fraction(&fr, &mut body);
     out.push('-');
     let sum_first = fr.coeff_numer().is_none() && fr.numer.iter().all(|f| matches!(f.node(), Node::Add(_)));
     if sum_first && !fr.numer.is_empty() {
-        let _ = write!(out, "({body})");
+        out.push('(');
+        write_unsigned_fraction(&fr, out);
+        out.push(')');
     } else {
-        out.push_str(&body);
+        write_unsigned_fraction(&fr, out);
+    }
+}
+
+/// Writes `items` joined by `*`, each by `write`.
+fn write_joined<T>(items: impl IntoIterator<Item = T>, out: &mut String, mut write: impl FnMut(T, &mut String)) {
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push('*');
+        }
+        write(item, out);
+    }
+}
+
+/// A coefficient or a factor above or below the bar.
+enum Part<'a> {
+    Text(&'a str),
+    Int(&'a num_bigint::BigInt),
+    Factor(&'a Expr),
+}
+
+fn write_part(part: Part, out: &mut String) {
+    match part {
+        Part::Text(t) => out.push_str(t),
+        Part::Int(n) => {
+            let _ = write!(out, "{}", number::Digits(n));
+        }
+        Part::Factor(f) => write_paren(f, Prec::Product, out),
     }
 }
 
 fn write_unsigned_fraction(fr: &super::Fraction, out: &mut String) {
     let decimal = number::decimal_digits(&fr.coeff);
-    let mut numer: Vec<String> = Vec::new();
-    let mut denom: Vec<String> = Vec::new();
-    match &decimal {
-        Some(d) => numer.push(d.clone()),
-        None => {
-            if let Some(n) = fr.coeff_numer() {
-                numer.push(number::Digits(n).to_string());
-            }
-            if let Some(d) = fr.coeff_denom() {
-                denom.push(number::Digits(d).to_string());
-            }
-        }
-    }
+    let (coeff_numer, coeff_denom) = match &decimal {
+        Some(d) => (Some(Part::Text(d)), None),
+        None => (fr.coeff_numer().map(Part::Int), fr.coeff_denom()),
+    };
     // Lead with a factor that is not a sum, where there is one, so that a leading
     // minus never lands on a sum (`-(a + b)*c` would read back as `(-a - b)*c`).
     let mut order: Vec<&Expr> = fr.numer.iter().collect();
@@ -299,33 +317,23 @@ fn write_unsigned_fraction(fr: &super::Fraction, out: &mut String) {
         let lead = order.remove(i);
         order.insert(0, lead);
     }
-    let factors = order.iter().map(|f| {
-        let mut s = String::new();
-        write_paren(f, Prec::Product, &mut s);
-        s
-    });
-    numer.extend(factors);
-    if numer.is_empty() {
-        numer.push("1".into());
+    if coeff_numer.is_none() && order.is_empty() {
+        out.push('1');
     }
-    out.push_str(&numer.join("*"));
-    match (denom.len(), fr.denom.as_slice()) {
-        (0, []) => {}
-        (1, []) => {
-            out.push('/');
-            out.push_str(&denom[0]);
+    write_joined(coeff_numer.into_iter().chain(order.into_iter().map(Part::Factor)), out, write_part);
+    match (coeff_denom, fr.denom.as_slice()) {
+        (None, []) => {}
+        (Some(d), []) => {
+            let _ = write!(out, "/{}", number::Digits(d));
         }
-        (0, [single]) => {
+        (None, [single]) => {
             out.push('/');
             write_paren(single, Prec::Power, out);
         }
-        _ => {
-            for f in &fr.denom {
-                let mut s = String::new();
-                write_paren(f, Prec::Product, &mut s);
-                denom.push(s);
-            }
-            let _ = write!(out, "/({})", denom.join("*"));
+        (d, fs) => {
+            out.push_str("/(");
+            write_joined(d.map(Part::Int).into_iter().chain(fs.iter().map(Part::Factor)), out, write_part);
+            out.push(')');
         }
     }
 }
