@@ -3,7 +3,7 @@
 
     python3 bench/peers.py [--deriv target/release/deriv] [--only W4|X.] [--runs 5]
                            [--peer-timeout 30] [--json out.json] [--form default|raw|both]
-                           [--no-startup]
+                           [--no-startup] [--no-sympy]
 
 For every case of ../shared/bench/workloads.json it times, in the same run:
 - deriv, twice: as it prints by default (simplified) and with `--form raw` (the plain
@@ -510,6 +510,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--peer-timeout", type=float, default=30.0)
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--no-sympy", action="store_true", help="time SymEngine only")
     ap.add_argument("--no-startup", action="store_true", help="skip the whole-command section")
     ap.add_argument("--form", choices=["default", "raw", "both"], default="both",
                     help="which deriv runs to time (raw: the plain derivative, no simplification)")
@@ -541,7 +542,7 @@ def main():
             row[key] = {k: v for k, v in d.items() if k != "out"}
         sp_row = se_row = {"status": "skipped"}
         if not args.no_peers:
-            if case.get("sympy", True):
+            if case.get("sympy", True) and not args.no_sympy:
                 sp_row = run_peer("sympy", case, args.runs, args.peer_timeout)
             se_row = run_peer("symengine", case, args.runs, args.peer_timeout)
         row["sympy"], row["symengine"] = sp_row, se_row

@@ -314,6 +314,11 @@ impl Drop for Inner {
     /// Frees the children with an explicit stack: a chain of nodes 100,000 deep (built
     /// by definitions, or by a library caller) must not overflow the stack when dropped.
     fn drop(&mut self) {
+        // Most nodes die alone (a temporary whose children live on): their children then
+        // drop as usual, a count decrement each, and nothing is allocated here.
+        if Children::of(&self.node).iter().all(|c| Rc::strong_count(&c.0) > 1) {
+            return;
+        }
         let mut stack: Vec<Expr> = Vec::new();
         take_children(&mut self.node, &mut stack);
         while let Some(e) = stack.pop() {
@@ -1336,8 +1341,13 @@ impl Expr {
             crate::limits::check();
         }
         let mut coeff = Rational::one();
-        let mut order: Vec<Expr> = Vec::new();
-        let mut exps: HashMap<Expr, Vec<Expr>, IdHash> = HashMap::default();
+        // Each base once, in order of first appearance: its first exponent, more where
+        // the base repeats, and the factor as given while it is alone and unchanged (it
+        // is canonical already: no power is rebuilt for it). A few bases are found by a
+        // scan, many through a map.
+        let mut groups: Vec<(Expr, Expr, Vec<Expr>, Option<Expr>)> = Vec::with_capacity(stack.len());
+        let mut index: HashMap<Expr, usize, IdHash> = HashMap::default();
+        const SCAN: usize = 8;
         while let Some(f) = stack.pop() {
             match f.node() {
                 Node::Num(r) => {
@@ -1354,6 +1364,7 @@ impl Expr {
                 Node::Mul(fs) => stack.extend(fs.iter().cloned()),
                 _ => {
                     let (mut b, e) = f.base_exp();
+                    let mut given = Some(f.clone());
                     // A sum's numeric content joins the coefficient: (2 - 2*a)^n is
                     // 2^n*(1 - a)^n, and (-1 - a) is -(1 + a).
                     let n = e.as_num().filter(|r| r.is_integer());
@@ -1361,31 +1372,46 @@ impl Expr {
                         if let Some(cn) = number::pow_int(&c, n.numer()) {
                             number::mul_assign(&mut coeff, &cn);
                             b = p;
+                            given = None;
                         }
                     }
-                    match exps.get_mut(&b) {
-                        Some(v) => v.push(e),
+                    let found = if groups.len() <= SCAN {
+                        groups.iter().position(|g| g.0 == b)
+                    } else {
+                        if index.is_empty() {
+                            index.extend(groups.iter().enumerate().map(|(i, g)| (g.0.clone(), i)));
+                        }
+                        index.get(&b).copied()
+                    };
+                    match found {
+                        Some(i) => {
+                            groups[i].2.push(e);
+                            groups[i].3 = None;
+                        }
                         None => {
-                            order.push(b.clone());
-                            exps.insert(b, vec![e]);
+                            if groups.len() > SCAN {
+                                index.insert(b.clone(), groups.len());
+                            }
+                            groups.push((b, e, Vec::new(), given));
                         }
                     }
                 }
             }
         }
-        let mut out: Vec<Expr> = Vec::new();
+        let mut out: Vec<Expr> = Vec::with_capacity(groups.len() + 1);
         let mut pending: Vec<Expr> = Vec::new();
-        for b in order {
-            let Some(es) = exps.remove(&b) else { continue };
+        for (b, e, more, given) in groups {
             let b_key = b.clone();
-            let combined = if let [e] = es.as_slice() {
+            let combined = if let Some(f) = given {
+                f
+            } else if more.is_empty() {
                 if e.is_one() && !b.is_e() {
                     b
                 } else {
-                    Expr::pow(b, e.clone())
+                    Expr::pow(b, e)
                 }
             } else {
-                let sum = Expr::add(es);
+                let sum = Expr::add(std::iter::once(e).chain(more).collect::<Vec<_>>());
                 if sum.is_zero() {
                     assume_nonzero(&b);
                 }

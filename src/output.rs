@@ -55,8 +55,9 @@ enum Shape {
     Matrix { functions: Vec<Expr>, variables: Vec<Sym>, entries: Vec<Vec<Expr>>, check: Option<Checked> },
     /// `input` in its chosen form.
     Simplified { input: Expr, result: Expr },
-    /// Results as shared intermediates, each result named by `names` where given.
-    Shared { cse: Cse, names: Vec<String> },
+    /// Results to print as shared intermediates, each result named by `names` where
+    /// given. The sharing is found when printed: it is how the results are written.
+    Shared { results: Vec<Expr>, names: Vec<String> },
     /// A derivation step by step.
     Steps(Box<Derivation>),
     /// An expression as it is.
@@ -93,7 +94,7 @@ impl Output {
     /// `results` as shared intermediates ([`crate::cse`]), result `i` named `names[i]`
     /// where there is one (a gradient's `d_w1 = ...`).
     pub fn shared(results: &[Expr], names: Vec<String>) -> Output {
-        Output(Shape::Shared { cse: crate::cse::cse(results), names })
+        Output(Shape::Shared { results: results.to_vec(), names })
     }
 
     /// A derivation, as `--steps` shows it.
@@ -129,7 +130,7 @@ impl Output {
             (_, Format::Json) => format!("{}\n", self.json()),
             (Shape::Steps(d), Format::Text) => d.to_string(),
             (Shape::Steps(d), _) => format!("{}\n", d.to_latex()),
-            (Shape::Shared { cse, names }, _) => shared(cse, names, format),
+            (Shape::Shared { results, names }, _) => shared(&crate::cse::cse(results), names, format),
             (Shape::Derivative { result: e, .. } | Shape::Simplified { result: e, .. } | Shape::Expression(e), _) => {
                 line(e)
             }
@@ -191,10 +192,17 @@ impl Output {
                 json(&SimplifiedJson { input: to_text(input), latex: to_latex(result), text: to_text(result) })
             }
             Shape::Expression(e) => json(&Both::of(e)),
-            Shape::Shared { cse, .. } => json(&SharedJson {
-                intermediates: cse.defs.iter().map(|(n, d)| NamedJson { name: n.as_str(), text: to_text(d) }).collect(),
-                results: cse.results.iter().map(to_text).collect(),
-            }),
+            Shape::Shared { results, .. } => {
+                let cse = crate::cse::cse(results);
+                json(&SharedJson {
+                    intermediates: cse
+                        .defs
+                        .iter()
+                        .map(|(n, d)| NamedJson { name: n.as_str(), text: to_text(d) })
+                        .collect(),
+                    results: cse.results.iter().map(to_text).collect(),
+                })
+            }
             Shape::Steps(d) => d.to_json().to_string(),
         }
     }
