@@ -1519,10 +1519,41 @@ impl Expr {
                 return None;
             }
         }
-        if fs.iter().any(|g| g.base_exp().0 == fb) {
-            return None;
+        let mut same = fs.iter().enumerate().filter(|(_, g)| g.has_base(&fb)).map(|(i, _)| i);
+        match (same.next(), same.next()) {
+            (None, _) => inserted_in_order(fs, f, cmp_factors).map(|out| intern(Node::Mul(out))),
+            // One factor with the base: the exponents add, in its place (factors order by
+            // base first, and a base stands once): e^a*e^b is e^(a + b) without re-sorting
+            // the rest, where the chain rule through nested exponentials meets one at
+            // every level.
+            (Some(i), None) => {
+                let sum = Expr::add([fs[i].base_exp().1, fe]);
+                if sum.is_zero() {
+                    return None;
+                }
+                let combined = Expr::pow(fb.clone(), sum);
+                if matches!(combined.node(), Node::Num(_) | Node::Mul(_))
+                    || !combined.has_base(&fb)
+                    || combined.combines_specially()
+                    || constant_root(&combined).is_some()
+                {
+                    return None;
+                }
+                let mut out = fs.to_vec();
+                out[i] = combined;
+                Some(intern(Node::Mul(out)))
+            }
+            _ => None,
         }
-        inserted_in_order(fs, f, cmp_factors).map(|out| intern(Node::Mul(out)))
+    }
+
+    /// Whether [`Expr::base_exp`] gives `b` as the base, without building it.
+    fn has_base(&self, b: &Expr) -> bool {
+        match self.node() {
+            Node::Pow(base, _) => base == b,
+            Node::Call(Func::Builtin(Builtin::Exp), _) => b.is_e(),
+            _ => self == b,
+        }
     }
 
     /// A sum as `c * primitive`: `c` the gcd of its coefficients, negative when every
