@@ -1334,7 +1334,7 @@ impl Expr {
     /// number times a sum is distributed (`2*(x + 1)` is `2*x + 2`).
     pub fn mul(factors: impl IntoIterator<Item = Expr>) -> Expr {
         let mut stack: Vec<Expr> = factors.into_iter().collect();
-        if let Some(r) = Expr::mul_one_more(&stack) {
+        if let Some(r) = Expr::mul_one_more(&stack).or_else(|| Expr::mul_merged(&stack)) {
             return r;
         }
         if stack.len() > 64 {
@@ -1494,6 +1494,66 @@ impl Expr {
             out.insert(0, Expr::num(coeff));
         }
         intern(Node::Mul(out))
+    }
+
+    /// Two canonical products with no base in common: their factors merged in order (the
+    /// coefficients multiplied), where the general path would group and sort them all
+    /// again (the product rule through a quotient of long products meets one per
+    /// factor). `None` when anything could combine.
+    fn mul_merged(pair: &[Expr]) -> Option<Expr> {
+        let [a, b] = pair else { return None };
+        let (Node::Mul(xs), Node::Mul(ys)) = (a.node(), b.node()) else { return None };
+        let special = |f: &Expr| f.combines_specially() || constant_root(f).is_some();
+        if xs.iter().chain(ys).any(special) {
+            return None;
+        }
+        fn split(fs: &[Expr]) -> (Option<&Rational>, &[Expr]) {
+            match fs[0].as_num() {
+                Some(c) => (Some(c), &fs[1..]),
+                None => (None, fs),
+            }
+        }
+        let ((ca, xs), (cb, ys)) = (split(xs), split(ys));
+        let mut coeff = ca.cloned().unwrap_or_else(Rational::one);
+        if let Some(cb) = cb {
+            number::mul_assign(&mut coeff, cb);
+        }
+        let mut out: Vec<Expr> = Vec::with_capacity(xs.len() + ys.len() + 1);
+        if !coeff.is_one() {
+            out.push(Expr::num(coeff));
+        }
+        let (mut i, mut j) = (0, 0);
+        while i < xs.len() && j < ys.len() {
+            let (x, y) = (&xs[i], &ys[j]);
+            if x.has_base(&y.base_exp().0) {
+                return None;
+            }
+            if cmp_factors(x, y) == Ordering::Greater {
+                out.push(y.clone());
+                j += 1;
+            } else {
+                out.push(x.clone());
+                i += 1;
+            }
+        }
+        out.extend(xs[i..].iter().cloned());
+        out.extend(ys[j..].iter().cloned());
+        Some(intern(Node::Mul(out)))
+    }
+
+    /// The product of factors taken, in order, from a canonical product (all but some):
+    /// canonical as they stand, so no sorting or grouping, except that a number times a
+    /// lone sum distributes.
+    pub(crate) fn product_of_sorted(mut fs: Vec<Expr>) -> Expr {
+        match fs.as_slice() {
+            [] => Expr::one(),
+            [f] => f.clone(),
+            [c, s] if c.as_num().is_some() && matches!(s.node(), Node::Add(_)) => Expr::mul(fs),
+            _ => {
+                fs.shrink_to_fit();
+                intern(Node::Mul(fs))
+            }
+        }
     }
 
     /// A canonical product times one more factor whose base it does not have: the

@@ -171,6 +171,10 @@ pub enum Partial {
     Expr(Expr),
     /// The product of these factors, not yet multiplied.
     Product(Vec<Expr>),
+    /// The factors of a canonical product but one, in its order: a canonical product
+    /// already, built without sorting or grouping again (the product rule over `n`
+    /// factors builds `n` of them).
+    Others(Vec<Expr>),
 }
 
 impl Partial {
@@ -180,6 +184,7 @@ impl Partial {
             Partial::One => Expr::one(),
             Partial::Expr(e) => e,
             Partial::Product(fs) => Expr::mul(fs),
+            Partial::Others(fs) => Expr::product_of_sorted(fs),
         }
     }
 
@@ -188,7 +193,7 @@ impl Partial {
         match self {
             Partial::One => Vec::new(),
             Partial::Expr(e) => vec![e],
-            Partial::Product(fs) => fs,
+            Partial::Product(fs) | Partial::Others(fs) => fs,
         }
     }
 
@@ -201,6 +206,13 @@ impl Partial {
                 fs.push(d);
                 Expr::mul(fs)
             }
+            // Two factors, one a product: the product's one-more-factor path. (Not where
+            // the others are a number and a sum, which would distribute on their own.)
+            Partial::Others(mut fs) if fs.len() < 2 || (fs.len() == 2 && fs[0].as_num().is_some()) => {
+                fs.push(d);
+                Expr::mul(fs)
+            }
+            Partial::Others(fs) => Expr::mul([Expr::product_of_sorted(fs), d]),
         }
     }
 }
@@ -281,7 +293,7 @@ impl<'e> Local<'e> {
         match self.kind {
             Kind::Sum(_) => Partial::One,
             // d(f1*...*fn)/dfi: the other factors.
-            Kind::Product(fs) => Partial::Product(expr::all_but(fs, i)),
+            Kind::Product(fs) => Partial::Others(expr::all_but(fs, i)),
             // d(b^p)/db = p*b^(p - 1)
             Kind::Power(b, p) if i == 0 => {
                 Partial::Product(vec![p.clone(), Expr::pow(b.clone(), Expr::minus(p.clone(), Expr::one()))])
