@@ -134,7 +134,8 @@ def run_deriv(exe, case, form, runs, timeout):
         return {"status": "timeout"}
     out, err = out.decode(), err.decode()
     if proc.returncode != 0:
-        return {"status": f"exit {proc.returncode}: {err.strip()[:80]}"}
+        first = err.strip().splitlines()[0] if err.strip() else ""
+        return {"status": f"exit {proc.returncode}: {first[:80]}"}
     time_re = r"([0-9.]+) (ns|µs|ms|s)"
     return {
         "status": "ok",
