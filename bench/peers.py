@@ -3,7 +3,7 @@
 
     python3 bench/peers.py [--deriv target/release/deriv] [--only W4|X.] [--runs 5]
                            [--peer-timeout 30] [--json out.json] [--form default|raw|both]
-                           [--no-startup] [--no-sympy]
+                           [--no-startup] [--no-sympy] [--python]
 
 For every case of ../shared/bench/workloads.json it times, in the same run:
 - deriv, twice: as it prints by default (simplified) and with `--form raw` (the plain
@@ -40,6 +40,11 @@ the others, e.g. `--only X.` or `--only X.softmax`):
   skipped.
 deriv gets `--timeout 0` on these (its own limit spans all --repeat runs); the script's
 process timeout still applies. Input ops are those of every definition and EXPR.
+
+With --python (after `pip install ./python`), the activation set is also timed from
+Python in one process: `deriv.diff` (default and raw) beside SymPy's diff + simplify and
+SymEngine's diff, and deriv's in-process time for the same request, so that what a call
+through Python adds is their difference.
 
 Last, the cost of one whole command (unless --no-startup): `deriv diff 'e^z/(1+e^z)'
 --wrt z` as a process, start to exit, against `python3 -c` importing SymEngine (and
@@ -435,6 +440,51 @@ def startup(args):
     return {k: {"time": t, "out": o} for k, (t, o) in rows.items()}
 
 
+# ---- deriv from Python ---------------------------------------------------------------
+
+
+def python_section(args, cases):
+    """The activation set from Python, in one process: `deriv.diff` (the package in
+    python/, default and raw form) beside SymPy's diff + simplify and SymEngine's diff,
+    and deriv's own in-process time for the same request (the CLI's --repeat), so that
+    what calling through Python adds is their difference."""
+    try:
+        import deriv
+    except ImportError:
+        print("\n(deriv's Python package is not installed: `pip install ./python` for the Python section)")
+        return None
+    import timeit
+
+    import sympy as sp
+    import symengine as se
+
+    def best(fn, number):
+        return min(timeit.repeat(fn, number=number, repeat=5)) / number
+
+    rows = {}
+    print("\nThe activation set from Python, one process (best of 5, seconds per call):\n")
+    print("| workload | deriv.diff | deriv.diff raw | CLI in-process (whole run) | raw | Python adds | "
+          "SymPy diff + simplify | SymEngine diff |")
+    print("|---|---|---|---|---|---|---|---|")
+    for case in cases:
+        expr, wrt = case["expr"], case["wrt"]
+        t_py = best(lambda: deriv.diff(expr, wrt), 20)
+        t_raw = best(lambda: deriv.diff(expr, wrt, form="raw"), 200)
+        cli = run_deriv(args.deriv, case, None, 20, 60)
+        cli_raw = run_deriv(args.deriv, case, "raw", 200, 60)
+        e_sp, x_sp = sympy_expr(case), sp.Symbol(wrt)
+        t_sp = best(lambda: sp.simplify(sp.diff(e_sp, x_sp)), 1)
+        e_se, x_se = symengine_expr(case), se.Symbol(wrt)
+        t_se = best(lambda: e_se.diff(x_se), 200)
+        adds = t_raw - cli_raw["time"] if cli_raw.get("time") else None
+        rows[case["id"]] = {"python": t_py, "python_raw": t_raw, "cli": cli.get("time"), "cli_raw": cli_raw.get("time"),
+                            "sympy": t_sp, "symengine": t_se}
+        print(f"| {case['id']} | {fmt_time(t_py)} | {fmt_time(t_raw)} | {fmt_time(cli.get('time'))} | "
+              f"{fmt_time(cli_raw.get('time'))} | {fmt_time(adds) if adds and adds > 0 else '—'} | "
+              f"{fmt_time(t_sp)} | {fmt_time(t_se)} |", flush=True)
+    return rows
+
+
 # ---- the table ----------------------------------------------------------------------
 
 
@@ -515,6 +565,8 @@ def main():
     ap.add_argument("--no-startup", action="store_true", help="skip the whole-command section")
     ap.add_argument("--form", choices=["default", "raw", "both"], default="both",
                     help="which deriv runs to time (raw: the plain derivative, no simplification)")
+    ap.add_argument("--python", action="store_true",
+                    help="also time deriv's Python package (python/) on the activation set, in one process")
     ap.add_argument("--json", help="also write every figure to this file")
     args = ap.parse_args()
     if not args.no_peers:
@@ -574,6 +626,8 @@ def main():
     result = {"cases": rows}
     if not args.no_startup:
         result["startup"] = startup(args)
+    if args.python:
+        result["python"] = python_section(args, [c for c in shared if c["id"].startswith("W1.")])
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

@@ -586,6 +586,42 @@ impl ErrorKind {
         }
     }
 
+    /// Whether the fault is in reading the text (a syntax error: an unexpected
+    /// character, an unclosed parenthesis, an unknown function), rather than in what was
+    /// asked of well-formed text.
+    pub fn is_syntax(&self) -> bool {
+        use ErrorKind as K;
+        matches!(
+            self,
+            K::Empty { .. }
+                | K::EmptyNote
+                | K::UnexpectedChar { .. }
+                | K::Expected { .. }
+                | K::Unclosed { .. }
+                | K::MissingOperator { .. }
+                | K::HexLiteral { .. }
+                | K::TwoDecimalPoints
+                | K::ExponentWithoutDigits { .. }
+                | K::NumberTooLarge { .. }
+                | K::DivisionByZero { .. }
+                | K::TooDeep { .. }
+                | K::Arity { .. }
+                | K::ConditionNotComparison { .. }
+                | K::DefinitionNotExpression
+                | K::SeveralStatements
+                | K::IndexedBuiltin { .. }
+                | K::IndexedCall
+                | K::PrimeWithoutCall { .. }
+                | K::NoParentheses { .. }
+                | K::NotCalled { .. }
+                | K::ConstantCalled { .. }
+                | K::PrimeOnBuiltin { .. }
+                | K::NoSuchArgument { .. }
+                | K::AmbiguousPrime { .. }
+                | K::UnknownFunction { .. }
+        )
+    }
+
     /// The suggestion printed under the caret as `= help: ...`.
     pub fn help(&self) -> Option<String> {
         use ErrorKind as K;
@@ -979,6 +1015,12 @@ impl Error {
             ErrorKind::NoCheckPoint | ErrorKind::CheckFailed { .. } | ErrorKind::Io { .. } | ErrorKind::Internal => 1,
             _ => 2,
         }
+    }
+
+    /// The 1-based line the caret points at.
+    pub fn line(&self) -> Option<usize> {
+        let (span, src) = (self.0.span?, self.0.input.as_deref()?);
+        Some(src[..span.start.min(src.len())].matches('\n').count() + 1)
     }
 
     /// The 1-based column (in Unicode scalars) the caret points at.

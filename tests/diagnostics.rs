@@ -88,3 +88,22 @@ fn steps_show_what_a_cancellation_assumes() {
       where 1 + x ≠ 0    # cancelled: (1 + x)/(1 + x) = 1
     ");
 }
+
+/// Errors say where they are (line and column) and whether the text failed to read (a
+/// syntax error) or the request failed on well-formed text: what the Python package
+/// turns into `ParseError` and `DerivError`.
+#[test]
+fn errors_know_their_line_and_whether_they_are_syntax() {
+    let load = |src: &str| deriv::Problem::load(&[], src).err().unwrap_or_else(|| panic!("{src} loaded"));
+    let e = load("x**2");
+    assert!(e.kind().is_syntax(), "{e}");
+    assert_eq!((e.line(), e.column()), (Some(1), Some(2)));
+    let e = load("p = e^z;\nq = (p + 1;\nq");
+    assert!(e.kind().is_syntax(), "{e}");
+    assert_eq!(e.line(), Some(2));
+    let e = load("foo bar");
+    assert!(e.kind().is_syntax(), "{e}");
+    // Well-formed, but a defined name is no variable to differentiate by.
+    let e = deriv::derivative("p = x^2; p", "p").expect_err("p is defined");
+    assert!(!e.kind().is_syntax(), "{e}");
+}
