@@ -200,3 +200,10 @@ def test_function_of_several_variables_backward_from_input():
     np.testing.assert_allclose(f(x, y), x * y + np.sin(x))
     g = f.backward(x, y, f(x, y), 1.0)
     np.testing.assert_allclose(g, y + np.cos(x))
+
+
+def test_gradient_latex_is_one_aligned_display():
+    g = deriv.grad("x^2*y_1", ["x", "y_1"])
+    assert g.latex.startswith("\\begin{aligned}") and g.latex.endswith("\\end{aligned}")
+    assert "\n" not in g.latex
+    assert "\\partial y_{1}} &= x^{2}" in g.latex

@@ -171,6 +171,14 @@ class Result:
         self.json = _json.loads(json_text)
         self._note = note
         self._request = request
+        if kind == "grad":
+            # One component per line is no display: an aligned block, each labelled by
+            # its variable.
+            rows = []
+            for part in self.json["gradient"]:
+                var = _call(_native.run, "parse", part["variable"], [])[1].strip()
+                rows.append(f"\\frac{{\\partial}}{{\\partial {var}}} &= {part['latex']}")
+            self.latex = "\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}"
 
     # ---- as text and math
 
