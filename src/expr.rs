@@ -54,8 +54,10 @@ impl Sym {
     }
 
     fn bloom(&self) -> u64 {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.0.hash(&mut h);
+        // (The ids' hasher on the name's bytes: SipHash cost more than the lookups the
+        // summary saves.)
+        let mut h = IdHasher::default();
+        h.write(self.0.as_bytes());
         1u64 << (h.finish() % 64)
     }
 }
@@ -418,7 +420,16 @@ impl Interner {
 }
 
 thread_local! {
-    static INTERNER: RefCell<Interner> = RefCell::new(Interner { purge_at: 1024, ..Default::default() });
+    static INTERNER: RefCell<Interner> = const {
+        RefCell::new(Interner {
+            table: HashMap::with_hasher(IdHash::new()),
+            clashes: HashMap::with_hasher(IdHash::new()),
+            binders: HashMap::with_hasher(IdHash::new()),
+            next_id: 0,
+            entries: 0,
+            purge_at: 1024,
+        })
+    };
 }
 
 fn shallow_hash(node: &Node) -> u64 {
