@@ -207,3 +207,10 @@ def test_gradient_latex_is_one_aligned_display():
     assert g.latex.startswith("\\begin{aligned}") and g.latex.endswith("\\end{aligned}")
     assert "\n" not in g.latex
     assert "\\partial y_{1}} &= x^{2}" in g.latex
+
+
+def test_a_variable_without_a_value_is_a_deriv_error():
+    with pytest.raises(deriv.DerivError) as info:
+        deriv.eval("x + y", x=1)
+    assert "`y`" in info.value.message
+    assert str(info.value).startswith("error: no value for `y`")
