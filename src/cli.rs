@@ -86,30 +86,23 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
     match cmd {
         Command::Diff(a) => repeated(a.result.repeat, stdin, warnings, &|stdin, warnings, laps| {
             let input = load(&a.input, false, stdin, warnings)?;
-            laps.mark();
-            let wrt = string(a.wrt.as_ref())?;
-            let (sizes, at, settings) = (
-                string(a.size.as_ref())?,
-                string(a.at.as_ref())?,
-                settings(&a.result.simplify, &a.result.checks, a.result.cse)?,
-            );
-            let req = request::Diff { wrt, order: a.order, steps: a.steps, sizes, at };
-            let out = request::diff(&input, &req, &settings)?;
-            laps.mark();
-            let text = render(&out, a.result.format, warnings);
-            laps.mark();
-            Ok(text)
+            staged(laps, a.result.format, warnings, || {
+                let wrt = string(a.wrt.as_ref())?;
+                let (sizes, at, settings) = (
+                    string(a.size.as_ref())?,
+                    string(a.at.as_ref())?,
+                    settings(&a.result.simplify, &a.result.checks, a.result.cse)?,
+                );
+                let req = request::Diff { wrt, order: a.order, steps: a.steps, sizes, at };
+                request::diff(&input, &req, &settings)
+            })
         }),
         Command::Grad(a) => repeated(a.result.repeat, stdin, warnings, &|stdin, warnings, laps| {
             let input = load(&a.input, false, stdin, warnings)?;
-            laps.mark();
-            let (wrt, settings) =
-                (os_to_string(&a.wrt)?, settings(&a.result.simplify, &a.result.checks, a.result.cse)?);
-            let out = request::grad(&input, &wrt, &settings)?;
-            laps.mark();
-            let text = render(&out, a.result.format, warnings);
-            laps.mark();
-            Ok(text)
+            staged(laps, a.result.format, warnings, || {
+                let settings = settings(&a.result.simplify, &a.result.checks, a.result.cse)?;
+                request::grad(&input, &os_to_string(&a.wrt)?, &settings)
+            })
         }),
         Command::Jacobian(a) => matrix(a, request::jacobian, true, stdin, warnings),
         Command::Hessian(a) => matrix(a, request::hessian, false, stdin, warnings),
@@ -156,14 +149,26 @@ fn matrix(
 ) -> Result<String> {
     repeated(a.repeat, stdin, warnings, &|stdin, warnings, laps| {
         let input = load(&a.input, rows, stdin, warnings)?;
-        laps.mark();
-        let (wrt, settings) = (os_to_string(&a.wrt)?, settings(&a.simplify, &a.checks, false)?);
-        let out = answer(&input, &wrt, &settings)?;
-        laps.mark();
-        let text = render(&out, a.format, warnings);
-        laps.mark();
-        Ok(text)
+        staged(laps, a.format, warnings, || {
+            answer(&input, &os_to_string(&a.wrt)?, &settings(&a.simplify, &a.checks, false)?)
+        })
     })
+}
+
+/// The stages of a job after reading its input: the request `answer`, then its output
+/// rendered in `format`, each ending a lap (reading ended the first).
+fn staged(
+    laps: &mut request::Laps,
+    format: output::Format,
+    warnings: &mut Vec<String>,
+    answer: impl FnOnce() -> Result<Output>,
+) -> Result<String> {
+    laps.mark();
+    let out = answer()?;
+    laps.mark();
+    let text = render(&out, format, warnings);
+    laps.mark();
+    Ok(text)
 }
 
 /// `out` in `format`; a passed check goes to stderr when the format has no room for it.
@@ -192,7 +197,7 @@ type Job<'a> = dyn Fn(&mut dyn Read, &mut Vec<String>, &mut request::Laps) -> Re
 /// printing.
 fn repeated(n: Option<u32>, stdin: &mut dyn Read, warnings: &mut Vec<String>, job: &Job) -> Result<String> {
     let Some(n) = n else {
-        return request::repeat(1, |laps| job(stdin, warnings, laps)).map(|(out, _)| out);
+        return job(stdin, warnings, &mut request::Laps::new());
     };
     let input = read_bytes(stdin)?;
     let ((out, w), timing) = request::repeat(n, |laps| {

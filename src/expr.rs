@@ -1514,17 +1514,12 @@ impl Expr {
     fn mul_merged(pair: &[Expr]) -> Option<Expr> {
         let [a, b] = pair else { return None };
         let (Node::Mul(xs), Node::Mul(ys)) = (a.node(), b.node()) else { return None };
+        // (All factors, coefficients included, are looked at for what combines.)
         let special = |f: &Expr| f.combines_specially() || constant_root(f).is_some();
         if xs.iter().chain(ys).any(special) {
             return None;
         }
-        fn split(fs: &[Expr]) -> (Option<&Rational>, &[Expr]) {
-            match fs[0].as_num() {
-                Some(c) => (Some(c), &fs[1..]),
-                None => (None, fs),
-            }
-        }
-        let ((ca, xs), (cb, ys)) = (split(xs), split(ys));
+        let ((ca, xs), (cb, ys)) = ((a.leading_num(), a.rest_factors()), (b.leading_num(), b.rest_factors()));
         let mut coeff = ca.cloned().unwrap_or_else(Rational::one);
         if let Some(cb) = cb {
             number::mul_assign(&mut coeff, cb);
@@ -1676,7 +1671,7 @@ impl Expr {
         if matches!(base.node(), Node::Call(Func::Cmp(_), _)) {
             match exponent.as_num() {
                 Some(n) if n.is_positive() => return base,
-                Some(n) if n.is_negative() && *n != -Rational::one() => return Expr::pow(base, Expr::int(-1)),
+                Some(n) if n.is_negative() && !number::is(n, -1, 1) => return Expr::pow(base, Expr::int(-1)),
                 _ => {}
             }
         }
@@ -2035,15 +2030,7 @@ fn cmp_factors(a: &Expr, b: &Expr) -> Ordering {
 fn cmp_terms(a: &Expr, b: &Expr) -> Ordering {
     // The factors without the coefficient, as a view: sorting a long sum compares terms
     // millions of times, so nothing is built here.
-    fn factors(e: &Expr) -> &[Expr] {
-        match e.node() {
-            Node::Mul(fs) if fs[0].as_num().is_some() => &fs[1..],
-            Node::Mul(fs) => fs,
-            Node::Num(_) => &[],
-            _ => std::slice::from_ref(e),
-        }
-    }
-    let (fa, fb) = (factors(a), factors(b));
+    let (fa, fb) = (a.rest_factors(), b.rest_factors());
     for (x, y) in fa.iter().zip(fb) {
         let o = cmp_factors(x, y);
         if o != Ordering::Equal {

@@ -187,44 +187,30 @@ pub fn to_f64(r: &Rational) -> f64 {
     r.to_f64().unwrap_or(f64::NAN)
 }
 
+/// How many times 2 and 5 divide `d`, when they are its only prime factors.
+fn twos_and_fives<T: Integer + Clone + From<u8>>(mut d: T) -> Option<(u64, u64)> {
+    let mut count = |p: T| {
+        let mut k = 0;
+        while d.is_multiple_of(&p) {
+            d = d.clone() / p.clone();
+            k += 1;
+        }
+        k
+    };
+    let (a, b) = (count(T::from(2)), count(T::from(5)));
+    d.is_one().then_some((a, b))
+}
+
 /// Whether `r` prints exactly as a short decimal (`0.044715`) rather than a fraction.
 /// Small fractions such as `1/2` or `3/8` keep the fraction form.
 pub fn decimal_digits(r: &Rational) -> Option<String> {
     if r.is_integer() {
         return None;
     }
+    // (In a machine word where the denominator fits, as nearly every one does.)
     let (a, b) = match r.denom().to_u64() {
-        // (In a machine word, as nearly every denominator is.)
-        Some(mut d) => {
-            let a = u64::from(d.trailing_zeros());
-            d >>= a;
-            let mut b = 0;
-            while d % 5 == 0 {
-                d /= 5;
-                b += 1;
-            }
-            if d != 1 {
-                return None;
-            }
-            (a, b)
-        }
-        None => {
-            let mut d = r.denom().clone();
-            let (two, five) = (BigInt::from(2), BigInt::from(5));
-            let (mut a, mut b) = (0u64, 0u64);
-            while d.is_multiple_of(&two) {
-                d /= &two;
-                a += 1;
-            }
-            while d.is_multiple_of(&five) {
-                d /= &five;
-                b += 1;
-            }
-            if !d.is_one() {
-                return None;
-            }
-            (a, b)
-        }
+        Some(d) => twos_and_fives(d)?,
+        None => twos_and_fives(r.denom().clone())?,
     };
     let k = a.max(b) as usize;
     // The decimal is used only when it is shorter than the fraction: 0.044715, not

@@ -423,7 +423,8 @@ pub struct Laps {
 }
 
 impl Laps {
-    fn new() -> Laps {
+    /// Laps that start now.
+    pub fn new() -> Laps {
         Laps { start: std::time::Instant::now(), marks: Vec::new() }
     }
 
@@ -442,6 +443,12 @@ impl Laps {
                 d
             })
             .collect()
+    }
+}
+
+impl Default for Laps {
+    fn default() -> Laps {
+        Laps::new()
     }
 }
 

@@ -206,12 +206,13 @@ impl Partial {
                 fs.push(d);
                 Expr::mul(fs)
             }
-            // Two factors, one a product: the product's one-more-factor path. (Not where
-            // the others are a number and a sum, which would distribute on their own.)
-            Partial::Others(mut fs) if fs.len() < 2 || (fs.len() == 2 && fs[0].as_num().is_some()) => {
+            // A number and a sum would distribute on their own: multiplied with `d` at once.
+            Partial::Others(mut fs) if matches!(fs.as_slice(), [c, s] if c.as_num().is_some() && matches!(s.node(), Node::Add(_))) =>
+            {
                 fs.push(d);
                 Expr::mul(fs)
             }
+            // Two factors, one a product: the product's one-more-factor path.
             Partial::Others(fs) => Expr::mul([Expr::product_of_sorted(fs), d]),
         }
     }

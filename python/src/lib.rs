@@ -122,17 +122,10 @@ fn codegen(
     backward: &str,
 ) -> PyResult<String> {
     use deriv::codegen::{Backward, Lang};
-    let lang = match lang {
-        "rust" => Lang::Rust,
-        "c" => Lang::C,
-        "python" => Lang::Python,
-        "numpy" => Lang::Numpy,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "lang must be \"numpy\", \"python\", \"c\" or \"rust\", not {other:?}"
-            )))
-        }
-    };
+    let lang = Lang::from_name(lang).ok_or_else(|| {
+        let names: Vec<&str> = Lang::ALL.iter().map(|l| l.name()).collect();
+        PyValueError::new_err(format!("lang must be one of {}, not {lang:?}", names.join(", ")))
+    })?;
     let backward = match backward {
         "output" => Backward::Output,
         "input" => Backward::Input,

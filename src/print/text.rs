@@ -41,13 +41,10 @@ pub(crate) fn prec(e: &Expr) -> Prec {
         Node::Num(r) => num_prec(r),
         Node::Const(_) | Node::Var(_) => Prec::Atom,
         Node::Add(_) => Prec::Sum,
-        Node::Mul(fs) => {
+        Node::Mul(_) => {
             // What [`fraction`] would show, without building it: a negative coefficient
             // leads with a minus; a lone factor above no bar is that factor.
-            let (coeff, factors) = match fs[0].as_num() {
-                Some(c) => (Some(c), &fs[1..]),
-                None => (None, &fs[..]),
-            };
+            let (coeff, factors) = (e.leading_num(), e.rest_factors());
             if coeff.is_some_and(|c| c.is_negative()) {
                 return Prec::Neg;
             }
@@ -277,13 +274,13 @@ fn write_fraction(e: &Expr, out: &mut String) {
     }
 }
 
-/// Writes `items` joined by `*`, each by `write`.
-fn write_joined<T>(items: impl IntoIterator<Item = T>, out: &mut String, mut write: impl FnMut(T, &mut String)) {
-    for (i, item) in items.into_iter().enumerate() {
+/// Writes `parts` joined by `*`.
+fn write_parts<'a>(parts: impl IntoIterator<Item = Part<'a>>, out: &mut String) {
+    for (i, part) in parts.into_iter().enumerate() {
         if i > 0 {
             out.push('*');
         }
-        write(item, out);
+        write_part(part, out);
     }
 }
 
@@ -320,7 +317,7 @@ fn write_unsigned_fraction(fr: &super::Fraction, out: &mut String) {
     if coeff_numer.is_none() && order.is_empty() {
         out.push('1');
     }
-    write_joined(coeff_numer.into_iter().chain(order.into_iter().map(Part::Factor)), out, write_part);
+    write_parts(coeff_numer.into_iter().chain(order.into_iter().map(Part::Factor)), out);
     match (coeff_denom, fr.denom.as_slice()) {
         (None, []) => {}
         (Some(d), []) => {
@@ -332,7 +329,7 @@ fn write_unsigned_fraction(fr: &super::Fraction, out: &mut String) {
         }
         (d, fs) => {
             out.push_str("/(");
-            write_joined(d.map(Part::Int).into_iter().chain(fs.iter().map(Part::Factor)), out, write_part);
+            write_parts(d.map(Part::Int).into_iter().chain(fs.iter().map(Part::Factor)), out);
             out.push(')');
         }
     }

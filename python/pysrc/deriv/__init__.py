@@ -256,11 +256,10 @@ class Result:
 
 def _request(kind: str, expr: str, wrt: Optional[Names], let: Lets, order: int, form: str,
              assume: Union[None, str, Sequence[str]]) -> Result:
+    if kind == "jacobian" and isinstance(expr, (list, tuple)):
+        expr = "; ".join(expr)
     if not isinstance(expr, str):
-        if kind == "jacobian" and not isinstance(expr, (bytes, bytearray)):
-            expr = "; ".join(expr)
-        else:
-            raise TypeError(f"expr must be a string of deriv's syntax, not {type(expr).__name__}")
+        raise TypeError(f"expr must be a string of deriv's syntax, not {type(expr).__name__}")
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise ValueError(f"order must be a positive integer, not {order!r}")
     request = {"program": expr, "lets": _lets(let), "wrt": _names(wrt), "order": order,
