@@ -1155,9 +1155,37 @@ impl Expr {
         })
     }
 
+    /// Whether any name occurs in `self`: a variable, or an indexed name (`x[1]`, which
+    /// [`Expr::free_vars`] does not list). Constant time: the node's summary of the names
+    /// below it is empty exactly when none does.
+    pub fn has_vars(&self) -> bool {
+        self.0.syms != 0
+    }
+
     /// The variables that occur in this expression, sorted; the indices of sums and
     /// products count too, where they are bound (see [`Expr::contains`] for free).
     pub fn free_vars(&self) -> Vec<Sym> {
+        // A large node's list is remembered (ids are never reused): the simplifier asks
+        // for the variables of the same pre-activation of a hundred weights in every
+        // search of a layer's gradient, and sorting names is what that costs.
+        if self.0.size < FREE_VARS_MEMO_SIZE {
+            return self.collect_free_vars();
+        }
+        if let Some(vs) = FREE_VARS.with(|m| m.borrow().get(&self.id()).cloned()) {
+            return vs.to_vec();
+        }
+        let vs = self.collect_free_vars();
+        FREE_VARS.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() >= FREE_VARS_MEMO_ENTRIES {
+                m.clear();
+            }
+            m.insert(self.id(), vs.clone().into());
+        });
+        vs
+    }
+
+    fn collect_free_vars(&self) -> Vec<Sym> {
         // By reference, skipping parts without any name (their bloom is empty), each
         // shared node once; sorted at the end.
         let mut out: Vec<&Sym> = Vec::new();
@@ -1953,6 +1981,16 @@ fn kind_rank(e: &Expr) -> u8 {
         Node::Mul(_) => 5,
         Node::Pow(..) => 6,
     }
+}
+
+/// The smallest node (in nodes written out) whose [`Expr::free_vars`] are remembered.
+const FREE_VARS_MEMO_SIZE: u64 = 64;
+/// How many nodes' variables are remembered before the table starts over.
+const FREE_VARS_MEMO_ENTRIES: usize = 4096;
+
+thread_local! {
+    /// The variables of large nodes, by id (see [`Expr::free_vars`]).
+    static FREE_VARS: RefCell<IdMap<Rc<[Sym]>>> = RefCell::new(HashMap::default());
 }
 
 thread_local! {

@@ -263,7 +263,7 @@ impl<'e> Local<'e> {
         match self.kind {
             Kind::Sum(_) => Rule::Sum,
             Kind::Product(_) => Rule::Product,
-            Kind::Power(_, p) if p.free_vars().is_empty() => Rule::Power,
+            Kind::Power(_, p) if !p.has_vars() => Rule::Power,
             Kind::Power(..) => Rule::Logarithmic,
             Kind::Builtin(f, _) => Rule::Function(Sym::new(f.name())),
             Kind::Abstract(f, _) => Rule::Function(f.name.clone()),

@@ -45,6 +45,11 @@ pub struct Config {
     /// two-term sums (`1 + e^-x`, `1 - p`) are where the cancellations people expect are,
     /// so they are always looked into.
     pub opaque_terms: usize,
+    /// The most terms (numerator's times denominator's, estimated) a big sum below the top
+    /// may expand to, over a common denominator, for the opaque view to look into it:
+    /// past it the sum is an atom (a network's output layer, whose sigmoids' denominators
+    /// would multiply out), so that a part's rational function stays small.
+    pub opaque_expansion: u64,
     /// The largest whole exponent (in magnitude) the kernel view expands a power by:
     /// `(1 + x)^64` is a polynomial of 65 terms, `(1 + x)^1000` stays an atom.
     pub max_power: i64,
@@ -131,6 +136,7 @@ impl Config {
         full_atoms: 5,
         max_number_bits: 4096,
         opaque_terms: 3,
+        opaque_expansion: 64,
         max_power: 64,
         max_root_search: 1 << 20,
         form_scale: 2,

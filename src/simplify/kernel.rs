@@ -72,9 +72,14 @@ pub struct Kernels {
     memo: IdMap<Option<Rat>>,
 }
 
-/// What [`View::Opaque`] keeps whole in `exprs`: the [`big_sum`]s that are the base of a power (a softmax's denominator `S`), and exponentials
-/// of such sums. A sum that stands as a plain factor or term (`t1*S + t2*S + t3*S`) is
-/// looked into, so that it collects.
+/// What [`View::Opaque`] keeps whole in `exprs`: the [`big_sum`]s that are the base of a
+/// power (a softmax's denominator `S`), exponentials of such sums, and the big sums whose
+/// terms, over a common denominator, would expand to more than
+/// [`Config::opaque_expansion`](super::Config::opaque_expansion) terms and more than twice
+/// their own number (a network's
+/// output `v1/(1 + e^-a1) + ... + v4/(1 + e^-a4) - t`: 48 terms over 16). A sum that
+/// stands as a plain factor or term and stays small (`t1*S + t2*S + t3*S`) is looked
+/// into, so that it collects.
 pub fn opaque_parts(exprs: &[Expr]) -> std::collections::HashSet<Expr> {
     let mut bases: std::collections::HashSet<u64> = std::collections::HashSet::new();
     let nodes = expr::post_order(exprs, |_| true);
@@ -84,13 +89,53 @@ pub fn opaque_parts(exprs: &[Expr]) -> std::collections::HashSet<Expr> {
         }
     }
     let mut out = std::collections::HashSet::new();
+    // Each node's terms as a rational function (numerator, denominator), estimated
+    // bottom up with what is kept whole counted as one atom.
+    let mut terms: IdMap<(u64, u64)> = IdMap::default();
     for x in nodes {
         let shared = bases.contains(&x.id());
-        if (big_sum(&x) && shared && !exprs.contains(&x)) || x.as_exp().is_some_and(big_sum) {
+        let (n, d) = expansion(&x, &terms);
+        let big = big_sum(&x) && !exprs.contains(&x);
+        // A long sum that is only long (a pre-activation of 100 terms) costs nothing more
+        // looked into; one whose terms multiply out does.
+        let grows = |len: usize| n.saturating_mul(d) > CFG.opaque_expansion.max(2 * len as u64);
+        let whole = (big && (shared || grows(x.children().len()))) || x.as_exp().is_some_and(big_sum);
+        terms.insert(x.id(), if whole { (1, 1) } else { (n, d) });
+        if whole {
             out.insert(x);
         }
     }
     out
+}
+
+/// About how many terms `e`'s numerator and denominator have once written as one rational
+/// function of atoms (an upper bound: common factors of denominators are not found), from
+/// its children's estimates in `terms`.
+fn expansion(e: &Expr, terms: &IdMap<(u64, u64)>) -> (u64, u64) {
+    let of = |c: &Expr| terms.get(&c.id()).copied().unwrap_or((1, 1));
+    match e.node() {
+        Node::Add(ts) => {
+            let parts: Vec<(u64, u64)> = ts.iter().map(of).collect();
+            let den = parts.iter().fold(1u64, |acc, &(_, d)| acc.saturating_mul(d));
+            let num = parts.iter().fold(0u64, |acc, &(n, d)| acc.saturating_add(n.saturating_mul(den / d.max(1))));
+            (num, den)
+        }
+        Node::Mul(fs) => fs.iter().map(of).fold((1, 1), |(n, d), (a, b)| (n.saturating_mul(a), d.saturating_mul(b))),
+        Node::Pow(b, k) => match k.as_num().filter(|k| k.is_integer()).and_then(|k| k.to_integer().to_i64()) {
+            Some(k) if k != 0 && k.abs() <= CFG.max_power => {
+                let (n, d) = of(b);
+                let m = k.unsigned_abs() as u32;
+                let (n, d) = (n.saturating_pow(m), d.saturating_pow(m));
+                if k > 0 {
+                    (n, d)
+                } else {
+                    (d, n)
+                }
+            }
+            _ => (1, 1),
+        },
+        _ => (1, 1),
+    }
 }
 
 /// Whether `e` is a sum of at least [`Config::opaque_terms`](super::Config::opaque_terms)
@@ -458,4 +503,49 @@ fn reduce_power(r: &Rat, v: Var, q: u32, value: &Rat) -> Option<Rat> {
     let (n, tn) = reduce(&r.num);
     let (d, td) = reduce(&r.den);
     Rat::new(n.mul(&value.den.pow(td)), d.mul(&value.den.pow(tn)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expr(s: &str) -> Expr {
+        parse::parse_expr(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn sum_of(n: usize, term: impl Fn(usize) -> String) -> String {
+        (1..=n).map(term).collect::<Vec<_>>().join(" + ")
+    }
+
+    #[test]
+    fn the_opaque_view_keeps_whole_the_sums_that_would_multiply_out() {
+        // A network's output: its sigmoids' denominators would multiply out over a common
+        // denominator (2^n terms), whatever the layer's size or names.
+        for (n, v, u) in [(3, "v", "a"), (4, "q", "s"), (8, "w", "h")] {
+            let out = format!("{} - t", sum_of(n, |i| format!("{v}{i}/(1 + e^(-{u}{i}))")));
+            let whole = expr(&out);
+            let e = expr(&format!("({out})*x1*{v}1"));
+            assert!(opaque_parts(std::slice::from_ref(&e)).contains(&whole), "{n} sigmoids: {e}");
+            // At the top it is the part itself, never an atom.
+            assert!(!opaque_parts(std::slice::from_ref(&whole)).contains(&whole));
+        }
+        // Two sigmoids and a constant expand to 8 terms over 4: looked into.
+        let small = expr("v1/(1 + e^(-a1)) + v2/(1 + e^(-a2)) - t");
+        assert!(!opaque_parts(&[expr(&format!("({small})*x"))]).contains(&small));
+    }
+
+    #[test]
+    fn the_opaque_view_looks_into_long_sums_that_do_not_multiply_out() {
+        // A pre-activation of a hundred weights is only long.
+        let a = expr(&sum_of(100, |i| format!("x{i}*w{i}")));
+        let e = expr(&format!("(tanh({a}) - t)*({a})*y"));
+        assert!(!opaque_parts(std::slice::from_ref(&e)).contains(&a));
+        // A sum whose terms share a power's base collects (t1*S + t2*S + t3*S): the base
+        // is whole, the sum is looked into.
+        let s = expr("e^z1 + e^z2 + e^z3");
+        let t = expr(&format!("t1*({s}) + t2*({s}) + t3*({s})"));
+        let e = expr(&format!("({t})*({s})^-1*y"));
+        let parts = opaque_parts(std::slice::from_ref(&e));
+        assert!(parts.contains(&s) && !parts.contains(&t), "{e}");
+    }
 }

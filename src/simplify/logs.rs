@@ -46,7 +46,7 @@ pub(super) fn log_forms(inlined: &Expr, x: &Sym, defs: &[(Sym, Expr)], largest: 
     let mut out = Vec::new();
     let Some(n) = factored(inlined, largest) else { return out };
     let factors = factors_of(&n);
-    if factors.is_empty() || factors.len() > MAX_FACTORS || factors.iter().all(|(f, _)| f.free_vars().is_empty()) {
+    if factors.is_empty() || factors.len() > MAX_FACTORS || factors.iter().all(|(f, _)| !f.has_vars()) {
         return out;
     }
     out.extend(sum_form(inlined, &factors, x));
@@ -143,7 +143,7 @@ fn product_forms(e: &Expr, factors: &[(Expr, Rational)], x: &Sym, defs: &[(Sym, 
             .filter(|(i, _)| !skip.contains(i))
             // (An exponential keeps its power: (e^u)^a is its own derivative's factor.)
             .map(|(_, (f, b))| (f.clone(), if f.as_exp().is_some() { b.clone() } else { b + Rational::one() }))
-            .filter(|(f, a)| !a.is_zero() && !f.free_vars().is_empty())
+            .filter(|(f, a)| !a.is_zero() && f.has_vars())
             .collect();
         if kept.len() < 2 {
             continue;

@@ -45,7 +45,7 @@ fn split(b: &Expr, r: &Rational) -> Option<Split> {
     let q = r.denom().to_i64().filter(|q| (2..=MAX_DEGREE).contains(q))?;
     let k = r.numer().to_i64()?;
     // (A constant's root is a number of its own: `sqrt(2/pi)` stays.)
-    if b.free_vars().is_empty() {
+    if !b.has_vars() {
         return None;
     }
     let terms: Vec<Expr> = match b.node() {
@@ -59,7 +59,7 @@ fn split(b: &Expr, r: &Rational) -> Option<Split> {
         for f in t.factors() {
             let Node::Pow(base, n) = f.node() else { continue };
             // (A constant divisor stays in P: `abs(pi)` would say nothing.)
-            if base.free_vars().is_empty() {
+            if !base.has_vars() {
                 continue;
             }
             let Some(n) =
