@@ -242,7 +242,15 @@ pub(crate) fn forget_memos() {
 /// What each name's body shows: see [`Ctx::visible`].
 type Visible = Vec<(HashSet<Sym>, HashSet<Expr>, bool)>;
 
-type Prepared = (Vec<(Sym, Expr)>, Form, HashMap<Expr, Expr>, Visible, NamedMemo, NamedMemo);
+type Prepared = (Vec<(Sym, Expr)>, Form, HashMap<Expr, Expr>, Visible, NamedMemo, NamedMemo, SearchMemo);
+
+/// [`Ctx::search_within`]'s results by part and the variable differentiated by: pure
+/// functions of the names, shared by the entries of a gradient (a layer's `(tanh(a_k) -
+/// t_k)*(1 - tanh(a_k)^2)` is searched once, not once per input `x_j` it multiplies).
+type SearchMemo = std::rc::Rc<std::cell::RefCell<HashMap<(u64, Option<Sym>), Option<Searched>>>>;
+
+/// A search's form and the substitutions behind it.
+type Searched = (Expr, Vec<(Expr, Expr)>);
 
 /// [`Ctx::named`]'s or [`Ctx::inline`]'s results by node: pure functions of the names,
 /// shared by the simplifications that use the same names (a Jacobian's entries share
@@ -296,6 +304,7 @@ struct Ctx<'a> {
     visible: Visible,
     named_memo: NamedMemo,
     inline_memo: NamedMemo,
+    search_memo: SearchMemo,
     memo: IdMap<Expr>,
     subs: Vec<(Expr, Expr)>,
     work_left: u64,
@@ -313,6 +322,7 @@ impl<'a> Ctx<'a> {
             visible: Vec::new(),
             named_memo: NamedMemo::default(),
             inline_memo: NamedMemo::default(),
+            search_memo: SearchMemo::default(),
             memo: IdMap::default(),
             subs: Vec::new(),
             work_left: CFG.total_work,
@@ -323,13 +333,14 @@ impl<'a> Ctx<'a> {
             p.borrow()
                 .as_ref()
                 .filter(|(defs, f, ..)| *defs == names.defs && *f == form)
-                .map(|(_, _, b, v, m, i)| (b.clone(), v.clone(), m.clone(), i.clone()))
+                .map(|(_, _, b, v, m, i, s)| (b.clone(), v.clone(), m.clone(), i.clone(), s.clone()))
         });
-        if let Some((by_body, visible, named_memo, inline_memo)) = cached {
+        if let Some((by_body, visible, named_memo, inline_memo, search_memo)) = cached {
             ctx.by_body = by_body;
             ctx.visible = visible;
             ctx.named_memo = named_memo;
             ctx.inline_memo = inline_memo;
+            ctx.search_memo = search_memo;
             return ctx;
         }
         ctx.visible =
@@ -374,6 +385,7 @@ impl<'a> Ctx<'a> {
                 ctx.visible.clone(),
                 NamedMemo::default(),
                 ctx.inline_memo.clone(),
+                ctx.search_memo.clone(),
             ));
         });
         ctx
@@ -426,6 +438,8 @@ impl<'a> Ctx<'a> {
             // for `y = e^x - 1`); otherwise only its arguments are simplified.
             let whole = if self.relevant(e).is_empty() { None } else { self.search_within(e) };
             whole.filter(|r| r != e).unwrap_or_else(|| expr::map_children(e, |c| self.part(c)))
+        } else if let Some((lone, rest)) = self.lone_factors(e) {
+            Expr::mul(lone.into_iter().chain([self.part(&rest)]))
         } else if let Some(r) = self.search_within(e) {
             r
         } else {
@@ -436,6 +450,35 @@ impl<'a> Ctx<'a> {
                 rebuilt
             }
         }
+    }
+
+    /// The factors of the product `e` that no search could do anything with, and the
+    /// product of the others: plain variables (or their numeric powers) that occur in no
+    /// name's body, are neither a name nor the variable differentiated by, and occur in
+    /// the other factors only inside calls and exponents (a layer gradient's input `x_j`,
+    /// which is also in `tanh(x_1*w_1 + ...)`). Nothing cancels against such a factor
+    /// (what holds it elsewhere is an atom of its own to the kernel view), and no name
+    /// can absorb it, so the rest is searched alone, and is the same part for every `x_j`.
+    fn lone_factors(&self, e: &Expr) -> Option<(Vec<Expr>, Expr)> {
+        let Node::Mul(fs) = e.node() else { return None };
+        let lone = |i: usize, f: &Expr| {
+            let base = match f.node() {
+                Node::Pow(b, k) if k.as_num().is_some() => b,
+                _ => f,
+            };
+            let Node::Var(v) = base.node() else { return false };
+            self.wrt.as_ref() != Some(base)
+                && !self.bodies.contains_key(v)
+                && !self.bodies.values().any(|b| b.contains(v))
+                && !fs.iter().enumerate().any(|(j, g)| j != i && polynomial_in(g, v))
+        };
+        let (lone, rest): (Vec<(usize, &Expr)>, Vec<(usize, &Expr)>) =
+            fs.iter().enumerate().partition(|&(i, f)| lone(i, f));
+        if lone.is_empty() || rest.iter().all(|(_, f)| f.as_num().is_some()) {
+            return None;
+        }
+        let strip = |v: Vec<(usize, &Expr)>| v.into_iter().map(|(_, f)| f.clone()).collect::<Vec<_>>();
+        Some((strip(lone), Expr::mul(strip(rest))))
     }
 
     /// `if(c1, v1, ..., otherwise)` with each part simplified, each value under the names
@@ -494,9 +537,22 @@ impl<'a> Ctx<'a> {
         {
             return None;
         }
-        let budget = CFG.part_work.min(self.work_left);
-        let (found, spent) = limits::within(budget, || self.search(e));
-        self.work_left = self.work_left.saturating_sub(spent);
+        let key = (e.id(), self.names.wrt.clone());
+        let known = self.search_memo.borrow().get(&key).cloned();
+        let found = match known {
+            Some(found) => found,
+            None => {
+                let budget = CFG.part_work.min(self.work_left);
+                let (found, spent) = limits::within(budget, || self.search(e));
+                self.work_left = self.work_left.saturating_sub(spent);
+                let mut memo = self.search_memo.borrow_mut();
+                if memo.len() > CFG.named_memo {
+                    memo.clear();
+                }
+                memo.insert(key, found.clone());
+                found
+            }
+        };
         let (r, subs) = found?;
         for s in subs {
             if !self.subs.contains(&s) {
@@ -923,6 +979,28 @@ fn polynomial_in_variables(e: &Expr) -> bool {
         Node::Pow(_, p) => p.as_num().is_some_and(|r| r.is_integer() && num_traits::Signed::is_positive(r)),
         _ => true,
     })
+}
+
+/// Whether `v` occurs in `e` where a rational function of `e`'s atoms would show it: not
+/// only inside a call's arguments or an exponent (`x` in `tanh(x*w)` or `e^(x*w)` is
+/// part of an atom), but as a term, a factor or the base of a power (`x^(1/2)` shares
+/// its base with `x`).
+fn polynomial_in(e: &Expr, v: &Sym) -> bool {
+    let mut found = false;
+    expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        _ if found || !x.may_contain(v) => Walk::Skip,
+        Node::Var(s) => {
+            found = s == v;
+            Walk::Skip
+        }
+        Node::Call(..) => Walk::Skip,
+        Node::Pow(b, _) => {
+            found = polynomial_in(b, v);
+            Walk::Skip
+        }
+        _ => Walk::Descend,
+    });
+    found
 }
 
 /// Whether [`View::Opaque`] keeps a sum of `e` whole (then the full view differs).
