@@ -472,13 +472,13 @@ impl<'a> Ctx<'a> {
                 && !self.bodies.values().any(|b| b.contains(v))
                 && !fs.iter().enumerate().any(|(j, g)| j != i && polynomial_in(g, v))
         };
-        let (lone, rest): (Vec<(usize, &Expr)>, Vec<(usize, &Expr)>) =
-            fs.iter().enumerate().partition(|&(i, f)| lone(i, f));
-        if lone.is_empty() || rest.iter().all(|(_, f)| f.as_num().is_some()) {
+        let is_lone: Vec<bool> = fs.iter().enumerate().map(|(i, f)| lone(i, f)).collect();
+        let pick = |want: bool| fs.iter().zip(&is_lone).filter(move |&(_, &l)| l == want).map(|(f, _)| f.clone());
+        let rest: Vec<Expr> = pick(false).collect();
+        if !is_lone.contains(&true) || rest.iter().all(|f| f.as_num().is_some()) {
             return None;
         }
-        let strip = |v: Vec<(usize, &Expr)>| v.into_iter().map(|(_, f)| f.clone()).collect::<Vec<_>>();
-        Some((strip(lone), Expr::mul(strip(rest))))
+        Some((pick(true).collect(), Expr::mul(rest)))
     }
 
     /// `if(c1, v1, ..., otherwise)` with each part simplified, each value under the names
