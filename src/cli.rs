@@ -21,7 +21,7 @@ use crate::request::{self, Input, Settings};
 
 mod args;
 
-use args::{CheckArgs, Cli, Command, FormArgs, InputArgs, MatrixArgs};
+use args::{CheckArgs, Cli, Command, FormArgs, InputArgs, MatrixArgs, PlotArgs};
 
 /// Runs the command line with `args` (without the program name). Returns the exit code.
 pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8 {
@@ -132,11 +132,56 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
             let input = load(&a.input, false, stdin, warnings)?;
             request::codegen(&input, string(a.wrt.as_ref())?.as_deref(), a.name.as_deref(), a.lang, a.backward)
         }
+        Command::Plot(a) => plot(a, warnings),
         Command::Note(a) => {
             let src = if a.file == "-" { read_stdin(stdin)? } else { read_file(std::path::Path::new(&a.file))? };
             Ok(note::render(&note::blocks(&src)?, a.format, &a.katex))
         }
     }
+}
+
+/// `plot`: the chart (or its points) to stdout, or to `-o FILE`.
+fn plot(a: PlotArgs, warnings: &mut Vec<String>) -> Result<String> {
+    use crate::plot::{self, PlotFormat};
+    let lets = strings(&a.lets)?;
+    let mut inputs = Vec::new();
+    for e in &a.exprs {
+        let input = Input::load(&lets, &os_to_string(e)?)?;
+        warnings.extend(input.warnings().iter().map(Error::as_warning));
+        inputs.push(input);
+    }
+    let range = string(a.range.as_ref())?.as_deref().map(plot::parse_range).transpose()?;
+    let settings = Settings { form: a.simplify.form, assume: strings(&a.simplify.assume)?, ..Settings::default() };
+    let req = plot::Request { wrt: string(a.wrt.as_ref())?, orders: a.order, range, settings };
+    let extension = a.output.as_ref().map(|p| p.extension().and_then(|x| x.to_str()).unwrap_or("").to_lowercase());
+    let format = match (a.format, extension.as_deref()) {
+        (Some(f), _) => f,
+        (None, None | Some("svg")) => PlotFormat::Svg,
+        (None, Some("csv")) => PlotFormat::Csv,
+        (None, Some(_)) => {
+            let path = a.output.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            return Err(Error::new(ErrorKind::PlotFile { path }));
+        }
+    };
+    let chart = plot::chart(&inputs, &req)?;
+    let text = match format {
+        #[cfg(feature = "plot")]
+        PlotFormat::Svg => plot::svg(&chart)?,
+        #[cfg(not(feature = "plot"))]
+        PlotFormat::Svg => return Err(Error::new(ErrorKind::PlotUnavailable)),
+        PlotFormat::Csv => plot::csv(&chart),
+    };
+    match &a.output {
+        Some(path) => {
+            write_file(path, &text)?;
+            Ok(String::new())
+        }
+        None => Ok(text),
+    }
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::new(ErrorKind::io(Source::Written(path.to_owned()), e)))
 }
 
 /// `jacobian` (of the rows of the input) or `hessian` (of its target).
