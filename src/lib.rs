@@ -129,13 +129,8 @@ pub fn derivation(src: &str, wrt: &str) -> Result<derivation::Derivation> {
 #[cfg(feature = "plot")]
 pub fn plot(src: &str, wrt: &str, orders: &[u64], range: (f64, f64)) -> Result<String> {
     let input = request::Input::load(&[], src)?;
-    let req = plot::Request {
-        wrt: Some(wrt.to_owned()),
-        orders: orders.to_vec(),
-        range: Some(range),
-        settings: request::Settings::default(),
-    };
-    plot::svg(&plot::chart(&[input], &req)?)
+    let req = plot::Request { wrt: Some(wrt.to_owned()), range: Some(range), settings: request::Settings::default() };
+    plot::svg(&plot::chart(&[(input, orders.to_vec())], &req)?)
 }
 
 fn problem_and_variable(src: &str, wrt: &str) -> Result<(defs::Problem, Sym)> {

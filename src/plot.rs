@@ -35,14 +35,11 @@ pub enum PlotFormat {
     Csv,
 }
 
-/// What to draw of each input: the derivatives of which orders (0 is the function), by
-/// which variable, over which range.
-#[derive(Clone, Debug)]
+/// How to draw: by which variable, over which range.
+#[derive(Clone, Debug, Default)]
 pub struct Request {
     /// The variable (`None`: each input's only variable).
     pub wrt: Option<String>,
-    /// The orders to draw, in order (0 is the function itself).
-    pub orders: Vec<u64>,
     /// The variable's range (`None`: [`DEFAULT_RANGE`]).
     pub range: Option<(f64, f64)>,
     /// How the derivatives are simplified (their labels) and which facts they use.
@@ -75,15 +72,15 @@ pub struct Chart {
     pub curves: Vec<Curve>,
 }
 
-/// The chart of `inputs` (each a program, read with [`Input::load`]) and their
-/// derivatives as `req` asks. One variable for all: `req.wrt`, or the only variable of
-/// every input.
-pub fn chart(inputs: &[Input], req: &Request) -> Result<Chart> {
+/// The chart of `inputs` (each a program, read with [`Input::load`], with the orders
+/// of its derivatives to draw, 0 for the function itself) as `req` asks. One variable
+/// for all: `req.wrt`, or the only variable of every input.
+pub fn chart(inputs: &[(Input, Vec<u64>)], req: &Request) -> Result<Chart> {
     let (a, b) = req.range.unwrap_or(DEFAULT_RANGE);
     let mut functions = Vec::new();
     let mut variable: Option<Sym> = None;
-    for input in inputs {
-        let (x, plotted) = request::plotted(input, req.wrt.as_deref(), &req.orders, &req.settings)?;
+    for (input, orders) in inputs {
+        let (x, plotted) = request::plotted(input, req.wrt.as_deref(), orders, &req.settings)?;
         if let Some(v) = &variable {
             if *v != x {
                 return Err(Error::new(ErrorKind::PlotVariables { first: v.to_string(), other: x.to_string() }));
@@ -464,6 +461,14 @@ fn labels(input: &Input, x: &Sym, p: &request::Plotted) -> (String, String) {
         _ => (superscript(n), format!("^{{{n}}}")),
     };
     let (xl, dl) = (latex_name(x.as_str()), if n == 0 { "" } else { "d" });
+    // A defined name alone is shown with its definition.
+    let defined = match p.shown.node() {
+        crate::expr::Node::Var(v) if n == 0 => problem.get(v).map(|d| (v.clone(), d.body.clone())),
+        _ => None,
+    };
+    if let Some((name, body)) = defined {
+        return (format!("{name} = {body}"), format!("{} = {}", latex_name(name.as_str()), to_latex(&body)));
+    }
     match (&problem.target_name, n) {
         (Some(name), 0) => (format!("{name} = {text}"), format!("{} = {latex}", latex_name(name.as_str()))),
         (None, 0) => (text, latex),

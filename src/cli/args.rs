@@ -144,6 +144,10 @@ pub(super) struct NoteArgs {
     /// Where an HTML note loads KaTeX from (a URL or a path to KaTeX's dist folder)
     #[arg(long, default_value = note::KATEX_CDN)]
     pub(super) katex: String,
+    /// Write the document to FILE instead of stdout (a Markdown note's figures,
+    /// FILE-1.svg..., go beside it; on stdout, beside the note file)
+    #[arg(short, long, value_name = "FILE")]
+    pub(super) output: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]
