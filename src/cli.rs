@@ -189,10 +189,7 @@ fn plot(a: PlotArgs, warnings: &mut Vec<String>) -> Result<String> {
     };
     let chart = plot::chart(&inputs, &req)?;
     let text = match format {
-        #[cfg(feature = "plot")]
         PlotFormat::Svg => plot::svg(&chart)?,
-        #[cfg(not(feature = "plot"))]
-        PlotFormat::Svg => return Err(Error::new(ErrorKind::PlotUnavailable)),
         PlotFormat::Csv => plot::csv(&chart),
     };
     match &a.output {

@@ -343,10 +343,7 @@ fn figure(
     let settings = Settings { assume: facts.to_vec(), ..Settings::default() };
     let req = plot::Request { wrt: wrt.or(wrt_of_items), range, settings };
     let chart = plot::chart(&inputs, &req).map_err(|e| bad(e.into_kind()))?;
-    #[cfg(feature = "plot")]
-    let svg = plot::svg(&chart)?;
-    #[cfg(not(feature = "plot"))]
-    let svg = return Err(bad(ErrorKind::PlotUnavailable));
+    let svg = plot::svg(&chart).map_err(|e| bad(e.into_kind()))?;
     Ok(Figure { chart, svg })
 }
 

@@ -220,6 +220,12 @@ pub fn svg(chart: &Chart) -> Result<String> {
     Ok(out.replacen(&drawn, &format!("width=\"{width}\" height=\"{height}\""), 1))
 }
 
+/// Without the `plot` feature there is no SVG: an error.
+#[cfg(not(feature = "plot"))]
+pub fn svg(_chart: &Chart) -> Result<String> {
+    Err(Error::new(ErrorKind::PlotUnavailable))
+}
+
 /// The chart as a pgfplots `axis` in a `tikzpicture` (for a LaTeX document that loads
 /// `pgfplots`): one `\addplot` per curve, its pieces separated by `nan` (drawn as a
 /// jump), clipped to the window and thinned to what a printed page shows; the legend,
