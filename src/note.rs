@@ -12,7 +12,7 @@
 //! - `grad SUBJECT wrt A, B, ...` gives one partial derivative per variable or element
 //!   (`grad E wrt w[j,k], x[j]`);
 //! - `plot F, d/dz F for z in -6..6` draws a chart of its curves, each an expression
-//!   or a derivative of one (`d^2/dz^2 F`), as `deriv plot` does (see [`crate::plot`]);
+//!   or a derivative of one (`d^2/dz^2 F`), as `deriv plot` does (see [`mod@crate::plot`]);
 //!   `for ...` may be left out (the only variable, from -6 to 6);
 //! - `assume LHS = RHS` is a fact (`--assume`) that the requests after it may use, such
 //!   as `assume sum(k, t[k]) = 1`;
