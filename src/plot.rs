@@ -77,6 +77,9 @@ pub struct Chart {
 /// for all: `req.wrt`, or the only variable of every input.
 pub fn chart(inputs: &[(Input, Vec<u64>)], req: &Request) -> Result<Chart> {
     let (a, b) = req.range.unwrap_or(DEFAULT_RANGE);
+    if !spans(a, b) {
+        return Err(Error::new(ErrorKind::BadRange { range: format!("{a}..{b}") }));
+    }
     let mut functions = Vec::new();
     let mut variable: Option<Sym> = None;
     for (input, orders) in inputs {
@@ -119,9 +122,16 @@ pub fn parse_range(text: &str) -> Result<(f64, f64)> {
         crate::parse::parse_expr(s).ok().and_then(|e| eval::eval(&e, &Env::new()).ok()).filter(|v| v.is_finite())
     };
     match (side(lo), side(hi)) {
-        (Some(a), Some(b)) if a < b => Ok((a, b)),
+        (Some(a), Some(b)) if spans(a, b) => Ok((a, b)),
         _ => Err(bad()),
     }
+}
+
+/// Whether `a..b` is a range to sample: `a < b`, its width a finite number, and wide
+/// enough beside the numbers' size for the grid's points to be distinct.
+fn spans(a: f64, b: f64) -> bool {
+    let width = b - a;
+    width.is_finite() && width > 1e-9 * (a.abs() + b.abs()) && width > f64::MIN_POSITIVE * 1e6
 }
 
 /// The chart's samples as CSV: `curve,piece,x,y`, one row per sample, the curve by its

@@ -241,6 +241,8 @@ fn bad_plot_requests_are_errors() {
     for (args, want) in [
         (&["plot", "sigmoid(z)", "--range", "6..-6"][..], "is not a range"),
         (&["plot", "sigmoid(z)", "--range", "a..b"][..], "is not a range"),
+        (&["plot", "sigmoid(z)", "--range", "-1e308..1e308"][..], "is not a range"),
+        (&["plot", "sigmoid(z)", "--range", "1e10..1e10 + 1e-6"][..], "is not a range"),
         (&["plot", "sigmoid(z)", "-o", "/tmp/x.png"][..], "cannot write a chart as"),
         (&["plot", "x", "y"][..], "different variables"),
         (&["plot", "sqrt(x)", "--range", "-3..-1"][..], "has no finite value"),
