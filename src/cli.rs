@@ -21,7 +21,7 @@ use crate::request::{self, Input, Settings};
 
 mod args;
 
-use args::{CheckArgs, Cli, Command, FormArgs, InputArgs, MatrixArgs};
+use args::{CheckArgs, Cli, Command, FormArgs, InputArgs, MatrixArgs, PlotArgs};
 
 /// Runs the command line with `args` (without the program name). Returns the exit code.
 pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8 {
@@ -132,11 +132,77 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
             let input = load(&a.input, false, stdin, warnings)?;
             request::codegen(&input, string(a.wrt.as_ref())?.as_deref(), a.name.as_deref(), a.lang, a.backward)
         }
+        Command::Plot(a) => plot(a, warnings),
         Command::Note(a) => {
             let src = if a.file == "-" { read_stdin(stdin)? } else { read_file(std::path::Path::new(&a.file))? };
-            Ok(note::render(&note::blocks(&src)?, a.format, &a.katex))
+            let blocks = note::blocks(&src)?;
+            // A Markdown note's figures go beside the document: beside -o FILE, or
+            // (on stdout) beside the note file, named after it.
+            let beside = a.output.clone().or_else(|| (a.file != "-").then(|| std::path::PathBuf::from(&a.file)));
+            let stem = beside.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned());
+            let stem = stem.unwrap_or_else(|| "figure".to_owned());
+            if a.format == note::NoteFormat::Markdown {
+                let figures = note::figures(&blocks, &stem);
+                if let (Some(place), false) = (&beside, figures.is_empty()) {
+                    let dir = place.parent().unwrap_or(std::path::Path::new(""));
+                    for (name, svg) in figures {
+                        write_file(&dir.join(name), &svg)?;
+                    }
+                } else if !figures.is_empty() {
+                    return Err(Error::new(ErrorKind::NoteFigures));
+                }
+            }
+            let text = note::render_named(&blocks, a.format, &a.katex, &stem);
+            match &a.output {
+                Some(path) => {
+                    write_file(path, &text)?;
+                    Ok(String::new())
+                }
+                None => Ok(text),
+            }
         }
     }
+}
+
+/// `plot`: the chart (or its points) to stdout, or to `-o FILE`.
+fn plot(a: PlotArgs, warnings: &mut Vec<String>) -> Result<String> {
+    use crate::plot::{self, PlotFormat};
+    let lets = strings(&a.lets)?;
+    let mut inputs = Vec::new();
+    for e in &a.exprs {
+        let input = Input::load(&lets, &os_to_string(e)?)?;
+        warnings.extend(input.warnings().iter().map(Error::as_warning));
+        inputs.push((input, a.order.clone()));
+    }
+    let range = string(a.range.as_ref())?.as_deref().map(plot::parse_range).transpose()?;
+    let settings = Settings { form: a.simplify.form, assume: strings(&a.simplify.assume)?, ..Settings::default() };
+    let req = plot::Request { wrt: string(a.wrt.as_ref())?, range, settings };
+    let extension = a.output.as_ref().map(|p| p.extension().and_then(|x| x.to_str()).unwrap_or("").to_lowercase());
+    let format = match (a.format, extension.as_deref()) {
+        (Some(f), _) => f,
+        (None, None | Some("svg")) => PlotFormat::Svg,
+        (None, Some("csv")) => PlotFormat::Csv,
+        (None, Some(_)) => {
+            let path = a.output.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            return Err(Error::new(ErrorKind::PlotFile { path }));
+        }
+    };
+    let chart = plot::chart(&inputs, &req)?;
+    let text = match format {
+        PlotFormat::Svg => plot::svg(&chart)?,
+        PlotFormat::Csv => plot::csv(&chart),
+    };
+    match &a.output {
+        Some(path) => {
+            write_file(path, &text)?;
+            Ok(String::new())
+        }
+        None => Ok(text),
+    }
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::new(ErrorKind::io(Source::Written(path.to_owned()), e)))
 }
 
 /// `jacobian` (of the rows of the input) or `hessian` (of its target).

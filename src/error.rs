@@ -318,6 +318,39 @@ pub enum ErrorKind {
         /// What is wrong with it.
         why: String,
     },
+    /// A `plot` range that is not `A..B` with `A < B`.
+    BadRange {
+        /// The range as written.
+        range: String,
+    },
+    /// `plot` of expressions in different variables.
+    PlotVariables {
+        /// The first expression's variable.
+        first: String,
+        /// Another's.
+        other: String,
+    },
+    /// A curve with no finite value over the range.
+    NothingToPlot {
+        /// Its label.
+        curve: String,
+        /// The range's start.
+        from: f64,
+        /// Its end.
+        to: f64,
+    },
+    /// `plot -o` to a file that is not `.svg` or `.csv`.
+    PlotFile {
+        /// The path.
+        path: String,
+    },
+    /// A note's `plot` line that does not read.
+    NotePlot,
+    /// A Markdown note with plots written to stdout from stdin: there is nowhere to put
+    /// its figures.
+    NoteFigures,
+    /// A chart asked of a build without the `plot` feature.
+    PlotUnavailable,
     /// A variable given twice in `--at`.
     RepeatedValue {
         /// The variable.
@@ -548,6 +581,8 @@ pub enum Source {
     Stdin,
     /// A file.
     File(PathBuf),
+    /// A file written (a chart, a note and its figures).
+    Written(PathBuf),
 }
 
 /// The [`std::io::Error`] behind an [`ErrorKind::Io`], shared so that errors stay
@@ -697,6 +732,14 @@ impl ErrorKind {
             }
             K::Cycle { .. } => s("a definition may use only names that do not depend on it"),
             K::Redefined { .. } => s("each name is defined once: rename one of the definitions"),
+            K::BadRange { .. } => s("write the range as A..B, as -6..6 or -pi..pi"),
+            K::PlotVariables { .. } => s("plot them one at a time, or pass --wrt with the variable they share"),
+            K::NothingToPlot { .. } => s("choose a range where it is defined (--range A..B)"),
+            K::PlotFile { .. } => s("charts are SVG: name the file FILE.svg, or FILE.csv for the sampled points"),
+            K::NotePlot => s("each curve is an expression, or `d/dz EXPR` for its derivative (`d^2/dz^2 EXPR` for \
+                 the second); `for z in A..B` may be left out"),
+            K::NoteFigures => s("write the note with -o FILE.md, or read it from a file: the figures go beside it"),
+            K::PlotUnavailable => s("build deriv with the `plot` feature (on by default)"),
             K::Utf8 { .. } => s("deriv reads UTF-8 text"),
             K::Unspecialised { .. } => s(
                 "give every sum's size (--size K=2), differentiate by a concrete element (z[2]), and put values \
@@ -810,6 +853,17 @@ impl fmt::Display for ErrorKind {
             K::BadValue { name, cause } => write!(f, "bad value for `{name}`: {cause}"),
             K::InfiniteValue { name } => write!(f, "the value of `{name}` is not a finite number"),
             K::BadPointsLine { line, why } => write!(f, "line {line} of the points: {why}"),
+            K::BadRange { range } => write!(f, "`{range}` is not a range A..B with A < B"),
+            K::PlotVariables { first, other } => {
+                write!(f, "the expressions are plotted against different variables, `{first}` and `{other}`")
+            }
+            K::NothingToPlot { curve, from, to } => {
+                write!(f, "`{curve}` has no finite value between {from} and {to}")
+            }
+            K::PlotFile { path } => write!(f, "cannot write a chart as `{path}`"),
+            K::NotePlot => write!(f, "write `plot F, d/dz F for z in A..B`"),
+            K::NoteFigures => write!(f, "a Markdown note with plots writes its figures beside it"),
+            K::PlotUnavailable => write!(f, "this build of deriv draws no charts"),
             K::RepeatedValue { name } => write!(f, "`{name}` is given twice"),
             K::RepeatedVariable { name } => write!(f, "`{name}` is given twice in --wrt"),
             K::NotFunctionName { name } => write!(f, "`{name}` is not a function name: use letters, digits and `_`"),
@@ -839,6 +893,9 @@ impl fmt::Display for ErrorKind {
                 "check failed: max error {max_error:.3e} at {points} points exceeds the tolerance {tolerance:e}"
             ),
             K::Io { what: Source::Stdin, cause } => write!(f, "cannot read stdin: {}", cause.get()),
+            K::Io { what: Source::Written(path), cause } => {
+                write!(f, "cannot write `{}`: {}", path.display(), cause.get())
+            }
             K::Io { what: Source::File(path), cause } => {
                 write!(f, "cannot read `{}`: {}", path.display(), cause.get())
             }

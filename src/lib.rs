@@ -32,7 +32,9 @@
 //! # Features
 //!
 //! `cli` (on by default) builds the `deriv` binary and its argument parser (clap); the
-//! library itself needs none of it: `cargo build --lib --no-default-features`.
+//! library itself needs none of it: `cargo build --lib --no-default-features`. `plot`
+//! (on by default) draws charts as SVG with plotters: `plot()`, [`plot::svg`], and the
+//! figures of notes' `plot` lines.
 
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 
@@ -62,6 +64,7 @@ pub mod note;
 pub mod number;
 pub mod output;
 pub(crate) mod parse;
+pub mod plot;
 pub(crate) mod poly;
 pub(crate) mod prec;
 pub mod print;
@@ -112,6 +115,22 @@ pub fn derivative(src: &str, wrt: &str) -> Result<Expr> {
 pub fn derivation(src: &str, wrt: &str) -> Result<derivation::Derivation> {
     let (problem, x) = problem_and_variable(src, wrt)?;
     derivation::Derivation::new(&problem, &x, matrix::Options::new(&problem).form)
+}
+
+/// The chart of `src` (an expression, or definitions ending in it) and its derivatives
+/// of `orders` (0 is the function) by `wrt` over `range`, as an SVG document: what
+/// `deriv plot` writes, and what an HTML note shows for a `plot` line (see the `plot`
+/// module for how it is sampled).
+///
+/// ```
+/// let svg = deriv::plot("sigmoid(z)", "z", &[0, 1], (-6.0, 6.0)).unwrap();
+/// assert!(svg.starts_with("<svg") && svg.contains("d/dz sigmoid(z) = "));
+/// ```
+#[cfg(feature = "plot")]
+pub fn plot(src: &str, wrt: &str, orders: &[u64], range: (f64, f64)) -> Result<String> {
+    let input = request::Input::load(&[], src)?;
+    let req = plot::Request { wrt: Some(wrt.to_owned()), range: Some(range), settings: request::Settings::default() };
+    plot::svg(&plot::chart(&[(input, orders.to_vec())], &req)?)
 }
 
 fn problem_and_variable(src: &str, wrt: &str) -> Result<(defs::Problem, Sym)> {

@@ -11,19 +11,24 @@
 //!   are values put in (`--at`; see [`crate::specialise`]);
 //! - `grad SUBJECT wrt A, B, ...` gives one partial derivative per variable or element
 //!   (`grad E wrt w[j,k], x[j]`);
+//! - `plot F, d/dz F for z in -6..6` draws a chart of its curves, each an expression
+//!   or a derivative of one (`d^2/dz^2 F`), as `deriv plot` does (see [`mod@crate::plot`]);
+//!   `for ...` may be left out (the only variable, from -6 to 6);
 //! - `assume LHS = RHS` is a fact (`--assume`) that the requests after it may use, such
 //!   as `assume sum(k, t[k]) = 1`;
 //! - anything else is a definition (or several, separated by `;`), which later lines may
 //!   use, and which the document shows.
 //!
-//! The document is Markdown with `$$ ... $$` math, a standalone LaTeX document, or a
-//! self-contained HTML page that renders the math with KaTeX.
+//! The document is Markdown with `$$ ... $$` math (its charts SVG files beside it), a
+//! standalone LaTeX document (charts in pgfplots), or a self-contained HTML page that
+//! renders the math with KaTeX (charts inline SVG).
 
 use crate::defs::Problem;
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::expr::{Expr, Func, Sym};
 use crate::matrix::Options;
 use crate::output::{Format, Output};
+use crate::plot::{self, Chart};
 use crate::print::latex::{name as latex_name, to_latex};
 use crate::request::{self, Diff, Input, Settings};
 
@@ -46,6 +51,18 @@ pub enum Block {
     Text(String),
     /// Display math.
     Math(String),
+    /// A chart: inline SVG in HTML, an image file beside Markdown, pgfplots in LaTeX.
+    Plot(Box<Figure>),
+}
+
+/// A chart of a note's `plot` line: its curves and its SVG (the same as `deriv plot`
+/// draws).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    /// The curves, as sampled.
+    pub chart: Chart,
+    /// The chart as SVG.
+    pub svg: String,
 }
 
 /// Where KaTeX is loaded from in HTML notes unless another location is given.
@@ -88,6 +105,11 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
                 .collect();
             out.push(Block::Math(format!("\\text{{assume}}\\quad {}", shown.join(" = "))));
             facts.push(fact.to_owned());
+            continue;
+        }
+        if let Some(rest) = trimmed.strip_prefix("plot ") {
+            let relocate = |e: Error, piece: &str| e.relocate(program.len() + 1, offset_of(piece), src);
+            out.push(Block::Plot(Box::new(figure(rest, &program, &facts, &bad, &relocate)?)));
             continue;
         }
         let request = trimmed.split_once(' ').filter(|(w, _)| *w == "diff" || *w == "grad");
@@ -152,20 +174,53 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
             program = text;
         }
     }
-    if !out.iter().any(|b| matches!(b, Block::Math(_))) {
+    if !out.iter().any(|b| matches!(b, Block::Math(_) | Block::Plot(_))) {
         return Err(Error::at(ErrorKind::EmptyNote, Span::at(src.len()), src));
     }
     Ok(out)
 }
 
 /// The note as a document in `format`; `katex` is where an HTML page loads KaTeX from.
+/// A Markdown document's figures are `figure-1.svg`, `figure-2.svg`... ([`render_named`]).
 pub fn render(blocks: &[Block], format: NoteFormat, katex: &str) -> String {
+    render_named(blocks, format, katex, "figure")
+}
+
+/// The figures of a Markdown document, `STEM-1.svg`, `STEM-2.svg`..., each named with
+/// its SVG, for writing beside the document.
+pub fn figures(blocks: &[Block], stem: &str) -> Vec<(String, String)> {
+    blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Plot(f) => Some(f.svg.clone()),
+            _ => None,
+        })
+        .enumerate()
+        .map(|(i, svg)| (figure_name(stem, i), svg))
+        .collect()
+}
+
+fn figure_name(stem: &str, i: usize) -> String {
+    format!("{stem}-{}.svg", i + 1)
+}
+
+/// [`render`], a Markdown document showing its figures as [`figures`] names them.
+pub fn render_named(blocks: &[Block], format: NoteFormat, katex: &str, stem: &str) -> String {
+    let mut n_figures = 0;
+    let mut next_figure = || {
+        n_figures += 1;
+        figure_name(stem, n_figures - 1)
+    };
     match format {
         NoteFormat::Markdown => blocks
             .iter()
             .map(|b| match b {
                 Block::Text(t) => format!("{t}\n"),
                 Block::Math(m) => format!("$$\n{m}\n$$\n"),
+                Block::Plot(f) => {
+                    let alt: Vec<String> = f.chart.curves.iter().map(|c| c.label.replace(['[', ']'], "")).collect();
+                    format!("![{}]({})\n", alt.join("; "), next_figure())
+                }
             })
             .collect::<Vec<_>>()
             .join("\n"),
@@ -193,6 +248,9 @@ pub fn render(blocks: &[Block], format: NoteFormat, katex: &str) -> String {
                             _ => body,
                         }
                     }
+                    // pgfplots rather than an included image: the curves in vector form,
+                    // the labels in the document's own math, and no file beside the `.tex`.
+                    Block::Plot(f) => format!("\\begin{{center}}\n{}\\end{{center}}", plot::pgfplots(&f.chart)),
                     // A derivation may be taller than a page: as `align*` (under
                     // `\allowdisplaybreaks`) it breaks between rows, where an `aligned`
                     // block inside `\[ \]` would run off the bottom.
@@ -204,8 +262,13 @@ pub fn render(blocks: &[Block], format: NoteFormat, katex: &str) -> String {
                     }
                 })
                 .collect();
+            let pgfplots = if blocks.iter().any(|b| matches!(b, Block::Plot(_))) {
+                "\\usepackage{pgfplots}\n\\pgfplotsset{compat=1.18}\n"
+            } else {
+                ""
+            };
             format!(
-                "\\documentclass{{article}}\n\\usepackage{{amsmath}}\n\\allowdisplaybreaks\n\\begin{{document}}\n\n{}\n\n\\end{{document}}\n",
+                "\\documentclass{{article}}\n\\usepackage{{amsmath}}\n{pgfplots}\\allowdisplaybreaks\n\\begin{{document}}\n\n{}\n\n\\end{{document}}\n",
                 body.join("\n\n")
             )
         }
@@ -223,17 +286,92 @@ pub fn render(blocks: &[Block], format: NoteFormat, katex: &str) -> String {
                         }
                     }
                     Block::Math(m) => format!("<div class=\"math\">{}</div>", html_escape(m)),
+                    Block::Plot(f) => format!("<figure class=\"plot\">\n{}</figure>", f.svg),
                 })
                 .collect();
             format!(
                 "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>deriv note</title>\n\
                  <link rel=\"stylesheet\" href=\"{katex}/katex.min.css\">\n<script src=\"{katex}/katex.min.js\"></script>\n\
-                 <style>body {{ max-width: 50em; margin: 2em auto; font-family: serif; }}</style>\n</head>\n<body>\n{}\n\
+                 <style>body {{ max-width: 50em; margin: 2em auto; font-family: serif; }} \
+                 figure.plot svg {{ max-width: 100%; height: auto; }}</style>\n</head>\n<body>\n{}\n\
                  <script>\nfor (const el of document.querySelectorAll('.math')) {{\n  \
                  katex.render(el.textContent, el, {{ displayMode: true, throwOnError: false }});\n}}\n</script>\n</body>\n</html>\n",
                 body.join("\n")
             )
         }
+    }
+}
+
+/// The chart of a `plot` line's `rest`: `F, d/dz F, d^2/dz^2 G for z in A..B`, each
+/// curve an expression (using the definitions of `program`) or a derivative of one;
+/// `for ...` may be left out (the only variable, [`plot::DEFAULT_RANGE`]). `bad` places
+/// an error on the line, `relocate` one found in a piece of it.
+fn figure(
+    rest: &str,
+    program: &str,
+    facts: &[String],
+    bad: &dyn Fn(ErrorKind) -> Error,
+    relocate: &dyn Fn(Error, &str) -> Error,
+) -> Result<Figure> {
+    let (items, over) = match rest.rsplit_once(" for ") {
+        Some((items, over)) => (items, Some(over)),
+        None => (rest, None),
+    };
+    let (wrt, range) = match over {
+        Some(over) => {
+            let (v, range) = over.split_once(" in ").ok_or_else(|| bad(ErrorKind::NotePlot))?;
+            let range = plot::parse_range(range.trim()).map_err(|e| bad(e.into_kind()))?;
+            (Some(v.trim().to_owned()), Some(range))
+        }
+        None => (None, None),
+    };
+    let mut inputs = Vec::new();
+    let mut wrt_of_items: Option<String> = None;
+    for item in split_top_nonempty(items) {
+        let (order, var, expr) = derivative_item(item);
+        match (var, wrt.as_deref().or(wrt_of_items.as_deref())) {
+            (Some(v), Some(w)) if v != w => return Err(bad(ErrorKind::NotePlot)),
+            (Some(v), _) => wrt_of_items = Some(v.to_owned()),
+            _ => {}
+        }
+        let input = Input::load(&[], &format!("{program}\n{expr}")).map_err(|e| relocate(e, expr))?;
+        inputs.push((input, vec![order]));
+    }
+    if inputs.is_empty() {
+        return Err(bad(ErrorKind::NotePlot));
+    }
+    let settings = Settings { assume: facts.to_vec(), ..Settings::default() };
+    let req = plot::Request { wrt: wrt.or(wrt_of_items), range, settings };
+    let chart = plot::chart(&inputs, &req).map_err(|e| bad(e.into_kind()))?;
+    let svg = plot::svg(&chart).map_err(|e| bad(e.into_kind()))?;
+    Ok(Figure { chart, svg })
+}
+
+/// A curve of a `plot` line: `d/dz EXPR` (or `d^2/dz^2 EXPR`) as its order, variable
+/// and expression; anything else is an expression, of order 0.
+fn derivative_item(item: &str) -> (u64, Option<&str>, &str) {
+    let whole = (0, None, item);
+    let Some(rest) = item.strip_prefix('d') else { return whole };
+    let power = |s: &str| -> Option<(u64, usize)> {
+        let digits = s.strip_prefix('^')?.bytes().take_while(u8::is_ascii_digit).count();
+        Some((s[1..=digits].parse().ok()?, digits + 1))
+    };
+    let (order, rest) = match power(rest) {
+        Some((n, len)) => (n, &rest[len..]),
+        None => (1, rest),
+    };
+    let Some(rest) = rest.strip_prefix("/d") else { return whole };
+    let len = rest.bytes().take_while(|c| c.is_ascii_alphanumeric() || *c == b'_').count();
+    let (var, rest) = rest.split_at(len);
+    let rest = match power(rest) {
+        Some((n, l)) if n == order => &rest[l..],
+        Some(_) => return whole,
+        None if order == 1 => rest,
+        None => return whole,
+    };
+    match rest.strip_prefix(' ') {
+        Some(expr) if !var.is_empty() && !expr.trim().is_empty() => (order, Some(var), expr.trim()),
+        _ => whole,
     }
 }
 

@@ -382,11 +382,15 @@ pub fn eval_points(input: &Input, table: &str) -> Result<Vec<f64>> {
 /// `(e^x - e^-x)/(e^x + e^-x)` is computed as `tanh(x)`), then in stable forms. An input
 /// larger than [`EVAL_SIMPLIFIES`] nodes is computed as written (in stable forms).
 fn evaluated_form(input: &Input) -> Expr {
-    let target = input.problem.inlined_target();
-    if target.tree_size() > EVAL_SIMPLIFIES {
-        return target;
+    computed(input.problem.inlined_target())
+}
+
+/// `e` (written in the inputs) as `eval` computes it: simplified when small enough.
+fn computed(e: Expr) -> Expr {
+    if e.tree_size() > EVAL_SIMPLIFIES {
+        return e;
     }
-    simplify::simplify(&target, &simplify::Names::default(), Form::Auto)
+    simplify::simplify(&e, &simplify::Names::default(), Form::Auto)
 }
 
 /// The largest input (in nodes, written out) that `eval` simplifies before computing.
@@ -413,6 +417,48 @@ pub fn codegen(
         (None, None) => "f".to_owned(),
     };
     Ok(codegen::generate(&codegen::Kernel::new(p, &vars, &name)?.backward_from(backward), lang))
+}
+
+/// One function `plot` draws: the input's target or one of its derivatives.
+#[derive(Clone, Debug)]
+pub struct Plotted {
+    /// How many times the target was differentiated.
+    pub order: u64,
+    /// As `diff --order N` prints it (the target itself for order 0): in terms of the
+    /// names, the facts applied.
+    pub shown: Expr,
+    /// What is computed for it, as `eval` computes what is shown (names inlined,
+    /// simplified), in the stable forms of [`eval::eval`].
+    pub computed: Expr,
+}
+
+/// The input's target and its derivatives by `wrt` (`None`: the only variable) of the
+/// given orders, in that order, each as `diff` shows it and as `eval` computes it: what
+/// `plot` draws. Also the variable.
+pub fn plotted(input: &Input, wrt: Option<&str>, orders: &[u64], settings: &Settings) -> Result<(Sym, Vec<Plotted>)> {
+    let p = &input.problem;
+    let target = p.inlined_target();
+    let x = match wrt {
+        Some(w) => p.variable(w)?,
+        None => only_variable(&target)?,
+    };
+    let opts = options(p, settings)?;
+    let names = matrix::names(p, Some(&x), &opts);
+    let top = orders.iter().copied().max().unwrap_or(0);
+    let shown: Vec<matrix::Entry> =
+        simplify::derivatives(&target, &x, top, &names, opts.form).iter().map(|s| matrix::entry(s, &opts)).collect();
+    let mut out = Vec::new();
+    for &order in orders {
+        let (shown, exact) = match order {
+            0 => (p.target.clone(), target.clone()),
+            // Past the last derivative that is not zero, every one is zero.
+            n => shown
+                .get(n as usize - 1)
+                .map_or_else(|| (Expr::int(0), Expr::int(0)), |e| (e.shown.clone(), e.exact(p))),
+        };
+        out.push(Plotted { order, shown, computed: computed(exact) });
+    }
+    Ok((x, out))
 }
 
 /// The split times of one run of a request: the job marks the end of each stage.

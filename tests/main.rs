@@ -18,6 +18,7 @@ mod katex;
 mod logs;
 mod note;
 mod piecewise;
+mod plot;
 mod print;
 mod props;
 mod published;

@@ -1,5 +1,6 @@
-//! Notes: examples/activations.md is what `deriv note examples/activations.deriv`
-//! prints, examples/softmax.{md,tex,html} what `deriv note examples/softmax.deriv`
+//! Notes: examples/activations.md (and its figures, activations-N.svg) is what
+//! `deriv note examples/activations.deriv -o examples/activations.md` writes, a `plot`
+//! line is a figure in every format, examples/softmax.{md,tex,html} what `deriv note examples/softmax.deriv`
 //! prints in each format, and each note format holds together; every example's LaTeX
 //! compiles with pdflatex without an overfull line (skipped without pdflatex).
 
@@ -9,15 +10,99 @@ use std::process::Command;
 #[test]
 fn the_activations_note_is_up_to_date() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let r = crate::support::run(&["note", root.join("examples/activations.deriv").to_str().unwrap()]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dir = std::env::temp_dir().join(format!("deriv-activations-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let md = dir.join("activations.md");
+    let r = crate::support::run(&[
+        "note",
+        root.join("examples/activations.deriv").to_str().unwrap(),
+        "-o",
+        md.to_str().unwrap(),
+    ]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
+    let stale = "is stale: regenerate the note and its figures with\n  \
+                 cargo run -- note examples/activations.deriv -o examples/activations.md";
     let kept = std::fs::read_to_string(root.join("examples/activations.md")).unwrap();
-    assert!(
-        r.stdout == kept,
-        "examples/activations.md is stale: regenerate it with\n  cargo run -- note examples/activations.deriv > examples/activations.md"
-    );
+    assert!(std::fs::read_to_string(&md).unwrap() == kept, "examples/activations.md {stale}");
     for want in ["p \\left(1 - p\\right)", "1 - t^{2}", "-q_{1} q_{2}", "\\alpha + \\mathit{elu}"] {
         assert!(kept.contains(want), "the note lacks {want}");
+    }
+    // Its figures: one per plot line, named in the document, each as written beside it.
+    let names: Vec<String> = kept
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("![").and_then(|l| l.split_once("](")).map(|(_, n)| n.trim_end_matches(')').to_owned())
+        })
+        .collect();
+    assert_eq!(names, ["activations-1.svg", "activations-2.svg", "activations-3.svg", "activations-4.svg"]);
+    for name in &names {
+        let made = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert!(made.starts_with("<svg"), "{name}");
+        assert!(
+            std::fs::read_to_string(root.join("examples").join(name)).ok() == Some(made),
+            "examples/{name} {stale}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn plot_lines_are_figures_in_every_format() {
+    let src = "# The sigmoid\np = e^z/(1+e^z)\nplot p, d/dz p, d^2/dz^2 p for z in -6..6\nplot relu(u), d/du relu(u)\n";
+    // HTML: the SVG inline, one polyline per piece of each curve in its colour.
+    let r = crate::support::run_with_stdin(&["note", "-", "--format", "html", "--katex", "katex"], src.as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.matches("<figure class=\"plot\">\n<svg").count(), 2);
+    let first = &r.stdout[r.stdout.find("<svg").unwrap()..r.stdout.find("</svg>").unwrap() + 6];
+    for (i, label) in ["p = e^z/(1 + e^z)", "d/dz p = p*(1 - p)", "d²/dz² p = p*(1 - 2*p)*(1 - p)"].iter().enumerate()
+    {
+        assert!(first.contains(&format!(">\n{label}\n</text>")), "{label} in\n{first}");
+        assert_eq!(first.matches(&format!("stroke=\"{}\"", deriv::plot::colour(i))).count(), 1, "{label}");
+    }
+    // ReLU's derivative is drawn in two pieces, either side of its jump.
+    let second = &r.stdout[r.stdout.rfind("<svg").unwrap()..];
+    assert_eq!(
+        second.matches(&format!("<polyline fill=\"none\" opacity=\"1\" stroke=\"{}\"", deriv::plot::colour(1))).count(),
+        2
+    );
+    // LaTeX: pgfplots, loaded only by a note that plots; one \addplot per curve.
+    let r = crate::support::run_with_stdin(&["note", "-", "--format", "latex"], src.as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("\\usepackage{pgfplots}"));
+    assert_eq!(r.stdout.matches("\\addplot[color=").count(), 5);
+    assert!(r.stdout.contains("\\addlegendentry{$\\frac{d}{d z} p = p \\left(1 - p\\right)$}"), "{}", r.stdout);
+    let r = crate::support::run_with_stdin(&["note", "-", "--format", "latex"], b"p = e^z\ndiff p wrt z\n");
+    assert!(!r.stdout.contains("pgfplots"));
+    // Markdown: image files beside the document, and none from stdin without -o.
+    let r = crate::support::run_with_stdin(&["note", "-"], src.as_bytes());
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("writes its figures beside it") && r.stderr.contains("-o"), "{}", r.stderr);
+    let dir = std::env::temp_dir().join(format!("deriv-note-plots-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let md = dir.join("sigmoid.md");
+    let r = crate::support::run_with_stdin(&["note", "-", "-o", md.to_str().unwrap()], src.as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc = std::fs::read_to_string(&md).unwrap();
+    assert!(doc.contains("](sigmoid-1.svg)") && doc.contains("](sigmoid-2.svg)"), "{doc}");
+    for n in 1..=2 {
+        let svg = std::fs::read_to_string(dir.join(format!("sigmoid-{n}.svg"))).unwrap();
+        assert!(roxmltree::Document::parse(&svg).is_ok());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_plot_lines_are_errors_on_their_line() {
+    for (src, want) in [
+        ("p = e^z\nplot p for z in 6..-6\n", "is not a range"),
+        ("p = e^z\nplot p for z\n", "plot F, d/dz F"),
+        ("p = e^z\nplot p, d/dx p for z in -1..1\n", "plot F, d/dz F"),
+        ("p = e^z\nplot p +\n", "line 2"),
+        ("p = e^z\nplot x*y\n", "free variables"),
+    ] {
+        let r = crate::support::run_with_stdin(&["note", "-", "--format", "html"], src.as_bytes());
+        assert_eq!(r.code, 2, "{src}");
+        assert!(r.stderr.contains(want) && r.stderr.contains("line 2"), "{src}: {}", r.stderr);
     }
 }
 
@@ -124,6 +209,11 @@ fn long_lines_break_at_plus_and_minus() {
 fn example_notes_compile_with_pdflatex_within_the_margins() {
     if !Command::new("pdflatex").arg("--version").output().is_ok_and(|o| o.status.success()) {
         crate::support::skip("pdflatex not found: LaTeX notes not compiled");
+        return;
+    }
+    // The plots of notes are pgfplots (Debian: texlive-pictures).
+    if !Command::new("kpsewhich").arg("pgfplots.sty").output().is_ok_and(|o| o.status.success()) {
+        crate::support::skip("pgfplots not found: LaTeX notes not compiled");
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

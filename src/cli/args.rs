@@ -12,6 +12,7 @@ use crate::codegen::{Backward, Lang};
 use crate::limits;
 use crate::note::{self, NoteFormat};
 use crate::output::Format;
+use crate::plot::PlotFormat;
 use crate::simplify::Form;
 
 #[derive(Parser, Debug)]
@@ -59,6 +60,39 @@ it defines is a row: `p1 = ...; p2 = ...`.")]
     Hessian(MatrixArgs),
     /// Write EXPR and its backward pass as source code (Rust, C, Python or NumPy)
     Codegen(CodegenArgs),
+    /// Draw functions and their derivatives on one chart (SVG), or list the points drawn
+    #[command(after_help = "\
+Each EXPR is read as `diff` reads it (`p = e^z/(1+e^z)`, or an expression); every curve is
+labelled with its formula as `diff` prints it. Curves are sampled densely where they bend,
+with gaps where they are undefined or jump, and clipped where they blow up.")]
+    Plot(PlotArgs),
+}
+
+#[derive(Args, Debug)]
+pub(super) struct PlotArgs {
+    /// The expressions, all on one chart
+    #[arg(required = true, value_name = "EXPR")]
+    pub(super) exprs: Vec<OsString>,
+    /// The variable (may be left out when each expression has one, the same)
+    #[arg(long, value_name = "VAR")]
+    pub(super) wrt: Option<OsString>,
+    /// Which derivatives to draw, comma-separated (0 is the function)
+    #[arg(long, value_delimiter = ',', default_value = "0,1", value_name = "ORDERS")]
+    pub(super) order: Vec<u64>,
+    /// The variable's range, as -6..6 or -pi..pi [default: -6..6]
+    #[arg(long, value_name = "A..B", allow_hyphen_values = true)]
+    pub(super) range: Option<OsString>,
+    /// Define a name that EXPR uses (repeatable)
+    #[arg(long = "let", value_name = "NAME=DEF")]
+    pub(super) lets: Vec<OsString>,
+    #[command(flatten)]
+    pub(super) simplify: FormArgs,
+    /// Write to FILE (FILE.svg, or FILE.csv for the points) instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub(super) output: Option<std::path::PathBuf>,
+    /// The chart, or the points drawn (curve, piece, x, y) [default: by -o's extension, else svg]
+    #[arg(long, value_enum)]
+    pub(super) format: Option<PlotFormat>,
 }
 
 #[derive(Args, Debug)]
@@ -110,6 +144,10 @@ pub(super) struct NoteArgs {
     /// Where an HTML note loads KaTeX from (a URL or a path to KaTeX's dist folder)
     #[arg(long, default_value = note::KATEX_CDN)]
     pub(super) katex: String,
+    /// Write the document to FILE instead of stdout (a Markdown note's figures,
+    /// FILE-1.svg..., go beside it; on stdout, beside the note file)
+    #[arg(short, long, value_name = "FILE")]
+    pub(super) output: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]
