@@ -22,6 +22,7 @@ mod print;
 mod props;
 mod published;
 mod readme;
+mod repl;
 mod scale;
 mod simplify;
 mod support;
