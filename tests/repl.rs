@@ -14,6 +14,9 @@ E = -(t*ln(p) + (1 - t)*ln(1 - p))
 diff E wrt z
 grad E wrt z, t
 diff x^ wrt x
+diff q(x wrt x
+g = sigmod(x)
+diff g wrt x
 simplify e^x/(1 + e^x)
 latex p^2/2
 eval p at z=0

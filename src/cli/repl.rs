@@ -28,6 +28,8 @@ pub(super) struct Session {
     facts: Vec<String>,
     /// Whether `diff` shows its steps (`:steps on`).
     steps: bool,
+    /// The warnings about the line being worked (`sigmod(x)`: did you mean `sigmoid`?).
+    warnings: std::cell::RefCell<Vec<Error>>,
 }
 
 /// The result of one line: text for stdout (possibly empty), or the request to leave.
@@ -37,7 +39,7 @@ enum Reply {
 }
 
 const HELP: &str = "\
-  p = sigmoid(z)            define names (several separated by `;`); they stay defined
+\x20 p = sigmoid(z)            define names (several separated by `;`); they stay defined
   diff p wrt z              the derivative (with :steps on, step by step)
   diff E wrt z[j] where K = 2, z[1] = 0
   grad E wrt w1, w2         one partial derivative per line
@@ -135,12 +137,26 @@ impl Session {
         }
     }
 
-    /// The program so far with `subject` after it, loaded; an error in `subject` has
-    /// its caret under the line typed.
+    /// The program so far with `subject` (a part of `line`, or empty) after it, loaded.
+    /// The subject stands at its own column, the words before it blanked out, so an
+    /// error's caret and the columns its message names are those of the line typed.
     fn load(&self, subject: &str, line: &str) -> Result<Input> {
-        let text = format!("{}\n{}", self.program, if subject.is_empty() { "0" } else { subject });
-        let at = (subject.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize).min(line.len());
-        Input::load(&[], &text).map_err(|e| e.relocate(self.program.len() + 1, at, line))
+        let at = (subject.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+        let text = match line.get(..at).filter(|_| !subject.is_empty()) {
+            Some(before) => format!("{}\n{}{subject}", self.program, " ".repeat(before.len())),
+            None => format!("{}\n0", self.program),
+        };
+        let input = Input::load(&[], &text).map_err(|e| e.relocate(self.program.len() + 1, 0, line))?;
+        let from = self.program.len() + 1;
+        let mut warnings = self.warnings.borrow_mut();
+        // (Those about earlier lines were shown with them.)
+        for w in input.warnings() {
+            let w = w.clone().relocate(from, 0, line);
+            if w.line().is_some() && !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        Ok(input)
     }
 
     /// A `:command`.
@@ -165,8 +181,12 @@ impl Session {
     }
 
     /// Works `line` within `limits`: what to print on stdout, or the error for stderr.
-    fn answer(&mut self, line: &str, limits: Limits) -> Result<Reply> {
-        limits::with_limits(limits, || self.line(line)).unwrap_or_else(|e| Err(Error::new(ErrorKind::Limit(e))))
+    /// The warnings about it come first, rendered in `colour`.
+    fn answer(&mut self, line: &str, limits: Limits, colour: bool) -> (String, Result<Reply>) {
+        let reply =
+            limits::with_limits(limits, || self.line(line)).unwrap_or_else(|e| Err(Error::new(ErrorKind::Limit(e))));
+        let warnings = self.warnings.take().iter().map(|w| format!("{}\n", w.styled(true, colour))).collect();
+        (warnings, reply)
     }
 }
 
@@ -195,7 +215,9 @@ pub(super) fn terminal(limits: Limits, colour: bool) -> u8 {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                 }
-                match session.answer(&line, limits) {
+                let (warnings, reply) = session.answer(&line, limits, colour);
+                eprint!("{warnings}");
+                match reply {
                     Ok(Reply::Print(out)) => {
                         print!("{out}");
                         let _ = std::io::stdout().flush();
@@ -234,7 +256,9 @@ pub(super) fn piped(
                 return e.exit_code();
             }
         };
-        match session.answer(&line, limits) {
+        let (warnings, reply) = session.answer(&line, limits, colour);
+        let _ = stderr.write_all(warnings.as_bytes());
+        match reply {
             Ok(Reply::Print(out)) => {
                 let _ = stdout.write_all(out.as_bytes());
             }
