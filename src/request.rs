@@ -364,7 +364,7 @@ pub fn eval(input: &Input, at: &str) -> Result<f64> {
 /// The input's target at the point `at`, exactly where it can be: when every value of
 /// `at` is an exact number (`x=2`, `x=1/3`, `x=0.1`) and the target with them put in
 /// folds to a number (rational arithmetic and integer powers: `2^100`, `x/3 + 1`),
-/// that rational; otherwise the float [`eval`] computes.
+/// that rational; otherwise the float [`eval()`] computes.
 pub fn eval_value(input: &Input, at: &str) -> Result<Value> {
     let (env, exact) = point_exprs(at)?;
     if exact.values().all(|v| v.as_num().is_some()) {
