@@ -42,6 +42,17 @@ fn a_session_ends_at_quit_and_says_whether_a_line_failed() {
     assert_eq!((r.code, r.stdout.as_str()), (2, "2*x\n"), "{}", r.stderr);
 }
 
+#[test]
+fn a_name_defined_again_is_used_in_its_new_definition() {
+    let r = run_with_stdin(&["repl"], b"p = sigmoid(z)\nE = p^2\ndiff E wrt z\np = tanh(z)\ndiff E wrt z\n:defs\n");
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    assert_eq!(r.stdout, "2*E*(1 - p)\n2*p*(1 - E)\np = tanh(z)\nE = p^2\n");
+    // Not where the new line would drop another name, or make a cycle.
+    let r = run_with_stdin(&["repl"], b"a = 1; b = 2\na = 3\np = x\nE = p^2\np = E\n:defs\n");
+    assert_eq!(r.stdout, "a = 1; b = 2\np = x\nE = p^2\n");
+    assert!(r.stderr.contains("`a` is already defined") && r.stderr.contains("cycle: p -> E -> p"), "{}", r.stderr);
+}
+
 #[cfg(unix)]
 mod terminal {
     use std::io::{Read, Write};

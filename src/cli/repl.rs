@@ -2,7 +2,8 @@
 //! from line to line.
 //!
 //! A line is read as a line of a note file ([`crate::note::statement`]): definitions
-//! (`p = sigmoid(z)`), `diff SUBJECT wrt VAR [where ...]`, `grad SUBJECT wrt A, B`,
+//! (`p = sigmoid(z)`; a name defined again takes its new definition everywhere),
+//! `diff SUBJECT wrt VAR [where ...]`, `grad SUBJECT wrt A, B`,
 //! `assume LHS = RHS`, `# prose`; and a few more requests of the command line,
 //! `simplify SUBJECT`, `latex SUBJECT`, `eval SUBJECT at x=1, y=2`, with `:steps on`,
 //! `:defs`, `:help` and `:quit`. An error is shown with its caret under the line typed
@@ -126,7 +127,12 @@ impl Session {
             }
             Statement::Definitions(defs) => {
                 let text = format!("{}\n{defs}", self.program);
-                let input = self.load(defs, line)?;
+                let input = match self.load(defs, line) {
+                    Err(e) if matches!(e.kind(), ErrorKind::Redefined { .. }) => {
+                        return self.redefine(defs).unwrap_or(Err(e));
+                    }
+                    input => input?,
+                };
                 if input.problem().target_name.is_some() {
                     self.program = text;
                     return Ok(Reply::Print(String::new()));
@@ -134,6 +140,39 @@ impl Session {
                 // A bare expression is shown; it defines nothing.
                 Ok(Reply::Print(Output::expression(input.problem().target.clone()).render(Format::Text)))
             }
+        }
+    }
+
+    /// `defs` defines again what earlier lines define: it takes their place (the first
+    /// one's), so the definitions that use the names use the new ones. `None` (the
+    /// redefinition stays an error) where an earlier line also defines a name `defs`
+    /// does not.
+    fn redefine(&mut self, defs: &str) -> Option<Result<Reply>> {
+        let names = |text: &str| {
+            let p = crate::defs::Problem::load(&[], text).ok()?;
+            Some(p.defs.iter().map(|d| d.name.clone()).collect::<Vec<_>>())
+        };
+        let new = names(defs)?;
+        let (mut kept, mut at) = (Vec::new(), None);
+        for l in self.program.lines().filter(|l| !l.is_empty()) {
+            let old = names(l)?;
+            if !old.iter().any(|n| new.contains(n)) {
+                kept.push(l.to_owned());
+            } else if old.iter().all(|n| new.contains(n)) {
+                at.get_or_insert(kept.len());
+            } else {
+                return None;
+            }
+        }
+        kept.insert(at?, defs.to_owned());
+        let program: String = kept.iter().map(|l| format!("\n{l}")).collect();
+        // The new program must hold together (no cycle through the new definition).
+        match Input::load(&[], &format!("{program}\n0")) {
+            Ok(_) => {
+                self.program = program;
+                Some(Ok(Reply::Print(String::new())))
+            }
+            Err(e) => Some(Err(Error::new(e.into_kind()))),
         }
     }
 
