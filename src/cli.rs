@@ -20,29 +20,64 @@ use crate::output::{self, Output};
 use crate::request::{self, Input, Settings};
 
 mod args;
+mod repl;
 
 use args::{CheckArgs, Cli, Command, FormArgs, InputArgs, MatrixArgs, PlotArgs};
 
 /// Runs the command line with `args` (without the program name). Returns the exit code.
+/// Diagnostics are plain text, and `repl` reads its lines from `stdin`; [`run_with`]
+/// says otherwise.
 pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8 {
-    let argv = std::iter::once(OsString::from("deriv")).chain(args.iter().cloned());
-    let cli = match Cli::try_parse_from(argv) {
+    run_with(args, stdin, stdout, stderr, Shell::default())
+}
+
+/// What the process around the command line is attached to.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Shell {
+    /// Colour errors and warnings (see [`colour_on_stderr`]).
+    pub colour: bool,
+    /// Standard input and output are a terminal: `deriv` alone and `deriv repl` open
+    /// the line editor on it.
+    pub terminal: bool,
+}
+
+/// Whether diagnostics on the process's stderr get colour: on a terminal unless
+/// `NO_COLOR` is set, or wherever `CLICOLOR_FORCE` is (anstream reads the conventions).
+pub fn colour_on_stderr() -> bool {
+    anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never
+}
+
+/// [`run`] in a `shell`: errors and warnings coloured when it says, the REPL on its
+/// terminal when there is one.
+pub fn run_with(
+    args: &[OsString],
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    shell: Shell,
+) -> u8 {
+    let colour = shell.colour;
+    if args.is_empty() && shell.terminal {
+        return repl::terminal(crate::limits::DEFAULT, colour);
+    }
+    let cli = match parse(args) {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let rendered = e.render().to_string();
-            let _ =
-                if code == 0 { stdout.write_all(rendered.as_bytes()) } else { stderr.write_all(rendered.as_bytes()) };
-            return code;
-        }
+        Err(e) => return clap_error(&e, stdout, stderr, colour),
     };
     let fail = |stderr: &mut dyn Write, e: Error| {
-        let _ = writeln!(stderr, "{e}");
+        let _ = writeln!(stderr, "{}", e.styled(false, colour));
         e.exit_code()
     };
     let Some(limits) = crate::limits::Limits::from_flags(cli.max_nodes, cli.timeout) else {
         return fail(stderr, Error::new(ErrorKind::Timeout(cli.timeout)));
     };
+    if let Command::Repl = cli.command {
+        return if shell.terminal {
+            repl::terminal(limits, colour)
+        } else {
+            repl::piped(stdin, stdout, stderr, limits, colour)
+        };
+    }
     // Standard input is read here, so the work below can run on a thread of its own.
     let mut input = Vec::new();
     if args.iter().any(|a| a == "-") {
@@ -66,7 +101,7 @@ pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stde
     match work {
         Ok(Ok((Ok(out), warnings))) => {
             for w in warnings {
-                let _ = writeln!(stderr, "{w}");
+                let _ = writeln!(stderr, "{}", w.styled(colour));
             }
             if stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()).is_err() {
                 return 1;
@@ -78,11 +113,65 @@ pub fn run(args: &[OsString], stdin: &mut dyn Read, stdout: &mut dyn Write, stde
     }
 }
 
+/// The command line read by clap. EXPR may begin with `-` (`-x`, `-(a + b)`), but an
+/// argument beginning with `--` and a letter that no subcommand knows is an option
+/// misspelled, not an expression: clap's error for it is the one of a command line
+/// whose EXPR may not begin with a hyphen.
+fn parse(args: &[OsString]) -> std::result::Result<Cli, clap::Error> {
+    let argv: Vec<OsString> = std::iter::once(OsString::from("deriv")).chain(args.iter().cloned()).collect();
+    let strict = || match args::strict().try_get_matches_from(&argv) {
+        Err(e) if matches!(e.get(clap::error::ContextKind::InvalidArg), Some(clap::error::ContextValue::String(a)) if looks_like_option(a)) => {
+            Some(e)
+        }
+        _ => None,
+    };
+    match Cli::try_parse_from(&argv) {
+        Ok(cli) if cli.command.expr().is_some_and(looks_like_option) => strict().map_or(Ok(cli), Err),
+        Ok(cli) => Ok(cli),
+        Err(e) if args.iter().any(looks_like_option) => Err(strict().unwrap_or(e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// clap's message for `e` (help and version to stdout with exit code 0, usage errors to
+/// stderr with 2), in clap's colours when `colour`.
+fn clap_error(e: &clap::Error, stdout: &mut dyn Write, stderr: &mut dyn Write, colour: bool) -> u8 {
+    let code = if e.use_stderr() { 2 } else { 0 };
+    let styled = e.render();
+    let rendered = if colour && code == 2 { styled.ansi().to_string() } else { styled.to_string() };
+    let _ = if code == 0 { stdout.write_all(rendered.as_bytes()) } else { stderr.write_all(rendered.as_bytes()) };
+    code
+}
+
+/// Whether EXPR `e` reads as a long option (`--wrt`, `--bogus`) rather than an expression.
+fn looks_like_option(e: impl AsRef<std::ffi::OsStr>) -> bool {
+    e.as_ref()
+        .to_str()
+        .and_then(|e| e.strip_prefix("--"))
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_alphabetic()))
+}
+
+/// A line for stderr beside the output: a warning about the input, or a note such as
+/// a passed check or the time per run.
+enum Note {
+    Warning(Error),
+    Line(String),
+}
+
+impl Note {
+    fn styled(&self, colour: bool) -> String {
+        match self {
+            Note::Warning(e) => e.styled(true, colour),
+            Note::Line(l) => l.clone(),
+        }
+    }
+}
+
 /// The stack of the thread that does the work: room for recursion to the parser's
 /// depth limit in every stage. Only the pages touched are ever committed.
 const WORKER_STACK: usize = 1 << 30;
 
-fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<String> {
+fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<Note>) -> Result<String> {
     match cmd {
         Command::Diff(a) => repeated(a.result.repeat, stdin, warnings, &|stdin, warnings, laps| {
             let input = load(&a.input, false, stdin, warnings)?;
@@ -116,11 +205,17 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
                 let table = if points == "-" { read_stdin(stdin)? } else { read_file(std::path::Path::new(points))? };
                 let input = load(&a.input, false, &mut std::io::empty(), warnings)?;
                 let values = request::eval_points(&input, &table)?;
-                return Ok(values.iter().map(|v| format!("{v:?}\n")).collect());
+                let digits = float_digits(a.digits, warnings);
+                return Ok(values.iter().map(|v| format!("{}\n", output::Value::Float(*v).display(digits))).collect());
             }
             let input = load(&a.input, false, stdin, warnings)?;
             let at = string(a.at.as_ref())?.unwrap_or_default();
-            Ok(format!("{}\n", request::eval(&input, &at)?))
+            let value = request::eval_value(&input, &at)?;
+            let digits = match value {
+                output::Value::Float(_) => float_digits(a.digits, warnings),
+                output::Value::Exact(_) => a.digits.map(|d| d as usize),
+            };
+            Ok(format!("{}\n", value.display(digits)))
         }
         Command::Latex(a) => Ok(Output::expression(load(&a, false, stdin, warnings)?.problem().target.clone())
             .render(output::Format::Latex)),
@@ -161,17 +256,35 @@ fn execute(cmd: Command, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Re
                 None => Ok(text),
             }
         }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "deriv", &mut out);
+            utf8(out)
+        }
+        Command::Man { dir } => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            let written = match &dir {
+                Some(dir) => clap_mangen::generate_to(cmd, dir),
+                None => clap_mangen::Man::new(cmd).render(&mut out),
+            };
+            let written = written.map(|_| ());
+            written.map_err(|e| Error::new(ErrorKind::io(Source::Written(dir.clone().unwrap_or_default()), e)))?;
+            utf8(out)
+        }
+        // (Run before the worker: it reads its own input.)
+        Command::Repl => Err(Error::new(ErrorKind::Internal)),
     }
 }
 
 /// `plot`: the chart (or its points) to stdout, or to `-o FILE`.
-fn plot(a: PlotArgs, warnings: &mut Vec<String>) -> Result<String> {
+fn plot(a: PlotArgs, warnings: &mut Vec<Note>) -> Result<String> {
     use crate::plot::{self, PlotFormat};
     let lets = strings(&a.lets)?;
     let mut inputs = Vec::new();
     for e in &a.exprs {
         let input = Input::load(&lets, &os_to_string(e)?)?;
-        warnings.extend(input.warnings().iter().map(Error::as_warning));
+        warnings.extend(input.warnings().iter().cloned().map(Note::Warning));
         inputs.push((input, a.order.clone()));
     }
     let range = string(a.range.as_ref())?.as_deref().map(plot::parse_range).transpose()?;
@@ -205,13 +318,27 @@ fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(|e| Error::new(ErrorKind::io(Source::Written(path.to_owned()), e)))
 }
 
+/// `--digits` for a floating-point result, with a note on stderr when it asks for more
+/// than a float has.
+fn float_digits(digits: Option<u32>, warnings: &mut Vec<Note>) -> Option<usize> {
+    let d = digits? as usize;
+    if d > output::FLOAT_DIGITS {
+        warnings.push(Note::Line(format!(
+            "note: the result is computed in floating point, which has {} significant digits; more need exact \
+             arithmetic (rational inputs, no function such as sin or ln on the way)",
+            output::FLOAT_DIGITS
+        )));
+    }
+    Some(d)
+}
+
 /// `jacobian` (of the rows of the input) or `hessian` (of its target).
 fn matrix(
     a: MatrixArgs,
     answer: fn(&Input, &str, &Settings) -> Result<Output>,
     rows: bool,
     stdin: &mut dyn Read,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Note>,
 ) -> Result<String> {
     repeated(a.repeat, stdin, warnings, &|stdin, warnings, laps| {
         let input = load(&a.input, rows, stdin, warnings)?;
@@ -226,7 +353,7 @@ fn matrix(
 fn staged(
     laps: &mut request::Laps,
     format: output::Format,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Note>,
     answer: impl FnOnce() -> Result<Output>,
 ) -> Result<String> {
     laps.mark();
@@ -238,8 +365,8 @@ fn staged(
 }
 
 /// `out` in `format`; a passed check goes to stderr when the format has no room for it.
-fn render(out: &Output, format: output::Format, warnings: &mut Vec<String>) -> String {
-    warnings.extend(out.check_note(format));
+fn render(out: &Output, format: output::Format, warnings: &mut Vec<Note>) -> String {
+    warnings.extend(out.check_note(format).map(Note::Line));
     out.render(format)
 }
 
@@ -255,13 +382,13 @@ fn settings(form: &FormArgs, checks: &CheckArgs, cse: bool) -> Result<Settings> 
 
 /// One run of a subcommand on some input, collecting its stderr lines.
 /// It marks the end of reading, of the request and of rendering on the laps it is given.
-type Job<'a> = dyn Fn(&mut dyn Read, &mut Vec<String>, &mut request::Laps) -> Result<String> + 'a;
+type Job<'a> = dyn Fn(&mut dyn Read, &mut Vec<Note>, &mut request::Laps) -> Result<String> + 'a;
 
 /// Runs `job` (once, or `n` times on the same input with `--repeat`); the result of the
 /// last run, and with `--repeat` the median time per run on stderr, split into reading
 /// (parsing and loading definitions), deriving (differentiating and simplifying) and
 /// printing.
-fn repeated(n: Option<u32>, stdin: &mut dyn Read, warnings: &mut Vec<String>, job: &Job) -> Result<String> {
+fn repeated(n: Option<u32>, stdin: &mut dyn Read, warnings: &mut Vec<Note>, job: &Job) -> Result<String> {
     let Some(n) = n else {
         return job(stdin, warnings, &mut request::Laps::new());
     };
@@ -276,16 +403,16 @@ fn repeated(n: Option<u32>, stdin: &mut dyn Read, warnings: &mut Vec<String>, jo
         .zip(&timing.stages)
         .map(|(name, d)| format!("{name} {}", output::duration(*d)))
         .collect();
-    warnings.push(format!("time per run: {} ({})", output::duration(timing.total), stages.join(", ")));
+    warnings.push(Note::Line(format!("time per run: {} ({})", output::duration(timing.total), stages.join(", "))));
     Ok(out)
 }
 
 /// The input of a subcommand: read, and loaded by the library (its warnings to stderr).
-fn load(args: &InputArgs, rows: bool, stdin: &mut dyn Read, warnings: &mut Vec<String>) -> Result<Input> {
+fn load(args: &InputArgs, rows: bool, stdin: &mut dyn Read, warnings: &mut Vec<Note>) -> Result<Input> {
     let text = read_input(args, stdin)?;
     let lets = strings(&args.lets)?;
     let input = if rows { Input::load_rows(&lets, &text)? } else { Input::load(&lets, &text)? };
-    warnings.extend(input.warnings().iter().map(Error::as_warning));
+    warnings.extend(input.warnings().iter().cloned().map(Note::Warning));
     Ok(input)
 }
 

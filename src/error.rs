@@ -247,6 +247,13 @@ pub enum ErrorKind {
         /// `diff` or `grad`.
         verb: String,
     },
+    /// A REPL line `:...` that is no command.
+    ReplCommand {
+        /// What followed the colon.
+        found: String,
+    },
+    /// A `plot` line in the REPL, which has no picture to draw on.
+    ReplPlot,
     /// No expression given.
     NoExpression,
     /// A `--timeout` that is not a number of seconds.
@@ -581,7 +588,7 @@ pub enum Source {
     Stdin,
     /// A file.
     File(PathBuf),
-    /// A file written (a chart, a note and its figures).
+    /// A file or folder written (a chart, a note and its figures, man pages).
     Written(PathBuf),
 }
 
@@ -668,6 +675,8 @@ impl ErrorKind {
                 "a note needs math: definitions such as `p = e^z/(1+e^z)`, expressions or requests such as `diff p wrt z`",
             ),
             K::UnexpectedChar(c) => s(char_help(*c)),
+            K::ReplCommand { .. } => s("the commands are :steps on, :steps off, :defs, :help and :quit"),
+            K::ReplPlot => s("draw it with `deriv plot EXPR -o FILE.svg`, or with a `plot` line in a note"),
             K::Expected { clue, .. } => clue.as_ref().map(Clue::to_string),
             K::Unclosed { column } => Some(format!("add the missing `)`, or remove the `(` at column {column}")),
             K::MissingOperator { found, operand } if found == "(" => {
@@ -824,6 +833,8 @@ impl fmt::Display for ErrorKind {
             K::LetNotDefinition => write!(f, "--let takes one definition, NAME=EXPRESSION"),
             K::FactNotEquation => write!(f, "--assume takes an equation, LHS = RHS"),
             K::NoteRequest { verb } => write!(f, "write `{verb} SUBJECT wrt VAR`"),
+            K::ReplCommand { found } => write!(f, "no command `:{found}`"),
+            K::ReplPlot => write!(f, "the REPL cannot show a chart"),
             K::NoExpression => write!(f, "no expression: pass EXPR, `-` for stdin, or --file FILE"),
             K::Timeout(found) => write!(f, "--timeout takes a number of seconds, 0 for none (found {found})"),
             K::DefinedVariable { name, definition: Some(d) } => {
@@ -1088,12 +1099,27 @@ impl Error {
     /// The message as a warning: `warning: ...`, with the same caret and help lines.
     pub fn as_warning(&self) -> String {
         let mut out = String::new();
-        let _ = self.render(&mut out, "warning");
+        let _ = self.render(&mut out, "warning", &Palette::PLAIN);
         out
     }
 
-    fn render(&self, f: &mut impl fmt::Write, label: &str) -> fmt::Result {
-        write!(f, "{label}: {}", self.0.kind)?;
+    /// The message as [`Display`](fmt::Display) writes it (or as [`Error::as_warning`]
+    /// does when `warning`), coloured with ANSI escapes when `colour`, as rustc colours
+    /// its diagnostics: the label red (a warning's yellow) and bold, the message bold,
+    /// the gutter, locator and `= help` blue, the caret in the label's colour.
+    pub fn styled(&self, warning: bool, colour: bool) -> String {
+        let (label, mut palette) = if warning { ("warning", Palette::WARNING) } else { ("error", Palette::ERROR) };
+        if !colour {
+            palette = Palette::PLAIN;
+        }
+        let mut out = String::new();
+        let _ = self.render(&mut out, label, &palette);
+        out
+    }
+
+    fn render(&self, f: &mut impl fmt::Write, label: &str, p: &Palette) -> fmt::Result {
+        let Palette { label: l, bold, accent: a, reset: r } = p;
+        write!(f, "{l}{label}{r}{bold}: {}{r}", self.0.kind)?;
         if let (Some(span), Some(src)) = (self.0.span, self.0.input.as_deref()) {
             let start = span.start.min(src.len());
             let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
@@ -1114,10 +1140,10 @@ impl Error {
             let width = src[start..end].chars().map(|c| echo(c).chars().count().max(1)).sum::<usize>().max(1);
             let gutter = line_no.to_string().len();
             let col = span.column(src);
-            write!(f, "\n{:gutter$}--> line {line_no}, column {col}", "")?;
+            write!(f, "\n{:gutter$}{a}-->{r} line {line_no}, column {col}", "")?;
             write!(
                 f,
-                "\n{:gutter$} |\n{line_no} | {shown}\n{:gutter$} | {}{}",
+                "\n{:gutter$} {a}|{r}\n{a}{line_no} |{r} {shown}\n{:gutter$} {a}|{r} {}{l}{}{r}",
                 "",
                 "",
                 " ".repeat(caret_at),
@@ -1125,7 +1151,7 @@ impl Error {
             )?;
         }
         if let Some(help) = self.help() {
-            write!(f, "\n  = help: {help}")?;
+            write!(f, "\n  {a}={r} {bold}help{r}: {help}")?;
         }
         Ok(())
     }
@@ -1145,12 +1171,27 @@ fn echo(c: char) -> String {
     }
 }
 
+/// The ANSI escapes [`Error::styled`] writes around the parts of a message (all empty
+/// for plain text).
+struct Palette {
+    label: &'static str,
+    bold: &'static str,
+    accent: &'static str,
+    reset: &'static str,
+}
+
+impl Palette {
+    const PLAIN: Palette = Palette { label: "", bold: "", accent: "", reset: "" };
+    const ERROR: Palette = Palette { label: "\x1b[1;31m", bold: "\x1b[1m", accent: "\x1b[1;34m", reset: "\x1b[0m" };
+    const WARNING: Palette = Palette { label: "\x1b[1;33m", ..Palette::ERROR };
+}
+
 impl fmt::Display for Error {
     /// rustc's layout: `error: message`, the locator, the input line echoed (control
     /// and direction-changing characters escaped), the caret under the span, and the
     /// help line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.render(f, "error")
+        self.render(f, "error", &Palette::PLAIN)
     }
 }
 

@@ -11,5 +11,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let stdin = std::io::stdin();
-    ExitCode::from(deriv::cli::run(&args, &mut stdin.lock(), &mut std::io::stdout(), &mut std::io::stderr()))
+    use std::io::IsTerminal;
+    let shell = deriv::cli::Shell {
+        colour: deriv::cli::colour_on_stderr(),
+        terminal: stdin.is_terminal() && std::io::stdout().is_terminal(),
+    };
+    ExitCode::from(deriv::cli::run_with(
+        &args,
+        &mut stdin.lock(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+        shell,
+    ))
 }

@@ -149,28 +149,32 @@ pub fn check_gradient(problem: &Problem, f: &Expr, vars: &[Sym], entries: &[Entr
     vars.iter().zip(entries).map(|(x, e)| check::check_chain(&[f.clone(), e.exact(problem)], x, POINTS, SEED)).collect()
 }
 
-/// Checks a Jacobian (from [`jacobian`]) entry by entry; the largest error of all.
-pub fn check_jacobian(problem: &Problem, rows: &[Expr], vars: &[Sym], m: &[Vec<Entry>]) -> Result<CheckReport> {
-    let mut reports = Vec::new();
-    for (r, entries) in rows.iter().zip(m) {
-        reports.extend(check_gradient(problem, r, vars, entries)?);
-    }
-    Ok(combined(&reports))
+/// Checks a Jacobian (from [`jacobian`]) entry by entry: one report per entry.
+pub fn check_jacobian(
+    problem: &Problem,
+    rows: &[Expr],
+    vars: &[Sym],
+    m: &[Vec<Entry>],
+) -> Result<Vec<Vec<CheckReport>>> {
+    rows.iter().zip(m).map(|(r, entries)| check_gradient(problem, r, vars, entries)).collect()
 }
 
 /// Checks a Hessian (from [`hessian`]) entry by entry, in two steps each: the first
 /// derivative by `vars[i]` against dual numbers of `f`, and entry `[i][j]` against dual
-/// numbers of that first derivative along `vars[j]`. The largest error of all.
-pub fn check_hessian(problem: &Problem, f: &Expr, vars: &[Sym], m: &[Vec<Entry>]) -> Result<CheckReport> {
+/// numbers of that first derivative along `vars[j]`. One report per entry, of both steps.
+pub fn check_hessian(problem: &Problem, f: &Expr, vars: &[Sym], m: &[Vec<Entry>]) -> Result<Vec<Vec<CheckReport>>> {
     let f = problem.inline(f);
-    let mut reports = Vec::new();
+    let mut out = Vec::new();
     for ((x, g), row) in vars.iter().zip(diff::gradient(&f, vars)).zip(m) {
-        reports.push(check::check_chain(&[f.clone(), g.clone()], x, POINTS, SEED)?);
+        let first = check::check_chain(&[f.clone(), g.clone()], x, POINTS, SEED)?;
+        let mut reports = Vec::new();
         for (y, e) in vars.iter().zip(row) {
-            reports.push(check::check_chain(&[g.clone(), e.exact(problem)], y, POINTS, SEED)?);
+            let second = check::check_chain(&[g.clone(), e.exact(problem)], y, POINTS, SEED)?;
+            reports.push(combined(&[first.clone(), second]));
         }
+        out.push(reports);
     }
-    Ok(combined(&reports))
+    Ok(out)
 }
 
 /// One report for several: the largest error, and all the points.

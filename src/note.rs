@@ -88,14 +88,14 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
         if trimmed.is_empty() {
             continue;
         }
-        if let Some(text) = trimmed.strip_prefix('#') {
-            let text = text.trim();
+        let statement = statement(trimmed).map_err(bad)?;
+        if let Statement::Prose(text) = statement {
             if !text.is_empty() {
                 out.push(Block::Text(text.to_owned()));
             }
             continue;
         }
-        if let Some(fact) = trimmed.strip_prefix("assume ") {
+        if let Statement::Assume(fact) = statement {
             // A fact for the requests after it: checked now, against what came before.
             let problem = Problem::load(&[], &format!("{program}\n0")).map_err(|e| bad(e.into_kind()))?;
             Options::new(&problem).assuming(&[fact.to_owned()]).map_err(|e| bad(e.into_kind()))?;
@@ -107,19 +107,12 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
             facts.push(fact.to_owned());
             continue;
         }
-        if let Some(rest) = trimmed.strip_prefix("plot ") {
+        if let Statement::Plot(rest) = statement {
             let relocate = |e: Error, piece: &str| e.relocate(program.len() + 1, offset_of(piece), src);
             out.push(Block::Plot(Box::new(figure(rest, &program, &facts, &bad, &relocate)?)));
             continue;
         }
-        let request = trimmed.split_once(' ').filter(|(w, _)| *w == "diff" || *w == "grad");
-        if let Some((verb, rest)) = request {
-            let (subject, vars) =
-                rest.rsplit_once(" wrt ").ok_or_else(|| bad(ErrorKind::NoteRequest { verb: verb.into() }))?;
-            let (vars, spec) = match vars.split_once(" where ") {
-                Some((v, w)) if verb == "diff" => (v, Some(w)),
-                _ => (vars, None),
-            };
+        if let Statement::Request { verb, subject, vars, spec } = statement {
             let text = format!("{program}\n{subject}");
             let input = Input::load(&[], &text).map_err(|e| e.relocate(program.len() + 1, offset_of(subject), src))?;
             let settings = Settings { assume: facts.clone(), ..Settings::default() };
@@ -135,7 +128,7 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
                 Some(n) => latex_name(n.as_str()),
                 None => to_latex(&input.problem().target),
             };
-            if verb == "diff" {
+            if verb == Verb::Diff {
                 let wrt = vars.trim().to_owned();
                 let req = Diff { wrt: Some(wrt.clone()), order: 1, steps: true, sizes, at };
                 let out_ = derivative(&input, req, &settings).map_err(|e| bad(e.into_kind()))?;
@@ -178,6 +171,55 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
         return Err(Error::at(ErrorKind::EmptyNote, Span::at(src.len()), src));
     }
     Ok(out)
+}
+
+/// What a line of a note (or of the REPL, which reads the same lines) says.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Statement<'a> {
+    /// `# text`: prose (the text after `#`, trimmed).
+    Prose(&'a str),
+    /// `assume LHS = RHS`: a fact for the requests after it.
+    Assume(&'a str),
+    /// `plot F, d/dz F for z in A..B`: a chart (the text after `plot`).
+    Plot(&'a str),
+    /// `diff SUBJECT wrt VAR [where ...]` or `grad SUBJECT wrt A, B`.
+    Request { verb: Verb, subject: &'a str, vars: &'a str, spec: Option<&'a str> },
+    /// Anything else: definitions, or an expression.
+    Definitions(&'a str),
+}
+
+/// The requests of a note line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verb {
+    /// `diff SUBJECT wrt VAR`.
+    Diff,
+    /// `grad SUBJECT wrt A, B`.
+    Grad,
+}
+
+/// What the (trimmed, non-empty) line says; a request without `wrt` is an error.
+pub(crate) fn statement(line: &str) -> std::result::Result<Statement<'_>, ErrorKind> {
+    if let Some(text) = line.strip_prefix('#') {
+        return Ok(Statement::Prose(text.trim()));
+    }
+    if let Some(fact) = line.strip_prefix("assume ") {
+        return Ok(Statement::Assume(fact));
+    }
+    if let Some(rest) = line.strip_prefix("plot ") {
+        return Ok(Statement::Plot(rest));
+    }
+    let request = line.split_once(' ').and_then(|(w, rest)| match w {
+        "diff" => Some((Verb::Diff, w, rest)),
+        "grad" => Some((Verb::Grad, w, rest)),
+        _ => None,
+    });
+    let Some((verb, word, rest)) = request else { return Ok(Statement::Definitions(line)) };
+    let (subject, vars) = rest.rsplit_once(" wrt ").ok_or_else(|| ErrorKind::NoteRequest { verb: word.into() })?;
+    let (vars, spec) = match vars.split_once(" where ") {
+        Some((v, w)) if verb == Verb::Diff => (v, Some(w)),
+        _ => (vars, None),
+    };
+    Ok(Statement::Request { verb, subject, vars, spec })
 }
 
 /// The note as a document in `format`; `katex` is where an HTML page loads KaTeX from.
@@ -404,7 +446,7 @@ fn var_latex(v: &str) -> String {
 /// A `where` clause, `K = 2, z[1] = 0`, as the sizes and the values of a request: a
 /// plain name given a whole number that the subject does not use is a size (the sums
 /// over `k` run to `K`), anything else a value put in.
-fn specialisation(spec: &str, used: &[Sym]) -> (Option<String>, Option<String>) {
+pub(crate) fn specialisation(spec: &str, used: &[Sym]) -> (Option<String>, Option<String>) {
     let (mut sizes, mut values) = (Vec::new(), Vec::new());
     for part in split_top_nonempty(spec) {
         let (lhs, rhs) = part.split_once('=').unwrap_or((part, ""));

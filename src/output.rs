@@ -17,8 +17,10 @@ use crate::check::CheckReport;
 use crate::cse::Cse;
 use crate::derivation::Derivation;
 use crate::expr::{Expr, Sym};
+use crate::number::{self, Rational};
 use crate::print::latex::{self, to_latex};
 use crate::print::text::to_text;
+use num_bigint::BigInt;
 
 /// How an [`Output`] is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +54,15 @@ enum Shape {
     /// One partial derivative of `input` per variable, each with its check.
     Gradient { input: Expr, partials: Vec<(Sym, Expr, Option<CheckReport>)> },
     /// A Jacobian or Hessian: one row per function.
-    Matrix { functions: Vec<Expr>, variables: Vec<Sym>, entries: Vec<Vec<Expr>>, check: Option<Checked> },
+    /// `checks` are the entries' own when checked, each with what it checked
+    /// (`dp1/dz2`).
+    Matrix {
+        functions: Vec<Expr>,
+        variables: Vec<Sym>,
+        entries: Vec<Vec<Expr>>,
+        check: Option<Checked>,
+        checks: Vec<(String, CheckReport)>,
+    },
     /// `input` in its chosen form.
     Simplified { input: Expr, result: Expr },
     /// Results to print as shared intermediates, each result named by `names` where
@@ -83,7 +93,18 @@ impl Output {
 
     /// A matrix of derivatives: `entries[i][j]` of `functions[i]` by `variables[j]`.
     pub fn matrix(functions: &[Expr], variables: &[Sym], entries: Vec<Vec<Expr>>, check: Option<Checked>) -> Output {
-        Output(Shape::Matrix { functions: functions.to_vec(), variables: variables.to_vec(), entries, check })
+        let checks = Vec::new();
+        Output(Shape::Matrix { functions: functions.to_vec(), variables: variables.to_vec(), entries, check, checks })
+    }
+
+    /// A matrix (from [`Output::matrix`]) with its check: `all`, of every entry, and
+    /// each entry's own report with what it checked (`dp1/dz2`, `d2/dx dy`). Anything
+    /// else is returned as it is.
+    pub fn with_checks(mut self, all: Checked, entries: Vec<(String, CheckReport)>) -> Output {
+        if let Shape::Matrix { check, checks, .. } = &mut self.0 {
+            (*check, *checks) = (Some(all), entries);
+        }
+        self
     }
 
     /// `input` simplified to `result`.
@@ -147,16 +168,30 @@ impl Output {
         }
     }
 
-    /// The line that reports a passed check beside the output, for the formats that
-    /// have no room for it (text and LaTeX).
+    /// The lines that report a passed check beside the output, for the formats that
+    /// have no room for it (text and LaTeX): `diff`'s one line, `check: passed, max
+    /// error 1.110e-16 at 12 points`, and a line like it for each entry of a gradient
+    /// (`check d/dw1: ...`), a Jacobian or a Hessian (labelled by [`Output::with_checks`]).
     pub fn check_note(&self, format: Format) -> Option<String> {
-        let check = match &self.0 {
-            Shape::Derivative { check, .. } | Shape::Matrix { check, .. } => check.as_ref()?,
+        if format == Format::Json {
+            return None;
+        }
+        let line = |what: String, r: &CheckReport| {
+            let what = if what.is_empty() { what } else { format!(" {what}") };
+            format!("check{what}: passed, max error {:.3e} at {} points", r.max_error, r.points)
+        };
+        let lines: Vec<String> = match &self.0 {
+            Shape::Derivative { check, .. } => vec![line(String::new(), &check.as_ref()?.report)],
+            Shape::Gradient { partials, .. } => {
+                partials.iter().filter_map(|(x, _, r)| Some(line(format!("d/d{x}"), r.as_ref()?))).collect()
+            }
+            Shape::Matrix { check, checks, .. } => {
+                check.as_ref()?;
+                checks.iter().map(|(what, r)| line(what.clone(), r)).collect()
+            }
             _ => return None,
         };
-        (format != Format::Json).then(|| {
-            format!("check: passed, max error {:.3e} at {} points", check.report.max_error, check.report.points)
-        })
+        (!lines.is_empty()).then(|| lines.join("\n"))
     }
 
     /// The output as one JSON object.
@@ -181,7 +216,7 @@ impl Output {
                     .collect(),
                 input: to_text(input),
             }),
-            Shape::Matrix { functions, variables, entries, check } => json(&MatrixJson {
+            Shape::Matrix { functions, variables, entries, check, .. } => json(&MatrixJson {
                 check: check.as_ref().map(CheckJson::with_tolerance),
                 functions: functions.iter().map(to_text).collect(),
                 latex: entries.iter().map(|r| r.iter().map(to_latex).collect()).collect(),
@@ -252,6 +287,120 @@ pub fn duration(d: std::time::Duration) -> String {
         t => (t, "s"),
     };
     format!("{v:.3} {unit}")
+}
+
+/// A number `eval` computed: exact, where the input and the point are and rational
+/// arithmetic (which the constructors fold) reaches the value, or a float.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// An exact rational.
+    Exact(Rational),
+    /// A floating-point value.
+    Float(f64),
+}
+
+/// The most significant digits a float has to give: 17 tell every `f64` apart.
+pub const FLOAT_DIGITS: usize = 17;
+
+impl Value {
+    /// The value as the nearest `f64`.
+    pub fn to_f64(&self) -> f64 {
+        match self {
+            Value::Exact(r) => number::to_f64(r),
+            Value::Float(v) => *v,
+        }
+    }
+
+    /// The number as people read one. An exact integer is written whole, whatever its
+    /// length (`2^100` is `1267650600228229401496703205376`). Any other value is
+    /// written with `digits` significant digits, correctly rounded and without trailing
+    /// zeros; without `digits`, with the fewest digits that read back as the same `f64`
+    /// (`0.1`, `0.3333333333333333`). A float has at most [`FLOAT_DIGITS`] digits to
+    /// give, whatever `digits` asks; an exact value has as many as asked. The layout is
+    /// Python's: an exponent when the number is below `1e-4` or from `1e16` up
+    /// (`1.2246467991473532e-16`), positional otherwise (`0.001`, `123.5`). Not-finite
+    /// floats are `inf`, `-inf` and `NaN`.
+    pub fn display(&self, digits: Option<usize>) -> String {
+        match (self, digits) {
+            (Value::Exact(r), _) if r.is_integer() => r.to_integer().to_string(),
+            (Value::Exact(r), None) if number::to_f64(r).is_normal() => Value::Float(number::to_f64(r)).display(None),
+            (Value::Exact(r), d) => {
+                let (neg, digits, exp) = rounded(r, d.unwrap_or(FLOAT_DIGITS).max(1));
+                layout(neg, &digits, exp)
+            }
+            (Value::Float(v), _) if v.is_nan() => "NaN".to_owned(),
+            (Value::Float(v), _) if v.is_infinite() => if *v > 0.0 { "inf" } else { "-inf" }.to_owned(),
+            (Value::Float(v), d) => {
+                // Rust writes the shortest round trip (`{:e}`) or a correctly rounded
+                // number of digits (`{:.N$e}`); only the layout is ours.
+                let sci = match d {
+                    None => format!("{v:e}"),
+                    Some(d) => format!("{v:.*e}", d.clamp(1, FLOAT_DIGITS) - 1),
+                };
+                let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+                let neg = mantissa.starts_with('-');
+                let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+                let digits = digits.trim_end_matches('0');
+                layout(neg, if digits.is_empty() { "0" } else { digits }, exp.parse().unwrap_or(0))
+            }
+        }
+    }
+}
+
+/// `|r|` rounded to `n` significant digits (half away from zero): its sign, the digits
+/// without trailing zeros, and the decimal exponent of the first.
+fn rounded(r: &Rational, n: usize) -> (bool, String, i64) {
+    use num_traits::{Signed, Zero};
+    if r.is_zero() {
+        return (false, "0".to_owned(), 0);
+    }
+    let a = r.abs();
+    let ten = |k: i64| -> Rational {
+        let p = Rational::from_integer(num_traits::pow(BigInt::from(10), k.unsigned_abs() as usize));
+        if k < 0 {
+            p.recip()
+        } else {
+            p
+        }
+    };
+    // The exponent of the first digit: from the lengths of the parts, then corrected.
+    let len = |n: &BigInt| n.to_string().len() as i64;
+    let mut exp = len(a.numer()) - len(a.denom());
+    while a >= ten(exp + 1) {
+        exp += 1;
+    }
+    while a < ten(exp) {
+        exp -= 1;
+    }
+    let half = Rational::new(1.into(), 2.into());
+    let mut m = (&a * ten(n as i64 - 1 - exp) + half).floor().to_integer();
+    if m.to_string().len() > n {
+        m /= 10;
+        exp += 1;
+    }
+    let digits = m.to_string();
+    let digits = digits.trim_end_matches('0');
+    (r.is_negative(), digits.to_owned(), exp)
+}
+
+/// A number from its sign, significant digits and the decimal exponent of the first:
+/// with an exponent below `1e-4` and from `1e16` up, positional between.
+fn layout(neg: bool, digits: &str, exp: i64) -> String {
+    let sign = if neg { "-" } else { "" };
+    if !(-4..16).contains(&exp) {
+        let (first, rest) = digits.split_at(1);
+        let rest = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        return format!("{sign}{first}{rest}e{exp}");
+    }
+    if exp < 0 {
+        return format!("{sign}0.{}{digits}", "0".repeat((-exp - 1) as usize));
+    }
+    let whole = exp as usize + 1;
+    if digits.len() <= whole {
+        format!("{sign}{digits}{}", "0".repeat(whole - digits.len()))
+    } else {
+        format!("{sign}{}.{}", &digits[..whole], &digits[whole..])
+    }
 }
 
 // The JSON shapes. Fields are in alphabetical order: the order of deriv's JSON output.
@@ -340,4 +489,66 @@ struct SharedJson<'a> {
 struct NamedJson<'a> {
     name: &'a str,
     text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A float without `--digits` reads back as itself; with `d` digits it is the
+        /// value to within half a unit of its last digit, and has at most `d` of them.
+        #[test]
+        fn floats_read_back(bits in any::<u64>(), d in 1usize..=17) {
+            let v = f64::from_bits(bits);
+            prop_assume!(v.is_finite());
+            let shown = Value::Float(v).display(None);
+            prop_assert_eq!(shown.parse::<f64>().ok(), Some(v), "{}", shown);
+            let shown = Value::Float(v).display(Some(d));
+            let back: f64 = shown.parse().unwrap_or(f64::NAN);
+            let digits: String = shown.split('e').next().unwrap_or("").chars().filter(char::is_ascii_digit).collect();
+            prop_assert!(digits.trim_matches('0').len() <= d, "{}", shown);
+            prop_assert!((back - v).abs() <= 0.5 * 10f64.powi(1 - d as i32) * v.abs() * 1.000001, "{} of {}", shown, v);
+        }
+
+        /// An exact value to `d` digits is the nearest decimal of `d` significant digits:
+        /// read back exactly, it is within half a unit of its last digit of the value.
+        #[test]
+        fn exact_values_round_correctly(p in -10i64.pow(15)..10i64.pow(15), q in 1i64..10i64.pow(12), scale in -40i32..40, d in 1usize..60) {
+            let ten = Rational::from_integer(num_traits::pow(BigInt::from(10), scale.unsigned_abs() as usize));
+            let r = Rational::new(p.into(), q.into()) * if scale < 0 { ten.recip() } else { ten };
+            prop_assume!(!r.is_integer());
+            let shown = Value::Exact(r.clone()).display(Some(d));
+            let (mantissa, exp) = shown.split_once('e').unwrap_or((&shown, "0"));
+            let neg = mantissa.starts_with('-');
+            let m = number::parse_decimal(mantissa.trim_start_matches('-')).unwrap();
+            let e: i32 = exp.parse().unwrap();
+            let ten_e = Rational::from_integer(num_traits::pow(BigInt::from(10), e.unsigned_abs() as usize));
+            let back = if e < 0 { m / ten_e } else { m * ten_e };
+            let back = if neg { -back } else { back };
+            let (_, digits, first) = rounded(&r, d);
+            prop_assert!(digits.len() <= d);
+            let unit = {
+                let k = first - d as i64 + 1;
+                let t = Rational::from_integer(num_traits::pow(BigInt::from(10), k.unsigned_abs() as usize));
+                if k < 0 { t.recip() } else { t }
+            };
+            let err = if back > r { &back - &r } else { &r - &back };
+            prop_assert!(err * Rational::from_integer(2.into()) <= unit, "{} of {}", shown, r);
+        }
+    }
+
+    #[test]
+    fn layout_is_pythons() {
+        let f = |v: f64| Value::Float(v).display(None);
+        assert_eq!(
+            [f(0.0), f(-0.0), f(1.0), f(0.5), f(1e-4), f(1e-5), f(1e15), f(1e16)],
+            ["0", "-0", "1", "0.5", "0.0001", "1e-5", "1000000000000000", "1e16"]
+        );
+        assert_eq!([f(f64::NAN), f(f64::INFINITY), f(-f64::INFINITY)], ["NaN", "inf", "-inf"]);
+        assert_eq!(Value::Float(123456.0).display(Some(2)), "120000");
+        assert_eq!(Value::Exact(Rational::new(995.into(), 1000.into())).display(Some(2)), "1");
+        assert_eq!(Value::Exact(Rational::new((-2).into(), 3.into())).display(Some(4)), "-0.6667");
+    }
 }

@@ -30,7 +30,7 @@ use crate::expr::{self, Expr, Func, Node, Sym, Walk};
 use crate::func;
 use crate::indexed;
 use crate::matrix::{self, Options};
-use crate::output::{Checked, Output};
+use crate::output::{Checked, Output, Value};
 use crate::parse;
 use crate::simplify::{self, Form};
 use crate::specialise;
@@ -305,8 +305,12 @@ pub fn jacobian(input: &Input, wrt: &str, settings: &Settings) -> Result<Output>
     let vars = variables(p, wrt)?;
     let opts = options(p, settings)?;
     let m = matrix::jacobian(p, rows, &vars, &opts);
-    let check = settings.check.map(|tol| passed(matrix::check_jacobian(p, rows, &vars, &m)?, tol)).transpose()?;
-    Ok(Output::matrix(rows, &vars, shown(m), check))
+    let checks = settings.check.map(|_| matrix::check_jacobian(p, rows, &vars, &m)).transpose()?;
+    let label = |i: usize, j: usize| match rows[i].node() {
+        Node::Var(name) => format!("d{name}/d{}", vars[j]),
+        _ => format!("d(row {})/d{}", i + 1, vars[j]),
+    };
+    checked_matrix(Output::matrix(rows, &vars, shown(m), None), checks, label, settings)
 }
 
 /// The Hessian of the input's target by `wrt`.
@@ -326,8 +330,12 @@ pub fn hessian(input: &Input, wrt: &str, settings: &Settings) -> Result<Output> 
     let vars = variables(p, wrt)?;
     let opts = options(p, settings)?;
     let m = matrix::hessian(p, &p.target, &vars, &opts);
-    let check = settings.check.map(|tol| passed(matrix::check_hessian(p, &p.target, &vars, &m)?, tol)).transpose()?;
-    Ok(Output::matrix(std::slice::from_ref(&p.target), &vars, shown(m), check))
+    let checks = settings.check.map(|_| matrix::check_hessian(p, &p.target, &vars, &m)).transpose()?;
+    let label = |i: usize, j: usize| match (&vars[i], &vars[j]) {
+        (x, y) if x == y => format!("d2/d{x}^2"),
+        (x, y) => format!("d2/d{x} d{y}"),
+    };
+    checked_matrix(Output::matrix(std::slice::from_ref(&p.target), &vars, shown(m), None), checks, label, settings)
 }
 
 /// The input's target simplified, in terms of the names it defines where `form` allows;
@@ -351,6 +359,27 @@ pub fn eval(input: &Input, at: &str) -> Result<f64> {
         return Err(Error::new(ErrorKind::NotFinite(v)));
     }
     Ok(v)
+}
+
+/// The input's target at the point `at`, exactly where it can be: when every value of
+/// `at` is an exact number (`x=2`, `x=1/3`, `x=0.1`) and the target with them put in
+/// folds to a number (rational arithmetic and integer powers: `2^100`, `x/3 + 1`),
+/// that rational; otherwise the float [`eval()`] computes.
+pub fn eval_value(input: &Input, at: &str) -> Result<Value> {
+    let (env, exact) = point_exprs(at)?;
+    if exact.values().all(|v| v.as_num().is_some()) {
+        let target = input.problem.inlined_target();
+        if target.tree_size() <= EVAL_SIMPLIFIES {
+            if let Some(r) = expr::substitute_all(&target, &exact).as_num() {
+                return Ok(Value::Exact(r.clone()));
+            }
+        }
+    }
+    let v = eval::eval(&evaluated_form(input), &env)?;
+    if !v.is_finite() {
+        return Err(Error::new(ErrorKind::NotFinite(v)));
+    }
+    Ok(Value::Float(v))
 }
 
 /// The input's target at each point of `table`: CSV whose first line names the
@@ -568,6 +597,23 @@ fn passed(report: CheckReport, tolerance: f64) -> Result<Checked> {
     Ok(Checked { report, tolerance })
 }
 
+/// A matrix with its entries' checks (when `settings` asks for them), entry `[i][j]`
+/// labelled `label(i, j)`: passed when every entry's error is within the tolerance.
+fn checked_matrix(
+    out: Output,
+    checks: Option<Vec<Vec<CheckReport>>>,
+    label: impl Fn(usize, usize) -> String,
+    settings: &Settings,
+) -> Result<Output> {
+    let (Some(checks), Some(tolerance)) = (checks, settings.check) else { return Ok(out) };
+    let all = passed(matrix::combined(&checks.concat()), tolerance)?;
+    let mut entries = Vec::new();
+    for (i, row) in checks.into_iter().enumerate() {
+        entries.extend(row.into_iter().enumerate().map(|(j, r)| (label(i, j), r)));
+    }
+    Ok(out.with_checks(all, entries))
+}
+
 /// The entries of a matrix as shown.
 fn shown(m: Vec<Vec<matrix::Entry>>) -> Vec<Vec<Expr>> {
     m.into_iter().map(|row| row.into_iter().map(|e| e.shown).collect()).collect()
@@ -575,9 +621,15 @@ fn shown(m: Vec<Vec<matrix::Entry>>) -> Vec<Vec<Expr>> {
 
 /// `--at`: values of the variables, `x=1,y=pi/2`, each an expression without variables.
 fn point(at: &str) -> Result<Env> {
+    Ok(point_exprs(at)?.0)
+}
+
+/// `--at` read: each value as a float, and as the expression it was written as.
+fn point_exprs(at: &str) -> Result<(Env, HashMap<Sym, Expr>)> {
     let mut env = Env::new();
+    let mut exprs = HashMap::new();
     if at.trim().is_empty() {
-        return Ok(env);
+        return Ok((env, exprs));
     }
     let mut offset = 0;
     for part in at.split(',') {
@@ -587,17 +639,18 @@ fn point(at: &str) -> Result<Env> {
         let (name, value) = part.split_once('=').ok_or_else(|| bad(ErrorKind::PointNotPair))?;
         let x = crate::parse::check_variable(name.trim()).map_err(|e| bad(e.into_kind()))?;
         let name = x.to_string();
-        let v = parse::parse_expr(value)
-            .map_err(|e| bad(ErrorKind::BadValue { name: name.clone(), cause: Box::new(e.into_kind()) }))
-            .and_then(|e| eval::eval(&e, &Env::new()).map_err(|e| bad(e.into_kind())))?;
+        let e = parse::parse_expr(value)
+            .map_err(|e| bad(ErrorKind::BadValue { name: name.clone(), cause: Box::new(e.into_kind()) }))?;
+        let v = eval::eval(&e, &Env::new()).map_err(|e| bad(e.into_kind()))?;
         if !v.is_finite() {
             return Err(bad(ErrorKind::InfiniteValue { name }));
         }
-        if env.insert(x, v).is_some() {
+        if env.insert(x.clone(), v).is_some() {
             return Err(bad(ErrorKind::RepeatedValue { name }));
         }
+        exprs.insert(x, e);
     }
-    Ok(env)
+    Ok((env, exprs))
 }
 
 /// Warnings about abstract functions in `p` and `more` whose names are a typo away from

@@ -514,3 +514,235 @@ fn hessian_of_the_last_statement() {
     let want = |i: usize, j: usize, env: &deriv::eval::Env| numeric::curvature(&[], "(x*y)^2 + x", xy[i], xy[j], env);
     entries_agree(&matrix_entries(&args), &["z = x*y"], &points, want, 1e-7);
 }
+
+#[test]
+fn an_expression_may_begin_with_a_minus() {
+    // A loss is minus a log-likelihood: no `--` needed before it, before or after --wrt.
+    let loss = "-(t*ln(p) + (1-t)*ln(1-p))";
+    let r = run(&["diff", loss, "--let", "p=sigmoid(z)", "--wrt", "z"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "p - t\n"), "{}", r.stderr);
+    let r = run(&["diff", "--wrt", "z", "--let", "p=sigmoid(z)", loss]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "p - t\n"), "{}", r.stderr);
+    let r = run(&["eval", "-x", "--at", "x=2"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "-2\n"), "{}", r.stderr);
+    // Every subcommand that takes EXPR.
+    for (args, want) in [
+        (&["diff", "-x^2"][..], "-2*x\n"),
+        (&["grad", "-x*y", "--wrt", "x,y"], "-y\n-x\n"),
+        (&["jacobian", "-x*y; -x", "--wrt", "x"], "[-y]\n[-1]\n"),
+        (&["hessian", "-x^3", "--wrt", "x"], "[-6*x]\n"),
+        (&["simplify", "-x + 2*x"], "x\n"),
+        (&["parse", "-x - x"], "-2*x\n"),
+        (&["latex", "-x/2"], "-\\frac{x}{2}\n"),
+        (&["eval", "-2"], "-2\n"),
+    ] {
+        let r = run(args);
+        assert_eq!((r.code, r.stdout.as_str()), (0, want), "{args:?}: {}", r.stderr);
+    }
+    let r = run(&["codegen", "-x", "--lang", "python"]);
+    assert!(r.code == 0 && r.stdout.contains("f(x) = -x"), "{}", r.stderr);
+    // `--` still marks the end of the options: `--x` is minus minus x.
+    let r = run(&["diff", "--wrt", "x", "--", "--x"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "1\n"), "{}", r.stderr);
+}
+
+#[test]
+fn an_unknown_option_is_still_an_error() {
+    // Whether it stands where EXPR would, alone, or after it: clap's message.
+    insta::assert_snapshot!(transcript(&["diff", "--bogus", "x"]));
+    for args in [&["diff", "--bogus"][..], &["diff", "x", "--bogus"], &["eval", "--bogus", "--at", "x=1"]] {
+        let r = run(args);
+        assert_eq!(r.code, 2, "{args:?}");
+        assert!(r.stderr.starts_with("error: unexpected argument '--bogus' found"), "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty());
+    }
+    // Another argument too many is named as before.
+    let r = run(&["diff", "-x", "y"]);
+    assert!(r.code == 2 && r.stderr.starts_with("error: unexpected argument 'y' found"), "{}", r.stderr);
+}
+
+#[test]
+fn eval_prints_numbers_as_numbers() {
+    for (f, at, want) in [
+        // A float in its shortest round trip, with an exponent when small or large.
+        ("sin(pi)", "", "1.2246467991473532e-16"),
+        ("e^x", "x=40", "2.3538526683702e17"),
+        ("e^x", "x=-10", "4.5399929762484854e-5"),
+        ("ln(x)", "x=2", "0.6931471805599453"),
+        // Exact results exactly: integers whole, other rationals as their nearest float.
+        ("2^100", "", "1267650600228229401496703205376"),
+        ("x^2", "x=1e10", "100000000000000000000"),
+        ("1/3", "", "0.3333333333333333"),
+        ("0.1 + 0.2", "", "0.3"),
+        ("x/4 - 1", "x=-2", "-1.5"),
+        ("x", "x=1e-4", "0.0001"),
+        ("x", "x=1e-5", "1e-5"),
+        ("1e15 + 1/2", "", "1000000000000000.5"),
+        ("2^-100", "", "7.888609052210118e-31"),
+        ("10^-400", "", "1e-400"),
+        // Exact below the smallest double: a float would say 0.
+        ("x^2", "x=1e-200", "1e-400"),
+    ] {
+        let r = run(&["eval", f, "--at", at]);
+        assert_eq!((r.code, r.stdout.trim(), r.stderr.as_str()), (0, want, ""), "{f} at {at}");
+        // What is printed reads back as the value computed, within a rounding.
+        let printed: f64 = want.parse().unwrap();
+        let v = deriv::request::eval(&deriv::request::Input::load(&[], f).unwrap(), at).unwrap_or(printed);
+        assert!(v == printed || (v - printed).abs() <= 2.0 * f64::EPSILON * v.abs(), "{f}: {v} printed {want}");
+    }
+}
+
+#[test]
+fn eval_digits() {
+    // Exact values to as many digits as asked, correctly rounded.
+    let r = run(&["eval", "x/3", "--at", "x=2", "--digits", "40"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "0.6666666666666666666666666666666666666667\n"), "{}", r.stderr);
+    let r = run(&["eval", "2^-100", "--digits", "30"]);
+    assert_eq!(r.stdout, "7.88860905221011805411728565283e-31\n");
+    // Fewer digits where the value has fewer; integers whole whatever is asked.
+    assert_eq!(run(&["eval", "1/8", "--digits", "30"]).stdout, "0.125\n");
+    assert_eq!(run(&["eval", "3^40", "--digits", "3"]).stdout, "12157665459056928801\n");
+    assert_eq!(run(&["eval", "2/3", "--digits", "3"]).stdout, "0.667\n");
+    // A float has 17 digits at most: more are not invented, and stderr says why.
+    let r = run(&["eval", "sqrt(2)", "--digits", "3"]);
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("1.41\n", ""));
+    let r = run(&["eval", "sqrt(2)", "--digits", "30"]);
+    assert_eq!(r.stdout, "1.4142135623730951\n");
+    assert!(r.stderr.contains("17 significant digits"), "{}", r.stderr);
+    // The points too, one value per line.
+    let r = run_with_stdin(&["eval", "1/x", "--points", "-", "--digits", "3"], b"x\n3\n0\n7e-9\n1e-20\n");
+    assert_eq!((r.code, r.stdout.as_str()), (0, "0.333\ninf\n143000000\n1e20\n"), "{}", r.stderr);
+    let r = run(&["eval", "x", "--digits", "0", "--at", "x=1"]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn grad_jacobian_and_hessian_check_report_each_entry() {
+    insta::assert_snapshot!(transcript(&[
+        "jacobian",
+        "p1 = e^z1/(e^z1 + e^z2); p2 = e^z2/(e^z1 + e^z2)",
+        "--wrt",
+        "z1,z2",
+        "--check"
+    ]));
+    insta::assert_snapshot!(transcript(&["hessian", "x^2*y^3", "--wrt", "x,y", "--check"]));
+    let r = run(&["jacobian", "x*y; x + y", "--wrt", "x,y", "--check"]);
+    let labels: Vec<&str> = r.stderr.lines().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(labels, ["check d(row 1)/dx", "check d(row 1)/dy", "check d(row 2)/dx", "check d(row 2)/dy"]);
+    // Each line as diff's: a passed check, its error within the tolerance.
+    for cmd in
+        [&["grad", "tanh(w*x + b)", "--wrt", "w,b", "--check"][..], &["hessian", "sin(x*y)", "--wrt", "x,y", "--check"]]
+    {
+        let r = run(cmd);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        for line in r.stderr.lines() {
+            let err: f64 = line.split("max error ").nth(1).and_then(|s| s.split(' ').next()).unwrap().parse().unwrap();
+            assert!(line.starts_with("check d") && line.contains(": passed") && err < 1e-9, "{line}");
+        }
+    }
+    // Nothing beside JSON, which carries the check itself.
+    let r = run(&["hessian", "x^2*y^3", "--wrt", "x,y", "--check", "--format", "json"]);
+    assert!(r.stderr.is_empty() && r.stdout.contains("\"check\""), "{}", r.stderr);
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_definition() {
+    // Every subcommand `deriv --help` lists is in the completions and the man page.
+    let help = run(&["--help"]).stdout;
+    let commands: Vec<&str> = help
+        .split("Commands:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.contains(&"diff") && commands.contains(&"repl") && commands.len() > 10, "{commands:?}");
+    let bash = run(&["completions", "bash"]);
+    assert_eq!(bash.code, 0);
+    assert!(bash.stdout.contains("_deriv()") && bash.stdout.contains("complete -F _deriv"), "{}", bash.stdout);
+    for shell in ["zsh", "fish"] {
+        let r = run(&["completions", shell]);
+        assert!(r.code == 0 && r.stdout.contains("--wrt"), "{shell}");
+        for c in &commands {
+            assert!(r.stdout.contains(c), "{shell} completions lack {c}");
+        }
+    }
+    let man = run(&["man"]);
+    assert_eq!(man.code, 0);
+    for section in [".TH deriv 1", ".SH NAME", ".SH SYNOPSIS", ".SH OPTIONS", ".SH SUBCOMMANDS"] {
+        assert!(man.stdout.contains(section), "man page lacks {section}");
+    }
+    for c in &commands {
+        assert!(bash.stdout.contains(&format!("deriv,{c})")), "bash completions lack {c}");
+        assert!(man.stdout.contains(&format!("deriv\\-{}(1)", c.replace('-', "\\-"))), "man page lacks {c}");
+    }
+    // --dir writes a page per subcommand; a folder that cannot be written is an error.
+    let dir = std::env::temp_dir().join(format!("deriv-man-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = run(&["man", "--dir", dir.to_str().unwrap()]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
+    let diff_page = std::fs::read_to_string(dir.join("deriv-diff.1")).unwrap_or_default();
+    assert!(diff_page.contains(".SH NAME") && diff_page.contains("\\-\\-wrt"), "{diff_page}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let r = run(&["man", "--dir", "/nonexistent/deriv-man"]);
+    assert!(r.code == 1 && r.stderr.starts_with("error: cannot write `/nonexistent/deriv-man`"), "{}", r.stderr);
+}
+
+/// Runs the built binary with its stderr a pipe and the environment `env` (NO_COLOR and
+/// CLICOLOR_FORCE unset otherwise): its stderr.
+fn stderr_with(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_deriv"));
+    cmd.args(args).env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE").env_remove("CLICOLOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    String::from_utf8(cmd.output().expect("run deriv").stderr).unwrap()
+}
+
+#[test]
+fn diagnostics_are_coloured_on_a_terminal_only() {
+    // Piped: plain text, as in-process.
+    let plain = stderr_with(&["diff", "x^"], &[]);
+    assert_eq!(plain, run(&["diff", "x^"]).stderr);
+    assert!(!plain.contains('\x1b'));
+    // Forced: the same text, coloured; NO_COLOR wins over the force.
+    let forced = stderr_with(&["diff", "x^"], &[("CLICOLOR_FORCE", "1")]);
+    insta::assert_snapshot!(forced.replace('\x1b', "\\e"));
+    let stripped =
+        forced.replace("\x1b[1;31m", "").replace("\x1b[1;34m", "").replace("\x1b[1m", "").replace("\x1b[0m", "");
+    assert_eq!(stripped, plain);
+    assert!(!stderr_with(&["diff", "x^"], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).contains('\x1b'));
+    // Warnings and clap's usage errors too.
+    let w = stderr_with(&["diff", "sigmod(x)"], &[("CLICOLOR_FORCE", "1")]);
+    assert!(w.starts_with("\x1b[1;33mwarning\x1b[0m"), "{w:?}");
+    assert!(stderr_with(&["diff", "--bogus"], &[("CLICOLOR_FORCE", "1")]).contains('\x1b'));
+    assert!(!stderr_with(&["diff", "--bogus"], &[]).contains('\x1b'));
+}
+
+#[test]
+fn bash_completes_with_the_script() {
+    // The script as bash runs it: a subcommand from its prefix, an option of it.
+    let script = run(&["completions", "bash"]).stdout;
+    let path = std::env::temp_dir().join(format!("deriv-completion-{}.bash", std::process::id()));
+    std::fs::write(&path, script).unwrap();
+    let probe = format!(
+        "source '{}'; COMP_WORDS=(deriv di); COMP_CWORD=1; _deriv deriv di deriv; echo \"${{COMPREPLY[@]}}\"; \
+         COMP_WORDS=(deriv diff --w); COMP_CWORD=2; _deriv deriv --w diff; echo \"${{COMPREPLY[@]}}\"",
+        path.display()
+    );
+    let out = std::process::Command::new("bash").arg("-c").arg(&probe).output();
+    let _ = std::fs::remove_file(&path);
+    let Ok(out) = out else { return crate::support::skip("bash is not installed: the completion script not run") };
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "diff\n--wrt\n", "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn deriv_alone_off_a_terminal_shows_the_usage() {
+    // The REPL opens on a terminal only (tests/repl.rs types at one): here, clap's usage.
+    let r = run(&[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty() && r.stderr.contains("Usage: deriv [OPTIONS] <COMMAND>"), "{}", r.stderr);
+}

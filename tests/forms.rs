@@ -140,7 +140,9 @@ fn the_hessian_of_softmax_cross_entropy_in_its_outputs() {
         args.push("--check".into());
         let r = crate::support::run(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(r.code, 0, "{}", r.stderr);
-        assert!(r.stderr.contains("check: passed"), "{}", r.stderr);
+        // Each entry checked and reported.
+        let passed = r.stderr.lines().filter(|l| l.starts_with("check d2/d") && l.contains(": passed")).count();
+        assert_eq!(passed, k * k, "{}", r.stderr);
         for (i, row) in r.stdout.lines().enumerate() {
             let entries: Vec<&str> = row.trim_matches(|c| c == '[' || c == ']').split(", ").collect();
             for (j, got) in entries.iter().enumerate() {

@@ -23,6 +23,7 @@ mod print;
 mod props;
 mod published;
 mod readme;
+mod repl;
 mod scale;
 mod simplify;
 mod support;

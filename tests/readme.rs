@@ -65,3 +65,20 @@ fn the_steps_example_is_true() {
     let r = crate::support::run(&args);
     assert_eq!(r.stdout, want);
 }
+
+#[test]
+fn the_repl_example_is_true() {
+    // The first block with a `deriv> ` prompt: its lines typed at `deriv repl`, the
+    // other lines what it answers.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme.split("```sh\n").find(|b| b.starts_with("deriv> ")).unwrap().split("```").next().unwrap();
+    let (mut typed, mut want) = (String::new(), String::new());
+    for line in block.lines() {
+        match line.strip_prefix("deriv> ") {
+            Some(l) => typed.push_str(&format!("{l}\n")),
+            None => want.push_str(&format!("{line}\n")),
+        }
+    }
+    let r = crate::support::run_with_stdin(&["repl"], typed.as_bytes());
+    assert_eq!((r.code, r.stdout, r.stderr), (0, want, String::new()));
+}

@@ -66,11 +66,35 @@ Each EXPR is read as `diff` reads it (`p = e^z/(1+e^z)`, or an expression); ever
 labelled with its formula as `diff` prints it. Curves are sampled densely where they bend,
 with gaps where they are undefined or jump, and clipped where they blow up.")]
     Plot(PlotArgs),
+    /// Work interactively: definitions, `diff p wrt z`, `grad`, `simplify`, `latex`,
+    /// `eval`, with history (also what `deriv` alone opens on a terminal)
+    Repl,
+    /// Write the completion script for a shell to stdout
+    #[command(after_help = "\
+Install it where the shell looks, for example:
+  bash: deriv completions bash > ~/.local/share/bash-completion/completions/deriv
+  zsh:  deriv completions zsh > ~/.zfunc/_deriv   (with fpath+=~/.zfunc before compinit)
+  fish: deriv completions fish > ~/.config/fish/completions/deriv.fish")]
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man page (roff) to stdout, or with --dir every page
+    #[command(after_help = "\
+Install the pages where man looks, for example:
+  deriv man --dir ~/.local/share/man/man1   (then `man deriv`, `man deriv-diff`)")]
+    Man {
+        /// Write deriv.1 and a page per subcommand (deriv-diff.1, ...) into DIR instead
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
 pub(super) struct PlotArgs {
-    /// The expressions, all on one chart
+    /// The expressions, all on one chart (after `--` when one begins with `-`: `deriv plot
+    /// --wrt x -- '-x^2'`, as a list of them cannot tell an expression from an option)
     #[arg(required = true, value_name = "EXPR")]
     pub(super) exprs: Vec<OsString>,
     /// The variable (may be left out when each expression has one, the same)
@@ -93,6 +117,38 @@ pub(super) struct PlotArgs {
     /// The chart, or the points drawn (curve, piece, x, y) [default: by -o's extension, else svg]
     #[arg(long, value_enum)]
     pub(super) format: Option<PlotFormat>,
+}
+
+impl Command {
+    /// The EXPR the subcommand was given, if it takes one.
+    pub(super) fn expr(&self) -> Option<&OsString> {
+        let input = match self {
+            Command::Diff(a) => &a.input,
+            Command::Grad(a) => &a.input,
+            Command::Eval(a) => &a.input,
+            Command::Latex(a) | Command::Parse(a) => a,
+            Command::Simplify(a) => &a.input,
+            Command::Jacobian(a) | Command::Hessian(a) => &a.input,
+            Command::Codegen(a) => &a.input,
+            _ => return None,
+        };
+        input.expr.as_ref()
+    }
+}
+
+/// The command line as clap reads it when EXPR may not begin with a hyphen: what an
+/// EXPR such as `--bogus` would have been, an unknown option, gets clap's own error.
+pub(super) fn strict() -> clap::Command {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .filter(|s| s.get_arguments().any(|a| a.get_id() == "expr"))
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(name, |s| s.mut_arg("expr", |a| a.allow_hyphen_values(false)));
+    }
+    cmd
 }
 
 #[derive(Args, Debug)]
@@ -164,8 +220,9 @@ pub(super) struct SimplifyArgs {
 
 #[derive(Args, Debug, Clone)]
 pub(super) struct InputArgs {
-    /// The expression or definitions (`-` reads stdin)
-    #[arg(allow_hyphen_values = false)]
+    /// The expression or definitions (`-` reads stdin); it may begin with a minus,
+    /// `-(t*ln(p) + (1 - t)*ln(1 - p))`, without `--` before it
+    #[arg(allow_hyphen_values = true)]
     pub(super) expr: Option<OsString>,
     /// Read definitions from a file; EXPR, if given, comes after them
     #[arg(long, value_name = "FILE")]
@@ -267,4 +324,11 @@ pub(super) struct EvalArgs {
     /// line (`inf`, `-inf` or `NaN` where it is not finite)
     #[arg(long, value_name = "FILE", conflicts_with = "at")]
     pub(super) points: Option<OsString>,
+    /// Significant digits to print. An exact result (the input and the point rational,
+    /// no function such as sin or ln on the way: `2^100`, `1/3`) has as many as asked;
+    /// a floating-point one has 17 at most, the digits an f64 holds. Without it: an
+    /// exact integer whole, anything else in the fewest digits that read back as the
+    /// same f64, with an exponent below 1e-4 and from 1e16 up (`1.2246467991473532e-16`)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(super) digits: Option<u32>,
 }
