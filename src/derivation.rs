@@ -101,12 +101,15 @@ impl Derivation {
         }
         let raw = diff::diff(&input, x);
         steps.push(Step { rule: "collect terms".into(), term: Term::Expr(raw.clone()) });
-        let names = problem.names(Some(x));
+        // The names, and the calls of defined functions (`σ(2*x)`) under placeholders.
+        let opts = Options::new(problem);
+        let names = crate::matrix::names(problem, Some(x), &opts);
         let plain = simplify::simplify(&raw, &Names::default(), Form::Input);
         steps.push(Step { rule: "common denominator, cancel".into(), term: Term::Expr(plain.clone()) });
         let (shown, subs) = simplify::simplify_explained(&raw, &names, form);
         // Without a name to bring in, the simplified line above is the result.
-        let uses_names = shown.free_vars().iter().any(|v| problem.get(v).is_some());
+        let uses_names = shown.free_vars().iter().any(|v| names.defs.iter().any(|(n, _)| n == v));
+        let shown = crate::matrix::entry(&shown, &opts).shown;
         let shown = if uses_names || !subs.is_empty() { shown } else { plain.clone() };
         // Only the substitutions whose values the result still uses are worth naming.
         let used = shown.free_vars();

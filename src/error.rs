@@ -204,6 +204,30 @@ pub enum ErrorKind {
         /// The names, `a -> b -> a`.
         names: Vec<String>,
     },
+    /// A call to a defined function with the wrong number of arguments.
+    FunctionArity {
+        /// The function.
+        name: String,
+        /// How many parameters it has.
+        takes: usize,
+        /// How many arguments the call has.
+        found: usize,
+    },
+    /// Primes on a defined function (`g'(x)` with `g(u) = ...`).
+    PrimeOnFunction {
+        /// The function.
+        name: String,
+    },
+    /// A function's parameter that is not a name (`g(2) = ...`, `g(pi) = ...`).
+    BadParameter {
+        /// What stands there.
+        found: Found,
+    },
+    /// A parameter named twice (`f(a, a) = ...`).
+    RepeatedParameter {
+        /// The name.
+        name: String,
+    },
     /// A name defined twice.
     Redefined {
         /// The name.
@@ -416,6 +440,8 @@ pub enum Expected {
     Index,
     /// `,` or `]` after an index.
     CommaOrBracket,
+    /// `,` or `)` after a parameter.
+    CommaOrClose,
     /// The index of `sum(k, ...)`.
     SumIndex,
     /// The `..` of `k=1..K`.
@@ -616,6 +642,10 @@ impl ErrorKind {
                 | K::NotCalled { .. }
                 | K::ConstantCalled { .. }
                 | K::PrimeOnBuiltin { .. }
+                | K::FunctionArity { .. }
+                | K::PrimeOnFunction { .. }
+                | K::BadParameter { .. }
+                | K::RepeatedParameter { .. }
                 | K::NoSuchArgument { .. }
                 | K::AmbiguousPrime { .. }
                 | K::UnknownFunction { .. }
@@ -649,7 +679,9 @@ impl ErrorKind {
                 }
                 ZeroDenominator::NegativePowerOfZero => "0 to a negative power divides by zero".to_owned(),
                 ZeroDenominator::LogBaseOne => "the logarithm to base 1 divides by ln(1) = 0".to_owned(),
-                ZeroDenominator::ZeroName => "a name that is defined as 0 stands in a denominator".to_owned(),
+                ZeroDenominator::ZeroName => {
+                    "a name defined as 0, or an argument 0 of a defined function, stands in a denominator".to_owned()
+                }
             }),
             K::TooDeep { nesting, .. } => Some(match nesting {
                 Nesting::Parser => "deriv reads parentheses, calls, signs and powers nested up to this depth".to_owned(),
@@ -696,6 +728,15 @@ impl ErrorKind {
                 s("a name stands for its definition, so the definition cannot use it: rename one of them")
             }
             K::Cycle { .. } => s("a definition may use only names that do not depend on it"),
+            K::FunctionArity { name, takes, .. } => {
+                let s = if *takes == 1 { "" } else { "s" };
+                Some(format!("`{name}` is defined with {takes} parameter{s}: give one argument for each"))
+            }
+            K::PrimeOnFunction { name } => {
+                Some(format!("`{name}` stands for its definition: use `deriv diff` to differentiate {name}(...)"))
+            }
+            K::BadParameter { .. } => s("a function is defined with names for its parameters: f(a, b) = a*b"),
+            K::RepeatedParameter { .. } => s("give each parameter its own name"),
             K::Redefined { .. } => s("each name is defined once: rename one of the definitions"),
             K::Utf8 { .. } => s("deriv reads UTF-8 text"),
             K::Unspecialised { .. } => s(
@@ -769,6 +810,15 @@ impl fmt::Display for ErrorKind {
             K::BareExpression => write!(f, "only the last statement may be a bare expression"),
             K::Cycle { names } if names.len() == 2 => write!(f, "`{}` is defined in terms of itself", names[0]),
             K::Cycle { names } => write!(f, "definitions form a cycle: {}", names.join(" -> ")),
+            K::FunctionArity { name, takes, found } => {
+                let plural = |n: usize| if n == 1 { "" } else { "s" };
+                write!(f, "`{name}` takes {takes} argument{}, found {found}", plural(*takes))
+            }
+            K::PrimeOnFunction { name } => {
+                write!(f, "`{name}` is a defined function: primes are for abstract functions")
+            }
+            K::BadParameter { found } => write!(f, "expected a parameter name, found {found}"),
+            K::RepeatedParameter { name } => write!(f, "the parameter `{name}` is named twice"),
             K::Redefined { name } => write!(f, "`{name}` is already defined"),
             K::EmptyVariable => write!(f, "the variable to differentiate by is empty"),
             K::NumberVariable { found } => write!(f, "cannot differentiate with respect to a number (`{found}`)"),
@@ -864,6 +914,7 @@ impl fmt::Display for Expected {
             Expected::Statement => write!(f, "a statement before `;`"),
             Expected::Index => write!(f, "an index (a name such as j, or a whole number)"),
             Expected::CommaOrBracket => write!(f, "`,` or `]`"),
+            Expected::CommaOrClose => write!(f, "`,` or `)`"),
             Expected::SumIndex => write!(f, "the index to sum over, as in sum(k, x[k])"),
             Expected::Bounds => write!(f, "`..` between the bounds, as in k=1..K"),
             Expected::Summand => write!(f, "`,` before the summand"),

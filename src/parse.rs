@@ -8,6 +8,8 @@
 //! stack overflow. Sums and products are collected into one list before they are built,
 //! so a 100,000-term sum costs one canonicalisation, not 100,000.
 
+use std::collections::HashMap;
+
 use nom::branch::alt;
 use nom::bytes::complete::{take_till, take_while};
 use nom::character::complete::{char, digit0, digit1, one_of, satisfy};
@@ -29,6 +31,8 @@ pub struct Statement {
     pub name: Option<(Sym, Span)>,
     /// The index names of an indexed definition (`k` of `z[k] = ...`).
     pub params: Vec<Sym>,
+    /// The parameters of a function definition (`u` of `g(u) = u^2`); empty otherwise.
+    pub args: Vec<Sym>,
     /// The expression.
     pub body: Expr,
     /// The span of the whole statement.
@@ -37,8 +41,61 @@ pub struct Statement {
 
 /// Parses a program: statements separated by `;` or newlines, with `#` comments.
 pub fn parse_program(src: &str) -> Result<Vec<Statement>> {
+    parse_program_with(src, &HashMap::new())
+}
+
+/// [`parse_program`] where the functions `functions` (name and number of parameters)
+/// are defined elsewhere (by `--let`), besides those `src` defines itself: a call to one
+/// must have as many arguments as it has parameters, and its name is no variable.
+pub fn parse_program_with(src: &str, functions: &HashMap<String, usize>) -> Result<Vec<Statement>> {
     let mut p = Parser::new(src);
+    p.functions = functions.clone();
+    p.functions.extend(function_heads(src));
     p.program()
+}
+
+/// The functions `src` defines (`g(u) = ...`, `f(a, b) = ...`), each with its number of
+/// parameters: found by their heads alone, so a call may come before the definition.
+pub fn function_heads(src: &str) -> Vec<(String, usize)> {
+    let toks = lex(src);
+    let mut out = Vec::new();
+    let mut at_start = true;
+    let mut depth = 0usize;
+    for (i, t) in toks.iter().enumerate() {
+        if at_start && t.tok == Tok::Ident {
+            if let Some(n) = head_arity(&toks, i) {
+                out.push((src[t.span.start..t.span.end].to_owned(), n));
+            }
+        }
+        match t.tok {
+            Tok::Op('(') => depth += 1,
+            Tok::Op(')') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        at_start = depth == 0 && matches!(t.tok, Tok::Newline | Tok::Op(';'));
+    }
+    out
+}
+
+/// The number of parameters when the tokens at `i` are a function's head and its `=`:
+/// `name ( p1 , p2 ) =`.
+fn head_arity(toks: &[Token], i: usize) -> Option<usize> {
+    if toks.get(i + 1)?.tok != Tok::Op('(') {
+        return None;
+    }
+    let mut n = 0;
+    let mut j = i + 2;
+    loop {
+        if toks.get(j)?.tok != Tok::Ident {
+            return None;
+        }
+        n += 1;
+        match toks.get(j + 1)?.tok {
+            Tok::Op(',') => j += 2,
+            Tok::Op(')') => return (toks.get(j + 2)?.tok == Tok::Op('=')).then_some(n),
+            _ => return None,
+        }
+    }
 }
 
 /// `text` split at the commas outside parentheses and brackets, each part trimmed:
@@ -177,11 +234,13 @@ struct Parser<'a> {
     depth: usize,
     /// Parenthesis depth: newlines inside parentheses are white space.
     parens: usize,
+    /// The defined functions and their numbers of parameters.
+    functions: HashMap<String, usize>,
 }
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Parser<'a> {
-        Parser { src, toks: lex(src), pos: 0, depth: 0, parens: 0 }
+        Parser { src, toks: lex(src), pos: 0, depth: 0, parens: 0, functions: HashMap::new() }
     }
 
     fn peek(&mut self) -> Token {
@@ -338,7 +397,9 @@ impl<'a> Parser<'a> {
             let close = self.toks[self.pos..].iter().position(|t| t.tok == Tok::Op(']'));
             close.is_some_and(|c| self.toks.get(self.pos + c + 1).is_some_and(|t| t.tok == Tok::Op('=')))
         };
-        if start.tok == Tok::Ident && (self.peek2().tok == Tok::Op('=') || indexed_def) {
+        // A function definition `g(u) = ...`: the parentheses close just before `=`.
+        let function_def = start.tok == Tok::Ident && self.peek2().tok == Tok::Op('(') && self.closes_before_equals();
+        if start.tok == Tok::Ident && (self.peek2().tok == Tok::Op('=') || indexed_def || function_def) {
             let name = self.text(start);
             if func::CONSTANTS.contains(&name) {
                 return Err(self.err(ErrorKind::RedefinedConstant { name: name.into() }, start.span));
@@ -356,19 +417,67 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
+            let args = if function_def { self.parameters()? } else { Vec::new() };
             self.bump();
             let body = self.comparison()?;
             let end = self.toks[self.pos.saturating_sub(1)].span.end;
             return Ok(Statement {
                 name: Some((Sym::new(name), start.span)),
                 params,
+                args,
                 body,
                 span: Span::new(start.span.start, end),
             });
         }
         let body = self.comparison()?;
         let end = self.toks[self.pos.saturating_sub(1)].span.end;
-        Ok(Statement { name: None, params: Vec::new(), body, span: Span::new(start.span.start, end) })
+        Ok(Statement { name: None, params: Vec::new(), args: Vec::new(), body, span: Span::new(start.span.start, end) })
+    }
+
+    /// Whether the `(` after the current token closes, at its own depth, right before an
+    /// `=` on the same statement: the head of a function definition.
+    fn closes_before_equals(&self) -> bool {
+        let mut depth = 0usize;
+        for (i, t) in self.toks.iter().enumerate().skip(self.pos + 1) {
+            match t.tok {
+                Tok::Op('(') => depth += 1,
+                Tok::Op(')') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return self.toks.get(i + 1).is_some_and(|t| t.tok == Tok::Op('='));
+                    }
+                }
+                Tok::End | Tok::Op(';') => return false,
+                Tok::Newline if depth == 0 => return false,
+                _ => {}
+            }
+        }
+        false
+    }
+
+    // ---- parameters = "(" identifier { "," identifier } ")"
+
+    fn parameters(&mut self) -> Result<Vec<Sym>> {
+        self.bump();
+        let mut out: Vec<Sym> = Vec::new();
+        loop {
+            let t = self.bump();
+            let text = self.text(t);
+            if t.tok != Tok::Ident || func::is_builtin(text) || func::CONSTANTS.contains(&text) {
+                return Err(self.err(ErrorKind::BadParameter { found: self.found(t) }, t.span));
+            }
+            let p = Sym::new(text);
+            if out.contains(&p) {
+                return Err(self.err(ErrorKind::RepeatedParameter { name: text.into() }, t.span));
+            }
+            out.push(p);
+            let t = self.bump();
+            match t.tok {
+                Tok::Op(',') => continue,
+                Tok::Op(')') => return Ok(out),
+                _ => return Err(self.expected(Expected::CommaOrClose, t)),
+            }
+        }
     }
 
     // ---- comparison = sum [ ("<" | "<=" | ">" | ">=" | "==" | "!=") sum ]
@@ -607,6 +716,29 @@ impl<'a> Parser<'a> {
                 return Err(self.err(ErrorKind::IndexedCall, p.span));
             }
             return Ok(Expr::call(Func::Indexed(Sym::new(name)), indices));
+        }
+        if let Some(&arity) = self.functions.get(name) {
+            if let Some(span) = prime_span {
+                return Err(self.err(ErrorKind::PrimeOnFunction { name: name.into() }, span));
+            }
+            if self.peek().tok != Tok::Op('(') {
+                return Err(self.err(ErrorKind::NotCalled { name: name.into() }, t.span));
+            }
+            let open = self.bump();
+            self.enter(open)?;
+            self.parens += 1;
+            let args = self.arguments(name, open);
+            self.parens -= 1;
+            let args = args?;
+            self.depth -= 1;
+            if args.len() != arity {
+                // Under the first argument too many, or else under the `)` one is missing at.
+                let at = args.get(arity).map_or(self.toks[self.pos - 1].span, |a| a.1);
+                let kind = ErrorKind::FunctionArity { name: name.into(), takes: arity, found: args.len() };
+                return Err(self.err(kind, at));
+            }
+            let f = Func::Abstract(AbstractFn { name: Sym::new(name), partials: Vec::new() });
+            return Ok(Expr::call(f, args.into_iter().map(|(e, _)| e).collect()));
         }
         if self.peek().tok != Tok::Op('(') {
             if let Some(span) = prime_span {

@@ -132,7 +132,7 @@ pub(super) struct InputArgs {
     /// Read definitions from a file; EXPR, if given, comes after them
     #[arg(long, value_name = "FILE")]
     pub(super) file: Option<std::path::PathBuf>,
-    /// Define a name that EXPR uses (repeatable)
+    /// Define a name that EXPR uses, p=BODY, or a function, g(u)=BODY (repeatable)
     #[arg(long = "let", value_name = "NAME=DEF")]
     pub(super) lets: Vec<OsString>,
 }
