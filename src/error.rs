@@ -204,6 +204,32 @@ pub enum ErrorKind {
         /// The names, `a -> b -> a`.
         names: Vec<String>,
     },
+    /// A warning: `log(x, 2)`, a number as the second argument of `log`, which is the
+    /// logarithm of 2 to the base x.
+    LogBaseSecond {
+        /// The first argument as written.
+        argument: String,
+        /// The number.
+        base: String,
+    },
+    /// A power on a function's name: `cos^2(x)`, `sin^-1(x)`.
+    PowerOfFunction {
+        /// The function.
+        name: String,
+        /// The power as written, `2` or `-1`.
+        power: String,
+        /// The argument as written.
+        argument: String,
+    },
+    /// Derivative notation in an expression: `d/dx(x^2)`, `d^2/dx^2(sin(x))`.
+    DerivativeNotation {
+        /// The variable, `x` of `dx`.
+        var: String,
+        /// The order, `1` or the `2` of `d^2`.
+        order: String,
+        /// The expression differentiated, or `EXPR` when it is not in parentheses.
+        body: String,
+    },
     /// A call to a defined function with the wrong number of arguments.
     FunctionArity {
         /// The function.
@@ -643,6 +669,9 @@ impl ErrorKind {
                 | K::ConstantCalled { .. }
                 | K::PrimeOnBuiltin { .. }
                 | K::FunctionArity { .. }
+                | K::DerivativeNotation { .. }
+                | K::PowerOfFunction { .. }
+                | K::LogBaseSecond { .. }
                 | K::PrimeOnFunction { .. }
                 | K::BadParameter { .. }
                 | K::RepeatedParameter { .. }
@@ -716,7 +745,9 @@ impl ErrorKind {
             K::AmbiguousPrime { name, .. } => {
                 Some(format!("write {name}'[1](...) for the derivative in the first argument"))
             }
-            K::UnknownFunction { suggestion, .. } => Some(format!("did you mean `{suggestion}`?")),
+            K::UnknownFunction { name, suggestion } => {
+                Some(format!("did you mean `{suggestion}`? To keep `{name}`, define it: {name}(u) = ..."))
+            }
             K::StrayEquals => s("one `=` per definition; separate definitions with `;` or a new line"),
             K::NamelessDefinition => s("write name = expression"),
             K::RedefinedConstant { name } => Some(format!("choose another name, such as {name}0")),
@@ -728,6 +759,31 @@ impl ErrorKind {
                 s("a name stands for its definition, so the definition cannot use it: rename one of them")
             }
             K::Cycle { .. } => s("a definition may use only names that do not depend on it"),
+            K::LogBaseSecond { argument, base } => {
+                let named = format!("log{base}");
+                let or = if crate::func::is_builtin(&named) { format!(" or {named}({argument})") } else { String::new() };
+                Some(format!(
+                    "log takes the base first (SymPy's log(x, b) is the other way round): for the base-{base} logarithm of {argument} write log({base}, {argument}){or}"
+                ))
+            }
+            K::PowerOfFunction { name, power, argument } if power == "-1" => {
+                let inverse = format!("a{name}");
+                Some(if crate::func::is_builtin(&inverse) {
+                    format!("write {inverse}({argument}) for the inverse function, 1/{name}({argument}) for the reciprocal")
+                } else {
+                    format!("write 1/{name}({argument}) for the reciprocal")
+                })
+            }
+            K::PowerOfFunction { name, power, argument } => Some(format!("write {name}({argument})^{power}")),
+            K::DerivativeNotation { var, order, body } => {
+                Some(if order == "1" {
+                    format!(
+                        "an expression cannot take a derivative: run deriv diff '{body}' --wrt {var} (in a note: diff {body} wrt {var})"
+                    )
+                } else {
+                    format!("an expression cannot take a derivative: run deriv diff '{body}' --wrt {var} --order {order}")
+                })
+            }
             K::FunctionArity { name, takes, .. } => {
                 let s = if *takes == 1 { "" } else { "s" };
                 Some(format!("`{name}` is defined with {takes} parameter{s}: give one argument for each"))
@@ -810,6 +866,19 @@ impl fmt::Display for ErrorKind {
             K::BareExpression => write!(f, "only the last statement may be a bare expression"),
             K::Cycle { names } if names.len() == 2 => write!(f, "`{}` is defined in terms of itself", names[0]),
             K::Cycle { names } => write!(f, "definitions form a cycle: {}", names.join(" -> ")),
+            K::LogBaseSecond { argument, base } => {
+                write!(f, "log({argument}, {base}) is the logarithm of {base} to the base {argument}")
+            }
+            K::PowerOfFunction { name, power, .. } => {
+                write!(f, "a power goes after the call: `{name}^{power}(...)` is not read")
+            }
+            K::DerivativeNotation { var, order, .. } if order == "1" => {
+                write!(f, "d/d{var}(...) is derivative notation, which deriv does not read in an expression")
+            }
+            K::DerivativeNotation { var, order, .. } => write!(
+                f,
+                "d^{order}/d{var}^{order}(...) is derivative notation, which deriv does not read in an expression"
+            ),
             K::FunctionArity { name, takes, found } => {
                 let plural = |n: usize| if n == 1 { "" } else { "s" };
                 write!(f, "`{name}` takes {takes} argument{}, found {found}", plural(*takes))

@@ -77,6 +77,46 @@ pub fn function_heads(src: &str) -> Vec<(String, usize)> {
     out
 }
 
+/// Warnings for `log(x, 2)`: a literal number as the second argument of `log`, whose
+/// base is its first (SymPy's `log(x, b)` takes the base second), with a caret under the
+/// call.
+pub fn log_base_warnings(src: &str) -> Vec<Error> {
+    let toks = lex(src);
+    let p = Parser::new(src);
+    let mut out = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        if t.tok != Tok::Ident || &src[t.span.start..t.span.end] != "log" {
+            continue;
+        }
+        if toks.get(i + 1).is_none_or(|k| k.tok != Tok::Op('(')) {
+            continue;
+        }
+        let Some(close) = p.closing(i + 1) else { continue };
+        // The commas at the call's own depth.
+        let mut depth = 0usize;
+        let mut commas = Vec::new();
+        for (j, k) in toks.iter().enumerate().skip(i + 1) {
+            match k.tok {
+                Tok::Op('(') => depth += 1,
+                Tok::Op(')') if depth == 1 => break,
+                Tok::Op(')') => depth -= 1,
+                Tok::Op(',') if depth == 1 => commas.push(j),
+                _ => {}
+            }
+        }
+        let [c] = commas[..] else { continue };
+        let second = &toks[c + 1..];
+        let first_is_number = c == i + 3 && toks[i + 2].tok == Tok::Num;
+        if second.len() < 2 || second[0].tok != Tok::Num || second[1].span != close || first_is_number {
+            continue;
+        }
+        let argument = src[toks[i + 1].span.end..toks[c].span.start].trim().to_owned();
+        let base = src[second[0].span.start..second[0].span.end].to_owned();
+        out.push(Error::at(ErrorKind::LogBaseSecond { argument, base }, Span::new(t.span.start, close.end), src));
+    }
+    out
+}
+
 /// The number of parameters when the tokens at `i` are a function's head and its `=`:
 /// `name ( p1 , p2 ) =`.
 fn head_arity(toks: &[Token], i: usize) -> Option<usize> {
@@ -591,7 +631,16 @@ impl<'a> Parser<'a> {
             }
         }
         let operand = self.src[self.toks[first].span.start..prev.span.end].to_owned();
-        let found = if t.tok == Tok::Op('(') { "(".to_owned() } else { b.to_owned() };
+        // A call after the operand is written whole in the help: sin(x)*cos(x).
+        let at = self.toks.partition_point(|k| k.span.start < t.span.start);
+        let call = (t.tok == Tok::Ident && self.toks.get(at + 1).is_some_and(|k| k.tok == Tok::Op('(')))
+            .then(|| self.closing(at + 1))
+            .flatten();
+        let found = match call {
+            Some(close) => self.src[t.span.start..close.end].to_owned(),
+            None if t.tok == Tok::Op('(') => "(".to_owned(),
+            None => b.to_owned(),
+        };
         self.err(ErrorKind::MissingOperator { found, operand }, t.span)
     }
 
@@ -695,6 +744,11 @@ impl<'a> Parser<'a> {
 
     fn call(&mut self, t: Token) -> Result<Expr> {
         let name = self.text(t);
+        if name == "d" {
+            if let Some(e) = self.derivative_notation(t) {
+                return Err(e);
+            }
+        }
         let mut primes = 0u32;
         let mut prime_span = None;
         while self.peek().tok == Tok::Op('\'') {
@@ -745,6 +799,9 @@ impl<'a> Parser<'a> {
                 return Err(self.err(ErrorKind::PrimeWithoutCall { name: name.into() }, span));
             }
             if func::is_builtin(name) {
+                if let Some(e) = self.power_of_function(t) {
+                    return Err(e);
+                }
                 let next = self.peek();
                 if matches!(next.tok, Tok::Num | Tok::Ident) {
                     let kind = ErrorKind::NoParentheses { name: name.into(), argument: self.text(next).into() };
@@ -775,6 +832,98 @@ impl<'a> Parser<'a> {
         let args = args?;
         self.depth -= 1;
         self.build_call(name, t, primes, positions, args, open)
+    }
+
+    /// The error for a power written on a function's name, `cos^2(x)` (which is `cos(x)^2`)
+    /// or `sin^-1(x)` (the inverse `asin(x)`, where there is one, or else `1/sin(x)`), when
+    /// the tokens after the name (just read) are that.
+    fn power_of_function(&self, f: Token) -> Option<Error> {
+        let toks = &self.toks[self.pos..];
+        let is = |i: usize, tok: Tok| toks.get(i).is_some_and(|t| t.tok == tok);
+        if !is(0, Tok::Op('^')) {
+            return None;
+        }
+        let minus = is(1, Tok::Op('-'));
+        let n = if minus { 2 } else { 1 };
+        if !is(n, Tok::Num) || !is(n + 1, Tok::Op('(')) {
+            return None;
+        }
+        let power = format!("{}{}", if minus { "-" } else { "" }, self.text(toks[n]));
+        let call_end = self.closing(self.pos + n + 1)?;
+        let name = self.text(f);
+        let argument = self.src[toks[n + 1].span.end..call_end.start].trim().to_owned();
+        let kind = ErrorKind::PowerOfFunction { name: name.to_owned(), power, argument };
+        Some(self.err(kind, Span::new(f.span.start, toks[n].span.end)))
+    }
+
+    /// The span of the `)` that closes the `(` at token `open`, if it closes.
+    fn closing(&self, open: usize) -> Option<Span> {
+        let mut depth = 0usize;
+        for t in &self.toks[open..] {
+            match t.tok {
+                Tok::Op('(') => depth += 1,
+                Tok::Op(')') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(t.span);
+                    }
+                }
+                Tok::End => return None,
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The error for derivative notation, `d/dx(x^2)`, `d/dx x^2` or `d^2/dx^2(...)`, when
+    /// the tokens from `d` (just read) are that: it is no part of the language, and read
+    /// as written it would be a division by a function `dx` or by a variable times `x`.
+    /// `d/dx` followed by an operator or the end is a division and no error.
+    fn derivative_notation(&self, d: Token) -> Option<Error> {
+        let toks = &self.toks[self.pos..];
+        let is = |i: usize, tok: Tok| toks.get(i).is_some_and(|t| t.tok == tok);
+        let order = |i: usize| (is(i, Tok::Op('^')) && is(i + 1, Tok::Num)).then(|| self.text(toks[i + 1]).to_owned());
+        let top = order(0);
+        let mut i = if top.is_some() { 2 } else { 0 };
+        if !is(i, Tok::Op('/')) || !is(i + 1, Tok::Ident) {
+            return None;
+        }
+        let var = self.text(toks[i + 1]).strip_prefix('d').filter(|v| !v.is_empty())?;
+        i += 2;
+        let bottom = order(i);
+        if bottom.is_some() {
+            i += 2;
+        }
+        let next = toks.get(i)?;
+        if !matches!(next.tok, Tok::Op('(') | Tok::Ident | Tok::Num) || bottom != top {
+            return None;
+        }
+        // The expression: inside the parentheses when they close, else left as `...`.
+        let body = if next.tok == Tok::Op('(') {
+            let mut depth = 0usize;
+            toks[i..].iter().find_map(|t| {
+                match t.tok {
+                    Tok::Op('(') => depth += 1,
+                    Tok::Op(')') => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(self.src[next.span.end..t.span.start].trim().to_owned());
+                        }
+                    }
+                    _ => {}
+                }
+                None
+            })
+        } else {
+            None
+        };
+        let end = toks[i - 1].span.end;
+        let kind = ErrorKind::DerivativeNotation {
+            var: var.to_owned(),
+            order: top.unwrap_or_else(|| "1".to_owned()),
+            body: body.unwrap_or_else(|| "EXPR".to_owned()),
+        };
+        Some(self.err(kind, Span::new(d.span.start, end)))
     }
 
     // ---- indices = "[" ( identifier | digits ) { "," ( identifier | digits ) } "]"
