@@ -347,7 +347,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The reserved constant names.
-pub const CONSTANTS: &[&str] = &["e", "pi"];
+pub const CONSTANTS: &[&str] = &["e", "pi", "π"];
 
 fn sign(u: f64) -> f64 {
     if u > 0.0 {

@@ -811,7 +811,7 @@ impl<'a> Parser<'a> {
             }
             return Ok(match name {
                 "e" => Expr::e(),
-                "pi" => Expr::pi(),
+                "pi" | "π" => Expr::pi(),
                 _ => Expr::var(name),
             });
         }
@@ -1136,7 +1136,7 @@ pub fn check_variable(x: &str) -> Result<Sym> {
         Ok(e) => match e.node() {
             crate::expr::Node::Var(s) => Ok(s.clone()),
             crate::expr::Node::Num(_) => bad(ErrorKind::NumberVariable { found }),
-            _ if x == "e" || x == "pi" => bad(ErrorKind::ConstantVariable { name: found }),
+            _ if func::CONSTANTS.contains(&x) => bad(ErrorKind::ConstantVariable { name: found }),
             _ => bad(ErrorKind::NotAVariable { found }),
         },
         Err(_) => bad(ErrorKind::NotAVariableName { found }),
