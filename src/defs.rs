@@ -313,6 +313,9 @@ impl Problem {
                 let body = self.inline_plain_except(&f.body, &f.args);
                 let mut calls = Vec::new();
                 let body = self.expand_calls(&body, &mut calls);
+                // Only so many become names; a chain of functions must not grow a list
+                // per function as long as the chain.
+                calls.truncate(MAX_INSTANCES);
                 if body.depth() > MAX_DEPTH {
                     let nesting = Nesting::Definition { name: name.to_string(), depth: body.depth() };
                     let kind = ErrorKind::TooDeep { limit: MAX_DEPTH as usize, nesting };

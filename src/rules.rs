@@ -389,7 +389,9 @@ mod tests {
             ("x", "derivative of a variable"),
             ("sum(k, x[k])", "sum rule over an index"),
             ("x[k]", "derivative of an element"),
-            ("delta(k, j)", "derivative of a variable"),
+            ("delta(k, j)", "derivative of a constant"),
+            ("3", "derivative of a constant"),
+            ("pi", "derivative of a constant"),
         ];
         for (src, label) in cases {
             assert_eq!(rule_of(&parsed(src)).to_string(), label, "{src}");

@@ -114,3 +114,26 @@ fn a_note_defines_and_uses_functions() {
     assert!(r.stdout.contains("\\sigma(z) = \\frac{1}{1 + e^{-z}}"), "{}", r.stdout);
     assert!(r.stdout.contains("2 \\sigma(2 x) \\left(1 - \\sigma(2 x)\\right)"), "{}", r.stdout);
 }
+
+/// A chain of 2,000 functions, each calling the one before: inlined and differentiated
+/// (each function keeps a bounded list of the calls it makes, so the chain is not
+/// quadratic); an exponential one gives up with the timeout's error, not a hang.
+#[test]
+fn long_chains_of_functions() {
+    let n = 2000;
+    let mut src = String::from("f0(a) = a^2\n");
+    for i in 1..n {
+        src.push_str(&format!("f{i}(a) = f{}(a) + a\n", i - 1));
+    }
+    src.push_str(&format!("f{}(x)", n - 1));
+    let r = run(&["diff", "--wrt", "x", "--", &src]);
+    assert_eq!((r.code, r.stdout.trim()), (0, format!("{} + 2*x", n - 1).as_str()), "{}", r.stderr);
+    let mut src = String::from("f0(a) = a^2\n");
+    for i in 1..200 {
+        src.push_str(&format!("f{i}(a) = f{0}(a)*f{0}(a + 1)\n", i - 1));
+    }
+    src.push_str("f199(x)");
+    let r = run(&["--timeout", "2", "diff", "--wrt", "x", "--", &src]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("gave up"), "{}", r.stderr);
+}
