@@ -298,7 +298,11 @@ impl Problem {
         let start = path.iter().position(|(n, _)| n == name).expect("a cycle closes on a name on the path");
         let mut names: Vec<String> = path[start..].iter().map(|(n, _)| n.to_string()).collect();
         names.push(name.to_string());
-        let kind = ErrorKind::Cycle { names };
+        let kind = if path[start..].iter().any(|(n, _)| self.function(n).is_some()) {
+            ErrorKind::RecursiveFunction { names }
+        } else {
+            ErrorKind::Cycle { names }
+        };
         match self.any(name) {
             Some(def) => Error::at(kind, def.span, &def.source),
             None => Error::new(kind),

@@ -230,6 +230,12 @@ pub enum ErrorKind {
         /// The expression differentiated, or `EXPR` when it is not in parentheses.
         body: String,
     },
+    /// Function definitions that call themselves, directly or through others (or
+    /// definitions of names that do); the names along the cycle, the first repeated.
+    RecursiveFunction {
+        /// The names, `f -> g -> f`.
+        names: Vec<String>,
+    },
     /// A call to a defined function with the wrong number of arguments.
     FunctionArity {
         /// The function.
@@ -784,6 +790,9 @@ impl ErrorKind {
                     format!("an expression cannot take a derivative: run deriv diff '{body}' --wrt {var} --order {order}")
                 })
             }
+            K::RecursiveFunction { .. } => {
+                s("a call is replaced by the function's body, so a function cannot call itself, not even through another")
+            }
             K::FunctionArity { name, takes, .. } => {
                 let s = if *takes == 1 { "" } else { "s" };
                 Some(format!("`{name}` is defined with {takes} parameter{s}: give one argument for each"))
@@ -879,6 +888,8 @@ impl fmt::Display for ErrorKind {
                 f,
                 "d^{order}/d{var}^{order}(...) is derivative notation, which deriv does not read in an expression"
             ),
+            K::RecursiveFunction { names } if names.len() == 2 => write!(f, "`{}` calls itself", names[0]),
+            K::RecursiveFunction { names } => write!(f, "functions call each other in a cycle: {}", names.join(" -> ")),
             K::FunctionArity { name, takes, found } => {
                 let plural = |n: usize| if n == 1 { "" } else { "s" };
                 write!(f, "`{name}` takes {takes} argument{}, found {found}", plural(*takes))
