@@ -87,7 +87,7 @@ impl Derivation {
         let input = problem.inlined_target();
         let (subject, subject_latex) = match &problem.target_name {
             Some(n) => (n.to_string(), latex::name(n.as_str())),
-            None => (text::to_text(&problem.target), latex::to_latex(&problem.target)),
+            None => subject_texts(&problem.target),
         };
         let mut steps = Vec::new();
         if problem.target_name.is_some() || problem.target != input {
@@ -101,12 +101,15 @@ impl Derivation {
         }
         let raw = diff::diff(&input, x);
         steps.push(Step { rule: "collect terms".into(), term: Term::Expr(raw.clone()) });
-        let names = problem.names(Some(x));
+        // The names, and the calls of defined functions (`σ(2*x)`) under placeholders.
+        let opts = Options::new(problem);
+        let names = crate::matrix::names(problem, Some(x), &opts);
         let plain = simplify::simplify(&raw, &Names::default(), Form::Input);
         steps.push(Step { rule: "common denominator, cancel".into(), term: Term::Expr(plain.clone()) });
         let (shown, subs) = simplify::simplify_explained(&raw, &names, form);
         // Without a name to bring in, the simplified line above is the result.
-        let uses_names = shown.free_vars().iter().any(|v| problem.get(v).is_some());
+        let uses_names = shown.free_vars().iter().any(|v| names.defs.iter().any(|(n, _)| n == v));
+        let shown = crate::matrix::entry(&shown, &opts).shown;
         let shown = if uses_names || !subs.is_empty() { shown } else { plain.clone() };
         // Only the substitutions whose values the result still uses are worth naming.
         let used = shown.free_vars();
@@ -204,7 +207,36 @@ impl Derivation {
             for (i, line) in latex::break_lines(term, PAGE - 6.0).into_iter().enumerate() {
                 rows.push(if i == 0 { format!("&= {line}") } else { format!("&\\qquad {line}") });
             }
-            rows.push(format!("&\\qquad \\text{{({rule})}}"));
+            // A long list of rules goes on as many rows as it needs, broken after commas
+            // outside math (`$...$`).
+            let mut parts: Vec<String> = Vec::new();
+            for r in rule.split(", ") {
+                match parts.last_mut() {
+                    Some(p) if p.matches('$').count() % 2 == 1 => {
+                        p.push_str(", ");
+                        p.push_str(r);
+                    }
+                    _ => parts.push(r.to_owned()),
+                }
+            }
+            let mut lines: Vec<String> = vec![String::new()];
+            for r in &parts {
+                let last = lines.len() - 1;
+                if !lines[last].is_empty() && lines[last].len() + r.len() > LABEL_CHARS {
+                    lines[last].push(',');
+                    lines.push(String::new());
+                }
+                let last = lines.len() - 1;
+                if !lines[last].is_empty() {
+                    lines[last].push_str(", ");
+                }
+                lines[last].push_str(r);
+            }
+            let n = lines.len();
+            for (i, l) in lines.into_iter().enumerate() {
+                let (open, close) = (if i == 0 { "(" } else { "" }, if i + 1 == n { ")" } else { "" });
+                rows.push(format!("&\\qquad \\text{{{open}{l}{close}}}"));
+            }
         }
         for c in &self.assumed_nonzero {
             let c = latex::to_latex(c);
@@ -276,6 +308,9 @@ fn changing(steps: Vec<Step>) -> Vec<Step> {
     }
     kept
 }
+
+/// The most characters of rule labels on one row of a derivation in a document.
+const LABEL_CHARS: usize = 60;
 
 impl fmt::Display for Derivation {
     /// One step per line, the rule in a comment on the right.
@@ -392,10 +427,16 @@ fn outer_rule(e: &Expr, cx: &Cx) -> (Term, Vec<Rule>) {
         let bounds = args[1..].to_vec();
         return (Term::Over { index, bounds, body: Box::new(d(&body)) }, vec![Rule::IndexedSum]);
     }
+    if !cx.varies(e) {
+        return (Term::Expr(cx.diff(e)), vec![Rule::Constant]);
+    }
     let Some(local) = Local::of(e) else { return (Term::Expr(cx.diff(e)), vec![rules::rule_of(e)]) };
     let children = (0..local.len()).map(|i| (i, local.child(i)));
     match local.rule() {
         Rule::Sum => {
+            // A term that does not vary is dropped: its derivative is 0.
+            let constant = (0..local.len()).any(|i| !cx.varies(local.child(i)));
+            let rules = if constant { vec![Rule::Sum, Rule::Constant] } else { vec![Rule::Sum] };
             let parts = children.filter(|(_, t)| cx.varies(t)).map(|(_, t)| {
                 if crate::print::is_negative(t) {
                     Term::Neg(Box::new(d(&Expr::negate(t.clone()))))
@@ -405,9 +446,9 @@ fn outer_rule(e: &Expr, cx: &Cx) -> (Term, Vec<Rule>) {
             });
             let parts: Vec<Term> = parts.collect();
             match <[Term; 1]>::try_from(parts) {
-                Ok([t]) if cx.problem.is_some() => (t, vec![Rule::Sum]),
-                Ok([t]) => (Term::Sum(vec![t]), vec![Rule::Sum]),
-                Err(parts) => (Term::Sum(parts), vec![Rule::Sum]),
+                Ok([t]) if cx.problem.is_some() => (t, rules),
+                Ok([t]) => (Term::Sum(vec![t]), rules),
+                Err(parts) => (Term::Sum(parts), rules),
             }
         }
         Rule::Product => {
@@ -443,11 +484,23 @@ fn outer_rule(e: &Expr, cx: &Cx) -> (Term, Vec<Rule>) {
                 (Term::Prod(fs), vec![Rule::Power, Rule::Chain])
             }
         }
-        Rule::Function(_) if is_chain(e, cx) => {
+        // The function's own derivative and the chain rule: both are applied here.
+        Rule::Function(f) if is_chain(e, cx) => {
             let u = local.child(0);
-            (Term::Prod(vec![Term::Expr(local.partial(0).into_expr()), d(u)]), vec![Rule::Chain])
+            (Term::Prod(vec![Term::Expr(local.partial(0).into_expr()), d(u)]), vec![Rule::Function(f), Rule::Chain])
         }
         rule => (Term::Expr(cx.diff(e)), vec![rule]),
+    }
+}
+
+/// `e` as the subject of `d/dx` in text and in LaTeX: in parentheses when it is a sum
+/// (or looser), so that `d/dx (3 + x)` does not read as `d/dx(3) + x`.
+fn subject_texts(e: &Expr) -> (String, String) {
+    let (t, l) = (text::to_text(e), latex::to_latex(e));
+    if text::prec(e) < Prec::Product {
+        (format!("({t})"), format!("\\left({l}\\right)"))
+    } else {
+        (t, l)
     }
 }
 
@@ -604,8 +657,8 @@ fn indexed_steps(
         _ => problem.target.clone(),
     };
     Ok(Derivation {
-        subject: text::to_text(&subject),
-        subject_latex: latex::to_latex(&subject),
+        subject: subject_texts(&subject).0,
+        subject_latex: subject_texts(&subject).1,
         var: wrt.clone(),
         steps: changing(steps),
         lemmas: Vec::new(),
@@ -778,6 +831,48 @@ fn label(rules: &[Rule]) -> String {
     rules.iter().map(Rule::to_string).collect::<Vec<_>>().join(", ")
 }
 
+/// Every rule differentiating `e` by `x` takes, outermost first: a sum's rule (and a
+/// constant's, for a term that does not vary), a constant factor's or the product rule, a
+/// function's own derivative and the chain rule, the power rule...; a variable's rule only
+/// when `e` is the variable.
+fn rules_used(e: &Expr, x: &Sym) -> Vec<Rule> {
+    if !e.contains(x) {
+        return vec![Rule::Constant];
+    }
+    let mut out = Vec::new();
+    let var = Expr::sym(x.clone());
+    expr::walk(std::slice::from_ref(e), |n| {
+        if !n.contains(x) {
+            return expr::Walk::Skip;
+        }
+        match n.node() {
+            Node::Add(ts) => {
+                push(&mut out, Rule::Sum);
+                if ts.iter().any(|t| !t.contains(x)) {
+                    push(&mut out, Rule::Constant);
+                }
+            }
+            Node::Mul(fs) if fs.iter().filter(|f| f.contains(x)).count() == 1 => push(&mut out, Rule::ConstantFactor),
+            Node::Pow(b, p) if !p.contains(x) => {
+                push(&mut out, Rule::Power);
+                if *b != var {
+                    push(&mut out, Rule::Chain);
+                }
+            }
+            Node::Call(Func::Builtin(_) | Func::Abstract(_), args) if args.len() == 1 => {
+                push(&mut out, rules::rule_of(n));
+                if args[0] != var {
+                    push(&mut out, Rule::Chain);
+                }
+            }
+            Node::Var(_) if n != e => {}
+            _ => push(&mut out, rules::rule_of(n)),
+        }
+        expr::Walk::Descend
+    });
+    out
+}
+
 /// Evaluates the inner derivatives of `t`, collecting the rules they take.
 fn evaluate(t: &Term) -> (Term, Vec<Rule>) {
     let mut rules = Vec::new();
@@ -788,9 +883,8 @@ fn evaluate(t: &Term) -> (Term, Vec<Rule>) {
 fn evaluate_rec(t: &Term, rules: &mut Vec<Rule>) -> Term {
     match t {
         Term::D(Wrt::Var(x), e) => {
-            let r = rules::rule_of(e);
-            if !rules.contains(&r) {
-                rules.push(r);
+            for r in rules_used(e, x) {
+                push(rules, r);
             }
             Term::Expr(diff::diff(e, x))
         }

@@ -204,6 +204,62 @@ pub enum ErrorKind {
         /// The names, `a -> b -> a`.
         names: Vec<String>,
     },
+    /// A warning: `log(x, 2)`, a number as the second argument of `log`, which is the
+    /// logarithm of 2 to the base x.
+    LogBaseSecond {
+        /// The first argument as written.
+        argument: String,
+        /// The number.
+        base: String,
+    },
+    /// A power on a function's name: `cos^2(x)`, `sin^-1(x)`.
+    PowerOfFunction {
+        /// The function.
+        name: String,
+        /// The power as written, `2` or `-1`.
+        power: String,
+        /// The argument as written.
+        argument: String,
+    },
+    /// Derivative notation in an expression: `d/dx(x^2)`, `d^2/dx^2(sin(x))`.
+    DerivativeNotation {
+        /// The variable, `x` of `dx`.
+        var: String,
+        /// The order, `1` or the `2` of `d^2`.
+        order: String,
+        /// The expression differentiated, or `EXPR` when it is not in parentheses.
+        body: String,
+    },
+    /// Function definitions that call themselves, directly or through others (or
+    /// definitions of names that do); the names along the cycle, the first repeated.
+    RecursiveFunction {
+        /// The names, `f -> g -> f`.
+        names: Vec<String>,
+    },
+    /// A call to a defined function with the wrong number of arguments.
+    FunctionArity {
+        /// The function.
+        name: String,
+        /// How many parameters it has.
+        takes: usize,
+        /// How many arguments the call has.
+        found: usize,
+    },
+    /// Primes on a defined function (`g'(x)` with `g(u) = ...`).
+    PrimeOnFunction {
+        /// The function.
+        name: String,
+    },
+    /// A function's parameter that is not a name (`g(2) = ...`, `g(pi) = ...`).
+    BadParameter {
+        /// What stands there.
+        found: Found,
+    },
+    /// A parameter named twice (`f(a, a) = ...`).
+    RepeatedParameter {
+        /// The name.
+        name: String,
+    },
     /// A name defined twice.
     Redefined {
         /// The name.
@@ -456,6 +512,8 @@ pub enum Expected {
     Index,
     /// `,` or `]` after an index.
     CommaOrBracket,
+    /// `,` or `)` after a parameter.
+    CommaOrClose,
     /// The index of `sum(k, ...)`.
     SumIndex,
     /// The `..` of `k=1..K`.
@@ -658,6 +716,13 @@ impl ErrorKind {
                 | K::NotCalled { .. }
                 | K::ConstantCalled { .. }
                 | K::PrimeOnBuiltin { .. }
+                | K::FunctionArity { .. }
+                | K::DerivativeNotation { .. }
+                | K::PowerOfFunction { .. }
+                | K::LogBaseSecond { .. }
+                | K::PrimeOnFunction { .. }
+                | K::BadParameter { .. }
+                | K::RepeatedParameter { .. }
                 | K::NoSuchArgument { .. }
                 | K::AmbiguousPrime { .. }
                 | K::UnknownFunction { .. }
@@ -693,7 +758,9 @@ impl ErrorKind {
                 }
                 ZeroDenominator::NegativePowerOfZero => "0 to a negative power divides by zero".to_owned(),
                 ZeroDenominator::LogBaseOne => "the logarithm to base 1 divides by ln(1) = 0".to_owned(),
-                ZeroDenominator::ZeroName => "a name that is defined as 0 stands in a denominator".to_owned(),
+                ZeroDenominator::ZeroName => {
+                    "a name defined as 0, or an argument 0 of a defined function, stands in a denominator".to_owned()
+                }
             }),
             K::TooDeep { nesting, .. } => Some(match nesting {
                 Nesting::Parser => "deriv reads parentheses, calls, signs and powers nested up to this depth".to_owned(),
@@ -728,7 +795,9 @@ impl ErrorKind {
             K::AmbiguousPrime { name, .. } => {
                 Some(format!("write {name}'[1](...) for the derivative in the first argument"))
             }
-            K::UnknownFunction { suggestion, .. } => Some(format!("did you mean `{suggestion}`?")),
+            K::UnknownFunction { name, suggestion } => {
+                Some(format!("did you mean `{suggestion}`? To keep `{name}`, define it: {name}(u) = ..."))
+            }
             K::StrayEquals => s("one `=` per definition; separate definitions with `;` or a new line"),
             K::NamelessDefinition => s("write name = expression"),
             K::RedefinedConstant { name } => Some(format!("choose another name, such as {name}0")),
@@ -740,6 +809,43 @@ impl ErrorKind {
                 s("a name stands for its definition, so the definition cannot use it: rename one of them")
             }
             K::Cycle { .. } => s("a definition may use only names that do not depend on it"),
+            K::LogBaseSecond { argument, base } => {
+                let named = format!("log{base}");
+                let or = if crate::func::is_builtin(&named) { format!(" or {named}({argument})") } else { String::new() };
+                Some(format!(
+                    "log takes the base first (SymPy's log(x, b) is the other way round): for the base-{base} logarithm of {argument} write log({base}, {argument}){or}"
+                ))
+            }
+            K::PowerOfFunction { name, power, argument } if power == "-1" => {
+                let inverse = format!("a{name}");
+                Some(if crate::func::is_builtin(&inverse) {
+                    format!("write {inverse}({argument}) for the inverse function, 1/{name}({argument}) for the reciprocal")
+                } else {
+                    format!("write 1/{name}({argument}) for the reciprocal")
+                })
+            }
+            K::PowerOfFunction { name, power, argument } => Some(format!("write {name}({argument})^{power}")),
+            K::DerivativeNotation { var, order, body } => {
+                Some(if order == "1" {
+                    format!(
+                        "an expression cannot take a derivative: run deriv diff '{body}' --wrt {var} (in a note: diff {body} wrt {var})"
+                    )
+                } else {
+                    format!("an expression cannot take a derivative: run deriv diff '{body}' --wrt {var} --order {order}")
+                })
+            }
+            K::RecursiveFunction { .. } => {
+                s("a call is replaced by the function's body, so a function cannot call itself, not even through another")
+            }
+            K::FunctionArity { name, takes, .. } => {
+                let s = if *takes == 1 { "" } else { "s" };
+                Some(format!("`{name}` is defined with {takes} parameter{s}: give one argument for each"))
+            }
+            K::PrimeOnFunction { name } => {
+                Some(format!("`{name}` stands for its definition: use `deriv diff` to differentiate {name}(...)"))
+            }
+            K::BadParameter { .. } => s("a function is defined with names for its parameters: f(a, b) = a*b"),
+            K::RepeatedParameter { .. } => s("give each parameter its own name"),
             K::Redefined { .. } => s("each name is defined once: rename one of the definitions"),
             K::BadRange { .. } => s("write the range as A..B, as -6..6 or -pi..pi"),
             K::PlotVariables { .. } => s("plot them one at a time, or pass --wrt with the variable they share"),
@@ -821,6 +927,30 @@ impl fmt::Display for ErrorKind {
             K::BareExpression => write!(f, "only the last statement may be a bare expression"),
             K::Cycle { names } if names.len() == 2 => write!(f, "`{}` is defined in terms of itself", names[0]),
             K::Cycle { names } => write!(f, "definitions form a cycle: {}", names.join(" -> ")),
+            K::LogBaseSecond { argument, base } => {
+                write!(f, "log({argument}, {base}) is the logarithm of {base} to the base {argument}")
+            }
+            K::PowerOfFunction { name, power, .. } => {
+                write!(f, "a power goes after the call: `{name}^{power}(...)` is not read")
+            }
+            K::DerivativeNotation { var, order, .. } if order == "1" => {
+                write!(f, "d/d{var}(...) is derivative notation, which deriv does not read in an expression")
+            }
+            K::DerivativeNotation { var, order, .. } => write!(
+                f,
+                "d^{order}/d{var}^{order}(...) is derivative notation, which deriv does not read in an expression"
+            ),
+            K::RecursiveFunction { names } if names.len() == 2 => write!(f, "`{}` calls itself", names[0]),
+            K::RecursiveFunction { names } => write!(f, "functions call each other in a cycle: {}", names.join(" -> ")),
+            K::FunctionArity { name, takes, found } => {
+                let plural = |n: usize| if n == 1 { "" } else { "s" };
+                write!(f, "`{name}` takes {takes} argument{}, found {found}", plural(*takes))
+            }
+            K::PrimeOnFunction { name } => {
+                write!(f, "`{name}` is a defined function: primes are for abstract functions")
+            }
+            K::BadParameter { found } => write!(f, "expected a parameter name, found {found}"),
+            K::RepeatedParameter { name } => write!(f, "the parameter `{name}` is named twice"),
             K::Redefined { name } => write!(f, "`{name}` is already defined"),
             K::EmptyVariable => write!(f, "the variable to differentiate by is empty"),
             K::NumberVariable { found } => write!(f, "cannot differentiate with respect to a number (`{found}`)"),
@@ -932,6 +1062,7 @@ impl fmt::Display for Expected {
             Expected::Statement => write!(f, "a statement before `;`"),
             Expected::Index => write!(f, "an index (a name such as j, or a whole number)"),
             Expected::CommaOrBracket => write!(f, "`,` or `]`"),
+            Expected::CommaOrClose => write!(f, "`,` or `)`"),
             Expected::SumIndex => write!(f, "the index to sum over, as in sum(k, x[k])"),
             Expected::Bounds => write!(f, "`..` between the bounds, as in k=1..K"),
             Expected::Summand => write!(f, "`,` before the summand"),

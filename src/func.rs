@@ -75,15 +75,19 @@ pub enum Builtin {
     Softplus,
     /// `relu(u) = max(0, u)`.
     Relu,
+    /// The base-10 logarithm `log10(u) = ln(u)/ln(10)`.
+    Log10,
+    /// The base-2 logarithm `log2(u) = ln(u)/ln(2)`.
+    Log2,
 }
 
 impl Builtin {
     /// Every built-in, in row order.
     #[rustfmt::skip]
-    pub const ALL: [Builtin; 27] = {
+    pub const ALL: [Builtin; 29] = {
         use Builtin::*;
         [Exp, Ln, Abs, Sign, Sin, Cos, Tan, Sec, Csc, Cot, Asin, Acos, Atan, Sinh, Cosh, Tanh, Sech, Csch, Coth,
-         Asinh, Acosh, Atanh, Erf, Erfc, Sigmoid, Softplus, Relu]
+         Asinh, Acosh, Atanh, Erf, Erfc, Sigmoid, Softplus, Relu, Log10, Log2]
     };
 
     /// The function's row.
@@ -141,7 +145,7 @@ pub struct FuncDef {
 
 /// Every built-in function, in the order of [`Builtin::ALL`].
 #[rustfmt::skip]
-static FUNCS: [FuncDef; 27] = [
+static FUNCS: [FuncDef; 29] = [
     FuncDef { name: "exp", eval: f64::exp, slope: f64::exp,
         derivative: "exp(u)", latex: r"\exp", at_zero: Some((1, 1)),
         expansion: None, output: None,
@@ -268,6 +272,14 @@ static FUNCS: [FuncDef; 27] = [
         derivative: "heaviside(u)", latex: r"\operatorname{relu}", at_zero: Some((0, 1)),
         expansion: Some("(u + abs(u))/2"), output: None,
         code: ["{0}.max(0.0)", "fmax({0}, 0.0)", "max({0}, 0.0)", "np.maximum({0}, 0.0)"] },
+    FuncDef { name: "log10", eval: f64::log10, slope: |u| 1.0 / (u * std::f64::consts::LN_10),
+        derivative: "1/(u*ln(10))", latex: r"\log_{10}", at_zero: None,
+        expansion: Some("ln(u)/ln(10)"), output: None,
+        code: ["{0}.log10()", "log10({0})", "math.log10({0})", "np.log10({0})"] },
+    FuncDef { name: "log2", eval: f64::log2, slope: |u| 1.0 / (u * std::f64::consts::LN_2),
+        derivative: "1/(u*ln(2))", latex: r"\log_{2}", at_zero: None,
+        expansion: Some("ln(u)/ln(2)"), output: None,
+        code: ["{0}.log2()", "log2({0})", "math.log2({0})", "np.log2({0})"] },
 ];
 
 /// Names that are built in but are not rows: they rewrite to rows at parse time.
@@ -282,17 +294,28 @@ pub fn is_builtin(name: &str) -> bool {
 /// substitutions and swaps of neighbours), when `name` is not one itself and is near
 /// enough to be a typo: one edit for names up to five letters, two for longer ones
 /// (`tahn` is `tanh`, `sigmod` is `sigmoid`, `arctan` is `atan`). Names under three
-/// letters (`f`, `g`) are never typos.
+/// letters (`f`, `g`) are never typos. A built-in in other capitals (`ReLU`, `Max`,
+/// `LOG10`) is one at any length, and so is `σ`, the sigmoid's usual letter; a name whose
+/// digits are not the built-in's is not (`atan2` is no `atanh`, `exp2` no `exp`).
 pub fn suggest(name: &str) -> Option<&'static str> {
     let n = name.chars().count();
-    if n < 3 || is_builtin(name) {
+    if is_builtin(name) {
         return None;
     }
+    let names = || Builtin::ALL.into_iter().map(Builtin::name).chain(ALIASES.iter().copied());
+    if let Some(b) = names().find(|b| b.eq_ignore_ascii_case(name)) {
+        return Some(b);
+    }
+    if name == "σ" {
+        return Some(Builtin::Sigmoid.name());
+    }
+    if n < 3 {
+        return None;
+    }
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
     let allowed = if n <= 5 { 1 } else { 2 };
-    Builtin::ALL
-        .into_iter()
-        .map(Builtin::name)
-        .chain(ALIASES.iter().copied())
+    names()
+        .filter(|b| digits(b) == digits(name))
         .map(|b| (edit_distance(name, b), b))
         .filter(|&(d, _)| d <= allowed)
         // Among equally near names, one of the same length (a swap: `tahn`) first.
@@ -324,7 +347,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The reserved constant names.
-pub const CONSTANTS: &[&str] = &["e", "pi"];
+pub const CONSTANTS: &[&str] = &["e", "pi", "π"];
 
 fn sign(u: f64) -> f64 {
     if u > 0.0 {

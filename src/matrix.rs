@@ -35,14 +35,18 @@ pub struct Options {
     pub form: Form,
     /// Side relations the simplifier may use (`--assume`).
     pub assume: Assumptions,
+    /// The calls of defined functions (`σ(2*x)`) with their inlined bodies: outputs a
+    /// result may be written in ([`Problem::instances`]).
+    pub calls: Vec<(Expr, Expr)>,
 }
 
 impl Options {
     /// What `deriv diff` does by default: in terms of the names when `problem` defines
     /// any, the cheapest form otherwise; no facts.
     pub fn new(problem: &Problem) -> Options {
-        let form = if problem.defs.is_empty() { Form::Auto } else { Form::Output };
-        Options { form, assume: Assumptions::none() }
+        let calls = problem.instances();
+        let form = if problem.defs.is_empty() && calls.is_empty() { Form::Auto } else { Form::Output };
+        Options { form, assume: Assumptions::none(), calls }
     }
 
     /// With `form` instead.
@@ -90,12 +94,27 @@ impl Entry {
 pub fn names(problem: &Problem, wrt: Option<&Sym>, opts: &Options) -> Names {
     let mut names = problem.names(wrt);
     opts.assume.extend_names(problem, &mut names);
+    for (i, (_, body)) in opts.calls.iter().enumerate() {
+        names.defs.push((call_placeholder(i), body.clone()));
+    }
     names
 }
 
-/// `simplified` (the simplifier's output with [`names`]) as shown and as checked.
+/// The name the simplifier knows call `i` of [`Options::calls`] by.
+fn call_placeholder(i: usize) -> Sym {
+    crate::expr::hidden_name("call", i)
+}
+
+/// `simplified` (the simplifier's output with [`names`]) as shown and as checked: each
+/// call's placeholder is the call again in both (a check inlines it).
 pub fn entry(simplified: &Expr, opts: &Options) -> Entry {
-    Entry { shown: opts.assume.shown(simplified), assumed: opts.assume.exact(simplified) }
+    let e = if opts.calls.is_empty() {
+        simplified.clone()
+    } else {
+        let map = opts.calls.iter().enumerate().map(|(i, (c, _))| (call_placeholder(i), c.clone())).collect();
+        crate::expr::substitute_all(simplified, &map)
+    };
+    Entry { shown: opts.assume.shown(&e), assumed: opts.assume.exact(&e) }
 }
 
 /// `d`, a derivative by `wrt` written in the inputs, simplified.

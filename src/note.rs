@@ -160,7 +160,16 @@ pub fn blocks(src: &str) -> Result<Vec<Block>> {
             };
             out.push(Block::Math(format!("{name} = {}", to_latex(&def.body))));
         }
-        if problem.target_name.is_none() {
+        let known = Problem::load(&[], &format!("{program}\n0")).map_or(0, |p| p.functions.len());
+        for def in problem.functions.iter().skip(known) {
+            let params = def.args.iter().map(|a| Expr::sym(a.clone())).collect();
+            let head = Expr::call(
+                Func::Abstract(crate::expr::AbstractFn { name: def.name.clone(), partials: Vec::new() }),
+                params,
+            );
+            out.push(Block::Math(format!("{} = {}", to_latex(&head), to_latex(&def.body))));
+        }
+        if problem.target_name.is_none() && problem.functions.len() == known {
             // A bare expression is shown; it defines nothing for the lines after it.
             out.push(Block::Math(to_latex(&problem.target)));
         } else {

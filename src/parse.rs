@@ -8,6 +8,8 @@
 //! stack overflow. Sums and products are collected into one list before they are built,
 //! so a 100,000-term sum costs one canonicalisation, not 100,000.
 
+use std::collections::HashMap;
+
 use nom::branch::alt;
 use nom::bytes::complete::{take_till, take_while};
 use nom::character::complete::{char, digit0, digit1, one_of, satisfy};
@@ -29,6 +31,8 @@ pub struct Statement {
     pub name: Option<(Sym, Span)>,
     /// The index names of an indexed definition (`k` of `z[k] = ...`).
     pub params: Vec<Sym>,
+    /// The parameters of a function definition (`u` of `g(u) = u^2`); empty otherwise.
+    pub args: Vec<Sym>,
     /// The expression.
     pub body: Expr,
     /// The span of the whole statement.
@@ -37,8 +41,101 @@ pub struct Statement {
 
 /// Parses a program: statements separated by `;` or newlines, with `#` comments.
 pub fn parse_program(src: &str) -> Result<Vec<Statement>> {
+    parse_program_with(src, &HashMap::new())
+}
+
+/// [`parse_program`] where the functions `functions` (name and number of parameters)
+/// are defined elsewhere (by `--let`), besides those `src` defines itself: a call to one
+/// must have as many arguments as it has parameters, and its name is no variable.
+pub fn parse_program_with(src: &str, functions: &HashMap<String, usize>) -> Result<Vec<Statement>> {
     let mut p = Parser::new(src);
+    p.functions = functions.clone();
+    p.functions.extend(function_heads(src));
     p.program()
+}
+
+/// The functions `src` defines (`g(u) = ...`, `f(a, b) = ...`), each with its number of
+/// parameters: found by their heads alone, so a call may come before the definition.
+pub fn function_heads(src: &str) -> Vec<(String, usize)> {
+    let toks = lex(src);
+    let mut out = Vec::new();
+    let mut at_start = true;
+    let mut depth = 0usize;
+    for (i, t) in toks.iter().enumerate() {
+        if at_start && t.tok == Tok::Ident {
+            if let Some(n) = head_arity(&toks, i) {
+                out.push((src[t.span.start..t.span.end].to_owned(), n));
+            }
+        }
+        match t.tok {
+            Tok::Op('(') => depth += 1,
+            Tok::Op(')') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        at_start = depth == 0 && matches!(t.tok, Tok::Newline | Tok::Op(';'));
+    }
+    out
+}
+
+/// Warnings for `log(x, 2)`: a literal number as the second argument of `log`, whose
+/// base is its first (SymPy's `log(x, b)` takes the base second), with a caret under the
+/// call.
+pub fn log_base_warnings(src: &str) -> Vec<Error> {
+    let toks = lex(src);
+    let p = Parser::new(src);
+    let mut out = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        if t.tok != Tok::Ident || &src[t.span.start..t.span.end] != "log" {
+            continue;
+        }
+        if toks.get(i + 1).is_none_or(|k| k.tok != Tok::Op('(')) {
+            continue;
+        }
+        let Some(close) = p.closing(i + 1) else { continue };
+        // The commas at the call's own depth.
+        let mut depth = 0usize;
+        let mut commas = Vec::new();
+        for (j, k) in toks.iter().enumerate().skip(i + 1) {
+            match k.tok {
+                Tok::Op('(') => depth += 1,
+                Tok::Op(')') if depth == 1 => break,
+                Tok::Op(')') => depth -= 1,
+                Tok::Op(',') if depth == 1 => commas.push(j),
+                _ => {}
+            }
+        }
+        let [c] = commas[..] else { continue };
+        let second = &toks[c + 1..];
+        let first_is_number = c == i + 3 && toks[i + 2].tok == Tok::Num;
+        if second.len() < 2 || second[0].tok != Tok::Num || second[1].span != close || first_is_number {
+            continue;
+        }
+        let argument = src[toks[i + 1].span.end..toks[c].span.start].trim().to_owned();
+        let base = src[second[0].span.start..second[0].span.end].to_owned();
+        out.push(Error::at(ErrorKind::LogBaseSecond { argument, base }, Span::new(t.span.start, close.end), src));
+    }
+    out
+}
+
+/// The number of parameters when the tokens at `i` are a function's head and its `=`:
+/// `name ( p1 , p2 ) =`.
+fn head_arity(toks: &[Token], i: usize) -> Option<usize> {
+    if toks.get(i + 1)?.tok != Tok::Op('(') {
+        return None;
+    }
+    let mut n = 0;
+    let mut j = i + 2;
+    loop {
+        if toks.get(j)?.tok != Tok::Ident {
+            return None;
+        }
+        n += 1;
+        match toks.get(j + 1)?.tok {
+            Tok::Op(',') => j += 2,
+            Tok::Op(')') => return (toks.get(j + 2)?.tok == Tok::Op('=')).then_some(n),
+            _ => return None,
+        }
+    }
 }
 
 /// `text` split at the commas outside parentheses and brackets, each part trimmed:
@@ -177,11 +274,13 @@ struct Parser<'a> {
     depth: usize,
     /// Parenthesis depth: newlines inside parentheses are white space.
     parens: usize,
+    /// The defined functions and their numbers of parameters.
+    functions: HashMap<String, usize>,
 }
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Parser<'a> {
-        Parser { src, toks: lex(src), pos: 0, depth: 0, parens: 0 }
+        Parser { src, toks: lex(src), pos: 0, depth: 0, parens: 0, functions: HashMap::new() }
     }
 
     fn peek(&mut self) -> Token {
@@ -338,7 +437,9 @@ impl<'a> Parser<'a> {
             let close = self.toks[self.pos..].iter().position(|t| t.tok == Tok::Op(']'));
             close.is_some_and(|c| self.toks.get(self.pos + c + 1).is_some_and(|t| t.tok == Tok::Op('=')))
         };
-        if start.tok == Tok::Ident && (self.peek2().tok == Tok::Op('=') || indexed_def) {
+        // A function definition `g(u) = ...`: the parentheses close just before `=`.
+        let function_def = start.tok == Tok::Ident && self.peek2().tok == Tok::Op('(') && self.closes_before_equals();
+        if start.tok == Tok::Ident && (self.peek2().tok == Tok::Op('=') || indexed_def || function_def) {
             let name = self.text(start);
             if func::CONSTANTS.contains(&name) {
                 return Err(self.err(ErrorKind::RedefinedConstant { name: name.into() }, start.span));
@@ -356,19 +457,67 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
+            let args = if function_def { self.parameters()? } else { Vec::new() };
             self.bump();
             let body = self.comparison()?;
             let end = self.toks[self.pos.saturating_sub(1)].span.end;
             return Ok(Statement {
                 name: Some((Sym::new(name), start.span)),
                 params,
+                args,
                 body,
                 span: Span::new(start.span.start, end),
             });
         }
         let body = self.comparison()?;
         let end = self.toks[self.pos.saturating_sub(1)].span.end;
-        Ok(Statement { name: None, params: Vec::new(), body, span: Span::new(start.span.start, end) })
+        Ok(Statement { name: None, params: Vec::new(), args: Vec::new(), body, span: Span::new(start.span.start, end) })
+    }
+
+    /// Whether the `(` after the current token closes, at its own depth, right before an
+    /// `=` on the same statement: the head of a function definition.
+    fn closes_before_equals(&self) -> bool {
+        let mut depth = 0usize;
+        for (i, t) in self.toks.iter().enumerate().skip(self.pos + 1) {
+            match t.tok {
+                Tok::Op('(') => depth += 1,
+                Tok::Op(')') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return self.toks.get(i + 1).is_some_and(|t| t.tok == Tok::Op('='));
+                    }
+                }
+                Tok::End | Tok::Op(';') => return false,
+                Tok::Newline if depth == 0 => return false,
+                _ => {}
+            }
+        }
+        false
+    }
+
+    // ---- parameters = "(" identifier { "," identifier } ")"
+
+    fn parameters(&mut self) -> Result<Vec<Sym>> {
+        self.bump();
+        let mut out: Vec<Sym> = Vec::new();
+        loop {
+            let t = self.bump();
+            let text = self.text(t);
+            if t.tok != Tok::Ident || func::is_builtin(text) || func::CONSTANTS.contains(&text) {
+                return Err(self.err(ErrorKind::BadParameter { found: self.found(t) }, t.span));
+            }
+            let p = Sym::new(text);
+            if out.contains(&p) {
+                return Err(self.err(ErrorKind::RepeatedParameter { name: text.into() }, t.span));
+            }
+            out.push(p);
+            let t = self.bump();
+            match t.tok {
+                Tok::Op(',') => continue,
+                Tok::Op(')') => return Ok(out),
+                _ => return Err(self.expected(Expected::CommaOrClose, t)),
+            }
+        }
     }
 
     // ---- comparison = sum [ ("<" | "<=" | ">" | ">=" | "==" | "!=") sum ]
@@ -482,7 +631,16 @@ impl<'a> Parser<'a> {
             }
         }
         let operand = self.src[self.toks[first].span.start..prev.span.end].to_owned();
-        let found = if t.tok == Tok::Op('(') { "(".to_owned() } else { b.to_owned() };
+        // A call after the operand is written whole in the help: sin(x)*cos(x).
+        let at = self.toks.partition_point(|k| k.span.start < t.span.start);
+        let call = (t.tok == Tok::Ident && self.toks.get(at + 1).is_some_and(|k| k.tok == Tok::Op('(')))
+            .then(|| self.closing(at + 1))
+            .flatten();
+        let found = match call {
+            Some(close) => self.src[t.span.start..close.end].to_owned(),
+            None if t.tok == Tok::Op('(') => "(".to_owned(),
+            None => b.to_owned(),
+        };
         self.err(ErrorKind::MissingOperator { found, operand }, t.span)
     }
 
@@ -586,6 +744,11 @@ impl<'a> Parser<'a> {
 
     fn call(&mut self, t: Token) -> Result<Expr> {
         let name = self.text(t);
+        if name == "d" {
+            if let Some(e) = self.derivative_notation(t) {
+                return Err(e);
+            }
+        }
         let mut primes = 0u32;
         let mut prime_span = None;
         while self.peek().tok == Tok::Op('\'') {
@@ -608,11 +771,37 @@ impl<'a> Parser<'a> {
             }
             return Ok(Expr::call(Func::Indexed(Sym::new(name)), indices));
         }
+        if let Some(&arity) = self.functions.get(name) {
+            if let Some(span) = prime_span {
+                return Err(self.err(ErrorKind::PrimeOnFunction { name: name.into() }, span));
+            }
+            if self.peek().tok != Tok::Op('(') {
+                return Err(self.err(ErrorKind::NotCalled { name: name.into() }, t.span));
+            }
+            let open = self.bump();
+            self.enter(open)?;
+            self.parens += 1;
+            let args = self.arguments(name, open);
+            self.parens -= 1;
+            let args = args?;
+            self.depth -= 1;
+            if args.len() != arity {
+                // Under the first argument too many, or else under the `)` one is missing at.
+                let at = args.get(arity).map_or(self.toks[self.pos - 1].span, |a| a.1);
+                let kind = ErrorKind::FunctionArity { name: name.into(), takes: arity, found: args.len() };
+                return Err(self.err(kind, at));
+            }
+            let f = Func::Abstract(AbstractFn { name: Sym::new(name), partials: Vec::new() });
+            return Ok(Expr::call(f, args.into_iter().map(|(e, _)| e).collect()));
+        }
         if self.peek().tok != Tok::Op('(') {
             if let Some(span) = prime_span {
                 return Err(self.err(ErrorKind::PrimeWithoutCall { name: name.into() }, span));
             }
             if func::is_builtin(name) {
+                if let Some(e) = self.power_of_function(t) {
+                    return Err(e);
+                }
                 let next = self.peek();
                 if matches!(next.tok, Tok::Num | Tok::Ident) {
                     let kind = ErrorKind::NoParentheses { name: name.into(), argument: self.text(next).into() };
@@ -622,7 +811,7 @@ impl<'a> Parser<'a> {
             }
             return Ok(match name {
                 "e" => Expr::e(),
-                "pi" => Expr::pi(),
+                "pi" | "π" => Expr::pi(),
                 _ => Expr::var(name),
             });
         }
@@ -643,6 +832,98 @@ impl<'a> Parser<'a> {
         let args = args?;
         self.depth -= 1;
         self.build_call(name, t, primes, positions, args, open)
+    }
+
+    /// The error for a power written on a function's name, `cos^2(x)` (which is `cos(x)^2`)
+    /// or `sin^-1(x)` (the inverse `asin(x)`, where there is one, or else `1/sin(x)`), when
+    /// the tokens after the name (just read) are that.
+    fn power_of_function(&self, f: Token) -> Option<Error> {
+        let toks = &self.toks[self.pos..];
+        let is = |i: usize, tok: Tok| toks.get(i).is_some_and(|t| t.tok == tok);
+        if !is(0, Tok::Op('^')) {
+            return None;
+        }
+        let minus = is(1, Tok::Op('-'));
+        let n = if minus { 2 } else { 1 };
+        if !is(n, Tok::Num) || !is(n + 1, Tok::Op('(')) {
+            return None;
+        }
+        let power = format!("{}{}", if minus { "-" } else { "" }, self.text(toks[n]));
+        let call_end = self.closing(self.pos + n + 1)?;
+        let name = self.text(f);
+        let argument = self.src[toks[n + 1].span.end..call_end.start].trim().to_owned();
+        let kind = ErrorKind::PowerOfFunction { name: name.to_owned(), power, argument };
+        Some(self.err(kind, Span::new(f.span.start, toks[n].span.end)))
+    }
+
+    /// The span of the `)` that closes the `(` at token `open`, if it closes.
+    fn closing(&self, open: usize) -> Option<Span> {
+        let mut depth = 0usize;
+        for t in &self.toks[open..] {
+            match t.tok {
+                Tok::Op('(') => depth += 1,
+                Tok::Op(')') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(t.span);
+                    }
+                }
+                Tok::End => return None,
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The error for derivative notation, `d/dx(x^2)`, `d/dx x^2` or `d^2/dx^2(...)`, when
+    /// the tokens from `d` (just read) are that: it is no part of the language, and read
+    /// as written it would be a division by a function `dx` or by a variable times `x`.
+    /// `d/dx` followed by an operator or the end is a division and no error.
+    fn derivative_notation(&self, d: Token) -> Option<Error> {
+        let toks = &self.toks[self.pos..];
+        let is = |i: usize, tok: Tok| toks.get(i).is_some_and(|t| t.tok == tok);
+        let order = |i: usize| (is(i, Tok::Op('^')) && is(i + 1, Tok::Num)).then(|| self.text(toks[i + 1]).to_owned());
+        let top = order(0);
+        let mut i = if top.is_some() { 2 } else { 0 };
+        if !is(i, Tok::Op('/')) || !is(i + 1, Tok::Ident) {
+            return None;
+        }
+        let var = self.text(toks[i + 1]).strip_prefix('d').filter(|v| !v.is_empty())?;
+        i += 2;
+        let bottom = order(i);
+        if bottom.is_some() {
+            i += 2;
+        }
+        let next = toks.get(i)?;
+        if !matches!(next.tok, Tok::Op('(') | Tok::Ident | Tok::Num) || bottom != top {
+            return None;
+        }
+        // The expression: inside the parentheses when they close, else left as `...`.
+        let body = if next.tok == Tok::Op('(') {
+            let mut depth = 0usize;
+            toks[i..].iter().find_map(|t| {
+                match t.tok {
+                    Tok::Op('(') => depth += 1,
+                    Tok::Op(')') => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(self.src[next.span.end..t.span.start].trim().to_owned());
+                        }
+                    }
+                    _ => {}
+                }
+                None
+            })
+        } else {
+            None
+        };
+        let end = toks[i - 1].span.end;
+        let kind = ErrorKind::DerivativeNotation {
+            var: var.to_owned(),
+            order: top.unwrap_or_else(|| "1".to_owned()),
+            body: body.unwrap_or_else(|| "EXPR".to_owned()),
+        };
+        Some(self.err(kind, Span::new(d.span.start, end)))
     }
 
     // ---- indices = "[" ( identifier | digits ) { "," ( identifier | digits ) } "]"
@@ -855,7 +1136,7 @@ pub fn check_variable(x: &str) -> Result<Sym> {
         Ok(e) => match e.node() {
             crate::expr::Node::Var(s) => Ok(s.clone()),
             crate::expr::Node::Num(_) => bad(ErrorKind::NumberVariable { found }),
-            _ if x == "e" || x == "pi" => bad(ErrorKind::ConstantVariable { name: found }),
+            _ if func::CONSTANTS.contains(&x) => bad(ErrorKind::ConstantVariable { name: found }),
             _ => bad(ErrorKind::NotAVariable { found }),
         },
         Err(_) => bad(ErrorKind::NotAVariableName { found }),

@@ -657,11 +657,21 @@ fn point_exprs(at: &str) -> Result<(Env, HashMap<Sym, Expr>)> {
 /// a built-in, with a caret under the first call in the program, or else in the `lets`.
 fn typos(p: &Problem, more: &[Expr], program: &str, lets: &[String]) -> Vec<Error> {
     let mut out: Vec<Error> = Vec::new();
-    let roots: Vec<Expr> =
-        p.defs.iter().map(|d| d.body.clone()).chain([p.target.clone()]).chain(more.iter().cloned()).collect();
+    let roots: Vec<Expr> = p
+        .defs
+        .iter()
+        .chain(&p.functions)
+        .map(|d| d.body.clone())
+        .chain([p.target.clone()])
+        .chain(more.iter().cloned())
+        .collect();
     expr::walk(&roots, |e| {
         if let Node::Call(Func::Abstract(a), _) = e.node() {
             let name = a.name.as_str();
+            if p.function(&a.name).is_some() {
+                // A defined function is no typo, whatever it is near.
+                return Walk::Descend;
+            }
             if let Some(f) = func::suggest(name) {
                 let kind = ErrorKind::UnknownFunction { name: name.to_owned(), suggestion: f.to_owned() };
                 let w = std::iter::once(program)
@@ -675,6 +685,9 @@ fn typos(p: &Problem, more: &[Expr], program: &str, lets: &[String]) -> Vec<Erro
         }
         Walk::Descend
     });
+    for src in std::iter::once(program).chain(lets.iter().map(String::as_str)) {
+        out.extend(crate::parse::log_base_warnings(src));
+    }
     out
 }
 

@@ -74,9 +74,11 @@ pub enum Rule {
     /// A function's own derivative, `f'(u)`: a built-in's from its row
     /// ([`Builtin::def`]), an abstract function's partial. Holds the function's name.
     Function(Sym),
-    /// The derivative of a variable (1 or 0); also the label of what has no row here
-    /// (numbers, constants, a delta), which are differentiated directly.
+    /// The derivative of a variable by itself (1) or by another variable (0).
     Variable,
+    /// The derivative of what does not vary (0): a number, `e`, `pi`, a delta, anything
+    /// free of the variable.
+    Constant,
     /// `d x[i]/d x[j] = delta(i, j)`: an element of an indexed variable by an element.
     Element,
     /// `d sum(k, f) = sum(k, df)`: a sum over an index, term by term.
@@ -104,6 +106,7 @@ impl fmt::Display for Rule {
             Rule::Chain => f.write_str("chain rule"),
             Rule::Function(name) => write!(f, "derivative of {name}"),
             Rule::Variable => f.write_str("derivative of a variable"),
+            Rule::Constant => f.write_str("derivative of a constant"),
             Rule::Element => f.write_str("derivative of an element"),
             Rule::IndexedSum => f.write_str("sum rule over an index"),
             Rule::DeltaSum => f.write_str("sum over a Kronecker delta"),
@@ -115,9 +118,11 @@ impl fmt::Display for Rule {
 }
 
 /// The rule that differentiates `e` as a whole: the rule of its row, the rule of index
-/// notation ([`Rule::Element`], [`Rule::IndexedSum`]), or [`Rule::Variable`].
+/// notation ([`Rule::Element`], [`Rule::IndexedSum`]), [`Rule::Variable`] for a variable,
+/// or [`Rule::Constant`] for a number, a constant or a delta.
 pub fn rule_of(e: &Expr) -> Rule {
     match e.node() {
+        Node::Num(_) | Node::Const(_) | Node::Call(Func::Delta, _) => Rule::Constant,
         Node::Call(Func::Indexed(_), _) => Rule::Element,
         Node::Call(Func::Sum(_), _) => Rule::IndexedSum,
         Node::Call(Func::Cmp(_) | Func::If | Func::Max | Func::Min, _) => Rule::Piecewise,
@@ -384,7 +389,9 @@ mod tests {
             ("x", "derivative of a variable"),
             ("sum(k, x[k])", "sum rule over an index"),
             ("x[k]", "derivative of an element"),
-            ("delta(k, j)", "derivative of a variable"),
+            ("delta(k, j)", "derivative of a constant"),
+            ("3", "derivative of a constant"),
+            ("pi", "derivative of a constant"),
         ];
         for (src, label) in cases {
             assert_eq!(rule_of(&parsed(src)).to_string(), label, "{src}");

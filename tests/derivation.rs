@@ -273,3 +273,38 @@ fn indexed_worked_examples() {
     let out: Vec<String> = cases.iter().map(|(s, x)| checked_indexed(s, x, &[], &no_fix).to_string()).collect();
     insta::assert_snapshot!(out.join("\n"));
 }
+
+/// Every rule a step uses is named: a built-in's own derivative with the chain rule, a
+/// constant's derivative (a dropped term, a constant target) apart from a variable's, a
+/// constant factor apart from the product rule; a sum as the subject is in parentheses.
+#[test]
+fn step_labels_name_every_rule_used() {
+    let mut all = String::new();
+    for (src, x) in
+        [("erf(x^2)", "x"), ("3 + x", "x"), ("y^2 + x*y + sin(x)", "x"), ("pi*y", "x"), ("ln(1 + e^x)", "x")]
+    {
+        let d = deriv::derivation(src, x).unwrap();
+        // Each step's result is still checked: the last line is the derivative.
+        crate::support::check_diff(src, x);
+        all.push_str(&d.to_string());
+    }
+    insta::assert_snapshot!(all, @r"
+    d/dx erf(x^2)
+      = 2*e^(-x^4)/sqrt(pi)*d/dx(x^2)    # derivative of erf, chain rule
+      = 2*e^(-x^4)/sqrt(pi)*2*x          # power rule
+      = 4*x*e^(-x^4)/sqrt(pi)            # collect terms
+    d/dx (3 + x)
+      = d/dx(x)    # sum rule, derivative of a constant
+      = 1          # derivative of a variable
+    d/dx (x*y + y^2 + sin(x))
+      = d/dx(x*y) + d/dx(sin(x))    # sum rule, derivative of a constant
+      = y + cos(x)                  # constant factor, derivative of sin
+    d/dx pi*y
+      = 0    # derivative of a constant
+    d/dx ln(1 + e^x)
+      = 1/(1 + e^x)*d/dx(1 + e^x)    # derivative of ln, chain rule
+      = 1/(1 + e^x)*e^x              # sum rule, derivative of a constant, derivative of exp
+      = e^x/(1 + e^x)                # collect terms
+      = sigmoid(x)                   # substitute e^x = sigmoid(x)/(1 - sigmoid(x))
+    ");
+}

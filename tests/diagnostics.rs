@@ -41,6 +41,14 @@ const MISTAKES: &[&str] = &[
     "x\u{1b}[31m+1",
     "x +\t)",
     "\u{3c3} + )",
+    "d/dx(x^2)",
+    "d/dx x^2",
+    "d^2/dx^2(sin(x))",
+    "2*d/dtheta(sin(theta))",
+    "sin(x)cos(x)",
+    "cos^2(x)",
+    "sin^-1(x)",
+    "sech^-1(x + 1)",
 ];
 
 #[test]
@@ -74,8 +82,36 @@ fn typos_of_builtins_are_warnings_with_a_suggestion() {
       |
     1 | tahn(x)^2
       | ^^^^
-      = help: did you mean `tanh`?
+      = help: did you mean `tanh`? To keep `tahn`, define it: tahn(u) = ...
     ");
+}
+
+/// Names that read as abstract functions but are meant as built-ins get a warning with
+/// the built-in; names that merely look alike (`atan2`, `exp2`), defined functions and
+/// short names get none. `log(x, 2)`, SymPy's order, is read as deriv's and warned about.
+#[test]
+fn near_misses_and_the_log_base_are_warnings() {
+    let mut all = String::new();
+    for (input, warned) in [
+        ("ReLU(x)", true),
+        ("Max(x, y)", true),
+        ("LOG10(x)", true),
+        ("\u{3c3}(x)", true),
+        ("Tanh(x) + sigmod(x)", true),
+        ("atan2(y, x)", false),
+        ("exp2(x)", false),
+        ("f(x) + g(x, y)", false),
+        ("sigmod(z) = 1/(1 + e^-z); sigmod(x)", false),
+        ("log(x, 2)", true),
+        ("log(x^2 + 1, 10)*log(y, 7)", true),
+        ("log(2, x) + log(10, 100) + log(x)", false),
+    ] {
+        let r = run(&["simplify", "--", input]);
+        assert_eq!(r.code, 0, "{input}: {}", r.stderr);
+        assert_eq!(r.stderr.contains("warning: "), warned, "{input}: {}", r.stderr);
+        all.push_str(&format!("$ deriv simplify '{input}'\n{}{}\n", r.stderr, r.stdout));
+    }
+    insta::assert_snapshot!(all);
 }
 
 #[test]

@@ -31,6 +31,10 @@ fn latex_lines() -> Vec<String> {
     for src in ["if(x > 0, x, x < -1, -1, a*(e^x - 1))", "heaviside(x - 1)*max(0, x) + min(x, y)", "x*(x >= y)"] {
         lines.push(deriv::print::latex::to_latex(&deriv::parse(src).unwrap()));
     }
+    // Names that would print alike, told apart (one written out in typewriter letters).
+    for src in ["π + pi + alpha + α + x_1 + x1 + x12 + x[12]", "w_j_k*w[j,k] + σ(x) + sigma(y) + α_1*alpha1"] {
+        lines.push(deriv::print::latex::to_latex(&deriv::parse(src).unwrap()));
+    }
     for src in ["p[i]*(delta(i,j) - p[j])", "sum(k=1..K, (g(z[k]) - t[k])^2)/2 + prod(k, x[k])", "w[j,k]*x[j]"] {
         lines.push(deriv::print::latex::to_latex(&deriv::parse(src).unwrap()));
     }

@@ -10,6 +10,7 @@ mod diagnostics;
 mod diff;
 mod expspell;
 mod forms;
+mod functions;
 mod fuzz_crashes;
 mod grammar;
 mod index;

@@ -1,5 +1,6 @@
 //! The printers: text as a person writes it and parses back; LaTeX per LATEX.md.
 
+use deriv::print::latex::to_latex;
 fn text(src: &str) -> String {
     deriv::parse(src).unwrap().to_string()
 }
@@ -118,4 +119,72 @@ fn integer_content_taken_out_of_a_result() {
         })
         .collect();
     insta::assert_snapshot!(out.join("\n"));
+}
+
+/// A name as a user may write it: ASCII letters with digits, underscores, a Greek name
+/// spelled out or as a letter, or an element of an indexed variable.
+fn a_name() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let greek = prop::sample::select(vec!["alpha", "beta", "sigma", "pi", "theta", "Delta", "omega", "mu"]);
+    let letter = prop::sample::select(vec!["α", "β", "σ", "π", "θ", "Δ", "ω", "µ", "μ", "ϕ", "φ"]);
+    let tail = "(_?[a-z0-9]{1,2}){0,2}";
+    prop_oneof![
+        "[a-zA-Z][a-z]{0,2}[0-9]{0,2}",
+        "[a-z]{1,2}(_[a-z0-9]{1,2}){1,2}",
+        (greek, tail).prop_map(|(g, t)| format!("{g}{t}")),
+        (letter, tail).prop_map(|(g, t)| format!("{g}{t}")),
+        ("[a-z]{1,2}", "[0-9]{1,2}|[a-z]", proptest::option::of("[0-9]")).prop_map(|(b, i, j)| match j {
+            Some(j) => format!("{b}[{i},{j}]"),
+            None => format!("{b}[{i}]"),
+        }),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(500),
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::SourceParallel("proptest-regressions"),
+        )),
+        source_file: Some(file!()),
+        ..proptest::test_runner::Config::default()
+    })]
+
+    /// Distinct names print distinctly in LaTeX, wherever they meet: in one expression
+    /// (as variables, or as functions), and alone.
+    #[test]
+    fn distinct_names_print_distinctly(a in a_name(), b in a_name()) {
+        let (Ok(x), Ok(y)) = (deriv::parse(&a), deriv::parse(&b)) else { return Ok(()) };
+        // Names only: a constant (pi, π, e) or a built-in is no name.
+        let is_name = |e: &deriv::Expr| matches!(e.node(), deriv::expr::Node::Var(_) | deriv::expr::Node::Call(deriv::expr::Func::Indexed(_), _));
+        proptest::prop_assume!(is_name(&x) && is_name(&y) && x != y);
+        let both = deriv::parse(&format!("{a} + 2*{b}")).unwrap();
+        let atoms = to_latex_atoms(&both);
+        let (la, lb) = (&atoms[&x.to_string()], &atoms[&y.to_string()]);
+        proptest::prop_assert_ne!(la, lb, "{} and {} print alike", a, b);
+        let whole = to_latex(&both);
+        proptest::prop_assert!(whole.contains(la.as_str()) && whole.contains(lb.as_str()), "{}", whole);
+        proptest::prop_assert!(whole.is_ascii());
+        // As functions too, where both are plain names.
+        if let (deriv::expr::Node::Var(_), deriv::expr::Node::Var(_)) = (x.node(), y.node()) {
+            let calls = deriv::parse(&format!("{a}(t) + {b}(t)^2")).unwrap();
+            let atoms = to_latex_atoms(&calls);
+            proptest::prop_assert_ne!(&atoms[&a], &atoms[&b]);
+        }
+    }
+}
+
+fn to_latex_atoms(e: &deriv::Expr) -> std::collections::HashMap<String, String> {
+    deriv::print::latex::atoms(e).into_iter().collect()
+}
+
+/// The spellings that used to collide, side by side: one keeps the plain form.
+#[test]
+fn names_that_print_alike_are_told_apart() {
+    let e = deriv::parse("π + pi + alpha + α + x_1 + x1 + x12 + x[12] + w_j_k*w[j,k]").unwrap();
+    insta::assert_snapshot!(to_latex(&e), @r"2 \pi + \mathtt{alpha} + \mathtt{w\_j\_k} w_{j,k} + x_{1} + \mathtt{x12} + \mathtt{x\_1} + \alpha + x_{12}");
+    // Alone, each keeps the plain form.
+    for (n, plain) in [("alpha", "\\alpha"), ("α", "\\alpha"), ("x_1", "x_{1}"), ("x12", "x_{12}")] {
+        assert_eq!(to_latex(&deriv::parse(n).unwrap()), plain);
+    }
 }

@@ -36,6 +36,11 @@ pub(super) struct Cli {
 #[derive(Subcommand, Debug)]
 pub(super) enum Command {
     /// Differentiate an expression
+    #[command(after_help = "\
+EXPR is in deriv's language (grammar/deriv.ebnf): log(b, x) is the base-b logarithm, the
+base first (log(x) is ln(x); log2 and log10 are built in); p = BODY defines a name and
+g(u) = BODY a function; there is no d/dx(...) inside an expression: --order N takes the
+N-th derivative.")]
     Diff(DiffArgs),
     /// Print one partial derivative per variable, in order
     Grad(GradArgs),
@@ -227,7 +232,7 @@ pub(super) struct InputArgs {
     /// Read definitions from a file; EXPR, if given, comes after them
     #[arg(long, value_name = "FILE")]
     pub(super) file: Option<std::path::PathBuf>,
-    /// Define a name that EXPR uses (repeatable)
+    /// Define a name that EXPR uses, p=BODY, or a function, g(u)=BODY (repeatable)
     #[arg(long = "let", value_name = "NAME=DEF")]
     pub(super) lets: Vec<OsString>,
 }

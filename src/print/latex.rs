@@ -11,7 +11,10 @@ use num_bigint::BigInt;
 use num_traits::Signed;
 
 use super::{content, fraction, goes_below, is_negative, ordered_terms};
-use crate::expr::{Cmp, Constant, Expr, Func, Node};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+
+use crate::expr::{self, Cmp, Constant, Expr, Func, Node, Sym};
 use crate::func::Builtin;
 use crate::number::{self, Rational};
 use crate::prec::Prec;
@@ -105,18 +108,121 @@ const GREEK_CHARS: &[(char, &str)] = &[
 /// The expression as LaTeX math (without surrounding `$`). Under
 /// [`crate::limits::with_limits`], gives up on an expression larger than `max_nodes`
 /// written out.
+///
+/// Distinct names print distinctly. [`name`] writes the common spellings the way people
+/// do (`x1` and `x_1` as `x_{1}`, `alpha` and `α` as `\alpha`, `x12` and the element
+/// `x[12]` as `x_{12}`), so within one expression the names that would print alike are
+/// told apart: one keeps the plain form, by this preference: an element (`x[12]`), then
+/// a name with a Greek letter in it (`α`), then a name without `_` (`x1`, `alpha`), then
+/// the rest; the others are written out literally in typewriter letters
+/// (`\mathtt{x\_1}`, `\mathtt{alpha}`, `\mathtt{x12}`), which no plain form uses. (`π`
+/// is the constant, as `pi` is.)
 pub fn to_latex(e: &Expr) -> String {
     crate::limits::check_size(e.tree_size());
-    super::printing(e, || match content(e) {
+    let literal: HashSet<Sym> = clashes(e).into_iter().flat_map(|(_, names)| names.into_iter().skip(1)).collect();
+    let saved = LITERAL.with(|l| l.replace(literal));
+    let out = super::printing(e, || match content(e) {
         Some((c, rest)) => juxtapose(&[num(&c).0, wrap(latex(&rest), Prec::Product)]),
         None => latex(e).0,
-    })
+    });
+    LITERAL.with(|l| *l.borrow_mut() = saved);
+    out
+}
+
+thread_local! {
+    /// The names [`to_latex`] is writing out literally, for the expression it prints.
+    static LITERAL: RefCell<HashSet<Sym>> = RefCell::new(HashSet::new());
+}
+
+/// The names in `e` (variables, indexed names with their indices, functions) whose plain
+/// forms are alike, grouped by that form, each group in order of preference (the first
+/// keeps the plain form; see [`to_latex`]). Elements are written by their base's name, so
+/// they come first as `Sym`s of their printed text (`x[12]`), never written literally.
+fn clashes(e: &Expr) -> Vec<(String, Vec<Sym>)> {
+    let mut seen: HashMap<String, Vec<(u8, Sym)>> = HashMap::new();
+    let mut add = |plain: String, rank: u8, s: Sym| {
+        let group = seen.entry(plain).or_default();
+        if !group.iter().any(|(_, t)| *t == s) {
+            group.push((rank, s));
+        }
+    };
+    let rank = |n: &str| {
+        if !n.is_ascii() {
+            1
+        } else if !n.contains('_') {
+            2
+        } else {
+            3
+        }
+    };
+    expr::walk(std::slice::from_ref(e), |x| {
+        match x.node() {
+            Node::Var(s) => add(name(s.as_str()), rank(s.as_str()), s.clone()),
+            Node::Call(Func::Indexed(s), idx) => {
+                let idx: Vec<String> = idx.iter().map(|a| latex(a).0).collect();
+                add(format!("{}_{{{}}}", name(s.as_str()), idx.join(",")), 0, Sym::new(&x.to_string()));
+            }
+            Node::Call(Func::Abstract(a), _) => add(name(a.name.as_str()), rank(a.name.as_str()), a.name.clone()),
+            _ => {}
+        }
+        expr::Walk::Descend
+    });
+    let mut out: Vec<(String, Vec<Sym>)> = seen
+        .into_iter()
+        .filter(|(_, g)| g.len() > 1)
+        .map(|(plain, mut g)| {
+            g.sort();
+            (plain, g.into_iter().map(|(_, s)| s).collect())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `n` written out character by character in typewriter letters (`\mathtt{x\_1}`,
+/// `\mathtt{{\alpha}1}`): a different text for every name, and unlike any plain form.
+fn literal(n: &str) -> String {
+    let mut out = String::from("\\mathtt{");
+    for c in n.chars() {
+        match c {
+            '_' => out.push_str("\\_"),
+            c if c.is_ascii_alphanumeric() => out.push(c),
+            c => out.push_str(&format!("{{{}}}", word(&c.to_string()))),
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// Each name, indexed name and function of `e` with how [`to_latex`] writes it there:
+/// distinct for distinct names.
+pub fn atoms(e: &Expr) -> Vec<(String, String)> {
+    let literal: HashSet<Sym> = clashes(e).into_iter().flat_map(|(_, names)| names.into_iter().skip(1)).collect();
+    let saved = LITERAL.with(|l| l.replace(literal));
+    let mut out: Vec<(String, String)> = Vec::new();
+    expr::walk(std::slice::from_ref(e), |x| {
+        let atom = match x.node() {
+            Node::Var(s) => Some((s.to_string(), name(s.as_str()))),
+            Node::Call(Func::Indexed(_), _) => Some((x.to_string(), latex(x).0)),
+            Node::Call(Func::Abstract(a), _) => Some((a.name.to_string(), name(a.name.as_str()))),
+            _ => None,
+        };
+        if let Some(a) = atom.filter(|a| !out.contains(a)) {
+            out.push(a);
+        }
+        expr::Walk::Descend
+    });
+    LITERAL.with(|l| *l.borrow_mut() = saved);
+    out
 }
 
 /// A name as LaTeX: Greek names and letters become commands, a trailing index becomes a
 /// braced subscript (`x1` is `x_{1}`, `w_j_k` is `w_{j,k}`, `w_alpha` is `w_{\alpha}`),
 /// other long names `\mathit{name}`.
 pub fn name(n: &str) -> String {
+    if LITERAL.with(|l| l.borrow().iter().any(|s| s.as_str() == n)) {
+        return literal(n);
+    }
     // An element that stands as a name of its own (`z[2]`, `w[1,2]`).
     if let Some((base, idx)) = n.strip_suffix(']').and_then(|n| n.split_once('[')) {
         return format!("{}_{{{}}}", name(base), idx.split(',').map(|i| index(i.trim())).collect::<Vec<_>>().join(","));

@@ -33,6 +33,8 @@ def _namespace() -> Dict[str, Any]:
         "sigmoid": sp.Lambda(x, 1 / (1 + sp.exp(-x))),
         "softplus": sp.Lambda(x, sp.log(1 + sp.exp(x))),
         "relu": sp.Lambda(x, sp.Max(0, x)),
+        "log10": sp.Lambda(x, sp.log(x, 10)),
+        "log2": sp.Lambda(x, sp.log(x, 2)),
         "heaviside": sp.Lambda(x, sp.Heaviside(x, 0)),
         "step": sp.Lambda(x, sp.Heaviside(x, 0)),
         "max": sp.Max,
