@@ -208,3 +208,13 @@ fn a_plot_line_says_where_charts_are_drawn_and_the_session_goes_on() {
     assert!(r.stderr.contains("the REPL cannot show a chart") && r.stderr.contains("deriv plot"), "{}", r.stderr);
     assert_eq!(r.stdout, "1 - q^2\n");
 }
+
+#[test]
+fn functions_defined_in_a_session_persist_and_may_be_defined_again() {
+    let script = "σ(z) = 1/(1 + e^-z)\ndiff σ(2*x) wrt x\nL(a, t) = (a - t)^2/2\ndiff L(σ(w*x), t) wrt w\n\
+                  σ(z) = tanh(z)\ndiff σ(x) wrt x\n";
+    let r = run_with_stdin(&["repl"], script.as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines, ["2*σ(2*x)*(1 - σ(2*x))", "x*σ(w*x)*(1 - σ(w*x))*(σ(w*x) - t)", "1 - σ(x)^2"]);
+}

@@ -134,7 +134,11 @@ impl Session {
                     }
                     input => input?,
                 };
-                if input.problem().target_name.is_some() {
+                // A line that defines a name or a function (`σ(z) = ...`) is kept.
+                let functions = |program: &str| {
+                    crate::defs::Problem::load(&[], &format!("{program}\n0")).map_or(0, |p| p.functions.len())
+                };
+                if input.problem().target_name.is_some() || functions(&text) > functions(&self.program) {
                     self.program = text;
                     return Ok(Reply::Print(String::new()));
                 }
@@ -151,7 +155,7 @@ impl Session {
     fn redefine(&mut self, defs: &str) -> Option<Result<Reply>> {
         let names = |text: &str| {
             let p = crate::defs::Problem::load(&[], text).ok()?;
-            Some(p.defs.iter().map(|d| d.name.clone()).collect::<Vec<_>>())
+            Some(p.defs.iter().chain(&p.functions).map(|d| d.name.clone()).collect::<Vec<_>>())
         };
         let new = names(defs)?;
         let (mut kept, mut at) = (Vec::new(), None);
