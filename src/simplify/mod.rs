@@ -545,11 +545,15 @@ impl<'a> Ctx<'a> {
                 let budget = CFG.part_work.min(self.work_left);
                 let (found, spent) = limits::within(budget, || self.search(e));
                 self.work_left = self.work_left.saturating_sub(spent);
-                let mut memo = self.search_memo.borrow_mut();
-                if memo.len() > CFG.named_memo {
-                    memo.clear();
+                // (A search cut short by what this simplification had left is not what
+                // another entry, with its own budget, would find.)
+                if budget == CFG.part_work {
+                    let mut memo = self.search_memo.borrow_mut();
+                    if memo.len() > CFG.named_memo {
+                        memo.clear();
+                    }
+                    memo.insert(key, found.clone());
                 }
-                memo.insert(key, found.clone());
                 found
             }
         };
