@@ -15,11 +15,19 @@ use crate::output::Format;
 use crate::plot::PlotFormat;
 use crate::simplify::Form;
 
+/// What every EXPR is written in, in brief (the top-level and `diff` help).
+const LANGUAGE: &str = "\
+EXPR is in deriv's language (grammar/deriv.ebnf): log(b, x) is the base-b logarithm, the
+base first (log(x) is ln(x); log2 and log10 are built in); p = BODY defines a name and
+g(u) = BODY a function; there is no d/dx(...) inside an expression: --order N takes the
+N-th derivative.";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "deriv",
     version,
-    about = "Symbolic differentiation that prints derivatives the way people write them"
+    about = "Symbolic differentiation that prints derivatives the way people write them",
+    after_help = LANGUAGE
 )]
 pub(super) struct Cli {
     #[command(subcommand)]
@@ -36,11 +44,7 @@ pub(super) struct Cli {
 #[derive(Subcommand, Debug)]
 pub(super) enum Command {
     /// Differentiate an expression
-    #[command(after_help = "\
-EXPR is in deriv's language (grammar/deriv.ebnf): log(b, x) is the base-b logarithm, the
-base first (log(x) is ln(x); log2 and log10 are built in); p = BODY defines a name and
-g(u) = BODY a function; there is no d/dx(...) inside an expression: --order N takes the
-N-th derivative.")]
+    #[command(after_help = LANGUAGE)]
     Diff(DiffArgs),
     /// Print one partial derivative per variable, in order
     Grad(GradArgs),

@@ -41,6 +41,7 @@ enum Reply {
 
 const HELP: &str = "\
 \x20 p = sigmoid(z)            define names (several separated by `;`); they stay defined
+\x20 g(u) = u^2/2              define a function (or define again what is defined)
   diff p wrt z              the derivative (with :steps on, step by step)
   diff E wrt z[j] where K = 2, z[1] = 0
   grad E wrt w1, w2         one partial derivative per line
