@@ -994,7 +994,9 @@ impl fmt::Display for ErrorKind {
             K::BadValue { name, cause } => write!(f, "bad value for `{name}`: {cause}"),
             K::InfiniteValue { name } => write!(f, "the value of `{name}` is not a finite number"),
             K::BadPointsLine { line, why } => write!(f, "line {line} of the points: {why}"),
-            K::BadRange { range } => write!(f, "`{range}` is not a range A..B with A < B"),
+            K::BadRange { range } => {
+                write!(f, "`{range}` is not a range A..B with A < B, finite and wide enough to sample")
+            }
             K::PlotVariables { first, other } => {
                 write!(f, "the expressions are plotted against different variables, `{first}` and `{other}`")
             }
