@@ -67,7 +67,8 @@ enum Shape {
     Simplified { input: Expr, result: Expr },
     /// Results to print as shared intermediates, each result named by `names` where
     /// given. The sharing is found when printed: it is how the results are written.
-    Shared { results: Vec<Expr>, names: Vec<String> },
+    /// `checks` are the results' checks, each with what it checked (`d/dw`), when asked.
+    Shared { results: Vec<Expr>, names: Vec<String>, checks: Vec<(String, CheckReport)> },
     /// A derivation step by step.
     Steps(Box<Derivation>),
     /// An expression as it is.
@@ -115,7 +116,17 @@ impl Output {
     /// `results` as shared intermediates ([`crate::cse`]), result `i` named `names[i]`
     /// where there is one (a gradient's `d_w1 = ...`).
     pub fn shared(results: &[Expr], names: Vec<String>) -> Output {
-        Output(Shape::Shared { results: results.to_vec(), names })
+        Output(Shape::Shared { results: results.to_vec(), names, checks: Vec::new() })
+    }
+
+    /// Shared results (from [`Output::shared`]) with each result's check and what it
+    /// checked (`""` for a derivative's one result, `d/dw` for a gradient's). Anything
+    /// else is returned as it is.
+    pub fn with_shared_checks(mut self, entries: Vec<(String, CheckReport)>) -> Output {
+        if let Shape::Shared { checks, .. } = &mut self.0 {
+            *checks = entries;
+        }
+        self
     }
 
     /// A derivation, as `--steps` shows it.
@@ -151,7 +162,7 @@ impl Output {
             (_, Format::Json) => format!("{}\n", self.json()),
             (Shape::Steps(d), Format::Text) => d.to_string(),
             (Shape::Steps(d), _) => format!("{}\n", d.to_latex()),
-            (Shape::Shared { results, names }, _) => shared(&crate::cse::cse(results), names, format),
+            (Shape::Shared { results, names, .. }, _) => shared(&crate::cse::cse(results), names, format),
             (Shape::Derivative { result: e, .. } | Shape::Simplified { result: e, .. } | Shape::Expression(e), _) => {
                 line(e)
             }
@@ -189,6 +200,7 @@ impl Output {
                 check.as_ref()?;
                 checks.iter().map(|(what, r)| line(what.clone(), r)).collect()
             }
+            Shape::Shared { checks, .. } => checks.iter().map(|(what, r)| line(what.clone(), r)).collect(),
             _ => return None,
         };
         (!lines.is_empty()).then(|| lines.join("\n"))
@@ -227,9 +239,10 @@ impl Output {
                 json(&SimplifiedJson { input: to_text(input), latex: to_latex(result), text: to_text(result) })
             }
             Shape::Expression(e) => json(&Both::of(e)),
-            Shape::Shared { results, .. } => {
+            Shape::Shared { results, checks, .. } => {
                 let cse = crate::cse::cse(results);
                 json(&SharedJson {
+                    checks: checks.iter().map(|(_, r)| CheckJson::of(r)).collect(),
                     intermediates: cse
                         .defs
                         .iter()
@@ -481,6 +494,9 @@ struct SimplifiedJson {
 
 #[derive(Serialize)]
 struct SharedJson<'a> {
+    /// Each result's check, in order, when asked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    checks: Vec<CheckJson>,
     intermediates: Vec<NamedJson<'a>>,
     results: Vec<String>,
 }

@@ -152,7 +152,8 @@ pub fn diff(input: &Input, request: &Diff, settings: &Settings) -> Result<Output
         None => None,
     };
     if settings.cse {
-        return Ok(Output::shared(&[d], Vec::new()));
+        let checks = check.map(|c| (String::new(), c.report)).into_iter().collect();
+        return Ok(Output::shared(&[d], Vec::new()).with_shared_checks(checks));
     }
     Ok(Output::derivative(&p.target, x.to_string(), Some(request.order), d, check))
 }
@@ -240,7 +241,8 @@ fn by_elements(
     };
     let d = entries.last().map_or_else(|| crate::diff::expand_sums(&p.inlined_target(), sizes), |e| e.shown.clone());
     if settings.cse {
-        return Ok(Output::shared(&[d], Vec::new()));
+        let checks = check.clone().map(|c| (String::new(), c.report)).into_iter().collect();
+        return Ok(Output::shared(&[d], Vec::new()).with_shared_checks(checks));
     }
     let variable: Vec<String> = wrt
         .iter()
@@ -293,7 +295,8 @@ pub fn grad(input: &Input, wrt: &str, settings: &Settings) -> Result<Output> {
     }
     let grads: Vec<Expr> = entries.into_iter().map(|e| e.shown).collect();
     if settings.cse {
-        return Ok(Output::shared(&grads, vars.iter().map(|x| format!("d_{x}")).collect()));
+        let checks = vars.iter().zip(&reports).map(|(x, r)| (format!("d/d{x}"), r.clone())).collect();
+        return Ok(Output::shared(&grads, vars.iter().map(|x| format!("d_{x}")).collect()).with_shared_checks(checks));
     }
     let mut reports = reports.into_iter();
     Ok(Output::gradient(&p.target, vars.into_iter().zip(grads).map(|(x, g)| (x, g, reports.next())).collect()))

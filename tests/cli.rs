@@ -746,3 +746,21 @@ fn deriv_alone_off_a_terminal_shows_the_usage() {
     assert_eq!(r.code, 2);
     assert!(r.stdout.is_empty() && r.stderr.contains("Usage: deriv [OPTIONS] <COMMAND>"), "{}", r.stderr);
 }
+
+#[test]
+fn check_is_reported_with_shared_intermediates_too() {
+    // --cse changes how results are written, not whether --check says what it found.
+    let g = run(&["grad", "tanh(w*x + b)*w", "--wrt", "w,b", "--check", "--cse"]);
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    assert!(g.stdout.contains("d_w = ") && g.stdout.contains("d_b = "), "{}", g.stdout);
+    let lines: Vec<&str> = g.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", g.stderr);
+    assert!(lines[0].starts_with("check d/dw: passed, max error ") && lines[1].starts_with("check d/db: passed"));
+    let d = run(&["diff", "q = sigmoid(s)", "--wrt", "s", "--check", "--cse"]);
+    assert_eq!(d.code, 0, "{}", d.stderr);
+    assert!(d.stderr.starts_with("check: passed, max error "), "{}", d.stderr);
+    let j = run(&["grad", "tanh(w*x + b)", "--wrt", "w,b", "--check", "--cse", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&j.stdout).expect("json");
+    assert_eq!(v["checks"].as_array().map(Vec::len), Some(2), "{}", j.stdout);
+    assert!(v["checks"][0]["max_error"].as_f64().is_some_and(|e| e < 1e-9));
+}
