@@ -1582,7 +1582,7 @@ impl Expr {
         match fs.as_slice() {
             [] => Expr::one(),
             [f] => f.clone(),
-            [c, s] if c.as_num().is_some() && matches!(s.node(), Node::Add(_)) => Expr::mul(fs),
+            _ if distributes(&fs) => Expr::mul(fs),
             _ => {
                 fs.shrink_to_fit();
                 intern(Node::Mul(fs))
@@ -1981,6 +1981,12 @@ fn kind_rank(e: &Expr) -> u8 {
         Node::Mul(_) => 5,
         Node::Pow(..) => 6,
     }
+}
+
+/// Whether the factors `fs` are a number and a sum, which [`Expr::mul`] distributes
+/// (`2*(x + 1)` is `2*x + 2`) where a longer product keeps them apart.
+pub(crate) fn distributes(fs: &[Expr]) -> bool {
+    matches!(fs, [c, s] if c.as_num().is_some() && matches!(s.node(), Node::Add(_)))
 }
 
 /// The smallest node (in nodes written out) whose [`Expr::free_vars`] are remembered.

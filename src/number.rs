@@ -201,6 +201,16 @@ fn twos_and_fives<T: Integer + Clone + From<u8>>(mut d: T) -> Option<(u64, u64)>
     d.is_one().then_some((a, b))
 }
 
+/// `10^k` for any whole `k`, negative too.
+pub fn pow10(k: i64) -> Rational {
+    let p = Rational::from_integer(num_traits::pow(BigInt::from(10), k.unsigned_abs() as usize));
+    if k < 0 {
+        p.recip()
+    } else {
+        p
+    }
+}
+
 /// Whether `r` prints exactly as a short decimal (`0.044715`) rather than a fraction.
 /// Small fractions such as `1/2` or `3/8` keep the fraction form.
 pub fn decimal_digits(r: &Rational) -> Option<String> {
@@ -221,7 +231,7 @@ pub fn decimal_digits(r: &Rational) -> Option<String> {
     if decimal_len >= fraction_len || k > 64 {
         return None;
     }
-    let scaled = (r * Rational::from_integer(num_traits::pow(BigInt::from(10), k))).to_integer();
+    let scaled = (r * pow10(k as i64)).to_integer();
     let neg = scaled.is_negative();
     let mut s = scaled.abs().to_string();
     if s.len() <= k {

@@ -368,14 +368,7 @@ fn rounded(r: &Rational, n: usize) -> (bool, String, i64) {
         return (false, "0".to_owned(), 0);
     }
     let a = r.abs();
-    let ten = |k: i64| -> Rational {
-        let p = Rational::from_integer(num_traits::pow(BigInt::from(10), k.unsigned_abs() as usize));
-        if k < 0 {
-            p.recip()
-        } else {
-            p
-        }
-    };
+    let ten = number::pow10;
     // The exponent of the first digit: from the lengths of the parts, then corrected.
     let len = |n: &BigInt| n.to_string().len() as i64;
     let mut exp = len(a.numer()) - len(a.denom());
@@ -532,24 +525,18 @@ mod tests {
         /// read back exactly, it is within half a unit of its last digit of the value.
         #[test]
         fn exact_values_round_correctly(p in -10i64.pow(15)..10i64.pow(15), q in 1i64..10i64.pow(12), scale in -40i32..40, d in 1usize..60) {
-            let ten = Rational::from_integer(num_traits::pow(BigInt::from(10), scale.unsigned_abs() as usize));
-            let r = Rational::new(p.into(), q.into()) * if scale < 0 { ten.recip() } else { ten };
+            let r = Rational::new(p.into(), q.into()) * number::pow10(scale.into());
             prop_assume!(!r.is_integer());
             let shown = Value::Exact(r.clone()).display(Some(d));
             let (mantissa, exp) = shown.split_once('e').unwrap_or((&shown, "0"));
             let neg = mantissa.starts_with('-');
             let m = number::parse_decimal(mantissa.trim_start_matches('-')).unwrap();
             let e: i32 = exp.parse().unwrap();
-            let ten_e = Rational::from_integer(num_traits::pow(BigInt::from(10), e.unsigned_abs() as usize));
-            let back = if e < 0 { m / ten_e } else { m * ten_e };
+            let back = m * number::pow10(e.into());
             let back = if neg { -back } else { back };
             let (_, digits, first) = rounded(&r, d);
             prop_assert!(digits.len() <= d);
-            let unit = {
-                let k = first - d as i64 + 1;
-                let t = Rational::from_integer(num_traits::pow(BigInt::from(10), k.unsigned_abs() as usize));
-                if k < 0 { t.recip() } else { t }
-            };
+            let unit = number::pow10(first - d as i64 + 1);
             let err = if back > r { &back - &r } else { &r - &back };
             prop_assert!(err * Rational::from_integer(2.into()) <= unit, "{} of {}", shown, r);
         }

@@ -212,12 +212,11 @@ impl Partial {
                 Expr::mul(fs)
             }
             // A number and a sum would distribute on their own: multiplied with `d` at once.
-            Partial::Others(mut fs) if matches!(fs.as_slice(), [c, s] if c.as_num().is_some() && matches!(s.node(), Node::Add(_))) =>
-            {
+            Partial::Others(mut fs) if expr::distributes(&fs) => {
                 fs.push(d);
                 Expr::mul(fs)
             }
-            // Two factors, one a product: the product's one-more-factor path.
+            // Otherwise the product's one-more-factor path.
             Partial::Others(fs) => Expr::mul([Expr::product_of_sorted(fs), d]),
         }
     }

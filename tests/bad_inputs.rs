@@ -283,7 +283,7 @@ fn check_caret(stderr: &str, input: &[u8], col: Col) -> Option<String> {
 #[test]
 fn every_subcommand_survives_the_shared_corpus() {
     // A copy of ../shared/bad-inputs/bad-inputs.txt, kept in the repository so that a
-    // fresh clone tests it (tests/tidy.rs checks the copy against the original).
+    // fresh clone tests it (.ci/run checks the copy against the original).
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bad-inputs.txt");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let cases = load(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

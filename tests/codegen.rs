@@ -68,7 +68,7 @@ fn manifest() -> &'static Path {
 
 /// Every corpus case with a concrete expression, at 6 random points of its domain.
 fn corpus_jobs() -> Vec<Job> {
-    // A copy of ../shared/reference/corpus.json (tests/tidy.rs checks it is current).
+    // A copy of ../shared/reference/corpus.json (.ci/run checks it is current).
     let path = manifest().join("tests/data/reference-corpus.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let corpus: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -39,26 +39,6 @@ fn every_file_starts_with_a_module_doc() {
     }
 }
 
-/// The corpora the tests read are copies of the shared ones, kept in the repository so
-/// that a fresh clone runs them: where the originals are beside the checkout (as in CI),
-/// the copies must be current.
-#[test]
-fn vendored_corpora_match_the_shared_ones() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for (copy, original) in [
-        ("tests/data/reference-corpus.json", "../shared/reference/corpus.json"),
-        ("tests/data/bad-inputs.txt", "../shared/bad-inputs/bad-inputs.txt"),
-    ] {
-        let mine = std::fs::read(root.join(copy)).unwrap_or_else(|e| panic!("{copy}: {e}"));
-        match std::fs::read(root.join(original)) {
-            Ok(theirs) => assert!(mine == theirs, "{copy} differs from {original}: copy it again"),
-            Err(_) => {
-                crate::support::skip(&format!("{original} is not beside the checkout, so {copy} was not compared"))
-            }
-        }
-    }
-}
-
 // ---- layers ---------------------------------------------------------------------------
 
 /// The layers of ARCHITECTURE.md's "Layers" table, lowest first, each as its label and

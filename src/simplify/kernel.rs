@@ -76,8 +76,8 @@ pub struct Kernels {
 /// power (a softmax's denominator `S`), exponentials of such sums, and the big sums whose
 /// terms, over a common denominator, would expand to more than
 /// [`Config::opaque_expansion`](super::Config::opaque_expansion) terms and more than twice
-/// their own number (a network's
-/// output `v1/(1 + e^-a1) + ... + v4/(1 + e^-a4) - t`: 48 terms over 16). A sum that
+/// their own number (a network's output `v1/(1 + e^-a1) + ... + v4/(1 + e^-a4) - t`: 48
+/// terms over 16). A sum that
 /// stands as a plain factor or term and stays small (`t1*S + t2*S + t3*S`) is looked
 /// into, so that it collects.
 pub fn opaque_parts(exprs: &[Expr]) -> std::collections::HashSet<Expr> {
@@ -117,7 +117,7 @@ fn expansion(e: &Expr, terms: &IdMap<(u64, u64)>) -> (u64, u64) {
         Node::Add(ts) => {
             let parts: Vec<(u64, u64)> = ts.iter().map(of).collect();
             let den = parts.iter().fold(1u64, |acc, &(_, d)| acc.saturating_mul(d));
-            let num = parts.iter().fold(0u64, |acc, &(n, d)| acc.saturating_add(n.saturating_mul(den / d.max(1))));
+            let num = parts.iter().fold(0u64, |acc, &(n, d)| acc.saturating_add(n.saturating_mul(den / d)));
             (num, den)
         }
         Node::Mul(fs) => fs.iter().map(of).fold((1, 1), |(n, d), (a, b)| (n.saturating_mul(a), d.saturating_mul(b))),

@@ -472,13 +472,14 @@ impl<'a> Ctx<'a> {
                 && !self.bodies.values().any(|b| b.contains(v))
                 && !fs.iter().enumerate().any(|(j, g)| j != i && polynomial_in(g, v))
         };
-        let is_lone: Vec<bool> = fs.iter().enumerate().map(|(i, f)| lone(i, f)).collect();
-        let pick = |want: bool| fs.iter().zip(&is_lone).filter(move |&(_, &l)| l == want).map(|(f, _)| f.clone());
-        let rest: Vec<Expr> = pick(false).collect();
-        if !is_lone.contains(&true) || rest.iter().all(|f| f.as_num().is_some()) {
+        let (mut alone, mut rest) = (Vec::new(), Vec::new());
+        for (i, f) in fs.iter().enumerate() {
+            if lone(i, f) { &mut alone } else { &mut rest }.push(f.clone());
+        }
+        if alone.is_empty() || rest.iter().all(|f| f.as_num().is_some()) {
             return None;
         }
-        Some((pick(true).collect(), Expr::mul(rest)))
+        Some((alone, Expr::mul(rest)))
     }
 
     /// `if(c1, v1, ..., otherwise)` with each part simplified, each value under the names

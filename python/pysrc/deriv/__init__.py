@@ -154,8 +154,7 @@ class Steps:
     def _repr_latex_(self) -> str:
         return f"$${self.latex.strip()}$$"
 
-    def _repr_markdown_(self) -> str:
-        return f"$${self.latex.strip()}$$"
+    _repr_markdown_ = _repr_latex_
 
 
 class Result:
