@@ -1613,7 +1613,8 @@ impl Expr {
                 return None;
             }
         }
-        let mut same = fs.iter().enumerate().filter(|(_, g)| g.has_base(&fb)).map(|(i, _)| i);
+        // (The coefficient is no base: `-1*(-1)^(-1/2)` stays as the general path keeps it.)
+        let mut same = fs.iter().enumerate().filter(|(_, g)| g.as_num().is_none() && g.has_base(&fb)).map(|(i, _)| i);
         match (same.next(), same.next()) {
             (None, _) => inserted_in_order(fs, f, cmp_factors).map(|out| intern(Node::Mul(out))),
             // One factor with the base: the exponents add, in its place (factors order by
@@ -1724,6 +1725,10 @@ impl Expr {
             (Node::Mul(fs), _) if int_exp.is_some() => {
                 return Expr::mul(fs.iter().map(|f| Expr::pow(f.clone(), exponent.clone())));
             }
+            // (b^2m)^r = |b|^(2m*r) for every real b: sqrt(x^2) is abs(x).
+            (Node::Pow(b, e), Node::Num(_)) if e.as_num().is_some_and(|n| n.is_integer() && n.numer().is_even()) => {
+                return Expr::pow(Expr::builtin(Builtin::Abs, b.clone()), Expr::mul([e.clone(), exponent]));
+            }
             _ => {}
         }
         if base.is_zero() && exponent.as_num().is_some_and(Signed::is_positive) {
@@ -1823,6 +1828,9 @@ impl Expr {
                     return Expr::num(Rational::new(n.into(), d.into()));
                 }
             }
+            if let Some(folded) = abs_or_sign(b, arg) {
+                return folded;
+            }
             match (b, arg.node(), arg.as_exp()) {
                 (Builtin::Ln, _, Some(u)) => return u.clone(),
                 (Builtin::Exp, Node::Call(Func::Builtin(Builtin::Ln), inner), _) => return inner[0].clone(),
@@ -1831,6 +1839,40 @@ impl Expr {
             }
         }
         intern(Node::Call(f, args))
+    }
+}
+
+/// `abs(u)` or `sign(u)` folded where exact for every real `u`: of a number; a
+/// product's coefficient taken out (`abs(-2*x)` is `2*abs(x)`, `sign(-x)` is
+/// `-sign(x)`); of a value never negative (`abs(e^u)` is `e^u`, `abs(x^2)` is `x^2`,
+/// `abs(abs(u))` is `abs(u)`), and `sign(e^u)` is 1. `None` for any other call.
+fn abs_or_sign(f: Builtin, u: &Expr) -> Option<Expr> {
+    if !matches!(f, Builtin::Abs | Builtin::Sign) {
+        return None;
+    }
+    let is_abs = f == Builtin::Abs;
+    if let Some(r) = u.as_num() {
+        return Some(Expr::num(if is_abs { r.abs() } else { r.signum() }));
+    }
+    if let (Some(c), Node::Mul(fs)) = (u.leading_num(), u.node()) {
+        let rest = Expr::call(Func::Builtin(f), vec![Expr::product_of_sorted(fs[1..].to_vec())]);
+        let c = if is_abs { c.abs() } else { c.signum() };
+        return Some(Expr::mul([Expr::num(c), rest]));
+    }
+    match (is_abs, u.as_exp()) {
+        (true, _) if never_negative(u) => Some(u.clone()),
+        (false, Some(_)) => Some(Expr::one()),
+        _ => None,
+    }
+}
+
+/// Whether `u` is never negative, by its shape: `e^w`, `abs(w)`, an even power, a
+/// product of such.
+fn never_negative(u: &Expr) -> bool {
+    match u.node() {
+        Node::Pow(_, n) => n.as_num().is_some_and(|n| n.is_integer() && n.numer().is_even()),
+        Node::Mul(fs) => fs.iter().all(never_negative),
+        _ => u.as_exp().is_some() || u.abs_of().is_some(),
     }
 }
 
@@ -2460,6 +2502,77 @@ mod tests {
         let half = Expr::num(Rational::new(1.into(), 2.into()));
         let root_x = Expr::mul([Expr::pow(half.clone(), half.clone()), x()]);
         assert_eq!(Expr::mul([Expr::sqrt(Expr::int(2)), root_x]), x());
+        // One more factor with a number for base: the coefficient is not that base (the
+        // shortcut once made -x*(-1)^(-1/2) into x*(-1)^(1/2); found by the proptests).
+        let minus_x = Expr::negate(x());
+        let odd = Expr::pow(Expr::int(-1), Expr::num(Rational::new((-1).into(), 2.into())));
+        assert_eq!(Expr::mul([minus_x.clone(), odd.clone()]), Expr::mul([Expr::int(-1), x(), odd.clone()]));
+        assert_eq!(Expr::mul([odd.clone(), minus_x]), Expr::mul([odd, x(), Expr::int(-1)]));
+    }
+
+    /// `abs` and `sign` fold where exact (numbers, coefficients, values never negative,
+    /// even powers under a root), and each folded form has the value of the call as
+    /// written, wherever that is defined.
+    #[test]
+    fn abs_and_sign_fold_exactly() {
+        let cases = [
+            ("abs(-2)", "2"),
+            ("sign(-3/4)", "-1"),
+            ("abs(-2*x/3)", "2*abs(x)/3"),
+            ("sign(-5*x*y)", "-sign(x*y)"),
+            ("abs(e^(x - 1))", "e^(x - 1)"),
+            ("sign(e^x)", "1"),
+            ("abs(x^2*y^4)", "x^2*y^4"),
+            ("abs(x^2*y^3)", "abs(x^2*y^3)"),
+            ("abs((1 - x)^2)", "(1 - x)^2"),
+            ("abs(abs(x) - 1)", "abs(abs(x) - 1)"),
+            ("abs(abs(x))", "abs(x)"),
+            ("sqrt(x^2)", "abs(x)"),
+            ("(x^4)^(1/4)", "abs(x)"),
+            ("(x^2)^(1/3)", "abs(x)^(2/3)"),
+            ("sqrt((x - 3)^-2)", "1/abs(x - 3)"),
+            ("sign(x^2)", "sign(x^2)"),
+        ];
+        let env_at =
+            |v: f64| -> crate::eval::Env { [(Sym::new("x"), v), (Sym::new("y"), 0.7 - v)].into_iter().collect() };
+        for (text, want) in cases {
+            let folded = crate::parse::parse_expr(text).unwrap();
+            assert_eq!(folded.to_string(), want, "{text}");
+            // The same call built without the constructor's folds, evaluated.
+            let written = text.replace("abs(", "absolute(").replace("sign(", "signum(").replace("sqrt(", "root2(");
+            let unfolded = crate::parse::parse_expr(&written).unwrap();
+            for v in [-2.5, -0.3, 0.4, 1.7, 3.2] {
+                let env = env_at(v);
+                let got = crate::eval::eval(&folded, &env).unwrap();
+                let expected = eval_unfolded(&unfolded, &env);
+                assert!(
+                    (got - expected).abs() <= 1e-12 * expected.abs().max(1.0),
+                    "{text} at {v}: {got} vs {expected}"
+                );
+            }
+        }
+    }
+
+    /// `absolute`, `signum` and `root2` (abstract calls standing for abs, sign and sqrt,
+    /// so that no constructor folds them) evaluated, and everything else as usual.
+    fn eval_unfolded(e: &Expr, env: &crate::eval::Env) -> f64 {
+        match e.node() {
+            Node::Call(Func::Abstract(f), args) => {
+                let a = eval_unfolded(&args[0], env);
+                match f.name.as_str() {
+                    "absolute" => a.abs(),
+                    "signum" => (Builtin::Sign.def().eval)(a),
+                    "root2" => a.sqrt(),
+                    other => panic!("no value for {other}"),
+                }
+            }
+            Node::Num(_) | Node::Const(_) | Node::Var(_) => crate::eval::eval(e, env).unwrap(),
+            Node::Add(ts) => ts.iter().map(|t| eval_unfolded(t, env)).sum(),
+            Node::Mul(fs) => fs.iter().map(|f| eval_unfolded(f, env)).product(),
+            Node::Pow(b, x) => eval_unfolded(b, env).powf(eval_unfolded(x, env)),
+            Node::Call(Func::Builtin(f), args) => (f.def().eval)(eval_unfolded(&args[0], env)),
+            _ => panic!("{e}: not in these cases"),
+        }
     }
 
     #[test]

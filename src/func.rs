@@ -79,15 +79,35 @@ pub enum Builtin {
     Log10,
     /// The base-2 logarithm `log2(u) = ln(u)/ln(2)`.
     Log2,
+    /// `acot(u) = atan(1/u)`, with values in (-pi/2, pi/2] as SymPy's.
+    Acot,
+    /// `asec(u) = acos(1/u)`, for `abs(u) >= 1`.
+    Asec,
+    /// `acsc(u) = asin(1/u)`, for `abs(u) >= 1`.
+    Acsc,
+    /// `acoth(u) = atanh(1/u)`, for `abs(u) > 1`.
+    Acoth,
+    /// `asech(u) = acosh(1/u)`, for `0 < u <= 1`.
+    Asech,
+    /// `acsch(u) = asinh(1/u)`.
+    Acsch,
+    /// The real cube root `cbrt(u)`, negative for negative `u` (where `u^(1/3)` is not
+    /// defined).
+    Cbrt,
+    /// `expm1(u) = e^u - 1`, accurate near zero.
+    Expm1,
+    /// `log1p(u) = ln(1 + u)`, accurate near zero.
+    Log1p,
 }
 
 impl Builtin {
     /// Every built-in, in row order.
     #[rustfmt::skip]
-    pub const ALL: [Builtin; 29] = {
+    pub const ALL: [Builtin; 38] = {
         use Builtin::*;
         [Exp, Ln, Abs, Sign, Sin, Cos, Tan, Sec, Csc, Cot, Asin, Acos, Atan, Sinh, Cosh, Tanh, Sech, Csch, Coth,
-         Asinh, Acosh, Atanh, Erf, Erfc, Sigmoid, Softplus, Relu, Log10, Log2]
+         Asinh, Acosh, Atanh, Erf, Erfc, Sigmoid, Softplus, Relu, Log10, Log2, Acot, Asec, Acsc, Acoth, Asech,
+         Acsch, Cbrt, Expm1, Log1p]
     };
 
     /// The function's row.
@@ -100,10 +120,13 @@ impl Builtin {
         self.def().name
     }
 
-    /// The built-in called `name`; `None` for any other name, aliases such as `sqrt`
-    /// included.
+    /// The built-in called `name`, or spelled so in the tables (`arcsin` is `asin`);
+    /// `None` for any other name, aliases such as `sqrt` included.
     pub fn from_name(name: &str) -> Option<Builtin> {
-        Builtin::ALL.into_iter().find(|b| b.name() == name)
+        Builtin::ALL
+            .into_iter()
+            .find(|b| b.name() == name)
+            .or_else(|| SPELLINGS.iter().find(|(s, _)| *s == name).map(|&(_, b)| b))
     }
 
     /// The position of the function's row, for tables kept per row (the parsed
@@ -145,7 +168,7 @@ pub struct FuncDef {
 
 /// Every built-in function, in the order of [`Builtin::ALL`].
 #[rustfmt::skip]
-static FUNCS: [FuncDef; 29] = [
+static FUNCS: [FuncDef; 38] = [
     FuncDef { name: "exp", eval: f64::exp, slope: f64::exp,
         derivative: "exp(u)", latex: r"\exp", at_zero: Some((1, 1)),
         expansion: None, output: None,
@@ -280,6 +303,67 @@ static FUNCS: [FuncDef; 29] = [
         derivative: "1/(u*ln(2))", latex: r"\log_{2}", at_zero: None,
         expansion: Some("ln(u)/ln(2)"), output: None,
         code: ["{0}.log2()", "log2({0})", "math.log2({0})", "np.log2({0})"] },
+    FuncDef { name: "acot", eval: |u| (1.0 / u).atan(), slope: |u| -1.0 / (1.0 + u * u),
+        derivative: "-1/(1 + u^2)", latex: r"\operatorname{arccot}", at_zero: None,
+        expansion: None, output: None,
+        code: ["(1.0 / {0}).atan()", "atan(1.0 / ({0}))", "math.atan(1.0 / ({0}))", "np.arctan(1.0 / ({0}))"] },
+    FuncDef { name: "asec", eval: |u| (1.0 / u).acos(), slope: |u| 1.0 / (u.abs() * (u * u - 1.0).sqrt()),
+        derivative: "1/(abs(u)*sqrt(u^2 - 1))", latex: r"\operatorname{arcsec}", at_zero: None,
+        expansion: None, output: None,
+        code: ["(1.0 / {0}).acos()", "acos(1.0 / ({0}))", "math.acos(1.0 / ({0}))", "np.arccos(1.0 / ({0}))"] },
+    FuncDef { name: "acsc", eval: |u| (1.0 / u).asin(), slope: |u| -1.0 / (u.abs() * (u * u - 1.0).sqrt()),
+        derivative: "-1/(abs(u)*sqrt(u^2 - 1))", latex: r"\operatorname{arccsc}", at_zero: None,
+        expansion: None, output: None,
+        code: ["(1.0 / {0}).asin()", "asin(1.0 / ({0}))", "math.asin(1.0 / ({0}))", "np.arcsin(1.0 / ({0}))"] },
+    FuncDef { name: "acoth", eval: |u| (1.0 / u).atanh(), slope: |u| 1.0 / (1.0 - u * u),
+        derivative: "1/(1 - u^2)", latex: r"\operatorname{arcoth}", at_zero: None,
+        expansion: None, output: None,
+        code: ["(1.0 / {0}).atanh()", "atanh(1.0 / ({0}))", "math.atanh(1.0 / ({0}))", "np.arctanh(1.0 / ({0}))"] },
+    FuncDef { name: "asech", eval: |u| (1.0 / u).acosh(), slope: |u| -1.0 / (u * (1.0 - u * u).sqrt()),
+        derivative: "-1/(u*sqrt(1 - u^2))", latex: r"\operatorname{arsech}", at_zero: None,
+        expansion: None, output: None,
+        code: ["(1.0 / {0}).acosh()", "acosh(1.0 / ({0}))", "math.acosh(1.0 / ({0}))", "np.arccosh(1.0 / ({0}))"] },
+    FuncDef { name: "acsch", eval: |u| (1.0 / u).asinh(), slope: |u| -1.0 / (u.abs() * (1.0 + u * u).sqrt()),
+        derivative: "-1/(abs(u)*sqrt(1 + u^2))", latex: r"\operatorname{arcsch}", at_zero: None,
+        expansion: None, output: None,
+        code: ["(1.0 / {0}).asinh()", "asinh(1.0 / ({0}))", "math.asinh(1.0 / ({0}))", "np.arcsinh(1.0 / ({0}))"] },
+    // LaTeX: \sqrt[3]{u}, written by the printer (the empty column, as for abs).
+    FuncDef { name: "cbrt", eval: f64::cbrt, slope: |u| 1.0 / (3.0 * u.cbrt() * u.cbrt()),
+        derivative: "1/(3*cbrt(u)^2)", latex: "", at_zero: Some((0, 1)),
+        expansion: None, output: None,
+        // (Python's math.cbrt is 3.11 and later.)
+        code: ["{0}.cbrt()", "cbrt({0})", "math.copysign(abs({0}) ** (1.0 / 3.0), {0})", "np.cbrt({0})"] },
+    FuncDef { name: "expm1", eval: f64::exp_m1, slope: f64::exp,
+        derivative: "e^u", latex: r"\operatorname{expm1}", at_zero: Some((0, 1)),
+        expansion: None, output: None,
+        code: ["{0}.exp_m1()", "expm1({0})", "math.expm1({0})", "np.expm1({0})"] },
+    FuncDef { name: "log1p", eval: f64::ln_1p, slope: |u| 1.0 / (1.0 + u),
+        derivative: "1/(1 + u)", latex: r"\operatorname{log1p}", at_zero: Some((0, 1)),
+        expansion: None, output: None,
+        code: ["{0}.ln_1p()", "log1p({0})", "math.log1p({0})", "np.log1p({0})"] },
+];
+
+/// Other spellings of rows, as tables and other systems write them: read as the row,
+/// printed by its name (`arcsin(x)` is `asin(x)`).
+pub const SPELLINGS: &[(&str, Builtin)] = &[
+    ("arcsin", Builtin::Asin),
+    ("arccos", Builtin::Acos),
+    ("arctan", Builtin::Atan),
+    ("arccot", Builtin::Acot),
+    ("arcsec", Builtin::Asec),
+    ("arccsc", Builtin::Acsc),
+    ("arsinh", Builtin::Asinh),
+    ("arcsinh", Builtin::Asinh),
+    ("arcosh", Builtin::Acosh),
+    ("arccosh", Builtin::Acosh),
+    ("artanh", Builtin::Atanh),
+    ("arctanh", Builtin::Atanh),
+    ("arcoth", Builtin::Acoth),
+    ("arccoth", Builtin::Acoth),
+    ("arsech", Builtin::Asech),
+    ("arcsech", Builtin::Asech),
+    ("arcsch", Builtin::Acsch),
+    ("arccsch", Builtin::Acsch),
 ];
 
 /// Names that are built in but are not rows: they rewrite to rows at parse time.
@@ -293,7 +377,7 @@ pub fn is_builtin(name: &str) -> bool {
 /// The built-in function closest to `name` by edit distance (insertions, deletions,
 /// substitutions and swaps of neighbours), when `name` is not one itself and is near
 /// enough to be a typo: one edit for names up to five letters, two for longer ones
-/// (`tahn` is `tanh`, `sigmod` is `sigmoid`, `arctan` is `atan`). Names under three
+/// (`tahn` is `tanh`, `sigmod` is `sigmoid`, `atna` is `atan`). Names under three
 /// letters (`f`, `g`) are never typos. A built-in in other capitals (`ReLU`, `Max`,
 /// `LOG10`) is one at any length, and so is `σ`, the sigmoid's usual letter; a name whose
 /// digits are not the built-in's is not (`atan2` is no `atanh`, `exp2` no `exp`).
@@ -439,6 +523,7 @@ mod tests {
             if Builtin::ALL.iter().filter(|c| c.name() == f.name).count() > 1
                 || ALIASES.contains(&f.name)
                 || CONSTANTS.contains(&f.name)
+                || SPELLINGS.iter().any(|(s, _)| *s == f.name)
             {
                 bad("the name is taken twice".into());
             }
@@ -505,7 +590,8 @@ mod tests {
     fn typos_of_builtins_are_recognised() {
         assert_eq!(suggest("tahn"), Some("tanh"));
         assert_eq!(suggest("sigmod"), Some("sigmoid"));
-        assert_eq!(suggest("arctan"), Some("atan"));
+        assert_eq!(suggest("atna"), Some("atan"));
+        assert_eq!(suggest("arctan"), None, "a spelling of atan");
         assert_eq!(suggest("softpuls"), Some("softplus"));
         assert_eq!(suggest("sqr"), Some("sqrt"));
         assert_eq!(suggest("tanh"), None);

@@ -152,6 +152,14 @@ fn coverage_jobs() -> Vec<Job> {
         ("sech(x) + csch(x) + coth(x) + cosh(x)*sinh(x)", &["x"], 0.3, 2.0),
         ("acos(x) + asin(x)*atan(x) + asinh(x) + acosh(x + 2) + atanh(x/2)", &["x"], -0.9, 0.9),
         ("erfc(x) + erf(2*x)", &["x"], -3.0, 3.0),
+        // The reciprocal inverses where each is defined (x in 0.2..0.9), the cube root on
+        // both signs, and expm1 and log1p.
+        (
+            "acot(x) + asec(x + 2) + acsc(x + 2) + acoth(x + 2) + asech(x) + acsch(x) + cbrt(x - 1/2) + expm1(x) + log1p(x)",
+            &["x"],
+            0.2,
+            0.9,
+        ),
         ("x^(1/3) + x^(2/3) + 2^x + x^(-3/2) + x^(3/2) + x^-2", &["x"], 0.3, 3.0),
         ("x^(1/3) + x^(5/3) + x^(4/3)", &["x"], -2.0, -0.2),
         ("softplus(x*w) + sigmoid(2*x - w) + ln(1 + x^2*w^2) + e^(x*w) - 1", &["x", "w"], -3.0, 3.0),

@@ -91,6 +91,17 @@ fn every_builtin() {
     insta::assert_snapshot!(out.join("\n"));
 }
 
+/// Every other spelling of a built-in (`arcsin`, `arsinh`, `arccoth`...) reads as its
+/// row: the same derivative, printed by the row's name.
+#[test]
+fn other_spellings_are_the_builtins() {
+    for (spelled, row) in deriv::func::SPELLINGS {
+        let e = format!("{spelled}(x^2 + 1/3)");
+        assert_eq!(deriv::parse(&e).unwrap().to_string(), format!("{}(1/3 + x^2)", row.name()), "{e}");
+        assert_eq!(check_diff(&e, "x"), check_diff(&format!("{}(x^2 + 1/3)", row.name()), "x"), "{e}");
+    }
+}
+
 #[test]
 fn differentiating_a_free_expression_gives_zero() {
     assert_eq!(check_diff("y^2 + sin(y)", "x"), "0");

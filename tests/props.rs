@@ -31,8 +31,10 @@ enum Ast {
     Max(Box<Ast>, Box<Ast>),
 }
 
-const FUNCS: &[&str] =
-    &["sin", "cos", "exp", "tanh", "sigmoid", "softplus", "atan", "ln", "sqrt", "erf", "sinh", "abs", "relu"];
+const FUNCS: &[&str] = &[
+    "sin", "cos", "exp", "tanh", "sigmoid", "softplus", "atan", "ln", "sqrt", "erf", "sinh", "abs", "relu", "cbrt",
+    "acot", "expm1",
+];
 
 fn ast() -> impl Strategy<Value = Ast> {
     let leaf = prop_oneof![

@@ -141,6 +141,7 @@ def values(symbols, rng):
     ("e^z/(1+e^z)", "z"), ("sinh(x)/cosh(x)", "x"), ("ln(1+e^x)", "x"), ("x/(1+e^(-x))", "x"),
     ("x*tanh(ln(1+e^x))", "x"), ("x/2*(1+erf(x/sqrt(2)))", "x"), ("asin(x)*sqrt(1 - x^2)", "x"),
     ("x^x", "x"), ("atan(x/y)", "y"),
+    ("acot(x) + asech(x) + acsch(x)*cbrt(x) + expm1(x)*log1p(x) + arcsin(x)", "x"),
 ])
 def test_to_sympy_agrees_with_sympy_diff(text, wrt):
     d = deriv.diff(text, wrt)

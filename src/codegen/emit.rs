@@ -14,6 +14,7 @@ use num_traits::{One, ToPrimitive};
 
 use super::lang::{self, Lang};
 use crate::expr::{Constant, Expr, Func, Node, Sym};
+use crate::func::Builtin;
 use crate::number::{self, Rational};
 use crate::print::{fraction, goes_below, is_negative, ordered_terms};
 use crate::stable::Block;
@@ -350,8 +351,8 @@ impl Printer<'_> {
                 let first = it.next().unwrap_or_else(|| Code::new("0.0".into(), Prec::Postfix));
                 it.fold(first, |acc, a| self.op(name, vec![acc, a]))
             }
-            Block::Expm1(_) => self.op("expm1", args),
-            Block::Log1p(_) => self.op("log1p", args),
+            Block::Expm1(_) => self.apply("expm1", &Builtin::Expm1.def().code, args),
+            Block::Log1p(_) => self.apply("log1p", &Builtin::Log1p.def().code, args),
             Block::Log1mExp(_) => self.op("log1mexp", args),
             Block::Hypot(_) => self.op("hypot", args),
         }

@@ -69,8 +69,6 @@ pub(crate) static OPS: &[Op] = &[
     // The branch taken, and only it evaluated (NumPy's `where` evaluates both, elementwise).
     Op { name: "select",   code: ["if {0} { {1} } else { {2} }", "{0} ? {1} : {2}", "{1} if {0} else {2}",
                                   "np.where({0}, {1}, {2})"] },
-    Op { name: "expm1",    code: ["{0}.exp_m1()",  "expm1({0})",   "math.expm1({0})",   "np.expm1({0})"] },
-    Op { name: "log1p",    code: ["{0}.ln_1p()",   "log1p({0})",   "math.log1p({0})",   "np.log1p({0})"] },
     // ln(1 - e^u), u < 0: Mächler's two branches, each exact where the other cancels.
     Op { name: "log1mexp", code: ["if {0} > -std::f64::consts::LN_2 { (-{0}.exp_m1()).ln() } else { (-{0}.exp()).ln_1p() }",
                                   "({0} > -0.6931471805599453 ? log(-expm1({0})) : log1p(-exp({0})))",
@@ -110,7 +108,7 @@ pub(crate) static RESERVED: [&[&str]; 4] = [
       "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
       "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
       "volatile", "while", "main", "exp", "log", "fabs", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
-      "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "fmin", "fmax", "log1p", "expm1", "sqrt",
+      "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "fmin", "fmax", "log1p", "expm1", "sqrt", "cbrt",
       "pow", "copysign", "hypot", "INFINITY", "NAN"],
     &["False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def",
       "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is",

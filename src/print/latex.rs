@@ -566,6 +566,7 @@ fn call(e: &Expr, f: &Func, args: &[Expr]) -> (String, Prec) {
             })
         }
         Func::Builtin(Builtin::Abs) => (format!("\\left|{}\\right|", arglist()), Prec::Atom),
+        Func::Builtin(Builtin::Cbrt) => (format!("\\sqrt[3]{{{}}}", arglist()), Prec::Atom),
         Func::Builtin(f) => (format!("{}{}", f.def().latex, paren(&arglist())), Prec::Atom),
         Func::Abstract(a) => {
             let n = a.name.as_str();

@@ -35,6 +35,9 @@ def _namespace() -> Dict[str, Any]:
         "relu": sp.Lambda(x, sp.Max(0, x)),
         "log10": sp.Lambda(x, sp.log(x, 10)),
         "log2": sp.Lambda(x, sp.log(x, 2)),
+        "cbrt": sp.Lambda(x, sp.real_root(x, 3)),
+        "expm1": sp.Lambda(x, sp.exp(x) - 1),
+        "log1p": sp.Lambda(x, sp.log(1 + x)),
         "heaviside": sp.Lambda(x, sp.Heaviside(x, 0)),
         "step": sp.Lambda(x, sp.Heaviside(x, 0)),
         "max": sp.Max,
@@ -43,7 +46,7 @@ def _namespace() -> Dict[str, Any]:
         "_if": piecewise,
         **{f: getattr(sp, f) for f in ("sin", "cos", "tan", "sec", "csc", "cot", "asin", "acos", "atan",
                                        "sinh", "cosh", "tanh", "sech", "csch", "coth", "asinh", "acosh",
-                                       "atanh", "asec", "acsc", "acot")},
+                                       "atanh", "asec", "acsc", "acot", "acoth", "asech", "acsch")},
     }
 
 
