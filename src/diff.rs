@@ -185,14 +185,27 @@ impl Deltas {
 
 /// The `order`-th derivative; stops early once a derivative is zero.
 pub fn diff_n(e: &Expr, x: &Sym, order: u64) -> Expr {
-    let mut d = e.clone();
+    derivatives(e, x, order).pop().unwrap_or_else(|| e.clone())
+}
+
+/// The derivatives of `e` by `x` of orders 1 to `order`, ending early after a zero one.
+/// One memo serves every order, so a part met again at a later order is differentiated
+/// once: the sigmoid's n-th derivative is a sum of `c*e^(k*x)/(1 + e^x)^k`, and each
+/// `e^(k*x)/(1 + e^x)^k` (the product without its coefficient) recurs at every order
+/// after the one that brings it.
+pub fn derivatives(e: &Expr, x: &Sym, order: u64) -> Vec<Expr> {
+    let none = HashMap::new();
+    let (w, mut cx) = (Wrt::Var(x.clone()), Cx { memo: IdMap::default(), known: &none });
+    let mut out: Vec<Expr> = Vec::new();
     for _ in 0..order {
-        if d.is_zero() {
+        let last = out.last().unwrap_or(e);
+        if !out.is_empty() && last.is_zero() {
             break;
         }
-        d = diff(&d, x);
+        let d = diff_rec(last, &w, &mut cx);
+        out.push(d);
     }
-    d
+    out
 }
 
 /// The gradient: one derivative per variable, in order. All of them come from one
@@ -209,12 +222,15 @@ pub fn gradient(e: &Expr, vars: &[Sym]) -> Vec<Expr> {
 /// What one differentiation carries along: derivatives already found, per node, and
 /// names whose derivatives are given.
 struct Cx<'a> {
-    memo: IdMap<Expr>,
+    /// Each node differentiated, with its derivative. The node is kept alive, so that
+    /// when it is built again (a product without its coefficient is built for each
+    /// lookup) it is the same node, under the same id, and found.
+    memo: IdMap<(Expr, Expr)>,
     known: &'a HashMap<Sym, Expr>,
 }
 
 fn diff_rec(e: &Expr, x: &Wrt, cx: &mut Cx) -> Expr {
-    if let Some(d) = cx.memo.get(&e.id()) {
+    if let Some((_, d)) = cx.memo.get(&e.id()) {
         return d.clone();
     }
     crate::limits::deep(|| diff_new(e, x, cx))
@@ -288,6 +304,12 @@ fn diff_new(e: &Expr, x: &Wrt, cx: &mut Cx) -> Expr {
                 a[0] = diff_rec(&args[0], x, cx);
                 Expr::call(Func::Sum(k), a)
             }
+            // A number times a product: the number times the product's derivative (the
+            // product without it is a node of its own, met again with other numbers).
+            Node::Mul(fs) if fs[0].as_num().is_some() => {
+                let rest = Expr::product_of_sorted(fs[1..].to_vec());
+                Expr::mul([fs[0].clone(), diff_rec(&rest, x, cx)])
+            }
             // Sums, products, powers and calls: the table's row.
             _ => match Local::of(e) {
                 Some(local) => forward(&local, x, cx),
@@ -295,7 +317,7 @@ fn diff_new(e: &Expr, x: &Wrt, cx: &mut Cx) -> Expr {
             },
         }
     };
-    cx.memo.insert(e.id(), d.clone());
+    cx.memo.insert(e.id(), (e.clone(), d.clone()));
     d
 }
 

@@ -1345,19 +1345,7 @@ impl Expr {
         }
         match a.node() {
             Node::Num(r) => return Expr::num(-r),
-            // A canonical product changes only its coefficient (a product is never a
-            // number times a lone sum: that is distributed).
-            Node::Mul(fs) => {
-                let (c, rest) = match fs[0].as_num() {
-                    Some(c) => (-c, &fs[1..]),
-                    None => (-Rational::one(), &fs[..]),
-                };
-                return match rest {
-                    [f] if c.is_one() => f.clone(),
-                    _ if c.is_one() => intern(Node::Mul(rest.to_vec())),
-                    _ => intern(Node::Mul(std::iter::once(Expr::num(c)).chain(rest.iter().cloned()).collect())),
-                };
-            }
+            Node::Mul(fs) => return scaled(&-Rational::one(), fs),
             _ => {}
         }
         Expr::mul([Expr::int(-1), a])
@@ -1373,6 +1361,19 @@ impl Expr {
     /// number times a sum is distributed (`2*(x + 1)` is `2*x + 2`).
     pub fn mul(factors: impl IntoIterator<Item = Expr>) -> Expr {
         let mut stack: Vec<Expr> = factors.into_iter().collect();
+        // A number times a canonical product changes only its coefficient; a number
+        // times a sum distributes (the general path would take the sum's content out
+        // first, only to multiply it back in).
+        if let [a, b] = stack.as_slice() {
+            match (a.node(), b.node()) {
+                (Node::Num(r), Node::Mul(fs)) | (Node::Mul(fs), Node::Num(r)) => return scaled(r, fs),
+                (Node::Num(r), Node::Add(ts)) | (Node::Add(ts), Node::Num(r)) if !r.is_zero() => {
+                    let c = if a.as_num().is_some() { a } else { b };
+                    return Expr::add(ts.iter().map(|t| Expr::mul([c.clone(), t.clone()])).collect::<Vec<_>>());
+                }
+                _ => {}
+            }
+        }
         if let Some(r) = Expr::mul_one_more(&stack).or_else(|| Expr::mul_merged(&stack)) {
             return r;
         }
@@ -1863,6 +1864,23 @@ fn abs_or_sign(f: Builtin, u: &Expr) -> Option<Expr> {
         (true, _) if never_negative(u) => Some(u.clone()),
         (false, Some(_)) => Some(Expr::one()),
         _ => None,
+    }
+}
+
+/// The canonical product of factors `fs` times the number `r`: only the coefficient
+/// changes (no factor of a canonical product combines with a number, and a product is
+/// never a number times a lone sum: that is distributed).
+fn scaled(r: &Rational, fs: &[Expr]) -> Expr {
+    let (mut c, rest) = match fs[0].as_num() {
+        Some(c) => (c.clone(), &fs[1..]),
+        None => (Rational::one(), fs),
+    };
+    number::mul_assign(&mut c, r);
+    match rest {
+        _ if c.is_zero() => Expr::zero(),
+        [f] if c.is_one() => f.clone(),
+        _ if c.is_one() => intern(Node::Mul(rest.to_vec())),
+        _ => intern(Node::Mul(std::iter::once(Expr::num(c)).chain(rest.iter().cloned()).collect())),
     }
 }
 

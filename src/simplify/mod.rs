@@ -81,16 +81,7 @@ pub fn simplify(e: &Expr, names: &Names, form: Form) -> Expr {
 /// The work and the output then grow linearly with the order.
 pub fn derivatives(e: &Expr, x: &Sym, order: u64, names: &Names, form: Form) -> Vec<Expr> {
     if form == Form::Raw {
-        let mut last = e.clone();
-        let mut out = Vec::new();
-        for _ in 0..order {
-            last = crate::diff::diff(&last, x);
-            out.push(last.clone());
-            if last.is_zero() {
-                break;
-            }
-        }
-        return out;
+        return crate::diff::derivatives(e, x, order);
     }
     let mut out: Vec<Expr> = Vec::new();
     let mut known: HashMap<Sym, Expr> = HashMap::new();
