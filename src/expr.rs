@@ -1557,10 +1557,29 @@ impl Expr {
         if !coeff.is_one() {
             out.push(Expr::num(coeff));
         }
+        let (long, short) = if xs.len() >= ys.len() { (xs, ys) } else { (ys, xs) };
+        let shares_base = |x: &Expr, y: &Expr| x.has_base(&y.base_exp().0);
+        if short.len() * 8 <= long.len() {
+            // A few factors into many (the product rule's other factors times one
+            // derivative): each is placed by binary search. Factors order by base first,
+            // so a factor with the same base would be a neighbour of that place.
+            let mut from = 0;
+            for y in short {
+                let at = from + long[from..].partition_point(|x| cmp_factors(x, y) == Ordering::Less);
+                if long[at.saturating_sub(1)..(at + 1).min(long.len())].iter().any(|x| shares_base(x, y)) {
+                    return None;
+                }
+                out.extend(long[from..at].iter().cloned());
+                out.push(y.clone());
+                from = at;
+            }
+            out.extend(long[from..].iter().cloned());
+            return Some(intern(Node::Mul(out)));
+        }
         let (mut i, mut j) = (0, 0);
         while i < xs.len() && j < ys.len() {
             let (x, y) = (&xs[i], &ys[j]);
-            if x.has_base(&y.base_exp().0) {
+            if shares_base(x, y) {
                 return None;
             }
             if cmp_factors(x, y) == Ordering::Greater {
@@ -1610,8 +1629,11 @@ impl Expr {
         }
         let (fb, fe) = f.base_exp();
         if let Some(n) = fe.as_num().filter(|r| r.is_integer()) {
-            if fb.primitive(n.is_negative()).is_some() {
-                return None;
+            // A sum's content joins the coefficient (as in the general path): the product
+            // scaled, times the primitive sum's power, which takes this path again.
+            if let Some((c, p)) = fb.primitive(n.is_negative()) {
+                let cn = number::pow_int(&c, n.numer())?;
+                return Some(Expr::mul([scaled(&cn, fs), Expr::pow(p, fe)]));
             }
         }
         // (The coefficient is no base: `-1*(-1)^(-1/2)` stays as the general path keeps it.)
@@ -2125,9 +2147,19 @@ fn cmp_lists(xs: &[Expr], ys: &[Expr]) -> Ordering {
 
 /// Factors order by base, then exponent: `x*x^2*sin(x)` reads in that order.
 fn cmp_factors(a: &Expr, b: &Expr) -> Ordering {
-    let (ba, ea) = a.base_exp();
-    let (bb, eb) = b.base_exp();
-    cmp_expr(&ba, &bb).then_with(|| cmp_expr(&ea, &eb)).then_with(|| cmp_expr(a, b))
+    // [`Expr::base_exp`] as a view: sorting and merging products compares factors most
+    // of all, so nothing is cloned here.
+    fn view<'a>(f: &'a Expr, c: &'a Common) -> (&'a Expr, &'a Expr) {
+        match f.node() {
+            Node::Pow(b, x) => (b, x),
+            Node::Call(Func::Builtin(Builtin::Exp), args) => (&c.e, &args[0]),
+            _ => (f, &c.one),
+        }
+    }
+    COMMON.with(|c| {
+        let ((ba, ea), (bb, eb)) = (view(a, c), view(b, c));
+        cmp_expr(ba, bb).then_with(|| cmp_expr(ea, eb)).then_with(|| cmp_expr(a, b))
+    })
 }
 
 /// Terms order by their factors, ignoring the coefficient; lower degree first.
@@ -2136,6 +2168,10 @@ fn cmp_terms(a: &Expr, b: &Expr) -> Ordering {
     // millions of times, so nothing is built here.
     let (fa, fb) = (a.rest_factors(), b.rest_factors());
     for (x, y) in fa.iter().zip(fb) {
+        // (Terms of one sum share most of their factors: the same node is equal.)
+        if x == y {
+            continue;
+        }
         let o = cmp_factors(x, y);
         if o != Ordering::Equal {
             return o;
@@ -2463,6 +2499,35 @@ mod tests {
             assert_eq!(Expr::add([parse(terms[i]), sum]), general);
         }
         assert_eq!(Expr::add([parse("x + sin(x)"), parse("-x")]).to_string(), "sin(x)");
+    }
+
+    /// The shortcuts for a product times one more factor, and for two products (a few
+    /// factors placed into many by binary search), build what the general product does:
+    /// sums with content (`4*x + 4`), powers of sums, exponentials, shared bases.
+    #[test]
+    fn product_shortcuts_take_the_general_products_shape() {
+        let parse = |t: &str| crate::parse(t).unwrap();
+        let mut many: Vec<Expr> =
+            ["3", "x", "(1 + x)^-1", "(2 - x)^2", "e^x", "sin(x)", "y^3", "(x + y)", "cos(y)", "z"].map(parse).to_vec();
+        many.extend((1..12).map(|i| parse(&format!("w{i}"))));
+        let big = Expr::mul(many.clone());
+        for more in [
+            "4*x + 4",
+            "(2*x + 2)^-1",
+            "(-3 - 3*y)^2",
+            "-2*(5 + x)^-3",
+            "x",
+            "e^(2*x)",
+            "1 + x",
+            "7*q*r",
+            "q*(x + 2)",
+            "w3*w5^2",
+        ] {
+            let f = parse(more);
+            let general = Expr::mul(many.iter().cloned().chain(f.factors().iter().cloned()).collect::<Vec<_>>());
+            assert_eq!(Expr::mul([big.clone(), f.clone()]), general, "({big})*({more})");
+            assert_eq!(Expr::mul([f.clone(), big.clone()]), general, "({more})*({big})");
+        }
     }
 
     /// The shortcut for negating a product builds what the general product does.
