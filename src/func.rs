@@ -134,6 +134,33 @@ impl Builtin {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// Whether the function is defined at every real argument (`ln`, `sqrt`'s kin,
+    /// `tan` and the inverse functions with a bounded domain are not).
+    pub fn is_total(self) -> bool {
+        use Builtin::*;
+        matches!(
+            self,
+            Exp | Abs
+                | Sign
+                | Sin
+                | Cos
+                | Atan
+                | Acot
+                | Sinh
+                | Cosh
+                | Tanh
+                | Sech
+                | Asinh
+                | Erf
+                | Erfc
+                | Sigmoid
+                | Softplus
+                | Relu
+                | Cbrt
+                | Expm1
+        )
+    }
 }
 
 /// One built-in function of one argument: everything about it, one column per stage.
@@ -584,6 +611,19 @@ mod tests {
             }
         }
         assert!(problems.is_empty(), "{} bad columns:\n{}", problems.len(), problems.join("\n"));
+    }
+
+    /// A total function has a finite value everywhere it is sampled, zero and the odd
+    /// multiples of pi/2 included; every other one is undefined (or, at the double
+    /// nearest a pole, past 1e15) somewhere.
+    #[test]
+    fn total_functions_are_finite_everywhere() {
+        let mut points: Vec<f64> = (-400..=400).map(|i| f64::from(i) / 40.0).collect();
+        points.extend([PI / 2.0, -PI / 2.0, PI]);
+        for b in Builtin::ALL {
+            let bounded = points.iter().all(|&u| (b.def().eval)(u).abs() < 1e15);
+            assert_eq!(b.is_total(), bounded, "{}", b.name());
+        }
     }
 
     #[test]

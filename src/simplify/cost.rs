@@ -28,6 +28,20 @@ pub fn cost(e: &Expr, cheap: &HashSet<Expr>) -> u32 {
     }
 }
 
+/// What a built-in call costs beyond its argument: the name and the parentheses.
+const BUILTIN_OWN: u32 = 2;
+
+/// The cost of `e` as a function's argument (no content taken out: `f(3 - 3*y)`).
+pub fn argument_cost(e: &Expr, cheap: &HashSet<Expr>) -> u32 {
+    Costing { cheap, signed: IdMap::default(), unsigned: IdMap::default() }.cost(e)
+}
+
+/// The cost of a built-in (not a cheap call) whose argument costs `argument` as
+/// [`argument_cost`] counts it: [`cost`] of the call, without costing the argument again.
+pub fn builtin_call_cost(argument: u32) -> u32 {
+    BUILTIN_OWN.saturating_add(argument)
+}
+
 /// One costing: the cheap calls, and the answers so far with the work each took.
 struct Costing<'a> {
     cheap: &'a HashSet<Expr>,
@@ -78,7 +92,7 @@ impl Costing<'_> {
             Node::Pow(b, x) => 1u32.saturating_add(self.cost(b)).saturating_add(self.cost(x)),
             Node::Call(f, args) => {
                 let own = match f {
-                    Func::Builtin(_) => 2,
+                    Func::Builtin(_) => BUILTIN_OWN,
                     Func::Abstract(_) | Func::Sum(_) | Func::Prod(_) => 1,
                     Func::Indexed(_) | Func::Delta => 0,
                     Func::Cmp(_) | Func::If | Func::Max | Func::Min => 1,

@@ -229,13 +229,21 @@ fn as_builtin(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr>
         return None;
     }
     for u in &args {
+        // (Costed once for all the targets: a layer's argument is a long sum.)
+        let as_argument = cost::argument_cost(u, none);
         for f in targets() {
             if *tries >= MAX_TRIES {
                 return None;
             }
             *tries += 1;
             let call = Expr::builtin(f, u.clone());
-            if cost::cost(&call, none) >= own {
+            let call_cost = match call.node() {
+                Node::Call(Func::Builtin(_), a) if a[0] == *u && !none.contains(&call) => {
+                    cost::builtin_call_cost(as_argument)
+                }
+                _ => cost::cost(&call, none),
+            };
+            if call_cost >= own {
                 continue;
             }
             let close = points.iter().zip(&values).all(|(p, v)| match (v, value(&call, p)) {
