@@ -529,7 +529,7 @@ impl<'a> Ctx<'a> {
         {
             return None;
         }
-        let key = (e.id(), self.names.wrt.clone());
+        let key = (e.id(), if self.wrt_blind(e) { None } else { self.names.wrt.clone() });
         let known = self.search_memo.borrow().get(&key).cloned();
         let found = match known {
             Some(found) => found,
@@ -556,6 +556,26 @@ impl<'a> Ctx<'a> {
             }
         }
         Some(r)
+    }
+
+    /// Whether the search of `e` cannot depend on the variable of differentiation, so that
+    /// the entries of a gradient by different variables share it (a layer's gradient by
+    /// each weight `w_j_k` searches `(1 - tanh(a_k)^2)*(tanh(a_k) - t_k)` once per `k`).
+    /// The search reads the variable in three places only: the logarithmic-derivative
+    /// forms by it (none here), the elimination's preference for solving a name's body
+    /// for it (which needs it as an atom of a body: not only inside a call or an
+    /// exponent), and the case analysis of kinks, which simplifies again (none here).
+    fn wrt_blind(&self, e: &Expr) -> bool {
+        let Some(w) = self.names.wrt.as_ref() else { return true };
+        if !matches!(self.wrt.as_ref().map(Expr::node), Some(Node::Var(_))) || cases::has_kinks(e) {
+            return false;
+        }
+        let relevant = self.relevant(e);
+        let implicit = implicit_names(e, &relevant);
+        if relevant.iter().chain(&implicit).any(|(_, b)| polynomial_in(b, w)) {
+            return false;
+        }
+        self.log_forms(e, CFG.largest_form(e.tree_size())).is_empty()
     }
 
     /// The cheapest form of `e` among the candidates, each proved equal to `e`: the
