@@ -186,6 +186,16 @@ fn give_up(e: Exceeded) -> ! {
     panic::resume_unwind(Box::new(e))
 }
 
+/// Starts the count of nodes built again (not the clock): each run of `--repeat` builds
+/// its nodes afresh and is held to `max_nodes` on its own.
+pub(crate) fn restart_node_count() {
+    BUDGET.with(|b| {
+        let mut v = b.get();
+        v.nodes = 0;
+        b.set(v);
+    });
+}
+
 /// Charges one new node, and reads the clock every [`CLOCK_EVERY`] nodes.
 pub(crate) fn charge_node() {
     let b = BUDGET.with(|b| {

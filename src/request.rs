@@ -540,7 +540,8 @@ pub struct Timing {
 }
 
 /// Runs `job` `n` times (at least once), each from cold: the memo tables that outlive a
-/// request (the simplifier's) are emptied first, so no run reuses an earlier one's work.
+/// request (the simplifier's) are emptied first, so no run reuses an earlier one's work,
+/// and each run is held to the node limit on its own (the time limit spans them all).
 /// The last run's result and the median times; the first error stops it.
 pub fn repeat<T>(n: u32, mut job: impl FnMut(&mut Laps) -> Result<T>) -> Result<(T, Timing)> {
     let mut totals = Vec::new();
@@ -548,6 +549,7 @@ pub fn repeat<T>(n: u32, mut job: impl FnMut(&mut Laps) -> Result<T>) -> Result<
     let mut last = None;
     for _ in 0..n.max(1) {
         simplify::forget_memos();
+        crate::limits::restart_node_count();
         let mut laps = Laps::new();
         last = Some(job(&mut laps)?);
         totals.push(laps.start.elapsed());

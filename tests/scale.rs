@@ -334,3 +334,21 @@ fn higher_orders_differentiate_each_part_once() {
         assert!(large < 12.0, "{src}: {large:.1} steps a term at order 24");
     }
 }
+
+/// `--repeat` holds each run to the node limit on its own: three runs that each build
+/// 600 new nodes pass a limit of 1,000 (they once counted 1,800 together).
+#[test]
+fn each_repeated_run_has_its_own_node_limit() {
+    let limits = limits::Limits { max_nodes: Some(1000), timeout: None };
+    let built = limits::with_limits(limits, || {
+        deriv::request::repeat(3, |_| {
+            let vars: Vec<Expr> = (0..600).map(|i| Expr::var(&format!("fresh{i}"))).collect();
+            Ok(vars.len())
+        })
+    });
+    let (n, _) = built.expect("within the limit").expect("no error");
+    assert_eq!(n, 600);
+    // One run that builds more than the limit still gives up.
+    let over = limits::with_limits(limits, || (0..1200).map(|i| Expr::var(&format!("more{i}"))).count());
+    assert!(over.is_err(), "1,200 new nodes passed a limit of 1,000");
+}

@@ -195,6 +195,7 @@ pub(super) struct MatrixArgs {
     #[command(flatten)]
     pub(super) checks: CheckArgs,
     /// Run the whole pipeline N times in-process and report the median time on stderr
+    /// (each run within --max-nodes; --timeout for all of them)
     #[arg(long, value_name = "N")]
     pub(super) repeat: Option<u32>,
 }
@@ -292,6 +293,7 @@ pub(super) struct ResultArgs {
     #[arg(long)]
     pub(super) cse: bool,
     /// Run the whole pipeline N times in-process and report the median time on stderr
+    /// (each run within --max-nodes; --timeout for all of them)
     #[arg(long, value_name = "N")]
     pub(super) repeat: Option<u32>,
 }
