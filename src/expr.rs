@@ -1368,7 +1368,7 @@ impl Expr {
             match (a.node(), b.node()) {
                 (Node::Num(r), Node::Mul(fs)) | (Node::Mul(fs), Node::Num(r)) => return scaled(r, fs),
                 (Node::Num(r), Node::Add(ts)) | (Node::Add(ts), Node::Num(r)) if !r.is_zero() => {
-                    let c = if a.as_num().is_some() { a } else { b };
+                    let c = Expr::num(r.clone());
                     return Expr::add(ts.iter().map(|t| Expr::mul([c.clone(), t.clone()])).collect::<Vec<_>>());
                 }
                 _ => {}

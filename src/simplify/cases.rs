@@ -74,14 +74,14 @@ pub(crate) fn by_cases(e: &Expr, simplify: impl Fn(&Expr) -> Expr, inline: impl 
     Some(Expr::piecewise(args))
 }
 
-/// The quantities whose sign decides the kink `x` (`d` of `d > 0`, `a - b` for each pair
-/// of a `max`, the argument of `relu`, `abs`, `sign`); none for anything else.
 /// Whether `e` has a kink [`by_cases`] could take apart (a comparison, `max`, `min`,
 /// `relu`, `abs` or `sign`).
 pub(crate) fn has_kinks(e: &Expr) -> bool {
     expr::walk(std::slice::from_ref(e), |x| if switches(x).is_empty() { expr::Walk::Descend } else { expr::Walk::Stop })
 }
 
+/// The quantities whose sign decides the kink `x` (`d` of `d > 0`, `a - b` for each pair
+/// of a `max`, the argument of `relu`, `abs`, `sign`); none for anything else.
 fn switches(x: &Expr) -> Vec<Expr> {
     match x.node() {
         Node::Call(Func::Cmp(_), ab) => vec![Expr::minus(ab[0].clone(), ab[1].clone())],

@@ -529,13 +529,14 @@ impl<'a> Ctx<'a> {
         {
             return None;
         }
-        let key = (e.id(), if self.wrt_blind(e) { None } else { self.names.wrt.clone() });
+        let (keyed_by, logs) = self.reads_wrt(e);
+        let key = (e.id(), keyed_by);
         let known = self.search_memo.borrow().get(&key).cloned();
         let found = match known {
             Some(found) => found,
             None => {
                 let budget = CFG.part_work.min(self.work_left);
-                let (found, spent) = limits::within(budget, || self.search(e));
+                let (found, spent) = limits::within(budget, || self.search(e, logs));
                 self.work_left = self.work_left.saturating_sub(spent);
                 // (A search cut short by what this simplification had left is not what
                 // another entry, with its own budget, would find.)
@@ -558,31 +559,37 @@ impl<'a> Ctx<'a> {
         Some(r)
     }
 
-    /// Whether the search of `e` cannot depend on the variable of differentiation, so that
-    /// the entries of a gradient by different variables share it (a layer's gradient by
-    /// each weight `w_j_k` searches `(1 - tanh(a_k)^2)*(tanh(a_k) - t_k)` once per `k`).
-    /// The search reads the variable in three places only: the logarithmic-derivative
-    /// forms by it (none here), the elimination's preference for solving a name's body
-    /// for it (which needs it as an atom of a body: not only inside a call or an
-    /// exponent), and the case analysis of kinks, which simplifies again (none here).
-    fn wrt_blind(&self, e: &Expr) -> bool {
-        let Some(w) = self.names.wrt.as_ref() else { return true };
+    /// The variable of differentiation where the search of `e` could depend on it (the
+    /// key of its memo), `None` where it cannot, so that the entries of a gradient by
+    /// different variables share the search (a layer's gradient by each weight `w_j_k`
+    /// searches `(1 - tanh(a_k)^2)*(tanh(a_k) - t_k)` once per `k`); and the
+    /// logarithmic-derivative forms, where finding that out computed them. The search
+    /// reads the variable in three places only: those forms, the elimination's preference
+    /// for solving a name's body for it (which needs it as an atom of a body: not only
+    /// inside a call or an exponent), and the case analysis of kinks, which simplifies
+    /// again.
+    fn reads_wrt(&self, e: &Expr) -> (Option<Sym>, Option<Vec<Expr>>) {
+        let Some(w) = self.names.wrt.as_ref() else { return (None, None) };
+        let reads = || (Some(w.clone()), None);
         if !matches!(self.wrt.as_ref().map(Expr::node), Some(Node::Var(_))) || cases::has_kinks(e) {
-            return false;
+            return reads();
         }
         let relevant = self.relevant(e);
         let implicit = implicit_names(e, &relevant);
         if relevant.iter().chain(&implicit).any(|(_, b)| polynomial_in(b, w)) {
-            return false;
+            return reads();
         }
-        self.log_forms(e, CFG.largest_form(e.tree_size())).is_empty()
+        let logs = self.log_forms(e, CFG.largest_form(e.tree_size()));
+        let keyed_by = if logs.is_empty() { None } else { Some(w.clone()) };
+        (keyed_by, Some(logs))
     }
 
     /// The cheapest form of `e` among the candidates, each proved equal to `e`: the
     /// candidates ([`Ctx::candidates`]), cheapest first ([`Ctx::ranked`]), and the first
     /// that is proved equal to `e` and agrees with it numerically ([`Ctx::validated`]).
-    fn search(&self, e: &Expr) -> (Expr, Vec<(Expr, Expr)>) {
-        let Candidates { pool, mut explanations } = self.candidates(e);
+    /// `logs`: the logarithmic-derivative forms of `e`, where already found.
+    fn search(&self, e: &Expr, logs: Option<Vec<Expr>>) -> (Expr, Vec<(Expr, Expr)>) {
+        let Candidates { pool, mut explanations } = self.candidates(e, logs);
         // The forms in `csc`, `cot`, `sech`... come in only where strictly cheaper.
         // (Not in the inputs' own spelling, which `--form input` asks for.)
         let mut respelled: Vec<Expr> = match self.form {
@@ -646,8 +653,8 @@ impl<'a> Ctx<'a> {
 
     /// The forms `e` may take, with the substitutions behind each form in the names, in
     /// the order they were found; `e` itself among them. None larger than
-    /// [`Config::largest_form`] of `e`.
-    fn candidates(&self, e: &Expr) -> Candidates {
+    /// [`Config::largest_form`] of `e`. `logs` as for [`Ctx::search`].
+    fn candidates(&self, e: &Expr, logs: Option<Vec<Expr>>) -> Candidates {
         let views = self.views(e);
         let largest = CFG.largest_form(e.tree_size());
         let input_forms = self.input_forms(e, &views, largest);
@@ -658,7 +665,7 @@ impl<'a> Ctx<'a> {
         // Logarithmic derivatives (`3/x - tan(x) - 1/(x + 2)`, `y*(1/(3*x) + 5/(1 + x))`):
         // those written in a name are forms in the names.
         let (mut input_forms, mut output_forms) = (input_forms, output_forms);
-        for c in self.log_forms(e, largest) {
+        for c in logs.unwrap_or_else(|| self.log_forms(e, largest)) {
             if !uses_names(&c) {
                 input_forms.push(c);
             } else if self.form != Form::Input {
