@@ -145,7 +145,12 @@ impl Problem {
         let last = stmts.len() - 1;
         let mut target = None;
         let mut bare = Vec::new();
+        // Where the target and each bare expression are written.
+        let mut spans = Vec::new();
         for (i, s) in stmts.into_iter().enumerate() {
+            if i == last || s.name.is_none() {
+                spans.push(s.span);
+            }
             match s.name {
                 Some((name, span)) => {
                     let def = Definition {
@@ -188,13 +193,21 @@ impl Problem {
         if zero_names && p.resolved.values().any(divides_by_zero) {
             return Err(zero_denominator());
         }
-        for e in bare.iter().chain([&p.target]) {
+        for d in &p.defs {
+            if let Some(kind) = p.resolved.get(&d.name).and_then(inlined_index) {
+                return Err(Error::at(kind, d.span, &d.source));
+            }
+        }
+        for (e, span) in bare.iter().chain([&p.target]).zip(&spans) {
             let inlined = p.expand_calls(&p.inline_plain(e), &mut Vec::new());
             if zero_names && divides_by_zero(&inlined) {
                 return Err(zero_denominator());
             }
             if inlined.depth() > MAX_DEPTH {
                 return Err(Error::new(ErrorKind::TooDeep { limit: MAX_DEPTH as usize, nesting: Nesting::Inlined }));
+            }
+            if let Some(kind) = inlined_index(&inlined) {
+                return Err(Error::at(kind, *span, program));
             }
         }
         Ok((p, bare, from_lets))
@@ -479,6 +492,25 @@ fn divides_by_zero(e: &Expr) -> bool {
         Node::Pow(b, p) if b.is_zero() && p.as_num().is_some_and(num_traits::Signed::is_negative) => Walk::Stop,
         _ => Walk::Descend,
     })
+}
+
+/// The first element `x[i]` in `e` whose index `i` is neither a name nor a whole
+/// number, as an error: only inlining can make one (`z = sin(y); x[z]`, or `f(j) =
+/// x[j]; f(y + 1)`), and the text it would print could not be read back.
+fn inlined_index(e: &Expr) -> Option<ErrorKind> {
+    let mut found = None;
+    expr::walk(std::slice::from_ref(e), |x| {
+        if let Node::Call(Func::Indexed(_), idx) = x.node() {
+            let whole = |i: &Expr| i.as_num().is_some_and(|n| n.is_integer() && !num_traits::Signed::is_negative(n));
+            if let Some(i) = idx.iter().find(|i| !matches!(i.node(), Node::Var(_)) && !whole(i)) {
+                let text = crate::print::text::to_text;
+                found = Some(ErrorKind::InlinedIndex { element: text(x), index: text(i) });
+                return Walk::Stop;
+            }
+        }
+        Walk::Descend
+    });
+    found
 }
 
 fn zero_denominator() -> Error {

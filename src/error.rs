@@ -196,6 +196,14 @@ pub enum ErrorKind {
     },
     /// An indexed definition with a number for an index, `z[1] = ...`.
     IndexNotName,
+    /// A defined name or a function's argument that inlining puts inside `x[...]`, where
+    /// only a name or a whole number can be: `z = sin(y); x[z]`.
+    InlinedIndex {
+        /// The element as inlined, `x[sin(y)]`.
+        element: String,
+        /// The index put in, `sin(y)`.
+        index: String,
+    },
     /// A bare expression before the last statement.
     BareExpression,
     /// Definitions that use each other; the names along the cycle, the first repeated
@@ -809,6 +817,9 @@ impl ErrorKind {
                 s("a name stands for its definition, so the definition cannot use it: rename one of them")
             }
             K::Cycle { .. } => s("a definition may use only names that do not depend on it"),
+            K::InlinedIndex { .. } => {
+                s("an index is a name such as j or a whole number; a defined name or a function's parameter in x[...] stands for what it is given, so give the index a name of its own")
+            }
             K::LogBaseSecond { argument, base } => {
                 let named = format!("log{base}");
                 let or = if crate::func::is_builtin(&named) { format!(" or {named}({argument})") } else { String::new() };
@@ -924,6 +935,9 @@ impl fmt::Display for ErrorKind {
             K::RedefinedConstant { name } => write!(f, "`{name}` is a built-in constant and cannot be redefined"),
             K::RedefinedFunction { name } => write!(f, "`{name}` is a built-in function and cannot be redefined"),
             K::IndexNotName => write!(f, "an indexed definition takes index names, as in z[k] = ..."),
+            K::InlinedIndex { element, index } => {
+                write!(f, "`{index}` cannot be an index: putting in the definitions makes `{element}`")
+            }
             K::BareExpression => write!(f, "only the last statement may be a bare expression"),
             K::Cycle { names } if names.len() == 2 => write!(f, "`{}` is defined in terms of itself", names[0]),
             K::Cycle { names } => write!(f, "definitions form a cycle: {}", names.join(" -> ")),

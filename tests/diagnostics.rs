@@ -49,6 +49,8 @@ const MISTAKES: &[&str] = &[
     "cos^2(x)",
     "sin^-1(x)",
     "sech^-1(x + 1)",
+    "z = sin(y); x[z]",
+    "f(j) = x[j]^2; f(y + 1)",
 ];
 
 #[test]
