@@ -154,7 +154,9 @@ pub fn pow_int(base: &Rational, n: &BigInt) -> Option<Rational> {
         return Some(if n.is_even() { Rational::one() } else { -Rational::one() });
     }
     let e = n.magnitude().to_u64()?;
-    if bits(base).saturating_mul(e) > MAX_BITS {
+    // (A reciprocal is no larger than its base, whatever the base's size: `1/N` is the
+    // number whether it was written so or found as a product's coefficient.)
+    if e > 1 && bits(base).saturating_mul(e) > MAX_BITS {
         return None;
     }
     let r = num_traits::pow(base.clone(), e as usize);
@@ -244,6 +246,20 @@ pub fn decimal_digits(r: &Rational) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Powers past [`MAX_BITS`] stay unfolded, but a reciprocal always folds: `1/N` of a
+    /// huge `N` must be the same number as the coefficient a product finds (the
+    /// roundtrip fuzzer's `x/30^7300/30^7300` printed a coefficient that read back as a
+    /// power).
+    #[test]
+    fn reciprocals_fold_at_any_size() {
+        let huge = num_traits::pow(Rational::from_integer(BigInt::from(30)), 14_607);
+        assert!(bits(&huge) > MAX_BITS);
+        assert_eq!(pow_int(&huge, &BigInt::from(-1)), Some(huge.recip()));
+        assert_eq!(pow_int(&huge, &BigInt::from(1)), Some(huge.clone()));
+        assert_eq!(pow_int(&huge, &BigInt::from(2)), None);
+        assert_eq!(pow_int(&huge, &BigInt::from(-2)), None);
+    }
 
     /// The machine-word product and sum agree with the big rationals' own, reduced,
     /// including zeros, signs and words that overflow.
