@@ -119,13 +119,7 @@ pub fn entry(simplified: &Expr, opts: &Options) -> Entry {
 
 /// `d`, a derivative by `wrt` written in the inputs, simplified.
 pub fn simplified(problem: &Problem, d: &Expr, wrt: &Sym, opts: &Options) -> Entry {
-    simplified_with(&names(problem, None, opts), d, wrt, opts)
-}
-
-/// [`simplified`] with the names already gathered (once for a whole matrix: gathering
-/// inlines every definition).
-fn simplified_with(all: &Names, d: &Expr, wrt: &Sym, opts: &Options) -> Entry {
-    let names = Names { defs: all.defs.clone(), wrt: Some(wrt.clone()) };
+    let names = Names { wrt: Some(wrt.clone()), ..names(problem, None, opts) };
     entry(&simplify::simplify(d, &names, opts.form), opts)
 }
 
@@ -136,7 +130,7 @@ pub fn gradient(problem: &Problem, f: &Expr, vars: &[Sym], opts: &Options) -> Ve
 
 fn gradient_with(problem: &Problem, all: &Names, f: &Expr, vars: &[Sym], opts: &Options) -> Vec<Entry> {
     let f = problem.inline(f);
-    diff::gradient(&f, vars).iter().zip(vars).map(|(d, x)| simplified_with(all, d, x, opts)).collect()
+    simplify::gradient(&f, vars, all, opts.form).iter().map(|d| entry(d, opts)).collect()
 }
 
 /// The Jacobian of `rows` (expressions or defined names) by `vars`: one row per
@@ -151,9 +145,9 @@ pub fn jacobian(problem: &Problem, rows: &[Expr], vars: &[Sym], opts: &Options) 
 pub fn hessian(problem: &Problem, f: &Expr, vars: &[Sym], opts: &Options) -> Vec<Vec<Entry>> {
     let f = problem.inline(f);
     let all = names(problem, None, opts);
-    diff::gradient(&f, vars)
+    simplify::hessian(&f, vars, &all, opts.form)
         .iter()
-        .map(|g| vars.iter().map(|y| simplified_with(&all, &diff::diff(g, y), y, opts)).collect())
+        .map(|row| row.iter().map(|d| entry(d, opts)).collect())
         .collect()
 }
 

@@ -267,3 +267,44 @@ fn forms_do_not_depend_on_names_or_the_order_of_definitions() {
         prop_assert_eq!(got_back, deriv::parse(&base).unwrap(), "renamed: {}", got);
     });
 }
+
+/// A network written with its activations spelled out (`1/(1 + e^-z)`, `(e^z - e^-z)/(e^z
+/// + e^-z)`), of any width and with any names: each entry of `grad`, of `jacobian` and
+/// (for two variables) of `hessian` is the derivative `diff` shows for it, in the
+/// activations (`sigmoid(z)*(1 - sigmoid(z))`), never in exponentials, and checked.
+#[test]
+fn gradient_entries_are_the_derivatives_diff_shows() {
+    use crate::support::run;
+    for (hidden, w, v, x) in [(2, "u", "v", "x"), (3, "q", "s", "in")] {
+        let act = |j: usize| {
+            let z: Vec<String> = (1..=2).map(|i| format!("{x}{i}*{w}{i}{j}")).collect();
+            format!("1/(1 + e^(-({})))", z.join(" + "))
+        };
+        let out: Vec<String> = (1..=hidden).map(|j| format!("{v}{j}*{}", act(j))).collect();
+        let loss = format!("1/2*({} - t)^2", out.join(" + "));
+        let vars: Vec<String> =
+            (1..=hidden).flat_map(|j| [format!("{w}1{j}"), format!("{w}2{j}"), format!("{v}{j}")]).collect();
+        let r = run(&["grad", "--check", "--wrt", &vars.join(","), "--", &loss]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let entries: Vec<&str> = r.stdout.lines().collect();
+        assert_eq!(entries.len(), vars.len(), "{}", r.stdout);
+        for (var, entry) in vars.iter().zip(&entries) {
+            let d = run(&["diff", "--wrt", var, "--", &loss]);
+            assert_eq!(d.stdout.trim(), *entry, "d/d{var}");
+            assert!(!entry.contains("e^"), "d/d{var} = {entry}");
+            if var.starts_with(w) {
+                assert!(entry.contains("*(1 - sigmoid("), "d/d{var} = {entry}");
+            }
+        }
+    }
+    let tanh = |a: &str| format!("(e^({a}) - e^(-{a}))/(e^({a}) + e^(-{a}))");
+    let rows = format!("{}; {}", tanh("p*r"), tanh("p"));
+    let r = run(&["jacobian", "--check", "--wrt", "p,r", "--", &rows]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.trim(), "[r*(1 - tanh(p*r)^2), p*(1 - tanh(p*r)^2)]\n[1 - tanh(p)^2, 0]");
+    let r = run(&["hessian", "--check", "--wrt", "p,r", "--", &tanh("p*r")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let diff = run(&["diff", "--wrt", "p", "--order", "2", "--", &tanh("p*r")]);
+    assert!(r.stdout.starts_with(&format!("[{}, ", diff.stdout.trim())), "{} vs {}", r.stdout, diff.stdout);
+    assert!(!r.stdout.contains("e^"), "{}", r.stdout);
+}

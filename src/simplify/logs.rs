@@ -188,8 +188,24 @@ pub(super) fn log_derivative(f: &Expr, x: &Sym) -> Expr {
 }
 
 /// `g'(u)/g(u)` as `±h(u)` for the built-in `h` whose row's expansion proves it equal,
-/// when there is one.
+/// when there is one. Which `h` is a fact of `g`'s row alone: it is proved once per
+/// thread at an atom and the argument put in (a layer's argument is a long sum, and
+/// a proof at it costs as much as the sum).
 fn ratio_as_builtin(g: Builtin, u: &Expr) -> Option<Expr> {
+    thread_local! {
+        static RATIOS: std::cell::RefCell<std::collections::HashMap<Builtin, Option<Expr>>> = Default::default();
+        static U: Sym = Sym::new("u");
+    }
+    let template = RATIOS.with(|r| r.borrow().get(&g).cloned()).unwrap_or_else(|| {
+        let found = U.with(|at| ratio_at(g, &Expr::sym(at.clone())));
+        RATIOS.with(|r| r.borrow_mut().insert(g, found.clone()));
+        found
+    });
+    template.map(|t| U.with(|at| crate::expr::substitute_small(&t, at, u)))
+}
+
+/// [`ratio_as_builtin`] at `u`, proved there.
+fn ratio_at(g: Builtin, u: &Expr) -> Option<Expr> {
     let ratio = Expr::quotient(crate::rules::builtin_derivative(g, u), Expr::builtin(g, u.clone()));
     Builtin::ALL.iter().filter(|h| h.def().expansion.is_some()).find_map(|&h| {
         let hu = Expr::builtin(h, u.clone());

@@ -90,28 +90,86 @@ pub fn derivatives(e: &Expr, x: &Sym, order: u64, names: &Names, form: Form) -> 
         if !out.is_empty() && last.is_zero() {
             break;
         }
-        for (n, body) in &names.defs {
-            if !known.contains_key(n) && last.contains(n) {
-                known.insert(n.clone(), simplify(&crate::diff::diff(body, x), names, form));
-            }
-        }
-        let raw = crate::diff::diff_known(&last, x, &known);
-        // Past the first order, a derivative in the same functions as the order before
-        // (a polynomial in `p`, or in `tanh(x)`) only needs collecting and factoring.
-        let same_calls = !out.is_empty() && calls(&raw).is_subset(&calls(&last));
-        let before = last.clone();
-        last = match same_calls.then(|| collected(&raw, names)).flatten() {
-            Some(c) => c,
-            None => simplify(&raw, names, form),
-        };
-        // Built-ins spelled out in exponentials (`(e^x - e^-x)/(e^x + e^-x)`) are
-        // differentiated as the built-ins, where that shows a cheaper derivative.
-        if let Some(better) = recognize::derivative_of_recognized(&before, &raw, &last, x, &known, names, form) {
-            last = better;
-        }
+        last = next_derivative(&last, x, names, form, &mut known, !out.is_empty());
         out.push(last.clone());
     }
     out
+}
+
+/// One order of [`derivatives`]: the derivative of `last` (as shown) by `x`, simplified;
+/// `known` holds the derivatives of names by `x` found so far, and `again` says that
+/// `last` is itself a derivative shown.
+fn next_derivative(
+    last: &Expr,
+    x: &Sym,
+    names: &Names,
+    form: Form,
+    known: &mut HashMap<Sym, Expr>,
+    again: bool,
+) -> Expr {
+    for (n, body) in &names.defs {
+        if !known.contains_key(n) && last.contains(n) {
+            known.insert(n.clone(), simplify(&crate::diff::diff(body, x), names, form));
+        }
+    }
+    let raw = crate::diff::diff_known(last, x, known);
+    // Past the first order, a derivative in the same functions and variables as the
+    // order before (a polynomial in `p`, or in `tanh(x)`) only needs collecting and
+    // factoring. (A new variable may make a name: `2*x*y + 2*z` by `y` of `2*y*z` with
+    // `z = x*y` is `4*z`.)
+    let same_calls = again && calls(&raw).is_subset(&calls(last)) && {
+        let vars = last.free_vars();
+        raw.free_vars().iter().all(|v| vars.contains(v))
+    };
+    let next = match same_calls.then(|| collected(&raw, names)).flatten() {
+        Some(c) => c,
+        None => simplify(&raw, names, form),
+    };
+    // Built-ins spelled out in exponentials (`(e^x - e^-x)/(e^x + e^-x)`) are
+    // differentiated as the built-ins, where that shows a cheaper derivative.
+    recognize::derivative_of_recognized(last, &raw, &next, x, known, names, form).unwrap_or(next)
+}
+
+/// The gradient of `e` by `vars`, each entry simplified with `names` (their variable
+/// set to the entry's): as [`derivatives`] does for one variable, where `e` with its
+/// built-ins recognized (`1/(1 + e^-z)` as `sigmoid(z)`) has a cheaper derivative, that
+/// one, so that an entry of `grad` is the derivative `diff` shows.
+pub fn gradient(e: &Expr, vars: &[Sym], names: &Names, form: Form) -> Vec<Expr> {
+    let plain = crate::diff::gradient(e, vars);
+    if form == Form::Raw {
+        return plain;
+    }
+    let alt = recognize::alternative(e, form).map(|a| crate::diff::gradient(&a, vars));
+    let alt = alt.as_deref();
+    vars.iter().enumerate().map(|(i, x)| entry(&plain[i], alt.map(|a| &a[i]), x, names, form)).collect()
+}
+
+/// The Hessian of `e` by `vars`: entry `[i][j]` is the derivative by `vars[j]` of the
+/// [`gradient`]'s entry `i` as shown, as [`derivatives`] takes a second order (the
+/// second derivative of the sigmoid is that of `sigmoid(z)*(1 - sigmoid(z))`, not of a
+/// tower of quotients of `e^z`, which no numeric check can read far out).
+pub fn hessian(e: &Expr, vars: &[Sym], names: &Names, form: Form) -> Vec<Vec<Expr>> {
+    let first = gradient(e, vars, names, form);
+    let by = |y: &Sym| Names { defs: names.defs.clone(), wrt: Some(y.clone()) };
+    first
+        .iter()
+        .map(|g| {
+            vars.iter()
+                .map(|y| match form {
+                    Form::Raw => crate::diff::diff(g, y),
+                    _ => next_derivative(g, y, &by(y), form, &mut HashMap::new(), true),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// One entry of a gradient: `raw` (a derivative by `x`) simplified, or
+/// `raw_alt` (the same derivative of the function recognized) where that is better.
+fn entry(raw: &Expr, raw_alt: Option<&Expr>, x: &Sym, names: &Names, form: Form) -> Expr {
+    let names = Names { defs: names.defs.clone(), wrt: Some(x.clone()) };
+    let last = simplify(raw, &names, form);
+    raw_alt.and_then(|a| recognize::preferred(raw, &last, a, &names, form)).unwrap_or(last)
 }
 
 /// The function calls in `e`.
@@ -227,6 +285,7 @@ pub(crate) fn forget_memos() {
     BODY_VARS.with(|m| m.borrow_mut().clear());
     NORMALIZED.with(|m| m.borrow_mut().clear());
     kernel::forget_memos();
+    recognize::forget_memos();
 }
 
 /// What [`Ctx::new`] last worked out from its names.

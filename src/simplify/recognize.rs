@@ -102,6 +102,10 @@ pub(crate) fn recognized(e: &Expr) -> Expr {
         if memo.contains_key(&x.id()) {
             continue;
         }
+        if let Some(r) = RECOGNIZED.with(|m| m.borrow().get(&x.id()).cloned()) {
+            memo.insert(x.id(), r);
+            continue;
+        }
         let rebuilt = expr::map_children(&x, |c| memo.get(&c.id()).cloned().unwrap_or_else(|| c.clone()));
         let r = match rebuilt.node() {
             Node::Add(_) | Node::Mul(_) | Node::Pow(..) | Node::Call(Func::Builtin(Builtin::Ln), _)
@@ -114,9 +118,33 @@ pub(crate) fn recognized(e: &Expr) -> Expr {
             }
             _ => rebuilt,
         };
+        // What a search cut short by the budget left as it was may be found another time.
+        if tries < MAX_TRIES {
+            RECOGNIZED.with(|m| {
+                let mut m = m.borrow_mut();
+                if m.len() >= MAX_REMEMBERED {
+                    m.clear();
+                }
+                m.insert(x.id(), r.clone());
+            });
+        }
         memo.insert(x.id(), r);
     }
     memo.get(&e.id()).cloned().unwrap_or_else(|| e.clone())
+}
+
+/// How many nodes' [`recognized`] forms are remembered before the table starts again.
+const MAX_REMEMBERED: usize = 100_000;
+
+thread_local! {
+    /// [`recognized`] by node: the entries of a gradient, and a derivative and its
+    /// function, share most of their parts (node ids are never reused).
+    static RECOGNIZED: std::cell::RefCell<IdMap<Expr>> = Default::default();
+}
+
+/// Empties the table of recognized forms (see [`super::forget_memos`]).
+pub(crate) fn forget_memos() {
+    RECOGNIZED.with(|m| m.borrow_mut().clear());
 }
 
 /// The cheaper of `plain` (the simplified `e`) and `simplify` of `e` [`recognized`], by
@@ -158,13 +186,25 @@ pub(crate) fn derivative_of_recognized(
     names: &Names,
     form: Form,
 ) -> Option<Expr> {
-    let alt = if form == Form::Input { before.clone() } else { recognized(before) };
-    if alt == *before {
+    let alt = alternative(before, form)?;
+    preferred(raw, last, &crate::diff::diff_known(&alt, x, known), names, form)
+}
+
+/// `before` [`recognized`], where that changes it and `form` allows it: the function
+/// whose derivatives [`preferred`] weighs against those of `before` as written.
+pub(crate) fn alternative(before: &Expr, form: Form) -> Option<Expr> {
+    if matches!(form, Form::Input | Form::Raw) {
         return None;
     }
-    let raw_alt = crate::diff::diff_known(&alt, x, known);
-    let s = super::simplify(&raw_alt, names, form);
-    let cheap = computed(&[raw, &raw_alt]);
+    Some(recognized(before)).filter(|alt| alt != before)
+}
+
+/// `raw_alt` (the derivative of the [`alternative`] function by the same variable as
+/// `raw`) simplified, where it is cheaper than `last` (`raw` simplified) and agrees with
+/// `raw` numerically.
+pub(crate) fn preferred(raw: &Expr, last: &Expr, raw_alt: &Expr, names: &Names, form: Form) -> Option<Expr> {
+    let s = super::simplify(raw_alt, names, form);
+    let cheap = computed(&[raw, raw_alt]);
     let bodies: HashMap<Sym, Expr> = names.defs.iter().cloned().collect();
     (better(&s, last, &cheap, names, form) && agrees(&s, raw, &bodies)).then_some(s)
 }
@@ -224,7 +264,10 @@ fn as_builtin(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr>
     let own = cost::cost(x, none);
     let vars = x.free_vars();
     let points = points(&vars);
-    let values: Vec<Option<f64>> = points.iter().map(|p| value(x, p)).collect();
+    // One memo per point for all the calls: each call's argument is a part of `x` or
+    // built from its exponents, valued once (a layer's argument is a long sum).
+    let mut memos: Vec<IdMap<f64>> = points.iter().map(|_| IdMap::default()).collect();
+    let values: Vec<Option<f64>> = points.iter().zip(&mut memos).map(|(p, m)| value(x, p, m)).collect();
     if values.iter().all(Option::is_none) {
         return None;
     }
@@ -246,7 +289,7 @@ fn as_builtin(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr>
             if call_cost >= own {
                 continue;
             }
-            let close = points.iter().zip(&values).all(|(p, v)| match (v, value(&call, p)) {
+            let close = points.iter().zip(&values).zip(&mut memos).all(|((p, v), m)| match (v, value(&call, p, m)) {
                 (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
                 (None, _) => true,
                 (Some(_), None) => false,
@@ -349,9 +392,10 @@ fn points(vars: &[Sym]) -> Vec<eval::Env> {
         .collect()
 }
 
-/// `e` at `env`, where it is finite.
-fn value(e: &Expr, env: &eval::Env) -> Option<f64> {
-    eval::eval_with(e, env, None).ok().filter(|v: &f64| v.is_finite())
+/// `e` at `env`, where it is finite; `memo` holds node values at `env` (node ids are
+/// never reused, so it stays valid while `env` is the same).
+fn value(e: &Expr, env: &eval::Env, memo: &mut IdMap<f64>) -> Option<f64> {
+    eval::eval_with_memo(e, env, None, memo).ok().filter(|v: &f64| v.is_finite())
 }
 
 /// `e` with negative powers of `sin`, `cos`, `sinh`, `cosh` written as powers of `csc`,
