@@ -20,15 +20,37 @@ use crate::expr::{self, AbstractFn, Cmp, Expr, Func, Node, Sym};
 use crate::func::Builtin;
 use crate::parse;
 
+/// A column of the function table written in deriv syntax (a derivative, an
+/// expansion), parsed row by row as the rows are first used: a one-line derivative
+/// reads one or two rows, not all of them.
+pub(crate) struct ParsedColumn {
+    rows: std::cell::RefCell<Vec<Option<Option<Expr>>>>,
+    column: fn(Builtin) -> Option<&'static str>,
+}
+
+impl ParsedColumn {
+    /// The column `column` picks out of each row.
+    pub(crate) fn new(column: fn(Builtin) -> Option<&'static str>) -> ParsedColumn {
+        ParsedColumn { rows: std::cell::RefCell::new(vec![None; Builtin::ALL.len()]), column }
+    }
+
+    /// `f`'s entry, parsed (a table that does not parse is a bug: it panics).
+    pub(crate) fn get(&self, f: Builtin) -> Option<Expr> {
+        if let Some(e) = &self.rows.borrow()[f.index()] {
+            return e.clone();
+        }
+        let parsed = (self.column)(f).map(|text| {
+            parse::parse_expr(text)
+                .unwrap_or_else(|e| panic!("the table's entry `{text}` for {} does not parse: {e}", f.name()))
+        });
+        self.rows.borrow_mut()[f.index()] = Some(parsed.clone());
+        parsed
+    }
+}
+
 thread_local! {
-    /// The built-ins' derivatives, parsed, in row order.
-    static DERIVATIVES: Vec<Expr> = Builtin::ALL
-        .into_iter()
-        .map(|b| {
-            let rule = b.def().derivative;
-            parse::parse_expr(rule).unwrap_or_else(|e| panic!("bad derivative rule for {}: {e}", b.name()))
-        })
-        .collect();
+    /// The built-ins' derivatives, parsed.
+    static DERIVATIVES: ParsedColumn = ParsedColumn::new(|b| Some(b.def().derivative));
 }
 
 thread_local! {
@@ -38,7 +60,7 @@ thread_local! {
 
 /// The derivative of the built-in `f` at `arg`.
 pub fn builtin_derivative(f: Builtin, arg: &Expr) -> Expr {
-    let rule = DERIVATIVES.with(|r| r[f.index()].clone());
+    let rule = DERIVATIVES.with(|r| r.get(f)).expect("every row has a derivative");
     U.with(|u| expr::substitute_small(&rule, u, arg))
 }
 
@@ -328,6 +350,20 @@ mod tests {
     use super::*;
     use crate::check::mixed_error;
     use crate::eval::{eval_dual, eval_with, Env, Model};
+
+    /// Every row's derivative and expansion parse (the columns are parsed row by row as
+    /// they are used, so a bad row would otherwise wait for its first use).
+    #[test]
+    fn every_row_of_the_parsed_columns_parses() {
+        let derivatives = ParsedColumn::new(|b| Some(b.def().derivative));
+        let expansions = ParsedColumn::new(|b| b.def().expansion);
+        for f in Builtin::ALL {
+            assert!(derivatives.get(f).is_some(), "{}", f.name());
+            assert_eq!(expansions.get(f).is_some(), f.def().expansion.is_some(), "{}", f.name());
+            // The second read is the first one's.
+            assert_eq!(derivatives.get(f), derivatives.get(f));
+        }
+    }
 
     fn parsed(src: &str) -> Expr {
         parse::parse_expr(src).unwrap_or_else(|e| panic!("{src}: {e}"))

@@ -19,7 +19,6 @@ use crate::expr::IdMap;
 use crate::expr::{self, Expr, Func, Node, Sym, Walk};
 use crate::func::Builtin;
 use crate::number::Rational;
-use crate::parse;
 use crate::poly::{Monomial, Poly, Rat, Var};
 
 /// What a polynomial variable stands for.
@@ -145,15 +144,8 @@ pub fn big_sum(e: &Expr) -> bool {
 }
 
 thread_local! {
-    /// The built-ins' expansions, parsed, in row order.
-    static EXPANSION_RULES: Vec<Option<Expr>> = Builtin::ALL
-        .into_iter()
-        .map(|b| {
-            let rule = b.def().expansion?;
-            let parsed = parse::parse_expr(rule);
-            Some(parsed.unwrap_or_else(|e| panic!("the expansion of `{}` does not parse: {e}", b.name())))
-        })
-        .collect();
+    /// The built-ins' expansions, parsed.
+    static EXPANSION_RULES: crate::rules::ParsedColumn = crate::rules::ParsedColumn::new(|b| b.def().expansion);
 }
 
 /// Rewrites every built-in that has an expansion, everywhere: hyperbolic functions, the
@@ -182,7 +174,7 @@ pub(crate) fn forget_memos() {
 
 fn expand_with(e: &Expr, memo: &mut IdMap<Expr>) -> Expr {
     let rule = |f: &Func| match f {
-        Func::Builtin(b) => EXPANSION_RULES.with(|r| r[b.index()].clone()),
+        Func::Builtin(b) => EXPANSION_RULES.with(|r| r.get(*b)),
         _ => None,
     };
     // The arguments of a call that stays a call are an atom's, left as they are (they are
@@ -510,7 +502,7 @@ mod tests {
     use super::*;
 
     fn expr(s: &str) -> Expr {
-        parse::parse_expr(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+        crate::parse::parse_expr(s).unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
     fn sum_of(n: usize, term: impl Fn(usize) -> String) -> String {

@@ -42,50 +42,87 @@ fn targets() -> Vec<Builtin> {
     Builtin::ALL.iter().copied().filter(|b| b.def().expansion.is_some_and(|x| x.contains("e^"))).collect()
 }
 
-/// What the function table says of quotients, found once per thread by proving each
-/// candidate identity at a symbolic argument: the reciprocal of each built-in that has
-/// one (`sec` of `cos`, `csch` of `sinh`), and the built-ins that are a product of a
-/// built-in and a reciprocal (`cot = cos*csc`, `tan = sin*sec`, `coth = cosh*csch`).
+/// What the function table says of quotients, found per thread by proving each
+/// candidate identity at a symbolic argument (the first time it is asked): the
+/// reciprocal of each built-in that has one (`sec` of `cos`, `csch` of `sinh`), and the
+/// built-ins that are a product of a built-in and a reciprocal (`cot = cos*csc`, `tan =
+/// sin*sec`, `coth = cosh*csch`). Asked of a sigmoid, it screens the table numerically
+/// and proves nothing; a product is proved only where one holds its two calls.
+#[derive(Default)]
 struct Quotients {
-    reciprocal: HashMap<Builtin, Builtin>,
-    products: Vec<(Builtin, Builtin, Builtin)>,
+    reciprocal: HashMap<Builtin, Option<Builtin>>,
+    products: Option<Vec<(Builtin, Builtin, Builtin)>>,
+    proved: HashMap<(Builtin, Builtin, Builtin), bool>,
 }
 
 thread_local! {
-    static QUOTIENTS: Quotients = {
-        // A numeric screen at two arguments first; only what passes it is proved.
-        let agree = |a: &dyn Fn(f64) -> f64, b: &dyn Fn(f64) -> f64| {
-            [0.37, 0.81].iter().all(|&t| (a(t) - b(t)).abs() <= 1e-12 * a(t).abs().max(1.0))
-        };
-        let u = Expr::var("u");
-        let at = |f: Builtin| Expr::builtin(f, u.clone());
-        let val = |f: Builtin| f.def().eval;
-        let mut reciprocal = HashMap::new();
-        for &f in Builtin::ALL.iter() {
-            let g = Builtin::ALL.iter().copied().find(|&g| {
-                agree(&|t| (val(g))(t), &|t| 1.0 / (val(f))(t))
-                    && proved_equal(&at(g), &Expr::pow(at(f), Expr::int(-1)))
-            });
-            if let Some(g) = g {
-                reciprocal.insert(f, g);
-            }
-        }
-        let mut products = Vec::new();
-        for &top in Builtin::ALL.iter() {
-            for (&of, &bottom) in &reciprocal {
-                for &h in Builtin::ALL.iter().filter(|&&h| h != top && h != bottom && h.def().expansion.is_some()) {
-                    if agree(&|t| (val(h))(t), &|t| (val(top))(t) / (val(of))(t))
-                        && proved_equal(&at(h), &Expr::mul([at(top), at(bottom)]))
-                    {
-                        products.push((top, bottom, h));
-                    }
+    static QUOTIENTS: std::cell::RefCell<Quotients> = Default::default();
+}
+
+/// A numeric screen at two arguments: only what passes it is proved.
+fn screened(a: &dyn Fn(f64) -> f64, b: &dyn Fn(f64) -> f64) -> bool {
+    [0.37, 0.81].iter().all(|&t| (a(t) - b(t)).abs() <= 1e-12 * a(t).abs().max(1.0))
+}
+
+/// `f` at the atom `u`, where the table's identities are proved.
+fn at_atom(f: Builtin) -> Expr {
+    Expr::builtin(f, Expr::var("u"))
+}
+
+/// The reciprocal function of `f` (`sec` of `cos`, `cos` of `sec`), as the table's
+/// expansions prove.
+fn reciprocal(f: Builtin) -> Option<Builtin> {
+    if let Some(g) = QUOTIENTS.with(|q| q.borrow().reciprocal.get(&f).copied()) {
+        return g;
+    }
+    let val = |f: Builtin| f.def().eval;
+    let g = Builtin::ALL.iter().copied().find(|&g| {
+        screened(&|t| (val(g))(t), &|t| 1.0 / (val(f))(t))
+            && proved_equal(&at_atom(g), &Expr::pow(at_atom(f), Expr::int(-1)))
+    });
+    QUOTIENTS.with(|q| q.borrow_mut().reciprocal.insert(f, g));
+    g
+}
+
+/// The built-ins `h = top*bottom` with `bottom` the reciprocal of another built-in,
+/// `(top, bottom, h)` sorted, as far as the numeric screen tells: each is proved
+/// ([`proved_product`]) only when a product holds `top` and `bottom`.
+fn products() -> Vec<(Builtin, Builtin, Builtin)> {
+    if let Some(p) = QUOTIENTS.with(|q| q.borrow().products.clone()) {
+        return p;
+    }
+    let val = |f: Builtin| f.def().eval;
+    let reciprocals: Vec<(Builtin, Builtin)> = Builtin::ALL
+        .iter()
+        .flat_map(|&of| {
+            let is_reciprocal = move |&g: &Builtin| screened(&|t| (val(g))(t), &|t| 1.0 / (val(of))(t));
+            Builtin::ALL.iter().copied().filter(is_reciprocal).map(move |bottom| (of, bottom))
+        })
+        .collect();
+    let mut products = Vec::new();
+    for &top in Builtin::ALL.iter() {
+        for &(of, bottom) in &reciprocals {
+            for &h in Builtin::ALL.iter().filter(|&&h| h != top && h != bottom && h.def().expansion.is_some()) {
+                if screened(&|t| (val(h))(t), &|t| (val(top))(t) / (val(of))(t)) {
+                    products.push((top, bottom, h));
                 }
             }
         }
-        products.sort();
-        products.dedup();
-        Quotients { reciprocal, products }
-    };
+    }
+    products.sort();
+    products.dedup();
+    QUOTIENTS.with(|q| q.borrow_mut().products = Some(products.clone()));
+    products
+}
+
+/// Whether `h = top*bottom` is an identity of the table's expansions (proved once).
+fn proved_product(top: Builtin, bottom: Builtin, h: Builtin) -> bool {
+    if let Some(p) = QUOTIENTS.with(|q| q.borrow().proved.get(&(top, bottom, h)).copied()) {
+        return p;
+    }
+    let p = proved_equal(&at_atom(h), &Expr::mul([at_atom(top), at_atom(bottom)]));
+    QUOTIENTS.with(|q| q.borrow_mut().proved.insert((top, bottom, h), p));
+    p
 }
 
 /// `e` with every small sub-expression that equals a built-in of [`targets`] (and costs
@@ -437,12 +474,6 @@ fn has_trig(e: &Expr) -> bool {
     })
 }
 
-/// The reciprocal function of `f` (`sec` of `cos`, `cos` of `sec`), as the table's
-/// expansions prove.
-fn reciprocal(f: Builtin) -> Option<Builtin> {
-    QUOTIENTS.with(|q| q.reciprocal.get(&f).copied())
-}
-
 /// `f(u)^-k` as `g(u)^k`, `g` the reciprocal of `f`.
 fn flipped(b: &Expr, p: &Expr) -> Option<Expr> {
     let Node::Call(Func::Builtin(f), args) = b.node() else { return None };
@@ -466,7 +497,7 @@ fn power_of_call(e: &Expr) -> Option<(Builtin, Expr, Rational)> {
 fn quotients(fs: &[Expr]) -> Option<Expr> {
     let mut factors: Vec<Expr> = fs.to_vec();
     let mut changed = false;
-    for (top, bottom, quotient) in QUOTIENTS.with(|q| q.products.clone()) {
+    for (top, bottom, quotient) in products() {
         loop {
             let calls: Vec<Option<(Builtin, Expr, Rational)>> = factors.iter().map(power_of_call).collect();
             let pair = calls.iter().enumerate().find_map(|(i, c)| {
@@ -480,6 +511,9 @@ fn quotients(fs: &[Expr]) -> Option<Expr> {
                 Some((i, j))
             });
             let Some((i, j)) = pair else { break };
+            if !proved_product(top, bottom, quotient) {
+                break;
+            }
             let (_, u, a) = calls[i].clone()?;
             let (_, _, b) = calls[j].clone()?;
             let m = a.clone().min(b.clone());
