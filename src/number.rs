@@ -124,7 +124,9 @@ pub fn parse_decimal(text: &str) -> Option<Rational> {
     let digits = if digits.is_empty() { "0" } else { &digits };
     let n: BigInt = digits.parse().ok()?;
     let scale = exponent.checked_sub(frac.len() as i64)?;
-    if scale.abs() > MAX_DECIMAL_EXPONENT + frac.len() as i64 || exponent.abs() > MAX_DECIMAL_EXPONENT {
+    // (`unsigned_abs`: an exponent of -2^63 has no `abs`, and wrapped it passed.)
+    let (most, frac_len) = (MAX_DECIMAL_EXPONENT.unsigned_abs(), frac.len() as u64);
+    if scale.unsigned_abs() > most + frac_len || exponent.unsigned_abs() > most {
         return None;
     }
     let ten = BigInt::from(10);
@@ -180,9 +182,10 @@ pub fn exact_root(r: &Rational, q: &BigInt) -> Option<Rational> {
 pub fn to_f64(r: &Rational) -> f64 {
     // Both parts exact in an f64: one correctly rounded division (the general
     // conversion shifts and divides big integers).
-    const EXACT: i64 = 1 << 53;
+    const EXACT: u64 = 1 << 53;
     if let (Some(n), Some(d)) = (r.numer().to_i64(), r.denom().to_i64()) {
-        if n.abs() <= EXACT && d <= EXACT {
+        // (`unsigned_abs`: -2^63 has no `abs`.)
+        if n.unsigned_abs() <= EXACT && d.unsigned_abs() <= EXACT {
             return n as f64 / d as f64;
         }
     }
@@ -246,6 +249,17 @@ pub fn decimal_digits(r: &Rational) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// -2^63, whose `abs` overflows a word, as a number and in an exponent (the
+    /// roundtrip fuzzer's `8^-8^21` panicked; `1e-9223372036854775808` hung).
+    #[test]
+    fn the_most_negative_word_converts() {
+        let min = Rational::from_integer(BigInt::from(i64::MIN));
+        assert_eq!(to_f64(&min), -(2f64.powi(63)));
+        assert_eq!(to_f64(&min.recip()), -(2f64.powi(-63)));
+        assert_eq!(parse_decimal("1e-9223372036854775808"), None);
+        assert_eq!(parse_decimal("1.5e-9223372036854775807"), None);
+    }
 
     /// Powers past [`MAX_BITS`] stay unfolded, but a reciprocal always folds: `1/N` of a
     /// huge `N` must be the same number as the coefficient a product finds (the

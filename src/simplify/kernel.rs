@@ -121,7 +121,7 @@ fn expansion(e: &Expr, terms: &IdMap<(u64, u64)>) -> (u64, u64) {
         }
         Node::Mul(fs) => fs.iter().map(of).fold((1, 1), |(n, d), (a, b)| (n.saturating_mul(a), d.saturating_mul(b))),
         Node::Pow(b, k) => match k.as_num().filter(|k| k.is_integer()).and_then(|k| k.to_integer().to_i64()) {
-            Some(k) if k != 0 && k.abs() <= CFG.max_power => {
+            Some(k) if k != 0 && k.unsigned_abs() <= CFG.max_power.unsigned_abs() => {
                 let (n, d) = of(b);
                 let m = k.unsigned_abs() as u32;
                 let (n, d) = (n.saturating_pow(m), d.saturating_pow(m));

@@ -217,13 +217,18 @@ fn with_abs_powers(e: &Expr) -> Expr {
     for (b, k) in &powers {
         let Node::Call(Func::Builtin(Builtin::Abs), args) = b.node() else { continue };
         let Some((_, n)) = powers.iter().find(|(u, _)| *u == args[0]) else { continue };
-        // u^n*abs(u)^k as u^(n - 2*m)*abs(u)^(k + 2*m), m the best shift.
-        let spread = |m: i64| (n - 2 * m).abs() + (k + 2 * m).abs();
-        let lo = (-n.abs() - k.abs()) / 2 - 1;
-        let best = (lo..=-lo).min_by_key(|&m| (spread(m), m.abs())).unwrap_or(0);
+        // u^n*abs(u)^k as u^(n - 2*m)*abs(u)^(k + 2*m), m the best shift: the spread is
+        // convex and piecewise linear in m, bent at n/2 and -k/2, so the least (and of
+        // the least, the one nearest 0) is 0 or next to a bend. (In i128: the exponents
+        // may be any words.)
+        let (n, k) = (i128::from(*n), i128::from(*k));
+        let spread = |m: i128| (n - 2 * m).abs() + (k + 2 * m).abs();
+        let bends = [n.div_euclid(2), n.div_euclid(2) + 1, (-k).div_euclid(2), (-k).div_euclid(2) + 1];
+        let best = bends.into_iter().chain([0]).min_by_key(|&m| (spread(m), m.abs())).unwrap_or(0);
+        let (Ok(to_u), Ok(to_abs)) = (i64::try_from(n - 2 * best), i64::try_from(k + 2 * best)) else { continue };
         if best != 0 && spread(best) < spread(0) {
-            out.insert(args[0].clone(), n - 2 * best);
-            out.insert(b.clone(), k + 2 * best);
+            out.insert(args[0].clone(), to_u);
+            out.insert(b.clone(), to_abs);
             changed = true;
         }
     }
@@ -309,6 +314,39 @@ mod tests {
     fn respelled_text(text: &str) -> String {
         let e = parse_expr(text).unwrap();
         respelled(&e).unwrap_or(e).to_string()
+    }
+
+    /// The best shift between `u^n` and `abs(u)^k` is found by where the spread bends,
+    /// not by trying every shift: exponents of any size (`x^4000000000000` was a loop of
+    /// four trillion), the same shifts as trying every one where that is possible.
+    #[test]
+    fn abs_powers_shift_at_any_size() {
+        let shifted = |text: &str| with_abs_powers(&parse_expr(text).unwrap()).to_string();
+        assert_eq!(shifted("abs(x)/x^3"), "1/(x*abs(x))");
+        assert_eq!(shifted("abs(x)/x^2"), "1/abs(x)");
+        assert_eq!(shifted("x^2*abs(x)"), "x^2*abs(x)");
+        assert_eq!(shifted("x^-4*abs(x)^3"), "1/abs(x)");
+        assert_eq!(shifted("x^4000000000000*abs(x)^-3"), "x^3999999999996*abs(x)");
+        assert_eq!(shifted("x^-9223372036854775807*abs(x)^9223372036854775807"), "abs(x)/x");
+        // Every small pair against trying every shift.
+        for n in -7i64..=7 {
+            for k in -7i64..=7 {
+                let spread = |m: i64| (n - 2 * m).abs() + (k + 2 * m).abs();
+                let best = (-8..=8).min_by_key(|&m| (spread(m), m.abs())).unwrap_or(0);
+                let want = if best != 0 && spread(best) < spread(0) { (n - 2 * best, k + 2 * best) } else { (n, k) };
+                let e = Expr::mul([
+                    Expr::pow(Expr::var("x"), Expr::int(n)),
+                    Expr::pow(Expr::builtin(Builtin::Abs, Expr::var("x")), Expr::int(k)),
+                ]);
+                let w = Expr::mul([
+                    Expr::pow(Expr::var("x"), Expr::int(want.0)),
+                    Expr::pow(Expr::builtin(Builtin::Abs, Expr::var("x")), Expr::int(want.1)),
+                ]);
+                if e.factors().len() == 2 {
+                    assert_eq!(with_abs_powers(&e), w, "x^{n}*abs(x)^{k}");
+                }
+            }
+        }
     }
 
     #[test]
