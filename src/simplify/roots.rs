@@ -67,7 +67,8 @@ fn split(b: &Expr, r: &Rational) -> Option<Split> {
             else {
                 continue;
             };
-            let n = (n + q - 1) / q * q;
+            // (Rounded up to a multiple of q, where that is still a word.)
+            let Some(n) = n.checked_add(q - 1).map(|m| m / q * q) else { continue };
             match den.iter_mut().find(|(b, _)| b == base) {
                 Some((_, m)) => *m = (*m).max(n),
                 None => den.push((base.clone(), n)),
