@@ -786,6 +786,8 @@ fn charge_big(a: &Coef, b: &Coef) {
     };
     let words = (bits(a) + bits(b)) / 64;
     crate::limits::spend_work(1 + words * words / 2);
+    // (And the clock: outside a budget, big arithmetic still stops at --timeout.)
+    crate::limits::tick();
 }
 
 /// How many terms of a sum, a difference or a row of a product make one unit of a

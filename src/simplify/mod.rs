@@ -254,8 +254,9 @@ fn simplify_parts(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Expr, Expr
     let r = ctx.part(&named);
     // A name's whole body, wherever the search left it, is the name.
     let r = ctx.named(&r);
-    let used = r.free_vars();
-    let subs = ctx.subs.into_iter().filter(|(_, v)| v.free_vars().iter().any(|s| used.contains(s))).collect();
+    // (Each name looked for, which stops at its first use and skips what cannot hold it:
+    // listing the result's variables sorted a hundred weights' names per entry.)
+    let subs = ctx.subs.into_iter().filter(|(_, v)| v.free_vars().iter().any(|s| r.contains(s))).collect();
     (r, subs)
 }
 
@@ -638,7 +639,11 @@ impl<'a> Ctx<'a> {
         if relevant.iter().chain(&implicit).any(|(_, b)| polynomial_in(b, w)) {
             return reads();
         }
-        let logs = self.log_forms(e, CFG.largest_form(e.tree_size()));
+        // Under a part's budget, as in the search: expanding `(x*(x - t)^39 - t)^10` to
+        // factor it took seconds. Cut short, there are no such forms, and the search may
+        // still read the variable.
+        let (logs, _) = limits::within(CFG.part_work, || self.log_forms(e, CFG.largest_form(e.tree_size())));
+        let Some(logs) = logs else { return (Some(w.clone()), Some(Vec::new())) };
         let keyed_by = if logs.is_empty() { None } else { Some(w.clone()) };
         (keyed_by, Some(logs))
     }
@@ -1023,18 +1028,19 @@ pub fn proved_equal(a: &Expr, b: &Expr) -> bool {
 /// names of indexed variables.
 fn visible_vars(e: &Expr) -> HashSet<Sym> {
     let mut out = HashSet::new();
-    let enter = |x: &Expr| x.id() == e.id() || !is_big_sum(x);
-    for x in expr::post_order(std::slice::from_ref(e), enter) {
-        match x.node() {
-            Node::Var(s) => {
-                out.insert(s.clone());
-            }
-            Node::Call(Func::Indexed(s), _) => {
-                out.insert(s.clone());
-            }
-            _ => {}
+    expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        _ if !x.has_vars() => Walk::Skip,
+        Node::Var(s) => {
+            out.insert(s.clone());
+            Walk::Skip
         }
-    }
+        Node::Call(Func::Indexed(s), _) => {
+            out.insert(s.clone());
+            Walk::Descend
+        }
+        _ if x.id() != e.id() && is_big_sum(x) => Walk::Skip,
+        _ => Walk::Descend,
+    });
     out
 }
 
@@ -1056,11 +1062,15 @@ fn opaque_sums(e: &Expr) -> HashSet<Expr> {
 
 /// Whether `e` is a polynomial in variables alone (no calls, no exponentials).
 fn polynomial_in_variables(e: &Expr) -> bool {
-    expr::post_order(std::slice::from_ref(e), |_| true).iter().all(|x| match x.node() {
-        Node::Call(..) => false,
-        Node::Pow(_, p) => p.as_num().is_some_and(|r| r.is_integer() && num_traits::Signed::is_positive(r)),
-        _ => true,
-    })
+    // (A walk that stops at the first call: a layer's entry holds a call near its top.)
+    let stopped = expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Call(..) => Walk::Stop,
+        Node::Pow(_, p) if !p.as_num().is_some_and(|r| r.is_integer() && num_traits::Signed::is_positive(r)) => {
+            Walk::Stop
+        }
+        _ => Walk::Descend,
+    });
+    !stopped
 }
 
 /// Whether `v` occurs in `e` where a rational function of `e`'s atoms would show it: not
