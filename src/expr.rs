@@ -1479,10 +1479,20 @@ impl Expr {
         if let Some(merged) = merge_constant_roots(&out) {
             return Expr::mul(merged.into_iter().chain([Expr::num(coeff)]));
         }
-        // u*sign(u) is abs(u), for every real u.
-        if let Some(u) = out.iter().find_map(|f| f.sign_of().filter(|u| out.contains(u))).cloned() {
-            out.retain(|f| *f != u && f.sign_of() != Some(&u));
-            out.push(Expr::builtin(Builtin::Abs, u));
+        // u^k*sign(u)^k is abs(u)^k, for every real u where either is defined, whatever
+        // the power k (the same on both: `y/(x*sign(x))` is `y/abs(x)` whether the
+        // product is built before or after its reciprocal).
+        let sign_power = |f: &Expr| match f.node() {
+            Node::Pow(b, k) => b.sign_of().map(|u| (u.clone(), k.clone())),
+            _ => f.sign_of().map(|u| (u.clone(), Expr::one())),
+        };
+        if let Some((u, k)) =
+            out.iter().filter_map(sign_power).find(|(u, k)| out.contains(&Expr::pow(u.clone(), k.clone())))
+        {
+            let (u_k, sign_k) =
+                (Expr::pow(u.clone(), k.clone()), Expr::pow(Expr::builtin(Builtin::Sign, u.clone()), k.clone()));
+            out.retain(|f| *f != u_k && *f != sign_k);
+            out.push(Expr::pow(Expr::builtin(Builtin::Abs, u), k));
             out.push(Expr::num(coeff));
             return Expr::mul(out);
         }
@@ -2615,6 +2625,14 @@ mod tests {
             ("(x^2)^(1/3)", "abs(x)^(2/3)"),
             ("sqrt((x - 3)^-2)", "1/abs(x - 3)"),
             ("sign(x^2)", "sign(x^2)"),
+            ("x*sign(x)", "abs(x)"),
+            // The same power on both, whichever way the product is built (the roundtrip
+            // fuzzer's `y/x/sign(x)` printed `y/(x*sign(x))`, which read back as
+            // `y/abs(x)`).
+            ("y/x/sign(x)", "y/abs(x)"),
+            ("y/(x*sign(x))", "y/abs(x)"),
+            ("x^3*sign(x)^3*y", "y*abs(x)^3"),
+            ("x^2*sign(x)", "x^2*sign(x)"),
         ];
         let env_at =
             |v: f64| -> crate::eval::Env { [(Sym::new("x"), v), (Sym::new("y"), 0.7 - v)].into_iter().collect() };
