@@ -100,6 +100,32 @@ pub enum Builtin {
     Log1p,
 }
 
+/// A value per row of the table worked out the first time it is asked for (kept in a
+/// `thread_local!`): the parsed derivative and expansion columns, and the identities
+/// proved of a row (its reciprocal, its `f'/f`). A one-line derivative asks about one or
+/// two rows, not all of them.
+pub(crate) struct RowMemo<T> {
+    rows: std::cell::RefCell<Vec<Option<T>>>,
+}
+
+impl<T: Clone> RowMemo<T> {
+    /// An empty table.
+    pub(crate) fn new() -> RowMemo<T> {
+        RowMemo { rows: std::cell::RefCell::new(vec![None; Builtin::ALL.len()]) }
+    }
+
+    /// `f`'s value, from `work` the first time. (`work` may ask this table about other
+    /// rows: nothing is borrowed while it runs.)
+    pub(crate) fn get(&self, f: Builtin, work: impl FnOnce(Builtin) -> T) -> T {
+        if let Some(v) = &self.rows.borrow()[f.index()] {
+            return v.clone();
+        }
+        let v = work(f);
+        self.rows.borrow_mut()[f.index()] = Some(v.clone());
+        v
+    }
+}
+
 impl Builtin {
     /// Every built-in, in row order.
     #[rustfmt::skip]

@@ -17,50 +17,39 @@
 use std::fmt;
 
 use crate::expr::{self, AbstractFn, Cmp, Expr, Func, Node, Sym};
-use crate::func::Builtin;
+use crate::func::{Builtin, RowMemo};
 use crate::parse;
 
-/// A column of the function table written in deriv syntax (a derivative, an
-/// expansion), parsed row by row as the rows are first used: a one-line derivative
-/// reads one or two rows, not all of them.
-pub(crate) struct ParsedColumn {
-    rows: std::cell::RefCell<Vec<Option<Option<Expr>>>>,
-    column: fn(Builtin) -> Option<&'static str>,
-}
-
-impl ParsedColumn {
-    /// The column `column` picks out of each row.
-    pub(crate) fn new(column: fn(Builtin) -> Option<&'static str>) -> ParsedColumn {
-        ParsedColumn { rows: std::cell::RefCell::new(vec![None; Builtin::ALL.len()]), column }
-    }
-
-    /// `f`'s entry, parsed (a table that does not parse is a bug: it panics).
-    pub(crate) fn get(&self, f: Builtin) -> Option<Expr> {
-        if let Some(e) = &self.rows.borrow()[f.index()] {
-            return e.clone();
-        }
-        let parsed = (self.column)(f).map(|text| {
-            parse::parse_expr(text)
-                .unwrap_or_else(|e| panic!("the table's entry `{text}` for {} does not parse: {e}", f.name()))
-        });
-        self.rows.borrow_mut()[f.index()] = Some(parsed.clone());
-        parsed
-    }
+/// An entry of the function table written in deriv syntax (a derivative, an
+/// expansion), parsed; `None` where the row has none. A table that does not parse is a
+/// bug: it panics.
+pub(crate) fn parsed_entry(f: Builtin, text: Option<&'static str>) -> Option<Expr> {
+    text.map(|text| {
+        parse::parse_expr(text)
+            .unwrap_or_else(|e| panic!("the table's entry `{text}` for {} does not parse: {e}", f.name()))
+    })
 }
 
 thread_local! {
-    /// The built-ins' derivatives, parsed.
-    static DERIVATIVES: ParsedColumn = ParsedColumn::new(|b| Some(b.def().derivative));
+    /// The built-ins' derivatives, parsed as they are first used.
+    static DERIVATIVES: RowMemo<Option<Expr>> = RowMemo::new();
 }
 
 thread_local! {
-    /// The variable of the derivative rules.
+    /// The variable of the table's columns.
     static U: Sym = Sym::new("u");
+}
+
+/// The variable the table's columns are written in (`u` of `cos(u)`), at which
+/// identities of the table are proved once for every argument.
+pub(crate) fn table_variable() -> Sym {
+    U.with(Sym::clone)
 }
 
 /// The derivative of the built-in `f` at `arg`.
 pub fn builtin_derivative(f: Builtin, arg: &Expr) -> Expr {
-    let rule = DERIVATIVES.with(|r| r.get(f)).expect("every row has a derivative");
+    let rule = DERIVATIVES.with(|r| r.get(f, |f| parsed_entry(f, Some(f.def().derivative))));
+    let rule = rule.expect("every row has a derivative");
     U.with(|u| expr::substitute_small(&rule, u, arg))
 }
 
@@ -355,13 +344,13 @@ mod tests {
     /// they are used, so a bad row would otherwise wait for its first use).
     #[test]
     fn every_row_of_the_parsed_columns_parses() {
-        let derivatives = ParsedColumn::new(|b| Some(b.def().derivative));
-        let expansions = ParsedColumn::new(|b| b.def().expansion);
+        let derivatives: RowMemo<Option<Expr>> = RowMemo::new();
+        let derivative = |f| derivatives.get(f, |f: Builtin| parsed_entry(f, Some(f.def().derivative)));
         for f in Builtin::ALL {
-            assert!(derivatives.get(f).is_some(), "{}", f.name());
-            assert_eq!(expansions.get(f).is_some(), f.def().expansion.is_some(), "{}", f.name());
+            assert!(derivative(f).is_some(), "{}", f.name());
+            assert_eq!(parsed_entry(f, f.def().expansion).is_some(), f.def().expansion.is_some(), "{}", f.name());
             // The second read is the first one's.
-            assert_eq!(derivatives.get(f), derivatives.get(f));
+            assert_eq!(derivative(f), derivative(f));
         }
     }
 

@@ -144,8 +144,8 @@ pub fn big_sum(e: &Expr) -> bool {
 }
 
 thread_local! {
-    /// The built-ins' expansions, parsed.
-    static EXPANSION_RULES: crate::rules::ParsedColumn = crate::rules::ParsedColumn::new(|b| b.def().expansion);
+    /// The built-ins' expansions, parsed as they are first used.
+    static EXPANSION_RULES: crate::func::RowMemo<Option<Expr>> = crate::func::RowMemo::new();
 }
 
 /// Rewrites every built-in that has an expansion, everywhere: hyperbolic functions, the
@@ -174,7 +174,7 @@ pub(crate) fn forget_memos() {
 
 fn expand_with(e: &Expr, memo: &mut IdMap<Expr>) -> Expr {
     let rule = |f: &Func| match f {
-        Func::Builtin(b) => EXPANSION_RULES.with(|r| r.get(*b)),
+        Func::Builtin(b) => EXPANSION_RULES.with(|r| r.get(*b, |b| crate::rules::parsed_entry(b, b.def().expansion))),
         _ => None,
     };
     // The arguments of a call that stays a call are an atom's, left as they are (they are

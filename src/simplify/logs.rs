@@ -193,15 +193,11 @@ pub(super) fn log_derivative(f: &Expr, x: &Sym) -> Expr {
 /// a proof at it costs as much as the sum).
 fn ratio_as_builtin(g: Builtin, u: &Expr) -> Option<Expr> {
     thread_local! {
-        static RATIOS: std::cell::RefCell<std::collections::HashMap<Builtin, Option<Expr>>> = Default::default();
-        static U: Sym = Sym::new("u");
+        static RATIOS: crate::func::RowMemo<Option<Expr>> = crate::func::RowMemo::new();
     }
-    let template = RATIOS.with(|r| r.borrow().get(&g).cloned()).unwrap_or_else(|| {
-        let found = U.with(|at| ratio_at(g, &Expr::sym(at.clone())));
-        RATIOS.with(|r| r.borrow_mut().insert(g, found.clone()));
-        found
-    });
-    template.map(|t| U.with(|at| crate::expr::substitute_small(&t, at, u)))
+    let at = crate::rules::table_variable();
+    let template = RATIOS.with(|r| r.get(g, |g| ratio_at(g, &Expr::sym(at.clone()))));
+    template.map(|t| crate::expr::substitute_small(&t, &at, u))
 }
 
 /// [`ratio_as_builtin`] at `u`, proved there.

@@ -141,7 +141,7 @@ pub fn gradient(e: &Expr, vars: &[Sym], names: &Names, form: Form) -> Vec<Expr> 
     }
     let alt = recognize::alternative(e, form).map(|a| crate::diff::gradient(&a, vars));
     let alt = alt.as_deref();
-    vars.iter().enumerate().map(|(i, x)| entry(&plain[i], alt.map(|a| &a[i]), x, names, form)).collect()
+    vars.iter().enumerate().map(|(i, x)| gradient_entry(&plain[i], alt.map(|a| &a[i]), x, names, form)).collect()
 }
 
 /// The Hessian of `e` by `vars`: entry `[i][j]` is the derivative by `vars[j]` of the
@@ -166,7 +166,7 @@ pub fn hessian(e: &Expr, vars: &[Sym], names: &Names, form: Form) -> Vec<Vec<Exp
 
 /// One entry of a gradient: `raw` (a derivative by `x`) simplified, or
 /// `raw_alt` (the same derivative of the function recognized) where that is better.
-fn entry(raw: &Expr, raw_alt: Option<&Expr>, x: &Sym, names: &Names, form: Form) -> Expr {
+fn gradient_entry(raw: &Expr, raw_alt: Option<&Expr>, x: &Sym, names: &Names, form: Form) -> Expr {
     let names = Names { defs: names.defs.clone(), wrt: Some(x.clone()) };
     let last = simplify(raw, &names, form);
     raw_alt.and_then(|a| recognize::preferred(raw, &last, a, &names, form)).unwrap_or(last)

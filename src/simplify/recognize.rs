@@ -43,20 +43,21 @@ fn targets() -> Vec<Builtin> {
 }
 
 /// What the function table says of quotients, found per thread by proving each
-/// candidate identity at a symbolic argument (the first time it is asked): the
-/// reciprocal of each built-in that has one (`sec` of `cos`, `csch` of `sinh`), and the
-/// built-ins that are a product of a built-in and a reciprocal (`cot = cos*csc`, `tan =
-/// sin*sec`, `coth = cosh*csch`). Asked of a sigmoid, it screens the table numerically
-/// and proves nothing; a product is proved only where one holds its two calls.
+/// candidate identity at the table's variable (the first time it is asked): the
+/// reciprocal of each built-in that has one (`sec` of `cos`, `csch` of `sinh`;
+/// `RECIPROCALS`, row by row), and the built-ins that are a product of a built-in and a
+/// reciprocal (`cot = cos*csc`, `tan = sin*sec`, `coth = cosh*csch`). Asked of a
+/// sigmoid, it screens the table numerically and proves nothing; a product is proved
+/// only where one holds its two calls.
 #[derive(Default)]
 struct Quotients {
-    reciprocal: HashMap<Builtin, Option<Builtin>>,
     products: Option<Vec<(Builtin, Builtin, Builtin)>>,
     proved: HashMap<(Builtin, Builtin, Builtin), bool>,
 }
 
 thread_local! {
     static QUOTIENTS: std::cell::RefCell<Quotients> = Default::default();
+    static RECIPROCALS: crate::func::RowMemo<Option<Builtin>> = crate::func::RowMemo::new();
 }
 
 /// A numeric screen at two arguments: only what passes it is proved.
@@ -66,22 +67,20 @@ fn screened(a: &dyn Fn(f64) -> f64, b: &dyn Fn(f64) -> f64) -> bool {
 
 /// `f` at the atom `u`, where the table's identities are proved.
 fn at_atom(f: Builtin) -> Expr {
-    Expr::builtin(f, Expr::var("u"))
+    Expr::builtin(f, Expr::sym(crate::rules::table_variable()))
 }
 
 /// The reciprocal function of `f` (`sec` of `cos`, `cos` of `sec`), as the table's
 /// expansions prove.
 fn reciprocal(f: Builtin) -> Option<Builtin> {
-    if let Some(g) = QUOTIENTS.with(|q| q.borrow().reciprocal.get(&f).copied()) {
-        return g;
-    }
     let val = |f: Builtin| f.def().eval;
-    let g = Builtin::ALL.iter().copied().find(|&g| {
-        screened(&|t| (val(g))(t), &|t| 1.0 / (val(f))(t))
-            && proved_equal(&at_atom(g), &Expr::pow(at_atom(f), Expr::int(-1)))
-    });
-    QUOTIENTS.with(|q| q.borrow_mut().reciprocal.insert(f, g));
-    g
+    let find = |f: Builtin| {
+        Builtin::ALL.iter().copied().find(|&g| {
+            screened(&|t| (val(g))(t), &|t| 1.0 / (val(f))(t))
+                && proved_equal(&at_atom(g), &Expr::pow(at_atom(f), Expr::int(-1)))
+        })
+    };
+    RECIPROCALS.with(|r| r.get(f, find))
 }
 
 /// The built-ins `h = top*bottom` with `bottom` the reciprocal of another built-in,
