@@ -1131,6 +1131,19 @@ pub fn check_variable(x: &str) -> Result<Sym> {
     if x.trim().is_empty() {
         return bad(ErrorKind::EmptyVariable);
     }
+    // A lone name that is neither a built-in nor a constant is the variable of that name
+    // (what the parser makes of it), without lexing and parsing a program.
+    if let Ok(("", name)) = identifier(x.trim_matches([' ', '\t', '\r'])) {
+        if !func::is_builtin(name) && !func::CONSTANTS.contains(&name) {
+            return Ok(Sym::new(name));
+        }
+    }
+    parsed_variable(x)
+}
+
+/// [`check_variable`] by parsing `x` as an expression.
+fn parsed_variable(x: &str) -> Result<Sym> {
+    let bad = |kind: ErrorKind| Err(Error::new(kind));
     let found = x.to_owned();
     match parse_expr(x) {
         Ok(e) => match e.node() {
@@ -1149,6 +1162,18 @@ mod tests {
 
     fn col(src: &str) -> usize {
         parse_program(src).err().and_then(|e| e.column()).unwrap_or(0)
+    }
+
+    #[test]
+    fn lone_names_are_the_variables_the_parser_makes_of_them() {
+        let builtins = func::Builtin::ALL.iter().map(|b| b.name());
+        let names = builtins.chain(func::ALIASES.iter().copied()).chain(func::CONSTANTS.iter().copied());
+        let others = ["x", " x ", "x\t", "z_1", "_", "σ", "µ", "d", "dx", "E", "Pi", "x1y2", "sinx", "x y", "1x", "x'"];
+        for name in names.chain(others) {
+            let fast = check_variable(name).map_err(|e| e.kind().clone());
+            let parsed = parsed_variable(name).map_err(|e| e.kind().clone());
+            assert_eq!(fast, parsed, "{name:?}");
+        }
     }
 
     #[test]

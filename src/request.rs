@@ -259,9 +259,15 @@ fn by_elements(
 /// (`z[j]`, whose base is no defined name) or a variable. `None` when no part is an
 /// element.
 fn elements(p: &Problem, wrt: &str) -> Result<Option<Vec<Wrt>>> {
-    let element = |part: &str| match parse::parse_expr(part).as_ref().map(Expr::node) {
-        Ok(Node::Call(Func::Indexed(base), idx)) => Some((base.clone(), idx.clone())),
-        _ => None,
+    // An element is written with brackets: a part without any is not parsed.
+    let element = |part: &str| {
+        if !part.contains('[') {
+            return None;
+        }
+        match parse::parse_expr(part).as_ref().map(Expr::node) {
+            Ok(Node::Call(Func::Indexed(base), idx)) => Some((base.clone(), idx.clone())),
+            _ => None,
+        }
     };
     let parts = parse::split_outside_brackets(wrt);
     if !parts.iter().any(|part| element(part).is_some()) {
