@@ -63,7 +63,7 @@ pub fn diff(e: &Expr, x: &Sym) -> Expr {
 /// of `x` whose derivative is given: `p` with `p*(1 - p)` differentiates
 /// `p*(1 - p)` to `p*(1 - p)*(1 - 2*p)` without going back to `e^z`.
 pub fn diff_known(e: &Expr, x: &Sym, known: &HashMap<Sym, Expr>) -> Expr {
-    diff_rec(e, &Wrt::Var(x.clone()), &mut Cx { memo: IdMap::default(), known })
+    diff_rec(e, &Wrt::Var(x.clone()), &mut Cx::new(e, known))
 }
 
 /// The first derivative of `e` with respect to `w`; with an indexed target, `x[i]`
@@ -76,7 +76,7 @@ pub fn diff_wrt(e: &Expr, w: &Wrt) -> Expr {
 /// (an element's text, as the simplifier holds it) differentiates to its given
 /// derivative, and sums over deltas are resolved.
 pub fn diff_known_wrt(e: &Expr, w: &Wrt, known: &HashMap<Sym, Expr>) -> Expr {
-    let d = diff_rec(e, w, &mut Cx { memo: IdMap::default(), known });
+    let d = diff_rec(e, w, &mut Cx::new(e, known));
     match w {
         Wrt::Var(_) => d,
         Wrt::Indexed(..) => resolve_deltas(&d),
@@ -87,7 +87,7 @@ pub fn diff_known_wrt(e: &Expr, w: &Wrt, known: &HashMap<Sym, Expr>) -> Expr {
 /// the steps of `--steps` show them before collapsing them.
 pub fn diff_unresolved(e: &Expr, w: &Wrt) -> Expr {
     let none = HashMap::new();
-    diff_rec(e, w, &mut Cx { memo: IdMap::default(), known: &none })
+    diff_rec(e, w, &mut Cx::new(e, &none))
 }
 
 /// `sum(k, delta(k, j)*f(k))` is `f(j)`; sums distribute over their terms first.
@@ -195,7 +195,7 @@ pub fn diff_n(e: &Expr, x: &Sym, order: u64) -> Expr {
 /// after the one that brings it.
 pub fn derivatives(e: &Expr, x: &Sym, order: u64) -> Vec<Expr> {
     let none = HashMap::new();
-    let (w, mut cx) = (Wrt::Var(x.clone()), Cx { memo: IdMap::default(), known: &none });
+    let (w, mut cx) = (Wrt::Var(x.clone()), Cx::new(e, &none));
     let mut out: Vec<Expr> = Vec::new();
     for _ in 0..order {
         let last = out.last().unwrap_or(e);
@@ -227,6 +227,15 @@ struct Cx<'a> {
     /// lookup) it is the same node, under the same id, and found.
     memo: IdMap<(Expr, Expr)>,
     known: &'a HashMap<Sym, Expr>,
+}
+
+impl<'a> Cx<'a> {
+    /// A memo with room for the nodes of `e`, up to a few hundred (a small expression's
+    /// memo then never grows, which was a tenth of its derivative's cost).
+    fn new(e: &Expr, known: &'a HashMap<Sym, Expr>) -> Cx<'a> {
+        let room = e.tree_size().min(256) as usize;
+        Cx { memo: IdMap::with_capacity_and_hasher(room, Default::default()), known }
+    }
 }
 
 fn diff_rec(e: &Expr, x: &Wrt, cx: &mut Cx) -> Expr {

@@ -1239,7 +1239,11 @@ impl Expr {
 
     /// The sum of `terms`: flattened, numbers folded, like terms collected, sorted.
     pub fn add(terms: impl IntoIterator<Item = Expr>) -> Expr {
-        let terms: Vec<Expr> = terms.into_iter().collect();
+        let mut terms: Vec<Expr> = terms.into_iter().collect();
+        // (Every expression is a canonical sum of itself.)
+        if terms.len() == 1 {
+            return terms.pop().expect("one term");
+        }
         if let Some(r) = Expr::add_one_more(&terms) {
             return r;
         }
@@ -1361,11 +1365,18 @@ impl Expr {
     /// number times a sum is distributed (`2*(x + 1)` is `2*x + 2`).
     pub fn mul(factors: impl IntoIterator<Item = Expr>) -> Expr {
         let mut stack: Vec<Expr> = factors.into_iter().collect();
+        // (Every expression is a canonical product of itself.)
+        if stack.len() == 1 {
+            return stack.pop().expect("one factor");
+        }
         // A number times a canonical product changes only its coefficient; a number
         // times a sum distributes (the general path would take the sum's content out
         // first, only to multiply it back in).
         if let [a, b] = stack.as_slice() {
             match (a.node(), b.node()) {
+                // (1*u is u: no rebuilding a long sum or product to multiply it by 1.)
+                (Node::Num(r), _) if r.is_one() => return b.clone(),
+                (_, Node::Num(r)) if r.is_one() => return a.clone(),
                 (Node::Num(r), Node::Mul(fs)) | (Node::Mul(fs), Node::Num(r)) => return scaled(r, fs),
                 (Node::Num(r), Node::Add(ts)) | (Node::Add(ts), Node::Num(r)) if !r.is_zero() => {
                     let c = Expr::num(r.clone());
@@ -2003,8 +2014,10 @@ fn one_more<'a>(
 fn inserted_in_order(xs: &[Expr], x: &Expr, cmp: fn(&Expr, &Expr) -> Ordering) -> Option<Vec<Expr>> {
     let start = usize::from(xs[0].as_num().is_some());
     let at = start + xs[start..].binary_search_by(|y| cmp(y, x)).err()?;
-    let mut out = xs.to_vec();
-    out.insert(at, x.clone());
+    let mut out = Vec::with_capacity(xs.len() + 1);
+    out.extend_from_slice(&xs[..at]);
+    out.push(x.clone());
+    out.extend_from_slice(&xs[at..]);
     Some(out)
 }
 
