@@ -33,7 +33,7 @@ use std::rc::{Rc, Weak};
 
 use num_bigint::BigInt;
 use num_integer::Integer;
-use num_traits::{One, Signed, Zero};
+use num_traits::{One, Signed, ToPrimitive, Zero};
 
 use crate::func::Builtin;
 use crate::number::{self, Rational};
@@ -451,6 +451,20 @@ fn shallow_hash(node: &Node) -> u64 {
 
 thread_local! {
     static SMALL: Vec<Expr> = (-2..=2).map(|n| intern(Node::Num(number::int(n)))).collect();
+}
+
+/// How many small numbers [`Expr::num`] keeps at hand.
+const NUMBER_SLOTS: usize = 256;
+
+thread_local! {
+    /// Small numbers lately made, each in the slot of its numerator and denominator.
+    static NUMBERS: RefCell<Vec<Option<(i64, i64, Expr)>>> = RefCell::new(vec![None; NUMBER_SLOTS]);
+}
+
+/// Lets go of the small numbers [`Expr::num`] keeps at hand, so that a repeated run
+/// (`--repeat`) starts as cold as the first.
+pub(crate) fn forget_numbers() {
+    NUMBERS.with(|c| c.borrow_mut().iter_mut().for_each(|s| *s = None));
 }
 
 fn intern(node: Node) -> Expr {
@@ -922,7 +936,27 @@ impl Expr {
 
     /// An exact rational number.
     pub fn num(r: Rational) -> Expr {
-        intern(Node::Num(r))
+        let (Some(n), Some(d)) = (r.numer().to_i64(), r.denom().to_i64()) else { return intern(Node::Num(r)) };
+        if d == 1 && (-2..=2).contains(&n) {
+            return SMALL.with(|s| s[(n + 2) as usize].clone());
+        }
+        // Rules build the same few small numbers again and again: a slot of their own is
+        // a cheaper find than the interner (hashing and comparing big integers).
+        let slot = (n.wrapping_mul(0x9E37_79B9).wrapping_add(d) as u64 % NUMBER_SLOTS as u64) as usize;
+        let found = NUMBERS.with(|c| match &c.borrow()[slot] {
+            Some((a, b, e)) if (*a, *b) == (n, d) => Some(e.clone()),
+            _ => None,
+        });
+        if let Some(e) = found {
+            // Charged as the interner would charge finding it: what a budgeted search
+            // achieves must not depend on what is in the slots.
+            crate::limits::spend_work(1);
+            crate::limits::tick();
+            return e;
+        }
+        let e = intern(Node::Num(r));
+        NUMBERS.with(|c| c.borrow_mut()[slot] = Some((n, d, e.clone())));
+        e
     }
 
     /// An integer.

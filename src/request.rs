@@ -555,6 +555,7 @@ pub fn repeat<T>(n: u32, mut job: impl FnMut(&mut Laps) -> Result<T>) -> Result<
     let mut last = None;
     for _ in 0..n.max(1) {
         simplify::forget_memos();
+        crate::expr::forget_numbers();
         crate::limits::restart_node_count();
         let mut laps = Laps::new();
         last = Some(job(&mut laps)?);
