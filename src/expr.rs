@@ -1278,6 +1278,9 @@ impl Expr {
         if terms.len() == 1 {
             return terms.pop().expect("one term");
         }
+        if let Some(r) = Expr::add_pair(&terms) {
+            return r;
+        }
         if let Some(r) = Expr::add_one_more(&terms) {
             return r;
         }
@@ -1345,6 +1348,42 @@ impl Expr {
             [t] => t.clone(),
             _ => intern(Node::Add(out)),
         }
+    }
+
+    /// Two terms, neither a sum, that the general path would only fold: two numbers
+    /// (their sum), a number and another term (their canonical sum), or like terms
+    /// (`2*x + 3*x` is `5*x`; the exponents of `e^x*e^(2*x)` meet here). `None` for any
+    /// other pair.
+    fn add_pair(terms: &[Expr]) -> Option<Expr> {
+        let [a, b] = terms else { return None };
+        if matches!(a.node(), Node::Add(_)) || matches!(b.node(), Node::Add(_)) {
+            return None;
+        }
+        match (a.as_num(), b.as_num()) {
+            (Some(x), Some(y)) => {
+                let mut sum = x.clone();
+                number::add_assign(&mut sum, y);
+                return Some(Expr::num(sum));
+            }
+            (Some(c), None) | (None, Some(c)) => {
+                let t = if a.as_num().is_some() { b } else { a };
+                if c.is_zero() {
+                    return Some(t.clone());
+                }
+                return Some(intern(Node::Add(vec![Expr::num(c.clone()), t.clone()])));
+            }
+            (None, None) => {}
+        }
+        let rest = a.rest_factors();
+        if rest != b.rest_factors() {
+            return None;
+        }
+        let mut c = a.coeff();
+        number::add_assign(&mut c, b.leading_num().unwrap_or(&Rational::one()));
+        if c.is_zero() {
+            return Some(Expr::zero());
+        }
+        Some(Expr::mul(std::iter::once(Expr::num(c)).chain(rest.iter().cloned())))
     }
 
     /// A canonical sum plus one more term that no term of it is like (not a number, not
