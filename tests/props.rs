@@ -1,6 +1,7 @@
 //! Property tests over random expressions: the derivative equals the dual-number
-//! derivative, printing parses back to the same expression, and the canonical form is a
-//! fixed point of the constructors.
+//! derivative, printing parses back to the same expression, the canonical form is a
+//! fixed point of the constructors, and their shortcuts for two operands build what the
+//! general path builds.
 //!
 //! Each property counts what it compared and fails if no case compared anything. A
 //! failing case is shrunk and its seed saved in `proptest-regressions/props.txt`, which
@@ -231,5 +232,39 @@ fn canonical_form_is_a_fixed_point() {
         let x = Sym::new("x");
         prop_assert_eq!(substitute(&e, &x, &Expr::var("x")), e);
         Ok(1)
+    });
+}
+
+/// The distinct nodes of `e`, children first.
+fn nodes(e: &Expr) -> Vec<Expr> {
+    let mut out: Vec<Expr> = Vec::new();
+    let mut stack = vec![e.clone()];
+    while let Some(x) = stack.pop() {
+        if !out.contains(&x) {
+            stack.extend(x.children().iter().cloned());
+            out.push(x);
+        }
+    }
+    out
+}
+
+#[test]
+fn two_operand_shortcuts_agree_with_the_general_constructors() {
+    // A sum or product of two operands takes shortcuts (numbers folded, like terms
+    // joined, one factor inserted in order, a coefficient scaled); a zero term or a
+    // factor 1 more sends the same operands through the general path.
+    check(|a| {
+        let Some(e) = parsed(a) else { return Ok(0) };
+        let parts: Vec<Expr> = nodes(&e).into_iter().take(10).collect();
+        let mut compared = 0;
+        for p in &parts {
+            for q in &parts {
+                let (p, q) = (p.clone(), q.clone());
+                prop_assert_eq!(Expr::add([p.clone(), q.clone()]), Expr::add([p.clone(), q.clone(), Expr::zero()]));
+                prop_assert_eq!(Expr::mul([p.clone(), q.clone()]), Expr::mul([p, q, Expr::one()]));
+                compared += 2;
+            }
+        }
+        Ok(compared)
     });
 }
