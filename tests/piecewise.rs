@@ -167,6 +167,19 @@ fn kinks_in_one_variable_come_out_by_cases() {
 }
 
 #[test]
+fn no_branch_gives_a_value_where_the_input_has_none() {
+    // x^4/abs(x)^3 is |x| but at 0, where it is 0/0 (so is its derivative): deciding
+    // abs(x) as x at the kink cancelled x^3/x^3 and once gave the point a branch of its
+    // own, `x == 0` with the value 4. Renamed, scaled by a parameter, shifted.
+    for (x, f, kink) in [("x", "x^4*abs(x)^-3", "0"), ("q", "a*q^4*abs(q)^-3", "0"), ("u", "(u - 2)^2/abs(u - 2)", "2")]
+    {
+        let shown = derivative(f, x);
+        assert!(shown.starts_with(&format!("if({x} <= {kink}, ")), "{f}: {shown}");
+        assert!(!shown.contains("=="), "{f}: {shown}");
+    }
+}
+
+#[test]
 fn relu_s_step_is_the_step_of_its_output() {
     // A ramp is positive exactly where its argument is: in terms of the output, ReLU's
     // derivative is the step of the output (PyTorch's `threshold_backward(grad, result)`).

@@ -57,8 +57,12 @@ pub(crate) fn by_cases(e: &Expr, simplify: impl Fn(&Expr) -> Expr, inline: impl 
         let own_formula = decided(e, &v, r)?;
         let own = at(&own_formula);
         let (left, right) = (at(&formulas[k]), at(&formulas[k + 1]));
+        // Where the input itself is undefined at the kink (the 0/0 of `x^4/abs(x)^3`'s
+        // derivative at 0, which deciding `abs(x)` as `x` there cancels away), no value is
+        // owed there: the left branch's condition takes the point.
+        let undefined = undefined_at(&inline(e), &v, r);
         let r = Expr::num(r.clone());
-        if left == own {
+        if left == own || undefined {
             args.push(Expr::compare(Cmp::Ge, r, var.clone()));
             args.push(formulas[k].clone());
         } else {
@@ -72,6 +76,19 @@ pub(crate) fn by_cases(e: &Expr, simplify: impl Fn(&Expr) -> Expr, inline: impl 
     }
     args.push(formulas[formulas.len() - 1].clone());
     Some(Expr::piecewise(args))
+}
+
+/// Whether `e` evaluates to no finite number at `v = r` (in floating point, where `r` is
+/// exact in it), any other variable at a value with nothing special about it.
+fn undefined_at(e: &Expr, v: &Sym, r: &Rational) -> bool {
+    let x = crate::number::to_f64(r);
+    if !r.is_integer() || x.abs() > 1e15 {
+        return false;
+    }
+    // Any other variable at a value with nothing special about it.
+    let mut at: std::collections::HashMap<Sym, f64> = e.free_vars().into_iter().map(|w| (w, 0.618_033_988_7)).collect();
+    at.insert(v.clone(), x);
+    matches!(crate::eval::eval_with::<f64>(e, &at, None), Ok(y) if !y.is_finite())
 }
 
 /// Whether `e` has a kink [`by_cases`] could take apart (a comparison, `max`, `min`,
