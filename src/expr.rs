@@ -2295,11 +2295,48 @@ pub enum Walk {
     Stop,
 }
 
+/// The ids of the nodes a walk has visited: a short list while there are few (most walks
+/// are over small expressions, where a scan is cheaper than hashing every id into a
+/// growing table), a table once there are more.
+#[derive(Default)]
+struct Seen {
+    few: Vec<u64>,
+    many: std::collections::HashSet<u64, IdHash>,
+}
+
+impl Seen {
+    /// The most ids kept in the list.
+    const FEW: usize = 32;
+
+    /// Adds `id`: whether it was not there yet.
+    fn insert(&mut self, id: u64) -> bool {
+        if self.many.is_empty() {
+            if self.few.contains(&id) {
+                return false;
+            }
+            if self.few.len() < Seen::FEW {
+                self.few.push(id);
+                return true;
+            }
+            self.many.extend(self.few.drain(..));
+        }
+        self.many.insert(id)
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        if self.many.is_empty() {
+            self.few.contains(&id)
+        } else {
+            self.many.contains(&id)
+        }
+    }
+}
+
 /// Visits every distinct node under `roots` once, parents before children, depth first:
 /// the last root first, and below a node its last child first. Returns whether `visit`
 /// stopped the walk ([`Walk::Stop`]).
 pub fn walk<'r>(roots: &'r [Expr], mut visit: impl FnMut(&'r Expr) -> Walk) -> bool {
-    let mut seen: std::collections::HashSet<u64, IdHash> = Default::default();
+    let mut seen = Seen::default();
     let mut stack: Vec<&'r Expr> = roots.iter().collect();
     while let Some(e) = stack.pop() {
         if !seen.insert(e.id()) {
@@ -2320,13 +2357,13 @@ pub fn walk<'r>(roots: &'r [Expr], mut visit: impl FnMut(&'r Expr) -> Walk) -> b
 /// (and their children looked at); the roots are tested too.
 pub fn post_order(roots: &[Expr], mut enter: impl FnMut(&Expr) -> bool) -> Vec<Expr> {
     let mut order = Vec::new();
-    let mut seen: std::collections::HashSet<u64, IdHash> = Default::default();
+    let mut seen = Seen::default();
     // (node, children pushed yet?)
     let mut stack: Vec<(&Expr, bool)> = roots.iter().rev().map(|r| (r, false)).collect();
     while let Some((n, expanded)) = stack.pop() {
         if expanded {
             order.push(n.clone());
-        } else if !seen.contains(&n.id()) && enter(n) {
+        } else if !seen.contains(n.id()) && enter(n) {
             crate::limits::tick();
             seen.insert(n.id());
             stack.push((n, true));
