@@ -246,10 +246,7 @@ fn rational_root(cs: &[Rational]) -> Option<Rational> {
                 // In machine words where nothing overflows; exactly in rationals otherwise.
                 let zero = match words.as_deref().and_then(|a| homogeneous_value(a, sp, i128::from(q))) {
                     Some(v) => v == 0,
-                    None => {
-                        let r = Rational::new(BigInt::from(sp), BigInt::from(q));
-                        cs.iter().rev().fold(Rational::zero(), |acc, c| acc * &r + c).is_zero()
-                    }
+                    None => homogeneous_value_big(&ints, sp, q).is_zero(),
                 };
                 if zero {
                     return Some(Rational::new(BigInt::from(sp), BigInt::from(q)));
@@ -271,6 +268,24 @@ fn homogeneous_value(a: &[i128], p: i128, q: i128) -> Option<i128> {
         acc = acc.checked_mul(p)?.checked_add(c.checked_mul(q_pow)?)?;
     }
     Some(acc)
+}
+
+/// [`homogeneous_value`] exactly, in big integers: no gcd at each step (evaluating in
+/// rationals reduced every partial sum, quadratic in the coefficients' size, and a
+/// polynomial of degree 620 took seconds), each step charged to the work budget and
+/// the clock by the size of its numbers.
+fn homogeneous_value_big(a: &[BigInt], p: i128, q: u64) -> BigInt {
+    let (p, q) = (BigInt::from(p), BigInt::from(q));
+    let Some((lead, rest)) = a.split_last() else { return BigInt::zero() };
+    let mut acc = lead.clone();
+    let mut q_pow = BigInt::one();
+    for c in rest.iter().rev() {
+        q_pow *= &q;
+        acc = acc * &p + c * &q_pow;
+        crate::limits::spend_work(1 + (acc.bits() + q_pow.bits()) / 64);
+        crate::limits::tick();
+    }
+    acc
 }
 
 fn divisors(n: u64) -> Vec<u64> {
@@ -300,5 +315,28 @@ mod tests {
             }
         }
         assert_eq!(homogeneous_value(&[1, i128::MAX], i128::MAX, 1), None);
+    }
+
+    /// The big-integer evaluation agrees with the exact rational one, also where the
+    /// words overflow (degree 80, coefficients near 2^100).
+    #[test]
+    fn homogeneous_value_big_is_the_scaled_polynomial() {
+        let big = |k: i64| BigInt::from(k) * BigInt::from(2).pow(100) + BigInt::from(k * 7 - 3);
+        let long: Vec<BigInt> = (0..=80).map(|k| if k % 3 == 0 { big(k - 40) } else { BigInt::from(k) }).collect();
+        let small: Vec<BigInt> = [-6, 1, 1].iter().map(|&c| BigInt::from(c)).collect();
+        for a in [long, small] {
+            for (p, q) in [(1i128, 1u64), (-2, 3), (7, 1), (5, 1024)] {
+                let n = a.len() as u32 - 1;
+                let x = Rational::new(BigInt::from(p), BigInt::from(q));
+                let exact =
+                    a.iter().rev().fold(Rational::zero(), |acc, c| acc * &x + Rational::from_integer(c.clone()));
+                let scaled = exact * Rational::from_integer(BigInt::from(q).pow(n));
+                assert_eq!(Rational::from_integer(homogeneous_value_big(&a, p, q)), scaled, "degree {n} at {p}/{q}");
+            }
+        }
+        // A root is found as zero.
+        let roots: Vec<BigInt> = [-6, 1, 1].iter().map(|&c| BigInt::from(c)).collect();
+        assert!(homogeneous_value_big(&roots, 2, 1).is_zero());
+        assert!(homogeneous_value_big(&roots, -3, 1).is_zero());
     }
 }
