@@ -453,6 +453,12 @@ thread_local! {
     static SMALL: Vec<Expr> = (-2..=2).map(|n| intern(Node::Num(number::int(n)))).collect();
 }
 
+/// The integer `n` when it is one of the few every rule builds (-2 to 2): made once per
+/// thread, not looked up.
+fn small_int(n: i64) -> Option<Expr> {
+    (-2..=2).contains(&n).then(|| SMALL.with(|s| s[(n + 2) as usize].clone()))
+}
+
 /// How many small numbers [`Expr::num`] keeps at hand.
 const NUMBER_SLOTS: usize = 256;
 
@@ -937,8 +943,8 @@ impl Expr {
     /// An exact rational number.
     pub fn num(r: Rational) -> Expr {
         let (Some(n), Some(d)) = (r.numer().to_i64(), r.denom().to_i64()) else { return intern(Node::Num(r)) };
-        if d == 1 && (-2..=2).contains(&n) {
-            return SMALL.with(|s| s[(n + 2) as usize].clone());
+        if let Some(e) = small_int(n).filter(|_| d == 1) {
+            return e;
         }
         // Rules build the same few small numbers again and again: a slot of their own is
         // a cheaper find than the interner (hashing and comparing big integers).
@@ -961,11 +967,7 @@ impl Expr {
 
     /// An integer.
     pub fn int(n: i64) -> Expr {
-        // The few integers every rule builds are made once per thread, not looked up.
-        if (-2..=2).contains(&n) {
-            return SMALL.with(|s| s[(n + 2) as usize].clone());
-        }
-        Expr::num(number::int(n))
+        small_int(n).unwrap_or_else(|| Expr::num(number::int(n)))
     }
 
     /// Zero.
@@ -1365,13 +1367,8 @@ impl Expr {
                 number::add_assign(&mut sum, y);
                 return Some(Expr::num(sum));
             }
-            (Some(c), None) | (None, Some(c)) => {
-                let t = if a.as_num().is_some() { b } else { a };
-                if c.is_zero() {
-                    return Some(t.clone());
-                }
-                return Some(intern(Node::Add(vec![Expr::num(c.clone()), t.clone()])));
-            }
+            (Some(c), None) => return Some(number_plus(c, b)),
+            (None, Some(c)) => return Some(number_plus(c, a)),
             (None, None) => {}
         }
         let rest = a.rest_factors();
@@ -1998,6 +1995,14 @@ fn scaled(r: &Rational, fs: &[Expr]) -> Expr {
         _ if c.is_one() => intern(Node::Mul(rest.to_vec())),
         _ => intern(Node::Mul(std::iter::once(Expr::num(c)).chain(rest.iter().cloned()).collect())),
     }
+}
+
+/// `c + t`, `t` neither a number nor a sum: canonical as it stands (the number first).
+fn number_plus(c: &Rational, t: &Expr) -> Expr {
+    if c.is_zero() {
+        return t.clone();
+    }
+    intern(Node::Add(vec![Expr::num(c.clone()), t.clone()]))
 }
 
 /// Whether `u` is never negative, by its shape: `e^w`, `abs(w)`, an even power, a

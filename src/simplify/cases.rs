@@ -50,6 +50,7 @@ pub(crate) fn by_cases(e: &Expr, simplify: impl Fn(&Expr) -> Expr, inline: impl 
     points.push(&kinks[kinks.len() - 1] + &one);
     let formulas: Vec<Expr> = points.iter().map(|p| decided(e, &v, p)).collect::<Option<_>>()?;
     let formulas: Vec<Expr> = formulas.iter().map(&simplify).collect();
+    let written = inline(e);
     let mut args = Vec::new();
     for (k, r) in kinks.iter().enumerate() {
         let at = |f: &Expr| expr::substitute(&inline(f), &v, &Expr::num(r.clone()));
@@ -60,9 +61,9 @@ pub(crate) fn by_cases(e: &Expr, simplify: impl Fn(&Expr) -> Expr, inline: impl 
         // Where the input itself is undefined at the kink (the 0/0 of `x^4/abs(x)^3`'s
         // derivative at 0, which deciding `abs(x)` as `x` there cancels away), no value is
         // owed there: the left branch's condition takes the point.
-        let undefined = undefined_at(&inline(e), &v, r);
+        let take_left = left == own || undefined_at(&written, &v, r);
         let r = Expr::num(r.clone());
-        if left == own || undefined {
+        if take_left {
             args.push(Expr::compare(Cmp::Ge, r, var.clone()));
             args.push(formulas[k].clone());
         } else {
@@ -85,7 +86,6 @@ fn undefined_at(e: &Expr, v: &Sym, r: &Rational) -> bool {
     if !r.is_integer() || x.abs() > 1e15 {
         return false;
     }
-    // Any other variable at a value with nothing special about it.
     let mut at: std::collections::HashMap<Sym, f64> = e.free_vars().into_iter().map(|w| (w, 0.618_033_988_7)).collect();
     at.insert(v.clone(), x);
     matches!(crate::eval::eval_with::<f64>(e, &at, None), Ok(y) if !y.is_finite())

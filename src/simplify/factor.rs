@@ -324,7 +324,7 @@ mod tests {
         let big = |k: i64| BigInt::from(k) * BigInt::from(2).pow(100) + BigInt::from(k * 7 - 3);
         let long: Vec<BigInt> = (0..=80).map(|k| if k % 3 == 0 { big(k - 40) } else { BigInt::from(k) }).collect();
         let small: Vec<BigInt> = [-6, 1, 1].iter().map(|&c| BigInt::from(c)).collect();
-        for a in [long, small] {
+        for a in [long, small.clone()] {
             for (p, q) in [(1i128, 1u64), (-2, 3), (7, 1), (5, 1024)] {
                 let n = a.len() as u32 - 1;
                 let x = Rational::new(BigInt::from(p), BigInt::from(q));
@@ -334,9 +334,8 @@ mod tests {
                 assert_eq!(Rational::from_integer(homogeneous_value_big(&a, p, q)), scaled, "degree {n} at {p}/{q}");
             }
         }
-        // A root is found as zero.
-        let roots: Vec<BigInt> = [-6, 1, 1].iter().map(|&c| BigInt::from(c)).collect();
-        assert!(homogeneous_value_big(&roots, 2, 1).is_zero());
-        assert!(homogeneous_value_big(&roots, -3, 1).is_zero());
+        // The roots of x^2 + x - 6 are found as zeros.
+        assert!(homogeneous_value_big(&small, 2, 1).is_zero());
+        assert!(homogeneous_value_big(&small, -3, 1).is_zero());
     }
 }

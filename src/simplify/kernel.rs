@@ -185,10 +185,11 @@ fn expand_with(e: &Expr, memo: &mut IdMap<Expr>) -> Expr {
         Node::Call(f, _) if !matches!(f, Func::Builtin(Builtin::Exp)) && rule(f).is_none() => Some(x.clone()),
         _ => None,
     };
+    let u = crate::rules::table_variable();
     let leave = |x: &Expr, below: &[Expr]| match x.node() {
         Node::Call(Func::Builtin(Builtin::Exp), _) => exp_of_logs(&below[0]),
         Node::Call(f, _) => match rule(f) {
-            Some(rule) => expr::substitute(&rule, &Sym::new("u"), &below[0]),
+            Some(rule) => expr::substitute(&rule, &u, &below[0]),
             None => unreachable!("only calls with a rule are looked into"),
         },
         _ => expr::rebuild(x, below),
