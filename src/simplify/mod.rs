@@ -23,6 +23,7 @@ mod cases;
 mod collect;
 pub mod config;
 pub mod cost;
+pub(crate) mod direct;
 pub(crate) mod factor;
 pub(crate) mod kernel;
 mod logs;
@@ -113,6 +114,13 @@ fn next_derivative(
         }
     }
     let raw = crate::diff::diff_known(last, x, known);
+    // A first derivative whose atoms are independent is taken from the table.
+    if let Some(r) = (!again).then(|| direct::function(last, names, form)).flatten() {
+        let d = if r == *last { raw.clone() } else { crate::diff::diff_known(&r, x, known) };
+        if let Some(d) = direct::derivative(last, &raw, &r, &d) {
+            return d;
+        }
+    }
     // Past the first order, a derivative in the same functions and variables as the
     // order before (a polynomial in `p`, or in `tanh(x)`) only needs collecting and
     // factoring. (A new variable may make a name: `2*x*y + 2*z` by `y` of `2*y*z` with
@@ -141,7 +149,22 @@ pub fn gradient(e: &Expr, vars: &[Sym], names: &Names, form: Form) -> Vec<Expr> 
     }
     let alt = recognize::alternative(e, form).map(|a| crate::diff::gradient(&a, vars));
     let alt = alt.as_deref();
-    vars.iter().enumerate().map(|(i, x)| gradient_entry(&plain[i], alt.map(|a| &a[i]), x, names, form)).collect()
+    // Entries whose atoms are independent are taken from the table, as `diff` takes them.
+    let r = direct::function(e, names, form);
+    vars.iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let d = match (&r, alt) {
+                (Some(r), _) if r == e => Some(&plain[i]),
+                (Some(_), Some(a)) => Some(&a[i]),
+                _ => None,
+            };
+            r.as_ref()
+                .zip(d)
+                .and_then(|(r, d)| direct::derivative(e, &plain[i], r, d))
+                .unwrap_or_else(|| gradient_entry(&plain[i], alt.map(|a| &a[i]), x, names, form))
+        })
+        .collect()
 }
 
 /// The Hessian of `e` by `vars`: entry `[i][j]` is the derivative by `vars[j]` of the

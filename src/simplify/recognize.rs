@@ -308,29 +308,33 @@ fn as_builtin(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr>
         return None;
     }
     for u in &args {
-        // (Costed once for all the targets: a layer's argument is a long sum.)
-        let as_argument = cost::argument_cost(u, none);
+        // The argument's values, once for all the targets: a target is screened by its
+        // row's numeric value at them before any call is built or costed.
+        let at: Vec<Option<f64>> = points.iter().zip(&mut memos).map(|(p, m)| value(u, p, m)).collect();
+        let mut as_argument = None;
         for f in targets() {
             if *tries >= MAX_TRIES {
                 return None;
             }
             *tries += 1;
-            let call = Expr::builtin(f, u.clone());
-            let call_cost = match call.node() {
-                Node::Call(Func::Builtin(_), a) if a[0] == *u && !none.contains(&call) => {
-                    cost::builtin_call_cost(as_argument)
-                }
-                _ => cost::cost(&call, none),
-            };
-            if call_cost >= own {
-                continue;
-            }
-            let close = points.iter().zip(&values).zip(&mut memos).all(|((p, v), m)| match (v, value(&call, p, m)) {
+            let eval = f.def().eval;
+            let close = values.iter().zip(&at).all(|(v, w)| match (v, w.map(eval).filter(|b| b.is_finite())) {
                 (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
                 (None, _) => true,
                 (Some(_), None) => false,
             });
-            if close && proved_equal(x, &call) {
+            if !close {
+                continue;
+            }
+            let call = Expr::builtin(f, u.clone());
+            let call_cost = match call.node() {
+                Node::Call(Func::Builtin(_), a) if a[0] == *u && !none.contains(&call) => {
+                    // (Costed once for all the targets: a layer's argument is a long sum.)
+                    cost::builtin_call_cost(*as_argument.get_or_insert_with(|| cost::argument_cost(u, none)))
+                }
+                _ => cost::cost(&call, none),
+            };
+            if call_cost < own && proved_equal(x, &call) {
                 return Some(call);
             }
         }
