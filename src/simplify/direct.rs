@@ -61,11 +61,14 @@ pub(crate) fn derivative(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Exp
     cheap.extend(recognize::own_reciprocal_calls(r));
     // Each form with whether it needs the numeric check (a division cancelled).
     let mut pool: Vec<(Expr, bool)> = vec![(d.clone(), false)];
-    // (And the derivative as written with its built-ins recognized: `e^a/(e^a + e^b)` is
-    // `sigmoid(a - b)`, where `d` may be `1 - sigmoid(b - a)`.)
-    let recognized = recognize::recognized(raw);
-    if recognized != *raw && !has_logs_or_roots(&recognized) {
-        pool.push((recognized, false));
+    // And the derivative as written with its built-ins recognized, where exponentials in
+    // several variables make it differ from respelling atoms of one kernel (`e^a/(e^a +
+    // e^b)` is `sigmoid(a - b)`, where `d` may be `1 - sigmoid(b - a)`).
+    if exponentials_in_several_variables(raw) {
+        let recognized = recognize::recognized(raw);
+        if recognized != *raw && !has_logs_or_roots(&recognized) {
+            pool.push((recognized, false));
+        }
     }
     pool.extend(collected_in_calls(d));
     for respelled in respellings(&opaque, &atoms, &alternatives) {
@@ -106,6 +109,27 @@ fn ranked<T>(forms: Vec<(Expr, T)>, cheap: &HashSet<Expr>) -> Vec<(Expr, T)> {
     order.sort_by_key(|&i| (costs[i], lengths[i], i));
     let mut forms: Vec<Option<(Expr, T)>> = forms.into_iter().map(Some).collect();
     order.into_iter().filter_map(|i| forms[i].take()).collect()
+}
+
+/// Whether the exponents of the exponentials in `e` (outside other calls) are in more
+/// than one set of variables.
+fn exponentials_in_several_variables(e: &Expr) -> bool {
+    let mut first: Option<Vec<Sym>> = None;
+    expr::walk(std::slice::from_ref(e), |x| match x.as_exp() {
+        Some(w) => {
+            let vars = w.free_vars();
+            match &first {
+                Some(f) if *f != vars => Walk::Stop,
+                Some(_) => Walk::Skip,
+                None => {
+                    first = Some(vars);
+                    Walk::Skip
+                }
+            }
+        }
+        None if matches!(x.node(), Node::Call(..)) => Walk::Skip,
+        None => Walk::Descend,
+    })
 }
 
 /// Whether `e` holds a logarithm, or a root of something that varies.
