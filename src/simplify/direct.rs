@@ -40,6 +40,12 @@ pub(crate) fn function(e: &Expr, names: &Names, form: Form) -> Option<Expr> {
 /// atoms are independent; `raw` is the derivative of `e` as written. `None` where the
 /// search is needed.
 pub(crate) fn derivative(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
+    // Within a part's budget, as the search is: cut short, the search takes over.
+    limits::within(CFG.part_work, || cheapest_form(e, raw, r, d)).0.flatten()
+}
+
+/// [`derivative`], unbounded.
+fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     // (A part larger, or with more atoms, than the search takes whole is the search's to
     // take apart.)
     if d.tree_size() > CFG.part_nodes || has_logs_or_roots(d) {
