@@ -18,7 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::kernel::{self, Atom, Kernels, View};
+use super::kernel::{self, Atom, Kernels};
 use super::{agrees, cases, collect, cost, implicit_names, rat_expr_within, recognize};
 use super::{Form, Names, CFG};
 use crate::expr::{self, Expr, Func, IdMap, Node, Sym, Walk};
@@ -52,7 +52,7 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
         return None;
     }
     let (opaque, atoms) = calls_opaque(d);
-    if d.free_vars().len() + atoms.len() > CFG.part_atoms || !independent(d, &atoms) {
+    if d.free_vars().len() + atoms.len() > CFG.part_atoms {
         return None;
     }
     // The outputs the search would offer (those of the input and of its derivative as
@@ -62,6 +62,10 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
         if !alternatives.contains(&c) {
             alternatives.push(c);
         }
+    }
+    let mut table = Table::new(d, &atoms, &alternatives);
+    if !table.independent() {
+        return None;
     }
     let mut cheap: HashSet<Expr> = [e, raw].into_iter().flat_map(|f| implicit_names(f, &[])).map(|(_, c)| c).collect();
     cheap.extend(recognize::own_reciprocal_calls(r));
@@ -76,11 +80,21 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
             pool.push((recognized, false));
         }
     }
-    pool.extend(collected_in_calls(d));
-    for respelled in respellings(&opaque, &atoms, &alternatives) {
-        let f = expr::substitute_all(&respelled, &atoms);
-        pool.extend(collected_in_calls(&f));
-        pool.push((f, false));
+    let largest = CFG.largest_form(d.tree_size());
+    let whole = table.k.rat_of(d);
+    if let Some(c) = whole.as_ref().and_then(|w| rat_expr_within(w, &table.k, largest)).filter(|c| c != d) {
+        pool.push((c, divides_by_variable(d)));
+    }
+    for (s, in_b) in table.respellings() {
+        // The atom replaced in `d` as written, and in its rational function, collected.
+        if let Some(f) = rat_expr_within(&in_b, &table.k, largest) {
+            pool.push((expr::substitute_all(&expr::substitute(&opaque, &s, &f), &atoms), true));
+        }
+        let v = table.k.var(Atom::Opaque(atoms[&s].clone()));
+        let collected = whole.as_ref().and_then(|w| w.subst(v, &in_b));
+        if let Some(c) = collected.and_then(|c| rat_expr_within(&c, &table.k, largest)) {
+            pool.push((c, true));
+        }
     }
     // And each collected around the factors its sums' terms share.
     let mut unique: Vec<(Expr, bool)> = Vec::new();
@@ -101,6 +115,124 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     // `sec(2)` for `1/cos(2)`, where strictly cheaper.
     let respelled = recognize::reciprocals(&best);
     Some(if cost::cost(&respelled, &cheap) < cost::cost(&best, &cheap) { respelled } else { best })
+}
+
+/// One kernel view of a derivative `d` (its calls and roots kept whole), of the
+/// expansions of those atoms, and of the alternative spellings offered for them.
+struct Table {
+    k: Kernels,
+    /// The atoms that vary, by their symbol in `d` written opaque, with their expansions.
+    atoms: Vec<(Sym, Expr, Expr)>,
+    /// The alternatives and their expansions.
+    alternatives: Vec<(Expr, Expr)>,
+    /// The variables of `d`.
+    vars: Vec<Expr>,
+}
+
+impl Table {
+    fn new(d: &Expr, atoms: &HashMap<Sym, Expr>, alternatives: &[Expr]) -> Table {
+        let mut varying: Vec<(Sym, Expr, Expr)> = atoms
+            .iter()
+            .filter(|(_, a)| !a.free_vars().is_empty())
+            .map(|(s, a)| (s.clone(), a.clone(), kernel::expand(a)))
+            .collect();
+        varying.sort_by(|a, b| a.0.cmp(&b.0));
+        let alternatives: Vec<(Expr, Expr)> = alternatives.iter().map(|b| (b.clone(), kernel::expand(b))).collect();
+        let vars: Vec<Expr> = d.free_vars().into_iter().map(Expr::sym).collect();
+        let mut scanned = vec![d.clone()];
+        scanned.extend(varying.iter().map(|(_, _, x)| x.clone()));
+        scanned.extend(alternatives.iter().map(|(_, x)| x.clone()));
+        // Calls are atoms as they stand (a root of a number too), but exponentials are
+        // kernels, as the atoms' expansions are written in them, and a root of what varies
+        // is a root of its base.
+        let whole: HashSet<Expr> = atoms
+            .values()
+            .filter(|a| a.as_exp().is_none() && (matches!(a.node(), Node::Call(..)) || a.free_vars().is_empty()))
+            .cloned()
+            .collect();
+        let k = Kernels::scan_with(&scanned, &whole);
+        Table { k, atoms: varying, alternatives, vars }
+    }
+
+    /// Whether the variables and the atoms that vary are independent in the kernel view:
+    /// no two are rational functions of one kernel (`sigmoid(x)` and `e^x`), one root,
+    /// or a sine and a cosine of one argument.
+    fn independent(&mut self) -> bool {
+        let parts: Vec<Expr> = self.vars.iter().cloned().chain(self.atoms.iter().map(|(_, _, x)| x.clone())).collect();
+        let mut seen: HashSet<Expr> = HashSet::new();
+        for part in &parts {
+            let Some(r) = self.k.rat_of(part) else { return false };
+            let mut keys: HashSet<Expr> = HashSet::new();
+            for v in r.vars() {
+                let key = match self.k.atom(v) {
+                    // (A root's base holds variables of its own.)
+                    Atom::Root(b, _) if !b.free_vars().is_empty() => return false,
+                    Atom::Opaque(c) => match c.node() {
+                        Node::Call(Func::Builtin(Builtin::Cos), a) => Expr::builtin(Builtin::Sin, a[0].clone()),
+                        _ => c.clone(),
+                    },
+                    a => a.expr(),
+                };
+                if !key.free_vars().is_empty() {
+                    keys.insert(key);
+                }
+            }
+            if keys.iter().any(|key| seen.contains(key)) {
+                return false;
+            }
+            seen.extend(keys);
+        }
+        true
+    }
+
+    /// Each atom that is a function of one exponential kernel `K`, as a rational function
+    /// of each alternative `b` that is a linear fraction of the same kernel, `b = (p1*K +
+    /// p0)/(q1*K + q0)`: `K` solved for `b` and put into the atom (`sigmoid(2*x)` is
+    /// `(1 + tanh(x))/2`). By the atom's symbol.
+    fn respellings(&mut self) -> Vec<(Sym, Rat)> {
+        // Only an atom with an alternative in the same variables can be respelled.
+        let vars_of = |c: &Expr| match c.node() {
+            Node::Call(Func::Builtin(_), args) if args.len() == 1 => Some(args[0].free_vars()),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        for i in 0..self.atoms.len() {
+            let (s, a, ax) = self.atoms[i].clone();
+            let Some(vars) = vars_of(&a) else { continue };
+            if !self.alternatives.iter().any(|(b, _)| *b != a && vars_of(b).as_ref() == Some(&vars)) {
+                continue;
+            }
+            let Some(ra) = self.k.rat_of(&ax) else { continue };
+            let Some(kv) = self.single_kernel(&ra) else { continue };
+            for j in 0..self.alternatives.len() {
+                let (b, bx) = self.alternatives[j].clone();
+                if b == a || vars_of(&b).as_ref() != Some(&vars) {
+                    continue;
+                }
+                let Some(rb) = self.k.rat_of(&bx) else { continue };
+                if self.single_kernel(&rb) != Some(kv) || rb.num.degree(kv) > 1 || rb.den.degree(kv) > 1 {
+                    continue;
+                }
+                let (p0, p1) = super::linear_coeffs(&rb.num, kv);
+                let (q0, q1) = super::linear_coeffs(&rb.den, kv);
+                let bp = Poly::var(self.k.var(Atom::Opaque(b.clone())));
+                let Some(kb) = Rat::new(q0.mul(&bp).sub(&p0), p1.sub(&q1.mul(&bp))) else { continue };
+                if let Some(in_b) = ra.subst(kv, &kb) {
+                    out.push((s.clone(), in_b));
+                }
+            }
+        }
+        out
+    }
+
+    /// The one kernel `r` varies in (constants such as `e^2` aside), where it is one.
+    fn single_kernel(&self, r: &Rat) -> Option<Var> {
+        let vars: Vec<Var> = r.vars().into_iter().filter(|&v| !self.k.atom(v).expr().free_vars().is_empty()).collect();
+        match vars[..] {
+            [v] if matches!(self.k.atom(v), Atom::Exp(_)) => Some(v),
+            _ => None,
+        }
+    }
 }
 
 /// `forms` cheapest first: by cost, then (where the cost ties) by printed length, then
@@ -171,22 +303,6 @@ fn calls_opaque(e: &Expr) -> (Expr, HashMap<Sym, Expr>) {
     (opaque, atoms)
 }
 
-/// `e` as one rational function of its variables, calls and roots, factored, where that
-/// is another form, with whether it needs the numeric check (a division by something
-/// that varies may have cancelled).
-fn collected_in_calls(e: &Expr) -> Option<(Expr, bool)> {
-    // The calls and roots kept whole, so that the written form is costed in them.
-    let (_, atoms) = calls_opaque(e);
-    let whole: HashSet<Expr> = atoms.into_values().collect();
-    let largest = CFG.largest_form(e.tree_size());
-    let (found, _) = limits::within(CFG.part_work, || {
-        let mut k = Kernels::scan_with(std::slice::from_ref(e), &whole);
-        rat_expr_within(&k.rat_of(e)?, &k, largest)
-    });
-    let back = found.flatten()?;
-    (back != *e).then(|| (back, divides_by_variable(e)))
-}
-
 /// Whether `e` divides by something that varies (where a cancelled division would widen
 /// the domain).
 fn divides_by_variable(e: &Expr) -> bool {
@@ -199,99 +315,6 @@ fn divides_by_variable(e: &Expr) -> bool {
         }
         _ => Walk::Descend,
     })
-}
-
-/// Whether the variables of `e` and the `atoms` that vary are independent in the kernel
-/// view: no two are rational functions of one kernel (`sigmoid(x)` and `e^x`), one root,
-/// or a sine and a cosine of one argument.
-fn independent(e: &Expr, atoms: &HashMap<Sym, Expr>) -> bool {
-    let mut parts: Vec<Expr> = e.free_vars().into_iter().map(Expr::sym).collect();
-    parts.extend(atoms.values().filter(|a| !a.free_vars().is_empty()).cloned());
-    let expanded: Vec<Expr> = parts.iter().map(kernel::expand).collect();
-    let mut k = Kernels::scan_view(&expanded, View::Full);
-    let mut seen: HashSet<Expr> = HashSet::new();
-    for part in &expanded {
-        let Some(r) = k.rat_of(part) else { return false };
-        let mut keys: HashSet<Expr> = HashSet::new();
-        for v in r.vars() {
-            let key = match k.atom(v) {
-                // (A root's base holds variables of its own.)
-                Atom::Root(b, _) if !b.free_vars().is_empty() => return false,
-                Atom::Opaque(c) => match c.node() {
-                    Node::Call(Func::Builtin(Builtin::Cos), a) => Expr::builtin(Builtin::Sin, a[0].clone()),
-                    _ => c.clone(),
-                },
-                a => a.expr(),
-            };
-            if !key.free_vars().is_empty() {
-                keys.insert(key);
-            }
-        }
-        if keys.iter().any(|key| seen.contains(key)) {
-            return false;
-        }
-        seen.extend(keys);
-    }
-    true
-}
-
-/// `opaque` (an expression in the symbols of `atoms`) with one atom at a time written in
-/// one of `alternatives`: another function of the same exponential kernel `K` that is a
-/// linear fraction of it, `b = (p1*K + p0)/(q1*K + q0)`, so that `K` is solved for `b`
-/// and put into the atom (`sigmoid(2*x)` is `(1 + tanh(x))/2`).
-fn respellings(opaque: &Expr, atoms: &HashMap<Sym, Expr>, alternatives: &[Expr]) -> Vec<Expr> {
-    let mut order: Vec<(&Sym, &Expr)> = atoms.iter().filter(|(_, a)| !a.free_vars().is_empty()).collect();
-    order.sort_by(|a, b| a.0.cmp(b.0));
-    // Only an atom with an alternative in the same variables can be respelled.
-    let rest = |c: &Expr| match c.node() {
-        Node::Call(Func::Builtin(_), args) if args.len() == 1 => Some(args[0].free_vars()),
-        _ => None,
-    };
-    let wanted: Vec<bool> = order
-        .iter()
-        .map(|(_, a)| rest(a).is_some_and(|t| alternatives.iter().any(|b| b != *a && rest(b).as_ref() == Some(&t))))
-        .collect();
-    if !wanted.contains(&true) {
-        return Vec::new();
-    }
-    let expanded: Vec<Expr> = order
-        .iter()
-        .map(|(_, a)| (*a).clone())
-        .chain(alternatives.iter().cloned())
-        .map(|a| kernel::expand(&a))
-        .collect();
-    let mut k = Kernels::scan_view(&expanded, View::Full);
-    // The one kernel a rational function varies in (constants such as `e^2` aside).
-    let single = |r: &Rat, k: &Kernels| -> Option<Var> {
-        let vars: Vec<Var> = r.vars().into_iter().filter(|&v| !k.atom(v).expr().free_vars().is_empty()).collect();
-        match vars[..] {
-            [v] if matches!(k.atom(v), Atom::Exp(_)) => Some(v),
-            _ => None,
-        }
-    };
-    let largest = CFG.largest_form(opaque.tree_size());
-    let mut out = Vec::new();
-    for (i, (s, a)) in order.iter().enumerate().filter(|(i, _)| wanted[*i]) {
-        let Some(ra) = k.rat_of(&expanded[i]) else { continue };
-        let Some(kv) = single(&ra, &k) else { continue };
-        for (j, b) in alternatives.iter().enumerate() {
-            if b == *a || rest(b) != rest(a) {
-                continue;
-            }
-            let Some(rb) = k.rat_of(&expanded[order.len() + j]) else { continue };
-            if single(&rb, &k) != Some(kv) || rb.num.degree(kv) > 1 || rb.den.degree(kv) > 1 {
-                continue;
-            }
-            let (p0, p1) = super::linear_coeffs(&rb.num, kv);
-            let (q0, q1) = super::linear_coeffs(&rb.den, kv);
-            let bp = Poly::var(k.var(Atom::Opaque(b.clone())));
-            let Some(kb) = Rat::new(q0.mul(&bp).sub(&p0), p1.sub(&q1.mul(&bp))) else { continue };
-            let Some(a_in_b) = ra.subst(kv, &kb) else { continue };
-            let Some(f) = rat_expr_within(&a_in_b, &k, largest) else { continue };
-            out.push(expr::substitute(opaque, s, &f));
-        }
-    }
-    out
 }
 
 /// `e` with each sum in it collected around a factor its terms share, where cheaper
@@ -380,7 +403,7 @@ mod tests {
         let check = |src: &str| {
             let e = parse(src);
             let (_, atoms) = calls_opaque(&e);
-            independent(&e, &atoms)
+            Table::new(&e, &atoms, &[]).independent()
         };
         assert!(check("x*sigmoid(x) + erf(x)*e^(-x^2)"));
         assert!(check("tanh(x)*sigmoid(y)"));
