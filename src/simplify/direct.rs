@@ -19,7 +19,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::kernel::{self, Atom, Kernels};
-use super::{agrees, cases, collect, cost, implicit_names, rat_expr_within, recognize};
+use super::{agrees, cases, collect, cost, implicit_names, proved_equal, rat_expr_within, recognize};
 use super::{Form, Names, CFG};
 use crate::expr::{self, Expr, Func, IdMap, Node, Sym, Walk};
 use crate::func::Builtin;
@@ -69,52 +69,54 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     }
     let mut cheap: HashSet<Expr> = [e, raw].into_iter().flat_map(|f| implicit_names(f, &[])).map(|(_, c)| c).collect();
     cheap.extend(recognize::own_reciprocal_calls(r));
-    // Each form with whether it needs the numeric check (a division cancelled).
-    let mut pool: Vec<(Expr, bool)> = vec![(d.clone(), false)];
+    let mut pool: Vec<Expr> = vec![d.clone()];
     // And the derivative as written with its built-ins recognized, where exponentials in
     // several variables make it differ from respelling atoms of one kernel (`e^a/(e^a +
     // e^b)` is `sigmoid(a - b)`, where `d` may be `1 - sigmoid(b - a)`).
     if exponentials_in_several_variables(raw) {
         let recognized = recognize::recognized(raw);
         if recognized != *raw && !has_logs_or_roots(&recognized) {
-            pool.push((recognized, false));
+            pool.push(recognized);
         }
     }
     let largest = CFG.largest_form(d.tree_size());
     let whole = table.k.rat_of(d);
-    if let Some(c) = whole.as_ref().and_then(|w| rat_expr_within(w, &table.k, largest)).filter(|c| c != d) {
-        pool.push((c, divides_by_variable(d)));
-    }
+    pool.extend(whole.as_ref().and_then(|w| rat_expr_within(w, &table.k, largest)));
     for (s, in_b) in table.respellings() {
         // The atom replaced in `d` as written, and in its rational function, collected.
         if let Some(f) = rat_expr_within(&in_b, &table.k, largest) {
-            pool.push((expr::substitute_all(&expr::substitute(&opaque, &s, &f), &atoms), true));
+            pool.push(expr::substitute_all(&expr::substitute(&opaque, &s, &f), &atoms));
         }
         let v = table.k.var(Atom::Opaque(atoms[&s].clone()));
         let collected = whole.as_ref().and_then(|w| w.subst(v, &in_b));
         if let Some(c) = collected.and_then(|c| rat_expr_within(&c, &table.k, largest)) {
-            pool.push((c, true));
+            pool.push(c);
         }
     }
     // And each collected around the factors its sums' terms share.
-    let mut unique: Vec<(Expr, bool)> = Vec::new();
-    for (c, check) in pool {
-        if unique.iter().any(|(u, _)| *u == c) {
+    let mut unique: Vec<Expr> = Vec::new();
+    for c in pool {
+        if unique.contains(&c) {
             continue;
         }
         let around: Vec<Expr> = collect::around_common_factors(&c);
         let inner = sums_collected(&c);
-        unique.push((c, check));
+        unique.push(c);
         for a in around.into_iter().chain([inner]) {
-            if !unique.iter().any(|(u, _)| *u == a) {
-                unique.push((a, check));
+            if !unique.contains(&a) {
+                unique.push(a);
             }
         }
     }
-    let best = ranked(unique, &cheap).into_iter().find(|(c, check)| !check || agrees(c, d, &HashMap::new()))?.0;
+    // As the search accepts a form: `d` itself (the rules' derivative of the input,
+    // whose recognition was proved), or a form proved equal to the derivative (as
+    // written, or of the input recognized: `e^-2` and `e^2` are two atoms to the proof,
+    // so one spelling may show what the other hides) that also agrees with it numerically.
+    let valid = |c: &Expr| c == d || ((proved_equal(c, raw) || proved_equal(c, d)) && agrees(c, raw, &HashMap::new()));
+    let best = ranked(unique, &cheap).into_iter().find(|c| valid(c))?;
     // `sec(2)` for `1/cos(2)`, where strictly cheaper.
     let respelled = recognize::reciprocals(&best);
-    Some(if cost::cost(&respelled, &cheap) < cost::cost(&best, &cheap) { respelled } else { best })
+    Some(if cost::cost(&respelled, &cheap) < cost::cost(&best, &cheap) && valid(&respelled) { respelled } else { best })
 }
 
 /// One kernel view of a derivative `d` (its calls and roots kept whole), of the
@@ -237,15 +239,15 @@ impl Table {
 
 /// `forms` cheapest first: by cost, then (where the cost ties) by printed length, then
 /// in the order given.
-fn ranked<T>(forms: Vec<(Expr, T)>, cheap: &HashSet<Expr>) -> Vec<(Expr, T)> {
-    let costs: Vec<u32> = forms.iter().map(|(c, _)| cost::cost(c, cheap)).collect();
+fn ranked(forms: Vec<Expr>, cheap: &HashSet<Expr>) -> Vec<Expr> {
+    let costs: Vec<u32> = forms.iter().map(|c| cost::cost(c, cheap)).collect();
     let tied = |k: u32| costs.iter().filter(|&&c| c == k).count() > 1;
     // (Printed only where the cost ties.)
     let lengths: Vec<usize> =
-        forms.iter().zip(&costs).map(|((c, _), &k)| if tied(k) { c.to_string().len() } else { 0 }).collect();
+        forms.iter().zip(&costs).map(|(c, &k)| if tied(k) { c.to_string().len() } else { 0 }).collect();
     let mut order: Vec<usize> = (0..forms.len()).collect();
     order.sort_by_key(|&i| (costs[i], lengths[i], i));
-    let mut forms: Vec<Option<(Expr, T)>> = forms.into_iter().map(Some).collect();
+    let mut forms: Vec<Option<Expr>> = forms.into_iter().map(Some).collect();
     order.into_iter().filter_map(|i| forms[i].take()).collect()
 }
 
@@ -301,20 +303,6 @@ fn calls_opaque(e: &Expr) -> (Expr, HashMap<Sym, Expr>) {
         expr::rebuild,
     );
     (opaque, atoms)
-}
-
-/// Whether `e` divides by something that varies (where a cancelled division would widen
-/// the domain).
-fn divides_by_variable(e: &Expr) -> bool {
-    expr::walk(std::slice::from_ref(e), |x| match x.node() {
-        Node::Pow(b, p)
-            if !b.free_vars().is_empty()
-                && p.as_num().is_none_or(|r| !r.is_integer() || num_traits::Signed::is_negative(r)) =>
-        {
-            Walk::Stop
-        }
-        _ => Walk::Descend,
-    })
 }
 
 /// `e` with each sum in it collected around a factor its terms share, where cheaper
