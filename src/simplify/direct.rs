@@ -9,7 +9,9 @@
 //! derivative is written as one rational function of those atoms, factored, and each
 //! atom that is a function of one exponential is also tried in the other outputs of
 //! that exponential (`tanh(x)` for `sigmoid(2*x)`, as the elimination would solve for
-//! it). The cheapest of these forms is the answer, at a small part of the search's work.
+//! it). The cheapest of these forms is the answer, accepted as the search accepts one
+//! (the derivative itself, or a form proved equal to it that agrees at sampled points),
+//! at a small part of the search's work.
 //!
 //! Where the atoms are related (`sinh(x)` beside `cosh(x)`, `sigmoid(x)` beside `e^x`),
 //! where logarithms or roots of variables appear (logarithmic derivatives, roots in whole
@@ -48,7 +50,9 @@ pub(crate) fn derivative(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Exp
 fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     // (A part larger, or with more atoms, than the search takes whole is the search's to
     // take apart.)
-    if d.tree_size() > CFG.part_nodes || has_logs_or_roots(d) {
+    // (Its variables first, counted only as far as the bound: a layer's entry has every
+    // weight of a pre-activation.)
+    if d.tree_size() > CFG.part_nodes || more_variables_than(d, CFG.part_atoms) || has_logs_or_roots(d) {
         return None;
     }
     let (opaque, atoms) = calls_opaque(d);
@@ -269,6 +273,15 @@ fn exponentials_in_several_variables(e: &Expr) -> bool {
         }
         None if matches!(x.node(), Node::Call(..)) => Walk::Skip,
         None => Walk::Descend,
+    })
+}
+
+/// Whether `e` has more than `n` variables (free or bound), stopping at the first past `n`.
+fn more_variables_than(e: &Expr, n: usize) -> bool {
+    let mut seen: HashSet<u64> = HashSet::new();
+    expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Var(_) if seen.insert(x.id()) && seen.len() > n => Walk::Stop,
+        _ => Walk::Descend,
     })
 }
 
