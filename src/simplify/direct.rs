@@ -21,7 +21,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::kernel::{self, Atom, Kernels};
-use super::{agrees, cases, collect, cost, implicit_names, proved_equal, rat_expr_within, recognize};
+use super::{agrees, cases, collect, cost, implicit_names, proved_equal, ranked_by, rat_expr_within, recognize};
 use super::{Form, Names, CFG};
 use crate::expr::{self, Expr, Func, IdMap, Node, Sym, Walk};
 use crate::func::Builtin;
@@ -48,21 +48,23 @@ pub(crate) fn derivative(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Exp
 
 /// [`derivative`], unbounded.
 fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
-    // (A part larger, or with more atoms, than the search takes whole is the search's to
-    // take apart.)
-    // (Its variables first, counted only as far as the bound: a layer's entry has every
-    // weight of a pre-activation.)
-    if d.tree_size() > CFG.part_nodes || more_variables_than(d, CFG.part_atoms) || has_logs_or_roots(d) {
+    // A part larger, or with more atoms, than the search takes whole is the search's to
+    // take apart. (Its variables are counted only as far as the bound: a layer's entry
+    // has every weight of a pre-activation.)
+    if d.tree_size() > CFG.part_nodes {
         return None;
     }
-    let (opaque, atoms) = calls_opaque(d);
-    if d.free_vars().len() + atoms.len() > CFG.part_atoms {
+    let atoms = atoms_of(d);
+    if atoms.len() > CFG.part_atoms || more_variables_than(d, CFG.part_atoms - atoms.len()) || has_logs_or_roots(d) {
         return None;
     }
     // The outputs the search would offer (those of the input and of its derivative as
     // written) cost what a name does; those of the input recognized are offered too.
+    let given: Vec<Expr> = [e, raw].into_iter().flat_map(|f| implicit_names(f, &[])).map(|(_, c)| c).collect();
+    let mut cheap: HashSet<Expr> = given.iter().cloned().collect();
+    cheap.extend(recognize::own_reciprocal_calls(r));
     let mut alternatives: Vec<Expr> = Vec::new();
-    for c in [e, raw, r].into_iter().flat_map(|f| implicit_names(f, &[])).map(|(_, c)| c) {
+    for c in given.into_iter().chain(implicit_names(r, &[]).into_iter().map(|(_, c)| c)) {
         if !alternatives.contains(&c) {
             alternatives.push(c);
         }
@@ -71,8 +73,6 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     if !table.independent() {
         return None;
     }
-    let mut cheap: HashSet<Expr> = [e, raw].into_iter().flat_map(|f| implicit_names(f, &[])).map(|(_, c)| c).collect();
-    cheap.extend(recognize::own_reciprocal_calls(r));
     let mut pool: Vec<Expr> = vec![d.clone()];
     // And the derivative as written with its built-ins recognized, where exponentials in
     // several variables make it differ from respelling atoms of one kernel (`e^a/(e^a +
@@ -86,12 +86,12 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     let largest = CFG.largest_form(d.tree_size());
     let whole = table.k.rat_of(d);
     pool.extend(whole.as_ref().and_then(|w| rat_expr_within(w, &table.k, largest)));
-    for (s, in_b) in table.respellings() {
+    for (a, in_b) in table.respellings() {
         // The atom replaced in `d` as written, and in its rational function, collected.
         if let Some(f) = rat_expr_within(&in_b, &table.k, largest) {
-            pool.push(expr::substitute_all(&expr::substitute(&opaque, &s, &f), &atoms));
+            pool.push(expr::replace(d, &a, &f));
         }
-        let v = table.k.var(Atom::Opaque(atoms[&s].clone()));
+        let v = table.k.var(Atom::Opaque(a));
         let collected = whole.as_ref().and_then(|w| w.subst(v, &in_b));
         if let Some(c) = collected.and_then(|c| rat_expr_within(&c, &table.k, largest)) {
             pool.push(c);
@@ -117,7 +117,7 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     // written, or of the input recognized: `e^-2` and `e^2` are two atoms to the proof,
     // so one spelling may show what the other hides) that also agrees with it numerically.
     let valid = |c: &Expr| c == d || ((proved_equal(c, raw) || proved_equal(c, d)) && agrees(c, raw, &HashMap::new()));
-    let best = ranked(unique, &cheap).into_iter().find(|c| valid(c))?;
+    let best = ranked_by(unique, &cheap, &HashMap::new()).into_iter().find(|c| valid(c))?;
     // `sec(2)` for `1/cos(2)`, where strictly cheaper.
     let respelled = recognize::reciprocals(&best);
     Some(if cost::cost(&respelled, &cheap) < cost::cost(&best, &cheap) && valid(&respelled) { respelled } else { best })
@@ -127,8 +127,8 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
 /// expansions of those atoms, and of the alternative spellings offered for them.
 struct Table {
     k: Kernels,
-    /// The atoms that vary, by their symbol in `d` written opaque, with their expansions.
-    atoms: Vec<(Sym, Expr, Expr)>,
+    /// The atoms that vary, with their expansions.
+    atoms: Vec<(Expr, Expr)>,
     /// The alternatives and their expansions.
     alternatives: Vec<(Expr, Expr)>,
     /// The variables of `d`.
@@ -136,23 +136,19 @@ struct Table {
 }
 
 impl Table {
-    fn new(d: &Expr, atoms: &HashMap<Sym, Expr>, alternatives: &[Expr]) -> Table {
-        let mut varying: Vec<(Sym, Expr, Expr)> = atoms
-            .iter()
-            .filter(|(_, a)| !a.free_vars().is_empty())
-            .map(|(s, a)| (s.clone(), a.clone(), kernel::expand(a)))
-            .collect();
-        varying.sort_by(|a, b| a.0.cmp(&b.0));
+    fn new(d: &Expr, atoms: &[Expr], alternatives: &[Expr]) -> Table {
+        let varying: Vec<(Expr, Expr)> =
+            atoms.iter().filter(|a| !a.free_vars().is_empty()).map(|a| (a.clone(), kernel::expand(a))).collect();
         let alternatives: Vec<(Expr, Expr)> = alternatives.iter().map(|b| (b.clone(), kernel::expand(b))).collect();
         let vars: Vec<Expr> = d.free_vars().into_iter().map(Expr::sym).collect();
         let mut scanned = vec![d.clone()];
-        scanned.extend(varying.iter().map(|(_, _, x)| x.clone()));
+        scanned.extend(varying.iter().map(|(_, x)| x.clone()));
         scanned.extend(alternatives.iter().map(|(_, x)| x.clone()));
         // Calls are atoms as they stand (a root of a number too), but exponentials are
         // kernels, as the atoms' expansions are written in them, and a root of what varies
         // is a root of its base.
         let whole: HashSet<Expr> = atoms
-            .values()
+            .iter()
             .filter(|a| a.as_exp().is_none() && (matches!(a.node(), Node::Call(..)) || a.free_vars().is_empty()))
             .cloned()
             .collect();
@@ -164,7 +160,7 @@ impl Table {
     /// no two are rational functions of one kernel (`sigmoid(x)` and `e^x`), one root,
     /// or a sine and a cosine of one argument.
     fn independent(&mut self) -> bool {
-        let parts: Vec<Expr> = self.vars.iter().cloned().chain(self.atoms.iter().map(|(_, _, x)| x.clone())).collect();
+        let parts: Vec<Expr> = self.vars.iter().cloned().chain(self.atoms.iter().map(|(_, x)| x.clone())).collect();
         let mut seen: HashSet<Expr> = HashSet::new();
         for part in &parts {
             let Some(r) = self.k.rat_of(part) else { return false };
@@ -194,8 +190,8 @@ impl Table {
     /// Each atom that is a function of one exponential kernel `K`, as a rational function
     /// of each alternative `b` that is a linear fraction of the same kernel, `b = (p1*K +
     /// p0)/(q1*K + q0)`: `K` solved for `b` and put into the atom (`sigmoid(2*x)` is
-    /// `(1 + tanh(x))/2`). By the atom's symbol.
-    fn respellings(&mut self) -> Vec<(Sym, Rat)> {
+    /// `(1 + tanh(x))/2`). By the atom.
+    fn respellings(&mut self) -> Vec<(Expr, Rat)> {
         // Only an atom with an alternative in the same variables can be respelled.
         let vars_of = |c: &Expr| match c.node() {
             Node::Call(Func::Builtin(_), args) if args.len() == 1 => Some(args[0].free_vars()),
@@ -203,7 +199,7 @@ impl Table {
         };
         let mut out = Vec::new();
         for i in 0..self.atoms.len() {
-            let (s, a, ax) = self.atoms[i].clone();
+            let (a, ax) = self.atoms[i].clone();
             let Some(vars) = vars_of(&a) else { continue };
             if !self.alternatives.iter().any(|(b, _)| *b != a && vars_of(b).as_ref() == Some(&vars)) {
                 continue;
@@ -224,7 +220,7 @@ impl Table {
                 let bp = Poly::var(self.k.var(Atom::Opaque(b.clone())));
                 let Some(kb) = Rat::new(q0.mul(&bp).sub(&p0), p1.sub(&q1.mul(&bp))) else { continue };
                 if let Some(in_b) = ra.subst(kv, &kb) {
-                    out.push((s.clone(), in_b));
+                    out.push((a.clone(), in_b));
                 }
             }
         }
@@ -239,20 +235,6 @@ impl Table {
             _ => None,
         }
     }
-}
-
-/// `forms` cheapest first: by cost, then (where the cost ties) by printed length, then
-/// in the order given.
-fn ranked(forms: Vec<Expr>, cheap: &HashSet<Expr>) -> Vec<Expr> {
-    let costs: Vec<u32> = forms.iter().map(|c| cost::cost(c, cheap)).collect();
-    let tied = |k: u32| costs.iter().filter(|&&c| c == k).count() > 1;
-    // (Printed only where the cost ties.)
-    let lengths: Vec<usize> =
-        forms.iter().zip(&costs).map(|(c, &k)| if tied(k) { c.to_string().len() } else { 0 }).collect();
-    let mut order: Vec<usize> = (0..forms.len()).collect();
-    order.sort_by_key(|&i| (costs[i], lengths[i], i));
-    let mut forms: Vec<Option<Expr>> = forms.into_iter().map(Some).collect();
-    order.into_iter().filter_map(|i| forms[i].take()).collect()
 }
 
 /// Whether the exponents of the exponentials in `e` (outside other calls) are in more
@@ -289,33 +271,27 @@ fn more_variables_than(e: &Expr, n: usize) -> bool {
 fn has_logs_or_roots(e: &Expr) -> bool {
     expr::walk(std::slice::from_ref(e), |x| match x.node() {
         Node::Call(Func::Builtin(Builtin::Ln), _) => Walk::Stop,
-        Node::Pow(b, p) if !b.free_vars().is_empty() && p.as_num().is_none_or(|r| !r.is_integer()) => Walk::Stop,
+        Node::Pow(b, p) if p.as_num().is_none_or(|r| !r.is_integer()) && !b.free_vars().is_empty() => Walk::Stop,
         _ => Walk::Descend,
     })
 }
 
-/// `e` with its calls and roots (of numbers) as fresh symbols, and what each stands for.
-fn calls_opaque(e: &Expr) -> (Expr, HashMap<Sym, Expr>) {
-    let mut atoms: HashMap<Sym, Expr> = HashMap::new();
-    let mut memo: IdMap<Expr> = IdMap::default();
-    let opaque = expr::fold(
-        e,
-        &mut memo,
-        |x| {
-            let atom = match x.node() {
-                Node::Call(..) => true,
-                Node::Pow(_, p) => p.as_num().is_none_or(|r| !r.is_integer()),
-                _ => false,
-            };
-            atom.then(|| {
-                let s = expr::hidden_name("direct", atoms.len());
-                atoms.insert(s.clone(), x.clone());
-                Expr::sym(s)
-            })
-        },
-        expr::rebuild,
-    );
-    (opaque, atoms)
+/// The atoms of `e` the direct route writes a rational function in: its calls and its
+/// powers other than whole ones (roots), each taken whole.
+fn atoms_of(e: &Expr) -> Vec<Expr> {
+    let mut out = Vec::new();
+    expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Call(..) => {
+            out.push(x.clone());
+            Walk::Skip
+        }
+        Node::Pow(_, p) if p.as_num().is_none_or(|r| !r.is_integer()) => {
+            out.push(x.clone());
+            Walk::Skip
+        }
+        _ => Walk::Descend,
+    });
+    out
 }
 
 /// `e` with each sum in it collected around a factor its terms share, where cheaper
@@ -403,8 +379,7 @@ mod tests {
     fn atoms_are_independent_only_without_a_shared_kernel() {
         let check = |src: &str| {
             let e = parse(src);
-            let (_, atoms) = calls_opaque(&e);
-            Table::new(&e, &atoms, &[]).independent()
+            Table::new(&e, &atoms_of(&e), &[]).independent()
         };
         assert!(check("x*sigmoid(x) + erf(x)*e^(-x^2)"));
         assert!(check("tanh(x)*sigmoid(y)"));

@@ -151,17 +151,14 @@ pub fn gradient(e: &Expr, vars: &[Sym], names: &Names, form: Form) -> Vec<Expr> 
     let alt = alt.as_deref();
     // Entries whose atoms are independent are taken from the table, as `diff` takes them.
     let r = direct::function(e, names, form);
+    // (Its derivatives: `alt`'s, where it differs from `e`.)
+    let of_r = r.as_ref().and_then(|r| if r == e { Some(&plain[..]) } else { alt });
     vars.iter()
         .enumerate()
         .map(|(i, x)| {
-            let d = match (&r, alt) {
-                (Some(r), _) if r == e => Some(&plain[i]),
-                (Some(_), Some(a)) => Some(&a[i]),
-                _ => None,
-            };
             r.as_ref()
-                .zip(d)
-                .and_then(|(r, d)| direct::derivative(e, &plain[i], r, d))
+                .zip(of_r)
+                .and_then(|(r, d)| direct::derivative(e, &plain[i], r, &d[i]))
                 .unwrap_or_else(|| gradient_entry(&plain[i], alt.map(|a| &a[i]), x, names, form))
         })
         .collect()
@@ -880,41 +877,10 @@ impl<'a> Ctx<'a> {
         (output_forms, explanations)
     }
 
-    /// The candidates of `e`, cheapest first ([`Rank`]): by cost, where that ties the
-    /// forms that stay finite far out first, and where that ties too the shorter printed
-    /// form first; in the order found, where all three tie.
-    fn ranked(&self, e: &Expr, mut pool: Vec<Expr>) -> Vec<Expr> {
+    /// The candidates of `e`, cheapest first ([`ranked_by`]).
+    fn ranked(&self, e: &Expr, pool: Vec<Expr>) -> Vec<Expr> {
         // Built-in outputs of the part's own arguments (`tanh(x)`) cost what a name does.
-        let cheap = cheap_calls(e);
-        pool.dedup();
-        let costs: Vec<u32> = pool.iter().map(|c| cost::cost(c, &cheap)).collect();
-        let mut ties: HashMap<u32, usize> = HashMap::new();
-        for k in &costs {
-            *ties.entry(*k).or_default() += 1;
-        }
-        // Finiteness is only worked out where two forms tie on cost.
-        let mut keyed: Vec<(Rank, Expr)> = pool
-            .into_iter()
-            .zip(costs)
-            .map(|(c, cost)| {
-                let infinite_far_out = ties[&cost] > 1 && !finite_far_out(&c, &self.bodies);
-                (Rank { cost, infinite_far_out, printed_len: 0 }, c)
-            })
-            .collect();
-        // The printed length decides what is still tied (printing every form would cost
-        // more than the rest of the ranking). Forms are at most `largest_form` nodes:
-        // printing one is cheap.
-        let mut still_tied: HashMap<(u32, bool), usize> = HashMap::new();
-        for (r, _) in &keyed {
-            *still_tied.entry((r.cost, r.infinite_far_out)).or_default() += 1;
-        }
-        for (r, c) in &mut keyed {
-            if still_tied[&(r.cost, r.infinite_far_out)] > 1 {
-                r.printed_len = c.to_string().len();
-            }
-        }
-        keyed.sort_by_key(|(r, _)| *r);
-        keyed.into_iter().map(|(_, c)| c).collect()
+        ranked_by(pool, &cheap_calls(e), &self.bodies)
     }
 
     /// The first of `ranked` that is `e` itself, or is proved equal to `e` and agrees
@@ -993,6 +959,42 @@ impl<'a> Ctx<'a> {
         memo.insert(e.id(), r.clone());
         r
     }
+}
+
+/// `pool` cheapest first ([`Rank`]): by cost with `cheap` calls as cheap as names, where
+/// that ties the forms that stay finite far out (names valued by `bodies`) first, and
+/// where that ties too the shorter printed form first; in the order given, where all
+/// three tie.
+fn ranked_by(mut pool: Vec<Expr>, cheap: &HashSet<Expr>, bodies: &HashMap<Sym, Expr>) -> Vec<Expr> {
+    pool.dedup();
+    let costs: Vec<u32> = pool.iter().map(|c| cost::cost(c, cheap)).collect();
+    let mut ties: HashMap<u32, usize> = HashMap::new();
+    for k in &costs {
+        *ties.entry(*k).or_default() += 1;
+    }
+    // Finiteness is only worked out where two forms tie on cost.
+    let mut keyed: Vec<(Rank, Expr)> = pool
+        .into_iter()
+        .zip(costs)
+        .map(|(c, cost)| {
+            let infinite_far_out = ties[&cost] > 1 && !finite_far_out(&c, bodies);
+            (Rank { cost, infinite_far_out, printed_len: 0 }, c)
+        })
+        .collect();
+    // The printed length decides what is still tied (printing every form would cost
+    // more than the rest of the ranking). Forms are at most `largest_form` nodes:
+    // printing one is cheap.
+    let mut still_tied: HashMap<(u32, bool), usize> = HashMap::new();
+    for (r, _) in &keyed {
+        *still_tied.entry((r.cost, r.infinite_far_out)).or_default() += 1;
+    }
+    for (r, c) in &mut keyed {
+        if still_tied[&(r.cost, r.infinite_far_out)] > 1 {
+            r.printed_len = c.to_string().len();
+        }
+    }
+    keyed.sort_by_key(|(r, _)| *r);
+    keyed.into_iter().map(|(_, c)| c).collect()
 }
 
 /// `u` where `e` is positive exactly where `u` is, and zero elsewhere: `relu(u)`,
