@@ -9,9 +9,11 @@
 
 use std::collections::HashSet;
 
+use num_traits::{One, Signed};
+
 use crate::expr::{Expr, Func, IdMap, Node};
 use crate::limits;
-use crate::print::{content, fraction, goes_below, ordered_terms};
+use crate::print::{content, goes_below, ordered_terms};
 
 /// The weighted operation count of `e`; `cheap` lists calls already computed.
 ///
@@ -23,7 +25,7 @@ pub fn cost(e: &Expr, cheap: &HashSet<Expr>) -> u32 {
     let mut costing = Costing { cheap, signed: IdMap::default(), unsigned: IdMap::default() };
     match content(e) {
         // Printed as its content times the rest (`3*(1 - y^2)`): one `*`, and a minus.
-        Some((c, rest)) => 1 + u32::from(num_traits::Signed::is_negative(&c)) + costing.cost(&rest),
+        Some((c, rest)) => 1 + u32::from(c.is_negative()) + costing.cost(&rest),
         None => costing.cost(e),
     }
 }
@@ -79,7 +81,7 @@ impl Costing<'_> {
             return self.add_costs(1, e.children().iter());
         }
         match e.node() {
-            Node::Num(r) => u32::from(num_traits::Signed::is_negative(r)) + u32::from(!r.is_integer()),
+            Node::Num(r) => u32::from(r.is_negative()) + u32::from(!r.is_integer()),
             Node::Const(_) | Node::Var(_) => 0,
             Node::Add(ts) => {
                 let terms = ordered_terms(ts);
@@ -110,12 +112,35 @@ impl Costing<'_> {
             Node::Mul(_) | Node::Pow(..)
                 if matches!(e.node(), Node::Mul(_)) || crate::print::is_negative(&e.children()[1]) =>
             {
-                let fr = fraction(e);
-                let coeff_items = u32::from(fr.coeff_numer().is_some());
-                let den_coeff = u32::from(fr.coeff_denom().is_some());
-                let top = fr.numer.len() as u32 + coeff_items;
-                let bottom = fr.denom.len() as u32 + den_coeff;
-                let mut c = self.add_costs(top.saturating_sub(1), fr.numer.iter().chain(&fr.denom));
+                // As `print::fraction` splits it, counted without building the split: a
+                // canonical product is flat, its number first.
+                let (coeff, factors) = match e.node() {
+                    Node::Mul(fs) => match fs[0].as_num() {
+                        Some(c) => (Some(c), &fs[1..]),
+                        None => (None, &fs[..]),
+                    },
+                    _ => (None, std::slice::from_ref(e)),
+                };
+                let coeff_numer = coeff.is_some_and(|c| !c.numer().abs().is_one());
+                let coeff_denom = coeff.is_some_and(|c| !c.denom().is_one());
+                let (mut top, mut bottom) = (u32::from(coeff_numer), u32::from(coeff_denom));
+                let mut c = 0u32;
+                for f in factors {
+                    match f.node() {
+                        Node::Pow(b, x) if goes_below(b, x) => {
+                            bottom += 1;
+                            c = c.saturating_add(match x.as_num() {
+                                Some(r) if crate::number::is(r, -1, 1) => self.cost(b),
+                                _ => self.cost(&Expr::pow(b.clone(), Expr::negate(x.clone()))),
+                            });
+                        }
+                        _ => {
+                            top += 1;
+                            c = c.saturating_add(self.cost(f));
+                        }
+                    }
+                }
+                c = c.saturating_add(top.saturating_sub(1));
                 if bottom > 0 {
                     c = c.saturating_add(2 + (bottom - 1));
                 }

@@ -86,7 +86,7 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     let largest = CFG.largest_form(d.tree_size());
     let whole = table.k.rat_of(d);
     pool.extend(whole.as_ref().and_then(|w| rat_expr_within(w, &table.k, largest)));
-    for (a, in_b) in table.respellings() {
+    for (a, in_b) in table.respellings(&cheap) {
         // The atom replaced in `d` as written, and in its rational function, collected.
         if let Some(f) = rat_expr_within(&in_b, &table.k, largest) {
             pool.push(expr::replace(d, &a, &f));
@@ -113,10 +113,17 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
         }
     }
     // As the search accepts a form: `d` itself (the rules' derivative of the input,
-    // whose recognition was proved), or a form proved equal to the derivative (as
-    // written, or of the input recognized: `e^-2` and `e^2` are two atoms to the proof,
-    // so one spelling may show what the other hides) that also agrees with it numerically.
-    let valid = |c: &Expr| c == d || ((proved_equal(c, raw) || proved_equal(c, d)) && agrees(c, raw, &HashMap::new()));
+    // whose recognition was proved), or a form proved equal to the derivative that also
+    // agrees with it numerically. The proof is first the table's own: the same rational
+    // function of `d`'s atoms (what collecting and factoring `d` keep), an identity
+    // whatever the atoms stand for; failing that, against the derivative as written or
+    // of the input recognized, each expanded (`e^-2` and `e^2` are two atoms to the
+    // proof, so one spelling may show what the other hides).
+    let mut valid = |c: &Expr| {
+        c == d
+            || ((whole.is_some() && table.k.rat_of(c) == whole || proved_equal(c, raw) || proved_equal(c, d))
+                && agrees(c, raw, &HashMap::new()))
+    };
     let best = ranked_by(unique, &cheap, &HashMap::new()).into_iter().find(|c| valid(c))?;
     // `sec(2)` for `1/cos(2)`, where strictly cheaper.
     let respelled = recognize::reciprocals(&best);
@@ -190,8 +197,11 @@ impl Table {
     /// Each atom that is a function of one exponential kernel `K`, as a rational function
     /// of each alternative `b` that is a linear fraction of the same kernel, `b = (p1*K +
     /// p0)/(q1*K + q0)`: `K` solved for `b` and put into the atom (`sigmoid(2*x)` is
-    /// `(1 + tanh(x))/2`). By the atom.
-    fn respellings(&mut self) -> Vec<(Expr, Rat)> {
+    /// `(1 + tanh(x))/2`). By the atom. An alternative that is the atom's own function
+    /// spelled another way (`tanh(ln(1 + e^x))` for `tanh(softplus(x))`) is put in only
+    /// where it costs less than the atom (in `cheap`'s costs): elsewhere every form it
+    /// makes costs more than the one it was made from.
+    fn respellings(&mut self, cheap: &HashSet<Expr>) -> Vec<(Expr, Rat)> {
         // Only an atom with an alternative in the same variables can be respelled.
         let vars_of = |c: &Expr| match c.node() {
             Node::Call(Func::Builtin(_), args) if args.len() == 1 => Some(args[0].free_vars()),
@@ -212,6 +222,9 @@ impl Table {
                     continue;
                 }
                 let Some(rb) = self.k.rat_of(&bx) else { continue };
+                if rb == ra && cost::cost(&b, cheap) >= cost::cost(&a, cheap) {
+                    continue;
+                }
                 if self.single_kernel(&rb) != Some(kv) || rb.num.degree(kv) > 1 || rb.den.degree(kv) > 1 {
                     continue;
                 }

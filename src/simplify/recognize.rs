@@ -38,8 +38,12 @@ const MAX_EXPS: usize = 4;
 const MAX_TRIES: usize = 4000;
 /// The built-ins a sub-expression may be: those whose row expands them into
 /// exponentials (sinh, cosh, tanh, their reciprocals, sigmoid, softplus).
-fn targets() -> Vec<Builtin> {
-    Builtin::ALL.iter().copied().filter(|b| b.def().expansion.is_some_and(|x| x.contains("e^"))).collect()
+fn targets() -> &'static [Builtin] {
+    // (Read off the table once: every sub-expression asks.)
+    static TARGETS: std::sync::OnceLock<Vec<Builtin>> = std::sync::OnceLock::new();
+    TARGETS.get_or_init(|| {
+        Builtin::ALL.iter().copied().filter(|b| b.def().expansion.is_some_and(|x| x.contains("e^"))).collect()
+    })
 }
 
 /// What the function table says of quotients, found per thread by proving each
@@ -312,7 +316,7 @@ fn as_builtin(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr>
         // row's numeric value at them before any call is built or costed.
         let at: Vec<Option<f64>> = points.iter().zip(&mut memos).map(|(p, m)| value(u, p, m)).collect();
         let mut as_argument = None;
-        for f in targets() {
+        for &f in targets() {
             if *tries >= MAX_TRIES {
                 return None;
             }
