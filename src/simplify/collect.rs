@@ -26,11 +26,13 @@ pub(crate) fn around_common_factors(e: &Expr) -> Vec<Expr> {
             _ => vec![t.clone()],
         }
     };
+    // (Each term's factors listed once: the pairs below ask them again and again.)
+    let factors: Vec<Vec<Expr>> = terms.iter().map(factors_of).collect();
     let mut shared: Vec<Expr> = Vec::new();
-    for (i, t) in terms.iter().enumerate() {
-        for f in factors_of(t) {
-            if !shared.contains(&f) && terms[i + 1..].iter().any(|u| factors_of(u).contains(&f)) {
-                shared.push(f);
+    for (i, fs) in factors.iter().enumerate() {
+        for f in fs {
+            if !shared.contains(f) && factors[i + 1..].iter().any(|gs| gs.contains(f)) {
+                shared.push(f.clone());
             }
         }
     }
@@ -38,13 +40,17 @@ pub(crate) fn around_common_factors(e: &Expr) -> Vec<Expr> {
         .into_iter()
         .take(MAX_FACTORS)
         .map(|f| {
-            let (with, rest): (Vec<Expr>, Vec<Expr>) = terms.iter().cloned().partition(|t| factors_of(t).contains(&f));
+            let holds: Vec<bool> = factors.iter().map(|fs| fs.contains(&f)).collect();
+            let with: Vec<(&Expr, &Vec<Expr>)> =
+                terms.iter().zip(&factors).zip(&holds).filter(|(_, &h)| h).map(|((t, fs), _)| (t, fs)).collect();
+            let rest: Vec<Expr> = terms.iter().zip(&holds).filter(|(_, &h)| !h).map(|(t, _)| t.clone()).collect();
             // Every factor the group shares comes out, not only `f`: `q*a/T^2 - q*b/T^2`
             // is `q*(a - b)/T^2`.
-            let mut common = factors_of(&with[0]);
-            common.retain(|g| with[1..].iter().all(|t| factors_of(t).contains(g)));
+            let mut common = with[0].1.clone();
+            common.retain(|g| with[1..].iter().all(|(_, fs)| fs.contains(g)));
             let common = Expr::mul(common);
-            let inner = Expr::add(with.into_iter().map(|t| Expr::quotient(t, common.clone())).collect::<Vec<_>>());
+            let inner =
+                Expr::add(with.into_iter().map(|(t, _)| Expr::quotient(t.clone(), common.clone())).collect::<Vec<_>>());
             Expr::add(rest.into_iter().chain([Expr::mul([common, inner])]).collect::<Vec<_>>())
         })
         .filter(|c| c != e)

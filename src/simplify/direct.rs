@@ -127,7 +127,11 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     let best = ranked_by(unique, &cheap, &HashMap::new()).into_iter().find(|c| valid(c))?;
     // `sec(2)` for `1/cos(2)`, where strictly cheaper.
     let respelled = recognize::reciprocals(&best);
-    Some(if cost::cost(&respelled, &cheap) < cost::cost(&best, &cheap) && valid(&respelled) { respelled } else { best })
+    Some(if respelled != best && cost::cost(&respelled, &cheap) < cost::cost(&best, &cheap) && valid(&respelled) {
+        respelled
+    } else {
+        best
+    })
 }
 
 /// One kernel view of a derivative `d` (its calls and roots kept whole), of the
@@ -317,7 +321,7 @@ fn sums_collected(e: &Expr) -> Expr {
         &mut memo,
         |x| (!matches!(x.node(), Node::Add(_) | Node::Mul(_) | Node::Pow(..))).then(|| x.clone()),
         |x, below| {
-            let x = expr::rebuild(x, below);
+            let x = expr::with_children(x, below);
             if !matches!(x.node(), Node::Add(_)) {
                 return x;
             }

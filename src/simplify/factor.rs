@@ -42,7 +42,9 @@ pub fn factored_parts_within(p: &Poly, k: &Kernels, max_size: u64) -> Option<(Ra
     let factors = factor(&q);
     // The factors multiply to q up to a constant; fold that constant into the content.
     let product = factors.iter().fold(Poly::one(), |acc, (f, e)| acc.mul(&f.pow(*e)));
+    // (Big-rational products reduce by a gcd: skipped where a factor is one.)
     let c = match q.div_exact(&product).and_then(|r| r.as_constant()) {
+        Some(l) if l.is_one() => c,
         Some(l) => c * l,
         None if written_size(&q, k) > max_size => return None,
         None => return Some((c, Expr::mul([k.monomial_expr(&m), k.sum_expr(&q)]))),
@@ -52,12 +54,12 @@ pub fn factored_parts_within(p: &Poly, k: &Kernels, max_size: u64) -> Option<(Ra
     }
     for (f, e) in factors {
         let (s, f) = tidy_sign(&f, k);
-        if e % 2 == 1 {
-            sign *= s;
+        if e % 2 == 1 && s.is_negative() {
+            sign = -sign;
         }
         parts.push(Expr::pow(k.sum_expr(&f), Expr::int(e as i64)));
     }
-    Some((c * sign, Expr::mul(parts)))
+    Some((if sign.is_negative() { -c } else { c }, Expr::mul(parts)))
 }
 
 /// About how many nodes `p` takes written out: each term one, plus its atoms' sizes.

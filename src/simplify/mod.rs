@@ -1434,7 +1434,8 @@ fn rat_expr(r: &Rat, k: &Kernels) -> Expr {
 fn rat_expr_within(r: &Rat, k: &Kernels, max_size: u64) -> Option<Expr> {
     let (cn, n) = factor::factored_parts_within(&r.num, k, max_size)?;
     let (cd, d) = factor::factored_parts_within(&r.den, k, max_size)?;
-    let factored = Expr::mul([Expr::num(cn / cd), n, Expr::pow(d, Expr::int(-1))]);
+    let c = if num_traits::One::is_one(&cd) { cn } else { cn / cd };
+    let factored = Expr::mul([Expr::num(c), n, Expr::pow(d, Expr::int(-1))]);
     if r.den.len() != 1
         || r.den.as_constant().is_some()
         || r.num.len() < 2

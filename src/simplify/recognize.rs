@@ -502,22 +502,16 @@ fn power_of_call(e: &Expr) -> Option<(Builtin, Expr, Rational)> {
 /// A product with `cos(u)^a*csc(u)^b` in it written with `cot(u)` (and `sin`, `sec` with
 /// `tan`; `cosh`, `csch` with `coth`; `sinh`, `sech` with `tanh`).
 fn quotients(fs: &[Expr]) -> Option<Expr> {
+    let products = products();
+    let mut calls: Vec<Option<(Builtin, Expr, Rational)>> = fs.iter().map(power_of_call).collect();
+    // (Most products hold no such pair: nothing is built for them.)
+    if !products.iter().any(|&(top, bottom, _)| pair_of(&calls, top, bottom).is_some()) {
+        return None;
+    }
     let mut factors: Vec<Expr> = fs.to_vec();
     let mut changed = false;
-    for (top, bottom, quotient) in products() {
-        loop {
-            let calls: Vec<Option<(Builtin, Expr, Rational)>> = factors.iter().map(power_of_call).collect();
-            let pair = calls.iter().enumerate().find_map(|(i, c)| {
-                let (f, u, a) = c.as_ref()?;
-                if *f != top || !num_traits::Signed::is_positive(a) {
-                    return None;
-                }
-                let j = calls.iter().position(
-                    |d| matches!(d, Some((g, v, b)) if *g == bottom && v == u && num_traits::Signed::is_positive(b)),
-                )?;
-                Some((i, j))
-            });
-            let Some((i, j)) = pair else { break };
+    for (top, bottom, quotient) in products {
+        while let Some((i, j)) = pair_of(&calls, top, bottom) {
             if !proved_product(top, bottom, quotient) {
                 break;
             }
@@ -529,10 +523,26 @@ fn quotients(fs: &[Expr]) -> Option<Expr> {
                 factors.iter().enumerate().filter(|&(n, _)| n != i && n != j).map(|(_, f)| f.clone()).collect();
             next.extend([call(quotient, m.clone()), call(top, a - &m), call(bottom, b - &m)]);
             factors = next;
+            calls = factors.iter().map(power_of_call).collect();
             changed = true;
         }
     }
     changed.then(|| Expr::mul(factors))
+}
+
+/// Factors `i`, `j` of a product (as [`power_of_call`] reads them) that are positive
+/// powers of `top` and `bottom` at one argument.
+fn pair_of(calls: &[Option<(Builtin, Expr, Rational)>], top: Builtin, bottom: Builtin) -> Option<(usize, usize)> {
+    calls.iter().enumerate().find_map(|(i, c)| {
+        let (f, u, a) = c.as_ref()?;
+        if *f != top || !num_traits::Signed::is_positive(a) {
+            return None;
+        }
+        let j = calls.iter().position(
+            |d| matches!(d, Some((g, v, b)) if *g == bottom && v == u && num_traits::Signed::is_positive(b)),
+        )?;
+        Some((i, j))
+    })
 }
 
 #[cfg(test)]
