@@ -86,14 +86,20 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     let largest = CFG.largest_form(d.tree_size());
     let whole = table.k.rat_of(d);
     pool.extend(whole.as_ref().and_then(|w| rat_expr_within(w, &table.k, largest)));
+    // `d` is always acceptable: a respelling none of whose forms can cost as little is
+    // not written out.
+    let bound = cost::cost(d, &cheap);
     for (a, in_b) in table.respellings(&cheap) {
+        let v = table.k.var(Atom::Opaque(a.clone()));
+        let respelled = whole.as_ref().and_then(|w| w.subst(v, &in_b));
+        if respelled.as_ref().and_then(|r| table.least_cost(r, &cheap)).is_some_and(|least| least > bound) {
+            continue;
+        }
         // The atom replaced in `d` as written, and in its rational function, collected.
         if let Some(f) = rat_expr_within(&in_b, &table.k, largest) {
             pool.push(expr::replace(d, &a, &f));
         }
-        let v = table.k.var(Atom::Opaque(a));
-        let collected = whole.as_ref().and_then(|w| w.subst(v, &in_b));
-        if let Some(c) = collected.and_then(|c| rat_expr_within(&c, &table.k, largest)) {
+        if let Some(c) = respelled.and_then(|c| rat_expr_within(&c, &table.k, largest)) {
             pool.push(c);
         }
     }
@@ -244,6 +250,32 @@ impl Table {
         out
     }
 
+    /// A lower bound on the cost of any expression whose rational function in the
+    /// table's atoms is `r` (every form made from `r` is one), where its atoms are
+    /// variables and calls other than exponentials: each of them appears, a call costing
+    /// at least what it costs alone; joining `n` atoms takes at least `n - 1` operations,
+    /// and more than one term at least one; a quotient or a fractional coefficient shows
+    /// a division or a fraction. `None` with exponentials or roots among the atoms: the
+    /// constructors know relations the table does not (`e^2*e^-2` is 1, `e^x*e^y` one
+    /// call, `sqrt(2)*sqrt(pi)` one root), so an atom may vanish from a form.
+    fn least_cost(&self, r: &Rat, cheap: &HashSet<Expr>) -> Option<u32> {
+        let vars = r.vars();
+        let mut atoms = 0u32;
+        for &v in &vars {
+            match self.k.atom(v) {
+                Atom::Sym(_) => {}
+                Atom::Opaque(c) if matches!(c.node(), Node::Call(..)) && c.as_exp().is_none() => {
+                    atoms = atoms.saturating_add(cost::cost(c, cheap));
+                }
+                _ => return None,
+            }
+        }
+        let several_terms = r.num.len() > 1 || r.den.len() > 1;
+        let joins = (vars.len() as u32).saturating_sub(1).max(u32::from(several_terms));
+        let integral = r.den.as_constant().is_some() && r.num.terms().all(|(_, c)| c.is_integer());
+        Some(atoms.saturating_add(joins).saturating_add(u32::from(!integral)))
+    }
+
     /// The one kernel `r` varies in (constants such as `e^2` aside), where it is one.
     fn single_kernel(&self, r: &Rat) -> Option<Var> {
         let vars: Vec<Var> = r.vars().into_iter().filter(|&v| !self.k.atom(v).expr().free_vars().is_empty()).collect();
@@ -390,6 +422,92 @@ mod tests {
         let names = Names { defs: vec![(Sym::new("p"), parse("sigmoid(z)"))], wrt: None };
         assert_eq!(function(&parse("p"), &names, Form::Auto), None);
         assert_eq!(function(&parse("sigmoid(z)"), &Names::default(), Form::Input), None);
+    }
+
+    #[test]
+    fn no_form_of_a_respelling_costs_less_than_its_bound() {
+        // Every respelling of every atom, under several names and spellings: the forms
+        // the route would write (collected, and the atom replaced in `d`) cost at least
+        // the bound that lets it skip them.
+        let mut checked = 0;
+        for src in [
+            "e^q/(1 + e^q)",
+            "ln(1 + e^(2*s))",
+            "ln(1 + e^(2*s + 2))",
+            "u/(1 + e^-u)",
+            "x*tanh(ln(1 + e^x))",
+            "x/2*(1 + erf(x/sqrt(2)))",
+            "3*sigmoid(4*x) - 2*sigmoid(-x)^2",
+            "sigmoid(x)/(1 + x^2)",
+            "x*e^-x + 1/(1 + e^(-2*x))",
+        ] {
+            let e = parse(src);
+            let x = e.free_vars()[0].clone();
+            let r = recognize::recognized(&e);
+            let raw = crate::diff::diff(&e, &x);
+            let d = crate::diff::diff(&r, &x);
+            let cheap: HashSet<Expr> = implicit_names(&e, &[]).into_iter().map(|(_, c)| c).collect();
+            let alternatives: Vec<Expr> =
+                [&e, &raw, &r].into_iter().flat_map(|f| implicit_names(f, &[])).map(|(_, c)| c).collect();
+            let mut table = Table::new(&d, &atoms_of(&d), &alternatives);
+            let whole = table.k.rat_of(&d).expect("no division by zero");
+            for (a, in_b) in table.respellings(&HashSet::new()) {
+                let v = table.k.var(Atom::Opaque(a.clone()));
+                let respelled = whole.subst(v, &in_b).expect("defined");
+                let Some(bound) = table.least_cost(&respelled, &cheap) else { continue };
+                let mut forms = vec![expr::replace(&d, &a, &rat_expr_within(&in_b, &table.k, u64::MAX).unwrap())];
+                forms.extend(rat_expr_within(&respelled, &table.k, u64::MAX));
+                for f in forms.clone() {
+                    forms.extend(collect::around_common_factors(&f));
+                    forms.push(sums_collected(&f));
+                }
+                for f in forms {
+                    assert!(cost::cost(&f, &cheap) >= bound, "{src}: {f} costs {} < {bound}", cost::cost(&f, &cheap));
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 20, "only {checked} forms checked");
+    }
+
+    use proptest::prelude::*;
+
+    /// A polynomial in the table's variables `vs` from `(coefficient, exponents)` terms.
+    fn poly_of(vs: &[Var], terms: &[(i64, i64, Vec<u32>)]) -> Poly {
+        terms.iter().fold(Poly::zero(), |acc, (n, d, ks)| {
+            let m = vs.iter().zip(ks).fold(Poly::one(), |p, (&v, &k)| p.mul(&Poly::var(v).pow(k)));
+            acc.add(&m.scale(&crate::number::Rational::new((*n).into(), (*d).into())))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any rational function of variables and calls, written as the route writes
+        /// it (factored, collected), costs at least its bound.
+        #[test]
+        fn forms_cost_at_least_the_bound(
+            num in proptest::collection::vec((-4i64..=4, 1i64..=3, proptest::collection::vec(0u32..3, 4)), 1..4),
+            den in proptest::collection::vec((1i64..=4, 1i64..=1, proptest::collection::vec(0u32..2, 4)), 1..3),
+        ) {
+            let atoms: Vec<Expr> = ["x", "y", "tanh(x/2)", "sigmoid(y)"].iter().map(|a| parse(a)).collect();
+            let d = Expr::add(atoms.clone());
+            let mut table = Table::new(&d, &atoms_of(&d), &[]);
+            let vs: Vec<Var> = atoms.iter().map(|a| {
+                let r = table.k.rat_of(a).expect("an atom");
+                r.vars().into_iter().next().expect("one variable")
+            }).collect();
+            let Some(r) = Rat::new(poly_of(&vs, &num), poly_of(&vs, &den)) else { return Ok(()) };
+            let cheap: HashSet<Expr> = [parse("tanh(x/2)")].into_iter().collect();
+            let bound = table.least_cost(&r, &cheap).expect("variables and calls only");
+            let Some(f) = rat_expr_within(&r, &table.k, u64::MAX) else { return Ok(()) };
+            let mut forms = collect::around_common_factors(&f);
+            forms.push(sums_collected(&f));
+            forms.push(f);
+            for f in forms {
+                prop_assert!(cost::cost(&f, &cheap) >= bound, "{} costs {} < {}", f, cost::cost(&f, &cheap), bound);
+            }
+        }
     }
 
     #[test]
