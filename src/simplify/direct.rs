@@ -88,12 +88,14 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     pool.extend(whole.as_ref().and_then(|w| rat_expr_within(w, &table.k, largest)));
     // `d` is always acceptable: a respelling none of whose forms can cost as little is
     // not written out.
-    let bound = cost::cost(d, &cheap);
+    let mut bound: Option<u32> = None;
     for (a, in_b) in table.respellings(&cheap) {
         let v = table.k.var(Atom::Opaque(a.clone()));
         let respelled = whole.as_ref().and_then(|w| w.subst(v, &in_b));
-        if respelled.as_ref().and_then(|r| table.least_cost(r, &cheap)).is_some_and(|least| least > bound) {
-            continue;
+        if let Some(least) = respelled.as_ref().and_then(|r| table.least_cost(r, &cheap)) {
+            if least > *bound.get_or_insert_with(|| cost::cost(d, &cheap)) {
+                continue;
+            }
         }
         // The atom replaced in `d` as written, and in its rational function, collected.
         if let Some(f) = rat_expr_within(&in_b, &table.k, largest) {
