@@ -18,7 +18,7 @@ use crate::defs::Problem;
 use crate::diff::{self, Wrt};
 use crate::error::Result;
 use crate::eval::{self, Env, Model};
-use crate::expr::{self, Expr, Func, IdMap, Node, Sym};
+use crate::expr::{self, Expr, Func, IdMap, Node, Sym, Walk};
 use crate::matrix::Options;
 use crate::prec::Prec;
 use crate::print::{fraction, latex, text};
@@ -82,7 +82,8 @@ pub struct Derivation {
 }
 
 impl Derivation {
-    /// The derivation of `problem`'s target by `x`, ending in the form `form` chooses.
+    /// The derivation of `problem`'s target by `x`, ending in the form `form` chooses:
+    /// what `deriv diff` prints.
     pub fn new(problem: &Problem, x: &Sym, form: Form) -> Result<Derivation> {
         let input = problem.inlined_target();
         let (subject, subject_latex) = match &problem.target_name {
@@ -121,7 +122,17 @@ impl Derivation {
                 subs.iter().map(|(a, v)| format!("{} = {}", text::to_text(a), text::to_text(v))).collect();
             format!("substitute {}", eqs.join(", "))
         };
-        steps.push(Step { rule, term: Term::Expr(shown) });
+        steps.push(Step { rule, term: Term::Expr(shown.clone()) });
+        // The result is what `deriv diff` prints: where that is the input's built-ins
+        // recognized and differentiated by their rows (`ln(1 + e^x)` is `softplus(x)`),
+        // one more step writes the line above in them.
+        let printed =
+            simplify::derivatives(&input, x, 1, &names, form).last().map(|d| crate::matrix::entry(d, &opts).shown);
+        if let Some(printed) = printed.filter(|p| p.to_string() != shown.to_string()) {
+            let new = new_calls(&shown, &printed);
+            let rule = if new.is_empty() { "simplify".to_owned() } else { format!("in terms of {}", new.join(", ")) };
+            steps.push(Step { rule, term: Term::Expr(printed) });
+        }
         Ok(Derivation {
             subject,
             subject_latex,
@@ -282,7 +293,37 @@ fn latex_text(rule: &str) -> String {
             return format!("{verb}{}", parts.join(", "));
         }
     }
+    if let Some(calls) = rule.strip_prefix("in terms of ") {
+        let call = |c: &str| match crate::parse::parse_expr(c) {
+            Ok(e) => format!("${}$", latex::to_latex(&e)),
+            Err(_) => plain(c),
+        };
+        let parts: Vec<String> = crate::parse::split_outside_brackets(calls).into_iter().map(call).collect();
+        return format!("in terms of {}", parts.join(", "));
+    }
     plain(rule)
+}
+
+/// The built-in calls in `e` (exponentials aside), at any depth, in order, each once.
+fn builtin_calls(e: &Expr) -> Vec<Expr> {
+    let mut out: Vec<Expr> = Vec::new();
+    expr::walk(std::slice::from_ref(e), |x| {
+        if matches!(x.node(), Node::Call(Func::Builtin(_), _)) && x.as_exp().is_none() && !out.contains(x) {
+            out.push(x.clone());
+        }
+        Walk::Descend
+    });
+    out
+}
+
+/// The built-in calls of `after` that `before` does not have, less those that are new
+/// only for a new call inside them (`softplus(x)`, not `tanh(softplus(x))` as well).
+fn new_calls(before: &Expr, after: &Expr) -> Vec<String> {
+    let old = builtin_calls(before);
+    let new: Vec<Expr> = builtin_calls(after).into_iter().filter(|c| !old.contains(c)).collect();
+    let holds =
+        |c: &Expr, d: &Expr| expr::walk(std::slice::from_ref(c), |x| if x == d { Walk::Stop } else { Walk::Descend });
+    new.iter().filter(|c| !new.iter().any(|d| d != *c && holds(c, d))).map(text::to_text).collect()
 }
 
 /// The variable as written in the text: `z`, `z[j]`.

@@ -76,6 +76,31 @@ fn worked_examples() {
     insta::assert_snapshot!(out.join("\n"));
 }
 
+/// A derivation ends in what `deriv diff` prints, also where that is the input's
+/// built-ins recognized (`ln(1 + e^x)` is `softplus(x)`) or another form of equal cost.
+#[test]
+fn derivations_end_in_what_diff_prints() {
+    for (src, x) in [
+        ("x*tanh(ln(1+e^x))", "x"),
+        ("q*tanh(ln(1+e^q))", "q"),
+        ("u*sigmoid(u)", "u"),
+        ("s/(1+e^(-s))", "s"),
+        ("w/2*(1+erf(w/sqrt(2)))", "w"),
+        ("ln(1+e^(2*y))", "y"),
+        ("e^z/(1+e^z)", "z"),
+        ("p = e^z/(1+e^z)", "z"),
+    ] {
+        let der = checked(src, x);
+        let printed = deriv::derivative(src, x).unwrap().to_string();
+        assert_eq!(der.result().map(|e| e.to_string()), Some(printed), "{src}");
+    }
+    // The last step names the built-ins it brings in, innermost: not `tanh(softplus(x))`.
+    let der = checked("x*tanh(ln(1+e^x))", "x");
+    assert_eq!(der.steps.last().map(|s| s.rule.as_str()), Some("in terms of softplus(x), sigmoid(x)"));
+    // In LaTeX, as the calls are written in the lines.
+    assert!(der.to_latex().contains("in terms of $\\operatorname{softplus}(x)$"), "{}", der.to_latex());
+}
+
 /// What README shows a user: pin a derivative with insta.
 #[test]
 fn users_snapshot_a_derivative() {
