@@ -1523,6 +1523,7 @@ impl Expr {
         let mut pending: Vec<Expr> = Vec::new();
         for (b, e, more, given) in groups {
             let b_key = b.clone();
+            let merged = !more.is_empty();
             let combined = if let Some(f) = given {
                 f
             } else if more.is_empty() {
@@ -1544,6 +1545,10 @@ impl Expr {
                 // `2^-x`) may share a base with another factor: combine again.
                 Node::Mul(fs) => pending.extend(fs.iter().cloned()),
                 _ if combined.base_exp().0 != b_key => pending.push(combined),
+                // Exponents that add up to an integer power of a sum with content
+                // (`(2 + 2*x)^(1/2)` twice): the content joins the coefficient, as it
+                // does for a power given so.
+                _ if merged && integer_power_with_content(&combined) => pending.push(combined),
                 _ => out.push(combined),
             }
         }
@@ -1740,8 +1745,15 @@ impl Expr {
                 if sum.is_zero() {
                     return None;
                 }
+                // An integer power of a sum is the general path's to take the content out
+                // of (`(2 + 2*x)^(1/2)` squared is `4 + 4*x` times the rest), and a sum to
+                // the first power (`-sqrt(1 + x)*sqrt(1 + x)`) its to distribute a number over.
+                let integral = sum.as_num().filter(|r| r.is_integer());
+                if integral.is_some_and(|n| fb.primitive(n.is_negative()).is_some()) {
+                    return None;
+                }
                 let combined = Expr::pow(fb.clone(), sum);
-                if matches!(combined.node(), Node::Num(_) | Node::Mul(_))
+                if matches!(combined.node(), Node::Num(_) | Node::Mul(_) | Node::Add(_))
                     || !combined.has_base(&fb)
                     || combined.combines_specially()
                     || constant_root(&combined).is_some()
@@ -1995,6 +2007,13 @@ fn scaled(r: &Rational, fs: &[Expr]) -> Expr {
         _ if c.is_one() => intern(Node::Mul(rest.to_vec())),
         _ => intern(Node::Mul(std::iter::once(Expr::num(c)).chain(rest.iter().cloned()).collect())),
     }
+}
+
+/// Whether `f` is an integer power of a sum whose numeric content [`Expr::mul`] takes
+/// out into the coefficient (`2 + 2*x`, `(-1 - x)^-2`).
+fn integer_power_with_content(f: &Expr) -> bool {
+    let (b, e) = f.base_exp();
+    e.as_num().filter(|n| n.is_integer()).is_some_and(|n| b.primitive(n.is_negative()).is_some())
 }
 
 /// `c + t`, `t` neither a number nor a sum: canonical as it stands (the number first).
@@ -2637,6 +2656,34 @@ mod tests {
             assert_eq!(Expr::add([parse(terms[i]), sum]), general);
         }
         assert_eq!(Expr::add([parse("x + sin(x)"), parse("-x")]).to_string(), "sin(x)");
+    }
+
+    /// Roots of one sum that multiply to an integer power of it are that power as any
+    /// product writes it: its content in the coefficient, a number over a lone sum
+    /// distributed, whatever the order and path the factors take.
+    #[test]
+    fn roots_of_a_sum_that_become_a_power_are_canonical() {
+        let parse = |t: &str| crate::parse(t).unwrap();
+        for (product, canonical) in [
+            ("-sqrt(1 + x)*sqrt(1 + x)", "-1 - x"),
+            ("-sqrt(2 + 2*x)*sqrt(2 + 2*x)*y", "-2*y*(1 + x)"),
+            ("y*(2 + 2*x)^(1/2)*(-1)*(2 + 2*x)^(1/2)", "-2*y*(1 + x)"),
+            ("sqrt(2 + 2*x)^3*sqrt(2 + 2*x)", "4*(1 + x)^2"),
+            ("(3 - 3*q)^(2/3)*(3 - 3*q)^(1/3)*s", "3*s*(1 - q)"),
+        ] {
+            let (p, c) = (parse(product), parse(canonical));
+            assert_eq!(p, c, "{product}: {p} against {c}");
+        }
+        // Two factors at a time, in both orders, through the shortcuts.
+        for (a, b, c) in [
+            ("-sqrt(1 + x)", "sqrt(1 + x)", "-1 - x"),
+            ("sqrt(2 + 2*x)", "-y*sqrt(2 + 2*x)", "-2*y*(1 + x)"),
+            ("3*sqrt(1 + x)", "sqrt(1 + x)", "3 + 3*x"),
+        ] {
+            let (a, b, c) = (parse(a), parse(b), parse(c));
+            assert_eq!(Expr::mul([a.clone(), b.clone()]), c, "{a} times {b}");
+            assert_eq!(Expr::mul([b, a]), c);
+        }
     }
 
     /// The shortcuts for a product times one more factor, and for two products (a few
