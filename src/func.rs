@@ -356,7 +356,9 @@ static FUNCS: [FuncDef; 38] = [
         derivative: "1/(u*ln(2))", latex: r"\log_{2}", at_zero: None,
         expansion: Some("ln(u)/ln(2)"), output: None,
         code: ["{0}.log2()", "log2({0})", "math.log2({0})", "np.log2({0})"] },
-    FuncDef { name: "acot", eval: |u| (1.0 / u).atan(), slope: |u| -1.0 / (1.0 + u * u),
+    // (acot(0) is pi/2, whichever zero: 1/-0 would make it -pi/2.)
+    FuncDef { name: "acot", eval: |u| if u == 0.0 { std::f64::consts::FRAC_PI_2 } else { (1.0 / u).atan() },
+        slope: |u| -1.0 / (1.0 + u * u),
         derivative: "-1/(1 + u^2)", latex: r"\operatorname{arccot}", at_zero: None,
         expansion: None, output: None,
         code: ["(1.0 / {0}).atan()", "atan(1.0 / ({0}))", "math.atan(1.0 / ({0}))", "np.arctan(1.0 / ({0}))"] },

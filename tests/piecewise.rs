@@ -197,3 +197,21 @@ fn relu_s_step_is_the_step_of_its_output() {
     let backward = &py[py.find("def layer_backward").unwrap()..];
     assert!(!backward.contains("b + w * x"), "{py}");
 }
+
+/// A kink whose argument holds another kink (`y + 3*heaviside(-y)/2 > 0` turns at
+/// y = -3/2, not at 0) is not taken for linear: the simplified form keeps the value on
+/// every interval, between -3/2 and -1 too. Also `acot` at either zero is pi/2.
+#[test]
+fn a_kink_inside_a_kink_is_not_linear() {
+    let src = "1/if(y + 3*heaviside(-y)/2 > 0, -1, if(y < -1, cos(x), 0))";
+    let e = deriv::parse(src).unwrap();
+    let s = simplify(&e, &deriv::simplify::Names::default(), Form::Auto);
+    for y in [-2.0, -1.6, -1.3, -1.2, 0.5, 2.0] {
+        let at = |f: &deriv::Expr| {
+            let env = [(Sym::new("x"), -0.41), (Sym::new("y"), y)].into_iter().collect();
+            deriv::eval::eval(f, &env).unwrap_or_else(|e| panic!("{f} at y = {y}: {e}"))
+        };
+        assert_eq!(at(&s), at(&e), "{s} against {src} at y = {y}");
+    }
+    assert_eq!(eval("acot(-7*(x <= 0)/3)", &[("x", 2.0)]), std::f64::consts::FRAC_PI_2);
+}

@@ -21,9 +21,17 @@ const MAX_KINKS: usize = 6;
 pub(crate) fn by_cases(e: &Expr, simplify: impl Fn(&Expr) -> Expr, inline: impl Fn(&Expr) -> Expr) -> Option<Expr> {
     let mut v: Option<Sym> = None;
     let mut kinks: Vec<Rational> = Vec::new();
+    // Switches with a kink inside (`y + 3*heaviside(-y)/2`) bend there: three points on
+    // one side of it would call them linear with a root that is not theirs. Their roots
+    // are found interval by interval once the plain kinks are known.
+    let mut nested: Vec<Expr> = Vec::new();
     let mut ok = true;
     expr::walk(std::slice::from_ref(e), |x| {
         for d in switches(x) {
+            if has_kinks(&d) {
+                nested.push(d);
+                continue;
+            }
             match root(&d, &mut v) {
                 Some(Some(r)) => kinks.push(r),
                 Some(None) => {}
@@ -40,6 +48,15 @@ pub(crate) fn by_cases(e: &Expr, simplify: impl Fn(&Expr) -> Expr, inline: impl 
     kinks.sort();
     kinks.dedup();
     if !ok || kinks.is_empty() || kinks.len() > MAX_KINKS {
+        return None;
+    }
+    let plain = kinks.clone();
+    for d in &nested {
+        kinks.extend(nested_roots(d, &v, &plain)?);
+    }
+    kinks.sort();
+    kinks.dedup();
+    if kinks.len() > MAX_KINKS {
         return None;
     }
     let var = Expr::sym(v.clone());
@@ -77,6 +94,39 @@ pub(crate) fn by_cases(e: &Expr, simplify: impl Fn(&Expr) -> Expr, inline: impl 
     }
     args.push(formulas[formulas.len() - 1].clone());
     Some(Expr::piecewise(args))
+}
+
+/// The roots of a switch `d` with kinks inside, those kinks among `plain` (sorted): on
+/// each interval between them `d` is decided and linear, and its root there, if it has
+/// one in the interval, is a kink. `None` where a kink inside is itself nested or `d` is
+/// not linear on an interval.
+fn nested_roots(d: &Expr, v: &Sym, plain: &[Rational]) -> Option<Vec<Rational>> {
+    let mut inner_nested = false;
+    expr::walk(std::slice::from_ref(d), |x| {
+        inner_nested |= switches(x).iter().any(has_kinks);
+        expr::Walk::Descend
+    });
+    if inner_nested {
+        return None;
+    }
+    let one = Rational::from_integer(1.into());
+    let two = Rational::from_integer(2.into());
+    let mut out = Vec::new();
+    for i in 0..=plain.len() {
+        let (lo, hi) = (i.checked_sub(1).map(|j| &plain[j]), plain.get(i));
+        let p = match (lo, hi) {
+            (None, Some(h)) => h - &one,
+            (Some(l), None) => l + &one,
+            (Some(l), Some(h)) => (l + h) / &two,
+            (None, None) => return None,
+        };
+        let mut var = Some(v.clone());
+        match root(&decided(d, v, &p)?, &mut var)? {
+            Some(r) if lo.is_none_or(|l| *l <= r) && hi.is_none_or(|h| r <= *h) => out.push(r),
+            _ => {}
+        }
+    }
+    Some(out)
 }
 
 /// Whether `e` evaluates to no finite number at `v = r` (in floating point, where `r` is
