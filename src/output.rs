@@ -516,6 +516,12 @@ mod tests {
             prop_assert_eq!(shown.parse::<f64>().ok(), Some(v), "{}", shown);
             let shown = Value::Float(v).display(Some(d));
             let back: f64 = shown.parse().unwrap_or(f64::NAN);
+            // Rounded to `d` digits, a value near the largest double may pass it (1.75e308
+            // to one digit is 2e308): nothing to read back, and only up there.
+            if back.is_infinite() {
+                prop_assert!(v.abs() > 1e307, "{} of {}", shown, v);
+                return Ok(());
+            }
             let digits: String = shown.split('e').next().unwrap_or("").chars().filter(char::is_ascii_digit).collect();
             prop_assert!(digits.trim_matches('0').len() <= d, "{}", shown);
             // Half a unit of the last digit shown, and reading the decimal back rounds
