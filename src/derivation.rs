@@ -126,9 +126,9 @@ impl Derivation {
         // The result is what `deriv diff` prints: where that is the input's built-ins
         // recognized and differentiated by their rows (`ln(1 + e^x)` is `softplus(x)`),
         // one more step writes the line above in them.
-        let printed =
-            simplify::derivatives(&input, x, 1, &names, form).last().map(|d| crate::matrix::entry(d, &opts).shown);
-        if let Some(printed) = printed.filter(|p| p.to_string() != shown.to_string()) {
+        // (Where it is the line above, `changing` drops it.)
+        let opts = Options { form, ..opts };
+        if let Some(printed) = crate::matrix::derivatives(problem, &input, x, 1, &opts).pop().map(|d| d.shown) {
             let new = new_calls(&shown, &printed);
             let rule = if new.is_empty() { "simplify".to_owned() } else { format!("in terms of {}", new.join(", ")) };
             steps.push(Step { rule, term: Term::Expr(printed) });
@@ -280,26 +280,19 @@ pub const PAGE: f64 = 58.0;
 /// in a label (`e^z = p/(1 - p)`, `sum(k, t[k]) = 1`) is set as math.
 fn latex_text(rule: &str) -> String {
     let plain = |t: &str| t.replace('_', "\\_").replace('^', "\\^{}");
-    let math = |eq: &str| match eq.split_once(" = ") {
+    // An equation or an expression, in math where it reads back.
+    let math = |part: &str| match part.split_once(" = ") {
         Some((a, v)) => match (crate::parse::parse_expr(a), crate::parse::parse_expr(v)) {
             (Ok(a), Ok(v)) => format!("${} = {}$", latex::to_latex(&a), latex::to_latex(&v)),
-            _ => plain(eq),
+            _ => plain(part),
         },
-        None => plain(eq),
+        None => crate::parse::parse_expr(part).map_or_else(|_| plain(part), |e| format!("${}$", latex::to_latex(&e))),
     };
-    for verb in ["substitute ", "assume "] {
-        if let Some(eqs) = rule.strip_prefix(verb) {
-            let parts: Vec<String> = crate::parse::split_outside_brackets(eqs).into_iter().map(math).collect();
+    for verb in ["substitute ", "assume ", "in terms of "] {
+        if let Some(parts) = rule.strip_prefix(verb) {
+            let parts: Vec<String> = crate::parse::split_outside_brackets(parts).into_iter().map(math).collect();
             return format!("{verb}{}", parts.join(", "));
         }
-    }
-    if let Some(calls) = rule.strip_prefix("in terms of ") {
-        let call = |c: &str| match crate::parse::parse_expr(c) {
-            Ok(e) => format!("${}$", latex::to_latex(&e)),
-            Err(_) => plain(c),
-        };
-        let parts: Vec<String> = crate::parse::split_outside_brackets(calls).into_iter().map(call).collect();
-        return format!("in terms of {}", parts.join(", "));
     }
     plain(rule)
 }
@@ -321,9 +314,7 @@ fn builtin_calls(e: &Expr) -> Vec<Expr> {
 fn new_calls(before: &Expr, after: &Expr) -> Vec<String> {
     let old = builtin_calls(before);
     let new: Vec<Expr> = builtin_calls(after).into_iter().filter(|c| !old.contains(c)).collect();
-    let holds =
-        |c: &Expr, d: &Expr| expr::walk(std::slice::from_ref(c), |x| if x == d { Walk::Stop } else { Walk::Descend });
-    new.iter().filter(|c| !new.iter().any(|d| d != *c && holds(c, d))).map(text::to_text).collect()
+    new.iter().filter(|c| !new.iter().any(|d| d != *c && expr::occurs(c, d))).map(text::to_text).collect()
 }
 
 /// The variable as written in the text: `z`, `z[j]`.

@@ -1548,7 +1548,7 @@ impl Expr {
                 // Exponents that add up to an integer power of a sum with content
                 // (`(2 + 2*x)^(1/2)` twice): the content joins the coefficient, as it
                 // does for a power given so.
-                _ if merged && integer_power_with_content(&combined) => pending.push(combined),
+                _ if merged && integer_power_with_content(&b_key, &combined.base_exp().1) => pending.push(combined),
                 _ => out.push(combined),
             }
         }
@@ -1748,8 +1748,7 @@ impl Expr {
                 // An integer power of a sum is the general path's to take the content out
                 // of (`(2 + 2*x)^(1/2)` squared is `4 + 4*x` times the rest), and a sum to
                 // the first power (`-sqrt(1 + x)*sqrt(1 + x)`) its to distribute a number over.
-                let integral = sum.as_num().filter(|r| r.is_integer());
-                if integral.is_some_and(|n| fb.primitive(n.is_negative()).is_some()) {
+                if integer_power_with_content(&fb, &sum) {
                     return None;
                 }
                 let combined = Expr::pow(fb.clone(), sum);
@@ -2009,10 +2008,9 @@ fn scaled(r: &Rational, fs: &[Expr]) -> Expr {
     }
 }
 
-/// Whether `f` is an integer power of a sum whose numeric content [`Expr::mul`] takes
+/// Whether `b^e` is an integer power of a sum whose numeric content [`Expr::mul`] takes
 /// out into the coefficient (`2 + 2*x`, `(-1 - x)^-2`).
-fn integer_power_with_content(f: &Expr) -> bool {
-    let (b, e) = f.base_exp();
+fn integer_power_with_content(b: &Expr, e: &Expr) -> bool {
     e.as_num().filter(|n| n.is_integer()).is_some_and(|n| b.primitive(n.is_negative()).is_some())
 }
 
@@ -2482,6 +2480,15 @@ pub(crate) fn rebuilt_bottom_up(e: &Expr, mut at: impl FnMut(Expr) -> Expr) -> E
 pub fn map_children(e: &Expr, f: impl FnMut(&Expr) -> Expr) -> Expr {
     let new: Vec<Expr> = e.children().iter().map(f).collect();
     with_children(e, &new)
+}
+
+/// Whether `sub` stands somewhere in `e` as a whole subexpression.
+pub(crate) fn occurs(e: &Expr, sub: &Expr) -> bool {
+    walk(std::slice::from_ref(e), |x| match () {
+        _ if x == sub => Walk::Stop,
+        _ if x.depth() > sub.depth() => Walk::Descend,
+        _ => Walk::Skip,
+    })
 }
 
 /// Replaces every occurrence of the subexpression `from` by `to`, rebuilding canonically.

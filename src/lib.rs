@@ -100,12 +100,9 @@ pub fn parse(src: &str) -> Result<Expr> {
 /// ```
 pub fn derivative(src: &str, wrt: &str) -> Result<Expr> {
     let (problem, x) = problem_and_variable(src, wrt)?;
-    // As `deriv diff` takes it: the names and defined calls, the built-ins recognized.
-    let opts = matrix::Options::new(&problem);
-    let names = matrix::names(&problem, Some(&x), &opts);
     let target = problem.inlined_target();
-    let mut shown = simplify::derivatives(&target, &x, 1, &names, opts.form);
-    Ok(shown.pop().map_or(target, |d| matrix::entry(&d, &opts).shown))
+    let shown = matrix::derivatives(&problem, &target, &x, 1, &matrix::Options::new(&problem)).pop();
+    Ok(shown.map_or(target, |d| d.shown))
 }
 
 /// The step-by-step derivation of `src` by `wrt`; its `Display` is what

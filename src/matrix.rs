@@ -117,6 +117,14 @@ pub fn entry(simplified: &Expr, opts: &Options) -> Entry {
     Entry { shown: opts.assume.shown(&e), assumed: opts.assume.exact(&e) }
 }
 
+/// The derivatives of `target` (the problem's target, inlined) by `x`, orders 1 to
+/// `order`, as `deriv diff` shows them: simplified in the problem's names and defined
+/// calls ([`names`]).
+pub fn derivatives(problem: &Problem, target: &Expr, x: &Sym, order: u64, opts: &Options) -> Vec<Entry> {
+    let names = names(problem, Some(x), opts);
+    simplify::derivatives(target, x, order, &names, opts.form).iter().map(|d| entry(d, opts)).collect()
+}
+
 /// `d`, a derivative by `wrt` written in the inputs, simplified.
 pub fn simplified(problem: &Problem, d: &Expr, wrt: &Sym, opts: &Options) -> Entry {
     let names = Names { wrt: Some(wrt.clone()), ..names(problem, None, opts) };

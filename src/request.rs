@@ -136,11 +136,7 @@ pub fn diff(input: &Input, request: &Diff, settings: &Settings) -> Result<Output
         }
         return Ok(Output::steps(Derivation::new(p, &x, opts.form)?));
     }
-    let names = matrix::names(p, Some(&x), &opts);
-    let shown: Vec<matrix::Entry> = simplify::derivatives(&target, &x, request.order, &names, opts.form)
-        .iter()
-        .map(|s| matrix::entry(s, &opts))
-        .collect();
+    let shown = matrix::derivatives(p, &target, &x, request.order, &opts);
     let d = shown.last().map_or_else(|| target.clone(), |s| s.shown.clone());
     // The check runs on what is shown, with the names inlined (and each assumed side as
     // itself): each order against the derivative of the one before.
@@ -481,10 +477,8 @@ pub fn plotted(input: &Input, wrt: Option<&str>, orders: &[u64], settings: &Sett
         None => only_variable(&target)?,
     };
     let opts = options(p, settings)?;
-    let names = matrix::names(p, Some(&x), &opts);
     let top = orders.iter().copied().max().unwrap_or(0);
-    let shown: Vec<matrix::Entry> =
-        simplify::derivatives(&target, &x, top, &names, opts.form).iter().map(|s| matrix::entry(s, &opts)).collect();
+    let shown = matrix::derivatives(p, &target, &x, top, &opts);
     let mut out = Vec::new();
     for &order in orders {
         let (shown, exact) = match order {

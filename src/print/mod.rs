@@ -100,24 +100,38 @@ pub fn goes_below(b: &Expr, x: &Expr) -> bool {
 
 /// Splits a product (or a single power with a negative exponent) into a [`Fraction`].
 pub fn fraction(e: &Expr) -> Fraction {
-    let (coeff, rest) = e.coeff_rest();
-    let factors = match rest.node() {
-        Node::Mul(fs) => fs.clone(),
-        _ if rest.is_one() => Vec::new(),
-        _ => vec![rest],
-    };
+    let (coeff, factors) = product_parts(e);
+    let coeff = coeff.cloned().unwrap_or_else(Rational::one);
     let mut out = Fraction { negative: coeff.is_negative(), coeff: coeff.abs(), numer: Vec::new(), denom: Vec::new() };
     for f in factors {
         match f.node() {
-            // `0^-1` stays above the bar: `1/(3*0)` would read back as `1/0`.
-            Node::Pow(b, x) if is_negative(x) && !b.is_zero() => out.denom.push(match x.as_num() {
-                Some(r) if crate::number::is(r, -1, 1) => b.clone(),
-                _ => Expr::pow(b.clone(), Expr::negate(x.clone())),
-            }),
-            _ => out.numer.push(f),
+            Node::Pow(b, x) if goes_below(b, x) => out.denom.push(below_bar(b, x)),
+            _ => out.numer.push(f.clone()),
         }
     }
     out
+}
+
+/// A product's numeric coefficient, if it has one, and its other factors, as they stand
+/// (a canonical product is flat, its number first); anything else is one factor.
+pub fn product_parts(e: &Expr) -> (Option<&Rational>, &[Expr]) {
+    match e.node() {
+        Node::Num(r) => (Some(r), &[]),
+        Node::Mul(fs) => match fs[0].as_num() {
+            Some(c) => (Some(c), &fs[1..]),
+            None => (None, fs),
+        },
+        _ => (None, std::slice::from_ref(e)),
+    }
+}
+
+/// The factor `b^x` that [`goes_below`] the bar, as it is written there: its exponent made
+/// positive (`b` itself for `b^-1`).
+pub fn below_bar(b: &Expr, x: &Expr) -> Expr {
+    match x.as_num() {
+        Some(r) if crate::number::is(r, -1, 1) => b.clone(),
+        _ => Expr::pow(b.clone(), Expr::negate(x.clone())),
+    }
 }
 
 /// A sum written as its integer content times the rest, `3*(1 - y^2)` for `3 - 3*y^2`

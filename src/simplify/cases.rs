@@ -60,12 +60,8 @@ pub(crate) fn by_cases(e: &Expr, simplify: impl Fn(&Expr) -> Expr, inline: impl 
         return None;
     }
     let var = Expr::sym(v.clone());
-    let one = Rational::from_integer(1.into());
-    // An interior point of each interval, and the formula there.
-    let mut points: Vec<Rational> = vec![&kinks[0] - &one];
-    points.extend(kinks.windows(2).map(|w| (&w[0] + &w[1]) / Rational::from_integer(2.into())));
-    points.push(&kinks[kinks.len() - 1] + &one);
-    let formulas: Vec<Expr> = points.iter().map(|p| decided(e, &v, p)).collect::<Option<_>>()?;
+    // The formula on each interval, decided at a point inside it.
+    let formulas: Vec<Expr> = interior_points(&kinks).iter().map(|p| decided(e, &v, p)).collect::<Option<_>>()?;
     let formulas: Vec<Expr> = formulas.iter().map(&simplify).collect();
     let written = inline(e);
     let mut args = Vec::new();
@@ -109,24 +105,26 @@ fn nested_roots(d: &Expr, v: &Sym, plain: &[Rational]) -> Option<Vec<Rational>> 
     if inner_nested {
         return None;
     }
-    let one = Rational::from_integer(1.into());
-    let two = Rational::from_integer(2.into());
     let mut out = Vec::new();
-    for i in 0..=plain.len() {
+    for (i, p) in interior_points(plain).iter().enumerate() {
         let (lo, hi) = (i.checked_sub(1).map(|j| &plain[j]), plain.get(i));
-        let p = match (lo, hi) {
-            (None, Some(h)) => h - &one,
-            (Some(l), None) => l + &one,
-            (Some(l), Some(h)) => (l + h) / &two,
-            (None, None) => return None,
-        };
         let mut var = Some(v.clone());
-        match root(&decided(d, v, &p)?, &mut var)? {
+        match root(&decided(d, v, p)?, &mut var)? {
             Some(r) if lo.is_none_or(|l| *l <= r) && hi.is_none_or(|h| r <= *h) => out.push(r),
             _ => {}
         }
     }
     Some(out)
+}
+
+/// A point inside each interval that the sorted, non-empty `kinks` cut the line into:
+/// one before the first, the midpoints, one after the last.
+fn interior_points(kinks: &[Rational]) -> Vec<Rational> {
+    let one = Rational::from_integer(1.into());
+    let mut points: Vec<Rational> = vec![&kinks[0] - &one];
+    points.extend(kinks.windows(2).map(|w| (&w[0] + &w[1]) / Rational::from_integer(2.into())));
+    points.push(&kinks[kinks.len() - 1] + &one);
+    points
 }
 
 /// Whether `e` evaluates to no finite number at `v = r` (in floating point, where `r` is

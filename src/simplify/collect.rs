@@ -40,18 +40,15 @@ pub(crate) fn around_common_factors(e: &Expr) -> Vec<Expr> {
         .into_iter()
         .take(MAX_FACTORS)
         .map(|f| {
-            let holds: Vec<bool> = factors.iter().map(|fs| fs.contains(&f)).collect();
-            let with: Vec<(&Expr, &Vec<Expr>)> =
-                terms.iter().zip(&factors).zip(&holds).filter(|(_, &h)| h).map(|((t, fs), _)| (t, fs)).collect();
-            let rest: Vec<Expr> = terms.iter().zip(&holds).filter(|(_, &h)| !h).map(|(t, _)| t.clone()).collect();
+            let (with, rest): (Vec<usize>, Vec<usize>) = (0..terms.len()).partition(|&i| factors[i].contains(&f));
             // Every factor the group shares comes out, not only `f`: `q*a/T^2 - q*b/T^2`
             // is `q*(a - b)/T^2`.
-            let mut common = with[0].1.clone();
-            common.retain(|g| with[1..].iter().all(|(_, fs)| fs.contains(g)));
+            let mut common = factors[with[0]].clone();
+            common.retain(|g| with[1..].iter().all(|&i| factors[i].contains(g)));
             let common = Expr::mul(common);
             let inner =
-                Expr::add(with.into_iter().map(|(t, _)| Expr::quotient(t.clone(), common.clone())).collect::<Vec<_>>());
-            Expr::add(rest.into_iter().chain([Expr::mul([common, inner])]).collect::<Vec<_>>())
+                Expr::add(with.iter().map(|&i| Expr::quotient(terms[i].clone(), common.clone())).collect::<Vec<_>>());
+            Expr::add(rest.iter().map(|&i| terms[i].clone()).chain([Expr::mul([common, inner])]).collect::<Vec<_>>())
         })
         .filter(|c| c != e)
         .collect()

@@ -13,7 +13,7 @@ use num_traits::{One, Signed};
 
 use crate::expr::{Expr, Func, IdMap, Node};
 use crate::limits;
-use crate::print::{content, goes_below, ordered_terms};
+use crate::print::{below_bar, content, goes_below, ordered_terms, product_parts};
 
 /// The weighted operation count of `e`; `cheap` lists calls already computed.
 ///
@@ -112,15 +112,8 @@ impl Costing<'_> {
             Node::Mul(_) | Node::Pow(..)
                 if matches!(e.node(), Node::Mul(_)) || crate::print::is_negative(&e.children()[1]) =>
             {
-                // As `print::fraction` splits it, counted without building the split: a
-                // canonical product is flat, its number first.
-                let (coeff, factors) = match e.node() {
-                    Node::Mul(fs) => match fs[0].as_num() {
-                        Some(c) => (Some(c), &fs[1..]),
-                        None => (None, &fs[..]),
-                    },
-                    _ => (None, std::slice::from_ref(e)),
-                };
+                // As `print::fraction` splits it, counted without building the split.
+                let (coeff, factors) = product_parts(e);
                 let coeff_numer = coeff.is_some_and(|c| !c.numer().abs().is_one());
                 let coeff_denom = coeff.is_some_and(|c| !c.denom().is_one());
                 let (mut top, mut bottom) = (u32::from(coeff_numer), u32::from(coeff_denom));
@@ -129,10 +122,7 @@ impl Costing<'_> {
                     match f.node() {
                         Node::Pow(b, x) if goes_below(b, x) => {
                             bottom += 1;
-                            c = c.saturating_add(match x.as_num() {
-                                Some(r) if crate::number::is(r, -1, 1) => self.cost(b),
-                                _ => self.cost(&Expr::pow(b.clone(), Expr::negate(x.clone()))),
-                            });
+                            c = c.saturating_add(self.cost(&below_bar(b, x)));
                         }
                         _ => {
                             top += 1;

@@ -37,7 +37,7 @@ pub fn factored_parts_within(p: &Poly, k: &Kernels, max_size: u64) -> Option<(Ra
     let (c, q) = p.normalize();
     let m = q.monomial_gcd();
     let q = q.div_monomial(&m);
-    let mut sign = Rational::one();
+    let mut negative = false;
     let mut parts = vec![k.monomial_expr(&m)];
     let factors = factor(&q);
     // The factors multiply to q up to a constant; fold that constant into the content.
@@ -53,13 +53,11 @@ pub fn factored_parts_within(p: &Poly, k: &Kernels, max_size: u64) -> Option<(Ra
         return None;
     }
     for (f, e) in factors {
-        let (s, f) = tidy_sign(&f, k);
-        if e % 2 == 1 && s.is_negative() {
-            sign = -sign;
-        }
+        let (flipped, f) = tidy_sign(&f, k);
+        negative ^= flipped && e % 2 == 1;
         parts.push(Expr::pow(k.sum_expr(&f), Expr::int(e as i64)));
     }
-    Some((if sign.is_negative() { -c } else { c }, Expr::mul(parts)))
+    Some((if negative { -c } else { c }, Expr::mul(parts)))
 }
 
 /// About how many nodes `p` takes written out: each term one, plus its atoms' sizes.
@@ -70,8 +68,8 @@ pub fn written_size(p: &Poly, k: &Kernels) -> u64 {
 }
 
 /// Flips a factor so that its constant term is positive (or, without one, its weightiest
-/// term: `g(z) - t`, `delta(i, j) - p[j]`); returns the sign taken out.
-fn tidy_sign(f: &Poly, k: &Kernels) -> (Rational, Poly) {
+/// term: `g(z) - t`, `delta(i, j) - p[j]`); returns whether it was flipped.
+fn tidy_sign(f: &Poly, k: &Kernels) -> (bool, Poly) {
     let constant = f.terms().find(|(m, _)| m.0.is_empty()).map(|(_, c)| c.clone());
     let weight = |m: &Monomial| {
         m.0.iter()
@@ -95,9 +93,9 @@ fn tidy_sign(f: &Poly, k: &Kernels) -> (Rational, Poly) {
         None => lead.is_some_and(|c| c.is_negative()),
     };
     if negative {
-        (-Rational::one(), f.neg())
+        (true, f.neg())
     } else {
-        (Rational::one(), f.clone())
+        (false, f.clone())
     }
 }
 

@@ -1562,7 +1562,7 @@ fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
     if let [(i, (f, a))] = logs.as_slice() {
         let rest =
             Expr::add(terms.iter().enumerate().filter(|(j, _)| j != i).map(|(_, t)| t.clone()).collect::<Vec<_>>());
-        if !occurs(&rest, a) {
+        if !expr::occurs(&rest, a) {
             return (Expr::exp(Expr::quotient(n - rest, f.clone())), a.clone());
         }
     }
@@ -1606,7 +1606,7 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Expr>, view: View) -> 
             others.push(k.rat_of(b)?);
         }
         let own_name = &defs[i].0;
-        let whole = occurs(&d, &body);
+        let whole = expr::occurs(&d, &body);
         let rel = Relation { own_name, names: &name_set, own: &own_vars[i], wrt, whole };
         let Some((v, g)) = pick_atom(&b, &others, &k, &rel) else { continue };
         // Where the atom only occurs as v^g (tanh(x) is rational in e^(2*x)), solve for v^g.
@@ -1653,15 +1653,6 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Expr>, view: View) -> 
         rels.extend(later);
     }
     Some((d, subs))
-}
-
-/// Whether `sub` stands somewhere in `e` as a whole subexpression.
-fn occurs(e: &Expr, sub: &Expr) -> bool {
-    expr::walk(std::slice::from_ref(e), |x| match () {
-        _ if x == sub => Walk::Stop,
-        _ if x.depth() > sub.depth() => Walk::Descend,
-        _ => Walk::Skip,
-    })
 }
 
 /// The coefficients `(c0, c1)` of a polynomial of degree at most 1 in `v`.
