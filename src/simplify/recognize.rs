@@ -135,9 +135,24 @@ pub(crate) fn recognized(e: &Expr) -> Expr {
     if !spelled_in_exponentials(e) {
         return e.clone();
     }
-    let mut memo: IdMap<Expr> = IdMap::default();
+    if let Some(r) = RECOGNIZED.with(|m| m.borrow().get(&e.id()).cloned()) {
+        return r;
+    }
     let mut tries = 0;
     let none = HashSet::new();
+    // The whole first: where it is one call (`e^z/(1 + e^z)`), its parts need no proofs
+    // of their own (`1/(1 + e^z)` as `sigmoid(-z)`).
+    let recognizable = |x: &Expr| {
+        matches!(x.node(), Node::Add(_) | Node::Mul(_) | Node::Pow(..) | Node::Call(Func::Builtin(Builtin::Ln), _))
+            && x.tree_size() <= MAX_NODE
+    };
+    if recognizable(e) {
+        if let Some(call) = as_builtin(e, &none, &mut tries) {
+            remember(e, &call, tries);
+            return call;
+        }
+    }
+    let mut memo: IdMap<Expr> = IdMap::default();
     for x in expr::post_order(std::slice::from_ref(e), |_| true) {
         if memo.contains_key(&x.id()) {
             continue;
@@ -147,30 +162,36 @@ pub(crate) fn recognized(e: &Expr) -> Expr {
             continue;
         }
         let rebuilt = expr::map_children(&x, |c| memo.get(&c.id()).cloned().unwrap_or_else(|| c.clone()));
-        let r = match rebuilt.node() {
-            Node::Add(_) | Node::Mul(_) | Node::Pow(..) | Node::Call(Func::Builtin(Builtin::Ln), _)
-                if rebuilt.tree_size() <= MAX_NODE =>
-            {
-                as_builtin(&rebuilt, &none, &mut tries)
-                    .or_else(|| around_the_rest(&rebuilt, &none, &mut tries))
-                    .or_else(|| log_of_exponentials(&rebuilt, &none, &mut tries))
-                    .unwrap_or(rebuilt)
-            }
-            _ => rebuilt,
+        let r = if recognizable(&rebuilt) {
+            // (The whole as written was tried above.)
+            let tried = x.id() == e.id() && rebuilt == *e;
+            (!tried)
+                .then(|| as_builtin(&rebuilt, &none, &mut tries))
+                .flatten()
+                .or_else(|| around_the_rest(&rebuilt, &none, &mut tries))
+                .or_else(|| log_of_exponentials(&rebuilt, &none, &mut tries))
+                .unwrap_or(rebuilt)
+        } else {
+            rebuilt
         };
-        // What a search cut short by the budget left as it was may be found another time.
-        if tries < MAX_TRIES {
-            RECOGNIZED.with(|m| {
-                let mut m = m.borrow_mut();
-                if m.len() >= MAX_REMEMBERED {
-                    m.clear();
-                }
-                m.insert(x.id(), r.clone());
-            });
-        }
+        remember(&x, &r, tries);
         memo.insert(x.id(), r);
     }
     memo.get(&e.id()).cloned().unwrap_or_else(|| e.clone())
+}
+
+/// Keeps `r` as [`recognized`]'s form of `x`, unless the search was cut short by the
+/// budget (what it left as it was may be found another time).
+fn remember(x: &Expr, r: &Expr, tries: usize) {
+    if tries < MAX_TRIES {
+        RECOGNIZED.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() >= MAX_REMEMBERED {
+                m.clear();
+            }
+            m.insert(x.id(), r.clone());
+        });
+    }
 }
 
 /// How many nodes' [`recognized`] forms are remembered before the table starts again.
