@@ -48,7 +48,17 @@ fn text_forms() {
         ("sin(6*t - 6)", "sin(6*t - 6)"),
         ("4*x^2 - 2*x", "4*x^2 - 2*x"),
         ("4*x + 6*y", "4*x + 6*y"),
-        ("x/2 + y/2", "x/2 + y/2"),
+        // A fraction is taken out where its bar replaces more than it adds: over two
+        // terms, or one beside a fractional number; not over one beside an integer.
+        ("x/2 + y/2", "(x + y)/2"),
+        ("1/2 - y^2/2", "(1 - y^2)/2"),
+        ("-1/2 - y^2/2", "-(1 + y^2)/2"),
+        ("3/4 - 3*y^2/4", "3*(1 - y^2)/4"),
+        ("0.25*a + 0.25*b", "(a + b)/4"),
+        ("0.044715*a + 0.044715*b", "0.044715*(a + b)"),
+        ("x/2 - 1", "x/2 - 1"),
+        ("x + 1/2", "1/2 + x"),
+        ("x + x^3/2", "x + x^3/2"),
         ("x^0 + y^1 + 0*z", "1 + y"),
         ("x2 + x10 + x1", "x1 + x2 + x10"),
     ];
@@ -80,6 +90,8 @@ fn latex_forms() {
         "(g(z) - t)*g'(z)*x1",
         "3 - 3*y^2",
         "-5*u - 5",
+        "1/2 - tanh(x)^2/2",
+        "-3/4 - 3*y^2/4",
     ];
     let out: Vec<String> = cases.iter().map(|c| format!("{c}\n    {}", latex(c))).collect();
     for l in &out {
@@ -92,6 +104,26 @@ fn latex_forms() {
 fn greek_input_prints_as_commands() {
     assert_eq!(latex("\u{3c3}(z)*(1 - \u{3c3}(z))"), latex("sigma(z)*(1 - sigma(z))"));
     assert_eq!(latex("\u{3b1}"), r"\alpha");
+}
+
+/// A derivative whose terms share a fraction is written over it, where that takes fewer
+/// operations (`(1 - tanh(x/2)^2)/2`, not `1/2 - tanh(x/2)^2/2`), whatever the names and
+/// the scale; a single term beside an integer keeps its own bar. Each checked by `--check`.
+#[test]
+fn fractional_content_taken_out_of_a_result() {
+    let cases: [(&str, &str, &str); 6] = [
+        ("tanh(x/2)", "x", "(1 - tanh(x/2)^2)/2"),
+        ("tanh(q/3)", "q", "(1 - tanh(q/3)^2)/3"),
+        ("3*tanh(u/4)", "u", "3*(1 - tanh(u/4)^2)/4"),
+        ("1/(1 + e^(-2*s)) + s", "s", "(3 - tanh(s)^2)/2"),
+        ("(a^2 + a)/2", "a", "1/2 + a"),
+        ("x^2/4 + x/2 + y^2/2", "y", "y"),
+    ];
+    for (e, wrt, want) in cases {
+        let r = crate::support::run(&["diff", e, "--wrt", wrt, "--check"]);
+        assert!(r.stderr.contains("check: passed"), "{e}: {}", r.stderr);
+        assert_eq!(r.stdout.trim_end(), want, "{e}");
+    }
 }
 
 /// A derivative whose terms share an integer content is written with it taken out (no

@@ -122,7 +122,18 @@ pub fn to_latex(e: &Expr) -> String {
     let literal: HashSet<Sym> = clashes(e).into_iter().flat_map(|(_, names)| names.into_iter().skip(1)).collect();
     let saved = LITERAL.with(|l| l.replace(literal));
     let out = super::printing(e, || match content(e) {
-        Some((c, rest)) => juxtapose(&[num(&c).0, wrap(latex(&rest), Prec::Product)]),
+        Some((c, rest)) if c.is_integer() || number::decimal_digits(&c).is_some() => {
+            juxtapose(&[num(&c).0, wrap(latex(&rest), Prec::Product)])
+        }
+        // A fraction's numerator folded in, as a product's is: `\frac{3 \left(1 - y^{2}\right)}{4}`.
+        Some((c, rest)) => {
+            let sign = if c.is_negative() { "-" } else { "" };
+            let top = match num_traits::One::is_one(c.numer().magnitude()) {
+                true => latex(&rest).0,
+                false => juxtapose(&[integer(&c.numer().abs()), wrap(latex(&rest), Prec::Product)]),
+            };
+            format!("{sign}\\frac{{{top}}}{{{}}}", integer(c.denom()))
+        }
         None => latex(e).0,
     });
     LITERAL.with(|l| *l.borrow_mut() = saved);

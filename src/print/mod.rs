@@ -2,8 +2,8 @@
 //!
 //! Both printers read an expression through the same three views defined here: a sum as
 //! terms with a positive one first (`g(z) - t`, not `-t + g(z)`), or, printed as a whole,
-//! as its integer content times the rest where that is no longer (`3*(1 - y^2)`), and a
-//! product as a sign, a coefficient and the factors above and below the fraction bar.
+//! as its content times the rest where that is no longer (`3*(1 - y^2)`, `(1 - y^2)/2`),
+//! and a product as a sign, a coefficient and the factors above and below the fraction bar.
 //!
 //! The index of a sum is written as it is named, unless the name is free in the
 //! expression being printed or is the index of a sum around it: then, only in print, it
@@ -134,20 +134,30 @@ pub fn below_bar(b: &Expr, x: &Expr) -> Expr {
     }
 }
 
-/// A sum written as its integer content times the rest, `3*(1 - y^2)` for `3 - 3*y^2`
-/// (the constructors keep a number times a lone sum distributed, so the view is the
-/// printer's), where the content is the coefficient of every term but the numbers: then
-/// the content's `*` replaces theirs, so the form has no more operations, and no
-/// coefficient is left inside (`4*x^2 - 2*x` stays). Only the expression printed as a
-/// whole is written so: a sum inside a call or an exponent is an argument, written as the
-/// input wrote it (`sin(2*x - 8)`), and a sum among factors has its content taken out
-/// already. `None` for any other sum, and for anything else.
+/// A sum written as its content times the rest, `3*(1 - y^2)` for `3 - 3*y^2` and `(1 -
+/// y^2)/2` for `1/2 - y^2/2` (the constructors keep a number times a lone sum
+/// distributed, so the view is the printer's), where the content is the coefficient of
+/// every term but the numbers, so that no coefficient is left inside (`4*x^2 - 2*x`
+/// stays). An integer's `*` replaces the terms' own. A fraction's bar is taken out only
+/// where it replaces more than it adds: over two terms or more (`(x + y)/2`), or over one
+/// beside a fractional number (`(1 - y^2)/2`); `x/2 - 1` and `x + 1/2` stay. Only the
+/// expression printed as a whole is written so: a sum inside a call or an exponent is an
+/// argument, written as the input wrote it (`sin(2*x - 8)`), and a sum among factors
+/// has its content taken out already. `None` for any other sum, and for anything else.
 pub fn content(e: &Expr) -> Option<(Rational, Expr)> {
     let Node::Add(ts) = e.node() else { return None };
-    let (c, rest) = e.primitive(false)?;
+    let (c, rest) = e.primitive(true)?;
     let unit = c.abs();
     let whole = ts.iter().all(|t| t.as_num().is_some() || t.coeff().abs() == unit);
-    (c.is_integer() && !unit.is_one() && whole).then_some((c, rest))
+    if unit.is_one() || !whole {
+        return None;
+    }
+    if c.is_integer() {
+        return Some((c, rest));
+    }
+    let over = ts.iter().filter(|t| t.as_num().is_none()).count();
+    let fractional_number = ts.iter().any(|t| t.as_num().is_some_and(|n| !n.is_integer()));
+    (over >= 2 || fractional_number).then_some((c, rest))
 }
 
 /// The terms of a sum in print order: the first positive term leads.

@@ -26,11 +26,7 @@ pub fn to_text(e: &Expr) -> String {
     crate::limits::check_size(e.tree_size());
     let mut out = String::new();
     super::printing(e, || match content(e) {
-        Some((c, rest)) => {
-            write_num(&c, &mut out);
-            out.push('*');
-            write_paren(&rest, Prec::Product, &mut out);
-        }
+        Some((c, rest)) => write_content(&c, &rest, &mut out),
         None => write_expr(e, &mut out),
     });
     out
@@ -91,6 +87,24 @@ fn write_paren(e: &Expr, min: Prec, out: &mut String) {
     } else {
         write_expr(e, out);
     }
+}
+
+/// A sum as its content `c` times `rest` ([`content`]): `3*(1 - y^2)`, `-(1 + y^2)/2`,
+/// `3*(x + y)/4`, `0.25*(x + y)` (a coefficient the printer writes as a decimal).
+fn write_content(c: &Rational, rest: &Expr, out: &mut String) {
+    if c.is_integer() || number::decimal_digits(c).is_some() {
+        write_num(c, out);
+        out.push('*');
+        return write_paren(rest, Prec::Product, out);
+    }
+    if c.is_negative() {
+        out.push('-');
+    }
+    if !c.numer().magnitude().is_one() {
+        let _ = write!(out, "{}*", number::Digits(&c.numer().abs()));
+    }
+    write_paren(rest, Prec::Product, out);
+    let _ = write!(out, "/{}", number::Digits(c.denom()));
 }
 
 fn write_num(r: &Rational, out: &mut String) {

@@ -1,7 +1,7 @@
 //! The cost model: which of several equal expressions is shown.
 //!
 //! Cost counts the operations a reader sees in the printed form (a sum as a whole
-//! with its integer content taken out where the printers take it out), weighted: `+ - * ^` and
+//! with its content taken out where the printers take it out), weighted: `+ - * ^` and
 //! a unary minus 1, a division 2, a transcendental call 2 plus its argument, an abstract
 //! function 1. Names already computed (definitions, `--let`) are free, and so are the
 //! calls in `cheap` — built-in outputs such as `tanh(x)` that the forward pass has —
@@ -24,8 +24,13 @@ use crate::print::{below_bar, content, goes_below, ordered_terms, product_parts}
 pub fn cost(e: &Expr, cheap: &HashSet<Expr>) -> u32 {
     let mut costing = Costing { cheap, signed: IdMap::default(), unsigned: IdMap::default() };
     match content(e) {
-        // Printed as its content times the rest (`3*(1 - y^2)`): one `*`, and a minus.
-        Some((c, rest)) => 1 + u32::from(c.is_negative()) + costing.cost(&rest),
+        // Printed as its content times the rest (`3*(1 - y^2)`, `(1 - y^2)/2`): a `*`
+        // where the numerator is not 1, a division where there is a denominator, a minus.
+        Some((c, rest)) => {
+            let times = u32::from(!c.numer().abs().is_one());
+            let bar = if c.denom().is_one() { 0 } else { 2 };
+            times + bar + u32::from(c.is_negative()) + costing.cost(&rest)
+        }
         None => costing.cost(e),
     }
 }
