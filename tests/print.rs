@@ -59,6 +59,12 @@ fn text_forms() {
         ("x/2 - 1", "x/2 - 1"),
         ("x + 1/2", "1/2 + x"),
         ("x + x^3/2", "x + x^3/2"),
+        // A minus before a lone sum of positive terms over a bar; elsewhere around the
+        // whole, so that it reads back as the same product.
+        ("-(a+b)/c", "-(a + b)/c"),
+        ("-(x*sin(x) + cos(x))/x^2", "-(x*sin(x) + cos(x))/x^2"),
+        ("-(a - b)/c", "(b - a)/c"),
+        ("-(a+b)*(c+d)/w", "-((a + b)*(c + d)/w)"),
         ("x^0 + y^1 + 0*z", "1 + y"),
         ("x2 + x10 + x1", "x1 + x2 + x10"),
     ];

@@ -276,10 +276,14 @@ fn write_fraction(e: &Expr, out: &mut String) {
     if !fr.negative {
         return write_unsigned_fraction(&fr, out);
     }
-    // `-(a + b)*c` would read back as `(-a - b)*c`: the sign must not land on a sum.
+    // `-(a - b)*c` would read back as `(b - a)*c`: the sign must not land on a sum whose
+    // negation is another sum. A lone sum of positive terms is safe: `-(a + b)/c` reads
+    // back as `(-a - b)/c`, and a product takes the sign out of such a sum again.
     out.push('-');
     let sum_first = fr.coeff_numer().is_none() && fr.numer.iter().all(|f| matches!(f.node(), Node::Add(_)));
-    if sum_first && !fr.numer.is_empty() {
+    let positive_sum = |f: &Expr| matches!(f.node(), Node::Add(ts) if !ts.iter().any(is_negative));
+    let safe = matches!(fr.numer.as_slice(), [f] if positive_sum(f));
+    if sum_first && !fr.numer.is_empty() && !safe {
         out.push('(');
         write_unsigned_fraction(&fr, out);
         out.push(')');
