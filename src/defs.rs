@@ -190,7 +190,7 @@ impl Problem {
         p.resolve_all(&order)?;
         // Only a name defined as 0, or an argument put in, can bring a new division by zero.
         let zero_names = p.resolved.values().any(Expr::is_zero) || !p.functions.is_empty();
-        if zero_names && p.resolved.values().any(divides_by_zero) {
+        if zero_names && p.resolved.values().any(expr::divides_by_zero) {
             return Err(zero_denominator());
         }
         for d in &p.defs {
@@ -200,7 +200,7 @@ impl Problem {
         }
         for (e, span) in bare.iter().chain([&p.target]).zip(&spans) {
             let inlined = p.expand_calls(&p.inline_plain(e), &mut Vec::new());
-            if zero_names && divides_by_zero(&inlined) {
+            if zero_names && expr::divides_by_zero(&inlined) {
                 return Err(zero_denominator());
             }
             if inlined.depth() > MAX_DEPTH {
@@ -483,15 +483,6 @@ impl Problem {
     pub fn inlined_target(&self) -> Expr {
         self.inline(&self.target)
     }
-}
-
-/// Whether `e` holds `0` to a negative power: a division by zero that inlining a
-/// definition made (`p = 0; 1/p`).
-fn divides_by_zero(e: &Expr) -> bool {
-    expr::walk(std::slice::from_ref(e), |x| match x.node() {
-        Node::Pow(b, p) if b.is_zero() && p.as_num().is_some_and(num_traits::Signed::is_negative) => Walk::Stop,
-        _ => Walk::Descend,
-    })
 }
 
 /// The first element `x[i]` in `e` whose index `i` is neither a name nor a whole

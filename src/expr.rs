@@ -2491,6 +2491,16 @@ pub(crate) fn occurs(e: &Expr, sub: &Expr) -> bool {
     })
 }
 
+/// Whether `e` holds `0` to a negative power: a division by zero the constructors keep
+/// symbolic (`p = 0; 1/p` inlined, a case where a switch is 0 below a bar), which no
+/// text can spell (the parser refuses `1/0`).
+pub(crate) fn divides_by_zero(e: &Expr) -> bool {
+    walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Pow(b, p) if b.is_zero() && p.as_num().is_some_and(Signed::is_negative) => Walk::Stop,
+        _ => Walk::Descend,
+    })
+}
+
 /// Replaces every occurrence of the subexpression `from` by `to`, rebuilding canonically.
 /// Inside a sum over `k`, a `from` with `k` free does not occur (its `k` is another),
 /// and a `to` with `k` free has the sum's index renamed first, so that it is not captured.

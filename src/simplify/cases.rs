@@ -62,6 +62,11 @@ pub(crate) fn by_cases(e: &Expr, simplify: impl Fn(&Expr) -> Expr, inline: impl 
     let var = Expr::sym(v.clone());
     // The formula on each interval, decided at a point inside it.
     let formulas: Vec<Expr> = interior_points(&kinks).iter().map(|p| decided(e, &v, p)).collect::<Option<_>>()?;
+    // Undefined on a whole interval (`1/heaviside(x - 3)` below 3): no formula to write
+    // there, and `0^(-1)` would print as text that does not read back.
+    if formulas.iter().any(expr::divides_by_zero) {
+        return None;
+    }
     let formulas: Vec<Expr> = formulas.iter().map(&simplify).collect();
     let written = inline(e);
     let mut args = Vec::new();
