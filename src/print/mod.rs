@@ -146,18 +146,28 @@ pub fn below_bar(b: &Expr, x: &Expr) -> Expr {
 /// has its content taken out already. `None` for any other sum, and for anything else.
 pub fn content(e: &Expr) -> Option<(Rational, Expr)> {
     let Node::Add(ts) = e.node() else { return None };
-    let (c, rest) = e.primitive(true)?;
-    let unit = c.abs();
-    let whole = ts.iter().all(|t| t.as_num().is_some() || t.coeff().abs() == unit);
-    if unit.is_one() || !whole {
+    // Read off the coefficients before building anything: most sums have a term with
+    // coefficient 1 (costing asks of every sum of every form).
+    let mut terms = ts.iter().filter(|t| t.as_num().is_none());
+    let unit = terms.next()?.leading_num()?;
+    let same = |t: &Expr| {
+        t.leading_num().is_some_and(|c| c.numer().magnitude() == unit.numer().magnitude() && c.denom() == unit.denom())
+    };
+    if unit.numer().magnitude().is_one() && unit.denom().is_one() || !terms.all(same) {
         return None;
     }
-    if c.is_integer() {
-        return Some((c, rest));
+    let unit = unit.abs();
+    let numbers = || ts.iter().filter_map(Expr::as_num);
+    if !numbers().all(|n| (n / &unit).is_integer()) {
+        return None;
     }
-    let over = ts.iter().filter(|t| t.as_num().is_none()).count();
-    let fractional_number = ts.iter().any(|t| t.as_num().is_some_and(|n| !n.is_integer()));
-    (over >= 2 || fractional_number).then_some((c, rest))
+    if !unit.is_integer() {
+        let over = ts.iter().filter(|t| t.as_num().is_none()).count();
+        if over < 2 && numbers().all(Rational::is_integer) {
+            return None;
+        }
+    }
+    e.primitive(true)
 }
 
 /// The terms of a sum in print order: the first positive term leads.
