@@ -166,3 +166,26 @@ fn roots_in_whole_numbers() {
     let out: Vec<String> = cases.iter().map(|(e, x)| format!("{e} by {x}: {}", form(e, &[], x, 1))).collect();
     insta::assert_snapshot!(out.join("\n"));
 }
+
+/// A quotient's derivative is written over its square with the minus taken into the sum
+/// that changes sign (`(x*cos(x) - sin(x))/x^2`, as tables write it, not `cos(x)/x -
+/// sin(x)/x^2` or `-(sin(x) - x*cos(x))/x^2`), under any name; a sum that is positive
+/// throughout keeps its minus outside (`-p*(1 - p)`). Each checked by `--check`.
+#[test]
+fn a_minus_goes_into_the_sum_that_changes_sign() {
+    let cases: [(&str, &str, &str); 8] = [
+        ("sin(x)/x", "x", "(x*cos(x) - sin(x))/x^2"),
+        ("sin(u)/u", "u", "(u*cos(u) - sin(u))/u^2"),
+        ("sin(q)/q^2", "q", "(q*cos(q) - 2*sin(q))/q^3"),
+        ("e^s/s", "s", "e^s*(s - 1)/s^2"),
+        ("a/x - b/x^2 + c", "x", "(2*b - a*x)/x^3"),
+        ("1/(1 + e^x)", "x", "-sigmoid(x)*(1 - sigmoid(x))"),
+        ("p = sigmoid(-z); p", "z", "-p*(1 - p)"),
+        ("cos(w)/w", "w", "-(w*sin(w) + cos(w))/w^2"),
+    ];
+    for (e, wrt, want) in cases {
+        let r = crate::support::run(&["diff", e, "--wrt", wrt, "--check"]);
+        assert!(r.stderr.contains("check: passed"), "{e}: {}", r.stderr);
+        assert_eq!(r.stdout.trim_end(), want, "{e}");
+    }
+}

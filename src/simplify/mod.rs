@@ -271,6 +271,7 @@ pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Ex
 fn simplify_parts(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Expr, Expr)>) {
     let mut ctx = Ctx::new(names, form);
     let named = ctx.named(e);
+    ctx.root = named.id();
     let r = ctx.part(&named);
     // A name's whole body, wherever the search left it, is the name.
     let r = ctx.named(&r);
@@ -318,7 +319,7 @@ type Prepared = (Vec<(Sym, Expr)>, Form, HashMap<Expr, Expr>, Visible, NamedMemo
 /// [`Ctx::search_within`]'s results by part and the variable differentiated by: pure
 /// functions of the names, shared by the entries of a gradient (a layer's `(tanh(a_k) -
 /// t_k)*(1 - tanh(a_k)^2)` is searched once, not once per input `x_j` it multiplies).
-type SearchMemo = std::rc::Rc<std::cell::RefCell<HashMap<(u64, Option<Sym>), Option<Searched>>>>;
+type SearchMemo = std::rc::Rc<std::cell::RefCell<HashMap<(u64, Option<Sym>, bool), Option<Searched>>>>;
 
 /// A search's form and the substitutions behind it.
 type Searched = (Expr, Vec<(Expr, Expr)>);
@@ -379,6 +380,9 @@ struct Ctx<'a> {
     memo: IdMap<Expr>,
     subs: Vec<(Expr, Expr)>,
     work_left: u64,
+    /// The expression being simplified (its id): only its own forms take a minus into a
+    /// sum ([`sign_into_a_sum`]), where no sign outside can cancel it.
+    root: u64,
 }
 
 impl<'a> Ctx<'a> {
@@ -397,6 +401,7 @@ impl<'a> Ctx<'a> {
             memo: IdMap::default(),
             subs: Vec::new(),
             work_left: CFG.total_work,
+            root: 0,
         };
         // A Jacobian simplifies many entries with the same names: what the names give is
         // worked out once.
@@ -610,7 +615,7 @@ impl<'a> Ctx<'a> {
             return None;
         }
         let (keyed_by, logs) = self.reads_wrt(e);
-        let key = (e.id(), keyed_by);
+        let key = (e.id(), keyed_by, e.id() == self.root);
         let known = self.search_memo.borrow().get(&key).cloned();
         let found = match known {
             Some(found) => found,
@@ -686,7 +691,12 @@ impl<'a> Ctx<'a> {
         // And `c*u + c*abs(u)` as `2*c*relu(u)`.
         collected.extend(pool.iter().flat_map(collect::as_relus));
         let rooted: Vec<Expr> = pool.iter().chain(&collected).filter_map(roots::respelled).collect();
-        respelled.extend(collected.into_iter().chain(rooted).filter(|r| !pool.contains(r)));
+        // And, for the whole expression, a minus taken into a sum (`(x*cos(x) - sin(x))/x^2`).
+        let signs: Vec<Expr> = match e.id() == self.root {
+            true => pool.iter().chain(&collected).map(|c| sign_into_a_sum(c, &|f| self.inline(f))).collect(),
+            false => Vec::new(),
+        };
+        respelled.extend(collected.into_iter().chain(rooted).chain(signs).filter(|r| !pool.contains(r)));
         let ranked = self.ranked(e, pool);
         let best = self.validated(e, ranked);
         let best = match best {
@@ -1452,6 +1462,55 @@ fn rat_expr_within(r: &Rat, k: &Kernels, max_size: u64) -> Option<Expr> {
     );
     let none = HashSet::new();
     Some(if cost::cost(&split, &none) < cost::cost(&factored, &none) { split } else { factored })
+}
+
+/// `e` with the minus of a negative product taken into one of its sums (to an odd power,
+/// above or below the bar) where that is cheaper: `-(b - a*x)/x^2` is `(a*x - b)/x^2`, and
+/// `-e^x*(1 - x)/x^2` is `e^x*(x - 1)/x^2`. A sum of negative terms only would give the
+/// minus back (`-(1 + x)`), so it is never cheaper. The minus goes only into a sum that
+/// is negative somewhere it is sampled (with the names written out by `inline`): one
+/// positive throughout is what people write as it is (`-p*(1 - p)` for the sigmoid's `p`,
+/// not `p*(p - 1)`; `-(1 - tanh(x)^2)`; `-p[j]*(delta(j, l) - p[l])`).
+pub(crate) fn sign_into_a_sum(e: &Expr, inline: &dyn Fn(&Expr) -> Expr) -> Expr {
+    let Node::Mul(fs) = e.node() else { return e.clone() };
+    let Some(c) = e.leading_num().filter(|c| num_traits::Signed::is_negative(*c)) else { return e.clone() };
+    // Only a sum with terms of both signs can take the minus: its negation leads with a
+    // positive term too, so the form loses the minus and nothing else (one operation).
+    let takes_the_minus = |f: &Expr| {
+        let (b, k) = match f.node() {
+            Node::Pow(b, k) => (b, k.as_num()?.clone()),
+            _ => (f, crate::number::int(1)),
+        };
+        let Node::Add(ts) = b.node() else { return None };
+        let mixed = ts.iter().any(crate::print::is_negative) && !ts.iter().all(crate::print::is_negative);
+        let odd = k.is_integer() && num_integer::Integer::is_odd(k.numer());
+        (mixed && odd && negative_somewhere(&inline(b))).then(|| (b.clone(), k))
+    };
+    let Some((i, (b, k))) = fs.iter().enumerate().find_map(|(i, f)| Some((i, takes_the_minus(f)?))) else {
+        return e.clone();
+    };
+    let flipped = fs.iter().enumerate().map(|(j, f)| match () {
+        _ if j == i => Expr::pow(Expr::negate(b.clone()), Expr::num(k.clone())),
+        _ if f.as_num().is_some() => Expr::num(-c.clone()),
+        _ => f.clone(),
+    });
+    Expr::mul(flipped.collect::<Vec<_>>())
+}
+
+/// Whether `e` is negative at one of a few sampled points; never where it holds indices
+/// (`delta(j, l) - p[l]`), which have no real values to sample.
+fn negative_somewhere(e: &Expr) -> bool {
+    const AT: [f64; 5] = [-2.3, -0.7, 0.4, 1.3, 2.9];
+    let indexed =
+        |x: &Expr| matches!(x.node(), Node::Call(Func::Delta | Func::Indexed(_) | Func::Sum(_) | Func::Prod(_), _));
+    if expr::walk(std::slice::from_ref(e), |x| if indexed(x) { Walk::Stop } else { Walk::Descend }) {
+        return false;
+    }
+    let vars = e.free_vars();
+    (0..AT.len()).any(|j| {
+        let env: eval::Env = vars.iter().enumerate().map(|(i, v)| (v.clone(), AT[(j + 2 * i) % AT.len()])).collect();
+        eval::eval_with::<f64>(e, &env, None).is_ok_and(|y| y < 0.0)
+    })
 }
 
 /// The calls that cost what a name does in the forms of `e`: its built-in outputs
