@@ -149,7 +149,8 @@ pub fn jacobian(problem: &Problem, rows: &[Expr], vars: &[Sym], opts: &Options) 
 }
 
 /// The Hessian of `f` by `vars`: entry `[i][j]` is the derivative by `vars[i]`, then by
-/// `vars[j]`.
+/// `vars[j]`; symmetric, each pair of mirrored entries worked out once
+/// ([`simplify::hessian`]).
 pub fn hessian(problem: &Problem, f: &Expr, vars: &[Sym], opts: &Options) -> Vec<Vec<Entry>> {
     let f = problem.inline(f);
     let all = names(problem, None, opts);

@@ -369,6 +369,30 @@ fn entries_agree(
     }
 }
 
+/// A Hessian prints symmetric: each entry below the diagonal is the one above it,
+/// spelled alike (the log-sum-exp's were `sigmoid(a - b)` above and `sigmoid(b - a)`
+/// below), under any names and sizes, and every entry passes `--check`.
+#[test]
+fn a_hessian_prints_symmetric() {
+    let cases: [(&str, &str); 4] = [
+        ("ln(e^a + e^b)", "a,b"),
+        ("ln(e^u + e^v + e^w)", "u,v,w"),
+        ("x^2*y^3 + sin(x*y)", "x,y"),
+        ("sigmoid(p*q + r)", "r,q,p"),
+    ];
+    for (f, wrt) in cases {
+        let m = matrix_entries(&["hessian", f, "--wrt", wrt]);
+        for (i, row) in m.iter().enumerate() {
+            for (j, e) in row.iter().enumerate() {
+                assert_eq!(e, &m[j][i], "{f}: [{i}][{j}] against [{j}][{i}]");
+            }
+        }
+        let r = run(&["hessian", f, "--wrt", wrt, "--check"]);
+        assert_eq!(r.code, 0, "{f}: {}", r.stderr);
+        assert!(!r.stderr.contains("failed"), "{f}: {}", r.stderr);
+    }
+}
+
 /// The example: the Hessian of the cross-entropy through a softmax by its
 /// inputs is `p_i*(1 - p_i)` on the diagonal and `-p_i*p_j` off it, given that the
 /// targets sum to 1.

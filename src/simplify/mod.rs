@@ -164,24 +164,24 @@ pub fn gradient(e: &Expr, vars: &[Sym], names: &Names, form: Form) -> Vec<Expr> 
         .collect()
 }
 
-/// The Hessian of `e` by `vars`: entry `[i][j]` is the derivative by `vars[j]` of the
-/// [`gradient`]'s entry `i` as shown, as [`derivatives`] takes a second order (the
-/// second derivative of the sigmoid is that of `sigmoid(z)*(1 - sigmoid(z))`, not of a
-/// tower of quotients of `e^z`, which no numeric check can read far out).
+/// The Hessian of `e` by `vars`: entry `[i][j]`, `i <= j`, is the derivative by
+/// `vars[j]` of the [`gradient`]'s entry `i` as shown, as [`derivatives`] takes a second
+/// order (the second derivative of the sigmoid is that of `sigmoid(z)*(1 - sigmoid(z))`,
+/// not of a tower of quotients of `e^z`, which no numeric check can read far out). The
+/// matrix is symmetric, as second partials are wherever they are continuous: entry
+/// `[j][i]` is `[i][j]`, worked out once and written alike (not `sigmoid(a - b)` above
+/// the diagonal and `sigmoid(b - a)` below it).
 pub fn hessian(e: &Expr, vars: &[Sym], names: &Names, form: Form) -> Vec<Vec<Expr>> {
     let first = gradient(e, vars, names, form);
     let by = |y: &Sym| Names { defs: names.defs.clone(), wrt: Some(y.clone()) };
-    first
-        .iter()
-        .map(|g| {
-            vars.iter()
-                .map(|y| match form {
-                    Form::Raw => crate::diff::diff(g, y),
-                    _ => next_derivative(g, y, &by(y), form, &mut HashMap::new(), true),
-                })
-                .collect()
-        })
-        .collect()
+    let second = |g: &Expr, y: &Sym| match form {
+        Form::Raw => crate::diff::diff(g, y),
+        _ => next_derivative(g, y, &by(y), form, &mut HashMap::new(), true),
+    };
+    let upper: Vec<Vec<Expr>> =
+        first.iter().enumerate().map(|(i, g)| vars[i..].iter().map(|y| second(g, y)).collect()).collect();
+    let entry = |i: usize, j: usize| if i <= j { upper[i][j - i].clone() } else { upper[j][i - j].clone() };
+    (0..vars.len()).map(|i| (0..vars.len()).map(|j| entry(i, j)).collect()).collect()
 }
 
 /// One entry of a gradient: `raw` (a derivative by `x`) simplified, or
