@@ -251,7 +251,14 @@ impl Rewriter {
                 || matches!(
                     f.base_exp().0.node(),
                     Node::Call(
-                        Func::Builtin(Builtin::Cos | Builtin::Sigmoid | Builtin::Tanh | Builtin::Erf | Builtin::Erfc),
+                        Func::Builtin(
+                            Builtin::Cos
+                                | Builtin::Sigmoid
+                                | Builtin::Tanh
+                                | Builtin::Coth
+                                | Builtin::Erf
+                                | Builtin::Erfc
+                        ),
                         _
                     )
                 )
@@ -700,6 +707,8 @@ mod tests {
         assert_eq!(stable_text("3 + 3*cos(2*x)"), "6*cos(x)^2");
         assert_eq!(stable_text("1 - tanh(x)^2"), "sech(x)^2");
         assert_eq!(stable_text("1/4 - 1/(4*tanh(x/2)^2)"), "-csch(x/2)^2/4");
+        assert_eq!(stable_text("1 - coth(x)^2"), "-csch(x)^2");
+        assert_eq!(stable_text("1/4 - coth(x/2)^2/4"), "-csch(x/2)^2/4");
         // Two terms t and k*t*f with an identity for 1 + k*f, whatever t is.
         assert_eq!(stable_text("x - x*sigmoid(x)"), "x*sigmoid(-x)");
         assert_eq!(stable_text("1 - 2*sigmoid(z)"), "-tanh(z/2)");
