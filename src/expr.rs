@@ -1582,6 +1582,18 @@ impl Expr {
             out.push(Expr::num(coeff));
             return Expr::mul(out);
         }
+        // (d > 0)*(-d >= 0) and (d > 0)*(-d > 0) are 0 for every d: the two never hold
+        // at once (the mixed partial of `max(x, y)^2`, `heaviside(y - x)*(x >= y)`); and
+        // (d > 0)*(d >= 0) is d > 0.
+        match combined_comparisons(&out) {
+            Some(Combined::Never) => return Expr::zero(),
+            Some(Combined::Implied(i)) => {
+                out.remove(i);
+                out.push(Expr::num(coeff));
+                return Expr::mul(out);
+            }
+            None => {}
+        }
         // heaviside(u)*relu(u)^n is relu(u)^n for n > 0: the step is 1 wherever the
         // ramp is not 0.
         if let Some(step) = out.iter().find_map(|f| {
@@ -2010,6 +2022,42 @@ fn scaled(r: &Rational, fs: &[Expr]) -> Expr {
 
 /// Whether `b^e` is an integer power of a sum whose numeric content [`Expr::mul`] takes
 /// out into the coefficient (`2 + 2*x`, `(-1 - x)^-2`).
+/// What two comparisons among a product's factors make together.
+enum Combined {
+    /// `d > 0` and `-d >= 0` (or `-d > 0`): they never hold at once.
+    Never,
+    /// `d >= 0` (factor `i`) beside `d > 0`, which implies it.
+    Implied(usize),
+}
+
+/// How two of `factors`, comparisons `d > 0` or `d >= 0` of one `d` or of `d` and `-d`,
+/// combine, if any do.
+fn combined_comparisons(factors: &[Expr]) -> Option<Combined> {
+    fn sides(f: &Expr) -> Option<(Cmp, &Expr)> {
+        match f.node() {
+            Node::Call(Func::Cmp(op @ (Cmp::Gt | Cmp::Ge)), ab) => Some((*op, &ab[0])),
+            _ => None,
+        }
+    }
+    let cmps: Vec<(usize, Cmp, &Expr)> =
+        factors.iter().enumerate().filter_map(|(i, f)| sides(f).map(|(op, d)| (i, op, d))).collect();
+    if cmps.len() < 2 {
+        return None;
+    }
+    for (k, &(i, op, d)) in cmps.iter().enumerate() {
+        let minus_d = Expr::negate(d.clone());
+        for &(j, op2, d2) in &cmps[k + 1..] {
+            if *d2 == minus_d && (op == Cmp::Gt || op2 == Cmp::Gt) {
+                return Some(Combined::Never);
+            }
+            if d2 == d && op != op2 {
+                return Some(Combined::Implied(if op == Cmp::Ge { i } else { j }));
+            }
+        }
+    }
+    None
+}
+
 fn integer_power_with_content(b: &Expr, e: &Expr) -> bool {
     e.as_num().filter(|n| n.is_integer()).is_some_and(|n| b.primitive(n.is_negative()).is_some())
 }

@@ -215,3 +215,30 @@ fn a_kink_inside_a_kink_is_not_linear() {
     }
     assert_eq!(eval("acot(-7*(x <= 0)/3)", &[("x", 2.0)]), std::f64::consts::FRAC_PI_2);
 }
+
+/// Two comparisons of one difference in a product: `d > 0` beside `-d >= 0` (or `-d >
+/// 0`) never hold at once, so the product is 0; `d >= 0` beside `d > 0` adds nothing.
+/// The constructors see it however the comparisons are written and scaled, so the mixed
+/// partial of `max(x, y)^2` is 0. Each form has the value of its factors multiplied one
+/// by one, at points on both sides of each kink.
+#[test]
+fn comparisons_that_exclude_or_imply_each_other() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["x > y", "y >= x"], "0"),
+        (&["heaviside(y - x)", "x >= y", "w"], "0"),
+        (&["2*x > y", "y > 2*x"], "0"),
+        (&["x > y", "x >= y", "w"], "w*heaviside(x - y)"),
+        (&["3", "y >= x", "y > x"], "3*heaviside(y - x)"),
+        (&["x >= y", "y >= x"], "(x >= y)*(y >= x)"),
+    ];
+    for (factors, want) in cases {
+        let src = factors.iter().map(|f| format!("({f})")).collect::<Vec<_>>().join("*");
+        assert_eq!(deriv::parse(&src).unwrap().to_string(), want, "{src}");
+        for (x, y) in [(0.3, 1.7), (1.7, 0.3), (-2.0, -0.5), (0.5, 0.5)] {
+            let at = [("x", x), ("y", y), ("w", 1.5)];
+            let one_by_one: f64 = factors.iter().map(|f| eval(f, &at)).product();
+            assert_eq!(eval(&src, &at), one_by_one, "{src} at {at:?}");
+        }
+    }
+    assert_eq!(derivative("2*max(x, y)*heaviside(y - x)", "x"), "0");
+}
