@@ -146,7 +146,13 @@ pub(crate) fn recognized(e: &Expr) -> Expr {
         matches!(x.node(), Node::Add(_) | Node::Mul(_) | Node::Pow(..) | Node::Call(Func::Builtin(Builtin::Ln), _))
             && x.tree_size() <= MAX_NODE
     };
-    if recognizable(e) {
+    // (Not where a factor or term holds no exponential, `x/(1 + e^-x)`: that whole is no
+    // call, and its parts are what is recognized.)
+    let all_spelled = match e.node() {
+        Node::Add(items) | Node::Mul(items) => items.iter().all(spelled_in_exponentials),
+        _ => true,
+    };
+    if recognizable(e) && all_spelled {
         if let Some(call) = as_builtin(e, &none, &mut tries) {
             remember(e, &call, tries);
             return call;
