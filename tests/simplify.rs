@@ -189,3 +189,22 @@ fn a_minus_goes_into_the_sum_that_changes_sign() {
         assert_eq!(r.stdout.trim_end(), want, "{e}");
     }
 }
+
+/// Of forms that cost the same, the one where variables occur fewer times (the more
+/// factored) is shown: the product rule's `x*(1 - tanh(x)^2) + tanh(x)` keeps the row's
+/// `1 - tanh^2`, and the SiLU's derivative is PyTorch's `s*(1 + x*(1 - s))`, under any
+/// name. Each checked by `--check`.
+#[test]
+fn ties_go_to_the_more_factored_form() {
+    let cases: [(&str, &str, &str); 4] = [
+        ("x*tanh(x)", "x", "x*(1 - tanh(x)^2) + tanh(x)"),
+        ("u*tanh(u)", "u", "u*(1 - tanh(u)^2) + tanh(u)"),
+        ("q*sigmoid(q)", "q", "sigmoid(q)*(1 + q*(1 - sigmoid(q)))"),
+        ("s/(1 + e^-s)", "s", "sigmoid(s)*(1 + s*(1 - sigmoid(s)))"),
+    ];
+    for (e, wrt, want) in cases {
+        let r = crate::support::run(&["diff", e, "--wrt", wrt, "--check"]);
+        assert!(r.stderr.contains("check: passed"), "{e}: {}", r.stderr);
+        assert_eq!(r.stdout.trim_end(), want, "{e}");
+    }
+}

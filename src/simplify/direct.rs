@@ -405,7 +405,7 @@ mod tests {
             assert_eq!(direct(&s("e^z/(1 + e^z)"), v), Some(s("sigmoid(z)*(1 - sigmoid(z))")));
             assert_eq!(direct(&s("ln(1 + e^z)"), v), Some(s("sigmoid(z)")));
             assert_eq!(direct(&s("sinh(z)/cosh(z)"), v), Some(s("1 - tanh(z)^2")));
-            assert_eq!(direct(&s("z/(1 + e^-z)"), v), Some(s("sigmoid(z)*(1 + z - z*sigmoid(z))")));
+            assert_eq!(direct(&s("z/(1 + e^-z)"), v), Some(s("sigmoid(z)*(1 + z*(1 - sigmoid(z)))")));
         }
     }
 

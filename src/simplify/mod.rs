@@ -353,8 +353,12 @@ struct Rank {
     /// (`p*(1 - p)` is 0 at z = 800, where `e^z/(1 + e^z)^2` is inf/inf). Worked out only
     /// where two forms tie on cost (`false` otherwise).
     infinite_far_out: bool,
-    /// The length of the printed form, where the two above tie (0 otherwise): the shorter
-    /// reads better.
+    /// How many times variables occur in the printed form, where the two above tie (0
+    /// otherwise): the fewer, the more is factored (`tanh(x) + x*(1 - tanh(x)^2)`, not
+    /// `x - x*tanh(x)^2 + tanh(x)`).
+    occurrences: u64,
+    /// The length of the printed form, where the three above tie (0 otherwise): the
+    /// shorter reads better.
     printed_len: usize,
 }
 
@@ -988,23 +992,50 @@ fn ranked_by(mut pool: Vec<Expr>, cheap: &HashSet<Expr>, bodies: &HashMap<Sym, E
         .zip(costs)
         .map(|(c, cost)| {
             let infinite_far_out = ties[&cost] > 1 && !finite_far_out(&c, bodies);
-            (Rank { cost, infinite_far_out, printed_len: 0 }, c)
+            (Rank { cost, infinite_far_out, occurrences: 0, printed_len: 0 }, c)
         })
         .collect();
+    let mut tied: HashMap<(u32, bool), usize> = HashMap::new();
+    for (r, _) in &keyed {
+        *tied.entry((r.cost, r.infinite_far_out)).or_default() += 1;
+    }
+    for (r, c) in &mut keyed {
+        if tied[&(r.cost, r.infinite_far_out)] > 1 {
+            r.occurrences = variable_occurrences(c);
+        }
+    }
     // The printed length decides what is still tied (printing every form would cost
     // more than the rest of the ranking). Forms are at most `largest_form` nodes:
     // printing one is cheap.
-    let mut still_tied: HashMap<(u32, bool), usize> = HashMap::new();
+    let mut still_tied: HashMap<(u32, bool, u64), usize> = HashMap::new();
     for (r, _) in &keyed {
-        *still_tied.entry((r.cost, r.infinite_far_out)).or_default() += 1;
+        *still_tied.entry((r.cost, r.infinite_far_out, r.occurrences)).or_default() += 1;
     }
     for (r, c) in &mut keyed {
-        if still_tied[&(r.cost, r.infinite_far_out)] > 1 {
+        if still_tied[&(r.cost, r.infinite_far_out, r.occurrences)] > 1 {
             r.printed_len = c.to_string().len();
         }
     }
     keyed.sort_by_key(|(r, _)| *r);
     keyed.into_iter().map(|(_, c)| c).collect()
+}
+
+/// How many times variables occur in `e` written out as a tree (a shared node counts
+/// at each of its places).
+fn variable_occurrences(e: &Expr) -> u64 {
+    let mut memo: IdMap<u64> = IdMap::default();
+    fn count(e: &Expr, memo: &mut IdMap<u64>) -> u64 {
+        if let Some(&n) = memo.get(&e.id()) {
+            return n;
+        }
+        let n = match e.node() {
+            Node::Var(_) => 1,
+            _ => e.children().iter().map(|c| count(c, memo)).fold(0u64, u64::saturating_add),
+        };
+        memo.insert(e.id(), n);
+        n
+    }
+    limits::deep(|| count(e, &mut memo))
 }
 
 /// `u` where `e` is positive exactly where `u` is, and zero elsewhere: `relu(u)`,
