@@ -59,6 +59,13 @@ fn text_forms() {
         ("x/2 - 1", "x/2 - 1"),
         ("x + 1/2", "1/2 + x"),
         ("x + x^3/2", "x + x^3/2"),
+        // Only some terms sharing a fraction: those over it, first, beside the rest.
+        ("x/2 + y/2 + z", "(x + y)/2 + z"),
+        ("z - x/2 - y/2", "z - (x + y)/2"),
+        ("-x/2 - y/2 - z", "-(x + y)/2 - z"),
+        ("x/3 + y/2 + z/2 + 1", "(y + z)/2 + 1 + x/3"),
+        ("x/2 + 1/2 + y^2", "(1 + x)/2 + y^2"),
+        ("x/2 + y^2 - 1", "x/2 - 1 + y^2"),
         // A minus before a lone sum of positive terms over a bar; elsewhere around the
         // whole, so that it reads back as the same product.
         ("-(a+b)/c", "-(a + b)/c"),
@@ -98,6 +105,7 @@ fn latex_forms() {
         "-5*u - 5",
         "1/2 - tanh(x)^2/2",
         "-3/4 - 3*y^2/4",
+        "1/2 + x*e^(-x^2/2)/sqrt(2*pi) + erf(x/sqrt(2))/2",
     ];
     let out: Vec<String> = cases.iter().map(|c| format!("{c}\n    {}", latex(c))).collect();
     for l in &out {
@@ -117,13 +125,15 @@ fn greek_input_prints_as_commands() {
 /// the scale; a single term beside an integer keeps its own bar. Each checked by `--check`.
 #[test]
 fn fractional_content_taken_out_of_a_result() {
-    let cases: [(&str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str); 8] = [
         ("tanh(x/2)", "x", "(1 - tanh(x/2)^2)/2"),
         ("tanh(q/3)", "q", "(1 - tanh(q/3)^2)/3"),
         ("3*tanh(u/4)", "u", "3*(1 - tanh(u/4)^2)/4"),
         ("1/(1 + e^(-2*s)) + s", "s", "(3 - tanh(s)^2)/2"),
         ("(a^2 + a)/2", "a", "1/2 + a"),
         ("x^2/4 + x/2 + y^2/2", "y", "y"),
+        ("x/2*(1 + erf(x/sqrt(2)))", "x", "(1 + erf(x/sqrt(2)))/2 + x*e^(-x^2/2)/sqrt(2*pi)"),
+        ("w*(1 + erf(w/sqrt(2)))/2", "w", "(1 + erf(w/sqrt(2)))/2 + w*e^(-w^2/2)/sqrt(2*pi)"),
     ];
     for (e, wrt, want) in cases {
         let r = crate::support::run(&["diff", e, "--wrt", wrt, "--check"]);

@@ -10,7 +10,7 @@
 use num_bigint::BigInt;
 use num_traits::Signed;
 
-use super::{content, fraction, goes_below, is_negative, ordered_terms};
+use super::{fraction, goes_below, grouped, is_negative, ordered_terms};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
@@ -121,23 +121,43 @@ pub fn to_latex(e: &Expr) -> String {
     crate::limits::check_size(e.tree_size());
     let literal: HashSet<Sym> = clashes(e).into_iter().flat_map(|(_, names)| names.into_iter().skip(1)).collect();
     let saved = LITERAL.with(|l| l.replace(literal));
-    let out = super::printing(e, || match content(e) {
-        Some((c, rest)) if c.is_integer() || number::decimal_digits(&c).is_some() => {
-            juxtapose(&[num(&c).0, wrap(latex(&rest), Prec::Product)])
+    let out = super::printing(e, || match grouped(e) {
+        Some((c, inner, rest)) if rest.is_empty() => content_latex(&c, &inner),
+        // The group leads, unless it is negative beside a positive term.
+        Some((c, inner, rest)) if c.is_negative() && rest.iter().any(|t| !is_negative(t)) => {
+            format!("{} - {}", latex(&Expr::add(rest)).0, content_latex(&-c, &inner))
         }
-        // A fraction's numerator folded in, as a product's is: `\frac{3 \left(1 - y^{2}\right)}{4}`.
-        Some((c, rest)) => {
-            let sign = if c.is_negative() { "-" } else { "" };
-            let top = match num_traits::One::is_one(c.numer().magnitude()) {
-                true => latex(&rest).0,
-                false => juxtapose(&[integer(&c.numer().abs()), wrap(latex(&rest), Prec::Product)]),
-            };
-            format!("{sign}\\frac{{{top}}}{{{}}}", integer(c.denom()))
+        Some((c, inner, rest)) => {
+            let mut out = content_latex(&c, &inner);
+            for t in ordered_terms(&rest) {
+                if is_negative(&t) {
+                    out.push_str(" - ");
+                    out.push_str(&wrap(latex(&Expr::negate(t.clone())), Prec::Product));
+                } else {
+                    out.push_str(" + ");
+                    out.push_str(&wrap(latex(&t), Prec::Product));
+                }
+            }
+            out
         }
         None => latex(e).0,
     });
     LITERAL.with(|l| *l.borrow_mut() = saved);
     out
+}
+
+/// A sum as its content `c` times `rest` ([`super::content`]): `3 \left(1 - y^{2}\right)`, or
+/// a fraction's numerator folded in, as a product's is: `\frac{3 \left(1 - y^{2}\right)}{4}`.
+fn content_latex(c: &Rational, rest: &Expr) -> String {
+    if c.is_integer() || number::decimal_digits(c).is_some() {
+        return juxtapose(&[num(c).0, wrap(latex(rest), Prec::Product)]);
+    }
+    let sign = if c.is_negative() { "-" } else { "" };
+    let top = match num_traits::One::is_one(c.numer().magnitude()) {
+        true => latex(rest).0,
+        false => juxtapose(&[integer(&c.numer().abs()), wrap(latex(rest), Prec::Product)]),
+    };
+    format!("{sign}\\frac{{{top}}}{{{}}}", integer(c.denom()))
 }
 
 thread_local! {

@@ -170,6 +170,64 @@ pub fn content(e: &Expr) -> Option<(Rational, Expr)> {
     e.primitive(true)
 }
 
+/// A sum printed as a whole as its content times the rest ([`content`]), or, where only
+/// some terms share a fraction, those terms over it beside the others: `(1 +
+/// erf(x/sqrt(2)))/2 + x*e^(-x^2/2)/sqrt(2*pi)` for `1/2 + x*e^(-x^2/2)/sqrt(2*pi) +
+/// erf(x/sqrt(2))/2`. The group is the terms whose coefficient is `±c` for the fraction
+/// `c` most of them share, with the fractional numbers a whole multiple of it; taken out
+/// where that saves operations, as [`content`] decides for a whole sum. `(c, the
+/// group's sum over c, the other terms)`; `None` for anything else.
+pub fn grouped(e: &Expr) -> Option<(Rational, Expr, Vec<Expr>)> {
+    if let Some((c, rest)) = content(e) {
+        return Some((c, rest, Vec::new()));
+    }
+    let Node::Add(ts) = e.node() else { return None };
+    let (unit, _, _) = partial_group(ts)?;
+    let (group, rest): (Vec<Expr>, Vec<Expr>) = ts.iter().cloned().partition(|t| in_group(t, &unit));
+    let (c, inner) = Expr::add(group).primitive(true)?;
+    Some((c, inner, rest))
+}
+
+/// The fraction `c` that [`grouped`] takes out of only some of `terms`, read without
+/// building anything (costing asks it of every sum it meets): `(c, how many terms but
+/// numbers are over it, how many numbers)`.
+pub(crate) fn partial_group(terms: &[Expr]) -> Option<(Rational, usize, usize)> {
+    // The fraction most terms (not numbers) share, the first such in print order.
+    let mut counts: Vec<(&Rational, usize)> = Vec::new();
+    for c in terms.iter().filter_map(fraction_of) {
+        match counts.iter_mut().find(|(d, _)| same_magnitude(d, c)) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((c, 1)),
+        }
+    }
+    let (unit, over) = counts.into_iter().fold(None, |best: Option<(&Rational, usize)>, (c, n)| match best {
+        Some((_, m)) if m >= n => best,
+        _ => Some((c, n)),
+    })?;
+    let unit = unit.abs();
+    let numbers = terms.iter().filter(|t| t.as_num().is_some() && in_group(t, &unit)).count();
+    let all = over + numbers == terms.len();
+    (!all && (over >= 2 || over == 1 && numbers >= 1)).then_some((unit, over, numbers))
+}
+
+/// The fractional coefficient of a term that is not a number.
+fn fraction_of(t: &Expr) -> Option<&Rational> {
+    t.as_num().is_none().then(|| t.leading_num()).flatten().filter(|c| !c.is_integer())
+}
+
+fn same_magnitude(a: &Rational, b: &Rational) -> bool {
+    a.numer().magnitude() == b.numer().magnitude() && a.denom() == b.denom()
+}
+
+/// Whether `t` goes over the fraction `unit` in [`grouped`]: a term with coefficient
+/// `±unit`, or a fractional number that is a whole multiple of it.
+fn in_group(t: &Expr, unit: &Rational) -> bool {
+    match t.as_num() {
+        Some(n) => !n.is_integer() && (n / unit).is_integer(),
+        None => fraction_of(t).is_some_and(|c| same_magnitude(c, unit)),
+    }
+}
+
 /// The terms of a sum in print order: the first positive term leads.
 pub fn ordered_terms(terms: &[Expr]) -> Vec<Expr> {
     let mut out = terms.to_vec();

@@ -9,7 +9,7 @@ use std::fmt::{self, Write};
 
 use num_traits::{One, Signed};
 
-use super::{content, fraction, goes_below, is_negative, ordered_terms};
+use super::{fraction, goes_below, grouped, is_negative, ordered_terms};
 use crate::expr::{Cmp, Constant, Expr, Func, Node};
 use crate::number::{self, Rational};
 use crate::prec::Prec;
@@ -25,8 +25,26 @@ impl fmt::Display for Expr {
 pub fn to_text(e: &Expr) -> String {
     crate::limits::check_size(e.tree_size());
     let mut out = String::new();
-    super::printing(e, || match content(e) {
-        Some((c, rest)) => write_content(&c, &rest, &mut out),
+    super::printing(e, || match grouped(e) {
+        Some((c, inner, rest)) if rest.is_empty() => write_content(&c, &inner, &mut out),
+        // The group leads, unless it is negative beside a positive term.
+        Some((c, inner, rest)) if c.is_negative() && rest.iter().any(|t| !is_negative(t)) => {
+            write_expr(&Expr::add(rest), &mut out);
+            out.push_str(" - ");
+            write_content(&-c, &inner, &mut out);
+        }
+        Some((c, inner, rest)) => {
+            write_content(&c, &inner, &mut out);
+            for t in ordered_terms(&rest) {
+                if is_negative(&t) {
+                    out.push_str(" - ");
+                    write_paren(&Expr::negate(t.clone()), Prec::Product, &mut out);
+                } else {
+                    out.push_str(" + ");
+                    write_paren(&t, Prec::Product, &mut out);
+                }
+            }
+        }
         None => write_expr(e, &mut out),
     });
     out
@@ -89,7 +107,7 @@ fn write_paren(e: &Expr, min: Prec, out: &mut String) {
     }
 }
 
-/// A sum as its content `c` times `rest` ([`content`]): `3*(1 - y^2)`, `-(1 + y^2)/2`,
+/// A sum as its content `c` times `rest` ([`super::content`]): `3*(1 - y^2)`, `-(1 + y^2)/2`,
 /// `3*(x + y)/4`, `0.25*(x + y)` (a coefficient the printer writes as a decimal).
 fn write_content(c: &Rational, rest: &Expr, out: &mut String) {
     if c.is_integer() || number::decimal_digits(c).is_some() {

@@ -13,7 +13,7 @@ use num_traits::{One, Signed};
 
 use crate::expr::{Expr, Func, IdMap, Node};
 use crate::limits;
-use crate::print::{below_bar, content, goes_below, ordered_terms, product_parts};
+use crate::print::{below_bar, content, goes_below, ordered_terms, partial_group, product_parts};
 
 /// The weighted operation count of `e`; `cheap` lists calls already computed.
 ///
@@ -31,7 +31,22 @@ pub fn cost(e: &Expr, cheap: &HashSet<Expr>) -> u32 {
             let bar = if c.denom().is_one() { 0 } else { 2 };
             times + bar + u32::from(c.is_negative()) + costing.cost(&rest)
         }
-        None => costing.cost(e),
+        None => {
+            let whole = costing.cost(e);
+            match e.node() {
+                // Some terms over a shared fraction (`(1 + erf(u))/2 + v`): its `*` and
+                // bar once rather than on each of them, and whole numbers inside.
+                Node::Add(ts) => match partial_group(ts) {
+                    Some((c, over, numbers)) => {
+                        let per = u32::from(!c.numer().is_one()) + 2;
+                        let saved = (over as u32 * per + numbers as u32).saturating_sub(per);
+                        whole.saturating_sub(saved)
+                    }
+                    None => whole,
+                },
+                _ => whole,
+            }
+        }
     }
 }
 
