@@ -135,11 +135,7 @@ fn fractional_content_taken_out_of_a_result() {
         ("x/2*(1 + erf(x/sqrt(2)))", "x", "(1 + erf(x/sqrt(2)))/2 + x*e^(-x^2/2)/sqrt(2*pi)"),
         ("w*(1 + erf(w/sqrt(2)))/2", "w", "(1 + erf(w/sqrt(2)))/2 + w*e^(-w^2/2)/sqrt(2*pi)"),
     ];
-    for (e, wrt, want) in cases {
-        let r = crate::support::run(&["diff", e, "--wrt", wrt, "--check"]);
-        assert!(r.stderr.contains("check: passed"), "{e}: {}", r.stderr);
-        assert_eq!(r.stdout.trim_end(), want, "{e}");
-    }
+    crate::support::assert_diff_prints(&cases);
 }
 
 /// A derivative whose terms share an integer content is written with it taken out (no

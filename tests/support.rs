@@ -48,6 +48,17 @@ pub fn run(args: &[&str]) -> Run {
     run_with_stdin(args, b"")
 }
 
+/// For each `(function, variable, form)`: `deriv diff FUNCTION --wrt VARIABLE --check`
+/// passes its check and prints `form`.
+#[track_caller]
+pub fn assert_diff_prints(cases: &[(&str, &str, &str)]) {
+    for &(e, wrt, want) in cases {
+        let r = run(&["diff", e, "--wrt", wrt, "--check"]);
+        assert!(r.stderr.contains("check: passed"), "{e}: {}", r.stderr);
+        assert_eq!(r.stdout.trim_end(), want, "{e}");
+    }
+}
+
 /// A readable transcript of a run, for snapshots.
 pub fn transcript(args: &[&str]) -> String {
     let r = run(args);
