@@ -2020,8 +2020,6 @@ fn scaled(r: &Rational, fs: &[Expr]) -> Expr {
     }
 }
 
-/// Whether `b^e` is an integer power of a sum whose numeric content [`Expr::mul`] takes
-/// out into the coefficient (`2 + 2*x`, `(-1 - x)^-2`).
 /// What two comparisons among a product's factors make together.
 enum Combined {
     /// `d > 0` and `-d >= 0` (or `-d > 0`): they never hold at once.
@@ -2058,6 +2056,8 @@ fn combined_comparisons(factors: &[Expr]) -> Option<Combined> {
     None
 }
 
+/// Whether `b^e` is an integer power of a sum whose numeric content [`Expr::mul`] takes
+/// out into the coefficient (`2 + 2*x`, `(-1 - x)^-2`).
 fn integer_power_with_content(b: &Expr, e: &Expr) -> bool {
     e.as_num().filter(|n| n.is_integer()).is_some_and(|n| b.primitive(n.is_negative()).is_some())
 }

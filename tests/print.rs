@@ -65,6 +65,9 @@ fn text_forms() {
         ("-x/2 - y/2 - z", "-(x + y)/2 - z"),
         ("x/3 + y/2 + z/2 + 1", "(y + z)/2 + 1 + x/3"),
         ("x/2 + 1/2 + y^2", "(1 + x)/2 + y^2"),
+        // Whole numbers stay outside the bar, as they do beside a group.
+        ("x/2 + y/2 + 1", "(x + y)/2 + 1"),
+        ("3*x/2 + 3*y/2 - 3", "3*(x + y)/2 - 3"),
         ("x/2 + y^2 - 1", "x/2 - 1 + y^2"),
         // A minus before a lone sum of positive terms over a bar; elsewhere around the
         // whole, so that it reads back as the same product.

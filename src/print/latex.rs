@@ -10,7 +10,7 @@
 use num_bigint::BigInt;
 use num_traits::Signed;
 
-use super::{fraction, goes_below, grouped, is_negative, ordered_terms};
+use super::{fraction, goes_below, is_negative, ordered_terms, pieces, Piece};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
@@ -121,21 +121,20 @@ pub fn to_latex(e: &Expr) -> String {
     crate::limits::check_size(e.tree_size());
     let literal: HashSet<Sym> = clashes(e).into_iter().flat_map(|(_, names)| names.into_iter().skip(1)).collect();
     let saved = LITERAL.with(|l| l.replace(literal));
-    let out = super::printing(e, || match grouped(e) {
-        Some((c, inner, rest)) if rest.is_empty() => content_latex(&c, &inner),
-        // The group leads, unless it is negative beside a positive term.
-        Some((c, inner, rest)) if c.is_negative() && rest.iter().any(|t| !is_negative(t)) => {
-            format!("{} - {}", latex(&Expr::add(rest)).0, content_latex(&-c, &inner))
-        }
-        Some((c, inner, rest)) => {
-            let mut out = content_latex(&c, &inner);
-            for t in ordered_terms(&rest) {
-                if is_negative(&t) {
-                    out.push_str(" - ");
-                    out.push_str(&wrap(latex(&Expr::negate(t.clone())), Prec::Product));
-                } else {
-                    out.push_str(" + ");
-                    out.push_str(&wrap(latex(&t), Prec::Product));
+    let out = super::printing(e, || match pieces(e) {
+        Some(pieces) => {
+            let mut out = String::new();
+            for (i, p) in pieces.iter().enumerate() {
+                match i {
+                    0 => out.push_str(&piece_latex(p, Prec::Neg)),
+                    _ if p.is_negative() => {
+                        out.push_str(" - ");
+                        out.push_str(&piece_latex(&p.negated(), Prec::Product));
+                    }
+                    _ => {
+                        out.push_str(" + ");
+                        out.push_str(&piece_latex(p, Prec::Product));
+                    }
                 }
             }
             out
@@ -146,7 +145,16 @@ pub fn to_latex(e: &Expr) -> String {
     out
 }
 
-/// A sum as its content `c` times `rest` ([`super::content`]): `3 \left(1 - y^{2}\right)`, or
+/// A piece of a sum printed as a whole ([`pieces`]): a term (in parentheses below `min`),
+/// or a group.
+fn piece_latex(p: &Piece, min: Prec) -> String {
+    match p {
+        Piece::Term(t) => wrap(latex(t), min),
+        Piece::Group(c, s) => content_latex(c, s),
+    }
+}
+
+/// A sum as its content `c` times `rest` ([`super::Shared`]): `3 \left(1 - y^{2}\right)`, or
 /// a fraction's numerator folded in, as a product's is: `\frac{3 \left(1 - y^{2}\right)}{4}`.
 fn content_latex(c: &Rational, rest: &Expr) -> String {
     if c.is_integer() || number::decimal_digits(c).is_some() {

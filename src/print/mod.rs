@@ -134,64 +134,45 @@ pub fn below_bar(b: &Expr, x: &Expr) -> Expr {
     }
 }
 
-/// A sum written as its content times the rest, `3*(1 - y^2)` for `3 - 3*y^2` and `(1 -
-/// y^2)/2` for `1/2 - y^2/2` (the constructors keep a number times a lone sum
-/// distributed, so the view is the printer's), where the content is the coefficient of
-/// every term but the numbers, so that no coefficient is left inside (`4*x^2 - 2*x`
-/// stays). An integer's `*` replaces the terms' own. A fraction's bar is taken out only
-/// where it replaces more than it adds: over two terms or more (`(x + y)/2`), or over one
-/// beside a fractional number (`(1 - y^2)/2`); `x/2 - 1` and `x + 1/2` stay. Only the
-/// expression printed as a whole is written so: a sum inside a call or an exponent is an
-/// argument, written as the input wrote it (`sin(2*x - 8)`), and a sum among factors
-/// has its content taken out already. `None` for any other sum, and for anything else.
-pub fn content(e: &Expr) -> Option<(Rational, Expr)> {
-    let Node::Add(ts) = e.node() else { return None };
-    // Read off the coefficients before building anything: most sums have a term with
-    // coefficient 1 (costing asks of every sum of every form).
-    let mut terms = ts.iter().filter(|t| t.as_num().is_none());
-    let unit = terms.next()?.leading_num()?;
-    let same = |t: &Expr| {
-        t.leading_num().is_some_and(|c| c.numer().magnitude() == unit.numer().magnitude() && c.denom() == unit.denom())
-    };
-    if unit.numer().magnitude().is_one() && unit.denom().is_one() || !terms.all(same) {
-        return None;
-    }
-    let unit = unit.abs();
-    let numbers = || ts.iter().filter_map(Expr::as_num);
-    if !numbers().all(|n| (n / &unit).is_integer()) {
-        return None;
-    }
-    if !unit.is_integer() {
-        let over = ts.iter().filter(|t| t.as_num().is_none()).count();
-        if over < 2 && numbers().all(Rational::is_integer) {
-            return None;
+/// How the terms of a sum printed as a whole share a coefficient, read off them without
+/// building anything (costing asks it of every sum it meets).
+///
+/// - An integer `c`: every term but the numbers has coefficient `±c`, and every number is
+///   a multiple of it; `c*(...)` replaces their `*`s (`3*(1 - y^2)` for `3 - 3*y^2`).
+///   `4*x^2 - 2*x` keeps its look.
+/// - A fraction `c`, the one most terms (not numbers) have as `±c`, with the fractional
+///   numbers that are whole multiples of it: those terms go over one bar, where it
+///   replaces more than it adds: over two terms or more (`(x + y)/2`), or over one beside
+///   a fractional number (`(1 - y^2)/2`). `x/2 - 1` and `x + 1/2` stay; whole numbers
+///   stay outside (`(x + y)/2 + 1`), and so do terms with another coefficient (`(1 +
+///   erf(u))/2 + v`).
+///
+/// Only the expression printed as a whole is written so: a sum inside a call or an
+/// exponent is an argument, written as the input wrote it (`sin(2*x - 8)`), and a sum
+/// among factors has its content taken out already by the constructors.
+pub(crate) struct Shared {
+    /// The coefficient's magnitude.
+    pub unit: Rational,
+    /// How many terms, not numbers, share it.
+    pub over: usize,
+    /// How many numbers go with them.
+    pub numbers: usize,
+    /// Whether that is every term.
+    pub whole: bool,
+}
+
+/// The [`Shared`] coefficient of `terms`, if any.
+pub(crate) fn shared(terms: &[Expr]) -> Option<Shared> {
+    let mut others = terms.iter().filter(|t| t.as_num().is_none());
+    if let Some(first) = others.next()?.leading_num().filter(|c| c.is_integer() && !c.numer().magnitude().is_one()) {
+        let unit = first.abs();
+        let same = |t: &Expr| t.leading_num().is_some_and(|c| same_magnitude(c, &unit));
+        let mut numbers = terms.iter().filter_map(Expr::as_num);
+        if others.all(same) && numbers.all(|n| (n / &unit).is_integer()) {
+            let over = terms.iter().filter(|t| t.as_num().is_none()).count();
+            return Some(Shared { unit, over, numbers: terms.len() - over, whole: true });
         }
     }
-    e.primitive(true)
-}
-
-/// A sum printed as a whole as its content times the rest ([`content`]), or, where only
-/// some terms share a fraction, those terms over it beside the others: `(1 +
-/// erf(x/sqrt(2)))/2 + x*e^(-x^2/2)/sqrt(2*pi)` for `1/2 + x*e^(-x^2/2)/sqrt(2*pi) +
-/// erf(x/sqrt(2))/2`. The group is the terms whose coefficient is `±c` for the fraction
-/// `c` most of them share, with the fractional numbers a whole multiple of it; taken out
-/// where that saves operations, as [`content`] decides for a whole sum. `(c, the
-/// group's sum over c, the other terms)`; `None` for anything else.
-pub fn grouped(e: &Expr) -> Option<(Rational, Expr, Vec<Expr>)> {
-    if let Some((c, rest)) = content(e) {
-        return Some((c, rest, Vec::new()));
-    }
-    let Node::Add(ts) = e.node() else { return None };
-    let (unit, _, _) = partial_group(ts)?;
-    let (group, rest): (Vec<Expr>, Vec<Expr>) = ts.iter().cloned().partition(|t| in_group(t, &unit));
-    let (c, inner) = Expr::add(group).primitive(true)?;
-    Some((c, inner, rest))
-}
-
-/// The fraction `c` that [`grouped`] takes out of only some of `terms`, read without
-/// building anything (costing asks it of every sum it meets): `(c, how many terms but
-/// numbers are over it, how many numbers)`.
-pub(crate) fn partial_group(terms: &[Expr]) -> Option<(Rational, usize, usize)> {
     // The fraction most terms (not numbers) share, the first such in print order.
     let mut counts: Vec<(&Rational, usize)> = Vec::new();
     for c in terms.iter().filter_map(fraction_of) {
@@ -206,8 +187,47 @@ pub(crate) fn partial_group(terms: &[Expr]) -> Option<(Rational, usize, usize)> 
     })?;
     let unit = unit.abs();
     let numbers = terms.iter().filter(|t| t.as_num().is_some() && in_group(t, &unit)).count();
-    let all = over + numbers == terms.len();
-    (!all && (over >= 2 || over == 1 && numbers >= 1)).then_some((unit, over, numbers))
+    let whole = over + numbers == terms.len();
+    (over >= 2 || over == 1 && numbers >= 1).then_some(Shared { unit, over, numbers, whole })
+}
+
+/// One piece of a sum printed as a whole ([`pieces`]): a term, or the terms over a
+/// [`Shared`] coefficient, as the coefficient and their sum over it.
+pub(crate) enum Piece {
+    Term(Expr),
+    Group(Rational, Expr),
+}
+
+impl Piece {
+    pub(crate) fn is_negative(&self) -> bool {
+        match self {
+            Piece::Term(t) => is_negative(t),
+            Piece::Group(c, _) => c.is_negative(),
+        }
+    }
+
+    /// The piece without its sign, as it is written after a ` - `.
+    pub(crate) fn negated(&self) -> Piece {
+        match self {
+            Piece::Term(t) => Piece::Term(Expr::negate(t.clone())),
+            Piece::Group(c, s) => Piece::Group(-c, s.clone()),
+        }
+    }
+}
+
+/// A sum printed as a whole with its [`Shared`] coefficient taken out, piece by piece in
+/// print order: the group first (`(1 + erf(u))/2 + v`), unless it is negative beside a
+/// positive term (`z - (x + y)/2`). `None` where nothing is taken out.
+pub(crate) fn pieces(e: &Expr) -> Option<Vec<Piece>> {
+    let Node::Add(ts) = e.node() else { return None };
+    let unit = shared(ts)?.unit;
+    let (group, rest): (Vec<Expr>, Vec<Expr>) = ts.iter().cloned().partition(|t| in_group(t, &unit));
+    let (c, inner) = Expr::add(group).primitive(true)?;
+    let rest = ordered_terms(&rest);
+    let lead_rest = c.is_negative() && rest.iter().any(|t| !is_negative(t));
+    let group = Piece::Group(c, inner);
+    let terms = rest.into_iter().map(Piece::Term);
+    Some(if lead_rest { terms.chain([group]).collect() } else { std::iter::once(group).chain(terms).collect() })
 }
 
 /// The fractional coefficient of a term that is not a number.
@@ -219,12 +239,13 @@ fn same_magnitude(a: &Rational, b: &Rational) -> bool {
     a.numer().magnitude() == b.numer().magnitude() && a.denom() == b.denom()
 }
 
-/// Whether `t` goes over the fraction `unit` in [`grouped`]: a term with coefficient
-/// `±unit`, or a fractional number that is a whole multiple of it.
+/// Whether `t` shares the coefficient `unit` ([`Shared`]): a term with coefficient
+/// `±unit`, or a number that is a whole multiple of it (a fractional one, where `unit` is
+/// a fraction).
 fn in_group(t: &Expr, unit: &Rational) -> bool {
     match t.as_num() {
-        Some(n) => !n.is_integer() && (n / unit).is_integer(),
-        None => fraction_of(t).is_some_and(|c| same_magnitude(c, unit)),
+        Some(n) => (unit.is_integer() || !n.is_integer()) && (n / unit).is_integer(),
+        None => t.leading_num().is_some_and(|c| same_magnitude(c, unit)),
     }
 }
 

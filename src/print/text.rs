@@ -9,7 +9,7 @@ use std::fmt::{self, Write};
 
 use num_traits::{One, Signed};
 
-use super::{fraction, goes_below, grouped, is_negative, ordered_terms};
+use super::{fraction, goes_below, is_negative, ordered_terms, pieces, Piece};
 use crate::expr::{Cmp, Constant, Expr, Func, Node};
 use crate::number::{self, Rational};
 use crate::prec::Prec;
@@ -25,23 +25,19 @@ impl fmt::Display for Expr {
 pub fn to_text(e: &Expr) -> String {
     crate::limits::check_size(e.tree_size());
     let mut out = String::new();
-    super::printing(e, || match grouped(e) {
-        Some((c, inner, rest)) if rest.is_empty() => write_content(&c, &inner, &mut out),
-        // The group leads, unless it is negative beside a positive term.
-        Some((c, inner, rest)) if c.is_negative() && rest.iter().any(|t| !is_negative(t)) => {
-            write_expr(&Expr::add(rest), &mut out);
-            out.push_str(" - ");
-            write_content(&-c, &inner, &mut out);
-        }
-        Some((c, inner, rest)) => {
-            write_content(&c, &inner, &mut out);
-            for t in ordered_terms(&rest) {
-                if is_negative(&t) {
-                    out.push_str(" - ");
-                    write_paren(&Expr::negate(t.clone()), Prec::Product, &mut out);
-                } else {
-                    out.push_str(" + ");
-                    write_paren(&t, Prec::Product, &mut out);
+    super::printing(e, || match pieces(e) {
+        Some(pieces) => {
+            for (i, p) in pieces.iter().enumerate() {
+                match i {
+                    0 => write_piece(p, Prec::Neg, &mut out),
+                    _ if p.is_negative() => {
+                        out.push_str(" - ");
+                        write_piece(&p.negated(), Prec::Product, &mut out);
+                    }
+                    _ => {
+                        out.push_str(" + ");
+                        write_piece(p, Prec::Product, &mut out);
+                    }
                 }
             }
         }
@@ -107,7 +103,16 @@ fn write_paren(e: &Expr, min: Prec, out: &mut String) {
     }
 }
 
-/// A sum as its content `c` times `rest` ([`super::content`]): `3*(1 - y^2)`, `-(1 + y^2)/2`,
+/// A piece of a sum printed as a whole ([`pieces`]): a term (in parentheses below `min`),
+/// or a group.
+fn write_piece(p: &Piece, min: Prec, out: &mut String) {
+    match p {
+        Piece::Term(t) => write_paren(t, min, out),
+        Piece::Group(c, s) => write_content(c, s, out),
+    }
+}
+
+/// A sum as its content `c` times `rest` ([`super::Shared`]): `3*(1 - y^2)`, `-(1 + y^2)/2`,
 /// `3*(x + y)/4`, `0.25*(x + y)` (a coefficient the printer writes as a decimal).
 fn write_content(c: &Rational, rest: &Expr, out: &mut String) {
     if c.is_integer() || number::decimal_digits(c).is_some() {

@@ -13,7 +13,7 @@ use num_traits::{One, Signed};
 
 use crate::expr::{Expr, Func, IdMap, Node};
 use crate::limits;
-use crate::print::{below_bar, content, goes_below, ordered_terms, partial_group, product_parts};
+use crate::print::{below_bar, goes_below, ordered_terms, product_parts, shared};
 
 /// The weighted operation count of `e`; `cheap` lists calls already computed.
 ///
@@ -23,30 +23,29 @@ use crate::print::{below_bar, content, goes_below, ordered_terms, partial_group,
 /// and finds the same forms, only in time linear in the DAG.
 pub fn cost(e: &Expr, cheap: &HashSet<Expr>) -> u32 {
     let mut costing = Costing { cheap, signed: IdMap::default(), unsigned: IdMap::default() };
-    match content(e) {
+    let shape = match e.node() {
+        Node::Add(ts) => shared(ts),
+        _ => None,
+    };
+    match shape {
         // Printed as its content times the rest (`3*(1 - y^2)`, `(1 - y^2)/2`): a `*`
         // where the numerator is not 1, a division where there is a denominator, a minus.
-        Some((c, rest)) => {
-            let times = u32::from(!c.numer().abs().is_one());
-            let bar = if c.denom().is_one() { 0 } else { 2 };
-            times + bar + u32::from(c.is_negative()) + costing.cost(&rest)
-        }
-        None => {
-            let whole = costing.cost(e);
-            match e.node() {
-                // Some terms over a shared fraction (`(1 + erf(u))/2 + v`): its `*` and
-                // bar once rather than on each of them, and whole numbers inside.
-                Node::Add(ts) => match partial_group(ts) {
-                    Some((c, over, numbers)) => {
-                        let per = u32::from(!c.numer().is_one()) + 2;
-                        let saved = (over as u32 * per + numbers as u32).saturating_sub(per);
-                        whole.saturating_sub(saved)
-                    }
-                    None => whole,
-                },
-                _ => whole,
+        Some(s) if s.whole => match e.primitive(true) {
+            Some((c, rest)) => {
+                let times = u32::from(!c.numer().abs().is_one());
+                let bar = if c.denom().is_one() { 0 } else { 2 };
+                times + bar + u32::from(c.is_negative()) + costing.cost(&rest)
             }
+            None => costing.cost(e),
+        },
+        // Some terms over a shared fraction (`(1 + erf(u))/2 + v`): its `*` and bar once
+        // rather than on each of them, and whole numbers inside.
+        Some(s) => {
+            let per = u32::from(!s.unit.numer().is_one()) + 2;
+            let saved = (s.over as u32 * per + s.numbers as u32).saturating_sub(per);
+            costing.cost(e).saturating_sub(saved)
         }
+        None => costing.cost(e),
     }
 }
 

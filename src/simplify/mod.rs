@@ -344,7 +344,7 @@ struct Candidates {
 type Explanations = HashMap<Expr, Vec<(Expr, Expr)>>;
 
 /// Where a candidate ranks, cheapest first (compared field by field).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Rank {
     /// [`cost::cost`], with the part's built-in outputs as cheap as names.
     cost: u32,
@@ -981,43 +981,30 @@ impl<'a> Ctx<'a> {
 /// three tie.
 fn ranked_by(mut pool: Vec<Expr>, cheap: &HashSet<Expr>, bodies: &HashMap<Sym, Expr>) -> Vec<Expr> {
     pool.dedup();
-    let costs: Vec<u32> = pool.iter().map(|c| cost::cost(c, cheap)).collect();
-    let mut ties: HashMap<u32, usize> = HashMap::new();
-    for k in &costs {
-        *ties.entry(*k).or_default() += 1;
-    }
-    // Finiteness is only worked out where two forms tie on cost.
-    let mut keyed: Vec<(Rank, Expr)> = pool
-        .into_iter()
-        .zip(costs)
-        .map(|(c, cost)| {
-            let infinite_far_out = ties[&cost] > 1 && !finite_far_out(&c, bodies);
-            (Rank { cost, infinite_far_out, occurrences: 0, printed_len: 0 }, c)
-        })
-        .collect();
-    let mut tied: HashMap<(u32, bool), usize> = HashMap::new();
-    for (r, _) in &keyed {
-        *tied.entry((r.cost, r.infinite_far_out)).or_default() += 1;
-    }
-    for (r, c) in &mut keyed {
-        if tied[&(r.cost, r.infinite_far_out)] > 1 {
-            r.occurrences = variable_occurrences(c);
-        }
-    }
-    // The printed length decides what is still tied (printing every form would cost
-    // more than the rest of the ranking). Forms are at most `largest_form` nodes:
-    // printing one is cheap.
-    let mut still_tied: HashMap<(u32, bool, u64), usize> = HashMap::new();
-    for (r, _) in &keyed {
-        *still_tied.entry((r.cost, r.infinite_far_out, r.occurrences)).or_default() += 1;
-    }
-    for (r, c) in &mut keyed {
-        if still_tied[&(r.cost, r.infinite_far_out, r.occurrences)] > 1 {
-            r.printed_len = c.to_string().len();
-        }
-    }
+    let mut keyed: Vec<(Rank, Expr)> =
+        pool.into_iter().map(|c| (Rank { cost: cost::cost(&c, cheap), ..Rank::default() }, c)).collect();
+    // Each later field is worked out only where the fields before it tie: finiteness,
+    // then occurrences, then the printed length (printing every form would cost more
+    // than the rest of the ranking; forms are at most `largest_form` nodes, so printing
+    // one is cheap).
+    where_tied(&mut keyed, |r, c| r.infinite_far_out = !finite_far_out(c, bodies));
+    where_tied(&mut keyed, |r, c| r.occurrences = variable_occurrences(c));
+    where_tied(&mut keyed, |r, c| r.printed_len = c.to_string().len());
     keyed.sort_by_key(|(r, _)| *r);
     keyed.into_iter().map(|(_, c)| c).collect()
+}
+
+/// Runs `fill` on each form whose rank so far ties with another's.
+fn where_tied(keyed: &mut [(Rank, Expr)], mut fill: impl FnMut(&mut Rank, &Expr)) {
+    let mut ties: HashMap<Rank, usize> = HashMap::new();
+    for (r, _) in keyed.iter() {
+        *ties.entry(*r).or_default() += 1;
+    }
+    for (r, c) in keyed.iter_mut() {
+        if ties[r] > 1 {
+            fill(r, c);
+        }
+    }
 }
 
 /// How many times variables occur in `e` written out as a tree (a shared node counts
@@ -1528,18 +1515,19 @@ pub(crate) fn sign_into_a_sum(e: &Expr, inline: &dyn Fn(&Expr) -> Expr) -> Expr 
     Expr::mul(flipped.collect::<Vec<_>>())
 }
 
-/// Whether `e` is negative at one of a few sampled points; never where it holds indices
-/// (`delta(j, l) - p[l]`), which have no real values to sample.
+/// Whether `e` is negative at one of the points the simplifier samples (both sides of
+/// zero, [`check::random_point`]); never where it holds indices (`delta(j, l) - p[l]`),
+/// which have no real values to sample.
 fn negative_somewhere(e: &Expr) -> bool {
-    const AT: [f64; 5] = [-2.3, -0.7, 0.4, 1.3, 2.9];
     let indexed =
         |x: &Expr| matches!(x.node(), Node::Call(Func::Delta | Func::Indexed(_) | Func::Sum(_) | Func::Prod(_), _));
     if expr::walk(std::slice::from_ref(e), |x| if indexed(x) { Walk::Stop } else { Walk::Descend }) {
         return false;
     }
     let vars = e.free_vars();
-    (0..AT.len()).any(|j| {
-        let env: eval::Env = vars.iter().enumerate().map(|(i, v)| (v.clone(), AT[(j + 2 * i) % AT.len()])).collect();
+    let mut rng = check::Rng::new(CFG.sample_seed);
+    (0..CFG.sample_points).any(|_| {
+        let env = check::random_point(&vars, &mut rng);
         eval::eval_with::<f64>(e, &env, None).is_ok_and(|y| y < 0.0)
     })
 }

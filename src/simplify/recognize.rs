@@ -152,7 +152,8 @@ pub(crate) fn recognized(e: &Expr) -> Expr {
         Node::Add(items) | Node::Mul(items) => items.iter().all(spelled_in_exponentials),
         _ => true,
     };
-    if recognizable(e) && all_spelled {
+    let whole_tried = recognizable(e) && all_spelled;
+    if whole_tried {
         if let Some(call) = as_builtin(e, &none, &mut tries) {
             remember(e, &call, tries);
             return call;
@@ -170,7 +171,7 @@ pub(crate) fn recognized(e: &Expr) -> Expr {
         let rebuilt = expr::map_children(&x, |c| memo.get(&c.id()).cloned().unwrap_or_else(|| c.clone()));
         let r = if recognizable(&rebuilt) {
             // (The whole as written was tried above.)
-            let tried = x.id() == e.id() && rebuilt == *e;
+            let tried = whole_tried && x.id() == e.id() && rebuilt == *e;
             (!tried)
                 .then(|| as_builtin(&rebuilt, &none, &mut tries))
                 .flatten()
