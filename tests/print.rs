@@ -235,3 +235,24 @@ fn names_that_print_alike_are_told_apart() {
         assert_eq!(to_latex(&deriv::parse(n).unwrap()), plain);
     }
 }
+
+/// A polynomial in one variable whose lowest term is negative and highest positive reads
+/// from the highest power down, under any name; others keep the first positive term in
+/// front. Each reads back as the same expression.
+#[test]
+fn polynomials_in_one_variable_read_from_the_highest_power() {
+    let cases = [
+        ("-1 - 9*x + 8*x^2", "8*x^2 - 9*x - 1"),
+        ("-8 + 30*s + 13*s^2", "13*s^2 + 30*s - 8"),
+        ("-1 - 2*u + u^3", "u^3 - 2*u - 1"),
+        ("x^2 - 1", "x^2 - 1"),
+        ("1 - x^2", "1 - x^2"),
+        ("-1 + 2*x - x^2", "2*x - 1 - x^2"),
+        ("-t + a*x + x^2", "a*x - t + x^2"),
+    ];
+    for (src, want) in cases {
+        assert_eq!(text(src), want, "{src}");
+        assert_eq!(deriv::parse(want).unwrap(), deriv::parse(src).unwrap(), "{want} reads back");
+    }
+    assert_eq!(latex("-8 + 30*s + 13*s^2"), "13 s^{2} + 30 s - 8");
+}

@@ -249,14 +249,42 @@ fn in_group(t: &Expr, unit: &Rational) -> bool {
     }
 }
 
-/// The terms of a sum in print order: the first positive term leads.
+/// The terms of a sum in print order: the first positive term leads. A polynomial in
+/// one variable whose lowest term is negative and highest positive reads from the
+/// highest power down, as it is written by hand (`8*x^2 - 9*x - 1`, not
+/// `8*x^2 - 1 - 9*x`).
 pub fn ordered_terms(terms: &[Expr]) -> Vec<Expr> {
     let mut out = terms.to_vec();
+    if out.len() > 2 && is_negative(&out[0]) && out.last().is_some_and(|t| !is_negative(t)) && in_one_variable(&out) {
+        out.reverse();
+        return out;
+    }
     if let Some(i) = out.iter().position(|t| !is_negative(t)) {
         let lead = out.remove(i);
         out.insert(0, lead);
     }
     out
+}
+
+/// Whether every term is a number or a number times a power of one and the same
+/// variable (the canonical sum has them by ascending power).
+fn in_one_variable(terms: &[Expr]) -> bool {
+    let mut var: Option<&Expr> = None;
+    terms.iter().all(|t| {
+        if t.as_num().is_some() {
+            return true;
+        }
+        let rest = match t.node() {
+            Node::Mul(fs) if fs.len() == 2 && fs[0].as_num().is_some() => &fs[1],
+            Node::Mul(_) => return false,
+            _ => t,
+        };
+        let base = match rest.node() {
+            Node::Pow(b, k) if k.as_num().is_some_and(|k| k.is_integer() && k.is_positive()) => b,
+            _ => rest,
+        };
+        matches!(base.node(), Node::Var(_)) && *var.get_or_insert(base) == base
+    })
 }
 
 // ---- the names indices are written with ---------------------------------------------------
