@@ -200,3 +200,35 @@ fn ties_go_to_the_more_factored_form() {
     ];
     crate::support::assert_diff_prints(&cases);
 }
+
+/// A power with a varying exponent and a number among the exponent's terms is the
+/// base's power times a power of the base (`x^(1/x - 2)` is `x^(1/x)/x^2`), so the
+/// logarithmic derivative collects around what its terms share, under any name.
+/// Each checked by `--check`.
+#[test]
+fn powers_with_varying_exponents_collect() {
+    let cases: [(&str, &str, &str); 4] = [
+        ("x^x^2", "x", "x^(1 + x^2)*(1 + 2*ln(x))"),
+        ("t^(t^2)", "t", "t^(1 + t^2)*(1 + 2*ln(t))"),
+        ("x^(1/x)", "x", "x^(1/x - 2)*(1 - ln(x))"),
+        ("u^(u - 1)", "u", "u^(u - 2)*(u - 1 + u*ln(u))"),
+    ];
+    crate::support::assert_diff_prints(&cases);
+}
+
+/// A root's power above its degree is worked out (`sqrt(u)^3` is `u*sqrt(u)`, what a
+/// root of `sin` squared is beside `cos`) where that is cheaper, and its base then
+/// divides back out: the numerator is one polynomial, under any name. Each checked by
+/// `--check`; `(1 + abs(q))^2` stays whole.
+#[test]
+fn roots_to_their_degrees_are_worked_out() {
+    let cases: [(&str, &str, &str); 6] = [
+        ("(x^2+1)^(3/2)/(x-1)^(1/3)", "x", "sqrt(1 + x^2)*(8*x^2 - 9*x - 1)/(3*(x - 1)^(4/3))"),
+        ("(s^2+4)^(5/2)/(s+2)^(2/3)", "s", "(4 + s^2)^(3/2)*(13*s^2 + 30*s - 8)/(3*(2 + s)^(5/3))"),
+        ("sqrt(1+sin(t)^2)/cos(t)", "t", "2*sec(t)*tan(t)/sqrt(1 + sin(t)^2)"),
+        ("sqrt(1+cos(u)^2)*sin(u)", "u", "2*cos(u)^3/sqrt(1 + cos(u)^2)"),
+        ("sqrt(2-sin(x)^2)/cos(x)", "x", "sec(x)*tan(x)/sqrt(2 - sin(x)^2)"),
+        ("q/(1+abs(q))", "q", "1/(1 + abs(q))^2"),
+    ];
+    crate::support::assert_diff_prints(&cases);
+}

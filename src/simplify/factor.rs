@@ -10,7 +10,7 @@ use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
-use super::kernel::Kernels;
+use super::kernel::{Atom, Kernels};
 use super::CFG;
 use crate::expr::{self, Expr, Func, Node};
 use crate::number::Rational;
@@ -39,7 +39,7 @@ pub fn factored_parts_within(p: &Poly, k: &Kernels, max_size: u64) -> Option<(Ra
     let q = q.div_monomial(&m);
     let mut negative = false;
     let mut parts = vec![k.monomial_expr(&m)];
-    let factors = factor(&q);
+    let factors = factor_by(&q, &k.bases);
     // The factors multiply to q up to a constant; fold that constant into the content.
     let product = factors.iter().fold(Poly::one(), |acc, (f, e)| acc.mul(&f.pow(*e)));
     // (Big-rational products reduce by a gcd: skipped where a factor is one.)
@@ -70,6 +70,21 @@ pub fn written_size(p: &Poly, k: &Kernels) -> u64 {
 /// Flips a factor so that its constant term is positive (or, without one, its weightiest
 /// term: `g(z) - t`, `delta(i, j) - p[j]`); returns whether it was flipped.
 fn tidy_sign(f: &Poly, k: &Kernels) -> (bool, Poly) {
+    // Turned as the base of a root among the atoms, so that the two merge into one
+    // power (`(x - 1)*(x - 1)^(1/3)` is `(x - 1)^(4/3)`, where `1 - x` would stay apart).
+    if f.len() > 1 && (0..k.len()).any(|v| matches!(k.atom(v as Var), Atom::Root(..))) {
+        let turned = f.neg();
+        let base_of_a_root = |p: &Poly| {
+            let e = k.sum_expr(p);
+            (0..k.len()).any(|v| matches!(k.atom(v as Var), Atom::Root(b, _) if *b == e))
+        };
+        if base_of_a_root(f) {
+            return (false, f.clone());
+        }
+        if base_of_a_root(&turned) {
+            return (true, turned);
+        }
+    }
     let constant = f.terms().find(|(m, _)| m.0.is_empty()).map(|(_, c)| c.clone());
     let weight = |m: &Monomial| {
         m.0.iter()
@@ -97,6 +112,28 @@ fn tidy_sign(f: &Poly, k: &Kernels) -> (bool, Poly) {
     } else {
         (false, f.clone())
     }
+}
+
+/// [`factor`], with each of `known` divided out first as often as it divides.
+fn factor_by(q: &Poly, known: &[Poly]) -> Vec<(Poly, u32)> {
+    let mut rest = q.clone();
+    let mut out = Vec::new();
+    for b in known {
+        let mut n = 0;
+        while rest.as_constant().is_none() {
+            let Some(next) = rest.div_exact(b) else { break };
+            rest = next;
+            n += 1;
+        }
+        if n > 0 {
+            out.push((b.clone(), n));
+        }
+    }
+    if out.is_empty() {
+        return factor(q);
+    }
+    out.extend(factor(&rest.normalize().1));
+    merge(out)
 }
 
 /// Factors of a primitive polynomial with no monomial factor, with multiplicities.

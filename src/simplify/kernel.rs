@@ -69,6 +69,10 @@ pub struct Kernels {
     roots: HashMap<Expr, u32>,
     opaque: std::collections::HashSet<Expr>,
     memo: IdMap<Option<Rat>>,
+    /// The bases of roots that [`reduced`] wrote out as polynomials: factors to try
+    /// first where a polynomial is factored, so that what a root's power put in comes
+    /// back out as a power of the base (`(4 + s^2)*sqrt(4 + s^2)`).
+    pub(crate) bases: Vec<Poly>,
 }
 
 /// What [`View::Opaque`] keeps whole in `exprs`: the [`big_sum`]s that are the base of a
@@ -219,6 +223,18 @@ fn rational_gcd(a: &Rational, b: &Rational) -> Rational {
     Rational::new(a.numer().gcd(b.numer()), a.denom().lcm(b.denom()))
 }
 
+/// A varying exponent with a number among its terms, as the rest and the number
+/// (`1/x - 2` as `1/x` and `-2`), where the number is small enough to be a power.
+fn split_exponent(x: &Expr) -> Option<(Expr, Rational)> {
+    let Node::Add(ts) = x.node() else { return None };
+    let c = ts.iter().find_map(Expr::as_num)?;
+    if c.numer().abs() > CFG.max_power.into() || c.denom() > &CFG.max_power.into() {
+        return None;
+    }
+    let rest = Expr::add(ts.iter().filter(|t| t.as_num().is_none()).cloned().collect::<Vec<_>>());
+    Some((rest, c.clone()))
+}
+
 /// The terms of an exponent: `(coefficient, rest)` with the constant term's rest `1`.
 fn exponent_terms(u: &Expr) -> Vec<(Rational, Expr)> {
     match u.node() {
@@ -282,6 +298,11 @@ impl Kernels {
         self.atoms.push(a.clone());
         self.index.insert(a, v);
         v
+    }
+
+    /// How many atoms there are (variables `0..len`).
+    pub fn len(&self) -> usize {
+        self.atoms.len()
     }
 
     /// The atom behind a polynomial variable.
@@ -354,7 +375,16 @@ impl Kernels {
                         let k = (r * Rational::from_integer(q.into())).to_integer().to_i64()?;
                         self.atom_power(Atom::Root(b.clone(), q), k)
                     }
-                    _ => Some(Rat::var(self.var(Atom::Opaque(e.clone())))),
+                    // A number in a varying exponent is a power of the base of its own
+                    // (`x^(1/x - 2)` is `x^(1/x)/x^2`, which the product's constructor
+                    // writes as one power), as an exponential's is.
+                    _ => match split_exponent(x) {
+                        Some((rest, c)) => {
+                            let varying = Rat::var(self.var(Atom::Opaque(Expr::pow(b.clone(), rest))));
+                            Some(varying.mul(&self.rat_of(&Expr::pow(b.clone(), Expr::num(c)))?))
+                        }
+                        None => Some(Rat::var(self.var(Atom::Opaque(e.clone())))),
+                    },
                 }
             }
             Node::Call(Func::Builtin(Builtin::Exp), args) => {
@@ -445,13 +475,21 @@ pub fn reduced(r: &Rat, k: &mut Kernels) -> Rat {
         while v < k.atoms.len() {
             if let Some((q, value)) = k.power_relation(v as Var) {
                 if let Some(r) = reduce_power(&out, v as Var, q, &value) {
+                    if r != out && value.den.as_constant().is_some() && value.num.len() > 1 {
+                        let base = value.num.normalize().1;
+                        if !k.bases.contains(&base) {
+                            k.bases.push(base);
+                        }
+                    }
                     out = r;
                 }
             }
             v += 1;
         }
     }
-    out
+    // A root's value may bring the Pythagorean identity back in (`sqrt(1 + sin(u)^2)`
+    // squared beside `cos(u)^2`).
+    pythagorean(&out, k)
 }
 
 impl Kernels {
@@ -540,5 +578,21 @@ mod tests {
         let e = expr(&format!("({t})*({s})^-1*y"));
         let parts = opaque_parts(std::slice::from_ref(&e));
         assert!(parts.contains(&s) && !parts.contains(&t), "{e}");
+    }
+    #[test]
+    fn a_number_in_a_varying_exponent_is_a_power_of_the_base() {
+        // (The product's constructor merges the two powers, so they are multiplied here
+        // as rational functions.)
+        for (merged, varying, number) in
+            [("x^(1/x - 2)", "x^(1/x)", "x^-2"), ("q^(q^2 + 1)", "q^(q^2)", "q"), ("b^(y + 1/2)", "b^y", "sqrt(b)")]
+        {
+            let (m, v, n) = (expr(merged), expr(varying), expr(number));
+            let mut k = Kernels::scan_view(&[m.clone(), v.clone(), n.clone()], View::Full);
+            let apart = k.rat_of(&v).zip(k.rat_of(&n)).map(|(v, n)| v.mul(&n));
+            assert_eq!(k.rat_of(&m), apart, "{merged} against {varying} times {number}");
+        }
+        // A varying exponent without a number is one atom.
+        let mut k = Kernels::scan_view(&[expr("x^(1/x)")], View::Full);
+        assert_eq!(k.rat_of(&expr("x^(1/x)")).map(|r| r.vars().len()), Some(1));
     }
 }

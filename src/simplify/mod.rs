@@ -1392,8 +1392,22 @@ fn normalized(e: &Expr, view: View, max_size: u64) -> Option<Expr> {
 /// [`normalized`] without looking for independent factors: one rational function.
 fn normalized_whole(e: &Expr, view: View, max_size: u64) -> Option<Expr> {
     let mut k = Kernels::scan_view(std::slice::from_ref(e), view);
-    let r = kernel::pythagorean(&k.rat_of(e)?, &k);
-    rat_expr_within(&r, &k, max_size)
+    let r = k.rat_of(e)?;
+    let plain = kernel::pythagorean(&r, &k);
+    // And with the roots to their degrees (and `abs(u)^2`) worked out, where that is
+    // cheaper: `sqrt(1 + sin(x)^2)^2` beside `cos(x)^2` is 2, but `(1 + abs(x))^2`
+    // is better left whole.
+    let reduced = kernel::reduced(&r, &mut k);
+    let plain_form = rat_expr_within(&plain, &k, max_size);
+    if reduced == plain {
+        return plain_form;
+    }
+    let none = HashSet::new();
+    match (plain_form, rat_expr_within(&reduced, &k, max_size)) {
+        (Some(p), Some(r)) if cost::cost(&r, &none) < cost::cost(&p, &none) => Some(r),
+        (None, r) => r,
+        (p, _) => p,
+    }
 }
 
 /// [`normalized`], remembered; a hit is charged the work the miss spent.
@@ -1830,6 +1844,7 @@ fn deflate(p: &Poly, v: Var, g: u32) -> Poly {
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     /// Only variables under a pole, a root, a logarithm or a partial function are
