@@ -35,7 +35,7 @@ use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
-use crate::func::Builtin;
+use crate::func::{Builtin, Parity};
 use crate::number::{self, Rational};
 
 /// An interned variable or function name.
@@ -1968,6 +1968,15 @@ impl Expr {
             if let Some(folded) = abs_or_sign(b, arg) {
                 return folded;
             }
+            // An odd or even function of a negated argument takes the minus out or drops
+            // it: `sin(-x)` is `-sin(x)`, `cosh(-2*x)` is `cosh(2*x)`.
+            if let (Some(parity), Some(minus)) = (b.parity(), negated(arg)) {
+                let call = Expr::call(f, vec![minus]);
+                return match parity {
+                    Parity::Odd => Expr::negate(call),
+                    Parity::Even => call,
+                };
+            }
             match (b, arg.node(), arg.as_exp()) {
                 (Builtin::Ln, _, Some(u)) => return u.clone(),
                 (Builtin::Exp, Node::Call(Func::Builtin(Builtin::Ln), inner), _) => return inner[0].clone(),
@@ -1977,6 +1986,18 @@ impl Expr {
         }
         intern(Node::Call(f, args))
     }
+}
+
+/// `-u`, where `u` reads negative: a negative number, a product with a negative
+/// coefficient, or a sum of such terms only.
+fn negated(u: &Expr) -> Option<Expr> {
+    let negative = |t: &Expr| t.leading_num().is_some_and(Signed::is_negative);
+    let reads_negative = match u.node() {
+        Node::Num(_) | Node::Mul(_) => negative(u),
+        Node::Add(ts) => ts.iter().all(negative),
+        _ => false,
+    };
+    reads_negative.then(|| Expr::negate(u.clone()))
 }
 
 /// `abs(u)` or `sign(u)` folded where exact for every real `u`: of a number; a

@@ -155,6 +155,18 @@ impl Builtin {
             .or_else(|| SPELLINGS.iter().find(|(s, _)| *s == name).map(|&(_, b)| b))
     }
 
+    /// Whether the function is odd or even (`None`: neither, or not exactly: `acot` is
+    /// `pi/2` at 0 from both sides, `abs` and `sign` fold on their own).
+    pub fn parity(self) -> Option<Parity> {
+        use Builtin::*;
+        match self {
+            Sin | Tan | Csc | Cot | Asin | Atan | Sinh | Tanh | Csch | Coth | Asinh | Atanh | Erf | Cbrt | Acsc
+            | Acoth | Acsch => Some(Parity::Odd),
+            Cos | Sec | Cosh | Sech => Some(Parity::Even),
+            _ => None,
+        }
+    }
+
     /// The position of the function's row, for tables kept per row (the parsed
     /// derivatives and expansions).
     pub fn index(self) -> usize {
@@ -187,6 +199,15 @@ impl Builtin {
                 | Expm1
         )
     }
+}
+
+/// How a function treats a negated argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parity {
+    /// `f(-u) = -f(u)` wherever either side is defined.
+    Odd,
+    /// `f(-u) = f(u)` wherever either side is defined.
+    Even,
 }
 
 /// One built-in function of one argument: everything about it, one column per stage.

@@ -232,3 +232,63 @@ fn roots_to_their_degrees_are_worked_out() {
     ];
     crate::support::assert_diff_prints(&cases);
 }
+
+/// An odd function of a negated argument takes the minus out and an even one drops it,
+/// under any name (`sinh(-u)` is `-sinh(u)`, `sech(-2*t)` is `sech(2*t)`); one that is
+/// neither keeps it (`sigmoid(-z)`; `acot(-x)`, which is pi/2 at 0 from both sides).
+/// Each canonical form is compared with the function of the negated argument in f64.
+#[test]
+fn odd_and_even_functions_of_a_negated_argument() {
+    type F = fn(f64) -> f64;
+    let cases: [(&str, &str, F); 9] = [
+        ("sinh(-u)", "-sinh(u)", |v| (-v).sinh()),
+        ("erf(-t/2)", "-erf(t/2)", |v| -libm_erf(v / 2.0)),
+        ("atan(-2*w - 1)", "-atan(1 + 2*w)", |v| (-2.0 * v - 1.0).atan()),
+        ("csch(-q)", "-csch(q)", |v| 1.0 / (-v).sinh()),
+        ("cos(-x)", "cos(x)", |v| (-v).cos()),
+        ("sech(-2*t)", "sech(2*t)", |v| 1.0 / (-2.0 * v).cosh()),
+        ("sin(1 - x)", "sin(1 - x)", |v| (1.0 - v).sin()),
+        ("sigmoid(-z)", "sigmoid(-z)", |v| 1.0 / (1.0 + v.exp())),
+        ("acot(-x)", "acot(-x)", |v| (-1.0 / v).atan()),
+    ];
+    for (src, want, f) in cases {
+        let e = deriv::parse(src).unwrap();
+        assert_eq!(e.to_string(), want, "{src}");
+        let var = e.free_vars()[0].clone();
+        for v in [-1.7, -0.3, 0.4, 1.9] {
+            let env = deriv::eval::Env::from([(var.clone(), v)]);
+            let got = deriv::eval::eval(&e, &env).unwrap();
+            assert!((got - f(v)).abs() <= 1e-12 * f(v).abs().max(1.0), "{src} at {v}: {got} against {}", f(v));
+        }
+    }
+    // The derivative of the even function of a negated argument is odd's as usual.
+    crate::support::assert_diff_prints(&[("cosh(-2*k)", "k", "2*sinh(2*k)"), ("x*sin(-x)", "x", "-x*cos(x) - sin(x)")]);
+}
+
+/// erf for the test above (std has none): Abramowitz and Stegun 7.1.26 is too coarse,
+/// so the series, which converges fast for the small arguments used.
+fn libm_erf(x: f64) -> f64 {
+    let (mut term, mut sum, mut n) = (x, x, 0.0);
+    while term.abs() > 1e-17 {
+        n += 1.0;
+        term *= -x * x / n;
+        sum += term / (2.0 * n + 1.0);
+    }
+    2.0 / std::f64::consts::PI.sqrt() * sum
+}
+
+/// A simplified form that spells a built-in in exponentials where the input did not is
+/// written as the call (proved, and only where cheaper): the integral table's
+/// `ln(abs(tanh(u/2)))` has the derivative `csch(u)`, not `2*e^u/(e^(2*u) - 1)`, under
+/// any name. Each checked by `--check`.
+#[test]
+fn results_spelled_in_exponentials_are_recognized() {
+    let cases: [(&str, &str, &str); 3] = [
+        ("ln(abs(tanh(u/2)))", "u", "csch(u)"),
+        ("ln(abs(tanh(s/2)))", "s", "csch(s)"),
+        ("ln(abs(coth(x/2)))", "x", "-csch(x)"),
+    ];
+    crate::support::assert_diff_prints(&cases);
+    let r = crate::support::run(&["simplify", "(1 - tanh(v/2)^2)/(1 + tanh(v/2)^2)"]);
+    assert_eq!(r.stdout.trim_end(), "sech(v)");
+}

@@ -264,7 +264,10 @@ pub fn simplify_explained(e: &Expr, names: &Names, form: Form) -> (Expr, Vec<(Ex
     }
     let plain = simplify_parts(e, names, form);
     // Built-ins spelled out (`ln(1 + e^x)` inside a call) as the calls, where cheaper.
-    recognize::cheaper_recognized(e, plain, names, form, |r| simplify_parts(r, names, form))
+    let best = recognize::cheaper_recognized(e, plain, names, form, |r| simplify_parts(r, names, form));
+    // And those the simplified form spells out where the input did not
+    // (`(1 - tanh(x/2)^2)/(1 + tanh(x/2)^2)` is `2*e^x/(1 + e^(2*x))`, which is `sech(x)`).
+    recognize::recognized_result(e, best, names, form)
 }
 
 /// [`simplify_explained`] of `e` as it is written.

@@ -241,6 +241,34 @@ pub(crate) fn cheaper_recognized(
     }
 }
 
+/// `simplified` (the simplified `e`, with its substitutions) with the built-ins it
+/// spells in exponentials [`recognized`], where that is cheaper (the built-in outputs
+/// of `e` and of the result counted as computed). Each rewrite is proved; the form must
+/// also agree with `e` numerically.
+pub(crate) fn recognized_result(
+    e: &Expr,
+    simplified: (Expr, Vec<(Expr, Expr)>),
+    names: &Names,
+    form: Form,
+) -> (Expr, Vec<(Expr, Expr)>) {
+    let r = &simplified.0;
+    let holds_exponentials = expr::walk(std::slice::from_ref(r), |n| match n.as_exp() {
+        Some(_) => expr::Walk::Stop,
+        None => expr::Walk::Descend,
+    });
+    if form == Form::Input || r == e || !holds_exponentials {
+        return simplified;
+    }
+    let alt = recognized(r);
+    let cheap = computed(&[e, r]);
+    let bodies: HashMap<Sym, Expr> = names.defs.iter().cloned().collect();
+    if alt != *r && better(&alt, r, &cheap, names, form) && agrees(&alt, e, &bodies) {
+        (alt, simplified.1)
+    } else {
+        simplified
+    }
+}
+
 /// The derivative of `before` [`recognized`], simplified, where it is cheaper than `last`
 /// (the simplified derivative `raw` of `before` as written). `before` recognized is equal
 /// to `before` (each rewrite proved), so their derivatives are equal; the result must
