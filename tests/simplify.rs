@@ -292,3 +292,16 @@ fn results_spelled_in_exponentials_are_recognized() {
     let r = crate::support::run(&["simplify", "(1 - tanh(v/2)^2)/(1 + tanh(v/2)^2)"]);
     assert_eq!(r.stdout.trim_end(), "sech(v)");
 }
+
+/// A small multiple of a built-in spelled in exponentials is recognized too: the
+/// derivative of `atan(e^x)` is `sech(x)/2`, under any name and argument. Each checked by
+/// `--check`; the multiple is proved, as a bare call is.
+#[test]
+fn multiples_of_built_ins_are_recognized() {
+    let cases: [(&str, &str, &str); 3] =
+        [("atan(e^x)", "x", "sech(x)/2"), ("atan(e^(2*t))", "t", "sech(2*t)"), ("atan(e^w)/3", "w", "sech(w)/6")];
+    crate::support::assert_diff_prints(&cases);
+    for (src, want) in [("e^q/(1 + e^(2*q))", "sech(q)/2"), ("3*e^y/(e^(2*y) - 1)", "3*csch(y)/2")] {
+        assert_eq!(crate::support::run(&["simplify", src]).stdout.trim_end(), want, "{src}");
+    }
+}

@@ -384,6 +384,13 @@ fn as_builtin(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr>
                 (Some(_), None) => false,
             });
             if !close {
+                // Or the values over the call's are one small fraction at every point
+                // (`e^x/(1 + e^(2*x))` is `sech(x)/2`).
+                let Some(c) = constant_ratio(&values, &at, eval) else { continue };
+                let scaled = Expr::mul([Expr::num(c), Expr::builtin(f, u.clone())]);
+                if cost::cost(&scaled, none) < own && proved_equal(x, &scaled) {
+                    return Some(scaled);
+                }
                 continue;
             }
             let call = Expr::builtin(f, u.clone());
@@ -400,6 +407,38 @@ fn as_builtin(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr>
         }
     }
     None
+}
+
+/// The number `c` with `values = c*f(at)` at every point where `values` is defined, where
+/// it is a small fraction (`1/2`, `-3`): the numeric screen of [`as_builtin`] for a
+/// multiple of a call.
+fn constant_ratio(values: &[Option<f64>], at: &[Option<f64>], f: fn(f64) -> f64) -> Option<Rational> {
+    let mut ratio: Option<f64> = None;
+    for (v, w) in values.iter().zip(at) {
+        let Some(a) = *v else { continue };
+        let b = w.map(f).filter(|b| b.is_finite())?;
+        if a.abs().min(b.abs()) <= 1e-9 {
+            // (Near zero against near zero says nothing of the ratio; against more, no
+            // small fraction relates them.)
+            if a.abs().max(b.abs()) > 1e-9 {
+                return None;
+            }
+            continue;
+        }
+        let r = a / b;
+        match ratio {
+            Some(first) if (r - first).abs() > 1e-9 * first.abs() => return None,
+            Some(_) => {}
+            None => ratio = Some(r),
+        }
+    }
+    let r = ratio?;
+    // The nearest fraction with a denominator up to 12, if it is that fraction.
+    (1..=12i64).find_map(|q| {
+        let p = (r * q as f64).round();
+        ((p.abs() <= 1e6) && (p - r * q as f64).abs() <= 1e-9 * (r * q as f64).abs().max(1.0))
+            .then(|| Rational::new((p as i64).into(), q.into()))
+    })
 }
 
 /// A sum or product whose exponentials stand in some of its terms or factors only: those
