@@ -236,7 +236,7 @@ fn split_exponent(x: &Expr) -> Option<(Expr, Rational)> {
 }
 
 /// The terms of an exponent: `(coefficient, rest)` with the constant term's rest `1`.
-fn exponent_terms(u: &Expr) -> Vec<(Rational, Expr)> {
+pub(super) fn exponent_terms(u: &Expr) -> Vec<(Rational, Expr)> {
     match u.node() {
         Node::Add(ts) => ts.iter().map(Expr::coeff_rest).collect(),
         _ => vec![u.coeff_rest()],
