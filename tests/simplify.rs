@@ -305,3 +305,19 @@ fn multiples_of_built_ins_are_recognized() {
         assert_eq!(crate::support::run(&["simplify", src]).stdout.trim_end(), want, "{src}");
     }
 }
+
+/// Reciprocal spellings are collected too (`csc(x)*(1 - x*cot(x))`, not
+/// `csc(x) - x*cot(x)*csc(x)`), and a product's factors that share an exponential are
+/// recognized together beside those that do not (`sigmoid(cosh(x))*sinh(x)`, not
+/// `e^cosh(x)*sigmoid(-cosh(x))*sinh(x)`), under any name. Each checked by `--check`.
+#[test]
+fn respelled_and_grouped_forms_collect() {
+    let cases: [(&str, &str, &str); 5] = [
+        ("x/sin(x)", "x", "csc(x)*(1 - x*cot(x))"),
+        ("t/cos(t)", "t", "sec(t)*(1 + t*tan(t))"),
+        ("w/sinh(w)", "w", "csch(w)*(1 - w*coth(w))"),
+        ("ln(1 + e^cosh(x))", "x", "sigmoid(cosh(x))*sinh(x)"),
+        ("sinh(u)*e^y/(1 + e^y)", "u", "cosh(u)*sigmoid(y)"),
+    ];
+    crate::support::assert_diff_prints(&cases);
+}

@@ -48,7 +48,15 @@ pub(crate) fn around_common_factors(e: &Expr) -> Vec<Expr> {
             let common = Expr::mul(common);
             let inner =
                 Expr::add(with.iter().map(|&i| Expr::quotient(terms[i].clone(), common.clone())).collect::<Vec<_>>());
-            Expr::add(rest.iter().map(|&i| terms[i].clone()).chain([Expr::mul([common, inner])]).collect::<Vec<_>>())
+            // A fraction every collected term has comes out too: `a*(1 - t^2)/2`, not
+            // `a*(1/2 - t^2/2)` (but `a*(1 - t/2)` stays).
+            let fractional = |t: &Expr| t.leading_num().is_some_and(|c| !c.is_integer());
+            let all_fractional = matches!(inner.node(), Node::Add(ts) if ts.iter().all(fractional));
+            let collected = match inner.primitive(true).filter(|_| all_fractional) {
+                Some((c, p)) => Expr::mul([Expr::num(c), common, p]),
+                None => Expr::mul([common, inner]),
+            };
+            Expr::add(rest.iter().map(|&i| terms[i].clone()).chain([collected]).collect::<Vec<_>>())
         })
         .filter(|c| c != e)
         .collect()
@@ -89,5 +97,9 @@ mod tests {
         let forms: Vec<String> = around_common_factors(&e).iter().map(Expr::to_string).collect();
         assert!(forms.contains(&"b*y + s*(1 - b*y)".to_owned()), "{forms:?}");
         assert!(around_common_factors(&parse_expr("x + y").unwrap()).is_empty());
+        // What the collected terms' numbers share comes out with the factor.
+        let e = parse_expr("a/2 - a*t^2/2 + 3*b").unwrap();
+        let forms: Vec<String> = around_common_factors(&e).iter().map(Expr::to_string).collect();
+        assert!(forms.contains(&"a*(1 - t^2)/2 + 3*b".to_owned()), "{forms:?}");
     }
 }

@@ -693,9 +693,10 @@ impl<'a> Ctx<'a> {
             Form::Input | Form::Raw => Vec::new(),
             _ => pool.iter().map(recognize::reciprocals).filter(|r| !pool.contains(r)).collect(),
         };
-        // And sums collected around a factor their terms share (`s*(1 - b*y)`), and roots
-        // in whole numbers (`1/sqrt(9 - x^2)`, `1/(abs(x)*sqrt(x^2 - 1))`), of those too.
-        let mut collected: Vec<Expr> = pool.iter().flat_map(collect::around_common_factors).collect();
+        // And sums collected around a factor their terms share (`s*(1 - b*y)`, and
+        // `csc(x)*(1 - x*cot(x))` of the respelled ones), and roots in whole numbers
+        // (`1/sqrt(9 - x^2)`, `1/(abs(x)*sqrt(x^2 - 1))`), of those too.
+        let mut collected: Vec<Expr> = pool.iter().chain(&respelled).flat_map(collect::around_common_factors).collect();
         // And `c*u + c*abs(u)` as `2*c*relu(u)`.
         collected.extend(pool.iter().flat_map(collect::as_relus));
         let rooted: Vec<Expr> = pool.iter().chain(&collected).filter_map(roots::respelled).collect();

@@ -441,23 +441,84 @@ fn constant_ratio(values: &[Option<f64>], at: &[Option<f64>], f: fn(f64) -> f64)
     })
 }
 
-/// A sum or product whose exponentials stand in some of its terms or factors only: those
-/// recognized as one call ([`as_builtin`]) and the rest kept as they are. `2*e^(2*u)/(e^s +
-/// e^(2*u))` is `2*sigmoid(2*u - s)`, `x^2 + e^x/(1 + e^x)` is `x^2 + sigmoid(x)`.
+/// A sum or product whose exponentials stand in some of its terms or factors only, or
+/// in groups of them with no exponent in common: each such group of two or more
+/// recognized as one call ([`as_builtin`]) and the rest kept as they are. `2*e^(2*u)/(e^s
+/// + e^(2*u))` is `2*sigmoid(2*u - s)`, `x^2 + e^x/(1 + e^x)` is `x^2 + sigmoid(x)`,
+/// `sinh(x)*e^c/(1 + e^c)` is `sinh(x)*sigmoid(c)`.
 fn around_the_rest(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<Expr> {
     let (Node::Add(items) | Node::Mul(items)) = x.node() else { return None };
     // (A call recognized below, `sigmoid(-2*u)` of `1/(1 + e^(2*u))`, is still spelled in
     // exponentials to the proof.)
     let (with, rest): (Vec<Expr>, Vec<Expr>) = items.iter().cloned().partition(spelled_in_exponentials);
-    if with.is_empty() || rest.is_empty() {
+    let groups = sharing_exponents(&with);
+    // (The whole, one group with nothing else, was tried as it stands.)
+    if with.is_empty() || (rest.is_empty() && groups.len() == 1) {
         return None;
     }
-    let (join, part): (fn(Vec<Expr>) -> Expr, Expr) = match x.node() {
-        Node::Add(_) => (Expr::add, Expr::add(with)),
-        _ => (Expr::mul, Expr::mul(with)),
+    let join: fn(Vec<Expr>) -> Expr = match x.node() {
+        Node::Add(_) => Expr::add,
+        _ => Expr::mul,
     };
-    let call = as_builtin(&part, none, tries)?;
-    Some(join(rest.into_iter().chain([call]).collect()))
+    let mut parts = rest;
+    let mut found = false;
+    for group in groups {
+        let call = if group.len() > 1 || parts.len() + group.len() < items.len() {
+            as_builtin(&join(group.clone()), none, tries)
+        } else {
+            None
+        };
+        match call {
+            Some(c) => {
+                found = true;
+                parts.push(c);
+            }
+            None => parts.extend(group),
+        }
+    }
+    found.then(|| join(parts))
+}
+
+/// `items` in groups that share an exponent (`e^w`, or a built-in of `w` that is spelled
+/// in exponentials; `w` up to a numeric factor, so `e^c` and `sigmoid(-c)` share one),
+/// joined through the exponents they share, in order.
+fn sharing_exponents(items: &[Expr]) -> Vec<Vec<Expr>> {
+    let targets = targets();
+    let exponents_of = |x: &Expr| {
+        let mut out: Vec<Expr> = Vec::new();
+        expr::walk(std::slice::from_ref(x), |n| match n.node() {
+            Node::Call(Func::Builtin(f), args) if targets.contains(f) => {
+                out.push(args[0].coeff_rest().1);
+                expr::Walk::Skip
+            }
+            _ => match n.as_exp() {
+                Some(w) => {
+                    out.push(w.coeff_rest().1);
+                    expr::Walk::Skip
+                }
+                None => expr::Walk::Descend,
+            },
+        });
+        out
+    };
+    let mut groups: Vec<(Vec<Expr>, Vec<Expr>)> = Vec::new();
+    for item in items {
+        let mut exps = exponents_of(item);
+        let mut members = vec![item.clone()];
+        // Every group sharing an exponent with this item joins it.
+        let mut i = 0;
+        while i < groups.len() {
+            if groups[i].0.iter().any(|w| exps.contains(w)) {
+                let (e, m) = groups.remove(i);
+                exps.extend(e);
+                members.splice(0..0, m);
+            } else {
+                i += 1;
+            }
+        }
+        groups.push((exps, members));
+    }
+    groups.into_iter().map(|(_, m)| m).collect()
 }
 
 /// `ln(S)`, `S` a sum of exponentials (`1` is `e^0`), as `w + ln(S*e^-w)` for an exponent
