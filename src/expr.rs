@@ -1625,6 +1625,25 @@ impl Expr {
             out.push(Expr::num(coeff));
             return Expr::mul(out);
         }
+        // sign(u)*u^n is u^(n-1)*abs(u) for a whole n > 0 (u*sign(u) is abs(u), 0 at 0),
+        // and so is sign(u)*abs(u)^n for an even n: the derivative of abs(x)^3 is
+        // 3*x*abs(x).
+        let whole_power_of = |f: &Expr, u: &Expr| {
+            let (b, k) = f.base_exp();
+            let k = k.as_num().filter(|k| k.is_integer() && k.is_positive())?;
+            (b == *u || (b.abs_of() == Some(u) && k.numer().is_even())).then(|| k.clone())
+        };
+        if let Some(sign_at) =
+            out.iter().position(|g| g.sign_of().is_some_and(|u| out.iter().any(|f| whole_power_of(f, u).is_some())))
+        {
+            let u = out.remove(sign_at).sign_of().cloned().expect("a sign, found above");
+            let at = out.iter().position(|f| whole_power_of(f, &u).is_some()).expect("a power, found above");
+            let k = whole_power_of(&out.remove(at), &u).expect("a power, found above");
+            out.push(Expr::pow(u.clone(), Expr::num(k - Rational::one())));
+            out.push(Expr::builtin(Builtin::Abs, u));
+            out.push(Expr::num(coeff));
+            return Expr::mul(out);
+        }
         out.sort_by(cmp_factors);
         if out.is_empty() {
             return Expr::num(coeff);
@@ -2893,7 +2912,10 @@ mod tests {
             ("y/x/sign(x)", "y/abs(x)"),
             ("y/(x*sign(x))", "y/abs(x)"),
             ("x^3*sign(x)^3*y", "y*abs(x)^3"),
-            ("x^2*sign(x)", "x^2*sign(x)"),
+            ("x^2*sign(x)", "x*abs(x)"),
+            ("sign(x - 1)*(x - 1)^3*y", "y*abs(x - 1)*(x - 1)^2"),
+            ("sign(x)*abs(x)^2", "x*abs(x)"),
+            ("sign(x)/x^2", "sign(x)/x^2"),
         ];
         let env_at =
             |v: f64| -> crate::eval::Env { [(Sym::new("x"), v), (Sym::new("y"), 0.7 - v)].into_iter().collect() };

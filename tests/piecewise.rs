@@ -170,11 +170,12 @@ fn kinks_in_one_variable_come_out_by_cases() {
 fn no_branch_gives_a_value_where_the_input_has_none() {
     // x^4/abs(x)^3 is |x| but at 0, where it is 0/0 (so is its derivative): deciding
     // abs(x) as x at the kink cancelled x^3/x^3 and once gave the point a branch of its
-    // own, `x == 0` with the value 4. Renamed, scaled by a parameter, shifted.
+    // own, `x == 0` with the value 4. Renamed, scaled by a parameter, shifted. (The
+    // derivative may also come without cases, as `x/abs(x)`, undefined at 0 as it is.)
     for (x, f, kink) in [("x", "x^4*abs(x)^-3", "0"), ("q", "a*q^4*abs(q)^-3", "0"), ("u", "(u - 2)^2/abs(u - 2)", "2")]
     {
         let shown = derivative(f, x);
-        assert!(shown.starts_with(&format!("if({x} <= {kink}, ")), "{f}: {shown}");
+        assert!(shown.starts_with(&format!("if({x} <= {kink}, ")) || !shown.contains("if("), "{f}: {shown}");
         assert!(!shown.contains("=="), "{f}: {shown}");
     }
 }

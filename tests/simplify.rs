@@ -321,3 +321,21 @@ fn respelled_and_grouped_forms_collect() {
     ];
     crate::support::assert_diff_prints(&cases);
 }
+
+/// `sign(u)` beside a whole power of `u` (or an even power of `abs(u)`) is `abs(u)`
+/// beside one power less, as tables write it: `abs(x)^3` has the derivative
+/// `3*x*abs(x)`. And a derivative that the rows write as a sum of exponentials is
+/// recognized where the rules bring it in: `log1p(e^q)`'s is `sigmoid(q)`. Each
+/// checked by `--check`.
+#[test]
+fn signs_beside_powers_and_rows_spelled_in_exponentials() {
+    let cases: [(&str, &str, &str); 5] = [
+        ("abs(x)^3", "x", "3*x*abs(x)"),
+        ("abs(t)^5", "t", "5*t^3*abs(t)"),
+        ("x*abs(x)", "x", "2*abs(x)"),
+        ("log1p(e^q)", "q", "sigmoid(q)"),
+        ("log1p(e^(2*t))", "t", "2*sigmoid(2*t)"),
+    ];
+    crate::support::assert_diff_prints(&cases);
+    assert_eq!(deriv::parse("sign(u)*u^2*v").unwrap().to_string(), "u*v*abs(u)");
+}

@@ -83,6 +83,15 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
             pool.push(recognized);
         }
     }
+    // And the derivative with what it spells in exponentials recognized, where the rows
+    // bring in a sum of exponentials and numbers, as every built-in spelled in them has
+    // (`log1p(e^x)`'s `e^x/(1 + e^x)` is `sigmoid(x)`).
+    if has_sum_of_exponentials(d) {
+        let recognized = recognize::recognized(d);
+        if recognized != *d && !has_logs_or_roots(&recognized) {
+            pool.push(recognized);
+        }
+    }
     let largest = CFG.largest_form(d.tree_size());
     let whole = table.k.rat_of(d);
     pool.extend(whole.as_ref().and_then(|w| rat_expr_within(w, &table.k, largest)));
@@ -313,6 +322,22 @@ fn exponentials_in_several_variables(e: &Expr) -> bool {
         }
         None if matches!(x.node(), Node::Call(..)) => Walk::Skip,
         None => Walk::Descend,
+    })
+}
+
+/// Whether `e` holds (outside calls) a sum with an exponential term, `c*e^w`, and another
+/// that is a number or an exponential too (`1 + e^x`, `e^x - e^-x`).
+fn has_sum_of_exponentials(e: &Expr) -> bool {
+    let exponential = |t: &Expr| t.coeff_rest().1.as_exp().is_some();
+    expr::walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Add(ts)
+            if ts.iter().filter(|t| exponential(t)).count() >= 1
+                && ts.iter().filter(|t| exponential(t) || t.as_num().is_some()).count() >= 2 =>
+        {
+            Walk::Stop
+        }
+        Node::Call(..) if x.as_exp().is_none() => Walk::Skip,
+        _ => Walk::Descend,
     })
 }
 
