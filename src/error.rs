@@ -748,6 +748,9 @@ impl ErrorKind {
                 "a note needs math: definitions such as `p = e^z/(1+e^z)`, expressions or requests such as `diff p wrt z`",
             ),
             K::UnexpectedChar(c) => s(char_help(*c)),
+            K::NoCheckPoint => s(
+                "the check samples points in floating point, where a value past 1e308 (e^(cosh(10)) is e^11013) overflows; the derivative is printed without --check",
+            ),
             K::ReplCommand { .. } => s("the commands are :steps on, :steps off, :defs, :help and :quit"),
             K::ReplPlot => s("draw it with `deriv plot EXPR -o FILE.svg`, or with a `plot` line in a note"),
             K::Expected { clue, .. } => clue.as_ref().map(Clue::to_string),
@@ -1044,7 +1047,9 @@ impl fmt::Display for ErrorKind {
                 write!(f, "cannot evaluate the abstract function `{name}`: define it with --let")
             }
             K::NotFinite(v) => write!(f, "the value is not a finite real number (it evaluates to {v})"),
-            K::NoCheckPoint => write!(f, "no point found where the expression and its derivative are both defined"),
+            K::NoCheckPoint => {
+                write!(f, "no point found where the expression and its derivative are both defined and finite")
+            }
             K::CheckFailed { max_error, points, tolerance } => write!(
                 f,
                 "check failed: max error {max_error:.3e} at {points} points exceeds the tolerance {tolerance:e}"

@@ -496,6 +496,114 @@ pub fn eval_many(e: &Expr, points: &[Env]) -> Result<Vec<Result<f64>>> {
     Ok(out)
 }
 
+/// A dual number whose parts carry their magnitudes ([`Mag`]): the derivative by dual
+/// numbers, with how much its own arithmetic cancelled. `sinh(x + 30)*e^-x` is about
+/// `e^30/2` with a derivative of `-e^(-2*x - 30)`, which dual numbers compute as the
+/// difference of two terms of about `e^30/2`: the magnitude says the result is noise
+/// there, so a check does not hold a right formula to it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DualMag {
+    /// The value.
+    pub v: Mag,
+    /// The derivative.
+    pub d: Mag,
+}
+
+impl Add for DualMag {
+    type Output = DualMag;
+    fn add(self, o: DualMag) -> DualMag {
+        DualMag { v: self.v + o.v, d: self.d + o.d }
+    }
+}
+
+impl Sub for DualMag {
+    type Output = DualMag;
+    fn sub(self, o: DualMag) -> DualMag {
+        DualMag { v: self.v - o.v, d: self.d - o.d }
+    }
+}
+
+impl Mul for DualMag {
+    type Output = DualMag;
+    fn mul(self, o: DualMag) -> DualMag {
+        DualMag { v: self.v * o.v, d: self.d * o.v + self.v * o.d }
+    }
+}
+
+impl Div for DualMag {
+    type Output = DualMag;
+    fn div(self, o: DualMag) -> DualMag {
+        DualMag { v: self.v / o.v, d: (self.d * o.v - self.v * o.d) / (o.v * o.v) }
+    }
+}
+
+impl Neg for DualMag {
+    type Output = DualMag;
+    fn neg(self) -> DualMag {
+        DualMag { v: -self.v, d: -self.d }
+    }
+}
+
+impl DualMag {
+    /// The plain dual number, for the rules' own derivatives.
+    fn plain(self) -> Dual {
+        Dual { v: self.v.v, d: self.d.v }
+    }
+
+    /// The value `v` with the derivative `d` (worked out on the plain parts), whose
+    /// terms came to `terms` in size.
+    fn with_derivative(v: Mag, d: f64, terms: f64) -> DualMag {
+        DualMag { v, d: Mag { v: d, m: terms.abs().max(d.abs()) } }
+    }
+}
+
+impl Scalar for DualMag {
+    fn constant(v: f64) -> DualMag {
+        DualMag { v: Mag::exact(v), d: Mag::exact(0.0) }
+    }
+    fn value(self) -> f64 {
+        self.v.v
+    }
+    fn pow(self, e: DualMag) -> DualMag {
+        let plain = Scalar::pow(self.plain(), e.plain());
+        // (Each term's size: the factors' values times the derivatives' magnitudes.)
+        let mut terms = 0.0;
+        if self.d.v != 0.0 {
+            terms += (e.v.v * Scalar::pow(self.v.v, e.v.v - 1.0)).abs() * self.d.m;
+        }
+        if e.d.v != 0.0 {
+            terms += (plain.v * self.v.v.ln()).abs() * e.d.m;
+        }
+        DualMag::with_derivative(Scalar::pow(self.v, e.v), plain.d, terms)
+    }
+    fn pow_rational(self, p: i64, q: i64) -> DualMag {
+        let plain = self.plain().pow_rational(p, q);
+        let factor = if self.d.v == 0.0 { 0.0 } else { plain.d / self.d.v };
+        DualMag::with_derivative(self.v.pow_rational(p, q), plain.d, factor.abs() * self.d.m)
+    }
+    fn builtin(self, f: Builtin) -> DualMag {
+        let plain = self.plain().builtin(f);
+        let slope = (f.def().slope)(self.v.v).abs();
+        DualMag::with_derivative(self.v.builtin(f), plain.d, slope * self.d.m)
+    }
+    fn abstract_call(model: &Model, f: &AbstractFn, args: &[DualMag]) -> DualMag {
+        let plain: Vec<Dual> = args.iter().map(|a| a.plain()).collect();
+        let d = Dual::abstract_call(model, f, &plain);
+        let magnitudes: Vec<Mag> = args.iter().map(|a| a.v).collect();
+        DualMag { v: Mag::abstract_call(model, f, &magnitudes), d: Mag::exact(d.d) }
+    }
+}
+
+/// The value of `e` and of its derivative along `x` at `env`, by dual numbers, each
+/// with its magnitude ([`DualMag`]).
+pub fn eval_dual_magnitude(e: &Expr, env: &Env, x: &Sym, model: Option<&Model>) -> Result<DualMag> {
+    let vars: HashMap<Sym, DualMag> = env
+        .iter()
+        .map(|(k, &v)| (k.clone(), DualMag { v: Mag::exact(v), d: Mag::exact(if k == x { 1.0 } else { 0.0 }) }))
+        .collect();
+    eval_with(e, &vars, model)
+}
+
 /// The value of `e` and of its derivative along `x` at `env`, by dual numbers.
 pub fn eval_dual(e: &Expr, env: &Env, x: &Sym, model: Option<&Model>) -> Result<Dual> {
     let vars: HashMap<Sym, Dual> =

@@ -114,3 +114,20 @@ fn a_variable_asked_for_twice_gets_its_derivative_twice() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout.lines().collect::<Vec<_>>(), ["y", "x", "y"]);
 }
+
+/// The check measures a difference against what f64 can resolve of the reference too:
+/// `sinh(3*x + 30)/e^(3*x - 3)` is nearly constant, and dual numbers get its derivative
+/// as the difference of two numbers near `e^33`, so the exact `3*e^(-27 - 6*x)` passes
+/// (it failed the check before), while a formula 0.1% off still fails at the points near
+/// the input's own shift, where nothing cancels.
+#[test]
+fn a_check_allows_for_cancellation_in_the_reference() {
+    let x = deriv::Sym::new("x");
+    let f = deriv::parse("sinh(3*x + 30)/e^(3*x - 3)").unwrap();
+    let exact = deriv::parse("3*e^(-27 - 6*x)").unwrap();
+    let off = deriv::parse("3.003*e^(-27 - 6*x)").unwrap();
+    assert!(deriv::check(&f, &exact, &x).unwrap().max_error < 1e-9);
+    assert!(deriv::check(&f, &off, &x).unwrap().max_error > 1e-6);
+    let r = crate::support::run(&["diff", "sinh(3*x + 30)/e^(3*x - 3)", "--check"]);
+    assert_eq!((r.code, r.stdout.trim_end()), (0, "3*e^(-27 - 6*x)"), "{}", r.stderr);
+}
