@@ -52,7 +52,7 @@ pub(crate) fn around_common_factors(e: &Expr) -> Vec<Expr> {
             // `a*(1/2 - t^2/2)` (but `a*(1 - t/2)` stays).
             let fractional = |t: &Expr| t.leading_num().is_some_and(|c| !c.is_integer());
             let all_fractional = matches!(inner.node(), Node::Add(ts) if ts.iter().all(fractional));
-            let collected = match inner.primitive(true).filter(|_| all_fractional) {
+            let collected = match all_fractional.then(|| inner.primitive(true)).flatten() {
                 Some((c, p)) => Expr::mul([Expr::num(c), common, p]),
                 None => Expr::mul([common, inner]),
             };
