@@ -112,46 +112,56 @@ impl Scalar for f64 {
     }
 }
 
-/// A dual number `v + d·ε` with `ε² = 0`: carries a derivative through arithmetic.
+/// A dual number `v + d·ε` with `ε² = 0`: carries a derivative through arithmetic. Its
+/// parts are plain numbers, or [`Mag`]s that also carry how much their arithmetic
+/// cancelled ([`eval_dual_magnitude`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Dual {
+pub struct Dual<T = f64> {
     /// The value.
-    pub v: f64,
+    pub v: T,
     /// The derivative.
-    pub d: f64,
+    pub d: T,
 }
 
-impl Add for Dual {
-    type Output = Dual;
-    fn add(self, o: Dual) -> Dual {
+/// What a dual number's parts need.
+pub trait Part:
+    Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Neg<Output = Self>
+{
+}
+
+impl<T: Copy + Add<Output = T> + Sub<Output = T> + Mul<Output = T> + Div<Output = T> + Neg<Output = T>> Part for T {}
+
+impl<T: Part> Add for Dual<T> {
+    type Output = Dual<T>;
+    fn add(self, o: Dual<T>) -> Dual<T> {
         Dual { v: self.v + o.v, d: self.d + o.d }
     }
 }
 
-impl Sub for Dual {
-    type Output = Dual;
-    fn sub(self, o: Dual) -> Dual {
+impl<T: Part> Sub for Dual<T> {
+    type Output = Dual<T>;
+    fn sub(self, o: Dual<T>) -> Dual<T> {
         Dual { v: self.v - o.v, d: self.d - o.d }
     }
 }
 
-impl Mul for Dual {
-    type Output = Dual;
-    fn mul(self, o: Dual) -> Dual {
+impl<T: Part> Mul for Dual<T> {
+    type Output = Dual<T>;
+    fn mul(self, o: Dual<T>) -> Dual<T> {
         Dual { v: self.v * o.v, d: self.d * o.v + self.v * o.d }
     }
 }
 
-impl Div for Dual {
-    type Output = Dual;
-    fn div(self, o: Dual) -> Dual {
+impl<T: Part> Div for Dual<T> {
+    type Output = Dual<T>;
+    fn div(self, o: Dual<T>) -> Dual<T> {
         Dual { v: self.v / o.v, d: (self.d * o.v - self.v * o.d) / (o.v * o.v) }
     }
 }
 
-impl Neg for Dual {
-    type Output = Dual;
-    fn neg(self) -> Dual {
+impl<T: Part> Neg for Dual<T> {
+    type Output = Dual<T>;
+    fn neg(self) -> Dual<T> {
         Dual { v: -self.v, d: -self.d }
     }
 }
@@ -496,55 +506,12 @@ pub fn eval_many(e: &Expr, points: &[Env]) -> Result<Vec<Result<f64>>> {
     Ok(out)
 }
 
-/// A dual number whose parts carry their magnitudes ([`Mag`]): the derivative by dual
-/// numbers, with how much its own arithmetic cancelled. `sinh(x + 30)*e^-x` is about
-/// `e^30/2` with a derivative of `-e^(-2*x - 30)`, which dual numbers compute as the
-/// difference of two terms of about `e^30/2`: the magnitude says the result is noise
-/// there, so a check does not hold a right formula to it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct DualMag {
-    /// The value.
-    pub v: Mag,
-    /// The derivative.
-    pub d: Mag,
-}
-
-impl Add for DualMag {
-    type Output = DualMag;
-    fn add(self, o: DualMag) -> DualMag {
-        DualMag { v: self.v + o.v, d: self.d + o.d }
-    }
-}
-
-impl Sub for DualMag {
-    type Output = DualMag;
-    fn sub(self, o: DualMag) -> DualMag {
-        DualMag { v: self.v - o.v, d: self.d - o.d }
-    }
-}
-
-impl Mul for DualMag {
-    type Output = DualMag;
-    fn mul(self, o: DualMag) -> DualMag {
-        DualMag { v: self.v * o.v, d: self.d * o.v + self.v * o.d }
-    }
-}
-
-impl Div for DualMag {
-    type Output = DualMag;
-    fn div(self, o: DualMag) -> DualMag {
-        DualMag { v: self.v / o.v, d: (self.d * o.v - self.v * o.d) / (o.v * o.v) }
-    }
-}
-
-impl Neg for DualMag {
-    type Output = DualMag;
-    fn neg(self) -> DualMag {
-        DualMag { v: -self.v, d: -self.d }
-    }
-}
-
-impl DualMag {
+/// With [`Mag`] parts: the derivative by dual numbers, with how much its own arithmetic
+/// cancelled. `sinh(x + 30)*e^-x` is about `e^30/2` with a derivative of
+/// `-e^(-2*x - 30)`, which dual numbers compute as the difference of two terms of about
+/// `e^30/2`: the magnitude says the result is noise there, so a check does not hold a
+/// right formula to it.
+impl Dual<Mag> {
     /// The plain dual number, for the rules' own derivatives.
     fn plain(self) -> Dual {
         Dual { v: self.v.v, d: self.d.v }
@@ -552,19 +519,19 @@ impl DualMag {
 
     /// The value `v` with the derivative `d` (worked out on the plain parts), whose
     /// terms came to `terms` in size.
-    fn with_derivative(v: Mag, d: f64, terms: f64) -> DualMag {
-        DualMag { v, d: Mag { v: d, m: terms.abs().max(d.abs()) } }
+    fn with_derivative(v: Mag, d: f64, terms: f64) -> Dual<Mag> {
+        Dual { v, d: Mag { v: d, m: terms.abs().max(d.abs()) } }
     }
 }
 
-impl Scalar for DualMag {
-    fn constant(v: f64) -> DualMag {
-        DualMag { v: Mag::exact(v), d: Mag::exact(0.0) }
+impl Scalar for Dual<Mag> {
+    fn constant(v: f64) -> Dual<Mag> {
+        Dual { v: Mag::exact(v), d: Mag::exact(0.0) }
     }
     fn value(self) -> f64 {
         self.v.v
     }
-    fn pow(self, e: DualMag) -> DualMag {
+    fn pow(self, e: Dual<Mag>) -> Dual<Mag> {
         let plain = Scalar::pow(self.plain(), e.plain());
         // (Each term's size: the factors' values times the derivatives' magnitudes.)
         let mut terms = 0.0;
@@ -574,32 +541,32 @@ impl Scalar for DualMag {
         if e.d.v != 0.0 {
             terms += (plain.v * self.v.v.ln()).abs() * e.d.m;
         }
-        DualMag::with_derivative(Scalar::pow(self.v, e.v), plain.d, terms)
+        Dual::with_derivative(Scalar::pow(self.v, e.v), plain.d, terms)
     }
-    fn pow_rational(self, p: i64, q: i64) -> DualMag {
+    fn pow_rational(self, p: i64, q: i64) -> Dual<Mag> {
         let plain = self.plain().pow_rational(p, q);
         let factor = if self.d.v == 0.0 { 0.0 } else { plain.d / self.d.v };
-        DualMag::with_derivative(self.v.pow_rational(p, q), plain.d, factor.abs() * self.d.m)
+        Dual::with_derivative(self.v.pow_rational(p, q), plain.d, factor.abs() * self.d.m)
     }
-    fn builtin(self, f: Builtin) -> DualMag {
+    fn builtin(self, f: Builtin) -> Dual<Mag> {
         let plain = self.plain().builtin(f);
         let slope = (f.def().slope)(self.v.v).abs();
-        DualMag::with_derivative(self.v.builtin(f), plain.d, slope * self.d.m)
+        Dual::with_derivative(self.v.builtin(f), plain.d, slope * self.d.m)
     }
-    fn abstract_call(model: &Model, f: &AbstractFn, args: &[DualMag]) -> DualMag {
+    fn abstract_call(model: &Model, f: &AbstractFn, args: &[Dual<Mag>]) -> Dual<Mag> {
         let plain: Vec<Dual> = args.iter().map(|a| a.plain()).collect();
         let d = Dual::abstract_call(model, f, &plain);
         let magnitudes: Vec<Mag> = args.iter().map(|a| a.v).collect();
-        DualMag { v: Mag::abstract_call(model, f, &magnitudes), d: Mag::exact(d.d) }
+        Dual { v: Mag::abstract_call(model, f, &magnitudes), d: Mag::exact(d.d) }
     }
 }
 
 /// The value of `e` and of its derivative along `x` at `env`, by dual numbers, each
-/// with its magnitude ([`DualMag`]).
-pub fn eval_dual_magnitude(e: &Expr, env: &Env, x: &Sym, model: Option<&Model>) -> Result<DualMag> {
-    let vars: HashMap<Sym, DualMag> = env
+/// with its magnitude (`Dual<Mag>`).
+pub fn eval_dual_magnitude(e: &Expr, env: &Env, x: &Sym, model: Option<&Model>) -> Result<Dual<Mag>> {
+    let vars: HashMap<Sym, Dual<Mag>> = env
         .iter()
-        .map(|(k, &v)| (k.clone(), DualMag { v: Mag::exact(v), d: Mag::exact(if k == x { 1.0 } else { 0.0 }) }))
+        .map(|(k, &v)| (k.clone(), Dual { v: Mag::exact(v), d: Mag::exact(if k == x { 1.0 } else { 0.0 }) }))
         .collect();
     eval_with(e, &vars, model)
 }
