@@ -76,19 +76,13 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     let mut pool: Vec<Expr> = vec![d.clone()];
     // And the derivative as written with its built-ins recognized, where exponentials in
     // several variables make it differ from respelling atoms of one kernel (`e^a/(e^a +
-    // e^b)` is `sigmoid(a - b)`, where `d` may be `1 - sigmoid(b - a)`).
-    if exponentials_in_several_variables(raw) {
-        let recognized = recognize::recognized(raw);
-        if recognized != *raw && !has_logs_or_roots(&recognized) {
-            pool.push(recognized);
-        }
-    }
-    // And the derivative with what it spells in exponentials recognized, where the rows
-    // bring in a sum of exponentials and numbers, as every built-in spelled in them has
-    // (`log1p(e^x)`'s `e^x/(1 + e^x)` is `sigmoid(x)`).
-    if has_sum_of_exponentials(d) {
-        let recognized = recognize::recognized(d);
-        if recognized != *d && !has_logs_or_roots(&recognized) {
+    // e^b)` is `sigmoid(a - b)`, where `d` may be `1 - sigmoid(b - a)`); and `d` with
+    // them recognized, where the rows bring in a sum of exponentials and numbers, as
+    // every built-in spelled in them has (`log1p(e^x)`'s `e^x/(1 + e^x)` is `sigmoid(x)`).
+    let spelled = [(raw, exponentials_in_several_variables(raw)), (d, has_sum_of_exponentials(d))];
+    for (x, _) in spelled.into_iter().filter(|(_, spells)| *spells) {
+        let recognized = recognize::recognized(x);
+        if recognized != *x && !has_logs_or_roots(&recognized) {
             pool.push(recognized);
         }
     }

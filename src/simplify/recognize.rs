@@ -463,11 +463,8 @@ fn around_the_rest(x: &Expr, none: &HashSet<Expr>, tries: &mut usize) -> Option<
     let mut parts = rest;
     let mut found = false;
     for group in groups {
-        let call = if group.len() > 1 || parts.len() + group.len() < items.len() {
-            as_builtin(&join(group.clone()), none, tries)
-        } else {
-            None
-        };
+        // (A lone item is a part of its own, tried as such already.)
+        let call = if group.len() > 1 { as_builtin(&join(group.clone()), none, tries) } else { None };
         match call {
             Some(c) => {
                 found = true;
