@@ -1072,9 +1072,14 @@ impl Term {
         }
     }
 
-    /// LaTeX; unevaluated derivatives print as `\frac{d}{dz} (...)`.
+    /// LaTeX; unevaluated derivatives print as `\frac{d}{dz} (...)`. An expression that
+    /// is the whole step prints as a result does (a shared fraction taken out of its sum:
+    /// `\frac{1 - \tanh^{2}(x)}{2}`), as its text does.
     pub fn to_latex(&self) -> String {
-        self.latex().0
+        match self {
+            Term::Expr(e) => latex::to_latex(e),
+            _ => self.latex().0,
+        }
     }
 
     fn latex(&self) -> (String, Prec) {

@@ -333,3 +333,18 @@ fn step_labels_name_every_rule_used() {
       = sigmoid(x)                   # substitute e^x = sigmoid(x)/(1 - sigmoid(x))
     ");
 }
+
+/// A step that is one expression prints in LaTeX as a result does, as its text does: a
+/// fraction every term of a sum shares is taken out (`\frac{1 - \tanh^{2}(v/2)}{2}`, not
+/// `\frac{1}{2} - \frac{\tanh^{2}(v/2)}{2}`), under any name.
+#[test]
+fn latex_steps_take_a_shared_fraction_out_as_results_do() {
+    for v in ["v", "q"] {
+        let r = crate::support::run(&["diff", &format!("tanh({v}/2)"), "--steps", "--format", "latex"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let last = r.stdout.lines().rev().nth(1).unwrap_or_default();
+        let want = format!("\\frac{{1 - \\tanh^{{2}}\\left(\\frac{{{v}}}{{2}}\\right)}}{{2}}");
+        assert!(last.contains(&want), "{last}");
+        assert!(last.contains("collect terms"), "{last}");
+    }
+}
