@@ -66,6 +66,39 @@ fn small_sum(a: &Rational, b: &Rational) -> Option<Rational> {
     Some(Rational::new_raw(n.into(), d.into()))
 }
 
+/// `a*b` modulo a prime `p` below 2^63 (residues mod a prime are how the proofs by
+/// value and the polynomial gcd's coprimality test sample an expression).
+pub fn mul_mod(a: u64, b: u64, p: u64) -> u64 {
+    ((u128::from(a) * u128::from(b)) % u128::from(p)) as u64
+}
+
+/// `b^e` modulo a prime `p`.
+pub fn pow_mod(b: u64, mut e: u64, p: u64) -> u64 {
+    let (mut acc, mut b) = (1, b % p);
+    while e > 0 {
+        if e & 1 == 1 {
+            acc = mul_mod(acc, b, p);
+        }
+        b = mul_mod(b, b, p);
+        e >>= 1;
+    }
+    acc
+}
+
+/// `1/a` modulo a prime `p`, `None` for a multiple of `p`.
+pub fn inv_mod(a: u64, p: u64) -> Option<u64> {
+    (!a.is_multiple_of(p)).then(|| pow_mod(a, p - 2, p))
+}
+
+/// `r` modulo a prime `p`, `None` where `p` divides its denominator.
+pub fn residue(r: &Rational, p: u64) -> Option<u64> {
+    let of = |n: &BigInt| match n.to_i64() {
+        Some(n) => n.rem_euclid(i64::try_from(p).ok()?).to_u64(),
+        None => n.mod_floor(&BigInt::from(p)).to_u64(),
+    };
+    Some(mul_mod(of(r.numer())?, inv_mod(of(r.denom())?, p)?, p))
+}
+
 /// The content of a list of coefficients: the gcd of the numerators over the lcm of the
 /// denominators (0 for none). In machine words while they fit, which they nearly always
 /// do.

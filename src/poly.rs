@@ -18,7 +18,7 @@ use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{One, Signed, Zero};
 
-use crate::number::Rational;
+use crate::number::{self, Rational};
 
 /// A polynomial variable.
 pub type Var = u32;
@@ -797,34 +797,17 @@ const MERGE_TERMS_PER_UNIT: u64 = 4;
 /// The prime of the coprimality test: below 2^31, so that a product of residues fits a u64.
 const P: u64 = 2_147_483_647;
 
-fn pow_mod(mut b: u64, mut e: u64) -> u64 {
-    let mut r = 1;
-    b %= P;
-    while e > 0 {
-        if e & 1 == 1 {
-            r = r * b % P;
-        }
-        b = b * b % P;
-        e >>= 1;
-    }
-    r
-}
-
 /// `1/a` mod P, for `a` not a multiple of P.
 fn inv_mod(a: u64) -> u64 {
-    pow_mod(a, P - 2)
+    number::inv_mod(a, P).unwrap_or(0)
 }
 
 impl Coef {
     /// The residue mod P, `None` when P divides the denominator.
     fn residue(&self) -> Option<u64> {
-        use num_traits::ToPrimitive;
         let (n, d) = match self {
             Coef::Small(n, d) => (n.rem_euclid(P as i64) as u64, *d as u64 % P),
-            Coef::Big(r) => {
-                let p = BigInt::from(P);
-                (r.numer().mod_floor(&p).to_u64()?, r.denom().mod_floor(&p).to_u64()?)
-            }
+            Coef::Big(r) => return number::residue(r, P),
         };
         (d != 0).then(|| n * inv_mod(d) % P)
     }
@@ -865,7 +848,7 @@ fn image_mod(p: &Poly, res: &[u64], x: Var, point: &[u64]) -> Vec<u64> {
                     t = t * point[v as usize] % P;
                 }
             } else {
-                t = t * pow_mod(point[v as usize], e as u64) % P;
+                t = t * number::pow_mod(point[v as usize], e as u64, P) % P;
             }
         }
         out[k] = (out[k] + t) % P;

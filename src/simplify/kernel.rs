@@ -225,7 +225,7 @@ fn rational_gcd(a: &Rational, b: &Rational) -> Rational {
 
 /// A varying exponent with a number among its terms, as the rest and the number
 /// (`1/x - 2` as `1/x` and `-2`), where the number is small enough to be a power.
-fn split_exponent(x: &Expr) -> Option<(Expr, Rational)> {
+pub(super) fn split_exponent(x: &Expr) -> Option<(Expr, Rational)> {
     let Node::Add(ts) = x.node() else { return None };
     let c = ts.iter().find_map(Expr::as_num)?;
     if c.numer().abs() > CFG.max_power.into() || c.denom() > &CFG.max_power.into() {

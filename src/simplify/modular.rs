@@ -29,7 +29,7 @@ use num_traits::ToPrimitive;
 use super::kernel;
 use crate::expr::{self, Expr, Func, IdMap, Node};
 use crate::func::Builtin;
-use crate::number::Rational;
+use crate::number::{self, Rational};
 
 /// The prime `2^61 - 1`.
 const P: u64 = (1 << 61) - 1;
@@ -111,39 +111,24 @@ impl Point<'_> {
 
     fn value_of(&mut self, e: &Expr) -> Option<u64> {
         match e.node() {
-            Node::Num(r) => number(r),
+            Node::Num(r) => number::residue(r, P),
             Node::Var(s) => Some(self.random(&("var", s))),
             Node::Const(c) => Some(self.random(&("const", c))),
             Node::Add(ts) => ts.iter().try_fold(0, |acc, t| Some(add(acc, self.value(t)?))),
             Node::Mul(fs) => fs.iter().try_fold(1, |acc, f| Some(mul(acc, self.value(f)?))),
-            Node::Pow(b, x) => match x.as_num() {
-                Some(k) if k.is_integer() => power(self.value(b)?, k.to_integer().to_i64()?),
-                // `b^(k/q)` is the `k`th power of a random function of `b` (what its `q`th
-                // power is, the view's relation, is not valued here: a nonzero value is
-                // left to the exact proof).
-                Some(r) => {
-                    let (k, q) = (r.numer().to_i64()?, r.denom().to_i64()?);
-                    let base = self.value(b)?;
-                    power(self.random(&("root", base, q)), k)
+            Node::Pow(b, x) => {
+                let base = self.value(b)?;
+                match x.as_num() {
+                    Some(r) => self.rational_power(base, r),
+                    None => {
+                        // `b^(w + c)` is `b^w*b^c`, as the view writes it.
+                        let (w, c) = kernel::split_exponent(x).unwrap_or_else(|| (x.clone(), number::int(0)));
+                        let exponent = self.value(&w)?;
+                        let varying = self.random(&("pow", base, exponent));
+                        Some(mul(varying, self.rational_power(base, &c)?))
+                    }
                 }
-                None => {
-                    // `b^(w + c)` is `b^w*b^c`, as the view writes it.
-                    let (w, c) = match x.node() {
-                        Node::Add(ts) => match ts.iter().find_map(Expr::as_num) {
-                            Some(c) if c.is_integer() => {
-                                let rest: Vec<Expr> = ts.iter().filter(|t| t.as_num().is_none()).cloned().collect();
-                                (Expr::add(rest), c.to_integer().to_i64()?)
-                            }
-                            _ => (x.clone(), 0),
-                        },
-                        _ => (x.clone(), 0),
-                    };
-                    let base = self.value(b)?;
-                    let exponent = self.value(&w)?;
-                    let varying = self.random(&("pow", base, exponent));
-                    Some(mul(varying, power(base, c)?))
-                }
-            },
+            }
             Node::Call(Func::Builtin(Builtin::Exp), _) => {
                 // e^(c*w) = (e^(w/n))^(c*n), a whole power.
                 let mut acc = 1;
@@ -157,7 +142,7 @@ impl Point<'_> {
                 let arg = self.value(&args[0])?;
                 let s = self.random(&("circle", arg));
                 let s2 = mul(s, s);
-                let over = inverse(add(1, s2))?;
+                let over = number::inv_mod(add(1, s2), P)?;
                 Some(match f {
                     Builtin::Sin => mul(mul(2, s), over),
                     _ => mul(sub(1, s2), over),
@@ -170,26 +155,26 @@ impl Point<'_> {
         }
     }
 
+    /// `base^r`: a whole power, or for `r = k/q` the `k`th power of a random function of
+    /// `base` (what its `q`th power is, the view's relation, is not valued here: a
+    /// nonzero value is left to the exact proof).
+    fn rational_power(&self, base: u64, r: &Rational) -> Option<u64> {
+        let (k, q) = (r.numer().to_i64()?, r.denom().to_i64()?);
+        let root = if q == 1 { base } else { self.random(&("root", base, q)) };
+        power(root, k)
+    }
+
     /// A random nonzero value for `key` at this point.
     fn random(&self, key: &impl Hash) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (self.seed, key).hash(&mut h);
-        // (splitmix64 of the hash, so that nearby keys spread.)
-        let mut z = h.finish().wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        z % (P - 1) + 1
+        // (Mixed, so that nearby keys spread.)
+        crate::rng::Rng::new(h.finish()).next_u64() % (P - 1) + 1
     }
 }
 
 fn add(a: u64, b: u64) -> u64 {
-    let s = a + b;
-    if s >= P {
-        s - P
-    } else {
-        s
-    }
+    (a + b) % P
 }
 
 fn sub(a: u64, b: u64) -> u64 {
@@ -197,38 +182,13 @@ fn sub(a: u64, b: u64) -> u64 {
 }
 
 fn mul(a: u64, b: u64) -> u64 {
-    ((u128::from(a) * u128::from(b)) % u128::from(P)) as u64
+    number::mul_mod(a, b, P)
 }
 
 /// `a^n` (a negative `n`: of the inverse); `None` for a negative power of 0.
 fn power(a: u64, n: i64) -> Option<u64> {
-    let base = if n < 0 { inverse(a)? } else { a };
-    Some(pow_unsigned(base, n.unsigned_abs()))
-}
-
-fn pow_unsigned(a: u64, mut e: u64) -> u64 {
-    let (mut acc, mut b) = (1u64, a);
-    while e > 0 {
-        if e & 1 == 1 {
-            acc = mul(acc, b);
-        }
-        b = mul(b, b);
-        e >>= 1;
-    }
-    acc
-}
-
-fn inverse(a: u64) -> Option<u64> {
-    (a != 0).then(|| pow_unsigned(a, P - 2))
-}
-
-/// A rational number modulo `P`, `None` where `P` divides its denominator.
-fn number(r: &Rational) -> Option<u64> {
-    let residue = |n: &num_bigint::BigInt| match n.to_i64() {
-        Some(n) => Some(n.rem_euclid(P as i64) as u64),
-        None => n.mod_floor(&num_bigint::BigInt::from(P)).to_u64(),
-    };
-    Some(mul(residue(r.numer())?, inverse(residue(r.denom())?)?))
+    let base = if n < 0 { number::inv_mod(a, P)? } else { a };
+    Some(number::pow_mod(base, n.unsigned_abs(), P))
 }
 
 #[cfg(test)]
