@@ -66,10 +66,23 @@ fn small_sum(a: &Rational, b: &Rational) -> Option<Rational> {
     Some(Rational::new_raw(n.into(), d.into()))
 }
 
+/// The Mersenne prime `2^61 - 1`, whose products reduce by shifts: the proofs by value
+/// work modulo it.
+pub const MERSENNE_61: u64 = (1 << 61) - 1;
+
 /// `a*b` modulo a prime `p` below 2^63 (residues mod a prime are how the proofs by
-/// value and the polynomial gcd's coprimality test sample an expression).
+/// value and the polynomial gcd's coprimality test sample an expression), for `a` and
+/// `b` below `p`. Modulo [`MERSENNE_61`] by shifts and adds (`2^61` is 1), elsewhere by
+/// a division.
 pub fn mul_mod(a: u64, b: u64, p: u64) -> u64 {
-    ((u128::from(a) * u128::from(b)) % u128::from(p)) as u64
+    let x = u128::from(a) * u128::from(b);
+    if p == MERSENNE_61 {
+        // x = hi*2^61 + lo is hi + lo modulo p; below 2^122, so hi + lo < 2^62.
+        let folded = (x as u64 & p) + (x >> 61) as u64;
+        let folded = (folded & p) + (folded >> 61);
+        return if folded >= p { folded - p } else { folded };
+    }
+    (x % u128::from(p)) as u64
 }
 
 /// `b^e` modulo a prime `p`.
@@ -85,9 +98,26 @@ pub fn pow_mod(b: u64, mut e: u64, p: u64) -> u64 {
     acc
 }
 
-/// `1/a` modulo a prime `p`, `None` for a multiple of `p`.
+/// `1/a` modulo a prime `p` below 2^63, `None` for a multiple of `p`: by the extended
+/// Euclidean algorithm (a few dozen divisions, where Fermat's `a^(p-2)` takes a hundred
+/// products).
 pub fn inv_mod(a: u64, p: u64) -> Option<u64> {
-    (!a.is_multiple_of(p)).then(|| pow_mod(a, p - 2, p))
+    let a = a % p;
+    if a == 0 {
+        return None;
+    }
+    // Invariant: r0 = s0*a and r1 = s1*a modulo p. The coefficients alternate in sign
+    // and grow to at most p in size (|s| at one step is the sum of the two before it
+    // weighted by the quotient, which the remainders shrink by), so they fit an i64.
+    let (mut r0, mut r1) = (p, a);
+    let (mut s0, mut s1) = (0i64, 1i64);
+    while r1 != 0 {
+        let q = r0 / r1;
+        (r0, r1) = (r1, r0 - q * r1);
+        (s0, s1) = (s1, s0 - q as i64 * s1);
+    }
+    // r0 is gcd(p, a) = 1.
+    Some(if s0 < 0 { p - s0.unsigned_abs() } else { s0 as u64 })
 }
 
 /// `r` modulo a prime `p`, `None` where `p` divides its denominator.
@@ -282,6 +312,35 @@ pub fn decimal_digits(r: &Rational) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Products and inverses modulo the Mersenne prime (by shifts) and another prime
+    /// (by division) agree with plain 128-bit remainders and with Fermat's inverse.
+    #[test]
+    fn arithmetic_modulo_a_prime_matches_the_definitions() {
+        let mut rng = crate::rng::Rng::new(5);
+        for p in [MERSENNE_61, 2_147_483_647, 1_000_000_007] {
+            let edges = [0, 1, 2, p - 1, p - 2, p / 2];
+            for i in 0..2000 {
+                let (a, b) = match i {
+                    i if i < 36 => (edges[i / 6], edges[i % 6]),
+                    _ => (rng.next_u64() % p, rng.next_u64() % p),
+                };
+                assert_eq!(
+                    u128::from(mul_mod(a, b, p)),
+                    u128::from(a) * u128::from(b) % u128::from(p),
+                    "{a}*{b} mod {p}"
+                );
+                match inv_mod(a, p) {
+                    None => assert_eq!(a, 0),
+                    Some(inv) => {
+                        assert!(inv < p);
+                        assert_eq!(mul_mod(a, inv, p), 1, "1/{a} mod {p}");
+                        assert_eq!(inv, pow_mod(a, p - 2, p));
+                    }
+                }
+            }
+        }
+    }
 
     /// -2^63, whose `abs` overflows a word, as a number and in an exponent (the
     /// roundtrip fuzzer's `8^-8^21` panicked; `1e-9223372036854775808` hung).

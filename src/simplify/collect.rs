@@ -45,9 +45,14 @@ pub(crate) fn around_common_factors(e: &Expr) -> Vec<Expr> {
             // is `q*(a - b)/T^2`.
             let mut common = factors[with[0]].clone();
             common.retain(|g| with[1..].iter().all(|&i| factors[i].contains(g)));
+            // Each term without them: its other factors, numbers too (what dividing by
+            // the common factors leaves, without dividing: each is one of its factors).
+            let without = |t: &Expr| match t.node() {
+                Node::Mul(fs) => Expr::mul(fs.iter().filter(|f| !common.contains(f)).cloned().collect::<Vec<_>>()),
+                _ => Expr::int(1),
+            };
+            let inner = Expr::add(with.iter().map(|&i| without(&terms[i])).collect::<Vec<_>>());
             let common = Expr::mul(common);
-            let inner =
-                Expr::add(with.iter().map(|&i| Expr::quotient(terms[i].clone(), common.clone())).collect::<Vec<_>>());
             // A fraction every collected term has comes out too: `a*(1 - t^2)/2`, not
             // `a*(1/2 - t^2/2)` (but `a*(1 - t/2)` stays).
             let fractional = |t: &Expr| t.leading_num().is_some_and(|c| !c.is_integer());

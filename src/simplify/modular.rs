@@ -32,7 +32,7 @@ use crate::func::Builtin;
 use crate::number::{self, Rational};
 
 /// The prime `2^61 - 1`.
-const P: u64 = (1 << 61) - 1;
+const P: u64 = number::MERSENNE_61;
 
 /// The largest common denominator of one exponent's coefficients valued here.
 const MAX_UNIT: u64 = 1 << 20;
