@@ -1022,18 +1022,37 @@ impl Rat {
         self.num.is_zero()
     }
 
+    /// Whether this is one.
+    fn is_one(&self) -> bool {
+        self.den.is_constant() && self.num.constant_coef() == Some(&Coef::ONE)
+    }
+
     fn reduced(num: Poly, den: Poly) -> Rat {
         Rat::new(num.clone(), den).unwrap_or_else(|| Rat::from_poly(num))
     }
 
     /// `self + o`.
     pub fn add(&self, o: &Rat) -> Rat {
-        if self.den == o.den {
-            return Rat::reduced(self.num.add(&o.num), self.den.clone());
+        if self.is_zero() {
+            return o.clone();
+        }
+        if o.is_zero() {
+            return self.clone();
         }
         if o.den.is_constant() && self.den.is_constant() {
             // Both denominators are normalized constants, hence 1.
             return Rat::from_poly(self.num.add(&o.num));
+        }
+        // A polynomial added: n1/d1 + n2 is (n1 + n2*d1)/d1, reduced as n1/d1 is (a
+        // factor of d1 dividing the sum divides n1).
+        if o.den.is_constant() {
+            return Rat { num: self.num.add(&o.num.mul(&self.den)), den: self.den.clone() };
+        }
+        if self.den.is_constant() {
+            return Rat { num: o.num.add(&self.num.mul(&o.den)), den: o.den.clone() };
+        }
+        if self.den == o.den {
+            return Rat::reduced(self.num.add(&o.num), self.den.clone());
         }
         // Over the lcm of the denominators: with g = gcd(d1, d2), the sum is
         // (n1*(d2/g) + n2*(d1/g)) / (d1*(d2/g)), and only g can still divide it.
@@ -1065,6 +1084,12 @@ impl Rat {
 
     /// `self * o`.
     pub fn mul(&self, o: &Rat) -> Rat {
+        if self.is_one() {
+            return o.clone();
+        }
+        if o.is_one() {
+            return self.clone();
+        }
         if self.den.is_constant() && o.den.is_constant() {
             return Rat::from_poly(self.num.mul(&o.num));
         }

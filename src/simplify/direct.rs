@@ -130,10 +130,20 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     // whatever the atoms stand for; failing that, against the derivative as written or
     // of the input recognized, each expanded (`e^-2` and `e^2` are two atoms to the
     // proof, so one spelling may show what the other hides).
+    // A form that is `d`'s polynomial in the same atoms, dividing by nothing that varies
+    // (`d` neither), is defined where `d` is and equal to it there: accepted as `d` is,
+    // without sampling (collecting `d` around a factor gives such forms).
+    let polynomial = whole.as_ref().is_some_and(|w| w.den.as_constant().is_some()) && !super::divides(d);
+    let atom_set: HashSet<&Expr> = atoms.iter().collect();
     let mut valid = |c: &Expr| {
-        c == d
-            || ((whole.is_some() && table.k.rat_of(c) == whole || proved_equal(c, raw) || proved_equal(c, d))
-                && agrees(c, raw, &HashMap::new()))
+        if c == d {
+            return true;
+        }
+        let same_function = whole.is_some() && table.k.rat_of(c) == whole;
+        if same_function && polynomial && !super::divides(c) && atoms_of(c).iter().collect::<HashSet<_>>() == atom_set {
+            return true;
+        }
+        (same_function || proved_equal(c, raw) || proved_equal(c, d)) && agrees(c, raw, &HashMap::new())
     };
     // (The derivative is the whole result, without names: a minus may go into a sum,
     // where that makes a form cheaper than the best.)
