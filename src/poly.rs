@@ -630,19 +630,23 @@ impl Poly {
 
     /// `self ^ n`.
     pub fn pow(&self, n: u32) -> Poly {
-        let mut r = Poly::one();
+        // By squaring, starting from the first power taken rather than from 1.
+        let mut r: Option<Poly> = None;
         let mut base = self.clone();
         let mut n = n;
         while n > 0 {
             if n & 1 == 1 {
-                r = r.mul(&base);
+                r = Some(match r {
+                    Some(r) => r.mul(&base),
+                    None => base.clone(),
+                });
             }
             n >>= 1;
             if n > 0 {
                 base = base.mul(&base);
             }
         }
-        r
+        r.unwrap_or_else(Poly::one)
     }
 
     /// The variables that occur.
@@ -1119,12 +1123,16 @@ impl Rat {
     /// `self ^ n`, `None` for a negative power of zero.
     pub fn powi(&self, n: i32) -> Option<Rat> {
         let k = n.unsigned_abs();
-        let p = Rat { num: self.num.pow(k), den: self.den.pow(k) };
         if n >= 0 {
-            Some(p)
-        } else {
-            Rat::new(p.den, p.num)
+            return Some(Rat { num: self.num.pow(k), den: self.den.pow(k) });
         }
+        if self.is_zero() {
+            return None;
+        }
+        // The powers of a reduced quotient are coprime: turned over, only the new
+        // denominator's constant needs taking out.
+        let (c, den) = self.num.pow(k).normalized();
+        Some(Rat { num: self.den.pow(k).scale_by(&c.recip()), den })
     }
 
     /// `self` with `v` replaced by `value`.
