@@ -22,30 +22,82 @@ use crate::print::{below_bar, goes_below, ordered_terms, product_parts, shared};
 /// (`limits::metered`), so that a search spends what it would spend costing the tree
 /// and finds the same forms, only in time linear in the DAG.
 pub fn cost(e: &Expr, cheap: &HashSet<Expr>) -> u32 {
-    let mut costing = Costing { cheap, signed: IdMap::default(), unsigned: IdMap::default() };
-    let shape = match e.node() {
-        Node::Add(ts) => shared(ts),
-        _ => None,
-    };
-    match shape {
-        // Printed as its content times the rest (`3*(1 - y^2)`, `(1 - y^2)/2`): a `*`
-        // where the numerator is not 1, a division where there is a denominator, a minus.
-        Some(s) if s.whole => match e.primitive(true) {
-            Some((c, rest)) => {
-                let times = u32::from(!c.numer().abs().is_one());
-                let bar = if c.denom().is_one() { 0 } else { 2 };
-                times + bar + u32::from(c.is_negative()) + costing.cost(&rest)
+    with_costing(cheap, |costing| costing.top(e))
+}
+
+/// The answers so far of the costings with one set of cheap calls, by the set (see
+/// [`with_costing`]).
+type Memos = std::collections::HashMap<(usize, u64, u64), (IdMap<(u32, u64)>, IdMap<(u32, u64)>)>;
+
+thread_local! {
+    /// The costings' answers, kept across calls within a request: the simplifier costs
+    /// many forms that share most of their parts (a pool of candidates, each collected),
+    /// and a node's cost depends only on it and the cheap calls. Emptied with the other
+    /// memo tables ([`forget_memos`]).
+    static MEMOS: std::cell::RefCell<Memos> = Default::default();
+}
+
+/// How many answers [`MEMOS`] keeps before it starts again.
+const MAX_REMEMBERED: usize = 200_000;
+
+/// Empties the costings' memo (see [`super::forget_memos`]).
+pub(crate) fn forget_memos() {
+    MEMOS.with(|m| m.borrow_mut().clear());
+}
+
+/// Runs `work` with a costing for `cheap` that starts from the answers of the earlier
+/// ones for the same set, and keeps its own for the later ones. (Cut short by the work
+/// budget, its answers are dropped: they are only saved time.) A node met again is
+/// charged to the budget what costing it cost, so that a search spends the same with or
+/// without the memo.
+fn with_costing<T>(cheap: &HashSet<Expr>, work: impl FnOnce(&mut Costing<'_>) -> T) -> T {
+    // The set, by its size and two sums of its members' mixed ids (any order).
+    let mix = |id: u64, k: u64| (id ^ k).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    let key = cheap.iter().fold((cheap.len(), 0u64, 0u64), |(n, a, b), c| {
+        (n, a.wrapping_add(mix(c.id(), 1)), b.wrapping_add(mix(c.id(), 0x5bd1_e995)))
+    });
+    let (signed, unsigned) = MEMOS.with(|m| m.borrow_mut().remove(&key)).unwrap_or_default();
+    let mut costing = Costing { cheap, signed, unsigned };
+    let out = work(&mut costing);
+    MEMOS.with(|m| {
+        let mut m = m.borrow_mut();
+        let kept: usize = m.values().map(|(s, u)| s.len() + u.len()).sum();
+        if kept + costing.signed.len() + costing.unsigned.len() > MAX_REMEMBERED {
+            m.clear();
+        }
+        m.insert(key, (costing.signed, costing.unsigned));
+    });
+    out
+}
+
+impl Costing<'_> {
+    /// The cost of a whole form (see [`cost`]).
+    fn top(&mut self, e: &Expr) -> u32 {
+        let costing = self;
+        let shape = match e.node() {
+            Node::Add(ts) => shared(ts),
+            _ => None,
+        };
+        match shape {
+            // Printed as its content times the rest (`3*(1 - y^2)`, `(1 - y^2)/2`): a `*`
+            // where the numerator is not 1, a division where there is a denominator, a minus.
+            Some(s) if s.whole => match e.primitive(true) {
+                Some((c, rest)) => {
+                    let times = u32::from(!c.numer().abs().is_one());
+                    let bar = if c.denom().is_one() { 0 } else { 2 };
+                    times + bar + u32::from(c.is_negative()) + costing.cost(&rest)
+                }
+                None => costing.cost(e),
+            },
+            // Some terms over a shared fraction (`(1 + erf(u))/2 + v`): its `*` and bar once
+            // rather than on each of them, and whole numbers inside.
+            Some(s) => {
+                let per = u32::from(!s.unit.numer().is_one()) + 2;
+                let saved = (s.over as u32 * per + s.numbers as u32).saturating_sub(per);
+                costing.cost(e).saturating_sub(saved)
             }
             None => costing.cost(e),
-        },
-        // Some terms over a shared fraction (`(1 + erf(u))/2 + v`): its `*` and bar once
-        // rather than on each of them, and whole numbers inside.
-        Some(s) => {
-            let per = u32::from(!s.unit.numer().is_one()) + 2;
-            let saved = (s.over as u32 * per + s.numbers as u32).saturating_sub(per);
-            costing.cost(e).saturating_sub(saved)
         }
-        None => costing.cost(e),
     }
 }
 
@@ -54,7 +106,7 @@ const BUILTIN_OWN: u32 = 2;
 
 /// The cost of `e` as a function's argument (no content taken out: `f(3 - 3*y)`).
 pub fn argument_cost(e: &Expr, cheap: &HashSet<Expr>) -> u32 {
-    Costing { cheap, signed: IdMap::default(), unsigned: IdMap::default() }.cost(e)
+    with_costing(cheap, |costing| costing.cost(e))
 }
 
 /// The cost of a built-in (not a cheap call) whose argument costs `argument` as
@@ -159,5 +211,54 @@ impl Costing<'_> {
             _ if crate::print::is_negative(e) => self.cost(&Expr::negate(e.clone())),
             _ => self.cost(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Costs remembered across calls are the costs worked out afresh, whatever was costed
+    /// before and with whichever cheap calls.
+    #[test]
+    fn remembered_costs_are_the_costs() {
+        let parse = |s: &str| crate::parse::parse_expr(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        let forms: Vec<Expr> = [
+            "sigmoid(x)*(1 - sigmoid(x))",
+            "x*sigmoid(x)*(1 - sigmoid(x)) + sigmoid(x)",
+            "(1 + tanh(x/2))/2 + x*(1/2 - tanh(x/2)/2)*(1/2 + tanh(x/2)/2)",
+            "-3*(1 - tanh(x/2)^2)/(2*x)",
+            "sigmoid(x)",
+        ]
+        .iter()
+        .map(|s| parse(s))
+        .collect();
+        let sets: Vec<HashSet<Expr>> = vec![
+            HashSet::new(),
+            [parse("sigmoid(x)")].into_iter().collect(),
+            [parse("sigmoid(x)"), parse("tanh(x/2)")].into_iter().collect(),
+        ];
+        let fresh: Vec<Vec<u32>> = sets
+            .iter()
+            .map(|s| {
+                forms
+                    .iter()
+                    .map(|f| {
+                        forget_memos();
+                        cost(f, s)
+                    })
+                    .collect()
+            })
+            .collect();
+        forget_memos();
+        for round in 0..2 {
+            for (i, s) in sets.iter().enumerate().rev() {
+                for (j, f) in forms.iter().enumerate().rev() {
+                    assert_eq!(cost(f, s), fresh[i][j], "round {round}: {f} with cheap set {i}");
+                }
+            }
+        }
+        // The cheap calls change the costs, so the sets are remembered apart.
+        assert_ne!(fresh[0][0], fresh[1][0]);
     }
 }

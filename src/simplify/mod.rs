@@ -312,6 +312,7 @@ pub(crate) fn forget_memos() {
     NORMALIZED.with(|m| m.borrow_mut().clear());
     kernel::forget_memos();
     recognize::forget_memos();
+    cost::forget_memos();
 }
 
 /// What [`Ctx::new`] last worked out from its names.
