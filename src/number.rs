@@ -66,6 +66,18 @@ fn small_sum(a: &Rational, b: &Rational) -> Option<Rational> {
     Some(Rational::new_raw(n.into(), d.into()))
 }
 
+/// `a/b` rounded toward zero, in machine words where both fit one (`None` otherwise, or
+/// for `b = 0`): the power of an exponent's unit an exponential is.
+pub fn small_quotient(a: &Rational, b: &Rational) -> Option<i64> {
+    let (an, ad) = (i128::from(a.numer().to_i64()?), i128::from(a.denom().to_i64()?));
+    let (bn, bd) = (i128::from(b.numer().to_i64()?), i128::from(b.denom().to_i64()?));
+    let (n, d) = (an.checked_mul(bd)?, ad.checked_mul(bn)?);
+    if d == 0 {
+        return None;
+    }
+    i64::try_from(n / d).ok()
+}
+
 /// The Mersenne prime `2^61 - 1`, whose products reduce by shifts: the proofs by value
 /// work modulo it.
 pub const MERSENNE_61: u64 = (1 << 61) - 1;
@@ -312,6 +324,21 @@ pub fn decimal_digits(r: &Rational) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The word quotient rounds toward zero as the big one does, and declines what does
+    /// not fit.
+    #[test]
+    fn small_quotients_match_big_ones() {
+        let r = |n: i64, d: i64| Rational::new(n.into(), d.into());
+        for (a, b) in
+            [(r(6, 1), r(2, 1)), (r(-7, 2), r(1, 2)), (r(7, 3), r(-2, 3)), (r(-5, 1), r(3, 1)), (r(9, 4), r(3, 8))]
+        {
+            assert_eq!(small_quotient(&a, &b), (a.clone() / b.clone()).to_integer().to_i64(), "{a}/{b}");
+        }
+        assert_eq!(small_quotient(&r(1, 1), &r(0, 1)), None);
+        let huge = Rational::from_integer(BigInt::from(10).pow(30));
+        assert_eq!(small_quotient(&huge, &r(1, 1)), None);
+    }
 
     /// Products and inverses modulo the Mersenne prime (by shifts) and another prime
     /// (by division) agree with plain 128-bit remainders and with Fermat's inverse.

@@ -1026,6 +1026,17 @@ impl Rat {
         self.num.is_zero()
     }
 
+    /// `v^n`, a whole power (negative: `1/v^-n`); `None` past an `i32`'s powers.
+    pub fn var_power(v: Var, n: i64) -> Option<Rat> {
+        let k = u32::try_from(n.unsigned_abs()).ok().filter(|&k| k <= i32::MAX as u32)?;
+        let power = || Poly::mono(Monomial(vec![(v, k)].into()), Coef::ONE);
+        Some(match n {
+            0 => Rat::from_poly(Poly::one()),
+            n if n > 0 => Rat::from_poly(power()),
+            _ => Rat { num: Poly::one(), den: power() },
+        })
+    }
+
     /// Whether this is one.
     fn is_one(&self) -> bool {
         self.den.is_constant() && self.num.constant_coef() == Some(&Coef::ONE)

@@ -69,6 +69,8 @@ pub struct Kernels {
     roots: HashMap<Expr, u32>,
     opaque: std::collections::HashSet<Expr>,
     memo: IdMap<Option<Rat>>,
+    /// [`Kernels::unit_of`] by the id of the exponent's rest.
+    unit_vars: IdMap<Option<(Rational, Var)>>,
     /// The bases of roots that [`reduced`] wrote out as polynomials: factors to try
     /// first where a polynomial is factored, so that what a root's power put in comes
     /// back out as a power of the base (`(4 + s^2)*sqrt(4 + s^2)`).
@@ -321,8 +323,21 @@ impl Kernels {
     }
 
     fn atom_power(&mut self, a: Atom, n: i64) -> Option<Rat> {
-        let v = self.var(a);
-        Rat::var(v).powi(n.to_i32()?)
+        Rat::var_power(self.var(a), n)
+    }
+
+    /// The unit of the exponentials `e^(c*rest)` and the variable of `e^(unit*rest)`,
+    /// where the scan found them (worked out once per `rest`).
+    fn unit_of(&mut self, rest: &Expr) -> Option<(Rational, Var)> {
+        if let Some(found) = self.unit_vars.get(&rest.id()) {
+            return found.clone();
+        }
+        let found = self.units.get(rest).cloned().map(|g| {
+            let v = self.var(Atom::Exp(Expr::mul([Expr::num(g.clone()), rest.clone()])));
+            (g, v)
+        });
+        self.unit_vars.insert(rest.id(), found.clone());
+        found
     }
 
     /// The expression as a rational function of atoms, or `None` when it divides by zero.
@@ -390,11 +405,10 @@ impl Kernels {
             Node::Call(Func::Builtin(Builtin::Exp), args) => {
                 let mut acc = Rat::constant(Rational::one());
                 for (c, rest) in exponent_terms(&args[0]) {
-                    let factor = match self.units.get(&rest).cloned() {
-                        Some(g) if !rest.is_one() => {
-                            let k = (c / &g).to_integer().to_i64()?;
-                            let unit = Expr::mul([Expr::num(g), rest]);
-                            self.atom_power(Atom::Exp(unit), k)?
+                    let factor = match self.unit_of(&rest) {
+                        Some((g, v)) if !rest.is_one() => {
+                            let k = crate::number::small_quotient(&c, &g).or_else(|| (c / &g).to_integer().to_i64())?;
+                            Rat::var_power(v, k)?
                         }
                         _ => {
                             let whole = Expr::exp(Expr::mul([Expr::num(c), rest]));
