@@ -110,12 +110,14 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     }
     // And each collected around the factors its sums' terms share.
     let mut unique: Vec<Expr> = Vec::new();
+    // (The forms share most of their sums: each is collected once.)
+    let mut collected = Collected::default();
     for c in pool {
         if unique.contains(&c) {
             continue;
         }
-        let around: Vec<Expr> = collect::around_common_factors(&c);
-        let inner = sums_collected(&c);
+        let around: Vec<Expr> = collected.around(&c);
+        let inner = collected.sums(&c);
         unique.push(c);
         for a in around.into_iter().chain([inner]) {
             if !unique.contains(&a) {
@@ -383,27 +385,53 @@ fn atoms_of(e: &Expr) -> Vec<Expr> {
 
 /// `e` with each sum in it collected around a factor its terms share, where cheaper
 /// (`sigmoid(x)*(1 + x*(1 - sigmoid(x)))` inside a longer form).
+#[cfg(test)]
 fn sums_collected(e: &Expr) -> Expr {
-    let none = HashSet::new();
-    let mut memo: IdMap<Expr> = IdMap::default();
-    expr::fold(
-        e,
-        &mut memo,
-        |x| (!matches!(x.node(), Node::Add(_) | Node::Mul(_) | Node::Pow(..))).then(|| x.clone()),
-        |x, below| {
-            let x = expr::with_children(x, below);
-            if !matches!(x.node(), Node::Add(_)) {
-                return x;
-            }
-            let own = cost::cost(&x, &none);
-            collect::around_common_factors(&x)
-                .into_iter()
-                .map(|c| (cost::cost(&c, &none), c))
-                .filter(|(k, _)| *k < own)
-                .min_by_key(|(k, _)| *k)
-                .map_or(x, |(_, c)| c)
-        },
-    )
+    Collected::default().sums(e)
+}
+
+/// Collecting around common factors ([`collect::around_common_factors`]) and
+/// [`sums_collected`], with the answers by node kept for the next form: the forms the
+/// route compares share most of their sums.
+#[derive(Default)]
+struct Collected {
+    around: IdMap<Vec<Expr>>,
+    sums: IdMap<Expr>,
+}
+
+impl Collected {
+    fn around(&mut self, e: &Expr) -> Vec<Expr> {
+        self.around.entry(e.id()).or_insert_with(|| collect::around_common_factors(e)).clone()
+    }
+
+    fn sums(&mut self, e: &Expr) -> Expr {
+        let none = HashSet::new();
+        let mut sums = std::mem::take(&mut self.sums);
+        let out = expr::fold(
+            e,
+            &mut sums,
+            |x| (!matches!(x.node(), Node::Add(_) | Node::Mul(_) | Node::Pow(..))).then(|| x.clone()),
+            |x, below| {
+                let x = expr::with_children(x, below);
+                if !matches!(x.node(), Node::Add(_)) {
+                    return x;
+                }
+                let forms = self.around(&x);
+                if forms.is_empty() {
+                    return x;
+                }
+                let own = cost::cost(&x, &none);
+                forms
+                    .into_iter()
+                    .map(|c| (cost::cost(&c, &none), c))
+                    .filter(|(k, _)| *k < own)
+                    .min_by_key(|(k, _)| *k)
+                    .map_or(x, |(_, c)| c)
+            },
+        );
+        self.sums = sums;
+        out
+    }
 }
 
 #[cfg(test)]
