@@ -195,7 +195,7 @@ fn expand_with(e: &Expr, memo: &mut IdMap<Expr>) -> Expr {
     let leave = |x: &Expr, below: &[Expr]| match x.node() {
         Node::Call(Func::Builtin(Builtin::Exp), _) => exp_of_logs(&below[0]),
         Node::Call(f, _) => match rule(f) {
-            Some(rule) => expr::substitute(&rule, &u, &below[0]),
+            Some(rule) => expr::substitute_small(&rule, &u, &below[0]),
             None => unreachable!("only calls with a rule are looked into"),
         },
         _ => expr::rebuild(x, below),
