@@ -38,7 +38,7 @@ thread_local! {
 }
 
 /// How many answers [`MEMOS`] keeps before it starts again.
-const MAX_REMEMBERED: usize = 200_000;
+const MAX_REMEMBERED: usize = 40_000;
 
 /// Empties the costings' memo (see [`super::forget_memos`]).
 pub(crate) fn forget_memos() {
