@@ -255,6 +255,11 @@ impl Table {
                 if b == a || vars_of(&b).as_ref() != Some(&vars) {
                     continue;
                 }
+                // (Read off its exponentials first: most alternatives are of another
+                // kernel, or of a higher degree in this one, and need no converting.)
+                if self.k.exponential_spans(&bx).is_some_and(|spans| spans.iter().any(|&(v, n)| v != kv || n > 1)) {
+                    continue;
+                }
                 let Some(rb) = self.k.rat_of(&bx) else { continue };
                 if rb == ra && cost::cost(&b, cheap) >= cost::cost(&a, cheap) {
                     continue;

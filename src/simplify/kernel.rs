@@ -326,6 +326,41 @@ impl Kernels {
         Rat::var_power(self.var(a), n)
     }
 
+    /// The exponential kernels `e` is a rational function of, with the span of their
+    /// whole powers (highest less lowest, counting the power 0), read off its
+    /// exponentials without converting it: `1/(1 + e^(-2*x))` is `[(e^x, 2)]` where
+    /// the unit of `x` is 1. `None` where something else in it varies (a variable, a
+    /// call, a root). For a built-in's expansion (its row, reduced) these are the
+    /// kernels and degrees of its rational function.
+    pub fn exponential_spans(&mut self, e: &Expr) -> Option<Vec<(Var, u64)>> {
+        let mut spans: Vec<(Var, i64, i64)> = Vec::new();
+        let mut stack = vec![e.clone()];
+        while let Some(x) = stack.pop() {
+            match x.node() {
+                Node::Num(_) | Node::Const(_) => {}
+                Node::Var(_) => return None,
+                Node::Add(ts) | Node::Mul(ts) => stack.extend(ts.iter().cloned()),
+                Node::Pow(b, k) if k.as_num().is_some_and(|r| r.is_integer()) => stack.push(b.clone()),
+                Node::Call(Func::Builtin(Builtin::Exp), args) => {
+                    for (c, rest) in exponent_terms(&args[0]) {
+                        if !rest.has_vars() {
+                            continue;
+                        }
+                        let (g, v) = self.unit_of(&rest)?;
+                        let k = crate::number::small_quotient(&c, &g)?;
+                        match spans.iter_mut().find(|(w, _, _)| *w == v) {
+                            Some((_, lo, hi)) => (*lo, *hi) = ((*lo).min(k), (*hi).max(k)),
+                            None => spans.push((v, k.min(0), k.max(0))),
+                        }
+                    }
+                }
+                _ if !x.has_vars() => {}
+                _ => return None,
+            }
+        }
+        Some(spans.into_iter().map(|(v, lo, hi)| (v, hi.abs_diff(lo))).collect())
+    }
+
     /// The unit of the exponentials `e^(c*rest)` and the variable of `e^(unit*rest)`,
     /// where the scan found them (worked out once per `rest`).
     fn unit_of(&mut self, rest: &Expr) -> Option<(Rational, Var)> {
@@ -608,5 +643,37 @@ mod tests {
         // A varying exponent without a number is one atom.
         let mut k = Kernels::scan_view(&[expr("x^(1/x)")], View::Full);
         assert_eq!(k.rat_of(&expr("x^(1/x)")).map(|r| r.vars().len()), Some(1));
+    }
+
+    /// What [`Kernels::exponential_spans`] reads off a built-in's expansion is what
+    /// converting it gives: the same kernels, each to the degree of the rational function
+    /// in it, whatever the arguments and the units the table found.
+    #[test]
+    fn exponential_spans_are_the_degrees_of_the_expansions() {
+        let parse = |s: &str| crate::parse::parse_expr(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        let mut checked = 0;
+        for units in ["x", "x/2", "x/3 + y/3"] {
+            for f in ["sigmoid", "tanh", "sinh", "cosh", "sech", "csch", "coth", "exp"] {
+                for arg in ["x", "-x", "2*x", "x/2", "-3*x/2", "x + 1", "x + y", "x*y"] {
+                    let e = expand(&parse(&format!("{f}({arg})")));
+                    let mut k = Kernels::scan_view(&[e.clone(), parse(&format!("e^({units})"))], View::Full);
+                    let Some(spans) = k.exponential_spans(&e) else { continue };
+                    let r = k.rat_of(&e).expect("defined");
+                    let varying: Vec<Var> =
+                        r.vars().into_iter().filter(|&v| !k.atom(v).expr().free_vars().is_empty()).collect();
+                    let mut read: Vec<Var> = spans.iter().map(|&(v, _)| v).collect();
+                    read.sort_unstable();
+                    assert_eq!(read, varying, "{f}({arg}) with {units}");
+                    for (v, n) in spans {
+                        assert_eq!(n, u64::from(r.num.degree(v).max(r.den.degree(v))), "{f}({arg}) with {units}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100, "only {checked} checked");
+        // Something else that varies: no reading.
+        let e = expand(&parse("x*sigmoid(x)"));
+        assert_eq!(Kernels::scan_view(std::slice::from_ref(&e), View::Full).exponential_spans(&e), None);
     }
 }
