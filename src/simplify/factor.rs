@@ -143,6 +143,12 @@ fn factor(q: &Poly) -> Vec<(Poly, u32)> {
     }
     let vars: Vec<Var> = q.vars().into_iter().collect();
     if let [v] = vars.as_slice() {
+        // A binomial `a + b*v^n` (a not 0) is linear in `w = v^n`: the search below finds
+        // its one root in `w` and gives it back whole (or, past the root search's bound,
+        // finds it square-free), so it is its own factor.
+        if q.len() == 2 && q.terms().any(|(m, _)| m.0.is_empty()) {
+            return vec![(q.normalize().1, 1)];
+        }
         return factor_univariate(q, *v);
     }
     // Linear in some variable: q = a + b*v; a common factor of a and b splits off.
@@ -332,6 +338,27 @@ fn divisors(n: u64) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A binomial with a constant term is its own factor, as the root search finds it:
+    /// the shortcut in [`factor`] gives what [`factor_univariate`] gives.
+    #[test]
+    fn binomials_factor_as_the_search_finds_them() {
+        let v: Var = 0;
+        let big = BigInt::from(10).pow(25);
+        let mut checked = 0;
+        for n in 1..=6u32 {
+            for (a, b) in [(1, -1), (-1, 1), (3, 2), (-4, 9), (6, -15)] {
+                for scale in [BigInt::from(1), big.clone()] {
+                    let a = Rational::from_integer(BigInt::from(a) * &scale);
+                    let q = Poly::constant(a)
+                        .add(&Poly::monomial(Monomial(vec![(v, n)].into()), Rational::from_integer(b.into())));
+                    assert_eq!(factor(&q), factor_univariate(&q, v), "{q:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 60);
+    }
 
     /// The word evaluation agrees with the exact one wherever it answers.
     #[test]
