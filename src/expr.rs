@@ -1633,12 +1633,14 @@ impl Expr {
             let k = k.as_num().filter(|k| k.is_integer() && k.is_positive())?;
             (b == *u || (b.abs_of() == Some(u) && k.numer().is_even())).then(|| k.clone())
         };
-        if let Some(sign_at) =
-            out.iter().position(|g| g.sign_of().is_some_and(|u| out.iter().any(|f| whole_power_of(f, u).is_some())))
-        {
-            let u = out.remove(sign_at).sign_of().cloned().expect("a sign, found above");
-            let at = out.iter().position(|f| whole_power_of(f, &u).is_some()).expect("a power, found above");
-            let k = whole_power_of(&out.remove(at), &u).expect("a power, found above");
+        let found = out.iter().enumerate().find_map(|(i, g)| {
+            let u = g.sign_of()?;
+            out.iter().enumerate().find_map(|(j, f)| Some((i, j, u.clone(), whole_power_of(f, u)?)))
+        });
+        if let Some((sign_at, at, u, k)) = found {
+            // (The later index first, so that the earlier one still stands.)
+            out.remove(sign_at.max(at));
+            out.remove(sign_at.min(at));
             out.push(Expr::pow(u.clone(), Expr::num(k - Rational::one())));
             out.push(Expr::builtin(Builtin::Abs, u));
             out.push(Expr::num(coeff));

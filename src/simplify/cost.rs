@@ -73,7 +73,6 @@ fn with_costing<T>(cheap: &HashSet<Expr>, work: impl FnOnce(&mut Costing<'_>) ->
 impl Costing<'_> {
     /// The cost of a whole form (see [`cost`]).
     fn top(&mut self, e: &Expr) -> u32 {
-        let costing = self;
         let shape = match e.node() {
             Node::Add(ts) => shared(ts),
             _ => None,
@@ -85,18 +84,18 @@ impl Costing<'_> {
                 Some((c, rest)) => {
                     let times = u32::from(!c.numer().abs().is_one());
                     let bar = if c.denom().is_one() { 0 } else { 2 };
-                    times + bar + u32::from(c.is_negative()) + costing.cost(&rest)
+                    times + bar + u32::from(c.is_negative()) + self.cost(&rest)
                 }
-                None => costing.cost(e),
+                None => self.cost(e),
             },
             // Some terms over a shared fraction (`(1 + erf(u))/2 + v`): its `*` and bar once
             // rather than on each of them, and whole numbers inside.
             Some(s) => {
                 let per = u32::from(!s.unit.numer().is_one()) + 2;
                 let saved = (s.over as u32 * per + s.numbers as u32).saturating_sub(per);
-                costing.cost(e).saturating_sub(saved)
+                self.cost(e).saturating_sub(saved)
             }
-            None => costing.cost(e),
+            None => self.cost(e),
         }
     }
 }

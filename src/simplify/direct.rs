@@ -79,8 +79,8 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     // e^b)` is `sigmoid(a - b)`, where `d` may be `1 - sigmoid(b - a)`); and `d` with
     // them recognized, where the rows bring in a sum of exponentials and numbers, as
     // every built-in spelled in them has (`log1p(e^x)`'s `e^x/(1 + e^x)` is `sigmoid(x)`).
-    let spelled = [(raw, exponentials_in_several_variables(raw)), (d, has_sum_of_exponentials(d))];
-    for (x, _) in spelled.into_iter().filter(|(_, spells)| *spells) {
+    let spelled = [exponentials_in_several_variables(raw).then_some(raw), has_sum_of_exponentials(d).then_some(d)];
+    for x in spelled.into_iter().flatten() {
         let recognized = recognize::recognized(x);
         if recognized != *x && !has_logs_or_roots(&recognized) {
             pool.push(recognized);
@@ -388,16 +388,9 @@ fn atoms_of(e: &Expr) -> Vec<Expr> {
     out
 }
 
-/// `e` with each sum in it collected around a factor its terms share, where cheaper
-/// (`sigmoid(x)*(1 + x*(1 - sigmoid(x)))` inside a longer form).
-#[cfg(test)]
-fn sums_collected(e: &Expr) -> Expr {
-    Collected::default().sums(e)
-}
-
-/// Collecting around common factors ([`collect::around_common_factors`]) and
-/// [`sums_collected`], with the answers by node kept for the next form: the forms the
-/// route compares share most of their sums.
+/// Collecting around common factors ([`collect::around_common_factors`]), of a sum and
+/// of each sum inside a form, with the answers by node kept for the next form: the forms
+/// the route compares share most of their sums.
 #[derive(Default)]
 struct Collected {
     around: IdMap<Vec<Expr>>,
@@ -409,6 +402,8 @@ impl Collected {
         self.around.entry(e.id()).or_insert_with(|| collect::around_common_factors(e)).clone()
     }
 
+    /// `e` with each sum in it collected around a factor its terms share, where cheaper
+    /// (`sigmoid(x)*(1 + x*(1 - sigmoid(x)))` inside a longer form).
     fn sums(&mut self, e: &Expr) -> Expr {
         let none = HashSet::new();
         let mut sums = std::mem::take(&mut self.sums);
@@ -530,7 +525,7 @@ mod tests {
                 forms.extend(rat_expr_within(&respelled, &table.k, u64::MAX));
                 for f in forms.clone() {
                     forms.extend(collect::around_common_factors(&f));
-                    forms.push(sums_collected(&f));
+                    forms.push(Collected::default().sums(&f));
                 }
                 for f in forms {
                     assert!(cost::cost(&f, &cheap) >= bound, "{src}: {f} costs {} < {bound}", cost::cost(&f, &cheap));
@@ -573,7 +568,7 @@ mod tests {
             let bound = table.least_cost(&r, &cheap).expect("variables and calls only");
             let Some(f) = rat_expr_within(&r, &table.k, u64::MAX) else { return Ok(()) };
             let mut forms = collect::around_common_factors(&f);
-            forms.push(sums_collected(&f));
+            forms.push(Collected::default().sums(&f));
             forms.push(f);
             for f in forms {
                 prop_assert!(cost::cost(&f, &cheap) >= bound, "{} costs {} < {}", f, cost::cost(&f, &cheap), bound);

@@ -221,6 +221,12 @@ fn exp_of_logs(u: &Expr) -> Expr {
     Expr::mul(powers)
 }
 
+/// The whole power `c/g` of an exponent's unit `g` that a coefficient `c` is (in machine
+/// words where they fit); `None` past an `i64`.
+fn power_of_unit(c: &Rational, g: &Rational) -> Option<i64> {
+    crate::number::small_quotient(c, g).or_else(|| (c / g).to_integer().to_i64())
+}
+
 fn rational_gcd(a: &Rational, b: &Rational) -> Rational {
     Rational::new(a.numer().gcd(b.numer()), a.denom().lcm(b.denom()))
 }
@@ -347,7 +353,7 @@ impl Kernels {
                             continue;
                         }
                         let (g, v) = self.unit_of(&rest)?;
-                        let k = crate::number::small_quotient(&c, &g)?;
+                        let k = power_of_unit(&c, &g)?;
                         match spans.iter_mut().find(|(w, _, _)| *w == v) {
                             Some((_, lo, hi)) => (*lo, *hi) = ((*lo).min(k), (*hi).max(k)),
                             None => spans.push((v, k.min(0), k.max(0))),
@@ -442,7 +448,7 @@ impl Kernels {
                 for (c, rest) in exponent_terms(&args[0]) {
                     let factor = match self.unit_of(&rest) {
                         Some((g, v)) if !rest.is_one() => {
-                            let k = crate::number::small_quotient(&c, &g).or_else(|| (c / &g).to_integer().to_i64())?;
+                            let k = power_of_unit(&c, &g)?;
                             Rat::var_power(v, k)?
                         }
                         _ => {

@@ -174,7 +174,13 @@ impl Point<'_> {
 }
 
 fn add(a: u64, b: u64) -> u64 {
-    (a + b) % P
+    // (Both below P < 2^61: the sum fits, and is below 2P.)
+    let s = a + b;
+    if s >= P {
+        s - P
+    } else {
+        s
+    }
 }
 
 fn sub(a: u64, b: u64) -> u64 {
