@@ -213,6 +213,24 @@ impl Problem {
         Ok((p, bare, from_lets))
     }
 
+    /// Where the last statement defines a name that another definition uses, as in
+    /// `L = (y - t)^2/2; y = tanh(w*x)`, which differentiates `y` (the target is the
+    /// last statement, whatever the order): that definition, the first definition that
+    /// uses it, and the one name no definition uses, if there is exactly one (what was
+    /// likely meant).
+    pub fn used_target(&self) -> Option<(&Definition, Sym, Option<Sym>)> {
+        let target = self.get(self.target_name.as_ref()?)?;
+        let all = || self.defs.iter().chain(&self.functions);
+        let user = all().find(|d| self.deps(&d.name).contains(&target.name))?;
+        let used: std::collections::HashSet<Sym> = all().flat_map(|d| self.deps(&d.name)).collect();
+        let mut unused = self.defs.iter().filter(|d| !used.contains(&d.name));
+        let meant = match (unused.next(), unused.next()) {
+            (Some(d), None) => Some(d.name.clone()),
+            _ => None,
+        };
+        Some((target, user.name.clone(), meant))
+    }
+
     /// The definition of `name`, if there is one (not a function: see [`function`](Self::function)).
     pub fn get(&self, name: &Sym) -> Option<&Definition> {
         self.index.get(name).filter(|(f, _)| !f).map(|&(_, i)| &self.defs[i])

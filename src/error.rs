@@ -212,6 +212,16 @@ pub enum ErrorKind {
         /// The names, `a -> b -> a`.
         names: Vec<String>,
     },
+    /// A warning: the last statement, the target, defines a name another definition
+    /// uses (`L = (y - t)^2/2; y = tanh(w*x)` differentiates `y`).
+    UsedTarget {
+        /// The name the last statement defines.
+        name: String,
+        /// A definition that uses it.
+        user: String,
+        /// The one name no definition uses, if there is exactly one.
+        meant: Option<String>,
+    },
     /// A warning: `log(x, 2)`, a number as the second argument of `log`, which is the
     /// logarithm of 2 to the base x.
     LogBaseSecond {
@@ -809,6 +819,12 @@ impl ErrorKind {
             K::UnknownFunction { name, suggestion } => {
                 Some(format!("did you mean `{suggestion}`? To keep `{name}`, define it: {name}(u) = ..."))
             }
+            K::UsedTarget { meant: Some(meant), .. } => {
+                Some(format!("the last statement is the target: to take `{meant}`, end with it, as in `...; {meant}`"))
+            }
+            K::UsedTarget { meant: None, .. } => {
+                s("the last statement is the target: end with the name you mean, as in `...; name`")
+            }
             K::StrayEquals => s("one `=` per definition; separate definitions with `;` or a new line"),
             K::NamelessDefinition => s("write name = expression"),
             K::RedefinedConstant { name } => Some(format!("choose another name, such as {name}0")),
@@ -940,6 +956,9 @@ impl fmt::Display for ErrorKind {
             K::IndexNotName => write!(f, "an indexed definition takes index names, as in z[k] = ..."),
             K::InlinedIndex { element, index } => {
                 write!(f, "`{index}` cannot be an index: putting in the definitions makes `{element}`")
+            }
+            K::UsedTarget { name, user, .. } => {
+                write!(f, "`{name}` is the last statement, so it is the target, though `{user}` uses it")
             }
             K::BareExpression => write!(f, "only the last statement may be a bare expression"),
             K::Cycle { names } if names.len() == 2 => write!(f, "`{}` is defined in terms of itself", names[0]),

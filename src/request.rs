@@ -48,7 +48,15 @@ impl Input {
     /// Reads `lets` (each `NAME=DEF`) and then `program` ([`Problem::load`]).
     pub fn load(lets: &[String], program: &str) -> Result<Input> {
         let problem = Problem::load(lets, program)?;
-        let warnings = typos(&problem, &[], program, lets);
+        let mut warnings = typos(&problem, &[], program, lets);
+        if let Some((target, user, meant)) = problem.used_target() {
+            let kind = ErrorKind::UsedTarget {
+                name: target.name.to_string(),
+                user: user.to_string(),
+                meant: meant.map(|m| m.to_string()),
+            };
+            warnings.push(Error::at(kind, target.span, &target.source));
+        }
         let rows = vec![problem.target.clone()];
         Ok(Input { problem, rows, warnings })
     }

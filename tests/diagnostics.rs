@@ -116,6 +116,28 @@ fn near_misses_and_the_log_base_are_warnings() {
     insta::assert_snapshot!(all);
 }
 
+/// The target is the last statement, whatever the order of the definitions: where it is
+/// a name another definition uses (definitions written top down, the loss first), the
+/// derivative is still of it, with a warning that names the definition nobody uses.
+#[test]
+fn a_last_statement_that_others_use_is_warned_about() {
+    let mut all = String::new();
+    for (input, wrt, warned) in [
+        ("L = (y - t)^2/2; y = sigmoid(a); a = w*x", "w", true),
+        ("loss = (out - t)^2\nout = tanh(v*hid)\nhid = tanh(w*x)", "w", true),
+        ("p = q^2; r = q^3; q = sin(x)", "x", true),
+        ("a = w*x; y = sigmoid(a); L = (y - t)^2/2", "w", false),
+        ("p = 1/(1 + e^-z); q = 2*p", "z", false),
+        ("y = tanh(h); h = w*x; y", "w", false),
+    ] {
+        let r = run(&["diff", "--wrt", wrt, input]);
+        assert_eq!(r.code, 0, "{input}: {}", r.stderr);
+        assert_eq!(r.stderr.contains("warning: "), warned, "{input}: {}", r.stderr);
+        all.push_str(&format!("$ deriv diff --wrt {wrt} '{input}'\n{}{}\n", r.stderr, r.stdout));
+    }
+    insta::assert_snapshot!(all);
+}
+
 #[test]
 fn steps_show_what_a_cancellation_assumes() {
     let r = run(&["diff", "--wrt", "x", "--steps", "(1 + x)/(1 + x)*sin(x)"]);
