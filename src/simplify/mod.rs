@@ -8,7 +8,8 @@
 //!   and the atoms of `B` (in the kernel view, where `e^z`, `e^(2*z)`, `tanh(z)` and
 //!   `sigmoid(z)` are all rational in one kernel `e^z`). Where `B` is a linear fraction
 //!   of one atom `k`, `(a1*k + a0)/(b1*k + b0)`, the relation is solved for `k` and `k`
-//!   is substituted everywhere; names defined by a logarithm, `p = c*ln(A)`, give the
+//!   is substituted everywhere (a kernel first; where the variable could be solved for
+//!   instead, that form is offered too, `e^-x - y` for `y = x*e^-x`); names defined by a logarithm, `p = c*ln(A)`, give the
 //!   relation `A = e^(p/c)`. No answer is looked up: `p*(1 - p)` for the sigmoid is what
 //!   substituting `e^z = p/(1 - p)` into `e^z/(1 + e^z)^2` and cancelling gives.
 //!
@@ -846,12 +847,12 @@ impl<'a> Ctx<'a> {
         // The variables the names can take away: a form without any is complete.
         let eliminable: HashSet<Sym> = relevant.iter().flat_map(|(_, b)| visible_vars(b)).collect();
         let complete = |c: &Expr| !c.free_vars().iter().any(|v| eliminable.contains(v));
-        let mut try_set = |set: &[(Sym, Expr)], v: View, out: &mut Vec<Expr>| -> bool {
+        let mut try_set = |set: &[(Sym, Expr)], v: View, solve: Solve, out: &mut Vec<Expr>| -> bool {
             if set.is_empty() {
                 return false;
             }
             // Names already in `e` stay names; the relations are solved for atoms.
-            let got = eliminate(e, set, self.wrt.as_ref(), v);
+            let got = eliminate(e, set, self.wrt.as_ref(), v, solve);
             let Some((r, subs)) = got else { return false };
             let r = restore_implicit(&r, &implicit);
             let r = self.named(&self.recognize_names(&r, &relevant));
@@ -866,7 +867,10 @@ impl<'a> Ctx<'a> {
             if v == View::Full && output_forms.iter().any(&complete) && !relevant.is_empty() {
                 break;
             }
-            let complete_found = try_set(&relevant, v, &mut output_forms);
+            let complete_found = try_set(&relevant, v, Solve::KernelsFirst, &mut output_forms);
+            // And the first name solved for the variable where it could be solved for a
+            // kernel too: `y = x*e^-x` as `x = y*e^x` writes `e^-x*(1 - x)` as `e^-x - y`.
+            try_set(&relevant, v, Solve::VariableFirst, &mut output_forms);
             // The first name solved takes its kernel: let each of the first names go
             // first in turn, so that the ELU's `y` is not pre-empted by an earlier
             // softplus of the same input.
@@ -874,7 +878,7 @@ impl<'a> Ctx<'a> {
                 let mut order = relevant.clone();
                 let first = order.remove(i);
                 order.insert(0, first);
-                try_set(&order, v, &mut output_forms);
+                try_set(&order, v, Solve::KernelsFirst, &mut output_forms);
             }
             // With a complete form in several names (a softmax entry in p1 and p2),
             // built-in outputs of the same arguments would only spell it again, at a
@@ -887,11 +891,11 @@ impl<'a> Ctx<'a> {
             for imp in &implicit {
                 let mut set = relevant.clone();
                 set.push(imp.clone());
-                try_set(&set, v, &mut output_forms);
+                try_set(&set, v, Solve::KernelsFirst, &mut output_forms);
             }
             if implicit.len() > 1 {
                 let set: Vec<(Sym, Expr)> = relevant.iter().chain(&implicit).cloned().collect();
-                try_set(&set, v, &mut output_forms);
+                try_set(&set, v, Solve::KernelsFirst, &mut output_forms);
             }
         }
         (output_forms, explanations)
@@ -1675,9 +1679,26 @@ fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
     (n, body.clone())
 }
 
+/// Which atom [`eliminate`] solves the first definition for, where it could take
+/// several.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Solve {
+    /// An exponential kernel or a root first ([`pick_atom`]'s order).
+    KernelsFirst,
+    /// The variable of differentiation, where it is one of the choices beside a kernel
+    /// (`None` from [`eliminate`] otherwise: the first order gives that form).
+    VariableFirst,
+}
+
 /// Rewrites `e` in terms of the names in `defs`, solving each definition for one of its
 /// atoms where it is a linear fraction of it.
-fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Expr>, view: View) -> Option<(Expr, Vec<(Expr, Expr)>)> {
+fn eliminate(
+    e: &Expr,
+    defs: &[(Sym, Expr)],
+    wrt: Option<&Expr>,
+    view: View,
+    solve: Solve,
+) -> Option<(Expr, Vec<(Expr, Expr)>)> {
     let mut subs = Vec::new();
     let name_set: HashSet<Sym> = defs.iter().map(|(n, _)| n.clone()).collect();
     let mut d = kernel::expand(e);
@@ -1713,8 +1734,24 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Expr>, view: View) -> 
         }
         let own_name = &defs[i].0;
         let whole = expr::occurs(&d, &body);
-        let rel = Relation { own_name, names: &name_set, own: &own_vars[i], wrt, whole };
-        let Some((v, g)) = pick_atom(&b, &others, &k, &rel) else { continue };
+        let rel = Relation { own_name, names: &name_set, own: &own_vars[i], wrt, whole, kernels: true };
+        let picked = pick_atom(&b, &others, &k, &rel);
+        let picked = match solve {
+            Solve::VariableFirst if i == 0 => {
+                let is_kernel = |(v, _): &(Var, u32)| matches!(k.atom(*v), Atom::Exp(_) | Atom::Root(..));
+                if !picked.as_ref().is_some_and(is_kernel) {
+                    return None;
+                }
+                let picked = pick_atom(&b, &others, &k, &Relation { kernels: false, ..rel });
+                let is_wrt = |(v, _): (Var, u32)| matches!((k.atom(v), wrt.map(Expr::node)), (Atom::Sym(s), Some(Node::Var(w))) if s == w);
+                if !picked.is_some_and(is_wrt) {
+                    return None;
+                }
+                picked
+            }
+            _ => picked,
+        };
+        let Some((v, g)) = picked else { continue };
         // Where the atom only occurs as v^g (tanh(x) is rational in e^(2*x)), solve for v^g.
         let deflate = |x: &Rat| Rat { num: deflate(&x.num, v, g), den: deflate(&x.den, v, g) };
         let (b, r) = (deflate(&b), deflate(&r));
@@ -1739,6 +1776,9 @@ fn eliminate(e: &Expr, defs: &[(Sym, Expr)], wrt: Option<&Expr>, view: View) -> 
         // what was solved for: replace it there too.
         let value = rat_expr(&solution, &k);
         match &solved_atom {
+            // (The variable solved for in place of a kernel stays in the kernel: `e^-x`
+            // is what the input computes.)
+            Atom::Sym(_) if solve == Solve::VariableFirst && i == 0 => {}
             Atom::Sym(sym) => {
                 d = expr::substitute(&d, sym, &value);
                 for (s, b) in later.iter_mut() {
@@ -1772,7 +1812,7 @@ fn linear_coeffs(p: &Poly, v: Var) -> (Poly, Poly) {
 /// linear fraction of `v^g`, and `v` no name. Kernels first, then the variable of
 /// differentiation, then other variables.
 fn pick_atom(b: &Rat, others: &[Rat], k: &Kernels, rel: &Relation) -> Option<(Var, u32)> {
-    let Relation { own_name, names, own, wrt, whole } = *rel;
+    let Relation { own_name, names, own, wrt, whole, kernels } = *rel;
     let mut best: Option<((u8, usize), Var, u32)> = None;
     for v in b.vars() {
         if !k.atom(v).expr().free_vars().iter().all(|s| own.contains(s) || names.contains(s)) {
@@ -1792,6 +1832,7 @@ fn pick_atom(b: &Rat, others: &[Rat], k: &Kernels, rel: &Relation) -> Option<(Va
         let rank = match k.atom(v) {
             // e^(p/F) is the name's own side of a logarithm's relation.
             Atom::Exp(t) if t.contains(own_name) => continue,
+            Atom::Exp(_) | Atom::Root(..) if !kernels => continue,
             Atom::Exp(_) | Atom::Root(..) => 0,
             Atom::Sym(s) if names.contains(s) => continue,
             Atom::Sym(s) if wrt.is_some_and(|w| matches!(w.node(), Node::Var(v) if v == s)) => 1,
@@ -1843,6 +1884,8 @@ struct Relation<'a> {
     wrt: Option<&'a Expr>,
     /// Whether the definition's body stands whole in the expression.
     whole: bool,
+    /// Whether kernels (exponentials, roots) may be solved for.
+    kernels: bool,
 }
 
 /// Replaces `v^(g*k)` by `v^k` in every term (all exponents of `v` are multiples of `g`).
