@@ -204,6 +204,28 @@ fn a_name_is_solved_for_the_variable_beside_its_exponential() {
     crate::support::assert_diff_prints(&cases);
 }
 
+/// With definitions, the cheapest of the forms in the names and the inputs' simplified
+/// forms is shown: where no name helps, the simplified derivative, not the derivative as
+/// written (`2*x/(1 + x^2)^2`) nor a name put back into itself (`abs(y*(1 + abs(x)))`).
+/// On a tie a form in the names wins (`5 - y^2/5`), and a rewriting must be better than
+/// the rows' own form to replace it (`s*(1 - s)`, not `s - s^2`). Under any name; each
+/// checked by `--check`.
+#[test]
+fn named_inputs_show_the_simplified_form_and_ties_keep_the_rows() {
+    let cases: [(&str, &str, &str); 9] = [
+        ("y = x/(1+abs(x))", "x", "1/(1 + abs(x))^2"),
+        ("s = t/(2+abs(t))", "t", "2/(2 + abs(t))^2"),
+        ("y = x^2/(1+x^2)", "x", "2*x/(1 + x^2)^2"),
+        ("r = q^3/(1+q^3)", "q", "3*q^2/(1 + q^3)^2"),
+        ("y = 5*tanh(x)", "x", "5 - y^2/5"),
+        ("v = 3*tanh(w)", "w", "3 - v^2/3"),
+        ("sigmoid(x) + x*erf(x)", "x", "2*x*e^(-x^2)/sqrt(pi) + erf(x) + sigmoid(x)*(1 - sigmoid(x))"),
+        ("sigmoid(u + 3) + 7*u", "u", "7 + sigmoid(3 + u)*(1 - sigmoid(3 + u))"),
+        ("q = x^2; sigmoid(x) + x*erf(x)", "x", "2*x*e^-q/sqrt(pi) + erf(x) + sigmoid(x)*(1 - sigmoid(x))"),
+    ];
+    crate::support::assert_diff_prints(&cases);
+}
+
 /// Of forms that cost the same, the one where variables occur fewer times (the more
 /// factored) is shown: the product rule's `x*(1 - tanh(x)^2) + tanh(x)` keeps the row's
 /// `1 - tanh^2`, and the SiLU's derivative is PyTorch's `s*(1 + x*(1 - s))`, under any

@@ -151,10 +151,10 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     // where that makes a form cheaper than the best.)
     let signed: Vec<Expr> =
         unique.iter().map(|c| super::sign_into_a_sum(c, &|f| f.clone())).filter(|s| !unique.contains(s)).collect();
-    let best = ranked_by(unique, &cheap, &HashMap::new()).into_iter().find(|c| valid(c))?;
+    let best = ranked_by(unique, &cheap, &HashMap::new(), Some(d)).into_iter().find(|c| valid(c))?;
     let limit = cost::cost(&best, &cheap);
     let cheaper: Vec<Expr> = signed.into_iter().filter(|c| cost::cost(c, &cheap) < limit).collect();
-    let best = ranked_by(cheaper, &cheap, &HashMap::new()).into_iter().find(|c| valid(c)).unwrap_or(best);
+    let best = ranked_by(cheaper, &cheap, &HashMap::new(), None).into_iter().find(|c| valid(c)).unwrap_or(best);
     // `sec(2)` for `1/cos(2)`, where strictly cheaper.
     let respelled = recognize::reciprocals(&best);
     Some(if respelled != best && cost::cost(&respelled, &cheap) < cost::cost(&best, &cheap) && valid(&respelled) {

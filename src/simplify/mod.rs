@@ -359,11 +359,19 @@ struct Rank {
     /// (`p*(1 - p)` is 0 at z = 800, where `e^z/(1 + e^z)^2` is inf/inf). Worked out only
     /// where two forms tie on cost (`false` otherwise).
     infinite_far_out: bool,
-    /// How many times variables occur in the printed form, where the two above tie (0
+    /// Whether the form uses none of the names, where the two above tie (`false`
+    /// otherwise): what is already computed is preferred (`5 - y^2/5` for `y =
+    /// 5*tanh(x)`, not the equally cheap `5*(1 - tanh(x)^2)`).
+    unnamed: bool,
+    /// How many times variables occur in the printed form, where the three above tie (0
     /// otherwise): the fewer, the more is factored (`tanh(x) + x*(1 - tanh(x)^2)`, not
     /// `x - x*tanh(x)^2 + tanh(x)`).
     occurrences: u64,
-    /// The length of the printed form, where the three above tie (0 otherwise): the
+    /// Whether the form is not the expression as given, where the four above tie
+    /// (`false` otherwise): a rewriting must be better to replace it, so the rows'
+    /// `s*(1 - s)` stays against an equally cheap `s - s^2`.
+    rewritten: bool,
+    /// The length of the printed form, where the five above tie (0 otherwise): the
     /// shorter reads better.
     printed_len: usize,
 }
@@ -691,7 +699,7 @@ impl<'a> Ctx<'a> {
         let Candidates { pool, mut explanations } = self.candidates(e, logs);
         // The forms in `csc`, `cot`, `sech`... come in only where strictly cheaper.
         // (Not in the inputs' own spelling, which `--form input` asks for.)
-        let mut respelled: Vec<Expr> = match self.form {
+        let respelled: Vec<Expr> = match self.form {
             Form::Input | Form::Raw => Vec::new(),
             _ => pool.iter().map(recognize::reciprocals).filter(|r| !pool.contains(r)).collect(),
         };
@@ -707,14 +715,32 @@ impl<'a> Ctx<'a> {
             true => pool.iter().chain(&collected).map(|c| sign_into_a_sum(c, &|f| self.inline(f))).collect(),
             false => Vec::new(),
         };
-        respelled.extend(collected.into_iter().chain(rooted).chain(signs).filter(|r| !pool.contains(r)));
+        // (Those rewritten in another way also where they cost the same as the best and
+        // are more factored, as ties in the pool are settled: `s*(1 + x*(1 - s))`, not
+        // `s*(1 + x - x*s)`.)
+        let rewritten: Vec<Expr> = collected
+            .into_iter()
+            .chain(rooted)
+            .chain(signs)
+            .filter(|r| !pool.contains(r) && !respelled.contains(r))
+            .collect();
         let ranked = self.ranked(e, pool);
         let best = self.validated(e, ranked);
         let best = match best {
-            Some(c) if !respelled.is_empty() => {
+            Some(c) if !respelled.is_empty() || !rewritten.is_empty() => {
                 let cheap = cheap_calls(e);
                 let limit = cost::cost(&c, &cheap);
-                let cheaper: Vec<Expr> = respelled.into_iter().filter(|r| cost::cost(r, &cheap) < limit).collect();
+                let occurrences = variable_occurrences(&c);
+                let better = |r: &Expr| match cost::cost(r, &cheap).cmp(&limit) {
+                    std::cmp::Ordering::Less => true,
+                    std::cmp::Ordering::Equal => variable_occurrences(r) < occurrences,
+                    std::cmp::Ordering::Greater => false,
+                };
+                let cheaper: Vec<Expr> = respelled
+                    .into_iter()
+                    .filter(|r| cost::cost(r, &cheap) < limit)
+                    .chain(rewritten.into_iter().filter(better))
+                    .collect();
                 let ranked = self.ranked(e, cheaper);
                 Some(self.validated(e, ranked).unwrap_or(c))
             }
@@ -785,7 +811,7 @@ impl<'a> Ctx<'a> {
                 if named.is_empty() || uses_names(e) {
                     input_forms.into_iter().chain(output_forms).filter(|c| uses_names(c) || !uses_names(e)).collect()
                 } else {
-                    named.into_iter().chain([e.clone()]).collect()
+                    named.into_iter().chain(input_forms).collect()
                 }
             }
         };
@@ -904,7 +930,7 @@ impl<'a> Ctx<'a> {
     /// The candidates of `e`, cheapest first ([`ranked_by`]).
     fn ranked(&self, e: &Expr, pool: Vec<Expr>) -> Vec<Expr> {
         // Built-in outputs of the part's own arguments (`tanh(x)`) cost what a name does.
-        ranked_by(pool, &cheap_calls(e), &self.bodies)
+        ranked_by(pool, &cheap_calls(e), &self.bodies, Some(e))
     }
 
     /// The first of `ranked` that is `e` itself, or is proved equal to `e` and agrees
@@ -989,16 +1015,25 @@ impl<'a> Ctx<'a> {
 /// that ties the forms that stay finite far out (names valued by `bodies`) first, and
 /// where that ties too the shorter printed form first; in the order given, where all
 /// three tie.
-fn ranked_by(mut pool: Vec<Expr>, cheap: &HashSet<Expr>, bodies: &HashMap<Sym, Expr>) -> Vec<Expr> {
+fn ranked_by(
+    mut pool: Vec<Expr>,
+    cheap: &HashSet<Expr>,
+    bodies: &HashMap<Sym, Expr>,
+    given: Option<&Expr>,
+) -> Vec<Expr> {
     pool.dedup();
     let mut keyed: Vec<(Rank, Expr)> =
         pool.into_iter().map(|c| (Rank { cost: cost::cost(&c, cheap), ..Rank::default() }, c)).collect();
     // Each later field is worked out only where the fields before it tie: finiteness,
-    // then occurrences, then the printed length (printing every form would cost more
+    // then names, then occurrences, then whether it is the expression as given, then the printed length (printing every form would cost more
     // than the rest of the ranking; forms are at most `largest_form` nodes, so printing
     // one is cheap).
     where_tied(&mut keyed, |r, c| r.infinite_far_out = !finite_far_out(c, bodies));
+    where_tied(&mut keyed, |r, c| {
+        r.unnamed = !bodies.is_empty() && !c.free_vars().iter().any(|v| bodies.contains_key(v))
+    });
     where_tied(&mut keyed, |r, c| r.occurrences = variable_occurrences(c));
+    where_tied(&mut keyed, |r, c| r.rewritten = given.is_some_and(|g| g != c));
     where_tied(&mut keyed, |r, c| r.printed_len = c.to_string().len());
     keyed.sort_by_key(|(r, _)| *r);
     keyed.into_iter().map(|(_, c)| c).collect()
