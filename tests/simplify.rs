@@ -226,6 +226,28 @@ fn named_inputs_show_the_simplified_form_and_ties_keep_the_rows() {
     crate::support::assert_diff_prints(&cases);
 }
 
+/// A form is never undefined where the input is defined: not at zero, nor where a
+/// denominator linear in one variable vanishes (`e^(y/(3 + x))*(3 + x) - 3 - x -
+/// softplus(x)` for `y = (-x - 3)*ln(1 + e^x)` is undefined at x = -3). A logarithmic
+/// derivative (`y*(1 + 2/(1 + x))` for `y = (1 + x)^2*e^x`) keeps the textbook form.
+/// Under any name and spelling; each checked by `--check`, and each result evaluated at
+/// that root.
+#[test]
+fn no_form_adds_a_pole_at_a_linear_root() {
+    let cases: [(&str, &str, &str, f64); 3] = [
+        ("y = (-x-3)*ln(1+e^x)", "x", "-sigmoid(x)*(3 + x) - softplus(x)", -3.0),
+        ("q = (2 - 2*t)*ln(1 + e^(3*t - 1))", "t", "6*sigmoid(3*t - 1)*(1 - t) - 2*softplus(3*t - 1)", 1.0),
+        ("w = (-4 - s)*ln(1 + exp(s))", "s", "-sigmoid(s)*(4 + s) - softplus(s)", -4.0),
+    ];
+    for (e, wrt, want, root) in cases {
+        crate::support::assert_diff_prints(&[(e, wrt, want)]);
+        // The result, its name put in, at the root: finite.
+        let env: deriv::eval::Env = [(deriv::Sym::new(wrt), root)].into_iter().collect();
+        let value = crate::support::numeric::value(&[e], want, &env);
+        assert!(value.is_finite(), "{e}: {want} at {wrt} = {root} is {value}");
+    }
+}
+
 /// Of forms that cost the same, the one where variables occur fewer times (the more
 /// factored) is shown: the product rule's `x*(1 - tanh(x)^2) + tanh(x)` keeps the row's
 /// `1 - tanh^2`, and the SiLU's derivative is PyTorch's `s*(1 + x*(1 - s))`, under any

@@ -344,6 +344,9 @@ struct Candidates {
     /// Every candidate, the part itself among them, in the order found.
     pool: Vec<Expr>,
     explanations: Explanations,
+    /// The logarithmic derivatives among them (`y*(1/(3*x) + 5/(1 + x))`), which may
+    /// divide by a factor of the input where the input is zero, as the textbook form does.
+    logs: HashSet<Expr>,
 }
 
 /// The substitutions (`atom = value`) that gave each form in the names.
@@ -696,7 +699,7 @@ impl<'a> Ctx<'a> {
     /// that is proved equal to `e` and agrees with it numerically ([`Ctx::validated`]).
     /// `logs`: the logarithmic-derivative forms of `e`, where already found.
     fn search(&self, e: &Expr, logs: Option<Vec<Expr>>) -> (Expr, Vec<(Expr, Expr)>) {
-        let Candidates { pool, mut explanations } = self.candidates(e, logs);
+        let Candidates { pool, mut explanations, logs } = self.candidates(e, logs);
         // The forms in `csc`, `cot`, `sech`... come in only where strictly cheaper.
         // (Not in the inputs' own spelling, which `--form input` asks for.)
         let respelled: Vec<Expr> = match self.form {
@@ -725,7 +728,7 @@ impl<'a> Ctx<'a> {
             .filter(|r| !pool.contains(r) && !respelled.contains(r))
             .collect();
         let ranked = self.ranked(e, pool);
-        let best = self.validated(e, ranked);
+        let best = self.validated(e, ranked, &logs);
         let best = match best {
             Some(c) if !respelled.is_empty() || !rewritten.is_empty() => {
                 let cheap = cheap_calls(e);
@@ -742,7 +745,7 @@ impl<'a> Ctx<'a> {
                     .chain(rewritten.into_iter().filter(better))
                     .collect();
                 let ranked = self.ranked(e, cheaper);
-                Some(self.validated(e, ranked).unwrap_or(c))
+                Some(self.validated(e, ranked, &logs).unwrap_or(c))
             }
             other => other,
         };
@@ -796,7 +799,9 @@ impl<'a> Ctx<'a> {
         // Logarithmic derivatives (`3/x - tan(x) - 1/(x + 2)`, `y*(1/(3*x) + 5/(1 + x))`):
         // those written in a name are forms in the names.
         let (mut input_forms, mut output_forms) = (input_forms, output_forms);
-        for c in logs.unwrap_or_else(|| self.log_forms(e, largest)) {
+        let logs = logs.unwrap_or_else(|| self.log_forms(e, largest));
+        let log_set: HashSet<Expr> = logs.iter().cloned().collect();
+        for c in logs {
             if !uses_names(&c) {
                 input_forms.push(c);
             } else if self.form != Form::Input {
@@ -820,7 +825,7 @@ impl<'a> Ctx<'a> {
         if !pool.contains(e) {
             pool.push(e.clone());
         }
-        Candidates { pool, explanations }
+        Candidates { pool, explanations, logs: log_set }
     }
 
     /// The forms of `e` as logarithmic derivatives by the variable of differentiation
@@ -935,8 +940,12 @@ impl<'a> Ctx<'a> {
 
     /// The first of `ranked` that is `e` itself, or is proved equal to `e` and agrees
     /// with it numerically.
-    fn validated(&self, e: &Expr, ranked: Vec<Expr>) -> Option<Expr> {
-        ranked.into_iter().find(|c| c == e || (self.proved(c, e) && agrees(c, e, &self.bodies)))
+    /// (A logarithmic derivative among `logs` may divide by a linear factor of the
+    /// input: see [`agrees_where`].)
+    fn validated(&self, e: &Expr, ranked: Vec<Expr>, logs: &HashSet<Expr>) -> Option<Expr> {
+        ranked
+            .into_iter()
+            .find(|c| c == e || (self.proved(c, e) && agrees_where(c, e, &self.bodies, !logs.contains(c))))
     }
 
     /// `e` with every name replaced by its inlined body.
@@ -1240,6 +1249,13 @@ fn count_atoms(e: &Expr, stop: usize, view: View) -> usize {
 /// SiLU) is rejected, even though `y/x` cancels once `y` is inlined. This is the second
 /// line of defence: every form is first proved equal ([`proved_equal`]).
 fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
+    agrees_where(candidate, e, all_bodies, true)
+}
+
+/// [`agrees`], checking the roots of linear denominators only where `linear_roots`: a
+/// logarithmic derivative `y*(2/(1 + x) + 1)` of `y = (1 + x)^2*e^x` is the textbook
+/// form, undefined where a factor of `y` is zero as it is written.
+fn agrees_where(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>, linear_roots: bool) -> bool {
     // A name's value depends on its body: all the bodies are part of a point's key (the
     // same for every entry of a Jacobian, so their shared pieces are evaluated once).
     // (Combined in any order: nothing is sorted per comparison or per point.)
@@ -1316,13 +1332,16 @@ fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
     // names changes nothing but the names' values, which both sides share).
     // (Only a variable the candidate may be undefined at can make it so by being zero:
     // a network's gradient entry uses a hundred variables, none of them under a pole.)
+    // And where a denominator linear in one variable is zero (`1/(1 + x)` at x = -1).
     let direct = singular_vars(candidate);
-    let zeroed = std::iter::once(None).chain(vars.iter().filter(|v| direct.contains(*v)).map(Some));
+    let zeroed = std::iter::once(None)
+        .chain(vars.iter().filter(|v| direct.contains(*v)).map(|v| Some((v.clone(), 0.0))))
+        .chain(linear_poles(candidate).into_iter().filter(|(v, _)| linear_roots && vars.contains(v)).map(Some));
     for zero in zeroed {
         let mut env = check::random_point(&vars, &mut rng);
         match zero {
-            Some(v) => {
-                env.insert(v.clone(), 0.0);
+            Some((v, at)) => {
+                env.insert(v, at);
             }
             None => env.values_mut().for_each(|x| *x = 0.0),
         }
@@ -1334,6 +1353,34 @@ fn agrees(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>) -> bool {
         }
     }
     true
+}
+
+/// Where the denominators of `e` as written that are linear in one variable vanish:
+/// `(x, -1)` for `1/(1 + x)`, `(t, 2.5)` for `(2*t - 5)^(-1/2)`. (Read off its values at
+/// 0, 1 and 2, which a linear function's are in step; the root is exact where the
+/// coefficients are small fractions, as written ones are.)
+fn linear_poles(e: &Expr) -> Vec<(Sym, f64)> {
+    let mut out: Vec<(Sym, f64)> = Vec::new();
+    expr::walk(std::slice::from_ref(e), |n| {
+        let Node::Pow(b, p) = n.node() else { return Walk::Descend };
+        let vars = b.free_vars();
+        if !p.as_num().is_some_and(num_traits::Signed::is_negative) || vars.len() != 1 {
+            return Walk::Descend;
+        }
+        let x = &vars[0];
+        let at = |v: f64| eval::eval(b, &std::iter::once((x.clone(), v)).collect()).ok();
+        if let (Some(f0), Some(f1), Some(f2)) = (at(0.0), at(1.0), at(2.0)) {
+            let slope = f1 - f0;
+            if slope != 0.0 && f2 - f1 == slope && f0.is_finite() {
+                let root = (x.clone(), -f0 / slope);
+                if root.1 != 0.0 && !out.contains(&root) {
+                    out.push(root);
+                }
+            }
+        }
+        Walk::Descend
+    });
+    out
 }
 
 /// The variables at which `e` may be undefined, as it is written: those in the base or
