@@ -187,19 +187,21 @@ fn a_minus_goes_into_the_sum_that_changes_sign() {
 }
 
 /// A name that is a linear fraction of both a kernel and the variable (`y = x*e^-x`,
-/// `e^-x` times a polynomial of degree one) is also solved for the variable, which keeps
-/// the exponential the input computes: `e^-x - y`, not `e^x` solved and respelled
-/// through the sigmoid (`1/sigmoid(x) - 1 - y`). Under any name, scale or factor; each
-/// checked by `--check`.
+/// `e^-x` times a polynomial of degree one) or a call (`sin(x)*e^-x`) is also solved
+/// for that, which keeps the exponential the input computes: `e^-x - y`, not `e^x`
+/// solved and respelled through the sigmoid (`1/sigmoid(x) - 1 - y`). Under any name,
+/// scale or factor; each checked by `--check`.
 #[test]
 fn a_name_is_solved_for_the_variable_beside_its_exponential() {
-    let cases: [(&str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str); 8] = [
         ("y = x*e^(-x)", "x", "e^-x - y"),
         ("q = t*e^(-t)", "t", "e^-t - q"),
         ("s = u*exp(-u)", "u", "e^-u - s"),
         ("y = x*e^(-2*x)", "x", "e^(-2*x) - 2*y"),
         ("y = e^(-x)*(1 + x)", "x", "e^-x - y"),
         ("y = 3*x*e^(x/2)", "x", "y/2 + 3*e^(x/2)"),
+        ("y = sin(x)*e^(-x)", "x", "cos(x)*e^-x - y"),
+        ("w = erf(v)*e^(-v)", "v", "2*e^(-v - v^2)/sqrt(pi) - w"),
     ];
     crate::support::assert_diff_prints(&cases);
 }

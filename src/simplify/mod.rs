@@ -1767,8 +1767,9 @@ fn relation(name: &Sym, body: &Expr) -> (Expr, Expr) {
 enum Solve {
     /// An exponential kernel or a root first ([`pick_atom`]'s order).
     KernelsFirst,
-    /// The variable of differentiation, where it is one of the choices beside a kernel
-    /// (`None` from [`eliminate`] otherwise: the first order gives that form).
+    /// The variable of differentiation or a call kept whole (`sin(x)`), where it is one
+    /// of the choices beside a kernel (`None` from [`eliminate`] otherwise: the first
+    /// order gives that form).
     VariableFirst,
 }
 
@@ -1825,7 +1826,12 @@ fn eliminate(
                     return None;
                 }
                 let picked = pick_atom(&b, &others, &k, &Relation { kernels: false, ..rel });
-                let is_wrt = |(v, _): (Var, u32)| matches!((k.atom(v), wrt.map(Expr::node)), (Atom::Sym(s), Some(Node::Var(w))) if s == w);
+                // The variable, or a call kept whole (`sin(x)` of `y = sin(x)*e^-x`).
+                let is_wrt = |(v, _): (Var, u32)| match (k.atom(v), wrt.map(Expr::node)) {
+                    (Atom::Sym(s), Some(Node::Var(w))) => s == w,
+                    (Atom::Opaque(a), _) => matches!(a.node(), Node::Call(Func::Builtin(_), _)),
+                    _ => false,
+                };
                 if !picked.is_some_and(is_wrt) {
                     return None;
                 }
