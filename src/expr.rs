@@ -1128,7 +1128,7 @@ impl Expr {
         }
     }
 
-    /// `u` of `relu(u)^n` with `n > 0`.
+    /// `u` of `relu(u)^n` or `max(0, u)^n` with `n > 0`.
     fn positive_power_of_relu(&self) -> Option<&Expr> {
         let b = match self.node() {
             Node::Pow(b, n) => n.as_num().filter(|n| n.is_positive()).map(|_| b)?,
@@ -1136,6 +1136,10 @@ impl Expr {
         };
         match b.node() {
             Node::Call(Func::Builtin(Builtin::Relu), args) => Some(&args[0]),
+            Node::Call(Func::Max, args) => match args.as_slice() {
+                [a, u] | [u, a] if a.is_zero() => Some(u),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -1601,6 +1605,43 @@ impl Expr {
             out.contains(&step).then_some(step)
         }) {
             out.retain(|f| *f != step);
+            out.push(Expr::num(coeff));
+            return Expr::mul(out);
+        }
+        // u^k*relu(u)^n is relu(u)^(n + k) for a whole k > 0 and n > 0 (so is it with
+        // max(0, u) for the ramp): x*relu(x)^2 is relu(x)^3.
+        let found = out.iter().enumerate().find_map(|(i, g)| {
+            let u = g.positive_power_of_relu()?;
+            out.iter().enumerate().find_map(|(j, f)| {
+                let (b, k) = f.base_exp();
+                let k = k.as_num().filter(|k| k.is_integer() && k.is_positive())?;
+                (b == *u).then(|| (i, j, k.clone()))
+            })
+        });
+        if let Some((ramp_at, at, k)) = found {
+            let (ramp, n) = out[ramp_at].base_exp();
+            out.remove(ramp_at.max(at));
+            out.remove(ramp_at.min(at));
+            out.push(Expr::pow(ramp, Expr::add([n, Expr::num(k)])));
+            out.push(Expr::num(coeff));
+            return Expr::mul(out);
+        }
+        // heaviside(u)*u^n is relu(u)^n for a whole n > 0 (both u^n where u > 0 and 0
+        // elsewhere): the derivative of x*relu(x) is 2*relu(x).
+        let found = out.iter().enumerate().find_map(|(i, g)| {
+            let Node::Call(Func::Cmp(Cmp::Gt), ab) = g.node() else { return None };
+            let u = ab[1].is_zero().then_some(&ab[0])?;
+            out.iter().enumerate().find_map(|(j, f)| {
+                let (b, k) = f.base_exp();
+                let k = k.as_num().filter(|k| k.is_integer() && k.is_positive())?;
+                (b == *u).then(|| (i, j, u.clone(), k.clone()))
+            })
+        });
+        if let Some((step_at, at, u, k)) = found {
+            // (The later index first, so that the earlier one still stands.)
+            out.remove(step_at.max(at));
+            out.remove(step_at.min(at));
+            out.push(Expr::pow(Expr::builtin(Builtin::Relu, u), Expr::num(k)));
             out.push(Expr::num(coeff));
             return Expr::mul(out);
         }

@@ -243,3 +243,32 @@ fn comparisons_that_exclude_or_imply_each_other() {
     }
     assert_eq!(derivative("2*max(x, y)*heaviside(y - x)", "x"), "0");
 }
+
+/// A ramp times a whole power of its own argument, or its argument times its step, is a
+/// power of the ramp (`u*relu(u)` is `relu(u)^2`, `u*heaviside(u)` is `relu(u)`, and so
+/// with `max(0, u)`): so the derivative of `x*relu(x)` is `2*relu(x)`, as `relu(x)^2`'s
+/// is, under any name and shift. Each identity is also compared with its definition by
+/// cases at points on both sides of the kink and at it.
+#[test]
+fn a_ramp_times_its_argument_is_a_power_of_the_ramp() {
+    for (program, x, want) in [
+        ("x*relu(x)", "x", "2*relu(x)"),
+        ("q*relu(q)^2", "q", "3*relu(q)^2"),
+        ("(t - 2)*relu(t - 2)", "t", "2*relu(t - 2)"),
+        ("s*max(0, s)", "s", "2*max(0, s)"),
+        ("max(0, u)^2/2", "u", "max(0, u)"),
+    ] {
+        assert_eq!(derivative(program, x), want, "{program}");
+    }
+    for (product, cases) in [
+        ("x*relu(x)", "if(x > 0, x^2, 0)"),
+        ("x*heaviside(x)", "if(x > 0, x, 0)"),
+        ("(x - 1)^2*relu(x - 1)", "if(x > 1, (x - 1)^3, 0)"),
+        ("x*max(0, x)^2", "if(x > 0, x^3, 0)"),
+    ] {
+        for at in [-2.5, -1.0, 0.0, 0.5, 1.0, 3.0] {
+            let (a, b) = (eval(product, &[("x", at)]), eval(cases, &[("x", at)]));
+            assert_eq!(a, b, "{product} at x = {at}");
+        }
+    }
+}
