@@ -1160,6 +1160,14 @@ impl Expr {
         }
     }
 
+    /// The argument when this is `heaviside(u)`, `u > 0`.
+    fn step_of(&self) -> Option<&Expr> {
+        match self.node() {
+            Node::Call(Func::Cmp(Cmp::Gt), ab) if ab[1].is_zero() => Some(&ab[0]),
+            _ => None,
+        }
+    }
+
     /// The variable summary of `vars` together, for [`Expr::may_contain_any`].
     pub(crate) fn summary(vars: &[Sym]) -> u64 {
         vars.iter().fold(0, |m, v| m | v.bloom())
@@ -1610,37 +1618,17 @@ impl Expr {
         }
         // u^k*relu(u)^n is relu(u)^(n + k) for a whole k > 0 and n > 0 (so is it with
         // max(0, u) for the ramp): x*relu(x)^2 is relu(x)^3.
-        let found = out.iter().enumerate().find_map(|(i, g)| {
-            let u = g.positive_power_of_relu()?;
-            out.iter().enumerate().find_map(|(j, f)| {
-                let (b, k) = f.base_exp();
-                let k = k.as_num().filter(|k| k.is_integer() && k.is_positive())?;
-                (b == *u).then(|| (i, j, k.clone()))
-            })
-        });
-        if let Some((ramp_at, at, k)) = found {
+        if let Some((ramp_at, at, _, k)) = kink_and_power(&out, Expr::positive_power_of_relu, whole_power_of) {
             let (ramp, n) = out[ramp_at].base_exp();
-            out.remove(ramp_at.max(at));
-            out.remove(ramp_at.min(at));
+            remove_both(&mut out, ramp_at, at);
             out.push(Expr::pow(ramp, Expr::add([n, Expr::num(k)])));
             out.push(Expr::num(coeff));
             return Expr::mul(out);
         }
-        // heaviside(u)*u^n is relu(u)^n for a whole n > 0 (both u^n where u > 0 and 0
+        // heaviside(u)*u^k is relu(u)^k for a whole k > 0 (both u^k where u > 0 and 0
         // elsewhere): the derivative of x*relu(x) is 2*relu(x).
-        let found = out.iter().enumerate().find_map(|(i, g)| {
-            let Node::Call(Func::Cmp(Cmp::Gt), ab) = g.node() else { return None };
-            let u = ab[1].is_zero().then_some(&ab[0])?;
-            out.iter().enumerate().find_map(|(j, f)| {
-                let (b, k) = f.base_exp();
-                let k = k.as_num().filter(|k| k.is_integer() && k.is_positive())?;
-                (b == *u).then(|| (i, j, u.clone(), k.clone()))
-            })
-        });
-        if let Some((step_at, at, u, k)) = found {
-            // (The later index first, so that the earlier one still stands.)
-            out.remove(step_at.max(at));
-            out.remove(step_at.min(at));
+        if let Some((step_at, at, u, k)) = kink_and_power(&out, Expr::step_of, whole_power_of) {
+            remove_both(&mut out, step_at, at);
             out.push(Expr::pow(Expr::builtin(Builtin::Relu, u), Expr::num(k)));
             out.push(Expr::num(coeff));
             return Expr::mul(out);
@@ -1669,19 +1657,15 @@ impl Expr {
         // sign(u)*u^n is u^(n-1)*abs(u) for a whole n > 0 (u*sign(u) is abs(u), 0 at 0),
         // and so is sign(u)*abs(u)^n for an even n: the derivative of abs(x)^3 is
         // 3*x*abs(x).
-        let whole_power_of = |f: &Expr, u: &Expr| {
-            let (b, k) = f.base_exp();
-            let k = k.as_num().filter(|k| k.is_integer() && k.is_positive())?;
-            (b == *u || (b.abs_of() == Some(u) && k.numer().is_even())).then(|| k.clone())
+        let power_or_even_abs_power = |f: &Expr, u: &Expr| {
+            whole_power_of(f, u).or_else(|| {
+                let (b, k) = f.base_exp();
+                let k = k.as_num().filter(|k| k.is_integer() && k.is_positive() && k.numer().is_even())?;
+                (b.abs_of() == Some(u)).then(|| k.clone())
+            })
         };
-        let found = out.iter().enumerate().find_map(|(i, g)| {
-            let u = g.sign_of()?;
-            out.iter().enumerate().find_map(|(j, f)| Some((i, j, u.clone(), whole_power_of(f, u)?)))
-        });
-        if let Some((sign_at, at, u, k)) = found {
-            // (The later index first, so that the earlier one still stands.)
-            out.remove(sign_at.max(at));
-            out.remove(sign_at.min(at));
+        if let Some((sign_at, at, u, k)) = kink_and_power(&out, Expr::sign_of, power_or_even_abs_power) {
+            remove_both(&mut out, sign_at, at);
             out.push(Expr::pow(u.clone(), Expr::num(k - Rational::one())));
             out.push(Expr::builtin(Builtin::Abs, u));
             out.push(Expr::num(coeff));
@@ -2200,6 +2184,34 @@ fn fold_num_pow(b: &Rational, e: &Rational) -> Option<Expr> {
 thread_local! {
     /// Bases that products cancelled (`x*x^-1` is 1), while [`with_assumptions`] listens.
     static ASSUMED: RefCell<Option<Vec<Expr>>> = const { RefCell::new(None) };
+}
+
+/// The first factor of `out` that `kink` reads an argument `u` off, with a factor that
+/// `power` reads a power of `u` off: their indices, `u` and the power (the product rules
+/// of a kink and its argument: `sign(u)*u^k`, `heaviside(u)*u^k`, `relu(u)^n*u^k`).
+fn kink_and_power<'a>(
+    out: &'a [Expr],
+    kink: impl Fn(&'a Expr) -> Option<&'a Expr>,
+    power: impl Fn(&Expr, &Expr) -> Option<Rational>,
+) -> Option<(usize, usize, Expr, Rational)> {
+    out.iter().enumerate().find_map(|(i, g)| {
+        let u = kink(g)?;
+        out.iter().enumerate().find_map(|(j, f)| Some((i, j, u.clone(), power(f, u)?)))
+    })
+}
+
+/// The whole power `k > 0` that `f` is of `u` (`u` itself is its first).
+fn whole_power_of(f: &Expr, u: &Expr) -> Option<Rational> {
+    let (b, k) = f.base_exp();
+    let k = k.as_num().filter(|k| k.is_integer() && k.is_positive())?;
+    (b == *u).then(|| k.clone())
+}
+
+/// Removes the factors at `i` and `j` (the later first, so that the earlier one still
+/// stands).
+fn remove_both(out: &mut Vec<Expr>, i: usize, j: usize) {
+    out.remove(i.max(j));
+    out.remove(i.min(j));
 }
 
 /// Records that a product cancelled `b/b` to 1, which holds only where `b` is not zero.
