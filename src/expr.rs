@@ -1577,99 +1577,103 @@ impl Expr {
         if let Some(merged) = merge_constant_roots(&out) {
             return Expr::mul(merged.into_iter().chain([Expr::num(coeff)]));
         }
-        // u^k*sign(u)^k is abs(u)^k, for every real u where either is defined, whatever
-        // the power k (the same on both: `y/(x*sign(x))` is `y/abs(x)` whether the
-        // product is built before or after its reciprocal).
-        let sign_power = |f: &Expr| match f.node() {
-            Node::Pow(b, k) => b.sign_of().map(|u| (u.clone(), k.clone())),
-            _ => f.sign_of().map(|u| (u.clone(), Expr::one())),
-        };
-        if let Some((u, k)) =
-            out.iter().filter_map(sign_power).find(|(u, k)| out.contains(&Expr::pow(u.clone(), k.clone())))
-        {
-            let (u_k, sign_k) =
-                (Expr::pow(u.clone(), k.clone()), Expr::pow(Expr::builtin(Builtin::Sign, u.clone()), k.clone()));
-            out.retain(|f| *f != u_k && *f != sign_k);
-            out.push(Expr::pow(Expr::builtin(Builtin::Abs, u), k));
-            out.push(Expr::num(coeff));
-            return Expr::mul(out);
-        }
-        // (d > 0)*(-d >= 0) and (d > 0)*(-d > 0) are 0 for every d: the two never hold
-        // at once (the mixed partial of `max(x, y)^2`, `heaviside(y - x)*(x >= y)`); and
-        // (d > 0)*(d >= 0) is d > 0.
-        match combined_comparisons(&out) {
-            Some(Combined::Never) => return Expr::zero(),
-            Some(Combined::Implied(i)) => {
-                out.remove(i);
+        // The rules of kinks and their arguments (signs, steps, ramps), where a factor is
+        // one: most products have none.
+        if out.iter().any(|f| f.combines_specially() || f.base_exp().0.combines_specially()) {
+            // u^k*sign(u)^k is abs(u)^k, for every real u where either is defined, whatever
+            // the power k (the same on both: `y/(x*sign(x))` is `y/abs(x)` whether the
+            // product is built before or after its reciprocal).
+            let sign_power = |f: &Expr| match f.node() {
+                Node::Pow(b, k) => b.sign_of().map(|u| (u.clone(), k.clone())),
+                _ => f.sign_of().map(|u| (u.clone(), Expr::one())),
+            };
+            if let Some((u, k)) =
+                out.iter().filter_map(sign_power).find(|(u, k)| out.contains(&Expr::pow(u.clone(), k.clone())))
+            {
+                let (u_k, sign_k) =
+                    (Expr::pow(u.clone(), k.clone()), Expr::pow(Expr::builtin(Builtin::Sign, u.clone()), k.clone()));
+                out.retain(|f| *f != u_k && *f != sign_k);
+                out.push(Expr::pow(Expr::builtin(Builtin::Abs, u), k));
                 out.push(Expr::num(coeff));
                 return Expr::mul(out);
             }
-            None => {}
-        }
-        // heaviside(u)*relu(u)^n is relu(u)^n for n > 0: the step is 1 wherever the
-        // ramp is not 0.
-        if let Some(step) = out.iter().find_map(|f| {
-            let step = f.positive_power_of_relu().map(|u| Expr::compare(Cmp::Gt, u.clone(), Expr::zero()))?;
-            out.contains(&step).then_some(step)
-        }) {
-            out.retain(|f| *f != step);
-            out.push(Expr::num(coeff));
-            return Expr::mul(out);
-        }
-        // u^k*relu(u)^n is relu(u)^(n + k) for a whole k > 0 and n > 0 (so is it with
-        // max(0, u) for the ramp): x*relu(x)^2 is relu(x)^3.
-        if let Some((ramp_at, at, _, k)) = kink_and_power(&out, Expr::positive_power_of_relu, whole_power_of) {
-            let (ramp, n) = out[ramp_at].base_exp();
-            remove_both(&mut out, ramp_at, at);
-            out.push(Expr::pow(ramp, Expr::add([n, Expr::num(k)])));
-            out.push(Expr::num(coeff));
-            return Expr::mul(out);
-        }
-        // heaviside(u)*u^k is relu(u)^k for a whole k > 0 (both u^k where u > 0 and 0
-        // elsewhere): the derivative of x*relu(x) is 2*relu(x).
-        if let Some((step_at, at, u, k)) = kink_and_power(&out, Expr::step_of, whole_power_of) {
-            remove_both(&mut out, step_at, at);
-            out.push(Expr::pow(Expr::builtin(Builtin::Relu, u), Expr::num(k)));
-            out.push(Expr::num(coeff));
-            return Expr::mul(out);
-        }
-        // sign(u)*abs(u)^n is u^n for an odd integer n (both undefined at u = 0 when
-        // n < 0): so the derivative of ln(abs(u)) is 1/u.
-        let odd_abs_power = |f: &Expr| match f.node() {
-            Node::Pow(b, n) if n.as_num().is_some_and(|n| n.is_integer() && n.numer().is_odd()) => {
-                b.abs_of().map(|u| (u.clone(), n.clone()))
+            // (d > 0)*(-d >= 0) and (d > 0)*(-d > 0) are 0 for every d: the two never hold
+            // at once (the mixed partial of `max(x, y)^2`, `heaviside(y - x)*(x >= y)`); and
+            // (d > 0)*(d >= 0) is d > 0.
+            match combined_comparisons(&out) {
+                Some(Combined::Never) => return Expr::zero(),
+                Some(Combined::Implied(i)) => {
+                    out.remove(i);
+                    out.push(Expr::num(coeff));
+                    return Expr::mul(out);
+                }
+                None => {}
             }
-            Node::Call(Func::Builtin(Builtin::Abs), args) => Some((args[0].clone(), Expr::one())),
-            _ => None,
-        };
-        if let Some((u, n)) =
-            out.iter().find_map(|f| odd_abs_power(f).filter(|(u, _)| out.iter().any(|g| g.sign_of() == Some(u))))
-        {
-            let abs_u = Expr::builtin(Builtin::Abs, u.clone());
-            let sign_at = out.iter().position(|g| g.sign_of() == Some(&u)).expect("found by the search above");
-            out.remove(sign_at);
-            let abs_at = out.iter().position(|g| g.base_exp().0 == abs_u).expect("found by the search above");
-            out.remove(abs_at);
-            out.push(Expr::pow(u, n));
-            out.push(Expr::num(coeff));
-            return Expr::mul(out);
-        }
-        // sign(u)*u^n is u^(n-1)*abs(u) for a whole n > 0 (u*sign(u) is abs(u), 0 at 0),
-        // and so is sign(u)*abs(u)^n for an even n: the derivative of abs(x)^3 is
-        // 3*x*abs(x).
-        let power_or_even_abs_power = |f: &Expr, u: &Expr| {
-            whole_power_of(f, u).or_else(|| {
-                let (b, k) = f.base_exp();
-                let k = k.as_num().filter(|k| k.is_integer() && k.is_positive() && k.numer().is_even())?;
-                (b.abs_of() == Some(u)).then(|| k.clone())
-            })
-        };
-        if let Some((sign_at, at, u, k)) = kink_and_power(&out, Expr::sign_of, power_or_even_abs_power) {
-            remove_both(&mut out, sign_at, at);
-            out.push(Expr::pow(u.clone(), Expr::num(k - Rational::one())));
-            out.push(Expr::builtin(Builtin::Abs, u));
-            out.push(Expr::num(coeff));
-            return Expr::mul(out);
+            // heaviside(u)*relu(u)^n is relu(u)^n for n > 0: the step is 1 wherever the
+            // ramp is not 0.
+            if let Some(step) = out.iter().find_map(|f| {
+                let step = f.positive_power_of_relu().map(|u| Expr::compare(Cmp::Gt, u.clone(), Expr::zero()))?;
+                out.contains(&step).then_some(step)
+            }) {
+                out.retain(|f| *f != step);
+                out.push(Expr::num(coeff));
+                return Expr::mul(out);
+            }
+            // u^k*relu(u)^n is relu(u)^(n + k) for a whole k > 0 and n > 0 (so is it with
+            // max(0, u) for the ramp): x*relu(x)^2 is relu(x)^3.
+            if let Some((ramp_at, at, _, k)) = kink_and_power(&out, Expr::positive_power_of_relu, whole_power_of) {
+                let (ramp, n) = out[ramp_at].base_exp();
+                remove_both(&mut out, ramp_at, at);
+                out.push(Expr::pow(ramp, Expr::add([n, Expr::num(k)])));
+                out.push(Expr::num(coeff));
+                return Expr::mul(out);
+            }
+            // heaviside(u)*u^k is relu(u)^k for a whole k > 0 (both u^k where u > 0 and 0
+            // elsewhere): the derivative of x*relu(x) is 2*relu(x).
+            if let Some((step_at, at, u, k)) = kink_and_power(&out, Expr::step_of, whole_power_of) {
+                remove_both(&mut out, step_at, at);
+                out.push(Expr::pow(Expr::builtin(Builtin::Relu, u), Expr::num(k)));
+                out.push(Expr::num(coeff));
+                return Expr::mul(out);
+            }
+            // sign(u)*abs(u)^n is u^n for an odd integer n (both undefined at u = 0 when
+            // n < 0): so the derivative of ln(abs(u)) is 1/u.
+            let odd_abs_power = |f: &Expr| match f.node() {
+                Node::Pow(b, n) if n.as_num().is_some_and(|n| n.is_integer() && n.numer().is_odd()) => {
+                    b.abs_of().map(|u| (u.clone(), n.clone()))
+                }
+                Node::Call(Func::Builtin(Builtin::Abs), args) => Some((args[0].clone(), Expr::one())),
+                _ => None,
+            };
+            if let Some((u, n)) =
+                out.iter().find_map(|f| odd_abs_power(f).filter(|(u, _)| out.iter().any(|g| g.sign_of() == Some(u))))
+            {
+                let abs_u = Expr::builtin(Builtin::Abs, u.clone());
+                let sign_at = out.iter().position(|g| g.sign_of() == Some(&u)).expect("found by the search above");
+                out.remove(sign_at);
+                let abs_at = out.iter().position(|g| g.base_exp().0 == abs_u).expect("found by the search above");
+                out.remove(abs_at);
+                out.push(Expr::pow(u, n));
+                out.push(Expr::num(coeff));
+                return Expr::mul(out);
+            }
+            // sign(u)*u^n is u^(n-1)*abs(u) for a whole n > 0 (u*sign(u) is abs(u), 0 at 0),
+            // and so is sign(u)*abs(u)^n for an even n: the derivative of abs(x)^3 is
+            // 3*x*abs(x).
+            let power_or_even_abs_power = |f: &Expr, u: &Expr| {
+                whole_power_of(f, u).or_else(|| {
+                    let (b, k) = f.base_exp();
+                    let k = k.as_num().filter(|k| k.is_integer() && k.is_positive() && k.numer().is_even())?;
+                    (b.abs_of() == Some(u)).then(|| k.clone())
+                })
+            };
+            if let Some((sign_at, at, u, k)) = kink_and_power(&out, Expr::sign_of, power_or_even_abs_power) {
+                remove_both(&mut out, sign_at, at);
+                out.push(Expr::pow(u.clone(), Expr::num(k - Rational::one())));
+                out.push(Expr::builtin(Builtin::Abs, u));
+                out.push(Expr::num(coeff));
+                return Expr::mul(out);
+            }
         }
         out.sort_by(cmp_factors);
         if out.is_empty() {

@@ -1038,11 +1038,13 @@ fn ranked_by(
     // than the rest of the ranking; forms are at most `largest_form` nodes, so printing
     // one is cheap).
     where_tied(&mut keyed, |r, c| r.infinite_far_out = !finite_far_out(c, bodies));
-    where_tied(&mut keyed, |r, c| {
-        r.unnamed = !bodies.is_empty() && !c.free_vars().iter().any(|v| bodies.contains_key(v))
-    });
+    if !bodies.is_empty() {
+        where_tied(&mut keyed, |r, c| r.unnamed = !c.free_vars().iter().any(|v| bodies.contains_key(v)));
+    }
     where_tied(&mut keyed, |r, c| r.occurrences = variable_occurrences(c));
-    where_tied(&mut keyed, |r, c| r.rewritten = given.is_some_and(|g| g != c));
+    if let Some(given) = given {
+        where_tied(&mut keyed, |r, c| r.rewritten = given != c);
+    }
     where_tied(&mut keyed, |r, c| r.printed_len = c.to_string().len());
     keyed.sort_by_key(|(r, _)| *r);
     keyed.into_iter().map(|(_, c)| c).collect()
@@ -1050,12 +1052,15 @@ fn ranked_by(
 
 /// Runs `fill` on each form whose rank so far ties with another's.
 fn where_tied(keyed: &mut [(Rank, Expr)], mut fill: impl FnMut(&mut Rank, &Expr)) {
-    let mut ties: HashMap<Rank, usize> = HashMap::new();
-    for (r, _) in keyed.iter() {
-        *ties.entry(*r).or_default() += 1;
-    }
+    // (The ranks sorted: a rank ties where a neighbour equals it.)
+    let mut ranks: Vec<Rank> = keyed.iter().map(|(r, _)| *r).collect();
+    ranks.sort_unstable();
+    let tied = |r: &Rank| {
+        let at = ranks.partition_point(|x| x < r);
+        ranks.get(at + 1) == Some(r)
+    };
     for (r, c) in keyed.iter_mut() {
-        if ties[r] > 1 {
+        if tied(r) {
             fill(r, c);
         }
     }
@@ -1356,25 +1361,21 @@ fn agrees_where(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>, lin
 }
 
 /// Where the denominators of `e` as written that are linear in one variable vanish:
-/// `(x, -1)` for `1/(1 + x)`, `(t, 2.5)` for `(2*t - 5)^(-1/2)`. (Read off its values at
-/// 0, 1 and 2, which a linear function's are in step; the root is exact where the
-/// coefficients are small fractions, as written ones are.)
+/// `(x, -1)` for `1/(1 + x)`, `(t, 2.5)` for `(2*t - 5)^(-1/2)` (a canonical sum of a
+/// number and a multiple of a variable; a bare variable is the zero already tried).
 fn linear_poles(e: &Expr) -> Vec<(Sym, f64)> {
     let mut out: Vec<(Sym, f64)> = Vec::new();
     expr::walk(std::slice::from_ref(e), |n| {
-        let Node::Pow(b, p) = n.node() else { return Walk::Descend };
-        let vars = b.free_vars();
-        if !p.as_num().is_some_and(num_traits::Signed::is_negative) || vars.len() != 1 {
-            return Walk::Descend;
-        }
-        let x = &vars[0];
-        let at = |v: f64| eval::eval(b, &std::iter::once((x.clone(), v)).collect()).ok();
-        if let (Some(f0), Some(f1), Some(f2)) = (at(0.0), at(1.0), at(2.0)) {
-            let slope = f1 - f0;
-            if slope != 0.0 && f2 - f1 == slope && f0.is_finite() {
-                let root = (x.clone(), -f0 / slope);
-                if root.1 != 0.0 && !out.contains(&root) {
-                    out.push(root);
+        if let Node::Pow(b, p) = n.node() {
+            if let (Node::Add(ts), true) = (b.node(), p.as_num().is_some_and(num_traits::Signed::is_negative)) {
+                if let [c0, t] = ts.as_slice() {
+                    let (c1, rest) = t.coeff_rest();
+                    if let (Some(c0), Node::Var(x)) = (c0.as_num(), rest.node()) {
+                        let root = (x.clone(), crate::number::to_f64(&(-c0 / c1)));
+                        if !out.contains(&root) {
+                            out.push(root);
+                        }
+                    }
                 }
             }
         }
