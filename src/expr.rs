@@ -880,6 +880,13 @@ pub type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 /// A map keyed by node ids (or other well-spread `u64`s).
 pub type IdMap<V> = HashMap<u64, V, IdHash>;
 
+/// A map hashed by [`IdHasher`]: for expressions (hashed by their ids) and small keys
+/// of them, where SipHash would cost more than the lookups it serves.
+pub type FastMap<K, V> = HashMap<K, V, IdHash>;
+
+/// A set hashed by [`IdHasher`] (see [`FastMap`]).
+pub type FastSet<T> = std::collections::HashSet<T, IdHash>;
+
 /// The children of a node in order (a power's base, then its exponent), as a view into
 /// the node: nothing is allocated. Iterate by reference with [`Children::iter`]; by value
 /// (`stack.extend(e.children())`) it yields clones.

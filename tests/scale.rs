@@ -147,7 +147,7 @@ fn walks_over_a_doubling_chain_do_work_linear_in_its_dag() {
         assert!(replaced <= 4 * dag_weight(&d), "{n} levels: {replaced} units for {}", dag_weight(&d));
         // The cost counts the printed form, a tree, so it grows as the tree (saturating);
         // computing it walks the DAG.
-        let cost = deriv::simplify::cost::cost(&d, &std::collections::HashSet::new());
+        let cost = deriv::simplify::cost::cost(&d, &deriv::expr::FastSet::default());
         assert!(u64::from(cost) >= d.tree_size().min(u64::from(u32::MAX)) / 4, "{n} levels: cost {cost}");
     }
 }

@@ -7,7 +7,7 @@
 //! calls in `cheap` — built-in outputs such as `tanh(x)` that the forward pass has —
 //! which cost 1 plus their argument.
 
-use std::collections::HashSet;
+use crate::expr::FastSet as HashSet;
 
 use num_traits::{One, Signed};
 
@@ -27,7 +27,7 @@ pub fn cost(e: &Expr, cheap: &HashSet<Expr>) -> u32 {
 
 /// The answers so far of the costings with one set of cheap calls, by the set (see
 /// [`with_costing`]).
-type Memos = std::collections::HashMap<(usize, u64, u64), (IdMap<(u32, u64)>, IdMap<(u32, u64)>)>;
+type Memos = crate::expr::FastMap<(usize, u64, u64), (IdMap<(u32, u64)>, IdMap<(u32, u64)>)>;
 
 thread_local! {
     /// The costings' answers, kept across calls within a request: the simplifier costs
@@ -233,7 +233,7 @@ mod tests {
         .map(|s| parse(s))
         .collect();
         let sets: Vec<HashSet<Expr>> = vec![
-            HashSet::new(),
+            HashSet::default(),
             [parse("sigmoid(x)")].into_iter().collect(),
             [parse("sigmoid(x)"), parse("tanh(x/2)")].into_iter().collect(),
         ];

@@ -18,7 +18,7 @@
 //! numbers), where a kink needs cases, or where the user named things, the search runs
 //! as before.
 
-use std::collections::{HashMap, HashSet};
+use crate::expr::FastSet as HashSet;
 
 use super::kernel::{self, Atom, Kernels};
 use super::{agrees, cases, collect, cost, implicit_names, proved_equal, ranked_by, rat_expr_within, recognize};
@@ -145,16 +145,20 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
         if same_function && polynomial && !super::divides(c) && atoms_of(c).iter().collect::<HashSet<_>>() == atom_set {
             return true;
         }
-        (same_function || proved_equal(c, raw) || proved_equal(c, d)) && agrees(c, raw, &HashMap::new())
+        (same_function || proved_equal(c, raw) || proved_equal(c, d))
+            && agrees(c, raw, &std::collections::HashMap::new())
     };
     // (The derivative is the whole result, without names: a minus may go into a sum,
     // where that makes a form cheaper than the best.)
     let signed: Vec<Expr> =
         unique.iter().map(|c| super::sign_into_a_sum(c, &|f| f.clone())).filter(|s| !unique.contains(s)).collect();
-    let best = ranked_by(unique, &cheap, &HashMap::new(), Some(d)).into_iter().find(|c| valid(c))?;
+    let best = ranked_by(unique, &cheap, &std::collections::HashMap::new(), Some(d)).into_iter().find(|c| valid(c))?;
     let limit = cost::cost(&best, &cheap);
     let cheaper: Vec<Expr> = signed.into_iter().filter(|c| cost::cost(c, &cheap) < limit).collect();
-    let best = ranked_by(cheaper, &cheap, &HashMap::new(), None).into_iter().find(|c| valid(c)).unwrap_or(best);
+    let best = ranked_by(cheaper, &cheap, &std::collections::HashMap::new(), None)
+        .into_iter()
+        .find(|c| valid(c))
+        .unwrap_or(best);
     // `sec(2)` for `1/cos(2)`, where strictly cheaper.
     let respelled = recognize::reciprocals(&best);
     Some(if respelled != best && cost::cost(&respelled, &cheap) < cost::cost(&best, &cheap) && valid(&respelled) {
@@ -202,10 +206,10 @@ impl Table {
     /// or a sine and a cosine of one argument.
     fn independent(&mut self) -> bool {
         let parts: Vec<Expr> = self.vars.iter().cloned().chain(self.atoms.iter().map(|(_, x)| x.clone())).collect();
-        let mut seen: HashSet<Expr> = HashSet::new();
+        let mut seen: HashSet<Expr> = HashSet::default();
         for part in &parts {
             let Some(r) = self.k.rat_of(part) else { return false };
-            let mut keys: HashSet<Expr> = HashSet::new();
+            let mut keys: HashSet<Expr> = HashSet::default();
             for v in r.vars() {
                 let key = match self.k.atom(v) {
                     // (A root's base holds variables of its own.)
@@ -354,7 +358,7 @@ fn has_sum_of_exponentials(e: &Expr) -> bool {
 
 /// Whether `e` has more than `n` variables (free or bound), stopping at the first past `n`.
 fn more_variables_than(e: &Expr, n: usize) -> bool {
-    let mut seen: HashSet<u64> = HashSet::new();
+    let mut seen: HashSet<u64> = HashSet::default();
     expr::walk(std::slice::from_ref(e), |x| match x.node() {
         Node::Var(_) if seen.insert(x.id()) && seen.len() > n => Walk::Stop,
         _ => Walk::Descend,
@@ -405,7 +409,7 @@ impl Collected {
     /// `e` with each sum in it collected around a factor its terms share, where cheaper
     /// (`sigmoid(x)*(1 + x*(1 - sigmoid(x)))` inside a longer form).
     fn sums(&mut self, e: &Expr) -> Expr {
-        let none = HashSet::new();
+        let none = HashSet::default();
         let mut sums = std::mem::take(&mut self.sums);
         let out = expr::fold(
             e,
@@ -451,7 +455,7 @@ mod tests {
         let d = crate::diff::diff(&r, &x);
         let found = derivative(&e, &raw, &r, &d)?;
         // Equal to the derivative, wherever it is compared.
-        assert!(agrees(&found, &raw, &HashMap::new()), "{src}: {found} against {raw}");
+        assert!(agrees(&found, &raw, &std::collections::HashMap::new()), "{src}: {found} against {raw}");
         Some(found.to_string())
     }
 
@@ -517,7 +521,7 @@ mod tests {
                 [&e, &raw, &r].into_iter().flat_map(|f| implicit_names(f, &[])).map(|(_, c)| c).collect();
             let mut table = Table::new(&d, &atoms_of(&d), &alternatives);
             let whole = table.k.rat_of(&d).expect("no division by zero");
-            for (a, in_b) in table.respellings(&HashSet::new()) {
+            for (a, in_b) in table.respellings(&HashSet::default()) {
                 let v = table.k.var(Atom::Opaque(a.clone()));
                 let respelled = whole.subst(v, &in_b).expect("defined");
                 let Some(bound) = table.least_cost(&respelled, &cheap) else { continue };

@@ -9,7 +9,8 @@
 //! become powers of one root `b^(1/q)` per base, and every other call is an opaque atom.
 //! What is left is polynomial arithmetic, done exactly by `crate::poly`.
 
-use std::collections::HashMap;
+use crate::expr::FastMap as HashMap;
+use crate::expr::FastSet as HashSet;
 
 use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
@@ -67,7 +68,7 @@ pub struct Kernels {
     index: HashMap<Atom, Var>,
     units: HashMap<Expr, Rational>,
     roots: HashMap<Expr, u32>,
-    opaque: std::collections::HashSet<Expr>,
+    opaque: crate::expr::FastSet<Expr>,
     memo: IdMap<Option<Rat>>,
     /// [`Kernels::unit_of`] by the id of the exponent's rest.
     unit_vars: IdMap<Option<(Rational, Var)>>,
@@ -85,15 +86,15 @@ pub struct Kernels {
 /// terms over 16). A sum that
 /// stands as a plain factor or term and stays small (`t1*S + t2*S + t3*S`) is looked
 /// into, so that it collects.
-pub fn opaque_parts(exprs: &[Expr]) -> std::collections::HashSet<Expr> {
-    let mut bases: std::collections::HashSet<u64> = std::collections::HashSet::new();
+pub fn opaque_parts(exprs: &[Expr]) -> crate::expr::FastSet<Expr> {
+    let mut bases: crate::expr::FastSet<u64> = HashSet::default();
     let nodes = expr::post_order(exprs, |_| true);
     for x in &nodes {
         if let Node::Pow(b, _) = x.node() {
             bases.insert(b.id());
         }
     }
-    let mut out = std::collections::HashSet::new();
+    let mut out = HashSet::default();
     // Each node's terms as a rational function (numerator, denominator), estimated
     // bottom up with what is kept whole counted as one atom.
     let mut terms: IdMap<(u64, u64)> = IdMap::default();
@@ -255,7 +256,7 @@ impl Kernels {
     /// A table prepared for `exprs` in `view`.
     pub fn scan_view(exprs: &[Expr], view: View) -> Kernels {
         let opaque = match view {
-            View::Full => std::collections::HashSet::new(),
+            View::Full => HashSet::default(),
             View::Opaque => opaque_parts(exprs),
         };
         Kernels::scan_with(exprs, &opaque)
@@ -264,7 +265,7 @@ impl Kernels {
     /// A table prepared for `exprs` with the sums and exponentials in `opaque` kept
     /// whole (a work in several steps keeps the ones its input had, not those its own
     /// rewriting makes).
-    pub fn scan_with(exprs: &[Expr], opaque: &std::collections::HashSet<Expr>) -> Kernels {
+    pub fn scan_with(exprs: &[Expr], opaque: &crate::expr::FastSet<Expr>) -> Kernels {
         let mut k = Kernels::default();
         expr::walk(exprs, |e| {
             if opaque.contains(e) {

@@ -21,6 +21,7 @@
 //! logarithmic differentiation has on paper. The search's numeric check still rejects a
 //! form undefined at the origin where the part is defined there.
 
+use crate::expr::FastSet as HashSet;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
 use super::kernel::{self, Kernels, View};
@@ -72,7 +73,7 @@ fn factored(e: &Expr, largest: u64) -> Option<Expr> {
 /// `c*f'/f`, or `c*(-f)'/(-f)` (the same) where that reads cheaper: `1/(x - 1)`, not
 /// `-1/(1 - x)`.
 fn term(c: &Rational, f: &Expr, x: &Sym) -> Expr {
-    let none = std::collections::HashSet::new();
+    let none = HashSet::default();
     let t = Expr::mul([Expr::num(c.clone()), log_derivative(f, x)]);
     let flipped = Expr::mul([Expr::num(c.clone()), log_derivative(&Expr::negate(f.clone()), x)]);
     if cost::cost(&flipped, &none) < cost::cost(&t, &none) {

@@ -32,7 +32,8 @@ mod modular;
 pub(crate) mod recognize;
 mod roots;
 
-use std::collections::{HashMap, HashSet};
+use crate::expr::FastSet as HashSet;
+use std::collections::HashMap;
 
 use crate::check;
 use crate::eval::{self, Model};
@@ -196,7 +197,7 @@ fn gradient_entry(raw: &Expr, raw_alt: Option<&Expr>, x: &Sym, names: &Names, fo
 
 /// The function calls in `e`.
 fn calls(e: &Expr) -> HashSet<Expr> {
-    let mut out = HashSet::new();
+    let mut out = HashSet::default();
     expr::walk(std::slice::from_ref(e), |x| {
         if matches!(x.node(), Node::Call(..)) {
             out.insert(x.clone());
@@ -218,7 +219,7 @@ fn collected(e: &Expr, names: &Names) -> Option<Expr> {
     let exact = |c: &Expr| !divides(e) || agrees(c, e, &bodies);
     let (found, _) = limits::within(CFG.total_work, || normalized(e, View::Full, CFG.largest_form(e.tree_size())));
     Some(match found? {
-        Some(c) if cost::cost(&c, &HashSet::new()) < cost::cost(e, &HashSet::new()) && exact(&c) => c,
+        Some(c) if cost::cost(&c, &HashSet::default()) < cost::cost(e, &HashSet::default()) && exact(&c) => c,
         _ => e.clone(),
     })
 }
@@ -1147,7 +1148,7 @@ pub fn proved_equal(a: &Expr, b: &Expr) -> bool {
 /// The variables `e` shows outside sums that [`View::Opaque`] keeps whole, and the
 /// names of indexed variables.
 fn visible_vars(e: &Expr) -> HashSet<Sym> {
-    let mut out = HashSet::new();
+    let mut out = HashSet::default();
     expr::walk(std::slice::from_ref(e), |x| match x.node() {
         _ if !x.has_vars() => Walk::Skip,
         Node::Var(s) => {
@@ -1169,7 +1170,7 @@ fn visible_vars(e: &Expr) -> HashSet<Sym> {
 /// (`L = ln(e^a + e^b + e^c)`) bears on an expression that holds it too, though no
 /// variable of either shows.
 fn opaque_sums(e: &Expr) -> HashSet<Expr> {
-    let mut out = HashSet::new();
+    let mut out = HashSet::default();
     expr::walk(std::slice::from_ref(e), |x| {
         if x.id() != e.id() && is_big_sum(x) {
             out.insert(x.clone());
@@ -1389,7 +1390,7 @@ fn linear_poles(e: &Expr) -> Vec<(Sym, f64)> {
 /// function not defined everywhere (`ln`, `tan`, `asin`, an abstract function). With any
 /// other variable at any value, `e` is defined wherever the rest of it is.
 fn singular_vars(e: &Expr) -> HashSet<Sym> {
-    let mut out = HashSet::new();
+    let mut out = HashSet::default();
     expr::walk(std::slice::from_ref(e), |n| {
         let under_pole = match n.node() {
             Node::Pow(_, p) => !p.as_num().is_some_and(|r| r.is_integer() && !num_traits::Signed::is_negative(r)),
@@ -1503,7 +1504,7 @@ fn normalized_whole(e: &Expr, view: View, max_size: u64) -> Option<Expr> {
     if reduced == plain {
         return plain_form;
     }
-    let none = HashSet::new();
+    let none = HashSet::default();
     match (plain_form, rat_expr_within(&reduced, &k, max_size)) {
         (Some(p), Some(r)) if cost::cost(&r, &none) < cost::cost(&p, &none) => Some(r),
         (None, r) => r,
@@ -1593,7 +1594,7 @@ fn rat_expr_within(r: &Rat, k: &Kernels, max_size: u64) -> Option<Expr> {
             .map(|(m, c)| Expr::quotient(Expr::mul([Expr::num(c.clone()), k.monomial_expr(m)]), den.clone()))
             .collect::<Vec<_>>(),
     );
-    let none = HashSet::new();
+    let none = HashSet::default();
     Some(if cost::cost(&split, &none) < cost::cost(&factored, &none) { split } else { factored })
 }
 
@@ -1703,7 +1704,7 @@ fn implicit_names(e: &Expr, defs: &[(Sym, Expr)]) -> Vec<(Sym, Expr)> {
 
 /// The exponentials in `roots` that are terms of a sum, or factors of its terms.
 fn exponentials_in_sums(roots: &[Expr]) -> HashSet<Expr> {
-    let mut out = HashSet::new();
+    let mut out = HashSet::default();
     for x in expr::post_order(roots, |_| true) {
         let Node::Add(terms) = x.node() else { continue };
         for t in terms {
@@ -1792,7 +1793,7 @@ fn eliminate(
     let own_vars: Vec<HashSet<Sym>> = defs.iter().map(|(_, b)| b.free_vars().into_iter().collect()).collect();
     // What the view keeps whole is decided once, on the input and the relations.
     let opaque = match view {
-        View::Full => HashSet::new(),
+        View::Full => HashSet::default(),
         View::Opaque => {
             // The input's shared sums, and those of the relations; a relation's side that
             // is itself such a sum (`e^y = e^a + e^b + e^c` for a log-sum-exp) stays whole.
@@ -2026,7 +2027,7 @@ mod tests {
     /// is written: proved equal, and no costlier.
     #[test]
     fn independent_factors_normalize_alone() {
-        let none = HashSet::new();
+        let none = HashSet::default();
         for (text, groups) in [
             ("h*x*(1 - h)*(v1*y1*(1 - y1)*(y1 - t1) + v2*y2*(1 - y2)*(y2 - t2))", 3),
             ("q*u*(1 - q)*(2*a - 2*b)/(c + d)", 5),

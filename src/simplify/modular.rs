@@ -20,7 +20,7 @@
 //! value is not a disproof there (the caller asks the exact proof). Where a value
 //! divides by zero, the test gives no answer.
 
-use std::collections::HashMap;
+use crate::expr::FastMap as HashMap;
 use std::hash::{Hash, Hasher};
 
 use num_integer::Integer;
@@ -59,7 +59,7 @@ pub(crate) fn is_zero(e: &Expr) -> Option<bool> {
 /// coefficient of `w_i` in `e`; `None` where one is too large.
 fn exponentials(e: &Expr) -> Option<IdMap<Vec<(i64, u64)>>> {
     let mut terms: Vec<(u64, Vec<(Rational, Expr)>)> = Vec::new();
-    let mut units: HashMap<Expr, u64> = HashMap::new();
+    let mut units: HashMap<Expr, u64> = HashMap::default();
     let mut fits = true;
     expr::walk(std::slice::from_ref(e), |x| {
         if let Some(u) = x.as_exp() {

@@ -20,7 +20,7 @@
 //! (and the hyperbolic ones): the search offers such a form only where it is strictly
 //! cheaper than its best, so `1 + tan(u)^2` keeps its place against `sec(u)^2`.
 
-use std::collections::HashSet;
+use crate::expr::FastSet as HashSet;
 
 use std::collections::HashMap;
 
@@ -139,7 +139,7 @@ pub(crate) fn recognized(e: &Expr) -> Expr {
         return r;
     }
     let mut tries = 0;
-    let none = HashSet::new();
+    let none = HashSet::default();
     // The whole first: where it is one call (`e^z/(1 + e^z)`), its parts need no proofs
     // of their own (`1/(1 + e^z)` as `sigmoid(-z)`).
     let recognizable = |x: &Expr| {

@@ -8,7 +8,8 @@
 //! cheaper, proved equal and checked like any other; the proof writes every root the
 //! same way ([`canonical`]) and knows what a root to its degree is.
 
-use std::collections::HashMap;
+use crate::expr::FastMap as HashMap;
+use crate::expr::FastSet as HashSet;
 
 use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
@@ -213,7 +214,7 @@ fn with_abs_powers(e: &Expr) -> Expr {
         }
     };
     let powers: Vec<(Expr, i64)> = fs.iter().map(int_power).collect();
-    let mut out: HashMap<Expr, i64> = HashMap::new();
+    let mut out: HashMap<Expr, i64> = HashMap::default();
     let mut changed = false;
     for (b, k) in &powers {
         let Node::Call(Func::Builtin(Builtin::Abs), args) = b.node() else { continue };
@@ -295,7 +296,7 @@ fn collected(e: &Expr) -> Expr {
     if !super::polynomial_in_variables(e) {
         return e.clone();
     }
-    let none = std::collections::HashSet::new();
+    let none = HashSet::default();
     match normal(e) {
         Some(c) if super::cost::cost(&c, &none) < super::cost::cost(e, &none) => c,
         _ => e.clone(),
