@@ -8,9 +8,9 @@
 //!   and the atoms of `B` (in the kernel view, where `e^z`, `e^(2*z)`, `tanh(z)` and
 //!   `sigmoid(z)` are all rational in one kernel `e^z`). Where `B` is a linear fraction
 //!   of one atom `k`, `(a1*k + a0)/(b1*k + b0)`, the relation is solved for `k` and `k`
-//!   is substituted everywhere (a kernel first; where the variable could be solved for
-//!   instead, that form is offered too, `e^-x - y` for `y = x*e^-x`); names defined by a logarithm, `p = c*ln(A)`, give the
-//!   relation `A = e^(p/c)`. No answer is looked up: `p*(1 - p)` for the sigmoid is what
+//!   is substituted everywhere (a kernel first; where the variable or a call could be
+//!   solved for instead, that form is offered too, `e^-x - y` for `y = x*e^-x`); names
+//!   defined by a logarithm, `p = c*ln(A)`, give the relation `A = e^(p/c)`. No answer is looked up: `p*(1 - p)` for the sigmoid is what
 //!   substituting `e^z = p/(1 - p)` into `e^z/(1 + e^z)^2` and cancelling gives.
 //!
 //! Names are the definitions the user gave (all of them count as computed) and, when
@@ -1035,9 +1035,9 @@ fn ranked_by(
     let mut keyed: Vec<(Rank, Expr)> =
         pool.into_iter().map(|c| (Rank { cost: cost::cost(&c, cheap), ..Rank::default() }, c)).collect();
     // Each later field is worked out only where the fields before it tie: finiteness,
-    // then names, then occurrences, then whether it is the expression as given, then the printed length (printing every form would cost more
-    // than the rest of the ranking; forms are at most `largest_form` nodes, so printing
-    // one is cheap).
+    // then names, then occurrences, then whether it is the expression as given, then
+    // the printed length (printing every form would cost more than the rest of the
+    // ranking; forms are at most `largest_form` nodes, so printing one is cheap).
     where_tied(&mut keyed, |r, c| r.infinite_far_out = !finite_far_out(c, bodies));
     if !bodies.is_empty() {
         where_tied(&mut keyed, |r, c| r.unnamed = !c.free_vars().iter().any(|v| bodies.contains_key(v)));
