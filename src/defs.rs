@@ -220,15 +220,22 @@ impl Problem {
     /// likely meant).
     pub fn used_target(&self) -> Option<(&Definition, Sym, Option<Sym>)> {
         let target = self.get(self.target_name.as_ref()?)?;
-        let all = || self.defs.iter().chain(&self.functions);
-        let user = all().find(|d| self.deps(&d.name).contains(&target.name))?;
-        let used: std::collections::HashSet<Sym> = all().flat_map(|d| self.deps(&d.name)).collect();
+        let mut user = None;
+        let mut used: std::collections::HashSet<Sym> = std::collections::HashSet::new();
+        for d in self.defs.iter().chain(&self.functions) {
+            let deps = self.deps(&d.name);
+            if user.is_none() && deps.contains(&target.name) {
+                user = Some(d.name.clone());
+            }
+            used.extend(deps);
+        }
+        let user = user?;
         let mut unused = self.defs.iter().filter(|d| !used.contains(&d.name));
         let meant = match (unused.next(), unused.next()) {
             (Some(d), None) => Some(d.name.clone()),
             _ => None,
         };
-        Some((target, user.name.clone(), meant))
+        Some((target, user, meant))
     }
 
     /// The definition of `name`, if there is one (not a function: see [`function`](Self::function)).

@@ -1618,11 +1618,9 @@ impl Expr {
             }
             // heaviside(u)*relu(u)^n is relu(u)^n for n > 0: the step is 1 wherever the
             // ramp is not 0.
-            if let Some(step) = out.iter().find_map(|f| {
-                let step = f.positive_power_of_relu().map(|u| Expr::compare(Cmp::Gt, u.clone(), Expr::zero()))?;
-                out.contains(&step).then_some(step)
-            }) {
-                out.retain(|f| *f != step);
+            let ramp_of = |f: &Expr, u: &Expr| (f.positive_power_of_relu() == Some(u)).then(Rational::one);
+            if let Some((step_at, _, _, _)) = kink_and_power(&out, Expr::step_of, ramp_of) {
+                out.remove(step_at);
                 out.push(Expr::num(coeff));
                 return Expr::mul(out);
             }
@@ -1645,22 +1643,10 @@ impl Expr {
             }
             // sign(u)*abs(u)^n is u^n for an odd integer n (both undefined at u = 0 when
             // n < 0): so the derivative of ln(abs(u)) is 1/u.
-            let odd_abs_power = |f: &Expr| match f.node() {
-                Node::Pow(b, n) if n.as_num().is_some_and(|n| n.is_integer() && n.numer().is_odd()) => {
-                    b.abs_of().map(|u| (u.clone(), n.clone()))
-                }
-                Node::Call(Func::Builtin(Builtin::Abs), args) => Some((args[0].clone(), Expr::one())),
-                _ => None,
-            };
-            if let Some((u, n)) =
-                out.iter().find_map(|f| odd_abs_power(f).filter(|(u, _)| out.iter().any(|g| g.sign_of() == Some(u))))
-            {
-                let abs_u = Expr::builtin(Builtin::Abs, u.clone());
-                let sign_at = out.iter().position(|g| g.sign_of() == Some(&u)).expect("found by the search above");
-                out.remove(sign_at);
-                let abs_at = out.iter().position(|g| g.base_exp().0 == abs_u).expect("found by the search above");
-                out.remove(abs_at);
-                out.push(Expr::pow(u, n));
+            let odd_abs_power = |f: &Expr, u: &Expr| abs_power_of(f, u).filter(|n| n.numer().is_odd());
+            if let Some((sign_at, at, u, n)) = kink_and_power(&out, Expr::sign_of, odd_abs_power) {
+                remove_both(&mut out, sign_at, at);
+                out.push(Expr::pow(u, Expr::num(n)));
                 out.push(Expr::num(coeff));
                 return Expr::mul(out);
             }
@@ -1668,11 +1654,7 @@ impl Expr {
             // and so is sign(u)*abs(u)^n for an even n: the derivative of abs(x)^3 is
             // 3*x*abs(x).
             let power_or_even_abs_power = |f: &Expr, u: &Expr| {
-                whole_power_of(f, u).or_else(|| {
-                    let (b, k) = f.base_exp();
-                    let k = k.as_num().filter(|k| k.is_integer() && k.is_positive() && k.numer().is_even())?;
-                    (b.abs_of() == Some(u)).then(|| k.clone())
-                })
+                whole_power_of(f, u).or_else(|| abs_power_of(f, u).filter(|k| k.is_positive() && k.numer().is_even()))
             };
             if let Some((sign_at, at, u, k)) = kink_and_power(&out, Expr::sign_of, power_or_even_abs_power) {
                 remove_both(&mut out, sign_at, at);
@@ -2216,6 +2198,13 @@ fn whole_power_of(f: &Expr, u: &Expr) -> Option<Rational> {
     let (b, k) = f.base_exp();
     let k = k.as_num().filter(|k| k.is_integer() && k.is_positive())?;
     (b == *u).then(|| k.clone())
+}
+
+/// The whole power `n` (of either sign) that `f` is of `abs(u)`.
+fn abs_power_of(f: &Expr, u: &Expr) -> Option<Rational> {
+    let (b, n) = f.base_exp();
+    let n = n.as_num().filter(|n| n.is_integer())?;
+    (b.abs_of() == Some(u)).then(|| n.clone())
 }
 
 /// Removes the factors at `i` and `j` (the later first, so that the earlier one still

@@ -193,7 +193,7 @@ fn a_minus_goes_into_the_sum_that_changes_sign() {
 /// scale or factor; each checked by `--check`.
 #[test]
 fn a_name_is_solved_for_the_variable_beside_its_exponential() {
-    let cases: [(&str, &str, &str); 8] = [
+    let cases: [(&str, &str, &str); 9] = [
         ("y = x*e^(-x)", "x", "e^-x - y"),
         ("q = t*e^(-t)", "t", "e^-t - q"),
         ("s = u*exp(-u)", "u", "e^-u - s"),
@@ -202,6 +202,7 @@ fn a_name_is_solved_for_the_variable_beside_its_exponential() {
         ("y = 3*x*e^(x/2)", "x", "y/2 + 3*e^(x/2)"),
         ("y = sin(x)*e^(-x)", "x", "cos(x)*e^-x - y"),
         ("w = erf(v)*e^(-v)", "v", "2*e^(-v - v^2)/sqrt(pi) - w"),
+        ("y = g(x)*e^(-x)", "x", "e^-x*g'(x) - y"),
     ];
     crate::support::assert_diff_prints(&cases);
 }

@@ -18,6 +18,8 @@
 //! numbers), where a kink needs cases, or where the user named things, the search runs
 //! as before.
 
+use std::collections::HashMap;
+
 use crate::expr::FastSet as HashSet;
 
 use super::kernel::{self, Atom, Kernels};
@@ -145,20 +147,16 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
         if same_function && polynomial && !super::divides(c) && atoms_of(c).iter().collect::<HashSet<_>>() == atom_set {
             return true;
         }
-        (same_function || proved_equal(c, raw) || proved_equal(c, d))
-            && agrees(c, raw, &std::collections::HashMap::new())
+        (same_function || proved_equal(c, raw) || proved_equal(c, d)) && agrees(c, raw, &HashMap::new())
     };
     // (The derivative is the whole result, without names: a minus may go into a sum,
     // where that makes a form cheaper than the best.)
     let signed: Vec<Expr> =
         unique.iter().map(|c| super::sign_into_a_sum(c, &|f| f.clone())).filter(|s| !unique.contains(s)).collect();
-    let best = ranked_by(unique, &cheap, &std::collections::HashMap::new(), Some(d)).into_iter().find(|c| valid(c))?;
+    let best = ranked_by(unique, &cheap, &HashMap::new(), Some(d)).into_iter().find(|c| valid(c))?;
     let limit = cost::cost(&best, &cheap);
     let cheaper: Vec<Expr> = signed.into_iter().filter(|c| cost::cost(c, &cheap) < limit).collect();
-    let best = ranked_by(cheaper, &cheap, &std::collections::HashMap::new(), None)
-        .into_iter()
-        .find(|c| valid(c))
-        .unwrap_or(best);
+    let best = ranked_by(cheaper, &cheap, &HashMap::new(), None).into_iter().find(|c| valid(c)).unwrap_or(best);
     // `sec(2)` for `1/cos(2)`, where strictly cheaper.
     let respelled = recognize::reciprocals(&best);
     Some(if respelled != best && cost::cost(&respelled, &cheap) < cost::cost(&best, &cheap) && valid(&respelled) {
@@ -455,7 +453,7 @@ mod tests {
         let d = crate::diff::diff(&r, &x);
         let found = derivative(&e, &raw, &r, &d)?;
         // Equal to the derivative, wherever it is compared.
-        assert!(agrees(&found, &raw, &std::collections::HashMap::new()), "{src}: {found} against {raw}");
+        assert!(agrees(&found, &raw, &HashMap::new()), "{src}: {found} against {raw}");
         Some(found.to_string())
     }
 

@@ -68,7 +68,7 @@ pub struct Kernels {
     index: HashMap<Atom, Var>,
     units: HashMap<Expr, Rational>,
     roots: HashMap<Expr, u32>,
-    opaque: crate::expr::FastSet<Expr>,
+    opaque: HashSet<Expr>,
     memo: IdMap<Option<Rat>>,
     /// [`Kernels::unit_of`] by the id of the exponent's rest.
     unit_vars: IdMap<Option<(Rational, Var)>>,
@@ -86,8 +86,8 @@ pub struct Kernels {
 /// terms over 16). A sum that
 /// stands as a plain factor or term and stays small (`t1*S + t2*S + t3*S`) is looked
 /// into, so that it collects.
-pub fn opaque_parts(exprs: &[Expr]) -> crate::expr::FastSet<Expr> {
-    let mut bases: crate::expr::FastSet<u64> = HashSet::default();
+pub fn opaque_parts(exprs: &[Expr]) -> HashSet<Expr> {
+    let mut bases: HashSet<u64> = HashSet::default();
     let nodes = expr::post_order(exprs, |_| true);
     for x in &nodes {
         if let Node::Pow(b, _) = x.node() {
@@ -265,7 +265,7 @@ impl Kernels {
     /// A table prepared for `exprs` with the sums and exponentials in `opaque` kept
     /// whole (a work in several steps keeps the ones its input had, not those its own
     /// rewriting makes).
-    pub fn scan_with(exprs: &[Expr], opaque: &crate::expr::FastSet<Expr>) -> Kernels {
+    pub fn scan_with(exprs: &[Expr], opaque: &HashSet<Expr>) -> Kernels {
         let mut k = Kernels::default();
         expr::walk(exprs, |e| {
             if opaque.contains(e) {

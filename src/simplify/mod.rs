@@ -10,8 +10,8 @@
 //!   of one atom `k`, `(a1*k + a0)/(b1*k + b0)`, the relation is solved for `k` and `k`
 //!   is substituted everywhere (a kernel first; where the variable or a call could be
 //!   solved for instead, that form is offered too, `e^-x - y` for `y = x*e^-x`); names
-//!   defined by a logarithm, `p = c*ln(A)`, give the relation `A = e^(p/c)`. No answer is looked up: `p*(1 - p)` for the sigmoid is what
-//!   substituting `e^z = p/(1 - p)` into `e^z/(1 + e^z)^2` and cancelling gives.
+//!   defined by a logarithm, `p = c*ln(A)`, give the relation `A = e^(p/c)`. No answer
+//!   is looked up: `p*(1 - p)` for the sigmoid is what substituting `e^z = p/(1 - p)` into `e^z/(1 + e^z)^2` and cancelling gives.
 //!
 //! Names are the definitions the user gave (all of them count as computed) and, when
 //! the input uses hyperbolic functions, exponentials or the sigmoid, the built-in
@@ -902,7 +902,7 @@ impl<'a> Ctx<'a> {
             let complete_found = try_set(&relevant, v, Solve::KernelsFirst, &mut output_forms);
             // And the first name solved for the variable where it could be solved for a
             // kernel too: `y = x*e^-x` as `x = y*e^x` writes `e^-x*(1 - x)` as `e^-x - y`.
-            try_set(&relevant, v, Solve::VariableFirst, &mut output_forms);
+            try_set(&relevant, v, Solve::BesideKernel, &mut output_forms);
             // The first name solved takes its kernel: let each of the first names go
             // first in turn, so that the ELU's `y` is not pre-empted by an earlier
             // softplus of the same input.
@@ -1021,10 +1021,10 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// `pool` cheapest first ([`Rank`]): by cost with `cheap` calls as cheap as names, where
-/// that ties the forms that stay finite far out (names valued by `bodies`) first, and
-/// where that ties too the shorter printed form first; in the order given, where all
-/// three tie.
+/// `pool` cheapest first ([`Rank`]): by cost with `cheap` calls as cheap as names, and
+/// where that ties by the later fields of [`Rank`] in turn (finite far out, with names
+/// valued by `bodies`; in the names; fewer occurrences; `given` itself; shorter
+/// printed); in the order given, where all tie.
 fn ranked_by(
     mut pool: Vec<Expr>,
     cheap: &HashSet<Expr>,
@@ -1365,20 +1365,20 @@ fn agrees_where(candidate: &Expr, e: &Expr, all_bodies: &HashMap<Sym, Expr>, lin
 /// `(x, -1)` for `1/(1 + x)`, `(t, 2.5)` for `(2*t - 5)^(-1/2)` (a canonical sum of a
 /// number and a multiple of a variable; a bare variable is the zero already tried).
 fn linear_poles(e: &Expr) -> Vec<(Sym, f64)> {
+    let root = |n: &Expr| {
+        let Node::Pow(b, p) = n.node() else { return None };
+        let Node::Add(ts) = b.node() else { return None };
+        let ([c0, t], true) = (ts.as_slice(), p.as_num().is_some_and(num_traits::Signed::is_negative)) else {
+            return None;
+        };
+        let (c1, rest) = t.coeff_rest();
+        let (Some(c0), Node::Var(x)) = (c0.as_num(), rest.node()) else { return None };
+        Some((x.clone(), crate::number::to_f64(&(-c0 / c1))))
+    };
     let mut out: Vec<(Sym, f64)> = Vec::new();
     expr::walk(std::slice::from_ref(e), |n| {
-        if let Node::Pow(b, p) = n.node() {
-            if let (Node::Add(ts), true) = (b.node(), p.as_num().is_some_and(num_traits::Signed::is_negative)) {
-                if let [c0, t] = ts.as_slice() {
-                    let (c1, rest) = t.coeff_rest();
-                    if let (Some(c0), Node::Var(x)) = (c0.as_num(), rest.node()) {
-                        let root = (x.clone(), crate::number::to_f64(&(-c0 / c1)));
-                        if !out.contains(&root) {
-                            out.push(root);
-                        }
-                    }
-                }
-            }
+        if let Some(r) = root(n).filter(|r| !out.contains(r)) {
+            out.push(r);
         }
         Walk::Descend
     });
@@ -1772,7 +1772,7 @@ enum Solve {
     /// The variable of differentiation or a call kept whole (`sin(x)`), where it is one
     /// of the choices beside a kernel (`None` from [`eliminate`] otherwise: the first
     /// order gives that form).
-    VariableFirst,
+    BesideKernel,
 }
 
 /// Rewrites `e` in terms of the names in `defs`, solving each definition for one of its
@@ -1822,19 +1822,19 @@ fn eliminate(
         let rel = Relation { own_name, names: &name_set, own: &own_vars[i], wrt, whole, kernels: true };
         let picked = pick_atom(&b, &others, &k, &rel);
         let picked = match solve {
-            Solve::VariableFirst if i == 0 => {
+            Solve::BesideKernel if i == 0 => {
                 let is_kernel = |(v, _): &(Var, u32)| matches!(k.atom(*v), Atom::Exp(_) | Atom::Root(..));
                 if !picked.as_ref().is_some_and(is_kernel) {
                     return None;
                 }
                 let picked = pick_atom(&b, &others, &k, &Relation { kernels: false, ..rel });
                 // The variable, or a call kept whole (`sin(x)` of `y = sin(x)*e^-x`).
-                let is_wrt = |(v, _): (Var, u32)| match (k.atom(v), wrt.map(Expr::node)) {
+                let beside = |(v, _): (Var, u32)| match (k.atom(v), wrt.map(Expr::node)) {
                     (Atom::Sym(s), Some(Node::Var(w))) => s == w,
-                    (Atom::Opaque(a), _) => matches!(a.node(), Node::Call(Func::Builtin(_), _)),
+                    (Atom::Opaque(a), _) => matches!(a.node(), Node::Call(..)),
                     _ => false,
                 };
-                if !picked.is_some_and(is_wrt) {
+                if !picked.is_some_and(beside) {
                     return None;
                 }
                 picked
@@ -1868,7 +1868,7 @@ fn eliminate(
         match &solved_atom {
             // (The variable solved for in place of a kernel stays in the kernel: `e^-x`
             // is what the input computes.)
-            Atom::Sym(_) if solve == Solve::VariableFirst && i == 0 => {}
+            Atom::Sym(_) if solve == Solve::BesideKernel && i == 0 => {}
             Atom::Sym(sym) => {
                 d = expr::substitute(&d, sym, &value);
                 for (s, b) in later.iter_mut() {
