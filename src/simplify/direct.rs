@@ -93,12 +93,24 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     pool.extend(whole.as_ref().and_then(|w| rat_expr_within(w, &table.k, largest)));
     // `d` is always acceptable: a respelling none of whose forms can cost as little is
     // not written out.
-    let mut bound: Option<u32> = None;
-    for (a, in_b) in table.respellings(&cheap) {
+    // The atoms of `d`'s function with `a` respelled in `b` that vary are known before it
+    // is worked out: `b` takes `a`'s place and the rest stay, as `a` is an invertible
+    // function of `b` (and of constants, `e^2` where the kernel is `e^(2*x + 2)`, which
+    // no form needs to show). Where they alone cost more than `d`, nothing written in
+    // them is cheaper.
+    let d_cost = std::cell::OnceCell::new();
+    let d_cost = || *d_cost.get_or_init(|| cost::cost(d, &cheap));
+    let whole_vars = whole.as_ref().map(Rat::vars);
+    let worth = |table: &mut Table, a: &Expr, b: &Expr| {
+        let Some(vars) = &whole_vars else { return true };
+        let vars = respelled_vars(vars, table.k.var(Atom::Opaque(a.clone())), table.k.var(Atom::Opaque(b.clone())));
+        table.least_for_atoms(&vars, &cheap).is_none_or(|least| least <= d_cost())
+    };
+    for (a, in_b) in table.respellings(&cheap, worth) {
         let v = table.k.var(Atom::Opaque(a.clone()));
         let respelled = whole.as_ref().and_then(|w| w.subst(v, &in_b));
         if let Some(least) = respelled.as_ref().and_then(|r| table.least_cost(r, &cheap)) {
-            if least > *bound.get_or_insert_with(|| cost::cost(d, &cheap)) {
+            if least > d_cost() {
                 continue;
             }
         }
@@ -236,8 +248,13 @@ impl Table {
     /// `(1 + tanh(x))/2`). By the atom. An alternative that is the atom's own function
     /// spelled another way (`tanh(ln(1 + e^x))` for `tanh(softplus(x))`) is put in only
     /// where it costs less than the atom (in `cheap`'s costs): elsewhere every form it
-    /// makes costs more than the one it was made from.
-    fn respellings(&mut self, cheap: &HashSet<Expr>) -> Vec<(Expr, Rat)> {
+    /// makes costs more than the one it was made from; and only where `worth` says the
+    /// respelling may pay (it is asked before the alternative is converted).
+    fn respellings(
+        &mut self,
+        cheap: &HashSet<Expr>,
+        worth: impl Fn(&mut Table, &Expr, &Expr) -> bool,
+    ) -> Vec<(Expr, Rat)> {
         // Only an atom with an alternative in the same variables can be respelled.
         let vars_of = |c: &Expr| match c.node() {
             Node::Call(Func::Builtin(_), args) if args.len() == 1 => Some(args[0].free_vars()),
@@ -260,6 +277,9 @@ impl Table {
                 // (Read off its exponentials first: most alternatives are of another
                 // kernel, or of a higher degree in this one, and need no converting.)
                 if self.k.exponential_spans(&bx).is_some_and(|spans| spans.iter().any(|&(v, n)| v != kv || n > 1)) {
+                    continue;
+                }
+                if !worth(self, &a, &b) {
                     continue;
                 }
                 let Some(rb) = self.k.rat_of(&bx) else { continue };
@@ -291,8 +311,19 @@ impl Table {
     /// call, `sqrt(2)*sqrt(pi)` one root), so an atom may vanish from a form.
     fn least_cost(&self, r: &Rat, cheap: &HashSet<Expr>) -> Option<u32> {
         let vars = r.vars();
+        let of_atoms = self.least_for_atoms(&vars, cheap)?;
+        // (A single atom needs an operation more where there are several terms.)
+        let several_terms = r.num.len() > 1 || r.den.len() > 1;
+        let one_more = u32::from(vars.len() <= 1 && several_terms);
+        let integral = r.den.as_constant().is_some() && r.num.terms().all(|(_, c)| c.is_integer());
+        Some(of_atoms.saturating_add(one_more).saturating_add(u32::from(!integral)))
+    }
+
+    /// The part of [`Table::least_cost`] that the atoms `vars` alone decide: each
+    /// appears, and `n` of them take `n - 1` operations to join. `None` as there.
+    fn least_for_atoms(&self, vars: &std::collections::BTreeSet<Var>, cheap: &HashSet<Expr>) -> Option<u32> {
         let mut atoms = 0u32;
-        for &v in &vars {
+        for &v in vars {
             match self.k.atom(v) {
                 Atom::Sym(_) => {}
                 Atom::Opaque(c) if matches!(c.node(), Node::Call(..)) && c.as_exp().is_none() => {
@@ -301,10 +332,7 @@ impl Table {
                 _ => return None,
             }
         }
-        let several_terms = r.num.len() > 1 || r.den.len() > 1;
-        let joins = (vars.len() as u32).saturating_sub(1).max(u32::from(several_terms));
-        let integral = r.den.as_constant().is_some() && r.num.terms().all(|(_, c)| c.is_integer());
-        Some(atoms.saturating_add(joins).saturating_add(u32::from(!integral)))
+        Some(atoms.saturating_add((vars.len() as u32).saturating_sub(1)))
     }
 
     /// The one kernel `r` varies in (constants such as `e^2` aside), where it is one.
@@ -315,6 +343,15 @@ impl Table {
             _ => None,
         }
     }
+}
+
+/// The variables of a rational function in `vars` with `a` replaced by a function of
+/// `b` alone that is invertible (a linear fraction).
+fn respelled_vars(vars: &std::collections::BTreeSet<Var>, a: Var, b: Var) -> std::collections::BTreeSet<Var> {
+    let mut out = vars.clone();
+    out.remove(&a);
+    out.insert(b);
+    out
 }
 
 /// Whether the exponents of the exponentials in `e` (outside other calls) are in more
@@ -519,10 +556,14 @@ mod tests {
                 [&e, &raw, &r].into_iter().flat_map(|f| implicit_names(f, &[])).map(|(_, c)| c).collect();
             let mut table = Table::new(&d, &atoms_of(&d), &alternatives);
             let whole = table.k.rat_of(&d).expect("no division by zero");
-            for (a, in_b) in table.respellings(&HashSet::default()) {
+            for (a, in_b) in table.respellings(&HashSet::default(), |_, _, _| true) {
                 let v = table.k.var(Atom::Opaque(a.clone()));
                 let respelled = whole.subst(v, &in_b).expect("defined");
-                let Some(bound) = table.least_cost(&respelled, &cheap) else { continue };
+                // The bound on the atoms the route reads off before working the respelling
+                // out (`b`'s place: `in_b` is `b` and constants), and the one after.
+                let b = table.k.var(Atom::Opaque(in_b_call(&table, &in_b)));
+                let before = table.least_for_atoms(&respelled_vars(&whole.vars(), v, b), &cheap);
+                let Some(bound) = before.max(table.least_cost(&respelled, &cheap)) else { continue };
                 let mut forms = vec![expr::replace(&d, &a, &rat_expr_within(&in_b, &table.k, u64::MAX).unwrap())];
                 forms.extend(rat_expr_within(&respelled, &table.k, u64::MAX));
                 for f in forms.clone() {
@@ -536,6 +577,17 @@ mod tests {
             }
         }
         assert!(checked > 20, "only {checked} forms checked");
+    }
+
+    /// The alternative `in_b` (an atom in terms of it) is written in.
+    fn in_b_call(table: &Table, in_b: &Rat) -> Expr {
+        let calls = in_b.vars().into_iter().filter_map(|v| match table.k.atom(v) {
+            Atom::Opaque(c) if !c.free_vars().is_empty() => Some(c.clone()),
+            _ => None,
+        });
+        let calls: Vec<Expr> = calls.collect();
+        let [b] = &calls[..] else { panic!("one call varies in {in_b:?}") };
+        b.clone()
     }
 
     use proptest::prelude::*;
