@@ -655,9 +655,17 @@ fn power_of_call(e: &Expr) -> Option<(Builtin, Expr, Rational)> {
 /// A product with `cos(u)^a*csc(u)^b` in it written with `cot(u)` (and `sin`, `sec` with
 /// `tan`; `cosh`, `csch` with `coth`; `sinh`, `sech` with `tanh`).
 fn quotients(fs: &[Expr]) -> Option<Expr> {
-    let products = products();
     let mut calls: Vec<Option<(Builtin, Expr, Rational)>> = fs.iter().map(power_of_call).collect();
-    // (Most products hold no such pair: nothing is built for them.)
+    // (A pair is two calls at one argument. Most products hold none: the table is not
+    // even read for them, nor worked out, which screens every triple of built-ins.)
+    let two_at_one_argument = calls
+        .iter()
+        .enumerate()
+        .any(|(i, c)| c.as_ref().is_some_and(|(_, u, _)| calls[i + 1..].iter().flatten().any(|(_, v, _)| v == u)));
+    if !two_at_one_argument {
+        return None;
+    }
+    let products = products();
     if !products.iter().any(|&(top, bottom, _)| pair_of(&calls, top, bottom).is_some()) {
         return None;
     }
