@@ -2719,6 +2719,13 @@ pub fn substitute(e: &Expr, v: &Sym, value: &Expr) -> Expr {
 /// recursion down the nodes that hold `v`, with no map and no memo. Sums and products
 /// over an index take the general path.
 pub(crate) fn substitute_small(e: &Expr, v: &Sym, value: &Expr) -> Expr {
+    // A variable for the only variable: the constructors order nodes by their names only
+    // between two variables, so the canonical template is canonical renamed, and each
+    // node is interned as it stands (a row at `x`, as the chain rule and the kernel view
+    // instantiate most rows, without canonicalizing it again).
+    if matches!(value.node(), Node::Var(_)) && only_variable(e, v) {
+        return renamed(e, v.bloom(), value);
+    }
     fn go(e: &Expr, v: &Sym, mask: u64, value: &Expr) -> Expr {
         if e.0.syms & mask == 0 {
             return e.clone();
@@ -2734,6 +2741,32 @@ pub(crate) fn substitute_small(e: &Expr, v: &Sym, value: &Expr) -> Expr {
         }
     }
     go(e, v, v.bloom(), value)
+}
+
+/// Whether `v` is the only variable of `e`, which binds none.
+fn only_variable(e: &Expr, v: &Sym) -> bool {
+    !walk(std::slice::from_ref(e), |x| match x.node() {
+        Node::Var(s) if s != v => Walk::Stop,
+        Node::Call(Func::Sum(_) | Func::Prod(_) | Func::Indexed(_), _) => Walk::Stop,
+        _ => Walk::Descend,
+    })
+}
+
+/// `e`, whose only variable is the one `mask` marks, with `value` (a variable) for it:
+/// node by node, interned as they stand (see [`substitute_small`]).
+fn renamed(e: &Expr, mask: u64, value: &Expr) -> Expr {
+    if e.0.syms & mask == 0 {
+        return e.clone();
+    }
+    let each = |xs: &[Expr]| xs.iter().map(|x| renamed(x, mask, value)).collect::<Vec<Expr>>();
+    match e.node() {
+        Node::Var(_) => value.clone(),
+        Node::Num(_) | Node::Const(_) => e.clone(),
+        Node::Add(ts) => intern(Node::Add(each(ts))),
+        Node::Mul(fs) => intern(Node::Mul(each(fs))),
+        Node::Pow(b, x) => intern(Node::Pow(renamed(b, mask, value), renamed(x, mask, value))),
+        Node::Call(f, args) => intern(Node::Call(f.clone(), each(args))),
+    }
 }
 
 /// Replaces variables by expressions, all at once, rebuilding canonically.

@@ -340,6 +340,28 @@ mod tests {
     use crate::check::mixed_error;
     use crate::eval::{eval_dual, eval_with, Env, Model};
 
+    /// A row at a variable, renamed node by node (`expr::substitute_small`'s shortcut),
+    /// is the row rebuilt through the constructors at that variable, whatever the name
+    /// and wherever it sorts among others.
+    #[test]
+    fn a_row_at_any_variable_is_the_row_renamed() {
+        let u = table_variable();
+        let names = ["x", "a", "z", "zz", "x10", "A", "w_1", "t", "v", "#0", "~1"];
+        let mut rows = 0;
+        for f in Builtin::ALL {
+            for text in [Some(f.def().derivative), f.def().expansion].into_iter().flatten() {
+                let row = parsed_entry(f, Some(text)).expect("a row");
+                for name in names {
+                    let x = Expr::sym(crate::expr::Sym::new(name));
+                    let rebuilt = crate::expr::substitute(&row, &u, &x);
+                    assert_eq!(crate::expr::substitute_small(&row, &u, &x), rebuilt, "{} at {name}", f.name());
+                    rows += 1;
+                }
+            }
+        }
+        assert!(rows > 300, "only {rows} rows instantiated");
+    }
+
     /// Every row's derivative and expansion parse (the columns are parsed row by row as
     /// they are used, so a bad row would otherwise wait for its first use).
     #[test]
