@@ -2463,10 +2463,17 @@ pub enum Walk {
 /// The ids of the nodes a walk has visited: a short list while there are few (most walks
 /// are over small expressions, where a scan is cheaper than hashing every id into a
 /// growing table), a table once there are more.
-#[derive(Default)]
 struct Seen {
-    few: Vec<u64>,
+    /// The first ids, in place (no allocation for a small walk), `len` of them.
+    few: [u64; Seen::FEW],
+    len: usize,
     many: std::collections::HashSet<u64, IdHash>,
+}
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen { few: [0; Seen::FEW], len: 0, many: Default::default() }
+    }
 }
 
 impl Seen {
@@ -2476,21 +2483,22 @@ impl Seen {
     /// Adds `id`: whether it was not there yet.
     fn insert(&mut self, id: u64) -> bool {
         if self.many.is_empty() {
-            if self.few.contains(&id) {
+            if self.few[..self.len].contains(&id) {
                 return false;
             }
-            if self.few.len() < Seen::FEW {
-                self.few.push(id);
+            if self.len < Seen::FEW {
+                self.few[self.len] = id;
+                self.len += 1;
                 return true;
             }
-            self.many.extend(self.few.drain(..));
+            self.many.extend(self.few.iter().copied());
         }
         self.many.insert(id)
     }
 
     fn contains(&self, id: u64) -> bool {
         if self.many.is_empty() {
-            self.few.contains(&id)
+            self.few[..self.len].contains(&id)
         } else {
             self.many.contains(&id)
         }
@@ -2502,7 +2510,9 @@ impl Seen {
 /// stopped the walk ([`Walk::Stop`]).
 pub fn walk<'r>(roots: &'r [Expr], mut visit: impl FnMut(&'r Expr) -> Walk) -> bool {
     let mut seen = Seen::default();
-    let mut stack: Vec<&'r Expr> = roots.iter().collect();
+    // (Room for a small expression's walk from the start: one allocation, not several.)
+    let mut stack: Vec<&'r Expr> = Vec::with_capacity(roots.len().max(16));
+    stack.extend(roots);
     while let Some(e) = stack.pop() {
         if !seen.insert(e.id()) {
             continue;
@@ -2524,7 +2534,8 @@ pub fn post_order(roots: &[Expr], mut enter: impl FnMut(&Expr) -> bool) -> Vec<E
     let mut order = Vec::new();
     let mut seen = Seen::default();
     // (node, children pushed yet?)
-    let mut stack: Vec<(&Expr, bool)> = roots.iter().rev().map(|r| (r, false)).collect();
+    let mut stack: Vec<(&Expr, bool)> = Vec::with_capacity(roots.len().max(16));
+    stack.extend(roots.iter().rev().map(|r| (r, false)));
     while let Some((n, expanded)) = stack.pop() {
         if expanded {
             order.push(n.clone());
