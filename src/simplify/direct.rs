@@ -101,10 +101,9 @@ fn cheapest_form(e: &Expr, raw: &Expr, r: &Expr, d: &Expr) -> Option<Expr> {
     let d_cost = std::cell::OnceCell::new();
     let d_cost = || *d_cost.get_or_init(|| cost::cost(d, &cheap));
     let whole_vars = whole.as_ref().map(Rat::vars);
-    let worth = |table: &mut Table, a: &Expr, b: &Expr| {
-        let Some(vars) = &whole_vars else { return true };
-        let vars = respelled_vars(vars, table.k.var(Atom::Opaque(a.clone())), table.k.var(Atom::Opaque(b.clone())));
-        table.least_for_atoms(&vars, &cheap).is_none_or(|least| least <= d_cost())
+    let worth = |table: &Table, a: &Expr, b: &Expr| {
+        let least = whole_vars.as_ref().and_then(|vars| table.least_respelled(vars, a, b, &cheap));
+        least.is_none_or(|least| least <= d_cost())
     };
     for (a, in_b) in table.respellings(&cheap, worth) {
         let v = table.k.var(Atom::Opaque(a.clone()));
@@ -250,11 +249,7 @@ impl Table {
     /// where it costs less than the atom (in `cheap`'s costs): elsewhere every form it
     /// makes costs more than the one it was made from; and only where `worth` says the
     /// respelling may pay (it is asked before the alternative is converted).
-    fn respellings(
-        &mut self,
-        cheap: &HashSet<Expr>,
-        worth: impl Fn(&mut Table, &Expr, &Expr) -> bool,
-    ) -> Vec<(Expr, Rat)> {
+    fn respellings(&mut self, cheap: &HashSet<Expr>, worth: impl Fn(&Table, &Expr, &Expr) -> bool) -> Vec<(Expr, Rat)> {
         // Only an atom with an alternative in the same variables can be respelled.
         let vars_of = |c: &Expr| match c.node() {
             Node::Call(Func::Builtin(_), args) if args.len() == 1 => Some(args[0].free_vars()),
@@ -311,7 +306,7 @@ impl Table {
     /// call, `sqrt(2)*sqrt(pi)` one root), so an atom may vanish from a form.
     fn least_cost(&self, r: &Rat, cheap: &HashSet<Expr>) -> Option<u32> {
         let vars = r.vars();
-        let of_atoms = self.least_for_atoms(&vars, cheap)?;
+        let of_atoms = least_for_atoms(vars.iter().map(|&v| self.k.atom(v)), cheap)?;
         // (A single atom needs an operation more where there are several terms.)
         let several_terms = r.num.len() > 1 || r.den.len() > 1;
         let one_more = u32::from(vars.len() <= 1 && several_terms);
@@ -319,20 +314,22 @@ impl Table {
         Some(of_atoms.saturating_add(one_more).saturating_add(u32::from(!integral)))
     }
 
-    /// The part of [`Table::least_cost`] that the atoms `vars` alone decide: each
-    /// appears, and `n` of them take `n - 1` operations to join. `None` as there.
-    fn least_for_atoms(&self, vars: &std::collections::BTreeSet<Var>, cheap: &HashSet<Expr>) -> Option<u32> {
-        let mut atoms = 0u32;
-        for &v in vars {
-            match self.k.atom(v) {
-                Atom::Sym(_) => {}
-                Atom::Opaque(c) if matches!(c.node(), Node::Call(..)) && c.as_exp().is_none() => {
-                    atoms = atoms.saturating_add(cost::cost(c, cheap));
-                }
-                _ => return None,
-            }
-        }
-        Some(atoms.saturating_add((vars.len() as u32).saturating_sub(1)))
+    /// [`least_for_atoms`] of `d`'s function (in `whole_vars`) with its atom `a` respelled
+    /// in the alternative `b`, read before the respelling is worked out: `b` takes `a`'s
+    /// place and the rest stay. `None` where `a` has no variable of its own or the bound
+    /// cannot be read. No variable is made for `b`.
+    fn least_respelled(
+        &self,
+        whole_vars: &std::collections::BTreeSet<Var>,
+        a: &Expr,
+        b: &Expr,
+        cheap: &HashSet<Expr>,
+    ) -> Option<u32> {
+        let a_var = self.k.var_of(&Atom::Opaque(a.clone()))?;
+        let b_atom = Atom::Opaque(b.clone());
+        let b_is_new = self.k.var_of(&b_atom).is_none_or(|v| !whole_vars.contains(&v));
+        let rest = whole_vars.iter().filter(|&&v| v != a_var).map(|&v| self.k.atom(v));
+        least_for_atoms(rest.chain(b_is_new.then_some(&b_atom)), cheap)
     }
 
     /// The one kernel `r` varies in (constants such as `e^2` aside), where it is one.
@@ -345,13 +342,22 @@ impl Table {
     }
 }
 
-/// The variables of a rational function in `vars` with `a` replaced by a function of
-/// `b` alone that is invertible (a linear fraction).
-fn respelled_vars(vars: &std::collections::BTreeSet<Var>, a: Var, b: Var) -> std::collections::BTreeSet<Var> {
-    let mut out = vars.clone();
-    out.remove(&a);
-    out.insert(b);
-    out
+/// The part of [`Table::least_cost`] that the atoms alone decide: each appears (a call
+/// costing at least what it costs alone), and `n` of them take `n - 1` operations to
+/// join. `None` where one is an exponential or a root, as there.
+fn least_for_atoms<'a>(atoms: impl IntoIterator<Item = &'a Atom>, cheap: &HashSet<Expr>) -> Option<u32> {
+    let (mut cost_of_atoms, mut n) = (0u32, 0u32);
+    for atom in atoms {
+        n += 1;
+        match atom {
+            Atom::Sym(_) => {}
+            Atom::Opaque(c) if matches!(c.node(), Node::Call(..)) && c.as_exp().is_none() => {
+                cost_of_atoms = cost_of_atoms.saturating_add(cost::cost(c, cheap));
+            }
+            _ => return None,
+        }
+    }
+    Some(cost_of_atoms.saturating_add(n.saturating_sub(1)))
 }
 
 /// Whether the exponents of the exponentials in `e` (outside other calls) are in more
@@ -561,8 +567,7 @@ mod tests {
                 let respelled = whole.subst(v, &in_b).expect("defined");
                 // The bound on the atoms the route reads off before working the respelling
                 // out (`b`'s place: `in_b` is `b` and constants), and the one after.
-                let b = table.k.var(Atom::Opaque(in_b_call(&table, &in_b)));
-                let before = table.least_for_atoms(&respelled_vars(&whole.vars(), v, b), &cheap);
+                let before = table.least_respelled(&whole.vars(), &a, &in_b_call(&table, &in_b), &cheap);
                 let Some(bound) = before.max(table.least_cost(&respelled, &cheap)) else { continue };
                 let mut forms = vec![expr::replace(&d, &a, &rat_expr_within(&in_b, &table.k, u64::MAX).unwrap())];
                 forms.extend(rat_expr_within(&respelled, &table.k, u64::MAX));

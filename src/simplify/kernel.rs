@@ -299,6 +299,11 @@ impl Kernels {
     }
 
     /// The polynomial variable of an atom, made on first use.
+    /// The variable of `a`, where it has one already.
+    pub fn var_of(&self, a: &Atom) -> Option<Var> {
+        self.index.get(a).copied()
+    }
+
     pub fn var(&mut self, a: Atom) -> Var {
         if let Some(v) = self.index.get(&a) {
             return *v;
