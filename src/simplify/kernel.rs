@@ -298,12 +298,12 @@ impl Kernels {
         k
     }
 
-    /// The polynomial variable of an atom, made on first use.
-    /// The variable of `a`, where it has one already.
+    /// The variable of `a`, where it has one already (none is made).
     pub fn var_of(&self, a: &Atom) -> Option<Var> {
         self.index.get(a).copied()
     }
 
+    /// The polynomial variable of an atom, made on first use.
     pub fn var(&mut self, a: Atom) -> Var {
         if let Some(v) = self.index.get(&a) {
             return *v;

@@ -11,7 +11,8 @@
 //!   is substituted everywhere (a kernel first; where the variable or a call could be
 //!   solved for instead, that form is offered too, `e^-x - y` for `y = x*e^-x`); names
 //!   defined by a logarithm, `p = c*ln(A)`, give the relation `A = e^(p/c)`. No answer
-//!   is looked up: `p*(1 - p)` for the sigmoid is what substituting `e^z = p/(1 - p)` into `e^z/(1 + e^z)^2` and cancelling gives.
+//!   is looked up: `p*(1 - p)` for the sigmoid is what substituting `e^z = p/(1 - p)`
+//!   into `e^z/(1 + e^z)^2` and cancelling gives.
 //!
 //! Names are the definitions the user gave (all of them count as computed) and, when
 //! the input uses hyperbolic functions, exponentials or the sigmoid, the built-in
