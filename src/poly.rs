@@ -303,6 +303,15 @@ impl Coef {
         }
     }
 
+    /// The value as a big integer, where it is an integer.
+    fn integer(&self) -> Option<std::borrow::Cow<'_, BigInt>> {
+        match self {
+            Coef::Small(n, 1) => Some(std::borrow::Cow::Owned(BigInt::from(*n))),
+            Coef::Big(r) if r.is_integer() => Some(std::borrow::Cow::Borrowed(r.numer())),
+            _ => None,
+        }
+    }
+
     fn to_big(&self) -> Rational {
         match self {
             Coef::Small(n, d) => Rational::new_raw(BigInt::from(*n), BigInt::from(*d)),
@@ -349,7 +358,10 @@ impl Coef {
             }
             _ => {
                 charge_big(self, o);
-                Coef::from_big(self.to_big() + o.to_big())
+                match (self.integer(), o.integer()) {
+                    (Some(a), Some(b)) => Coef::from_big(Rational::from_integer(&*a + &*b)),
+                    _ => Coef::from_big(self.to_big() + o.to_big()),
+                }
             }
         }
     }
@@ -383,7 +395,14 @@ impl Coef {
             }
             _ => {
                 charge_big(self, o);
-                Coef::from_big(self.to_big() * o.to_big())
+                // Integers add and multiply without the gcds that a quotient's sum and
+                // product reduce by (num-bigint's binary gcd with 1 still shifts through
+                // the other number bit by bit): a remainder sequence's coefficients are
+                // all integers, and grow.
+                match (self.integer(), o.integer()) {
+                    (Some(a), Some(b)) => Coef::from_big(Rational::from_integer(&*a * &*b)),
+                    _ => Coef::from_big(self.to_big() * o.to_big()),
+                }
             }
         }
     }
