@@ -1151,12 +1151,21 @@ impl Expr {
         }
     }
 
+    /// `u` of `relu(u)^n` or `max(0, u)^n` with `n < 0`.
+    fn negative_power_of_relu(&self) -> Option<&Expr> {
+        match self.node() {
+            Node::Pow(b, n) if n.as_num().is_some_and(|n| n.is_negative()) => b.positive_power_of_relu(),
+            _ => None,
+        }
+    }
+
     /// Whether this factor may combine with another by a rule of [`Expr::mul`] beyond
-    /// equal bases: a sign, a comparison or a relu.
+    /// equal bases: a sign, a comparison or a power of a relu.
     fn combines_specially(&self) -> bool {
         self.sign_of().is_some()
             || matches!(self.node(), Node::Call(Func::Cmp(_), _))
             || self.positive_power_of_relu().is_some()
+            || self.negative_power_of_relu().is_some()
     }
 
     /// The argument when this is `sign(u)`.
@@ -1627,6 +1636,19 @@ impl Expr {
             // u^k*relu(u)^n is relu(u)^(n + k) for a whole k > 0 and n > 0 (so is it with
             // max(0, u) for the ramp): x*relu(x)^2 is relu(x)^3.
             if let Some((ramp_at, at, _, k)) = kink_and_power(&out, Expr::positive_power_of_relu, whole_power_of) {
+                let (ramp, n) = out[ramp_at].base_exp();
+                remove_both(&mut out, ramp_at, at);
+                out.push(Expr::pow(ramp, Expr::add([n, Expr::num(k)])));
+                out.push(Expr::num(coeff));
+                return Expr::mul(out);
+            }
+            // And its reciprocal: u^-k*relu(u)^-n is relu(u)^-(n + k), both undefined where
+            // u <= 0, so that `1/(x^2*relu(x))` is one power of the ramp whether the product
+            // is built before or after its reciprocal. (With the signs mixed, `x/relu(x)`,
+            // the two are not one power: that is undefined where u < 0, and 1 is not.)
+            if let Some((ramp_at, at, _, k)) =
+                kink_and_power(&out, Expr::negative_power_of_relu, negative_whole_power_of)
+            {
                 let (ramp, n) = out[ramp_at].base_exp();
                 remove_both(&mut out, ramp_at, at);
                 out.push(Expr::pow(ramp, Expr::add([n, Expr::num(k)])));
@@ -2197,6 +2219,13 @@ fn kink_and_power<'a>(
 fn whole_power_of(f: &Expr, u: &Expr) -> Option<Rational> {
     let (b, k) = f.base_exp();
     let k = k.as_num().filter(|k| k.is_integer() && k.is_positive())?;
+    (b == *u).then(|| k.clone())
+}
+
+/// The whole power `k < 0` that `f` is of `u`.
+fn negative_whole_power_of(f: &Expr, u: &Expr) -> Option<Rational> {
+    let (b, k) = f.base_exp();
+    let k = k.as_num().filter(|k| k.is_integer() && k.is_negative())?;
     (b == *u).then(|| k.clone())
 }
 

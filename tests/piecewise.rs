@@ -260,6 +260,31 @@ fn a_ramp_times_its_argument_is_a_power_of_the_ramp() {
     ] {
         assert_eq!(derivative(program, x), want, "{program}");
     }
+    // A product of reciprocals is the reciprocal of the product, however it is built (the
+    // property test's derivative of `1/(x*max(0, x))` printed `-1/(x^2*max(0, x)) - ...`,
+    // which read back as a power of the ramp); with the signs mixed it stays apart.
+    for (built, want) in [
+        ("1/(x^2*max(0, x))", "1/max(0, x)^3"),
+        ("x^-2/max(0, x)", "1/max(0, x)^3"),
+        ("1/x/relu(x)^2", "1/relu(x)^3"),
+        ("relu(x)^(-1/2)/x", "1/relu(x)^(3/2)"),
+        ("x/relu(x)", "x/relu(x)"),
+        ("relu(x)/x^2", "relu(x)/x^2"),
+    ] {
+        assert_eq!(deriv::parse(built).unwrap().to_string(), want, "{built}");
+    }
+    // Each is its definition where the ramp is positive and undefined where it is 0.
+    let value = |src: &str, x: f64| {
+        let env = [(Sym::new("x"), x)].into_iter().collect();
+        deriv::eval::eval(&deriv::parse(src).unwrap(), &env).ok().filter(|v| v.is_finite())
+    };
+    for (product, power) in [("1/(x^2*relu(x))", "x^-3"), ("relu(x - 1)^(-1/2)/(x - 1)", "(x - 1)^(-3/2)")] {
+        let kink = if product.contains("x - 1") { 1.0 } else { 0.0 };
+        for at in [-2.5, -1.0, 0.0, 0.5, 1.0, 1.5, 3.0] {
+            let want = if at > kink { value(power, at) } else { None };
+            assert_eq!(value(product, at), want, "{product} at x = {at}");
+        }
+    }
     for (product, cases) in [
         ("x*relu(x)", "if(x > 0, x^2, 0)"),
         ("x*heaviside(x)", "if(x > 0, x, 0)"),
