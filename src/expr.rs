@@ -1633,27 +1633,23 @@ impl Expr {
                 out.push(Expr::num(coeff));
                 return Expr::mul(out);
             }
-            // u^k*relu(u)^n is relu(u)^(n + k) for a whole k > 0 and n > 0 (so is it with
-            // max(0, u) for the ramp): x*relu(x)^2 is relu(x)^3.
-            if let Some((ramp_at, at, _, k)) = kink_and_power(&out, Expr::positive_power_of_relu, whole_power_of) {
-                let (ramp, n) = out[ramp_at].base_exp();
-                remove_both(&mut out, ramp_at, at);
-                out.push(Expr::pow(ramp, Expr::add([n, Expr::num(k)])));
-                out.push(Expr::num(coeff));
-                return Expr::mul(out);
-            }
-            // And its reciprocal: u^-k*relu(u)^-n is relu(u)^-(n + k), both undefined where
-            // u <= 0, so that `1/(x^2*relu(x))` is one power of the ramp whether the product
-            // is built before or after its reciprocal. (With the signs mixed, `x/relu(x)`,
-            // the two are not one power: that is undefined where u < 0, and 1 is not.)
-            if let Some((ramp_at, at, _, k)) =
-                kink_and_power(&out, Expr::negative_power_of_relu, negative_whole_power_of)
-            {
-                let (ramp, n) = out[ramp_at].base_exp();
-                remove_both(&mut out, ramp_at, at);
-                out.push(Expr::pow(ramp, Expr::add([n, Expr::num(k)])));
-                out.push(Expr::num(coeff));
-                return Expr::mul(out);
+            // u^k*relu(u)^n is relu(u)^(n + k) for a whole k and a power n of the same sign
+            // (so is it with max(0, u) for the ramp): x*relu(x)^2 is relu(x)^3, and the
+            // reciprocal `1/(x^2*relu(x))` is `1/relu(x)^3` whether the product is built
+            // before or after its reciprocal (both undefined where u <= 0). With the signs
+            // mixed, `x/relu(x)`, the two are not one power: that is undefined where u < 0,
+            // and 1 is not.
+            for negative in [false, true] {
+                let ramp_power: fn(&Expr) -> Option<&Expr> =
+                    if negative { Expr::negative_power_of_relu } else { Expr::positive_power_of_relu };
+                let power = |f: &Expr, u: &Expr| integer_power_of(f, u).filter(|k| k.is_negative() == negative);
+                if let Some((ramp_at, at, _, k)) = kink_and_power(&out, ramp_power, power) {
+                    let (ramp, n) = out[ramp_at].base_exp();
+                    remove_both(&mut out, ramp_at, at);
+                    out.push(Expr::pow(ramp, Expr::add([n, Expr::num(k)])));
+                    out.push(Expr::num(coeff));
+                    return Expr::mul(out);
+                }
             }
             // heaviside(u)*u^k is relu(u)^k for a whole k > 0 (both u^k where u > 0 and 0
             // elsewhere): the derivative of x*relu(x) is 2*relu(x).
@@ -2217,15 +2213,13 @@ fn kink_and_power<'a>(
 
 /// The whole power `k > 0` that `f` is of `u` (`u` itself is its first).
 fn whole_power_of(f: &Expr, u: &Expr) -> Option<Rational> {
-    let (b, k) = f.base_exp();
-    let k = k.as_num().filter(|k| k.is_integer() && k.is_positive())?;
-    (b == *u).then(|| k.clone())
+    integer_power_of(f, u).filter(Signed::is_positive)
 }
 
-/// The whole power `k < 0` that `f` is of `u`.
-fn negative_whole_power_of(f: &Expr, u: &Expr) -> Option<Rational> {
+/// The integer power `k` (of either sign) that `f` is of `u`.
+fn integer_power_of(f: &Expr, u: &Expr) -> Option<Rational> {
     let (b, k) = f.base_exp();
-    let k = k.as_num().filter(|k| k.is_integer() && k.is_negative())?;
+    let k = k.as_num().filter(|k| k.is_integer())?;
     (b == *u).then(|| k.clone())
 }
 

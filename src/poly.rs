@@ -303,7 +303,10 @@ impl Coef {
         }
     }
 
-    /// The value as a big integer, where it is an integer.
+    /// The value as a big integer, where it is an integer: integers add and multiply
+    /// without the gcds that a quotient's sum and product reduce by (num-bigint's binary
+    /// gcd with 1 still shifts through the other number a bit per step), and a remainder
+    /// sequence's coefficients are all integers, which grow.
     fn integer(&self) -> Option<std::borrow::Cow<'_, BigInt>> {
         match self {
             Coef::Small(n, 1) => Some(std::borrow::Cow::Owned(BigInt::from(*n))),
@@ -395,10 +398,6 @@ impl Coef {
             }
             _ => {
                 charge_big(self, o);
-                // Integers add and multiply without the gcds that a quotient's sum and
-                // product reduce by (num-bigint's binary gcd with 1 still shifts through
-                // the other number bit by bit): a remainder sequence's coefficients are
-                // all integers, and grow.
                 match (self.integer(), o.integer()) {
                     (Some(a), Some(b)) => Coef::from_big(Rational::from_integer(&*a * &*b)),
                     _ => Coef::from_big(self.to_big() * o.to_big()),
